@@ -1,0 +1,76 @@
+# marcpipe front door. `make run` and `make test` work on a fresh Debian 12
+# machine as root: they install missing packages (.ci/deps.sh), configure,
+# build, and run. Build trees: build/ (release + tests), build-asan/,
+# build-tsan/.
+BUILD ?= build
+JOBS ?= $(shell nproc)
+PY ?= /usr/bin/python3
+CORPUS ?= $(abspath ../shared/data)
+CMAKE_ARGS ?=
+CONFIGURE = cmake -S . -DMP_WERROR=ON -DPython3_EXECUTABLE=$(PY) $(CMAKE_ARGS)
+SAMPLE = examples/data/sample.mrc
+
+.PHONY: all deps-run deps-test deps-bench configure build run test test-main test-asan test-tsan \
+        bench soak fuzz format clean help
+
+all: build
+
+help:
+	@echo "make run     install deps, build, run the CLI on the bundled sample"
+	@echo "make test    install deps, build, run every test (Criterion, stress, pytest, ASan, TSan)"
+	@echo "make bench   full perf harness (perf/PERFORMANCE.md)"
+	@echo "make soak    long reliability runs (fuzzing, mutants, early closes)"
+	@echo "make format  apply .clang-format"
+
+deps-run:
+	@.ci/deps.sh run
+deps-test:
+	@.ci/deps.sh test
+deps-bench:
+	@.ci/deps.sh bench
+
+configure:
+	$(CONFIGURE) -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+
+build: configure
+	cmake --build $(BUILD) -j$(JOBS)
+
+run: deps-run
+	$(MAKE) --no-print-directory build CMAKE_ARGS="-DMP_BUILD_TESTS=OFF -DMP_BUILD_PERF=OFF -DMP_BUILD_FUZZ=OFF $(CMAKE_ARGS)"
+	$(BUILD)/stages/cli/marcpipe stats $(SAMPLE)
+	$(BUILD)/stages/cli/marcpipe dump $(SAMPLE) | head -n 40
+
+test: deps-test
+	$(MAKE) --no-print-directory test-main
+	$(MAKE) --no-print-directory test-asan
+	$(MAKE) --no-print-directory test-tsan
+
+test-main:
+	$(MAKE) --no-print-directory build CMAKE_ARGS="-DMP_BUILD_TESTS=ON $(CMAKE_ARGS)"
+	cd $(BUILD) && MARCPIPE_CORPUS=$(CORPUS) ctest --output-on-failure -j$(JOBS) --timeout 900
+
+# Every Criterion suite and the pytest suites under ASan+UBSan.
+test-asan:
+	$(MAKE) --no-print-directory build BUILD=build-asan \
+	  CMAKE_ARGS="-DMP_SANITIZE='address;undefined' -DCMAKE_BUILD_TYPE=Debug -DMP_BUILD_PERF=OFF -DMP_BUILD_EXAMPLES=OFF $(CMAKE_ARGS)"
+	cd build-asan && MARCPIPE_CORPUS=$(CORPUS) MP_SANITIZED=1 ctest --output-on-failure -j$(JOBS) -LE nosan --timeout 1200
+
+# The stress executables under ThreadSanitizer (Criterion cannot run there).
+test-tsan:
+	$(MAKE) --no-print-directory build BUILD=build-tsan \
+	  CMAKE_ARGS="-DMP_SANITIZE=thread -DMP_BUILD_PERF=OFF -DMP_BUILD_EXAMPLES=OFF -DMP_BUILD_PYTHON=OFF $(CMAKE_ARGS)"
+	cd build-tsan && MARCPIPE_CORPUS=$(CORPUS) TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(abspath test/tsan.supp)" \
+	  ctest --output-on-failure -L stress --timeout 1200
+
+bench: deps-bench build
+	$(PY) perf/bench.py --build $(BUILD) --corpus $(CORPUS)
+
+soak: deps-test
+	$(MAKE) --no-print-directory build CMAKE_ARGS="-DMP_BUILD_FUZZ=ON $(CMAKE_ARGS)"
+	cd $(BUILD) && MARCPIPE_CORPUS=$(CORPUS) MP_SOAK=1 ctest --output-on-failure -L soak --timeout 3600
+
+format:
+	find core stages bindings test perf examples -name '*.[ch]' | xargs clang-format -i
+
+clean:
+	rm -rf build build-asan build-tsan

@@ -1,0 +1,57 @@
+/*
+ * marcpipe/stats.h - per-stage counters of one pipeline.
+ *
+ * Counters are updated by the thread running each stage with relaxed
+ * atomic adds and may be read at any time, from any thread, while the
+ * pipeline runs: a snapshot is consistent per counter, not across
+ * counters.
+ */
+#ifndef MARCPIPE_STATS_H
+#define MARCPIPE_STATS_H
+
+#include <stdint.h>
+#include <marcpipe/common.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum mp_stage_id {
+    MP_STAGE_PRODUCER = 0, /* I/O: fills chunks from the source */
+    MP_STAGE_SCANNER = 1,  /* finds record boundaries, numbers batches */
+    MP_STAGE_PARSER = 2,   /* the worker pool: parses records */
+    MP_STAGE_CONSUMER = 3, /* the iterator: reorders, delivers, releases */
+    MP_STAGE_COUNT = 4
+};
+
+typedef struct mp_stage_stats {
+    uint64_t items;   /* chunks (producer, scanner, parser) or records delivered (consumer) */
+    uint64_t bytes;   /* bytes handled by the stage */
+    uint64_t sleeps;  /* times a thread of this stage slept on an event count */
+    uint64_t wakeups; /* wake-ups issued towards this stage's sleepers */
+    uint64_t cpu_ns;  /* thread CPU time spent in the stage (CLOCK_THREAD_CPUTIME_ID) */
+} mp_stage_stats;
+
+/* Rings between stages, in pipeline order. */
+enum mp_ring_id {
+    MP_RING_FREE = 0,    /* MPSC: released chunks -> producer */
+    MP_RING_FILLED = 1,  /* SPSC: producer -> scanner */
+    MP_RING_SCANNED = 2, /* SPMC: scanner -> parser workers */
+    MP_RING_PARSED = 3,  /* MPSC: parser workers -> consumer */
+    MP_RING_COUNT = 4
+};
+
+typedef struct mp_stats {
+    mp_stage_stats stage[MP_STAGE_COUNT];
+    uint32_t ring_capacity[MP_RING_COUNT]; /* usable slots (size - 1) */
+    uint32_t ring_hwm[MP_RING_COUNT];      /* high-water mark of occupancy */
+    uint32_t chunks_total;                 /* T: chunk buffers in the pool */
+    uint32_t chunks_in_flight;             /* chunks not in the free ring now */
+    uint32_t chunks_in_flight_max;         /* high-water mark of the above */
+    uint64_t mpsc_stalls;                  /* MPSC enqueue retries (preempted reservers) */
+} mp_stats;
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,213 @@
+/*
+ * pipe.h - the format-agnostic pipeline: stages, chunks, items.
+ *
+ *  source -> [producer] -SPSC-> [scanner] -SPMC-> [parser xN] -MPSC-> [consumer]
+ *               ^                                                        |
+ *               +------------------ free chunks (MPSC) <-----------------+
+ *
+ * A pipeline moves chunk descriptors (mp_chunk) through four rings. A chunk
+ * is both an I/O buffer and the batch of items (records or skipped spans)
+ * the scanner framed in it; its arena holds the index the parser built.
+ * Exactly T chunks exist per pipeline: when all are in flight the producer
+ * has nothing to fill, which is the backpressure. Every ring has room for
+ * all T chunks, so puts never block in the pipeline; only takes wait.
+ *
+ * Stages are tasks, not threads. Pool workers run them: the producer and
+ * the scanner are serial (an atomic token makes one worker at a time their
+ * owner, so their rings keep single-producer/single-consumer roles), the
+ * parser is parallel. The consumer is the caller's thread. With a shared
+ * mp_pool, 1,000 pipelines cost no extra threads.
+ *
+ * A format plugs in three pure functions (mp_format): `frame` decides
+ * where units end, `parse_item` indexes one unit into an arena, and an
+ * optional `finish` hook. A source plugs in `read`. Core knows nothing of
+ * MARC; test/ drives it with newline-delimited records.
+ *
+ * End of stream and I/O errors travel as a terminal chunk (status != 0)
+ * through the same rings, so the consumer sees them after every item
+ * before them, in stream order.
+ */
+#ifndef MP_PIPE_H
+#define MP_PIPE_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+#include <marcpipe/common.h>
+#include <marcpipe/pool.h>
+#include <marcpipe/stats.h>
+#include "arena.h"
+
+typedef struct mp_pipe mp_pipe;
+
+/* ---- items and chunks ------------------------------------------------- */
+
+enum mp_item_type {
+    MP_ITEM_RECORD = 0, /* a framed unit to parse */
+    MP_ITEM_SKIP = 1,   /* bytes skipped while resynchronising: an error span */
+};
+
+typedef struct mp_item {
+    /* Written by the scanner before the chunk is enqueued on SCANNED;
+     * read by workers and the consumer => no barrier of its own. */
+    const unsigned char *data; /* unit bytes: in the chunk buffer or its spill */
+    uint32_t len;              /* unit length in bytes */
+    uint8_t type;              /* enum mp_item_type */
+    uint8_t spilled;           /* data lives in the chunk's spill buffer */
+    uint16_t frame_kind;       /* format-specific framing verdict (0: clean) */
+    uint64_t offset;           /* stream offset of data[0] */
+    uint64_t ordinal;          /* 0-based index of the unit in the stream */
+    /* Written by the worker that parses the chunk before it enqueues the
+     * chunk on PARSED; read by the consumer after dequeuing => ordered by
+     * the ring. */
+    void *result;   /* format-specific parse result (in the chunk arena) */
+    int32_t status; /* 0, or a format-specific negative error of the unit */
+} mp_item;
+
+typedef struct mp_chunk {
+    /* Immutable after pipeline open. */
+    mp_pipe *pipe;
+    unsigned char *buf; /* I/O buffer */
+    size_t cap;         /* buffer capacity (chunk size) */
+    uint32_t index;     /* position in the pipe's chunk array */
+
+    /* Written by the producer before enqueue on FILLED; read by the
+     * scanner after dequeue => ordered by the ring. */
+    size_t len;      /* valid bytes in buf */
+    uint64_t offset; /* stream offset of buf[0] */
+    int status;      /* 0; MP_EOF (end of input) or an MP_E* error: terminal chunk */
+    int sys_errno;   /* errno behind an I/O status, 0 otherwise */
+
+    /* Written by the scanner before enqueue on SCANNED; read by workers
+     * and the consumer => ordered by the rings. */
+    uint64_t seq;         /* batch sequence number, consecutive from 0 */
+    mp_item *items;       /* items framed in (or completed by) this chunk */
+    uint32_t nitems;      /* number of items */
+    uint32_t items_cap;   /* allocated items */
+    unsigned char *spill; /* units that straddled chunk boundaries (owned) */
+    size_t spill_len, spill_cap;
+
+    /* Written by the worker that parses the chunk, then by the consumer
+     * (which owns the chunk after dequeuing from PARSED). */
+    mp_arena arena;
+
+    /* Shared: holders of the chunk (the consumer's delivery + retains).
+     * At zero the chunk goes back to the FREE ring. */
+    _Atomic uint32_t refs;
+} mp_chunk;
+
+/* ---- plug-in interfaces -------------------------------------------------- */
+
+typedef enum mp_frame_rc {
+    MP_FRAME_RECORD = 0, /* out->len bytes form one unit */
+    MP_FRAME_SKIP = 1,   /* out->len bytes are skipped and reported (out->kind says why) */
+    MP_FRAME_NEED = 2,   /* undecidable: give me at least out->len bytes (> avail) */
+} mp_frame_rc;
+
+enum mp_frame_final {
+    MP_FINAL_NO = 0,  /* more bytes may follow */
+    MP_FINAL_EOF = 1, /* the input ends after avail bytes */
+    MP_FINAL_MAX = 2, /* avail reached the maximum unit size: decide now */
+};
+
+typedef struct mp_frame {
+    size_t len;    /* unit length (RECORD/SKIP) or bytes wanted (NEED) */
+    uint16_t kind; /* format-specific framing verdict, stored in mp_item.frame_kind */
+} mp_frame;
+
+typedef struct mp_format {
+    /*
+     * Frames the unit that starts at p (avail >= 1 bytes available).
+     * Pure and deterministic: the scanner and the sequential reader call
+     * it with the same bytes and must get the same answer. With final !=
+     * MP_FINAL_NO it must not return NEED. RECORD/SKIP return 1 <= len <=
+     * avail. Called by the scanner (one thread at a time).
+     */
+    mp_frame_rc (*frame)(const void *fmt, const unsigned char *p, size_t avail, int final,
+                         mp_frame *out);
+    /*
+     * Parses one RECORD item: builds its index in `arena` and stores it in
+     * item->result, sets item->status (0 or a negative format error).
+     * Returns MP_OK or MP_ENOMEM (arena exhausted: the chunk is failed).
+     * Called by workers concurrently on different chunks: must be
+     * reentrant; fmt is shared read-only.
+     */
+    int (*parse_item)(const void *fmt, mp_item *item, mp_arena *arena);
+    const void *fmt; /* format state, read-only while the pipeline runs */
+} mp_format;
+
+typedef struct mp_source {
+    /*
+     * Reads up to cap bytes into buf. Returns > 0 bytes read, 0 at end of
+     * input, or a negative MP_E* code (with *sys_errno set). Must return
+     * within ~50 ms when mp_pipe_cancelled(pipe) becomes true (poll in
+     * slices for pipes and sockets). Called by the producer (one thread at
+     * a time), never concurrently with itself.
+     */
+    ssize_t (*read)(void *src, unsigned char *buf, size_t cap, int *sys_errno,
+                    const mp_pipe *pipe);
+    void (*close)(void *src); /* called once by mp_pipe_close; may be NULL */
+    void *src;
+} mp_source;
+
+typedef struct mp_pipe_config {
+    size_t chunk_size;    /* bytes per chunk buffer (>= 64) */
+    unsigned chunks;      /* T: chunk buffers (>= 2) */
+    size_t max_unit;      /* largest unit the scanner will carry across chunks */
+    unsigned threads;     /* private pool size when pool == NULL (0: online CPUs) */
+    mp_pool *pool;        /* shared pool, or NULL for a private one */
+    int ordered;          /* 1: deliver chunks in seq order (reorder window) */
+    unsigned ring_size;   /* 0: smallest power of two > T (tests force tiny rings) */
+    mp_format format;
+    mp_source source;
+} mp_pipe_config;
+
+/* ---- lifecycle -------------------------------------------------------------- */
+
+/*
+ * Builds the pipeline, attaches it to the pool (private if cfg->pool is
+ * NULL) and starts it. On failure nothing is left running and
+ * cfg->source.close is NOT called (the caller still owns the source).
+ * Caller thread only; the pipeline is then owned by the caller (its
+ * consumer).
+ */
+int mp_pipe_open(mp_pipe **out, const mp_pipe_config *cfg);
+
+/*
+ * The consumer's call: the next chunk (in seq order when ordered). The
+ * chunk holds one reference for the caller, dropped by mp_chunk_release.
+ * A chunk with status != 0 is terminal: its items (none) are followed by
+ * nothing; the status is MP_EOF or the I/O error (offset = where).
+ * Returns MP_OK, MP_EAGAIN at `deadline` (NULL: wait forever),
+ * MP_ECANCELED after mp_pipe_cancel. Consumer thread only.
+ */
+int mp_pipe_next(mp_pipe *p, mp_chunk **out, const struct timespec *deadline);
+
+/* Takes one more reference on a chunk the caller holds. Any thread. */
+void mp_chunk_retain(mp_chunk *c);
+/* Drops one reference; at zero the chunk returns to the free ring and
+ * the producer is woken. Any thread; not after mp_pipe_close. */
+void mp_chunk_release(mp_chunk *c);
+
+/* Asks every stage to stop soon. Any thread; idempotent; non-blocking. */
+void mp_pipe_cancel(mp_pipe *p);
+/* True once cancelled. Any thread (sources poll it). */
+int mp_pipe_cancelled(const mp_pipe *p);
+
+/*
+ * Cancels, detaches from the pool, waits until no worker is inside the
+ * pipeline (after an RCU grace period), closes the source and frees every
+ * chunk - including chunks the consumer still holds. Accepts NULL.
+ * Consumer thread; at any time. No thread of the pipeline outlives it.
+ */
+void mp_pipe_close(mp_pipe *p);
+
+/* Snapshot of the counters. Any thread, while running. */
+void mp_pipe_stats(const mp_pipe *p, mp_stats *out);
+
+/* First fatal error recorded (0 if none) and its stream offset. Any thread. */
+int mp_pipe_first_error(const mp_pipe *p, uint64_t *offset);
+
+#endif

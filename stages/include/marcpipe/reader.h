@@ -1,0 +1,178 @@
+/*
+ * marcpipe/reader.h - reading MARC 21 / ISO 2709 through the pipeline.
+ *
+ *     mp_reader *r;
+ *     mp_reader_options o = MP_READER_OPTIONS_INIT;
+ *     int rc = mp_reader_open_path(&r, "books.mrc", &o);
+ *     const mp_record *rec;
+ *     while ((rc = mp_reader_next(r, &rec)) == MP_OK || rc == MP_ERECORD) {
+ *         if (rc == MP_ERECORD) { const mp_error_info *e = mp_reader_error(r); ... }
+ *         else { ... }
+ *     }
+ *     // rc == MP_EOF at the true end; anything else: mp_reader_error(r)
+ *     mp_reader_close(r);
+ *
+ * Thread-safety: a reader is used by one thread at a time (its
+ * consumer); mp_reader_stats() may be called from any thread while it
+ * runs. Different readers are independent, also on one shared mp_pool.
+ */
+#ifndef MARCPIPE_READER_H
+#define MARCPIPE_READER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <marcpipe/common.h>
+#include <marcpipe/pool.h>
+#include <marcpipe/record.h>
+#include <marcpipe/stats.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct mp_reader mp_reader;
+
+/* What to do with error items. */
+typedef enum mp_policy {
+    MP_POLICY_REPORT = 0, /* return each as MP_ERECORD, go on (default) */
+    MP_POLICY_STOP = 1,   /* return the first as MP_ERECORD, then MP_ESTOPPED */
+    MP_POLICY_SKIP = 2,   /* never return them; count them (mp_reader_counts) */
+} mp_policy;
+
+/* How record text is decoded. */
+typedef enum mp_encoding {
+    MP_ENCODING_AUTO = 0,  /* leader/09: 'a' UTF-8, otherwise MARC-8 -> UTF-8 */
+    MP_ENCODING_UTF8 = 1,  /* treat every record as UTF-8 (force_utf8) */
+    MP_ENCODING_MARC8 = 2, /* treat every record as MARC-8 */
+    MP_ENCODING_RAW = 3,   /* no decoding or validation: bytes as stored */
+} mp_encoding;
+
+/* Invalid UTF-8 handling, as pymarc's utf8_handling. */
+typedef enum mp_utf8_handling {
+    MP_UTF8_STRICT = 0,  /* error item (kind MP_EK_ENCODING) */
+    MP_UTF8_REPLACE = 1, /* U+FFFD */
+    MP_UTF8_IGNORE = 2,  /* drop the bad bytes */
+} mp_utf8_handling;
+
+/* Error item kinds (XX(name, message)). */
+#define MP_ERROR_KIND_MAP(XX)                                                                      \
+    XX(NONE, "no error")                                                                           \
+    XX(LENGTH, "record length in the leader is invalid")                                           \
+    XX(TERMINATOR, "record terminator missing where the length says")                              \
+    XX(JUNK, "bytes between records skipped")                                                      \
+    XX(TRUNCATED, "input ends inside a record")                                                    \
+    XX(TOO_BIG, "record larger than the maximum record size")                                      \
+    XX(LEADER, "leader is invalid")                                                                \
+    XX(BASE_ADDRESS, "base address of data is invalid")                                            \
+    XX(DIRECTORY, "directory is invalid")                                                          \
+    XX(FIELD, "field is invalid or unterminated")                                                  \
+    XX(INDICATOR, "indicator is invalid")                                                          \
+    XX(SUBFIELD, "subfield is invalid")                                                            \
+    XX(ENCODING, "invalid UTF-8")                                                                  \
+    XX(MARC8, "invalid MARC-8")                                                                    \
+    XX(IO, "input/output error")                                                                   \
+    XX(FILTER, "the user record function failed")
+
+typedef enum mp_error_kind {
+#define MP__EK_ENUM(name, msg) MP_EK_##name,
+    MP_ERROR_KIND_MAP(MP__EK_ENUM)
+#undef MP__EK_ENUM
+        MP_EK_COUNT
+} mp_error_kind;
+
+MP_EXPORT const char *mp_error_kind_name(mp_error_kind kind); /* "TRUNCATED" */
+
+/* One error item. Borrowed from the reader until its next call. */
+typedef struct mp_error_info {
+    int code;                 /* MP_ERECORD for data errors, else the MP_E* failure */
+    mp_error_kind kind;
+    uint64_t ordinal;         /* unit ordinal (records and skipped spans count) */
+    uint64_t offset;          /* stream offset of the bad unit / span / I/O failure */
+    uint64_t length;          /* bytes in the unit or span */
+    char control_number[32];  /* 001 when readable, else "" */
+    char tag[4];              /* field tag where relevant, else "" */
+    char subfield;            /* subfield code where relevant, else 0 */
+    int sys_errno;            /* errno for I/O errors */
+    char message[160];        /* human-readable, with the position */
+} mp_error_info;
+
+/* Per-reader user function run inside the parser workers on every good
+ * record. Return 0 to keep, 1 to drop the record, < 0 to turn it into an
+ * error item (kind MP_EK_FILTER). Called concurrently from several
+ * workers: must be thread-safe. */
+typedef int (*mp_record_fn)(void *user, const mp_record *rec);
+
+typedef struct mp_reader_options {
+    unsigned threads;          /* private pool workers; 0: online CPUs */
+    size_t chunk_size;         /* bytes per chunk (default 512 KiB) */
+    unsigned chunks_in_flight; /* T (default 4 * workers, min 4) */
+    size_t max_record_size;    /* default 8 MiB; 99999 is the ISO 2709 limit */
+    mp_policy policy;
+    uint64_t max_errors;       /* error cap: after it, MP_ELIMIT (0: none) */
+    int ordered;               /* 1 (default): input order */
+    mp_encoding encoding;
+    mp_utf8_handling utf8_handling;
+    int normalize;             /* 1 (default): NFC after MARC-8 conversion */
+    int marc8_replace;         /* 1: unknown MARC-8 -> U+FFFD instead of an error item */
+    mp_record_fn record_fn;    /* optional, see above */
+    void *record_fn_user;
+    mp_pool *pool;             /* shared pool (borrowed, must outlive the reader) */
+} mp_reader_options;
+
+#define MP_READER_OPTIONS_INIT                                                                     \
+    {                                                                                              \
+        0, 512u * 1024u, 0, 8u * 1024u * 1024u, MP_POLICY_REPORT, 0, 1, MP_ENCODING_AUTO,          \
+            MP_UTF8_STRICT, 1, 0, NULL, NULL, NULL                                                 \
+    }
+
+/* User read callback: > 0 bytes, 0 end of input, < 0 failure (set *sys_errno). */
+typedef ssize_t (*mp_read_fn)(void *user, void *buf, size_t cap, int *sys_errno);
+
+/*
+ * Open a reader. `opts` may be NULL (defaults). On success *out owns the
+ * reader (close with mp_reader_close). Return MP_OK, MP_ENOENT, MP_EACCES,
+ * MP_EIO, MP_EINVAL, MP_ENOMEM or MP_ETHREAD.
+ *  _path: a file path ("-" is NOT stdin here; use _fd(0)).
+ *  _fd:   borrowed descriptor (pipe, socket, file); not closed by the reader.
+ *  _mem:  borrowed buffer; must stay valid until mp_reader_close.
+ *  _cb:   called from a pipeline thread, never concurrently with itself.
+ */
+MP_EXPORT int mp_reader_open_path(mp_reader **out, const char *path,
+                                  const mp_reader_options *opts);
+MP_EXPORT int mp_reader_open_fd(mp_reader **out, int fd, const mp_reader_options *opts);
+MP_EXPORT int mp_reader_open_mem(mp_reader **out, const void *data, size_t len,
+                                 const mp_reader_options *opts);
+MP_EXPORT int mp_reader_open_cb(mp_reader **out, mp_read_fn fn, void *user,
+                                const mp_reader_options *opts);
+
+/*
+ * Next item. MP_OK: *rec is a good record. MP_ERECORD: an error item
+ * (mp_reader_error); *rec is the damaged record when one was framed and
+ * partly parsed, NULL for skipped spans. MP_EOF: the whole input was
+ * consumed. Other codes (MP_EIO, MP_ESTOPPED, MP_ELIMIT, MP_ENOMEM): the
+ * stream is over; mp_reader_error() says where. *rec is borrowed until the
+ * next call.
+ */
+MP_EXPORT int mp_reader_next(mp_reader *r, const mp_record **rec);
+
+/* As mp_reader_next, but returns MP_EAGAIN after timeout_ms (>= 0)
+ * without consuming anything (for Ctrl-C-aware bindings). */
+MP_EXPORT int mp_reader_next_timeout(mp_reader *r, const mp_record **rec, int timeout_ms);
+
+/* The last error item / failure; borrowed until the next call. */
+MP_EXPORT const mp_error_info *mp_reader_error(const mp_reader *r);
+
+/* Counts so far: good records delivered, error items (also skipped ones), bytes consumed. */
+MP_EXPORT void mp_reader_counts(const mp_reader *r, uint64_t *records, uint64_t *errors,
+                                uint64_t *bytes);
+/* Per-stage counters; any thread while running. */
+MP_EXPORT void mp_reader_stats(const mp_reader *r, mp_stats *out);
+
+/* Stops the pipeline, joins its threads, frees everything. Any time; NULL ok. */
+MP_EXPORT void mp_reader_close(mp_reader *r);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

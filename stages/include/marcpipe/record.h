@@ -1,0 +1,105 @@
+/*
+ * marcpipe/record.h - read-only view of one MARC 21 / ISO 2709 record.
+ *
+ * A record returned by mp_reader_next() is a zero-copy view into the
+ * reader's chunk plus an index built by a parser worker. It is BORROWED:
+ * valid until the next mp_reader_next() or mp_reader_close() on the same
+ * reader. mp_record_clone() makes an owned copy (free with
+ * mp_record_free()).
+ *
+ * Thread-safety: all accessors are pure reads; a record may be read from
+ * several threads at once while it is valid. Strings are NOT
+ * NUL-terminated: every (data, len) pair is a byte span. Text is UTF-8
+ * when the reader converted it (see mp_reader_options.encoding),
+ * otherwise the record's own bytes.
+ */
+#ifndef MARCPIPE_RECORD_H
+#define MARCPIPE_RECORD_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <marcpipe/common.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct mp_record mp_record;
+
+/* One subfield: code and value span (read-only view). */
+typedef struct mp_subfield {
+    const char *data; /* value, without the code */
+    uint32_t len;
+    char code;
+} mp_subfield;
+
+/* One variable field (read-only view). */
+typedef struct mp_field {
+    char tag[4];       /* three characters + NUL */
+    const char *data;  /* whole field body without the field terminator
+                          (for data fields: indicators and subfields) */
+    uint32_t len;
+    char ind1, ind2;   /* indicators (data fields), ' ' for control fields */
+    uint8_t is_control;/* 1 for control fields (tag 00X), 0 for data fields */
+    uint32_t nsubfields;
+    const mp_subfield *subfields; /* nsubfields entries (data fields) */
+} mp_field;
+
+/* Leader: the 24 raw bytes (always available, never NUL-terminated). */
+MP_EXPORT const char *mp_record_leader(const mp_record *rec);
+
+/* Named leader positions (MARC 21). */
+MP_EXPORT uint32_t mp_record_length(const mp_record *rec);      /* 00-04 as stated */
+MP_EXPORT char mp_record_status(const mp_record *rec);          /* 05 */
+MP_EXPORT char mp_record_type(const mp_record *rec);            /* 06 */
+MP_EXPORT char mp_record_bib_level(const mp_record *rec);       /* 07 */
+MP_EXPORT char mp_record_control_type(const mp_record *rec);    /* 08 */
+MP_EXPORT char mp_record_coding_scheme(const mp_record *rec);   /* 09: ' ' MARC-8, 'a' UTF-8 */
+MP_EXPORT uint32_t mp_record_base_address(const mp_record *rec);/* 12-16 as stated */
+MP_EXPORT char mp_record_encoding_level(const mp_record *rec);  /* 17 */
+MP_EXPORT char mp_record_cataloging_form(const mp_record *rec); /* 18 */
+
+/* Raw ISO 2709 bytes of the record as read (before any conversion). */
+MP_EXPORT const unsigned char *mp_record_raw(const mp_record *rec, size_t *len);
+/* Stream position: byte offset of the leader and 0-based unit ordinal. */
+MP_EXPORT uint64_t mp_record_offset(const mp_record *rec);
+MP_EXPORT uint64_t mp_record_ordinal(const mp_record *rec);
+
+/* Fields in directory order. */
+MP_EXPORT uint32_t mp_record_field_count(const mp_record *rec);
+/* i < field_count, else NULL. */
+MP_EXPORT const mp_field *mp_record_field(const mp_record *rec, uint32_t i);
+
+/*
+ * Finds the next field at index >= *pos whose tag matches `pattern`
+ * (3 characters; 'X' or 'x' matches any character, e.g. "6XX"), stores
+ * its index + 1 in *pos, returns it, or NULL when none is left. Start
+ * with *pos = 0 to iterate all matches.
+ */
+MP_EXPORT const mp_field *mp_record_find(const mp_record *rec, const char *pattern,
+                                         uint32_t *pos);
+/* First field with that tag (pattern allowed), or NULL. */
+MP_EXPORT const mp_field *mp_record_first(const mp_record *rec, const char *pattern);
+
+/* Control number: the 001 data, or NULL when absent (len in *len). */
+MP_EXPORT const char *mp_record_control_number(const mp_record *rec, size_t *len);
+
+/*
+ * Subfields of a data field with the given code, iterated like
+ * mp_record_find (start *pos = 0). NULL when none left.
+ */
+MP_EXPORT const mp_subfield *mp_field_subfield(const mp_field *f, char code, uint32_t *pos);
+
+/*
+ * Owned deep copy (raw bytes + index + converted text). *out must be
+ * freed with mp_record_free. Returns MP_OK or MP_ENOMEM. The clone is
+ * independent of the reader and may be kept and shared read-only.
+ */
+MP_EXPORT int mp_record_clone(const mp_record *rec, mp_record **out);
+/* Frees a clone. Accepts NULL. Never call it on a borrowed record. */
+MP_EXPORT void mp_record_free(mp_record *rec);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
