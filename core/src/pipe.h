@@ -58,7 +58,7 @@ typedef struct mp_item {
     uint8_t spilled;           /* data lives in the chunk's spill buffer */
     uint16_t frame_kind;       /* format-specific framing verdict (0: clean) */
     uint64_t offset;           /* stream offset of data[0] */
-    uint64_t ordinal;          /* 0-based index of the unit in the stream */
+    uint64_t ordinal;          /* 0-based index of the unit (RECORD or SKIP) in the stream */
     /* Written by the worker that parses the chunk before it enqueues the
      * chunk on PARSED; read by the consumer after dequeuing => ordered by
      * the ring. */
@@ -79,6 +79,7 @@ typedef struct mp_chunk {
     uint64_t offset; /* stream offset of buf[0] */
     int status;      /* 0; MP_EOF (end of input) or an MP_E* error: terminal chunk */
     int sys_errno;   /* errno behind an I/O status, 0 otherwise */
+    int final;       /* 1: no data follows this chunk (the scanner flushes its carry) */
 
     /* Written by the scanner before enqueue on SCANNED; read by workers
      * and the consumer => ordered by the rings. */
@@ -159,7 +160,8 @@ typedef struct mp_pipe_config {
     unsigned threads;     /* private pool size when pool == NULL (0: online CPUs) */
     mp_pool *pool;        /* shared pool, or NULL for a private one */
     int ordered;          /* 1: deliver chunks in seq order (reorder window) */
-    unsigned ring_size;   /* 0: smallest power of two > T (tests force tiny rings) */
+    unsigned ring_size;   /* FILLED/SCANNED/PARSED size, power of two >= 2; 0: smallest
+                           * power of two > T. Tests force tiny rings; FREE always holds T. */
     mp_format format;
     mp_source source;
 } mp_pipe_config;
@@ -181,7 +183,12 @@ int mp_pipe_open(mp_pipe **out, const mp_pipe_config *cfg);
  * A chunk with status != 0 is terminal: its items (none) are followed by
  * nothing; the status is MP_EOF or the I/O error (offset = where).
  * Returns MP_OK, MP_EAGAIN at `deadline` (NULL: wait forever),
- * MP_ECANCELED after mp_pipe_cancel. Consumer thread only.
+ * MP_ECANCELED after mp_pipe_cancel. Once a terminal chunk was returned,
+ * later calls return its status (MP_EOF or the error) with *out = NULL.
+ * Chunks with no items are never returned (the scanner recycles them), so
+ * a non-terminal chunk has nitems >= 1. A chunk whose parse failed with
+ * MP_ENOMEM comes back as a terminal chunk with status MP_ENOMEM, no
+ * items, offset = the unit that failed. Consumer thread only.
  */
 int mp_pipe_next(mp_pipe *p, mp_chunk **out, const struct timespec *deadline);
 

@@ -33,6 +33,7 @@
 #include <stdint.h>
 #include <time.h>
 #include <ck_ring.h>
+#include <marcpipe/common.h>
 #include "ec.h"
 
 typedef enum mp_ring_kind { MP_RING_SPSC = 0, MP_RING_SPMC = 1, MP_RING_MPSC = 2 } mp_ring_kind;

@@ -28,19 +28,33 @@ typedef struct mp_text_error {
  * MARC-8 -> UTF-8. The G0/G1 state starts at Basic Latin / ANSEL for
  * every call (MARC 21: each field starts in the default sets). Escape
  * sequences, combining marks moved after their base character, EACC
- * multibyte. On success *out/*out_len (in the arena, not NUL-terminated)
- * and 0. Returns 1 when the text was converted with a reported problem
- * (err filled; the output holds U+FFFD where the problem was, so the
- * record stays usable), MP_ENOMEM when the arena failed.
+ * multibyte; the output is NFC when o->normalize. C0 controls pass
+ * through unchanged and a subfield delimiter (0x1F; also 0x1D, 0x1E)
+ * re-establishes the default sets, as yaz and pymarc do per subfield, so
+ * converting a whole field equals converting its subfields one by one.
+ *
+ * Text that is pure ASCII (no ESC, no byte >= 0x80) is returned as is:
+ * *out = in (zero-copy). Otherwise *out and *out_len point into the arena
+ * (not NUL-terminated). err may be NULL; when given, err->kind is reset
+ * to 0 and, on a problem (unknown character, broken or incomplete escape,
+ * incomplete EACC character), filled with MP_EK_MARC8 and the byte
+ * position of the FIRST problem. The output holds one U+FFFD per problem
+ * either way, so the record stays usable. Returns 0, or 1 when there was
+ * a problem and !o->marc8_replace, or MP_ENOMEM when the arena failed.
+ * Thread-safety: reentrant; o is only read.
  */
 int mp__marc8_to_utf8(const mp_text_opts *o, const unsigned char *in, size_t n, mp_arena *a,
                       const char **out, size_t *out_len, mp_text_error *err);
 
 /*
- * UTF-8 validation with the utf8_handling policy. When the input is
- * valid, *out = in (zero-copy) and returns 0. Otherwise STRICT: returns 1
- * with err filled and *out = in; REPLACE / IGNORE: writes the repaired
- * text into the arena and returns 0. MP_ENOMEM on arena failure.
+ * UTF-8 validation with the utf8_handling policy (overlongs, surrogates
+ * and code points > U+10FFFF are invalid). When the input is valid,
+ * *out = in (zero-copy) and returns 0. Otherwise err (may be NULL) gets
+ * MP_EK_ENCODING and the position of the first invalid byte, and
+ * STRICT: returns 1 with *out = in, *out_len = n; REPLACE (one U+FFFD per
+ * maximal invalid subsequence, as Python's 'replace') / IGNORE (invalid
+ * bytes dropped): writes the repaired text into the arena and returns 0.
+ * MP_ENOMEM on arena failure. Thread-safety: reentrant; o is only read.
  */
 int mp__utf8_check(const mp_text_opts *o, const unsigned char *in, size_t n, mp_arena *a,
                    const char **out, size_t *out_len, mp_text_error *err);

@@ -1,0 +1,123 @@
+/*
+ * arena.c - per-chunk bump allocator.
+ *
+ * Blocks form a list; a reset rewinds to the first block and keeps the
+ * blocks of the default size, so a recycled chunk allocates nothing in
+ * steady state. Oversized blocks (made for one large request) are freed
+ * on reset so that one huge record does not pin memory for ever: the
+ * memory bound per chunk stays (blocks kept) x block_size.
+ *
+ * Not thread-safe: owned by whoever owns the chunk (see arena.h).
+ */
+#include <stdint.h>
+#include <string.h>
+#include "alloc.h"
+#include "arena.h"
+
+struct mp_arena_block {
+    mp_arena_block *next;
+    size_t size;                                 /* usable bytes in data */
+    _Alignas(16) unsigned char data[];
+};
+
+void mp_arena_init(mp_arena *a, size_t block_size)
+{
+    a->head = NULL;
+    a->cur = NULL;
+    a->used = 0;
+    a->block_size = block_size ? block_size : 16384;
+}
+
+static mp_arena_block *mp__arena_block_new(size_t size)
+{
+    mp_arena_block *b = mp__malloc(sizeof(*b) + size);
+    if (!b)
+        return NULL;
+    b->next = NULL;
+    b->size = size;
+    return b;
+}
+
+static void *mp__arena_fit(mp_arena_block *b, size_t used, size_t n, size_t align, size_t *end)
+{
+    uintptr_t base = (uintptr_t)b->data;
+    uintptr_t p = (base + used + (align - 1)) & ~(uintptr_t)(align - 1);
+    size_t off = (size_t)(p - base);
+    if (off > b->size || b->size - off < n)
+        return NULL;
+    *end = off + n;
+    return (void *)p;
+}
+
+void *mp_arena_alloc(mp_arena *a, size_t n, size_t align)
+{
+    size_t end = 0;
+    void *p;
+    if (align == 0)
+        align = 1;
+    if (align & (align - 1))
+        return NULL;
+    if (n > SIZE_MAX / 2)
+        return NULL;
+    if (a->cur && (p = mp__arena_fit(a->cur, a->used, n, align, &end))) {
+        a->used = end;
+        return p;
+    }
+    /* Kept blocks after cur are reused when they are large enough. */
+    while (a->cur && a->cur->next) {
+        a->cur = a->cur->next;
+        a->used = 0;
+        if ((p = mp__arena_fit(a->cur, 0, n, align, &end))) {
+            a->used = end;
+            return p;
+        }
+    }
+    size_t want = n + align;
+    mp_arena_block *b = mp__arena_block_new(want > a->block_size ? want : a->block_size);
+    if (!b)
+        return NULL;
+    if (!a->head)
+        a->head = b;
+    else
+        a->cur->next = b; /* cur is the last block here */
+    a->cur = b;
+    p = mp__arena_fit(b, 0, n, align, &end);
+    a->used = end;
+    return p;
+}
+
+void mp_arena_reset(mp_arena *a)
+{
+    mp_arena_block **link = &a->head;
+    while (*link) {
+        mp_arena_block *b = *link;
+        if (b->size > a->block_size) {
+            *link = b->next;
+            mp__free(b);
+        } else {
+            link = &b->next;
+        }
+    }
+    a->cur = a->head;
+    a->used = 0;
+}
+
+void mp_arena_free(mp_arena *a)
+{
+    mp_arena_block *b = a->head;
+    while (b) {
+        mp_arena_block *n = b->next;
+        mp__free(b);
+        b = n;
+    }
+    a->head = a->cur = NULL;
+    a->used = 0;
+}
+
+size_t mp_arena_reserved(const mp_arena *a)
+{
+    size_t total = 0;
+    for (const mp_arena_block *b = a->head; b; b = b->next)
+        total += b->size;
+    return total;
+}

@@ -1,0 +1,96 @@
+/*
+ * ec.c - event counts over ck_ec32 with Linux futex operations.
+ *
+ * ck_ec keeps a 31-bit counter and a "waiters" flag in one 32-bit word.
+ * A waiter sets the flag, re-checks the value and sleeps in FUTEX_WAIT
+ * only while the word still holds the flagged old value; a signaller's
+ * atomic increment returns the old word, and only when the flag was set
+ * does it clear it and issue FUTEX_WAKE (ck_ec32_wake). That is why a
+ * wake-up cannot be lost and why signalling costs one atomic add when
+ * nobody waits.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include "ec.h"
+
+static int mp__ec_gettime(const struct ck_ec_ops *ops, struct timespec *out)
+{
+    (void)ops;
+    return clock_gettime(CLOCK_MONOTONIC, out);
+}
+
+/*
+ * FUTEX_WAIT_BITSET takes an absolute timeout on CLOCK_MONOTONIC (no
+ * FUTEX_CLOCK_REALTIME flag), which is exactly the deadline ck_ec hands
+ * us (computed with gettime above). Returns early on any signal or
+ * EAGAIN; ck_ec re-checks.
+ */
+static void mp__ec_wait32(const struct ck_ec_wait_state *state, const uint32_t *addr,
+                          uint32_t expected, const struct timespec *deadline)
+{
+    (void)state;
+    syscall(SYS_futex, addr, FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, expected, deadline, NULL,
+            FUTEX_BITSET_MATCH_ANY);
+}
+
+static void mp__ec_wake32(const struct ck_ec_ops *ops, const uint32_t *addr)
+{
+    (void)ops;
+    syscall(SYS_futex, addr, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, INT_MAX, NULL, NULL, 0);
+}
+
+static const struct ck_ec_ops mp__ec_ops = {
+    .gettime = mp__ec_gettime,
+    .wait32 = mp__ec_wait32,
+    .wake32 = mp__ec_wake32,
+    .busy_loop_iter = 100,
+    /* The backoff only bounds each futex sleep; a wake-up ends it early. */
+    .initial_wait_ns = 2 * 1000 * 1000,
+    .wait_scale_factor = 8,
+    .wait_shift_count = 0,
+};
+
+/* Many signallers per event count: never the single-producer fast path. */
+static const struct ck_ec_mode mp__ec_mode = {.ops = &mp__ec_ops, .single_producer = false};
+
+void mp_ec_init(mp_ec *ec)
+{
+    ck_ec32_init(ec, 0);
+}
+
+uint32_t mp_ec_value(const mp_ec *ec)
+{
+    /* ck_ec32_value: load + acquire fence; pairs with mp_ec_signal's store fence. */
+    return ck_ec32_value(ec);
+}
+
+void mp_ec_signal(mp_ec *ec)
+{
+    /* ck_ec32_inc: store-atomic fence + locked add (full barrier on x86); pairs with
+     * mp_ec_value's acquire in the waiter. */
+    ck_ec32_inc(ec, &mp__ec_mode);
+}
+
+int mp_ec_has_waiters(const mp_ec *ec)
+{
+    return ck_ec32_has_waiters(ec) ? 1 : 0;
+}
+
+int mp_ec_wait(mp_ec *ec, uint32_t old, const struct timespec *deadline)
+{
+    return ck_ec32_wait(ec, &mp__ec_mode, old, deadline) == 0 ? 0 : -1;
+}
+
+void mp_deadline_in(struct timespec *deadline, long ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, deadline);
+    deadline->tv_sec += ms / 1000;
+    deadline->tv_nsec += (ms % 1000) * 1000000L;
+    if (deadline->tv_nsec >= 1000000000L) {
+        deadline->tv_sec += 1;
+        deadline->tv_nsec -= 1000000000L;
+    }
+}

@@ -1,0 +1,832 @@
+/*
+ * pipe.c - the format-agnostic pipeline (see pipe.h and core/ARCHITECTURE.md).
+ *
+ *  source -> [producer] -FILLED(SPSC)-> [scanner] -SCANNED(SPMC)-> [parser xN]
+ *                ^                                                    |
+ *                |                                          PARSED(MPSC)
+ *                +------------- FREE (MPSC) <-- release <-- [consumer] <-+
+ *
+ * Producer and scanner are serial tasks guarded by tokens: a worker that
+ * wins the token (atomic exchange, acquire) owns the stage state and the
+ * stage's ring roles until it gives the token back (store, release); the
+ * next owner's acquire makes the previous owner's ring operations and
+ * state writes visible, so the single-producer/single-consumer contracts
+ * of FILLED, the consumer role of FREE and the producer role of SCANNED
+ * hold across threads. A worker that loses a token moves on: nobody ever
+ * waits for a token.
+ *
+ * The parser is parallel. PARSED credits (one per free PARSED slot) are
+ * taken before a chunk is taken from SCANNED, so the put on PARSED never
+ * fails, even on tiny test rings. Serial stages keep a pending descriptor
+ * when their put fails and report "no progress"; no task ever waits.
+ */
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include "alloc.h"
+#include "pipe.h"
+#include "pool_internal.h"
+#include "ring.h"
+
+enum { MP__PROD_READING = 0, MP__PROD_TERMINAL = 1, MP__PROD_DONE = 2 };
+
+typedef struct mp__stage_counters {
+    /* Written by the thread running the stage (relaxed adds); read by stats. */
+    _Atomic uint64_t items, bytes, sleeps, wakeups, cpu_ns;
+} mp__stage_counters;
+
+struct mp_pipe {
+    mp__pool_entry entry; /* registry entry: see pool_internal.h */
+    mp_pipe_config cfg;   /* copied at open; read-only afterwards */
+    mp_pool *pool;        /* set at open; read-only afterwards */
+    int own_pool;         /* set at open: the pool is private (created/destroyed here) */
+    unsigned T;           /* chunk count; read-only */
+    mp_chunk *chunks;     /* T descriptors; each owned by whoever holds it (see pipe.h) */
+
+    mp_ring free_r;  /* MPSC: releasers -> producer (holds all T) */
+    mp_ring filled;  /* SPSC: producer -> scanner */
+    mp_ring scanned; /* SPMC: scanner -> parser workers */
+    mp_ring parsed;  /* MPSC: parser workers -> consumer */
+
+    _Atomic int cancel; /* written by mp_pipe_cancel (release); read by every stage (acquire) */
+    _Atomic int halt;   /* written by a failing stage; read by the producer: stop reading */
+    _Atomic int err_claim;      /* first-error slot claim: CAS 0 -> 1 by the first failing stage */
+    _Atomic int first_err;      /* written once by the claimer (release); read by anyone */
+    _Atomic uint64_t first_off; /* written by the claimer before first_err; read after it */
+
+    _Atomic int prod_tok;       /* producer token: exchange(1, acquire) / store(0, release) */
+    _Atomic int scan_tok;       /* scanner token: same protocol */
+    _Atomic int parse_credits;  /* free PARSED slots not yet promised to a worker */
+
+    /* Producer state: read and written only by the prod_tok owner. */
+    struct {
+        uint64_t offset;   /* stream offset of the next byte to read */
+        int state;         /* MP__PROD_* */
+        int term_status;   /* status for the terminal chunk */
+        int term_errno;    /* errno for the terminal chunk */
+        mp_chunk *pending; /* chunk whose put on FILLED failed (tiny rings) */
+    } prod;
+
+    /* Scanner state: read and written only by the scan_tok owner. */
+    struct {
+        unsigned char *carry; /* bytes of a unit straddling chunks (owned) */
+        size_t carry_len, carry_cap;
+        uint64_t carry_off;    /* stream offset of carry[0] */
+        uint64_t next_seq;     /* seq of the next chunk sent downstream */
+        uint64_t next_ordinal; /* ordinal of the next unit */
+        mp_chunk *pending;     /* chunk whose put on SCANNED failed (tiny rings) */
+        int done;              /* the terminal chunk went downstream */
+    } scan;
+
+    /* Consumer state: consumer thread only. */
+    struct {
+        mp_chunk **window;  /* ordered: T slots, seq % T */
+        uint64_t next_seq;  /* ordered: next seq to deliver */
+        uint64_t delivered; /* chunks delivered so far */
+        mp_chunk *held;     /* unordered: terminal chunk waiting for lower seqs */
+        int done;           /* a terminal chunk was delivered */
+        int done_status;    /* its status */
+    } cons;
+
+    mp__stage_counters st[MP_STAGE_COUNT];
+    _Atomic uint32_t in_flight;     /* chunks out of FREE: producer ++, recycler -- (relaxed) */
+    _Atomic uint32_t in_flight_max; /* high-water mark (relaxed CAS max) */
+};
+
+/* ---- small helpers ------------------------------------------------------- */
+
+static uint64_t mp__cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void mp__count(_Atomic uint64_t *c, uint64_t n)
+{
+    /* relaxed: statistics only */
+    atomic_fetch_add_explicit(c, n, memory_order_relaxed);
+}
+
+static int mp__token_take(_Atomic int *tok)
+{
+    /* relaxed: a cheap pre-check only; the exchange below does the ordering */
+    if (atomic_load_explicit(tok, memory_order_relaxed))
+        return 0;
+    /* acquire: pairs with the previous owner's release store in mp__token_give */
+    return atomic_exchange_explicit(tok, 1, memory_order_acquire) == 0;
+}
+
+static void mp__token_give(_Atomic int *tok)
+{
+    /* release: publishes the stage state and ring roles to the next owner's exchange */
+    atomic_store_explicit(tok, 0, memory_order_release);
+}
+
+static int mp__is_cancelled(const mp_pipe *p)
+{
+    /* acquire: pairs with mp_pipe_cancel's release store */
+    return atomic_load_explicit(&p->cancel, memory_order_acquire) != 0;
+}
+
+/* Records the first fatal error (the slot is claimed once). Any thread. */
+static void mp__record_error(mp_pipe *p, int code, uint64_t offset)
+{
+    int zero = 0;
+    if (code == 0 || code == MP_EOF || code == MP_ECANCELED)
+        return;
+    /* relaxed: the claim only elects a writer; first_err's release publishes */
+    if (!atomic_compare_exchange_strong_explicit(&p->err_claim, &zero, 1, memory_order_relaxed,
+                                                 memory_order_relaxed))
+        return;
+    /* relaxed: ordered before readers by the release store of first_err below */
+    atomic_store_explicit(&p->first_off, offset, memory_order_relaxed);
+    /* release: pairs with mp_pipe_first_error's acquire load */
+    atomic_store_explicit(&p->first_err, code, memory_order_release);
+}
+
+static void mp__halt(mp_pipe *p)
+{
+    /* release: pairs with the producer's acquire load (stop reading soon) */
+    atomic_store_explicit(&p->halt, 1, memory_order_release);
+}
+
+static void mp__chunk_reset(mp_chunk *c)
+{
+    c->len = 0;
+    c->offset = 0;
+    c->status = 0;
+    c->sys_errno = 0;
+    c->final = 0;
+    c->seq = 0;
+    c->nitems = 0;
+    c->spill_len = 0;
+    mp_arena_reset(&c->arena);
+}
+
+/* Puts a chunk back on FREE (any thread: FREE is multi-producer). */
+static void mp__chunk_recycle(mp_pipe *p, mp_chunk *c)
+{
+    mp__chunk_reset(c);
+    /* relaxed: statistics only */
+    atomic_fetch_sub_explicit(&p->in_flight, 1, memory_order_relaxed);
+    /* FREE holds all T chunks, so this cannot fail; the ring's release orders the reset. */
+    if (!mp_ring_tryput(&p->free_r, c))
+        abort(); /* impossible: more than T chunks */
+    mp__pool_signal(p->pool);
+}
+
+/* ---- producer -------------------------------------------------------------- */
+
+static bool mp__produce_one(mp_pipe *p)
+{
+    bool progress = false;
+    void *d;
+
+    if (p->prod.pending) {
+        if (!mp_ring_tryput(&p->filled, p->prod.pending))
+            return false;
+        p->prod.pending = NULL;
+        mp__pool_signal(p->pool);
+        progress = true;
+    }
+    if (p->prod.state == MP__PROD_DONE)
+        return progress;
+    /* acquire: pairs with mp__halt's release store */
+    if (mp__is_cancelled(p) || atomic_load_explicit(&p->halt, memory_order_acquire)) {
+        p->prod.state = MP__PROD_DONE;
+        return progress;
+    }
+    if (!mp_ring_trytake(&p->free_r, &d))
+        return progress;
+    mp_chunk *c = d;
+    uint64_t t0 = mp__cpu_ns();
+    /* relaxed: statistics only */
+    uint32_t n = atomic_fetch_add_explicit(&p->in_flight, 1, memory_order_relaxed) + 1;
+    /* relaxed: statistics only (CAS max) */
+    uint32_t m = atomic_load_explicit(&p->in_flight_max, memory_order_relaxed);
+    while (n > m && !atomic_compare_exchange_weak_explicit(&p->in_flight_max, &m, n,
+                                                           memory_order_relaxed,
+                                                           memory_order_relaxed))
+        ;
+
+    c->offset = p->prod.offset;
+    if (p->prod.state == MP__PROD_TERMINAL) {
+        c->len = 0;
+        c->final = 1;
+        c->status = p->prod.term_status;
+        c->sys_errno = p->prod.term_errno;
+        p->prod.state = MP__PROD_DONE;
+    } else {
+        size_t len = 0;
+        ssize_t r = 1;
+        int err = 0;
+        /* Fill the whole buffer: big chunks amortise every per-chunk cost. */
+        while (len < c->cap) {
+            err = 0;
+            r = p->cfg.source.read(p->cfg.source.src, c->buf + len, c->cap - len, &err, p);
+            if (r <= 0)
+                break;
+            len += (size_t)r > c->cap - len ? c->cap - len : (size_t)r;
+            if (mp__is_cancelled(p)) {
+                r = MP_ECANCELED;
+                break;
+            }
+        }
+        c->len = len;
+        p->prod.offset += len;
+        if (r <= 0) {
+            /* End of data: this chunk is the last with bytes; a terminal chunk follows. */
+            c->final = 1;
+            p->prod.state = MP__PROD_TERMINAL;
+            p->prod.term_status = r == 0 ? MP_EOF : (int)r;
+            p->prod.term_errno = r == 0 ? 0 : err;
+            mp__record_error(p, (int)r, p->prod.offset);
+        }
+        mp__count(&p->st[MP_STAGE_PRODUCER].bytes, len);
+    }
+    mp__count(&p->st[MP_STAGE_PRODUCER].items, 1);
+    if (mp_ring_tryput(&p->filled, c))
+        mp__pool_signal(p->pool);
+    else
+        p->prod.pending = c;
+    mp__count(&p->st[MP_STAGE_PRODUCER].cpu_ns, mp__cpu_ns() - t0);
+    return true;
+}
+
+/* ---- scanner --------------------------------------------------------------- */
+
+static int mp__grow(void **ptr, size_t *cap, size_t want, size_t elem, size_t min)
+{
+    if (want <= *cap)
+        return MP_OK;
+    size_t n = *cap ? *cap : min;
+    while (n < want)
+        n *= 2;
+    void *q = mp__realloc(*ptr, n * elem);
+    if (!q)
+        return MP_ENOMEM;
+    *ptr = q;
+    *cap = n;
+    return MP_OK;
+}
+
+/* Appends one item to c; spilled items store their spill offset in data
+ * until mp__scan_fixup (the spill may move while it grows). */
+static int mp__scan_add(mp_pipe *p, mp_chunk *c, const unsigned char *data, size_t len,
+                        mp_frame_rc rc, uint16_t kind, uint64_t offset)
+{
+    size_t cap = c->items_cap;
+    mp_item *it;
+    int spilled = data == NULL;
+
+    if (mp__grow((void **)&c->items, &cap, (size_t)c->nitems + 1, sizeof(mp_item), 64) != MP_OK)
+        return MP_ENOMEM;
+    c->items_cap = (uint32_t)cap;
+    if (spilled) {
+        if (mp__grow((void **)&c->spill, &c->spill_cap, c->spill_len + len, 1, 4096) != MP_OK)
+            return MP_ENOMEM;
+        memcpy(c->spill + c->spill_len, p->scan.carry, len);
+        data = (const unsigned char *)(uintptr_t)c->spill_len;
+        c->spill_len += len;
+    }
+    it = &c->items[c->nitems++];
+    it->data = data;
+    it->len = (uint32_t)len;
+    it->type = rc == MP_FRAME_RECORD ? MP_ITEM_RECORD : MP_ITEM_SKIP;
+    it->spilled = (uint8_t)spilled;
+    it->frame_kind = kind;
+    it->offset = offset;
+    it->ordinal = p->scan.next_ordinal++;
+    it->result = NULL;
+    it->status = 0;
+    return MP_OK;
+}
+
+static void mp__scan_fixup(mp_chunk *c)
+{
+    for (uint32_t i = 0; i < c->nitems; i++)
+        if (c->items[i].spilled)
+            c->items[i].data = c->spill + (uintptr_t)c->items[i].data;
+}
+
+/* A RECORD/SKIP verdict's length, clamped to [1, avail] (a misbehaving
+ * format must not make the scanner loop or overrun). */
+static size_t mp__frame_len(const mp_frame *out, size_t avail)
+{
+    if (out->len == 0)
+        return 1;
+    return out->len > avail ? avail : out->len;
+}
+
+/*
+ * Frames the bytes of data chunk c: first continues the unit carried from
+ * earlier chunks, then frames units inside c's buffer, then carries the
+ * undecided tail. Returns MP_OK or MP_ENOMEM.
+ */
+static int mp__scan_chunk(mp_pipe *p, mp_chunk *c)
+{
+    const mp_format *f = &p->cfg.format;
+    const size_t max_unit = p->cfg.max_unit;
+    const unsigned char *buf = c->buf;
+    const size_t L = c->len;
+    size_t pos = 0, from_c = 0;
+    mp_frame out;
+    mp_frame_rc rc;
+
+    c->nitems = 0;
+    c->spill_len = 0;
+
+    /* Phase 1: the carried unit. from_c counts carry bytes taken from c. */
+    while (p->scan.carry_len > 0) {
+        size_t have = p->scan.carry_len;
+        int final = (c->final && pos == L) ? MP_FINAL_EOF
+                                           : (have >= max_unit ? MP_FINAL_MAX : MP_FINAL_NO);
+        memset(&out, 0, sizeof(out));
+        rc = f->frame(f->fmt, p->scan.carry, have, final, &out);
+        if (rc == MP_FRAME_NEED && final == MP_FINAL_NO) {
+            size_t want = out.len > have ? out.len : have + 1;
+            if (want > max_unit)
+                want = max_unit;
+            size_t take = want - have;
+            if (take > L - pos)
+                take = L - pos;
+            if (take == 0)
+                break; /* c is used up; the unit continues in the next chunk */
+            if (mp__grow((void **)&p->scan.carry, &p->scan.carry_cap, have + take, 1, 4096) !=
+                MP_OK)
+                return MP_ENOMEM;
+            memcpy(p->scan.carry + have, buf + pos, take);
+            p->scan.carry_len += take;
+            pos += take;
+            from_c += take;
+            continue;
+        }
+        if (rc == MP_FRAME_NEED) { /* format bug: NEED on a final call; skip it all */
+            rc = MP_FRAME_SKIP;
+            out.len = have;
+        }
+        size_t n = mp__frame_len(&out, have);
+        if (mp__scan_add(p, c, NULL, n, rc, out.kind, p->scan.carry_off) != MP_OK)
+            return MP_ENOMEM;
+        size_t rem = have - n;
+        if (rem <= from_c) {
+            /* The rest came from c: frame it in place. */
+            pos -= rem;
+            from_c = 0;
+            p->scan.carry_len = 0;
+        } else {
+            memmove(p->scan.carry, p->scan.carry + n, rem);
+            p->scan.carry_len = rem;
+            p->scan.carry_off += n;
+        }
+    }
+
+    /* Phase 2: units inside c's buffer. */
+    while (pos < L && p->scan.carry_len == 0) {
+        size_t avail = L - pos;
+        int final = c->final ? MP_FINAL_EOF : MP_FINAL_NO;
+        memset(&out, 0, sizeof(out));
+        rc = f->frame(f->fmt, buf + pos, avail, final, &out);
+        if (rc == MP_FRAME_NEED && final == MP_FINAL_NO && avail >= max_unit) {
+            avail = max_unit;
+            memset(&out, 0, sizeof(out));
+            rc = f->frame(f->fmt, buf + pos, avail, MP_FINAL_MAX, &out);
+            final = MP_FINAL_MAX;
+        }
+        if (rc == MP_FRAME_NEED && final == MP_FINAL_NO) {
+            /* Undecided tail (< max_unit): carry it into the next chunk. */
+            if (mp__grow((void **)&p->scan.carry, &p->scan.carry_cap, avail, 1, 4096) != MP_OK)
+                return MP_ENOMEM;
+            memcpy(p->scan.carry, buf + pos, avail);
+            p->scan.carry_len = avail;
+            p->scan.carry_off = c->offset + pos;
+            pos = L;
+            break;
+        }
+        if (rc == MP_FRAME_NEED) { /* format bug: NEED on a final call */
+            rc = MP_FRAME_SKIP;
+            out.len = avail;
+        }
+        size_t n = mp__frame_len(&out, avail);
+        if (mp__scan_add(p, c, buf + pos, n, rc, out.kind, c->offset + pos) != MP_OK)
+            return MP_ENOMEM;
+        pos += n;
+    }
+    mp__scan_fixup(c);
+    return MP_OK;
+}
+
+static void mp__scan_emit(mp_pipe *p, mp_chunk *c)
+{
+    c->seq = p->scan.next_seq++;
+    if (mp_ring_tryput(&p->scanned, c))
+        mp__pool_signal(p->pool);
+    else
+        p->scan.pending = c;
+}
+
+static bool mp__scan_one(mp_pipe *p)
+{
+    bool progress = false;
+    void *d;
+
+    if (p->scan.pending) {
+        if (!mp_ring_tryput(&p->scanned, p->scan.pending))
+            return false;
+        p->scan.pending = NULL;
+        mp__pool_signal(p->pool);
+        progress = true;
+    }
+    if (p->scan.done || mp__is_cancelled(p))
+        return progress;
+    if (!mp_ring_trytake(&p->filled, &d))
+        return progress;
+    mp_chunk *c = d;
+    uint64_t t0 = mp__cpu_ns();
+    mp__count(&p->st[MP_STAGE_SCANNER].items, 1);
+    mp__count(&p->st[MP_STAGE_SCANNER].bytes, c->len);
+    if (c->status != 0) {
+        /* Terminal: the previous (final) data chunk flushed the carry. */
+        c->nitems = 0;
+        p->scan.done = 1;
+        mp__scan_emit(p, c);
+    } else if (mp__scan_chunk(p, c) != MP_OK) {
+        /* Out of memory: this chunk becomes the terminal chunk, in order. */
+        c->status = MP_ENOMEM;
+        c->nitems = 0;
+        p->scan.done = 1;
+        mp__record_error(p, MP_ENOMEM, c->offset);
+        mp__halt(p);
+        mp__scan_emit(p, c);
+    } else if (c->nitems == 0) {
+        /* Every byte went into the carry: recycle now, no seq consumed. */
+        mp__chunk_recycle(p, c);
+    } else {
+        mp__scan_emit(p, c);
+    }
+    mp__count(&p->st[MP_STAGE_SCANNER].cpu_ns, mp__cpu_ns() - t0);
+    return true;
+}
+
+/* ---- parser ------------------------------------------------------------------ */
+
+static bool mp__parse_one(mp_pipe *p)
+{
+    void *d;
+    /* relaxed: the CAS below orders the credit */
+    int cr = atomic_load_explicit(&p->parse_credits, memory_order_relaxed);
+    do {
+        if (cr <= 0)
+            return false;
+        /* acquire: pairs with the consumer's release increment (a PARSED slot freed) */
+    } while (!atomic_compare_exchange_weak_explicit(&p->parse_credits, &cr, cr - 1,
+                                                    memory_order_acquire, memory_order_relaxed));
+    if (!mp_ring_trytake(&p->scanned, &d)) {
+        /* relaxed: the credit goes back unused; no slot was touched */
+        atomic_fetch_add_explicit(&p->parse_credits, 1, memory_order_relaxed);
+        return false;
+    }
+    mp_chunk *c = d;
+    uint64_t t0 = mp__cpu_ns();
+    if (c->status == 0) {
+        const mp_format *f = &p->cfg.format;
+        uint64_t bytes = 0;
+        mp_arena_reset(&c->arena);
+        for (uint32_t i = 0; i < c->nitems; i++) {
+            mp_item *it = &c->items[i];
+            bytes += it->len;
+            if (it->type != MP_ITEM_RECORD)
+                continue;
+            int rc = f->parse_item(f->fmt, it, &c->arena);
+            if (rc != MP_OK) {
+                /* The chunk fails as a whole: it becomes terminal, in order. */
+                c->status = rc == MP_ENOMEM ? MP_ENOMEM : rc;
+                c->offset = it->offset;
+                c->nitems = 0;
+                mp__record_error(p, c->status, it->offset);
+                mp__halt(p);
+                break;
+            }
+        }
+        mp__count(&p->st[MP_STAGE_PARSER].bytes, bytes);
+    }
+    mp__count(&p->st[MP_STAGE_PARSER].items, 1);
+    if (mp_ec_has_waiters(&p->parsed.not_empty))
+        mp__count(&p->st[MP_STAGE_CONSUMER].wakeups, 1);
+    /* The credit guarantees a free slot. */
+    if (!mp_ring_tryput(&p->parsed, c))
+        abort(); /* impossible: PARSED over-committed */
+    mp__count(&p->st[MP_STAGE_PARSER].cpu_ns, mp__cpu_ns() - t0);
+    return true;
+}
+
+/* ---- one worker step ------------------------------------------------------- */
+
+static bool mp__pipe_step(mp__pool_entry *e)
+{
+    mp_pipe *p = caa_container_of(e, mp_pipe, entry);
+    bool progress = false;
+
+    if (mp__is_cancelled(p))
+        return false;
+    if (mp__parse_one(p))
+        progress = true;
+    if (mp__token_take(&p->scan_tok)) {
+        if (mp__scan_one(p))
+            progress = true;
+        mp__token_give(&p->scan_tok);
+    }
+    if (mp__token_take(&p->prod_tok)) {
+        if (mp__produce_one(p))
+            progress = true;
+        mp__token_give(&p->prod_tok);
+    }
+    return progress;
+}
+
+/* ---- consumer -------------------------------------------------------------- */
+
+static int mp__deliver(mp_pipe *p, mp_chunk *c, mp_chunk **out)
+{
+    /* relaxed: the consumer owns the chunk now (acquired through PARSED) */
+    atomic_store_explicit(&c->refs, 1, memory_order_relaxed);
+    p->cons.delivered++;
+    if (c->status != 0) {
+        p->cons.done = 1;
+        p->cons.done_status = c->status;
+    }
+    mp__count(&p->st[MP_STAGE_CONSUMER].items, c->nitems);
+    mp__count(&p->st[MP_STAGE_CONSUMER].bytes, c->len);
+    *out = c;
+    return MP_OK;
+}
+
+int mp_pipe_next(mp_pipe *p, mp_chunk **out, const struct timespec *deadline)
+{
+    *out = NULL;
+    if (p->cons.done)
+        return p->cons.done_status;
+    uint64_t t0 = mp__cpu_ns();
+    int rc;
+    for (;;) {
+        mp_chunk *c = NULL;
+        void *d;
+        if (mp__is_cancelled(p)) {
+            rc = MP_ECANCELED;
+            break;
+        }
+        if (p->cfg.ordered) {
+            mp_chunk **slot = &p->cons.window[p->cons.next_seq % p->T];
+            if (*slot) {
+                c = *slot;
+                *slot = NULL;
+                p->cons.next_seq++;
+            }
+        } else if (p->cons.held && p->cons.delivered == p->cons.held->seq) {
+            c = p->cons.held;
+            p->cons.held = NULL;
+        }
+        if (c) {
+            rc = mp__deliver(p, c, out);
+            break;
+        }
+        /* relaxed: statistics only */
+        uint64_t sleeps = atomic_load_explicit(&p->parsed.sleeps, memory_order_relaxed);
+        rc = mp_ring_take(&p->parsed, &d, &p->cancel, deadline);
+        /* relaxed: statistics only (the consumer is PARSED's only sleeper) */
+        mp__count(&p->st[MP_STAGE_CONSUMER].sleeps,
+                  atomic_load_explicit(&p->parsed.sleeps, memory_order_relaxed) - sleeps);
+        if (rc != MP_OK)
+            break;
+        /* release: the PARSED slot is free again; pairs with the worker's acquire CAS */
+        atomic_fetch_add_explicit(&p->parse_credits, 1, memory_order_release);
+        mp__pool_signal(p->pool);
+        c = d;
+        if (p->cfg.ordered) {
+            mp_chunk **slot = &p->cons.window[c->seq % p->T];
+            if (*slot)
+                abort(); /* impossible: more than T chunks in the window */
+            *slot = c;
+        } else if (c->status != 0) {
+            p->cons.held = c;
+        } else {
+            rc = mp__deliver(p, c, out);
+            break;
+        }
+    }
+    mp__count(&p->st[MP_STAGE_CONSUMER].cpu_ns, mp__cpu_ns() - t0);
+    return rc;
+}
+
+void mp_chunk_retain(mp_chunk *c)
+{
+    /* relaxed: the caller already holds a reference (as for any refcount increment) */
+    atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+}
+
+void mp_chunk_release(mp_chunk *c)
+{
+    /* acq_rel: the last releaser sees every holder's accesses before recycling */
+    if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    mp__chunk_recycle(c->pipe, c);
+}
+
+/* ---- lifecycle --------------------------------------------------------------- */
+
+void mp_pipe_cancel(mp_pipe *p)
+{
+    /* release: pairs with the stages' and ring waiters' acquire loads */
+    atomic_store_explicit(&p->cancel, 1, memory_order_release);
+    mp_ring_wake_all(&p->free_r);
+    mp_ring_wake_all(&p->filled);
+    mp_ring_wake_all(&p->scanned);
+    mp_ring_wake_all(&p->parsed);
+    mp__pool_signal(p->pool);
+}
+
+int mp_pipe_cancelled(const mp_pipe *p)
+{
+    return mp__is_cancelled(p);
+}
+
+static void mp__pipe_free(mp_pipe *p)
+{
+    if (p->chunks) {
+        for (unsigned i = 0; i < p->T; i++) {
+            mp_chunk *c = &p->chunks[i];
+            mp__free(c->buf);
+            mp__free(c->items);
+            mp__free(c->spill);
+            mp_arena_free(&c->arena);
+        }
+    }
+    mp__free(p->chunks);
+    mp_ring_destroy(&p->free_r);
+    mp_ring_destroy(&p->filled);
+    mp_ring_destroy(&p->scanned);
+    mp_ring_destroy(&p->parsed);
+    mp__free(p->cons.window);
+    mp__free(p->scan.carry);
+    mp__free(p);
+}
+
+static unsigned mp__pow2_above(unsigned t)
+{
+    unsigned n = 2;
+    while (n <= t)
+        n *= 2;
+    return n;
+}
+
+int mp_pipe_open(mp_pipe **out, const mp_pipe_config *cfg)
+{
+    mp_pipe *p = NULL;
+    int rc = MP_EINVAL;
+
+    if (!out)
+        return MP_EINVAL;
+    *out = NULL;
+    if (!cfg || cfg->chunk_size < 64 || cfg->chunks < 2 || cfg->chunks > (1u << 20) ||
+        !cfg->format.frame || !cfg->format.parse_item || !cfg->source.read)
+        return MP_EINVAL;
+    if (cfg->ring_size && (cfg->ring_size < 2 || (cfg->ring_size & (cfg->ring_size - 1))))
+        return MP_EINVAL;
+
+    rc = MP_ENOMEM;
+    p = mp__calloc(1, sizeof(*p));
+    if (!p)
+        goto fail;
+    p->cfg = *cfg;
+    if (p->cfg.max_unit == 0)
+        p->cfg.max_unit = cfg->chunk_size * 4;
+    p->T = cfg->chunks;
+    /* relaxed: initialisation before publication (attach releases it) */
+    atomic_init(&p->cancel, 0);
+    atomic_init(&p->halt, 0);
+    atomic_init(&p->err_claim, 0);
+    atomic_init(&p->first_err, 0);
+    atomic_init(&p->first_off, 0);
+    atomic_init(&p->prod_tok, 0);
+    atomic_init(&p->scan_tok, 0);
+    atomic_init(&p->in_flight, 0);
+    atomic_init(&p->in_flight_max, 0);
+    for (int s = 0; s < MP_STAGE_COUNT; s++) {
+        atomic_init(&p->st[s].items, 0);
+        atomic_init(&p->st[s].bytes, 0);
+        atomic_init(&p->st[s].sleeps, 0);
+        atomic_init(&p->st[s].wakeups, 0);
+        atomic_init(&p->st[s].cpu_ns, 0);
+    }
+
+    unsigned rs = cfg->ring_size ? cfg->ring_size : mp__pow2_above(p->T);
+    if ((rc = mp_ring_init(&p->free_r, MP_RING_MPSC, mp__pow2_above(p->T))) != MP_OK ||
+        (rc = mp_ring_init(&p->filled, MP_RING_SPSC, rs)) != MP_OK ||
+        (rc = mp_ring_init(&p->scanned, MP_RING_SPMC, rs)) != MP_OK ||
+        (rc = mp_ring_init(&p->parsed, MP_RING_MPSC, rs)) != MP_OK)
+        goto fail;
+    atomic_init(&p->parse_credits, (int)mp_ring_capacity(&p->parsed));
+
+    rc = MP_ENOMEM;
+    p->chunks = mp__calloc(p->T, sizeof(*p->chunks));
+    if (!p->chunks)
+        goto fail;
+    size_t arena_block = cfg->chunk_size / 2 < 4096 ? 4096 : cfg->chunk_size / 2;
+    for (unsigned i = 0; i < p->T; i++) {
+        mp_chunk *c = &p->chunks[i];
+        c->pipe = p;
+        c->index = i;
+        c->cap = cfg->chunk_size;
+        mp_arena_init(&c->arena, arena_block);
+        /* relaxed: before publication */
+        atomic_init(&c->refs, 0);
+        c->buf = mp__malloc(cfg->chunk_size);
+        if (!c->buf)
+            goto fail;
+    }
+    if (cfg->ordered) {
+        p->cons.window = mp__calloc(p->T, sizeof(*p->cons.window));
+        if (!p->cons.window)
+            goto fail;
+    }
+    for (unsigned i = 0; i < p->T; i++)
+        if (!mp_ring_tryput(&p->free_r, &p->chunks[i]))
+            abort(); /* impossible: FREE is sized above T */
+
+    if (cfg->pool) {
+        p->pool = cfg->pool;
+    } else {
+        if ((rc = mp_pool_create(&p->pool, cfg->threads)) != MP_OK)
+            goto fail;
+        p->own_pool = 1;
+    }
+    mp__pool_entry_init(&p->entry, mp__pipe_step);
+    if ((rc = mp__pool_attach(p->pool, &p->entry)) != MP_OK)
+        goto fail;
+    *out = p;
+    return MP_OK;
+fail:
+    if (p) {
+        if (p->own_pool)
+            mp_pool_destroy(p->pool);
+        mp__pipe_free(p);
+    }
+    return rc;
+}
+
+void mp_pipe_close(mp_pipe *p)
+{
+    if (!p)
+        return;
+    mp_pipe_cancel(p);
+    /* Grace period, then no worker inside: the stage state is ours now. */
+    mp__pool_detach(p->pool, &p->entry);
+    if (p->own_pool)
+        mp_pool_destroy(p->pool);
+    if (p->cfg.source.close)
+        p->cfg.source.close(p->cfg.source.src);
+    mp__pipe_free(p);
+}
+
+void mp_pipe_stats(const mp_pipe *p, mp_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    for (int s = 0; s < MP_STAGE_COUNT; s++) {
+        /* relaxed: statistics only (all loads below) */
+        out->stage[s].items = atomic_load_explicit(&p->st[s].items, memory_order_relaxed);
+        out->stage[s].bytes = atomic_load_explicit(&p->st[s].bytes, memory_order_relaxed);
+        out->stage[s].sleeps = atomic_load_explicit(&p->st[s].sleeps, memory_order_relaxed);
+        out->stage[s].wakeups = atomic_load_explicit(&p->st[s].wakeups, memory_order_relaxed);
+        out->stage[s].cpu_ns = atomic_load_explicit(&p->st[s].cpu_ns, memory_order_relaxed);
+    }
+    /* Worker sleeps belong to the pool (shared by its pipelines): reported on the parser. */
+    uint64_t sl, wk;
+    mp__pool_counters(p->pool, &sl, &wk);
+    out->stage[MP_STAGE_PARSER].sleeps += sl;
+    out->stage[MP_STAGE_PARSER].wakeups += wk;
+    const mp_ring *rings[MP_RING_COUNT] = {&p->free_r, &p->filled, &p->scanned, &p->parsed};
+    for (int r = 0; r < MP_RING_COUNT; r++) {
+        out->ring_capacity[r] = mp_ring_capacity(rings[r]);
+        /* relaxed: statistics only */
+        out->ring_hwm[r] = atomic_load_explicit(&rings[r]->hwm, memory_order_relaxed);
+    }
+    out->chunks_total = p->T;
+    /* relaxed: statistics only */
+    out->chunks_in_flight = atomic_load_explicit(&p->in_flight, memory_order_relaxed);
+    /* relaxed: statistics only */
+    out->chunks_in_flight_max = atomic_load_explicit(&p->in_flight_max, memory_order_relaxed);
+    /* relaxed: statistics only */
+    out->mpsc_stalls = atomic_load_explicit(&p->free_r.stalls, memory_order_relaxed) +
+                       atomic_load_explicit(&p->parsed.stalls, memory_order_relaxed);
+}
+
+int mp_pipe_first_error(const mp_pipe *p, uint64_t *offset)
+{
+    /* acquire: pairs with mp__record_error's release store */
+    int code = atomic_load_explicit(&p->first_err, memory_order_acquire);
+    if (offset)
+        /* relaxed: ordered after the acquire above */
+        *offset = code ? atomic_load_explicit(&p->first_off, memory_order_relaxed) : 0;
+    return code;
+}

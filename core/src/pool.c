@@ -1,0 +1,270 @@
+/*
+ * pool.c - the shared pool of pipeline workers and its RCU registry.
+ *
+ * Workers walk a liburcu (urcu-bp flavour) lock-free hash table of
+ * attached entries. Inside a read-side section they only pin entries
+ * (active++); every step runs outside it, so a worker may block in I/O
+ * without delaying grace periods. A pass pins a batch of entries, leaves
+ * the read side, steps each, unpins, and resumes the walk at the next
+ * position. A worker that finds nothing runnable in a whole pass sleeps
+ * on the pool's event count, whose value it read before the pass: every
+ * event that makes work runnable signals that count after making it
+ * visible, so the sleep cannot miss it (core/ARCHITECTURE.md).
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include "alloc.h"
+#include "pool_internal.h"
+
+/* Entries pinned per read-side section. */
+#define MP__POOL_BATCH 32
+
+struct mp_pool {
+    unsigned nthreads;   /* set at create; read-only afterwards */
+    pthread_t *threads;  /* set at create; joined by destroy */
+    struct cds_lfht *ht; /* the registry; lfht is internally synchronised */
+    mp_ec ec;            /* "work may be runnable": signalled by anyone, workers sleep on it */
+    mp_ec idle;          /* "a worker left an entry": signalled by workers, closers sleep on it */
+    _Atomic int shutdown;         /* written by destroy; read by workers */
+    _Atomic unsigned attached;    /* entries in the registry: written by attach/detach */
+    _Atomic unsigned closers;     /* threads waiting in detach: written by them, read by workers */
+    _Atomic uint64_t next_id;     /* entry ids: fetch_add by attach */
+    _Atomic uint64_t sleeps;      /* worker sleeps: statistics */
+    _Atomic uint64_t wakeups;     /* signals that found sleepers: statistics */
+};
+
+void mp__pool_entry_init(mp__pool_entry *e, bool (*step)(mp__pool_entry *))
+{
+    cds_lfht_node_init(&e->node);
+    e->id = 0;
+    e->step = step;
+    /* relaxed: before publication (cds_lfht_add orders it) */
+    atomic_init(&e->active, 0);
+    atomic_init(&e->closing, 0);
+}
+
+void mp__pool_signal(mp_pool *pool)
+{
+    if (mp_ec_has_waiters(&pool->ec))
+        /* relaxed: statistics only */
+        atomic_fetch_add_explicit(&pool->wakeups, 1, memory_order_relaxed);
+    /* release + wake; pairs with the worker's mp_ec_value before its pass */
+    mp_ec_signal(&pool->ec);
+}
+
+void mp__pool_counters(const mp_pool *pool, uint64_t *sleeps, uint64_t *wakeups)
+{
+    /* relaxed: statistics only */
+    *sleeps = atomic_load_explicit(&pool->sleeps, memory_order_relaxed);
+    /* relaxed: statistics only */
+    *wakeups = atomic_load_explicit(&pool->wakeups, memory_order_relaxed);
+}
+
+static void mp__pool_unpin(mp_pool *pool, mp__pool_entry *e)
+{
+    /* seq_cst: Dekker pair with detach's closers++ / load(active); after this
+     * decrement the entry may be freed, so it is not touched again. */
+    atomic_fetch_sub_explicit(&e->active, 1, memory_order_seq_cst);
+    /* seq_cst: the other half of the Dekker pair above */
+    if (atomic_load_explicit(&pool->closers, memory_order_seq_cst) != 0)
+        mp_ec_signal(&pool->idle);
+}
+
+/* Pins up to MP__POOL_BATCH entries from position *pos; returns how many. */
+static unsigned mp__pool_pin_batch(mp_pool *pool, unsigned long *pos, mp__pool_entry **batch)
+{
+    struct cds_lfht_iter it;
+    struct cds_lfht_node *node;
+    unsigned long i = 0;
+    unsigned n = 0;
+
+    rcu_read_lock();
+    cds_lfht_for_each(pool->ht, &it, node)
+    {
+        if (i++ < *pos)
+            continue;
+        mp__pool_entry *e = caa_container_of(node, mp__pool_entry, node);
+        /* seq_cst: pin, then check closing (pairs with detach's store of closing) */
+        atomic_fetch_add_explicit(&e->active, 1, memory_order_seq_cst);
+        /* seq_cst: see above; a closing entry is skipped */
+        if (atomic_load_explicit(&e->closing, memory_order_seq_cst)) {
+            mp__pool_unpin(pool, e);
+            continue;
+        }
+        batch[n++] = e;
+        if (n == MP__POOL_BATCH)
+            break;
+    }
+    rcu_read_unlock();
+    *pos = i;
+    return n;
+}
+
+static void *mp__pool_worker(void *arg)
+{
+    mp_pool *pool = arg;
+    mp__pool_entry *batch[MP__POOL_BATCH];
+    unsigned rot = 0;
+
+    rcu_register_thread();
+    for (;;) {
+        /* Snapshot before the pass (acquire): any later signal makes the wait return. */
+        uint32_t v = mp_ec_value(&pool->ec);
+        /* acquire: pairs with destroy's release store of shutdown */
+        if (atomic_load_explicit(&pool->shutdown, memory_order_acquire))
+            break;
+        bool progress = false;
+        unsigned long pos = 0;
+        for (;;) {
+            unsigned n = mp__pool_pin_batch(pool, &pos, batch);
+            for (unsigned k = 0; k < n; k++) {
+                mp__pool_entry *e = batch[(k + rot) % n];
+                /* relaxed: an optimisation only; the pin keeps e alive either way */
+                if (!atomic_load_explicit(&e->closing, memory_order_relaxed) && e->step(e))
+                    progress = true;
+                mp__pool_unpin(pool, e);
+            }
+            if (n < MP__POOL_BATCH)
+                break;
+        }
+        rot++;
+        if (!progress) {
+            /* relaxed: statistics only */
+            atomic_fetch_add_explicit(&pool->sleeps, 1, memory_order_relaxed);
+            mp_ec_wait(&pool->ec, v, NULL);
+        }
+    }
+    rcu_unregister_thread();
+    return NULL;
+}
+
+static void mp__pool_free(mp_pool *pool, unsigned started)
+{
+    /* release: pairs with the workers' acquire load of shutdown */
+    atomic_store_explicit(&pool->shutdown, 1, memory_order_release);
+    mp_ec_signal(&pool->ec);
+    for (unsigned i = 0; i < started; i++)
+        pthread_join(pool->threads[i], NULL);
+    if (pool->ht)
+        cds_lfht_destroy(pool->ht, NULL);
+    mp__free(pool->threads);
+    mp__free(pool);
+}
+
+MP_EXPORT int mp_pool_create(mp_pool **out, unsigned threads)
+{
+    mp_pool *pool = NULL;
+    unsigned started = 0;
+    int rc = MP_ENOMEM;
+
+    if (!out)
+        return MP_EINVAL;
+    *out = NULL;
+    if (threads == 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = n > 0 ? (unsigned)n : 1;
+    }
+    if (threads > 1024)
+        return MP_EINVAL;
+    pool = mp__calloc(1, sizeof(*pool));
+    if (!pool)
+        goto fail;
+    pool->nthreads = threads;
+    mp_ec_init(&pool->ec);
+    mp_ec_init(&pool->idle);
+    /* relaxed: before the workers start (pthread_create orders it) */
+    atomic_init(&pool->shutdown, 0);
+    atomic_init(&pool->attached, 0);
+    atomic_init(&pool->closers, 0);
+    atomic_init(&pool->next_id, 1);
+    atomic_init(&pool->sleeps, 0);
+    atomic_init(&pool->wakeups, 0);
+    pool->threads = mp__calloc(threads, sizeof(*pool->threads));
+    if (!pool->threads)
+        goto fail;
+    /* No CDS_LFHT_AUTO_RESIZE: no resize worker thread to stop; workers walk
+     * the whole list anyway, so bucket count does not matter. */
+    pool->ht = cds_lfht_new(64, 64, 0, 0, NULL);
+    if (!pool->ht)
+        goto fail;
+    for (started = 0; started < threads; started++) {
+        if (pthread_create(&pool->threads[started], NULL, mp__pool_worker, pool) != 0) {
+            rc = MP_ETHREAD;
+            goto fail;
+        }
+    }
+    *out = pool;
+    return MP_OK;
+fail:
+    if (pool)
+        mp__pool_free(pool, started);
+    return rc;
+}
+
+MP_EXPORT int mp_pool_destroy(mp_pool *pool)
+{
+    if (!pool)
+        return MP_OK;
+    /* acquire: pairs with detach's release decrement (its grace period is over) */
+    if (atomic_load_explicit(&pool->attached, memory_order_acquire) != 0)
+        return MP_EBUSY;
+    mp__pool_free(pool, pool->nthreads);
+    return MP_OK;
+}
+
+MP_EXPORT unsigned mp_pool_threads(const mp_pool *pool)
+{
+    return pool ? pool->nthreads : 0;
+}
+
+MP_EXPORT unsigned mp_pool_attached(const mp_pool *pool)
+{
+    /* relaxed: a snapshot for the caller */
+    return pool ? atomic_load_explicit(&pool->attached, memory_order_relaxed) : 0;
+}
+
+int mp__pool_attach(mp_pool *pool, mp__pool_entry *e)
+{
+    /* acquire: pairs with destroy's release store */
+    if (atomic_load_explicit(&pool->shutdown, memory_order_acquire))
+        return MP_EINVAL;
+    /* relaxed: unique ids only */
+    e->id = atomic_fetch_add_explicit(&pool->next_id, 1, memory_order_relaxed);
+    /* relaxed: a count for destroy's EBUSY check and for stats; destroy is
+     * only legal after every close returned, which orders it */
+    atomic_fetch_add_explicit(&pool->attached, 1, memory_order_relaxed);
+    rcu_read_lock();
+    /* cds_lfht_add publishes the node with a release (rcu_assign_pointer). */
+    cds_lfht_add(pool->ht, (unsigned long)(e->id * 0x9E3779B97F4A7C15ull), &e->node);
+    rcu_read_unlock();
+    mp__pool_signal(pool);
+    return MP_OK;
+}
+
+void mp__pool_detach(mp_pool *pool, mp__pool_entry *e)
+{
+    /* seq_cst: pairs with the worker's pin (active++ then load closing) */
+    atomic_store_explicit(&e->closing, 1, memory_order_seq_cst);
+    rcu_read_lock();
+    int rc = cds_lfht_del(pool->ht, &e->node);
+    rcu_read_unlock();
+    if (rc != 0)
+        abort(); /* impossible: detached twice or never attached */
+    /* After the grace period no worker can find e: every pin already happened. */
+    synchronize_rcu();
+    /* seq_cst: Dekker pair with mp__pool_unpin (decrement active, then load closers) */
+    atomic_fetch_add_explicit(&pool->closers, 1, memory_order_seq_cst);
+    for (;;) {
+        uint32_t v = mp_ec_value(&pool->idle);
+        /* seq_cst: the other half of the Dekker pair; also acquires the steps' effects */
+        if (atomic_load_explicit(&e->active, memory_order_seq_cst) == 0)
+            break;
+        mp_ec_wait(&pool->idle, v, NULL);
+    }
+    /* relaxed: only a hint for workers to skip signalling */
+    atomic_fetch_sub_explicit(&pool->closers, 1, memory_order_relaxed);
+    /* release: pairs with destroy's acquire load */
+    atomic_fetch_sub_explicit(&pool->attached, 1, memory_order_release);
+}

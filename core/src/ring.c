@@ -1,0 +1,241 @@
+/*
+ * ring.c - descriptor rings over ck_ring (see ring.h for the contract).
+ *
+ * Memory ordering: ck_ring publishes a slot with a store fence before
+ * the producer index store and reads it after a load fence, so a
+ * descriptor written before mp_ring_tryput is visible to the thread whose
+ * mp_ring_trytake returns it (release/acquire through the ring).
+ *
+ * ThreadSanitizer cannot see ck_pr's inline assembly, so under MP_TSAN
+ * the hand-over is re-stated with __tsan_release (before the enqueue:
+ * covers everything the putter wrote to the descriptor) and
+ * __tsan_acquire (after a successful dequeue), and the slot copies inside
+ * ck (plain memcpy racing with the index protocol, by design) are hidden
+ * with the ignore-accesses annotations.
+ */
+#include <stdatomic.h>
+#include <marcpipe/common.h>
+#include "alloc.h"
+#include "ring.h"
+
+#ifdef MP_TSAN
+void __tsan_acquire(void *addr);
+void __tsan_release(void *addr);
+void AnnotateIgnoreReadsBegin(const char *file, int line);
+void AnnotateIgnoreReadsEnd(const char *file, int line);
+void AnnotateIgnoreWritesBegin(const char *file, int line);
+void AnnotateIgnoreWritesEnd(const char *file, int line);
+#define MP__TSAN_RELEASE(a) __tsan_release(a)
+#define MP__TSAN_ACQUIRE(a) __tsan_acquire(a)
+#define MP__TSAN_IGNORE_BEGIN()                                                                    \
+    do {                                                                                           \
+        AnnotateIgnoreReadsBegin(__FILE__, __LINE__);                                              \
+        AnnotateIgnoreWritesBegin(__FILE__, __LINE__);                                             \
+    } while (0)
+#define MP__TSAN_IGNORE_END()                                                                      \
+    do {                                                                                           \
+        AnnotateIgnoreWritesEnd(__FILE__, __LINE__);                                               \
+        AnnotateIgnoreReadsEnd(__FILE__, __LINE__);                                                \
+    } while (0)
+#else
+#define MP__TSAN_RELEASE(a) ((void)0)
+#define MP__TSAN_ACQUIRE(a) ((void)0)
+#define MP__TSAN_IGNORE_BEGIN() ((void)0)
+#define MP__TSAN_IGNORE_END() ((void)0)
+#endif
+
+/* Tries before a blocking put/take sleeps. */
+#define MP__RING_SPIN 128
+
+int mp_ring_init(mp_ring *r, mp_ring_kind kind, unsigned size)
+{
+    r->slots = NULL;
+    if (size < 2 || (size & (size - 1)) != 0 || size > (1u << 30))
+        return MP_EINVAL;
+    if (kind != MP_RING_SPSC && kind != MP_RING_SPMC && kind != MP_RING_MPSC)
+        return MP_EINVAL;
+    r->slots = mp__calloc(size, sizeof(*r->slots));
+    if (!r->slots)
+        return MP_ENOMEM;
+    ck_ring_init(&r->ring, size);
+    r->size = size;
+    r->kind = kind;
+    mp_ec_init(&r->not_empty);
+    mp_ec_init(&r->not_full);
+    /* relaxed: initialisation before the ring is shared (publication orders it) */
+    atomic_init(&r->hwm, 0);
+    atomic_init(&r->stalls, 0);
+    atomic_init(&r->sleeps, 0);
+    return MP_OK;
+}
+
+void mp_ring_destroy(mp_ring *r)
+{
+    if (!r)
+        return;
+    mp__free(r->slots);
+    r->slots = NULL;
+}
+
+static void mp__ring_note_hwm(mp_ring *r)
+{
+    uint32_t n = ck_ring_size(&r->ring);
+    /* relaxed: statistics only (CAS max) */
+    uint32_t cur = atomic_load_explicit(&r->hwm, memory_order_relaxed);
+    while (n > cur && !atomic_compare_exchange_weak_explicit(&r->hwm, &cur, n, memory_order_relaxed,
+                                                             memory_order_relaxed))
+        ;
+}
+
+static bool mp__ring_enqueue_mpsc(mp_ring *r, void *desc)
+{
+    unsigned ticket;
+    void *slot = ck_ring_enqueue_reserve_mpsc(&r->ring, r->slots, &ticket);
+    if (!slot) {
+        /* Full - possibly only because a preempted producer holds a reserved slot. */
+        if (ck_pr_load_uint(&r->ring.p_head) != ck_pr_load_uint(&r->ring.p_tail))
+            /* relaxed: statistics only */
+            atomic_fetch_add_explicit(&r->stalls, 1, memory_order_relaxed);
+        return false;
+    }
+    *(void **)slot = desc;
+    /* The commit spins until every earlier reserver has committed; count it when it will. */
+    if (ck_pr_load_uint(&r->ring.p_tail) != ticket)
+        /* relaxed: statistics only */
+        atomic_fetch_add_explicit(&r->stalls, 1, memory_order_relaxed);
+    ck_ring_enqueue_commit_mpsc(&r->ring, ticket);
+    return true;
+}
+
+bool mp_ring_tryput(mp_ring *r, void *desc)
+{
+    bool ok;
+    MP__TSAN_RELEASE(r);
+    MP__TSAN_IGNORE_BEGIN();
+    switch (r->kind) {
+    case MP_RING_SPSC:
+        ok = ck_ring_enqueue_spsc(&r->ring, r->slots, desc);
+        break;
+    case MP_RING_SPMC:
+        ok = ck_ring_enqueue_spmc(&r->ring, r->slots, desc);
+        break;
+    default:
+        ok = mp__ring_enqueue_mpsc(r, desc);
+        break;
+    }
+    MP__TSAN_IGNORE_END();
+    if (!ok)
+        return false;
+    mp__ring_note_hwm(r);
+    /* Release barrier + wake; pairs with mp_ec_value in a sleeping taker. */
+    mp_ec_signal(&r->not_empty);
+    return true;
+}
+
+/* Takes one descriptor; for SPMC `retry` selects dequeue (retries a lost
+ * CAS, fails only when empty) over trydequeue (one attempt). */
+static bool mp__ring_take(mp_ring *r, void **desc, bool retry)
+{
+    bool ok;
+    void *d = NULL;
+    MP__TSAN_IGNORE_BEGIN();
+    switch (r->kind) {
+    case MP_RING_SPSC:
+        ok = ck_ring_dequeue_spsc(&r->ring, r->slots, &d);
+        break;
+    case MP_RING_SPMC:
+        ok = retry ? ck_ring_dequeue_spmc(&r->ring, r->slots, &d)
+                   : ck_ring_trydequeue_spmc(&r->ring, r->slots, &d);
+        break;
+    default:
+        ok = ck_ring_dequeue_mpsc(&r->ring, r->slots, &d);
+        break;
+    }
+    MP__TSAN_IGNORE_END();
+    if (!ok)
+        return false;
+    MP__TSAN_ACQUIRE(r);
+    *desc = d;
+    /* Release barrier + wake; pairs with mp_ec_value in a sleeping putter. */
+    mp_ec_signal(&r->not_full);
+    return true;
+}
+
+bool mp_ring_trytake(mp_ring *r, void **desc)
+{
+    return mp__ring_take(r, desc, false);
+}
+
+static int mp__ring_expired(const struct timespec *deadline)
+{
+    struct timespec now;
+    if (!deadline)
+        return 0;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return now.tv_sec > deadline->tv_sec ||
+           (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec);
+}
+
+int mp_ring_put(mp_ring *r, void *desc, const _Atomic int *cancel, const struct timespec *deadline)
+{
+    for (int i = 0; i < MP__RING_SPIN; i++) {
+        if (mp_ring_tryput(r, desc))
+            return MP_OK;
+        ck_pr_stall();
+    }
+    for (;;) {
+        /* Snapshot before the re-check: a take after it changes the value (no lost wake-up). */
+        uint32_t v = mp_ec_value(&r->not_full);
+        if (mp_ring_tryput(r, desc))
+            return MP_OK;
+        /* acquire: pairs with the canceller's release store before mp_ring_wake_all */
+        if (cancel && atomic_load_explicit(cancel, memory_order_acquire))
+            return MP_ECANCELED;
+        if (mp__ring_expired(deadline))
+            return MP_EAGAIN;
+        /* relaxed: statistics only */
+        atomic_fetch_add_explicit(&r->sleeps, 1, memory_order_relaxed);
+        mp_ec_wait(&r->not_full, v, deadline);
+    }
+}
+
+int mp_ring_take(mp_ring *r, void **desc, const _Atomic int *cancel,
+                 const struct timespec *deadline)
+{
+    for (int i = 0; i < MP__RING_SPIN; i++) {
+        if (mp__ring_take(r, desc, true))
+            return MP_OK;
+        ck_pr_stall();
+    }
+    for (;;) {
+        /* Snapshot before the re-check: a put after it changes the value (no lost wake-up).
+         * The retrying SPMC dequeue fails only when the ring is really empty. */
+        uint32_t v = mp_ec_value(&r->not_empty);
+        if (mp__ring_take(r, desc, true))
+            return MP_OK;
+        /* acquire: pairs with the canceller's release store before mp_ring_wake_all */
+        if (cancel && atomic_load_explicit(cancel, memory_order_acquire))
+            return MP_ECANCELED;
+        if (mp__ring_expired(deadline))
+            return MP_EAGAIN;
+        /* relaxed: statistics only */
+        atomic_fetch_add_explicit(&r->sleeps, 1, memory_order_relaxed);
+        mp_ec_wait(&r->not_empty, v, deadline);
+    }
+}
+
+void mp_ring_wake_all(mp_ring *r)
+{
+    mp_ec_signal(&r->not_empty);
+    mp_ec_signal(&r->not_full);
+}
+
+unsigned mp_ring_count(const mp_ring *r)
+{
+    return ck_ring_size(&r->ring);
+}
+
+unsigned mp_ring_capacity(const mp_ring *r)
+{
+    return r->size - 1;
+}

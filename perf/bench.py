@@ -1,0 +1,646 @@
+#!/usr/bin/python3
+"""marcpipe perf harness driver: one command, one run, ratios side by side.
+
+    perf/bench.py --build build --corpus ../shared/data          # full run (make bench)
+    perf/bench.py --smoke --build build --out /tmp/smoke          # seconds-long sanity run (CTest)
+
+The full run prepares the corpus (the realworld file repeated to >= --size,
+or deterministic synthetic records when the corpus is absent), warms the
+page cache, then runs in one go: the read()+memchr floor, the sequential
+reader, the pipeline with 1..N workers, chunk-size / chunks-in-flight /
+ordered sweeps, the peers (YAZ on 1..N threads, MARC::Record, pymarc and
+the Python binding when present), latency, the stress scenarios, peak RSS
+at --size and --big input, and the per-stage capacity model. It writes
+results.json, results.csv, PNG plots (gnuplot) into --out (default
+perf/out/) and regenerates the tables of perf/PERFORMANCE.md between its
+GENERATED markers (not in --smoke).
+
+The smoke run asserts sanity only: every program ran, the JSON and CSV are
+well-formed, and record counts and checksums agree between the sequential
+reader and every pipeline configuration. It never asserts speed.
+"""
+import argparse
+import csv
+import datetime
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+REALWORLD = "realworld/watson_mma_pubs_2025_04.mrc"
+
+
+def log(msg):
+    print("bench: " + msg, file=sys.stderr, flush=True)
+
+
+def sh(cmd):
+    try:
+        return subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=30).stdout.strip()
+    except Exception:  # noqa: BLE001 - machine description is best effort
+        return ""
+
+
+def load():
+    try:
+        with open("/proc/loadavg") as f:
+            return f.read().split()[0:3]
+    except OSError:
+        return []
+
+
+def run_json(cmd, timeout=1800, allow_fail=False):
+    """Runs a harness program, returns the JSON objects it printed (one per line)."""
+    t0 = time.time()
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    objs = []
+    for line in p.stdout.splitlines():
+        line = line.strip()
+        if line.startswith("{"):
+            objs.append(json.loads(line))  # raises on malformed output: that is a failure
+    if p.returncode != 0 and not allow_fail:
+        raise RuntimeError("%s failed (rc %d): %s" % (" ".join(cmd), p.returncode, p.stderr[-2000:]))
+    for o in objs:
+        o.setdefault("load", load())
+        o.setdefault("elapsed_s", round(time.time() - t0, 3))
+    if p.returncode != 0:
+        for o in objs:
+            o["exit_status"] = p.returncode
+        if not objs:
+            objs.append({"failed": p.returncode, "stderr": p.stderr[-2000:], "cmd": " ".join(cmd)})
+    return objs
+
+
+class Harness:
+    def __init__(self, a):
+        self.a = a
+        self.bin = os.path.join(os.path.abspath(a.build), "perf")
+        self.out = os.path.abspath(a.out)
+        os.makedirs(self.out, exist_ok=True)
+        self.results = {"meta": {}, "throughput": [], "peers": [], "latency": None, "stress": [],
+                        "rss": [], "capacity": None, "notes": []}
+        self.failures = []
+
+    def tool(self, name):
+        p = os.path.join(self.bin, name)
+        if not os.access(p, os.X_OK):
+            raise SystemExit("bench: %s not built (build the perf tools: cmake --build %s)" % (p, self.a.build))
+        return p
+
+    def note(self, msg):
+        log(msg)
+        self.results["notes"].append(msg)
+
+    # ---- corpus ----------------------------------------------------------------
+    def prepare_corpus(self):
+        a = self.a
+        src = os.path.join(a.corpus, REALWORLD) if a.corpus else None
+        meta = self.results["meta"]
+        if a.smoke:
+            self.base = os.path.join(self.out, "smoke_synth.mrc")
+            run_json([self.tool("mpcorpus"), "synth", self.base, "--size", "3M", "--seed", "7",
+                      "--marc8", "0.2", "--damage", "0.01"])
+            self.big = self.base
+            meta["corpus"] = "synthetic 3 MiB (seed 7, 20% MARC-8, 1% damaged)"
+        else:
+            if src and os.path.exists(src):
+                self.base = src
+                meta["corpus"] = "realworld %s repeated to >= %s" % (REALWORLD, a.size)
+            else:
+                self.base = os.path.join(self.out, "synth_base.mrc")
+                run_json([self.tool("mpcorpus"), "synth", self.base, "--size", "8M", "--seed", "1",
+                          "--marc8", "0.2"])
+                meta["corpus"] = "synthetic (realworld corpus absent), repeated to >= %s" % a.size
+                self.note("SKIP realworld corpus: %s not found; using synthetic records" % src)
+            self.big = os.path.join(self.out, "corpus_%s.mrc" % a.size)
+            want = parse_size(a.size)
+            if not (os.path.exists(self.big) and os.path.getsize(self.big) >= want and
+                    os.path.getmtime(self.big) >= os.path.getmtime(self.base)):
+                run_json([self.tool("mpcorpus"), "repeat", self.base, self.big, "--repeat-to", a.size])
+        self.ten = os.path.join(self.out, "ten.mrc")
+        run_json([self.tool("mpcorpus"), "head", self.base, self.ten, "--records", "10"])
+        meta["corpus_file"] = self.big
+        meta["corpus_bytes"] = os.path.getsize(self.big)
+        # Page cache: read every input once before timing anything.
+        for f in (self.big, self.base, self.ten):
+            with open(f, "rb") as fh:
+                while fh.read(1 << 22):
+                    pass
+
+    # ---- measurements -----------------------------------------------------------------
+    def bench(self, mode, label, extra=(), k=None, f=None):
+        k = k or self.a.k
+        cmd = [self.tool("mpbench"), mode, f or self.big, "-k", str(k), "--label", label] + list(extra)
+        o = run_json(cmd, allow_fail=True)[0]
+        o["label"] = label
+        o["cmd"] = " ".join(cmd)
+        if "failed" in o:
+            self.failures.append("%s: %s" % (label, o))
+        self.results["throughput"].append(o)
+        if "best_mb_s" in o:
+            log("%-28s %8.1f MB/s best, %8.1f median, %9.0f rec/s, cpu %.2fs  load %s" % (
+                label, o["best_mb_s"], o["median_mb_s"], o["best_rec_s"], o["best_cpu_s"], " ".join(o["load"])))
+        return o
+
+    def run_throughput(self):
+        a = self.a
+        ncpu = os.cpu_count() or 2
+        self.maxw = a.max_workers or max(4, 2 * ncpu)
+        workers = list(range(1, self.maxw + 1)) if not a.smoke else [1, 2]
+        self.bench("floor", "floor")
+        self.bench("seq", "seq")
+        for t in workers:
+            self.bench("pipe", "pipe_t%d" % t, ["-t", str(t)])
+        for t in workers:
+            self.bench("yaz", "yaz_t%d" % t, ["-t", str(t)])
+        ks = max(1, min(3, a.k))
+        chunks = ["64K", "256K", "512K", "1M", "4M"] if not a.smoke else ["4K", "64K"]
+        if not a.smoke:
+            chunks = ["16K", "64K", "128K", "256K", "512K", "1M", "2M", "4M"]
+        for c in chunks:
+            self.bench("pipe", "chunk_%s" % c, ["-t", "2", "-c", c], k=ks)
+        for T in ([2, 4, 8, 16, 32] if not a.smoke else [2, 8]):
+            self.bench("pipe", "inflight_%d" % T, ["-t", "2", "-T", str(T)], k=ks)
+        self.bench("pipe", "unordered_t2", ["-t", "2", "-u"], k=ks)
+        self.bench("pipe", "shared_pool_t2", ["-t", "2", "--pool"], k=ks)
+        self.bench("pipe", "mem_t2", ["-t", "2", "--mem"], k=ks)
+        self.bench("pipe", "raw_t2", ["-t", "2", "--raw"], k=ks)
+        self.bench("seq", "seq_raw", ["--raw"], k=ks)
+        if a.smoke:
+            real = os.path.join(a.corpus, REALWORLD) if a.corpus else ""
+            if real and os.path.exists(real):
+                self.bench("seq", "real_seq", f=real, k=1)
+                self.bench("pipe", "real_pipe_t2", ["-t", "2"], f=real, k=1)
+            else:
+                print("SKIP: realworld corpus absent (%s); set MARCPIPE_CORPUS" % real)
+
+    def run_peers(self):
+        a = self.a
+        peers = self.results["peers"]
+        if shutil.which("perl") and subprocess.run(["perl", "-MMARC::Record", "-e1"],
+                                                   capture_output=True).returncode == 0:
+            o = run_json(["perl", os.path.join(HERE, "peer_marc_record.pl"), self.base,
+                          "1" if a.smoke else "3"], allow_fail=True)[0]
+            peers.append(o)
+            # Same file through our sequential reader for a like-for-like ratio.
+            o2 = self.bench("seq", "seq_on_peer_file", f=self.base, k=3)
+            o["ratio_seq_vs_peer"] = ratio(o2.get("best_mb_s"), o.get("best_mb_s"))
+        else:
+            self.note("SKIP MARC::Record: perl -MMARC::Record failed (Debian: libmarc-record-perl)")
+        if subprocess.run([sys.executable, "-c", "import pymarc"], capture_output=True).returncode == 0:
+            code = ("import pymarc,time,json,sys\nf=sys.argv[1]\nt=time.time();n=0;s=0\n"
+                    "with open(f,'rb') as fh:\n"
+                    " for r in pymarc.MARCReader(fh):\n"
+                    "  if r is None: continue\n"
+                    "  n+=1; s+=len(r.fields); t2=r.title\n"
+                    "w=time.time()-t\nimport os\nb=os.path.getsize(f)\n"
+                    "print(json.dumps({'mode':'pymarc','records':n,'bytes':b,'best_s':w,"
+                    "'best_mb_s':b/1e6/w,'best_rec_s':n/w}))\n")
+            peers.append(run_json([sys.executable, "-c", code, self.base], allow_fail=True)[0])
+        else:
+            self.note("SKIP pymarc: not importable (no Debian package python3-pymarc in bookworm; "
+                      "PyPI unreachable)")
+        pyb = os.path.join(HERE, "py_bench.py")
+        if os.path.exists(pyb):
+            env = dict(os.environ, MARCPIPE_BUILD=os.path.abspath(a.build))
+            p = subprocess.run([sys.executable, pyb, self.base], capture_output=True, text=True,
+                               timeout=1800, env=env)
+            objs = [json.loads(l) for l in p.stdout.splitlines() if l.strip().startswith("{")]
+            if objs:
+                for o in objs:
+                    o.setdefault("mode", "python_binding")
+                    peers.append(o)
+            else:
+                self.note("python binding benchmark (py_bench.py) gave no JSON (rc %d): %s"
+                          % (p.returncode, (p.stdout + p.stderr)[-300:]))
+        else:
+            self.note("SKIP Python binding: perf/py_bench.py absent")
+
+    def run_latency(self):
+        n = "50" if self.a.smoke else "2000"
+        o = run_json([self.tool("mpbench"), "latency", self.ten, "-n", n, "-t", "2"], allow_fail=True)[0]
+        self.results["latency"] = o
+        for s in o.get("series", []):
+            log("latency %-24s open+read+close median %.1f us p99 %.1f us; first record median %.1f us" % (
+                s["variant"], s["total_us_median"], s["total_us_p99"], s["first_us_median"]))
+
+    def run_stress(self):
+        a = self.a
+        secs = "0.3" if a.smoke else str(a.stress_seconds)
+        objs = run_json([self.tool("mpstress"), "--seconds", secs, "--corpus", self.base,
+                         "slow", "bursty", "early_close", "many", "tiny"], allow_fail=True)
+        self.results["stress"] = objs
+        for o in objs:
+            log("stress %-12s ok=%s %s" % (o.get("scenario"), o.get("ok"), json.dumps(o)[:160]))
+            if o.get("ok") is not True:
+                self.failures.append("stress %s: %s" % (o.get("scenario"), o))
+        sizes = ["24M"] if a.smoke else [a.size, a.big]
+        for s in sizes:
+            csvp = os.path.join(self.out, "occupancy_%s.csv" % s)
+            o = run_json([self.tool("mpstress"), "--corpus", self.base, "--big", s, "--csv", csvp,
+                          "big"], allow_fail=True)[0]
+            o["csv"] = csvp
+            o["input"] = "callback, %s" % s
+            self.results["rss"].append(o)
+            log("rss big %s: peak %.1f MiB above baseline (ok=%s)" % (
+                s, o.get("peak_above_baseline_kib", -1) / 1024.0, o.get("ok")))
+            if o.get("ok") is not True:
+                self.failures.append("rss %s: %s" % (s, o))
+        o = run_json([self.tool("mpstress"), "--corpus", self.base, "--file", self.big, "file"],
+                     allow_fail=True)[0]
+        o["input"] = "file %s" % os.path.basename(self.big)
+        self.results["rss"].append(o)
+        if o.get("ok") is not True:
+            self.failures.append("rss file: %s" % o)
+
+    # ---- analysis ------------------------------------------------------------------
+    def by_label(self, label):
+        for o in self.results["throughput"]:
+            if o.get("label") == label and "best_mb_s" in o:
+                return o
+        return None
+
+    def analyse(self):
+        seq = self.by_label("seq")
+        for o in self.results["throughput"]:
+            if "best_mb_s" not in o:
+                continue
+            o["ratio_vs_seq"] = ratio(o["best_mb_s"], seq and seq["best_mb_s"])
+            t = o.get("threads") or 1
+            y = self.by_label("yaz_t%d" % t)
+            o["ratio_vs_yaz_same_threads"] = ratio(o["best_mb_s"], y and y["best_mb_s"])
+        # Per-stage capacity from the 2-worker pipeline's stats (cpu_ns per stage).
+        p = self.by_label("pipe_t2") or self.by_label("pipe_t1")
+        if p and "stats" in p:
+            st = p["stats"]["stages"]
+            nbytes = p["bytes"]
+            cap = {}
+            for name in ("producer", "scanner", "parser", "consumer"):
+                ns = st[name]["cpu_ns"]
+                cap[name] = (nbytes / 1e6) / (ns / 1e9) if ns > 0 else None
+            pred = {}
+            for n in (1, 2, 4, 8, 16, 32, 64):
+                vals = [v for v in (cap["producer"], cap["scanner"], cap["consumer"]) if v]
+                if cap["parser"]:
+                    vals.append(n * cap["parser"])
+                pred[str(n)] = min(vals) if vals else None
+            serial = {k: v for k, v in cap.items() if k != "parser" and v}
+            bottleneck_at_64 = min(serial, key=serial.get) if serial else None
+            self.results["capacity"] = {
+                "source": p["label"], "bytes": nbytes, "stage_cpu_s": {k: st[k]["cpu_ns"] / 1e9 for k in st},
+                "capacity_mb_s": cap, "predicted_mb_s": pred,
+                "measured_mb_s": {str(o.get("threads")): o["best_mb_s"] for o in self.results["throughput"]
+                                  if o.get("label", "").startswith("pipe_t") and "best_mb_s" in o},
+                "serial_bottleneck": bottleneck_at_64,
+                "assumptions": ("one worker's capacity = all input bytes / parser CPU seconds summed over "
+                                "workers (per-worker speed); serial stages run on their own core; no memory-"
+                                "bandwidth or cache limits; the consumer's cost is the harness loop (field "
+                                "count + 245) plus reordering and releases; producer is read() from the page cache"),
+            }
+
+    def smoke_checks(self):
+        seq = self.by_label("seq")
+        if not seq:
+            self.failures.append("sequential reader produced no result")
+            return
+        for o in self.results["throughput"]:
+            if o.get("mode") == "pipe" and "records" in o and o.get("raw") == 0 and o.get("file") == seq.get("file"):
+                if (o["records"], o["errors"], o["checksum"]) != (seq["records"], seq["errors"], seq["checksum"]):
+                    self.failures.append("count mismatch %s: %s/%s/%s vs seq %s/%s/%s" % (
+                        o["label"], o["records"], o["errors"], o["checksum"],
+                        seq["records"], seq["errors"], seq["checksum"]))
+        raw = [o for o in self.results["throughput"] if o.get("raw") == 1 and "records" in o
+               and o.get("file") == seq.get("file")]
+        for o in raw[1:]:
+            if o["records"] + o["errors"] != raw[0]["records"] + raw[0]["errors"]:
+                self.failures.append("raw count mismatch %s" % o["label"])
+        rs, rp = self.by_label("real_seq"), self.by_label("real_pipe_t2")
+        if rs and rp and (rs["records"], rs["errors"], rs["checksum"]) != (rp["records"], rp["errors"], rp["checksum"]):
+            self.failures.append("realworld count mismatch: seq %s/%s vs pipe %s/%s" % (
+                rs["records"], rs["errors"], rp["records"], rp["errors"]))
+        fl = self.by_label("floor")
+        if fl and seq["bytes"] != fl["bytes"]:
+            self.failures.append("bytes consumed %s != file size %s" % (seq["bytes"], fl["bytes"]))
+        lat = self.results["latency"] or {}
+        for s in lat.get("series", []):
+            if s.get("failures"):
+                self.failures.append("latency %s: %d failures" % (s["variant"], s["failures"]))
+
+    # ---- outputs -------------------------------------------------------------------
+    def write(self):
+        meta = self.results["meta"]
+        json_path = os.path.join(self.out, "results.json")
+        with open(json_path, "w") as f:
+            json.dump(self.results, f, indent=1)
+        json.load(open(json_path))  # well-formed
+        csv_path = os.path.join(self.out, "results.csv")
+        cols = ["label", "mode", "threads", "chunk", "inflight", "ordered", "pool", "mem", "raw", "runs",
+                "bytes", "records", "errors", "best_mb_s", "median_mb_s", "best_rec_s", "median_rec_s",
+                "best_cpu_s", "ratio_vs_seq", "ratio_vs_yaz_same_threads", "load"]
+        with open(csv_path, "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(cols)
+            for o in self.results["throughput"]:
+                if "best_mb_s" in o:
+                    w.writerow([" ".join(o[c]) if c == "load" else o.get(c, "") for c in cols])
+        with open(csv_path) as f:
+            rows = list(csv.DictReader(f))
+        if not rows or any(r["best_mb_s"] == "" for r in rows):
+            self.failures.append("results.csv malformed")
+        self.plots()
+        meta["finished"] = datetime.datetime.now().isoformat(timespec="seconds")
+        with open(json_path, "w") as f:
+            json.dump(self.results, f, indent=1)
+
+    def plots(self):
+        if not shutil.which("gnuplot"):
+            self.note("SKIP plots: gnuplot not installed (Debian: gnuplot-nox)")
+            return
+        thr = self.results["throughput"]
+
+        def dat(name, rows):
+            p = os.path.join(self.out, name)
+            with open(p, "w") as f:
+                for r in rows:
+                    f.write(" ".join(str(x) for x in r) + "\n")
+            return p
+
+        def series(prefix, key):
+            return [(o[key], o["best_mb_s"], o["median_mb_s"]) for o in thr
+                    if o.get("label", "").startswith(prefix) and "best_mb_s" in o]
+        pw = dat("workers.dat", series("pipe_t", "threads"))
+        yw = dat("yaz.dat", series("yaz_t", "threads"))
+        seq = self.by_label("seq")
+        fl = self.by_label("floor")
+        cw = dat("chunk.dat", [(o["chunk"] / 1024, o["best_mb_s"], o["median_mb_s"]) for o in thr
+                               if o.get("label", "").startswith("chunk_") and "best_mb_s" in o])
+        iw = dat("inflight.dat", series("inflight_", "inflight"))
+        hl = ""
+        if seq:
+            hl += ", %f title 'sequential reader' lw 2 dt 2" % seq["best_mb_s"]
+        if fl:
+            hl += ", %f title 'read()+memchr floor' lw 2 dt 3" % fl["best_mb_s"]
+        script = """
+set terminal pngcairo size 900,560 noenhanced
+set grid
+set key top left
+set output '{out}/throughput_vs_workers.png'
+set title 'Full parse throughput vs workers ({corpus})'
+set xlabel 'workers / threads'
+set ylabel 'MB/s (best of K)'
+set logscale y
+plot '{pw}' using 1:2 with linespoints lw 2 title 'marcpipe pipeline', '{yw}' using 1:2 with linespoints lw 2 title 'YAZ yaz_marc_read_iso2709'{hl}
+unset logscale y
+set output '{out}/throughput_vs_chunk.png'
+set title 'Pipeline (2 workers) vs chunk size'
+set xlabel 'chunk size (KiB)'
+set logscale x 2
+plot '{cw}' using 1:2 with linespoints lw 2 title 'best', '{cw}' using 1:3 with linespoints title 'median'
+unset logscale x
+set output '{out}/throughput_vs_inflight.png'
+set title 'Pipeline (2 workers) vs chunks in flight (T)'
+set xlabel 'chunks in flight T'
+set logscale x 2
+plot '{iw}' using 1:2 with linespoints lw 2 title 'best', '{iw}' using 1:3 with linespoints title 'median'
+unset logscale x
+""".format(out=self.out, pw=pw, yw=yw, cw=cw, iw=iw, hl=hl,
+           corpus=os.path.basename(self.big))
+        for o in self.results["rss"]:
+            c = o.get("csv")
+            if c and os.path.exists(c) and os.path.getsize(c) > 100:
+                tag = os.path.basename(c)[:-4]
+                script += """
+set output '{out}/{tag}.png'
+set title 'Ring occupancy and RSS over time ({inp})'
+set xlabel 'seconds'
+set ylabel 'chunks'
+set y2label 'RSS (MiB)'
+set y2tics
+set key top right
+plot '{c}' every ::1 using 1:2 with lines lw 2 title 'chunks in flight', '{c}' every ::1 using 1:3 with lines title 'filled ring (producer->scanner)', '{c}' every ::1 using 1:4 with lines title 'scanned ring + parsing', '{c}' every ::1 using 1:($6/1024) axes x1y2 with lines lw 2 title 'VmRSS'
+unset y2tics
+unset y2label
+""".replace("{out}", self.out).replace("{tag}", tag).replace("{c}", c).replace("{inp}", o.get("input", ""))
+        script = "set datafile separator whitespace\n" + script
+        # The occupancy CSV uses commas.
+        script = script.replace("plot '%s" % os.path.join(self.out, "occupancy"),
+                                "set datafile separator ','\nplot '%s" % os.path.join(self.out, "occupancy"))
+        gp = os.path.join(self.out, "plots.gp")
+        with open(gp, "w") as f:
+            f.write(script)
+        p = subprocess.run(["gnuplot", gp], capture_output=True, text=True)
+        if p.returncode != 0:
+            self.note("gnuplot failed: %s" % p.stderr[-500:])
+
+    def markdown(self):
+        r = self.results
+        m = r["meta"]
+        L = []
+        L.append("Generated by `perf/bench.py` on %s — corpus: %s (%.1f MB), K = %d runs per point (sweeps: %d)." % (
+            m.get("finished", m.get("started")), m.get("corpus"), m.get("corpus_bytes", 0) / 1e6, self.a.k,
+            max(1, min(3, self.a.k))))
+        L.append("Machine: %s; %s CPUs; kernel %s. Load (1/5/15 min) at start: %s; at end: %s." % (
+            m.get("cpu_model"), m.get("cpus"), m.get("kernel"), " ".join(m.get("load_start", [])),
+            " ".join(m.get("load_end", []))))
+        L.append("")
+        L.append("### Headline ratios (same run)")
+        L.append("")
+        L.append("| ratio | value | target |")
+        L.append("|---|---|---|")
+
+        def g(label):
+            o = self.by_label(label)
+            return o["best_mb_s"] if o else None
+        p2, y2, sq, fl = g("pipe_t2"), g("yaz_t2"), g("seq"), g("floor")
+        L.append("| pipeline(2 workers) / YAZ(2 threads) | %s | ≥ 2.0 |" % fmt_ratio(p2, y2))
+        L.append("| pipeline(2 workers) / sequential reader | %s | ≥ 1.7 |" % fmt_ratio(p2, sq))
+        L.append("| floor / pipeline(2 workers) (pipeline within N× of the floor) | %s | ≤ 4.0 |" % fmt_ratio(fl, p2))
+        L.append("| sequential reader / YAZ(1 thread) | %s | — |" % fmt_ratio(sq, g("yaz_t1")))
+        L.append("")
+        L.append("### Throughput (full parse; MB = 10^6 bytes)")
+        L.append("")
+        L.append("| configuration | best MB/s | median MB/s | records/s (best) | CPU s (best run) | vs sequential | vs YAZ same threads | load |")
+        L.append("|---|---:|---:|---:|---:|---:|---:|---|")
+        for o in r["throughput"]:
+            if "best_mb_s" not in o:
+                L.append("| %s | failed | | | | | | |" % o.get("label"))
+                continue
+            L.append("| %s | %.1f | %.1f | %.0f | %.2f | %s | %s | %s |" % (
+                o["label"], o["best_mb_s"], o["median_mb_s"], o["best_rec_s"], o["best_cpu_s"],
+                fmt(o.get("ratio_vs_seq")), fmt(o.get("ratio_vs_yaz_same_threads")), " ".join(o.get("load", []))))
+        L.append("")
+        L.append("Labels: `floor` = read() + memchr(0x1D); `seq` = mp_seqreader; `pipe_tN` = pipeline with N "
+                 "workers (private pool, 512 KiB chunks, default T, ordered); `yaz_tN` = yaz_marc_read_iso2709 on N "
+                 "threads over a pre-loaded copy (framing by leader length included, file load excluded); "
+                 "`chunk_X`, `inflight_T` = 2 workers with that chunk size / chunks in flight (one chunk = one batch: "
+                 "there is no separate batch-size knob); `unordered_t2` = no reorder window; `shared_pool_t2` = on an "
+                 "mp_pool; `mem_t2` = mp_reader_open_mem; `*raw*` = MP_ENCODING_RAW (no UTF-8 validation / MARC-8 "
+                 "decoding).")
+        L.append("")
+        L.append("### Peers")
+        L.append("")
+        if r["peers"]:
+            L.append("| peer | file | MB/s | records/s | records | note |")
+            L.append("|---|---|---:|---:|---:|---|")
+            for o in r["peers"]:
+                note = ""
+                if "ratio_seq_vs_peer" in o:
+                    note = "marcpipe sequential reader is %s× faster on the same file" % fmt(o["ratio_seq_vs_peer"])
+                L.append("| %s | %s | %s | %s | %s | %s |" % (
+                    o.get("mode"), os.path.basename(str(o.get("file", self.base))), fmt(o.get("best_mb_s")),
+                    fmt(o.get("best_rec_s"), 0), o.get("records", ""), note))
+        for n in r["notes"]:
+            L.append("- %s" % n)
+        L.append("")
+        cap = r.get("capacity")
+        L.append("### Per-stage capacity and prediction")
+        L.append("")
+        if cap:
+            L.append("From the stage CPU times of `%s` (%.1f MB): capacity = bytes / CPU seconds of that stage." % (
+                cap["source"], cap["bytes"] / 1e6))
+            L.append("")
+            L.append("| stage | CPU s | capacity MB/s |")
+            L.append("|---|---:|---:|")
+            for k in ("producer", "scanner", "parser", "consumer"):
+                L.append("| %s%s | %.3f | %s |" % (k, " (one worker)" if k == "parser" else "",
+                                                    cap["stage_cpu_s"].get(k, 0), fmt(cap["capacity_mb_s"].get(k))))
+            L.append("")
+            L.append("| cores (workers) | predicted MB/s = min(producer, scanner, N × worker, consumer) | measured |")
+            L.append("|---:|---:|---:|")
+            for n, v in cap["predicted_mb_s"].items():
+                L.append("| %s | %s | %s |" % (n, fmt(v), fmt(cap["measured_mb_s"].get(n))))
+            L.append("")
+            L.append("Serial bottleneck once workers are plentiful: **%s**. Assumptions: %s." % (
+                cap["serial_bottleneck"], cap["assumptions"]))
+        else:
+            L.append("(no stats: the pipeline run failed)")
+        L.append("")
+        L.append("### Latency (10-record file, %s iterations)" % ((r["latency"] or {}).get("series", [{}])[0].get("iters", "?")))
+        L.append("")
+        L.append("| variant | open+read+close median µs | p99 µs | first record median µs | p99 µs |")
+        L.append("|---|---:|---:|---:|---:|")
+        for s in (r["latency"] or {}).get("series", []):
+            L.append("| %s | %.1f | %.1f | %.1f | %.1f |" % (s["variant"], s["total_us_median"], s["total_us_p99"],
+                                                         s["first_us_median"], s["first_us_p99"]))
+        L.append("")
+        L.append("### Memory (peak RSS above the baseline before open; target ≤ 48 MiB)")
+        L.append("")
+        L.append("| input | bytes | MB/s | peak above baseline MiB | chunks T × size | ok |")
+        L.append("|---|---:|---:|---:|---|---|")
+        for o in r["rss"]:
+            L.append("| %s | %s | %s | %s | %s × %s KiB | %s |" % (
+                o.get("input"), o.get("input_bytes"), fmt(o.get("mb_s")),
+                fmt((o.get("peak_above_baseline_kib") or 0) / 1024.0), o.get("chunks_total"),
+                (o.get("chunk_size") or 0) // 1024, o.get("ok")))
+        L.append("")
+        L.append("### Stress scenarios")
+        L.append("")
+        for o in r["stress"]:
+            L.append("- `%s`: ok=%s — %s" % (o.get("scenario"), o.get("ok"),
+                                             ", ".join("%s=%s" % (k, v) for k, v in o.items()
+                                                       if k not in ("scenario", "ok", "load", "elapsed_s"))))
+        L.append("")
+        L.append("Plots: `perf/out/throughput_vs_workers.png`, `throughput_vs_chunk.png`, "
+                 "`throughput_vs_inflight.png`, `occupancy_*.png`; raw data: `perf/out/results.json`, `results.csv`.")
+        text = "\n".join(L) + "\n"
+        with open(os.path.join(self.out, "results.md"), "w") as f:
+            f.write(text)
+        return text
+
+    def update_performance_md(self, text):
+        path = os.path.join(HERE, "PERFORMANCE.md")
+        begin, end = "<!-- BEGIN GENERATED (perf/bench.py) -->", "<!-- END GENERATED -->"
+        if not os.path.exists(path):
+            return
+        doc = open(path).read()
+        if begin in doc and end in doc:
+            pre = doc.split(begin)[0]
+            post = doc.split(end, 1)[1]
+            with open(path, "w") as f:
+                f.write(pre + begin + "\n" + text + end + post)
+            log("updated %s" % path)
+
+    def main(self):
+        a = self.a
+        m = self.results["meta"]
+        m["started"] = datetime.datetime.now().isoformat(timespec="seconds")
+        m["cpu_model"] = sh("lscpu | sed -n 's/^Model name: *//p'")
+        m["cpus"] = os.cpu_count()
+        m["kernel"] = sh("uname -sr")
+        m["lscpu"] = sh("lscpu")
+        m["load_start"] = load()
+        m["uptime_start"] = sh("uptime")
+        m["smoke"] = a.smoke
+        self.prepare_corpus()
+        self.run_throughput()
+        self.run_peers()
+        self.run_latency()
+        self.run_stress()
+        m["load_end"] = load()
+        m["uptime_end"] = sh("uptime")
+        self.analyse()
+        self.smoke_checks()
+        self.write()
+        text = self.markdown()
+        if not a.smoke and not a.no_md:
+            self.update_performance_md(text)
+        if a.smoke:
+            for o in self.results["throughput"]:
+                if "best_mb_s" not in o:
+                    continue
+            for png in ("throughput_vs_workers.png",):
+                if shutil.which("gnuplot") and not os.path.exists(os.path.join(self.out, png)):
+                    self.failures.append("plot %s missing" % png)
+        if self.failures:
+            for f in self.failures:
+                log("FAILED: %s" % f)
+            return 1
+        log("results in %s" % self.out)
+        return 0
+
+
+def parse_size(s):
+    mult = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    s = s.strip().upper()
+    return int(float(s[:-1]) * mult[s[-1]]) if s[-1] in mult else int(s)
+
+
+def ratio(a, b):
+    return round(a / b, 3) if a and b else None
+
+
+def fmt(v, nd=2):
+    if v is None:
+        return "n/a"
+    return ("%." + str(nd) + "f") % v
+
+
+def fmt_ratio(a, b):
+    return "%.2f" % (a / b) if a and b else "n/a"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--build", default=os.path.join(REPO, "build"))
+    ap.add_argument("--corpus", default=os.environ.get("MARCPIPE_CORPUS", os.path.join(REPO, "..", "shared", "data")))
+    ap.add_argument("--out", default=os.path.join(HERE, "out"))
+    ap.add_argument("--size", default="200M", help="throughput corpus size (repeat-to)")
+    ap.add_argument("--big", default="2G", help="large callback input for the RSS check")
+    ap.add_argument("-k", type=int, default=5, help="runs per main measurement")
+    ap.add_argument("--max-workers", type=int, default=0)
+    ap.add_argument("--stress-seconds", type=float, default=2.0)
+    ap.add_argument("--smoke", action="store_true", help="seconds-long sanity run (CTest perf-smoke)")
+    ap.add_argument("--no-md", action="store_true", help="do not rewrite perf/PERFORMANCE.md")
+    a = ap.parse_args()
+    if a.smoke:
+        a.k = 1
+    return Harness(a).main()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

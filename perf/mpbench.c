@@ -1,0 +1,506 @@
+/*
+ * mpbench - throughput and latency benchmarks of marcpipe and its peers.
+ *
+ *   mpbench floor FILE            read() + memchr(0x1D) over the file
+ *   mpbench seq FILE              mp_seqreader (single thread, full parse)
+ *   mpbench pipe FILE             mp_reader pipeline (full parse)
+ *   mpbench yaz FILE              yaz_marc_read_iso2709 on -t threads (when built with YAZ)
+ *   mpbench latency FILE          open + read all + close of a small file, many times
+ *
+ * Options: -k K runs (default 5), -t THREADS, -c CHUNK (512K), -T CHUNKS_IN_FLIGHT,
+ *          -u (unordered), --pool (shared mp_pool), --mem (open_mem instead of the path),
+ *          --raw (MP_ENCODING_RAW: no decoding/validation), -n ITER (latency, default 2000),
+ *          --label TEXT.
+ *
+ * "Full parse": every record is framed, its directory decoded, fields and
+ * subfields indexed and text validated/decoded by the library; the harness
+ * then reads the field count and the 245 field and its $a of every record
+ * so nothing can be skipped. Output: one JSON object per invocation on
+ * stdout. MB = 10^6 bytes.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <marcpipe/marcpipe.h>
+
+#include "benchutil.h"
+
+#ifdef MP_PERF_HAVE_YAZ
+#include <yaz/marcdisp.h>
+#include <yaz/nmem.h>
+#endif
+
+#define MAX_RUNS 64
+
+typedef struct args {
+    const char *mode, *file, *label;
+    int runs, threads, ordered, pool, mem, raw, iters;
+    size_t chunk;
+    unsigned inflight;
+} args;
+
+typedef struct run_result {
+    double wall, cpu;
+    uint64_t records, errors, bytes, checksum;
+    int rc;
+} run_result;
+
+static args A;
+static unsigned char *g_data; /* the file in memory (--mem, yaz) */
+static size_t g_len;
+
+/* ---- helpers ---------------------------------------------------------------- */
+
+static inline uint64_t touch(const mp_record *rec)
+{
+    uint64_t s = mp_record_field_count(rec);
+    const mp_field *f = mp_record_first(rec, "245");
+    if (f) {
+        uint32_t pos = 0;
+        const mp_subfield *sf = mp_field_subfield(f, 'a', &pos);
+        s += f->len;
+        if (sf && sf->len)
+            s += (unsigned char)sf->data[0];
+    }
+    return s;
+}
+
+static int load_file(const char *path)
+{
+    int fd = open(path, O_RDONLY);
+    size_t cap = 1 << 20;
+    if (fd < 0)
+        return -1;
+    g_data = malloc(cap);
+    g_len = 0;
+    for (;;) {
+        if (g_len == cap) {
+            cap *= 2;
+            g_data = realloc(g_data, cap);
+            if (!g_data) {
+                close(fd);
+                return -1;
+            }
+        }
+        ssize_t r = read(fd, g_data + g_len, cap - g_len);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        g_len += (size_t)r;
+    }
+    close(fd);
+    return 0;
+}
+
+static void options_from_args(mp_reader_options *o)
+{
+    mp_reader_options d = MP_READER_OPTIONS_INIT;
+    *o = d;
+    o->threads = (unsigned)A.threads;
+    o->chunk_size = A.chunk;
+    o->chunks_in_flight = A.inflight;
+    o->ordered = A.ordered;
+    if (A.raw)
+        o->encoding = MP_ENCODING_RAW;
+}
+
+/* ---- floor -------------------------------------------------------------- */
+
+static void run_floor(run_result *r)
+{
+    static unsigned char buf[1 << 20];
+    int fd = open(A.file, O_RDONLY);
+    r->rc = fd < 0 ? -1 : 0;
+    if (fd < 0)
+        return;
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        r->bytes += (uint64_t)n;
+        const unsigned char *p = buf, *end = buf + n;
+        while ((p = memchr(p, 0x1D, (size_t)(end - p))) != NULL) {
+            r->records++;
+            r->checksum += (uint64_t)(p - buf);
+            p++;
+        }
+    }
+    close(fd);
+}
+
+/* ---- sequential reader ---------------------------------------------------------- */
+
+static void run_seq(run_result *r)
+{
+    mp_seqreader *sr = NULL;
+    mp_reader_options o;
+    const mp_record *rec;
+    int rc;
+    options_from_args(&o);
+    rc = A.mem ? mp_seqreader_open_mem(&sr, g_data, g_len, &o)
+               : mp_seqreader_open_path(&sr, A.file, &o);
+    if (rc != MP_OK) {
+        r->rc = rc;
+        return;
+    }
+    while ((rc = mp_seqreader_next(sr, &rec)) == MP_OK || rc == MP_ERECORD) {
+        if (rc == MP_OK) {
+            r->records++;
+            r->checksum += touch(rec);
+        } else {
+            r->errors++;
+        }
+    }
+    r->rc = rc == MP_EOF ? 0 : rc;
+    mp_seqreader_counts(sr, NULL, NULL, &r->bytes);
+    mp_seqreader_close(sr);
+}
+
+/* ---- pipeline -------------------------------------------------------------- */
+
+static mp_pool *g_pool;
+static mp_stats g_stats;
+
+static void run_pipe(run_result *r)
+{
+    mp_reader *rd = NULL;
+    mp_reader_options o;
+    const mp_record *rec;
+    int rc;
+    options_from_args(&o);
+    o.pool = g_pool;
+    rc = A.mem ? mp_reader_open_mem(&rd, g_data, g_len, &o) : mp_reader_open_path(&rd, A.file, &o);
+    if (rc != MP_OK) {
+        r->rc = rc;
+        return;
+    }
+    while ((rc = mp_reader_next(rd, &rec)) == MP_OK || rc == MP_ERECORD) {
+        if (rc == MP_OK) {
+            r->records++;
+            r->checksum += touch(rec);
+        } else {
+            r->errors++;
+        }
+    }
+    r->rc = rc == MP_EOF ? 0 : rc;
+    mp_reader_counts(rd, NULL, NULL, &r->bytes);
+    mp_reader_stats(rd, &g_stats);
+    mp_reader_close(rd);
+}
+
+/* ---- YAZ -------------------------------------------------------------------- */
+
+#ifdef MP_PERF_HAVE_YAZ
+typedef struct yaz_part {
+    const size_t *off;
+    const uint32_t *len;
+    size_t first, count;
+    uint64_t ok, bad, checksum;
+} yaz_part;
+
+static void *yaz_worker(void *arg)
+{
+    yaz_part *p = arg;
+    yaz_marc_t mt = yaz_marc_create();
+    for (size_t i = p->first; i < p->first + p->count; i++) {
+        int n = yaz_marc_read_iso2709(mt, (const char *)g_data + p->off[i], (int)p->len[i]);
+        if (n > 0) {
+            p->ok++;
+            /* YAZ has no public node walk; the parse built every field and
+             * subfield node in the handle's NMEM: read its size. */
+            p->checksum += (uint64_t)n + (uint64_t)nmem_total(yaz_marc_get_nmem(mt));
+        } else {
+            p->bad++;
+        }
+    }
+    yaz_marc_destroy(mt);
+    return NULL;
+}
+
+static void run_yaz(run_result *r)
+{
+    size_t cap = g_len / 512 + 16, n = 0, p = 0;
+    size_t *off = malloc(cap * sizeof *off);
+    uint32_t *len = malloc(cap * sizeof *len);
+    int nt = A.threads > 0 ? A.threads : 1;
+    pthread_t th[64];
+    yaz_part parts[64];
+    if (nt > 64)
+        nt = 64;
+    /* Frame by the leader length; resynchronise on the next 0x1D when the
+     * length is not digits or does not end on a terminator (as YAZ's own
+     * reader does). Counted in the timing. */
+    while (p + 24 <= g_len) {
+        size_t rl = 0;
+        int digits = 1;
+        for (int i = 0; i < 5; i++) {
+            unsigned c = g_data[p + i];
+            digits &= c >= '0' && c <= '9';
+            rl = rl * 10 + (c - '0');
+        }
+        if (!digits || rl < 24 || p + rl > g_len || g_data[p + rl - 1] != 0x1D) {
+            const unsigned char *t = memchr(g_data + p, 0x1D, g_len - p);
+            if (!t)
+                break;
+            p = (size_t)(t - g_data) + 1;
+            r->errors++;
+            continue;
+        }
+        if (n == cap) {
+            cap *= 2;
+            off = realloc(off, cap * sizeof *off);
+            len = realloc(len, cap * sizeof *len);
+        }
+        off[n] = p;
+        len[n] = (uint32_t)rl;
+        n++;
+        p += rl;
+    }
+    for (int t = 0; t < nt; t++) {
+        parts[t] = (yaz_part){off, len, n * (size_t)t / (size_t)nt,
+                              n * (size_t)(t + 1) / (size_t)nt - n * (size_t)t / (size_t)nt, 0, 0,
+                              0};
+        pthread_create(&th[t], NULL, yaz_worker, &parts[t]);
+    }
+    for (int t = 0; t < nt; t++) {
+        pthread_join(th[t], NULL);
+        r->records += parts[t].ok;
+        r->errors += parts[t].bad;
+        r->checksum += parts[t].checksum;
+    }
+    r->bytes = g_len;
+    free(off);
+    free(len);
+}
+#endif
+
+/* ---- latency ------------------------------------------------------------------ */
+
+static void latency_series(const char *name, int variant)
+{
+    int n = A.iters;
+    double *first = malloc((size_t)n * sizeof *first), *total = malloc((size_t)n * sizeof *total);
+    uint64_t recs = 0;
+    int fails = 0, m = 0;
+    for (int i = 0; i < n; i++) {
+        mp_reader_options o;
+        const mp_record *rec;
+        int rc, got = 0;
+        options_from_args(&o);
+        double t0 = bu_now(), t1 = 0;
+        if (variant == 0) {
+            mp_seqreader *sr = NULL;
+            if (mp_seqreader_open_path(&sr, A.file, &o) != MP_OK) {
+                fails++;
+                continue;
+            }
+            while ((rc = mp_seqreader_next(sr, &rec)) == MP_OK || rc == MP_ERECORD) {
+                if (!got++)
+                    t1 = bu_now();
+            }
+            mp_seqreader_close(sr);
+        } else {
+            mp_reader *rd = NULL;
+            o.pool = variant == 2 ? g_pool : NULL;
+            if (mp_reader_open_path(&rd, A.file, &o) != MP_OK) {
+                fails++;
+                continue;
+            }
+            while ((rc = mp_reader_next(rd, &rec)) == MP_OK || rc == MP_ERECORD) {
+                if (!got++)
+                    t1 = bu_now();
+            }
+            mp_reader_close(rd);
+        }
+        double t2 = bu_now();
+        fails += rc != MP_EOF;
+        recs += (uint64_t)got;
+        first[m] = (t1 > 0 ? t1 - t0 : t2 - t0) * 1e6;
+        total[m] = (t2 - t0) * 1e6;
+        m++;
+    }
+    double f50 = bu_quantile(first, (size_t)m, 0.5), f99 = bu_quantile(first, (size_t)m, 0.99);
+    double t50 = bu_quantile(total, (size_t)m, 0.5), t99 = bu_quantile(total, (size_t)m, 0.99);
+    double tmin = m ? total[0] : 0;
+    printf("%s{\"variant\":\"%s\",\"iters\":%d,\"records_per_iter\":%.1f,\"failures\":%d,"
+           "\"first_us_median\":%.1f,\"first_us_p99\":%.1f,\"total_us_median\":%.1f,"
+           "\"total_us_p99\":%.1f,\"total_us_min\":%.1f}",
+           variant ? "," : "", name, n, n ? (double)recs / n : 0.0, fails, f50, f99, t50, t99,
+           tmin);
+    free(first);
+    free(total);
+}
+
+/* ---- main -------------------------------------------------------------------- */
+
+static void print_stats(const mp_stats *s)
+{
+    static const char *const stage[] = {"producer", "scanner", "parser", "consumer"};
+    printf(",\"stats\":{\"stages\":{");
+    for (int i = 0; i < MP_STAGE_COUNT; i++)
+        printf("%s\"%s\":{\"items\":%llu,\"bytes\":%llu,\"sleeps\":%llu,\"wakeups\":%llu,"
+               "\"cpu_ns\":%llu}",
+               i ? "," : "", stage[i], (unsigned long long)s->stage[i].items,
+               (unsigned long long)s->stage[i].bytes, (unsigned long long)s->stage[i].sleeps,
+               (unsigned long long)s->stage[i].wakeups, (unsigned long long)s->stage[i].cpu_ns);
+    printf("},\"ring_capacity\":[%u,%u,%u,%u],\"ring_hwm\":[%u,%u,%u,%u],\"chunks_total\":%u,"
+           "\"chunks_in_flight_max\":%u,\"mpsc_stalls\":%llu}",
+           s->ring_capacity[0], s->ring_capacity[1], s->ring_capacity[2], s->ring_capacity[3],
+           s->ring_hwm[0], s->ring_hwm[1], s->ring_hwm[2], s->ring_hwm[3], s->chunks_total,
+           s->chunks_in_flight_max, (unsigned long long)s->mpsc_stalls);
+}
+
+static int parse_args(int argc, char **argv)
+{
+    A.runs = 5;
+    A.ordered = 1;
+    A.chunk = 512 * 1024;
+    A.iters = 2000;
+    A.label = "";
+    if (argc < 3)
+        return -1;
+    A.mode = argv[1];
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "-k") && v)
+            A.runs = atoi(v), i++;
+        else if (!strcmp(a, "-t") && v)
+            A.threads = atoi(v), i++;
+        else if (!strcmp(a, "-c") && v)
+            A.chunk = (size_t)bu_size(v), i++;
+        else if (!strcmp(a, "-T") && v)
+            A.inflight = (unsigned)atoi(v), i++;
+        else if (!strcmp(a, "-n") && v)
+            A.iters = atoi(v), i++;
+        else if (!strcmp(a, "--label") && v)
+            A.label = v, i++;
+        else if (!strcmp(a, "-u"))
+            A.ordered = 0;
+        else if (!strcmp(a, "--pool"))
+            A.pool = 1;
+        else if (!strcmp(a, "--mem"))
+            A.mem = 1;
+        else if (!strcmp(a, "--raw"))
+            A.raw = 1;
+        else if (a[0] != '-')
+            A.file = a;
+        else
+            return -1;
+    }
+    if (A.runs < 1)
+        A.runs = 1;
+    if (A.runs > MAX_RUNS)
+        A.runs = MAX_RUNS;
+    if (A.iters < 1)
+        A.iters = 1;
+    return A.file ? 0 : -1;
+}
+
+int main(int argc, char **argv)
+{
+    void (*fn)(run_result *) = NULL;
+    run_result res[MAX_RUNS];
+    double walls[MAX_RUNS];
+
+    if (parse_args(argc, argv) != 0) {
+        fprintf(stderr, "usage: mpbench floor|seq|pipe|yaz|latency FILE [-k K] [-t N] [-c CHUNK] "
+                        "[-T INFLIGHT] [-u] [--pool] [--mem] [--raw] [-n ITER] [--label L]\n");
+        return 2;
+    }
+    if (A.pool || !strcmp(A.mode, "latency")) {
+        int rc = mp_pool_create(&g_pool, (unsigned)A.threads);
+        if (rc != MP_OK) {
+            fprintf(stderr, "mpbench: mp_pool_create: %s\n", mp_strerror(rc));
+            return 1;
+        }
+    }
+    if (!strcmp(A.mode, "latency")) {
+        printf("{\"mode\":\"latency\",\"file\":\"%s\",\"threads\":%d,\"series\":[", A.file,
+               A.threads);
+        latency_series("seqreader", 0);
+        latency_series("pipeline_private_pool", 1);
+        latency_series("pipeline_shared_pool", 2);
+        printf("]}\n");
+        mp_pool_destroy(g_pool);
+        return 0;
+    }
+    if (!strcmp(A.mode, "floor"))
+        fn = run_floor;
+    else if (!strcmp(A.mode, "seq"))
+        fn = run_seq;
+    else if (!strcmp(A.mode, "pipe"))
+        fn = run_pipe;
+#ifdef MP_PERF_HAVE_YAZ
+    else if (!strcmp(A.mode, "yaz"))
+        fn = run_yaz;
+#else
+    else if (!strcmp(A.mode, "yaz")) {
+        printf("{\"mode\":\"yaz\",\"skipped\":\"built without libyaz-dev\"}\n");
+        return 0;
+    }
+#endif
+    if (!fn) {
+        fprintf(stderr, "mpbench: unknown mode %s\n", A.mode);
+        return 2;
+    }
+    if (A.mem || !strcmp(A.mode, "yaz")) {
+        if (load_file(A.file) != 0) {
+            fprintf(stderr, "mpbench: cannot read %s: %s\n", A.file, strerror(errno));
+            return 1;
+        }
+    }
+    for (int k = 0; k < A.runs; k++) {
+        memset(&res[k], 0, sizeof res[k]);
+        double c0 = bu_cpu(), t0 = bu_now();
+        fn(&res[k]);
+        res[k].wall = bu_now() - t0;
+        res[k].cpu = bu_cpu() - c0;
+        walls[k] = res[k].wall;
+        if (res[k].rc != 0) {
+            fprintf(stderr, "mpbench: %s run %d failed: %s\n", A.mode, k,
+                    res[k].rc < 0 && res[k].rc > -100 ? mp_strerror(res[k].rc) : "error");
+            printf("{\"mode\":\"%s\",\"label\":\"%s\",\"failed\":%d}\n", A.mode, A.label,
+                   res[k].rc);
+            return 1;
+        }
+    }
+    int best = 0;
+    for (int k = 1; k < A.runs; k++)
+        if (res[k].wall < res[best].wall)
+            best = k;
+    double median = bu_quantile(walls, (size_t)A.runs, 0.5);
+    const run_result *b = &res[best];
+    printf("{\"mode\":\"%s\",\"label\":\"%s\",\"file\":\"%s\",\"threads\":%d,\"chunk\":%zu,"
+           "\"inflight\":%u,\"ordered\":%d,\"pool\":%d,\"mem\":%d,\"raw\":%d,\"runs\":%d,"
+           "\"bytes\":%llu,\"records\":%llu,\"errors\":%llu,\"checksum\":%llu,"
+           "\"best_s\":%.6f,\"median_s\":%.6f,\"best_cpu_s\":%.6f,"
+           "\"best_mb_s\":%.2f,\"median_mb_s\":%.2f,\"best_rec_s\":%.0f,\"median_rec_s\":%.0f,"
+           "\"walls\":[",
+           A.mode, A.label, A.file, A.threads, A.chunk, A.inflight, A.ordered, A.pool, A.mem,
+           A.raw, A.runs, (unsigned long long)b->bytes, (unsigned long long)b->records,
+           (unsigned long long)b->errors, (unsigned long long)b->checksum, b->wall, median,
+           b->cpu, (double)b->bytes / 1e6 / b->wall, (double)b->bytes / 1e6 / median,
+           (double)b->records / b->wall, (double)b->records / median);
+    for (int k = 0; k < A.runs; k++)
+        printf("%s%.6f", k ? "," : "", res[k].wall);
+    printf("],\"cpus\":[");
+    for (int k = 0; k < A.runs; k++)
+        printf("%s%.6f", k ? "," : "", res[k].cpu);
+    printf("]");
+    if (fn == run_pipe)
+        print_stats(&g_stats);
+    printf("}\n");
+    free(g_data);
+    mp_pool_destroy(g_pool);
+    return 0;
+}

@@ -1,0 +1,506 @@
+/*
+ * iso2709.c - ISO 2709 framing and MARC 21 parsing (see marc.h and
+ * stages/FRAMING.md for the framing rules).
+ *
+ * Both functions are pure: frame() depends only on the bytes it is given
+ * (and the configured maximum), never on how many bytes beyond its answer
+ * are available; parse_item() writes only the item and the arena it is
+ * given. The pipeline and the sequential reader call the same code.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include "marc.h"
+
+/* Messages are cut to their buffers on purpose. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wformat-truncation"
+#endif
+
+static inline int mp__is_digit(unsigned char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static size_t mp__num(const unsigned char *p, size_t n)
+{
+    size_t v = 0;
+    for (size_t i = 0; i < n; i++)
+        v = v * 10 + (size_t)(p[i] - '0');
+    return v;
+}
+
+static int mp__all_digits(const unsigned char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!mp__is_digit(p[i]))
+            return 0;
+    return 1;
+}
+
+int mp__marc_fmt_init(mp__marc_fmt *fmt, const mp_reader_options *opts)
+{
+    mp_reader_options d = MP_READER_OPTIONS_INIT;
+    if (!opts)
+        opts = &d;
+    memset(fmt, 0, sizeof *fmt);
+    fmt->max_record = opts->max_record_size ? opts->max_record_size : d.max_record_size;
+    if (fmt->max_record < 64 || fmt->max_record > (size_t)UINT32_MAX)
+        return MP_EINVAL;
+    if ((unsigned)opts->encoding > MP_ENCODING_RAW ||
+        (unsigned)opts->utf8_handling > MP_UTF8_IGNORE || (unsigned)opts->policy > MP_POLICY_SKIP)
+        return MP_EINVAL;
+    fmt->encoding = opts->encoding;
+    fmt->text.utf8_handling = opts->utf8_handling;
+    fmt->text.normalize = opts->normalize;
+    fmt->text.marc8_replace = opts->marc8_replace;
+    fmt->record_fn = opts->record_fn;
+    fmt->record_fn_user = opts->record_fn_user;
+    return MP_OK;
+}
+
+/* ---- framing ---------------------------------------------------------------- */
+
+enum { MP__NO = 0, MP__YES = 1, MP__MORE = -1 };
+
+/*
+ * A plausible leader starts at q: digits at 0-4 (record length) and at
+ * 12-16 (base address), no record terminator at 5-11. Needs 17 bytes;
+ * MP__MORE when the n available ones do not decide.
+ */
+static int mp__plausible(const unsigned char *q, size_t n)
+{
+    for (size_t i = 0; i < 17; i++) {
+        if (i >= n)
+            return MP__MORE;
+        if (i < 5 || i >= 12) {
+            if (!mp__is_digit(q[i]))
+                return MP__NO;
+        } else if (q[i] == MP__RT) {
+            return MP__NO;
+        }
+    }
+    return MP__YES;
+}
+
+static mp_frame_rc mp__answer(mp_frame *out, mp_frame_rc rc, size_t len, uint16_t kind)
+{
+    out->len = len;
+    out->kind = kind;
+    return rc;
+}
+
+/* Geometric growth for NEED while searching for a terminator, so a long
+ * search costs O(n) over repeated calls; capped at the maximum. */
+static size_t mp__grow(size_t avail, size_t cap)
+{
+    size_t want = avail < 4096 ? avail + 4096 : avail * 2;
+    return want > cap ? cap : want;
+}
+
+/*
+ * Junk: p does not start a plausible leader. The span ends after the next
+ * record terminator or before the next plausible leader, whichever comes
+ * first, and is at most MP__JUNK_MAX bytes.
+ */
+static mp_frame_rc mp__frame_junk(const unsigned char *p, size_t avail, size_t w, int fin,
+                                  size_t max, mp_frame *out)
+{
+    size_t lim = w < MP__JUNK_MAX ? w : MP__JUNK_MAX;
+    for (size_t i = 1; i <= lim; i++) {
+        if (p[i - 1] == MP__RT)
+            return mp__answer(out, MP_FRAME_SKIP, i, MP_EK_JUNK);
+        if (i == lim)
+            break;
+        if (mp__is_digit(p[i])) {
+            int r = mp__plausible(p + i, w - i);
+            if (r == MP__YES)
+                return mp__answer(out, MP_FRAME_SKIP, i, MP_EK_JUNK);
+            if (r == MP__MORE && !fin) {
+                size_t need = i + 17 > max ? max : i + 17;
+                return mp__answer(out, MP_FRAME_NEED, need, 0);
+            }
+        }
+    }
+    if (lim == MP__JUNK_MAX)
+        return mp__answer(out, MP_FRAME_SKIP, lim, MP_EK_JUNK);
+    if (!fin) {
+        size_t cap = MP__JUNK_MAX + 17 < max ? MP__JUNK_MAX + 17 : max;
+        return mp__answer(out, MP_FRAME_NEED, mp__grow(avail, cap), 0);
+    }
+    /* The input ends (or the maximum is reached) with no terminator: the
+     * rest is a truncated record when it starts like one. */
+    uint16_t kind = (avail < max && mp__is_digit(p[0])) ? MP_EK_TRUNCATED : MP_EK_JUNK;
+    return mp__answer(out, MP_FRAME_SKIP, w, kind);
+}
+
+mp_frame_rc mp__marc_frame(const void *fmtv, const unsigned char *p, size_t avail, int final,
+                           mp_frame *out)
+{
+    const mp__marc_fmt *fmt = fmtv;
+    size_t max = fmt->max_record;
+    size_t w = avail < max ? avail : max;
+    /* Reaching the maximum decides like the end of input does, whatever
+     * the caller says, so the answer never depends on the chunk size. */
+    int fin = final != MP_FINAL_NO || avail >= max;
+    int pl = mp__plausible(p, w);
+
+    if (pl == MP__MORE && !fin)
+        return mp__answer(out, MP_FRAME_NEED, MP__LEADER_LEN, 0);
+    if (pl != MP__YES)
+        return mp__frame_junk(p, avail, w, fin, max, out);
+
+    size_t stated = mp__num(p, 5);
+    if (stated >= MP__MIN_RECORD && stated <= max) {
+        if (stated > w) {
+            if (!fin)
+                return mp__answer(out, MP_FRAME_NEED, stated, 0);
+        } else if (p[stated - 1] == MP__RT) {
+            return mp__answer(out, MP_FRAME_RECORD, stated, 0);
+        }
+    }
+    /* The length lies: the record ends at the first terminator. */
+    const unsigned char *e = memchr(p, MP__RT, w);
+    if (e) {
+        size_t n = (size_t)(e - p) + 1;
+        if (n < MP__MIN_RECORD)
+            return mp__frame_junk(p, avail, w, fin, max, out);
+        /* LENGTH: the stated length is impossible or past the terminator
+         * (also 99999 on a record longer than ISO 2709 can state);
+         * TERMINATOR: the terminator is missing where the length says. */
+        uint16_t kind = (stated < MP__MIN_RECORD || stated > n || n > 99999) ? MP_EK_LENGTH
+                                                                             : MP_EK_TERMINATOR;
+        return mp__answer(out, MP_FRAME_RECORD, n, kind);
+    }
+    if (!fin)
+        return mp__answer(out, MP_FRAME_NEED, mp__grow(avail, max), 0);
+    if (avail >= max)
+        return mp__answer(out, MP_FRAME_SKIP, w, MP_EK_TOO_BIG);
+    return mp__answer(out, MP_FRAME_SKIP, w, MP_EK_TRUNCATED);
+}
+
+/* ---- parsing ----------------------------------------------------------------- */
+
+typedef struct mp__parse_ctx {
+    const mp__marc_fmt *fmt;
+    mp_record *rec;
+    mp_arena *a;
+    int mode; /* MP_ENCODING_UTF8, _MARC8 or _RAW for this record */
+    int oom;
+} mp__parse_ctx;
+
+/* Records the first problem of the record (later ones are not kept). */
+__attribute__((format(printf, 5, 6))) static void
+mp__rec_error(mp__parse_ctx *x, int kind, const char *tag, char sub, const char *fmt, ...)
+{
+    if (x->rec->err)
+        return;
+    mp__rec_err *e = mp_arena_alloc(x->a, sizeof *e, _Alignof(mp__rec_err));
+    if (!e) {
+        x->oom = 1;
+        return;
+    }
+    memset(e, 0, sizeof *e);
+    e->kind = (uint16_t)kind;
+    if (tag)
+        memcpy(e->tag, tag, 3);
+    e->subfield = sub;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+    va_end(ap);
+    x->rec->err = e;
+}
+
+/* Decodes text per the record's mode. Returns 0, or MP_ENOMEM. */
+static int mp__text(mp__parse_ctx *x, const unsigned char *in, size_t n, const char **out,
+                    size_t *out_len, const char *tag)
+{
+    mp_text_error te;
+    int r;
+    if (x->mode == MP_ENCODING_RAW) {
+        *out = (const char *)in;
+        *out_len = n;
+        return 0;
+    }
+    te.kind = 0;
+    te.message[0] = 0;
+    if (x->mode == MP_ENCODING_MARC8)
+        r = mp__marc8_to_utf8(&x->fmt->text, in, n, x->a, out, out_len, &te);
+    else
+        r = mp__utf8_check(&x->fmt->text, in, n, x->a, out, out_len, &te);
+    if (r < 0)
+        return r;
+    if (r == 1) /* a problem the options do not let pass silently */
+        mp__rec_error(x, te.kind ? te.kind : MP_EK_ENCODING, tag, 0,
+                      "field %.3s: %s at byte %zu of the field", tag,
+                      te.message[0] ? te.message : "invalid text", te.position);
+    return 0;
+}
+
+static int mp__has_special(const unsigned char *p, size_t n)
+{
+    unsigned acc = 0;
+    for (size_t i = 0; i < n; i++)
+        acc |= (p[i] & 0x80u) | (p[i] == 0x1B);
+    return acc != 0;
+}
+
+static size_t mp__count_sd(const unsigned char *p, size_t n)
+{
+    size_t c = 0;
+    for (size_t i = 0; i < n; i++)
+        c += p[i] == MP__SD;
+    return c;
+}
+
+/* Indexes one data field whose body (without terminator) is b[0..n). */
+static int mp__data_field(mp__parse_ctx *x, mp_field *f, const unsigned char *b, size_t n,
+                          mp_subfield *subs, int special)
+{
+    const unsigned char *sd = memchr(b, MP__SD, n);
+    size_t k = sd ? (size_t)(sd - b) : n; /* indicator region */
+    f->ind1 = k > 0 ? (char)b[0] : ' ';
+    f->ind2 = k > 1 ? (char)b[1] : ' ';
+    if (k != 2) {
+        if (k < 2)
+            mp__rec_error(x, MP_EK_INDICATOR, f->tag, 0,
+                          "field %s: %zu indicator byte(s) before the first subfield", f->tag,
+                          k);
+        else
+            mp__rec_error(x, MP_EK_SUBFIELD, f->tag, 0,
+                          "field %s: %zu bytes before the first subfield", f->tag, k);
+    } else {
+        for (int i = 0; i < 2; i++)
+            if (b[i] < 0x20 || b[i] > 0x7E)
+                mp__rec_error(x, MP_EK_INDICATOR, f->tag, 0,
+                              "field %s: indicator %d is byte 0x%02X", f->tag, i + 1, b[i]);
+    }
+    /* Subfield text: converted in one call (a delimiter resets MARC-8 state,
+     * so this equals converting subfield by subfield). */
+    const char *t = (const char *)b + k;
+    size_t tn = n - k;
+    if (special && tn > 0) {
+        const char *o;
+        size_t on;
+        if (mp__text(x, b + k, tn, &o, &on, f->tag) < 0)
+            return MP_ENOMEM;
+        if (o != t) {
+            /* Converted: rebuild a contiguous body (indicators + text). */
+            char *nb = mp_arena_alloc(x->a, k + on + 1, 1);
+            if (!nb)
+                return MP_ENOMEM;
+            memcpy(nb, b, k);
+            memcpy(nb + k, o, on);
+            f->data = nb;
+            f->len = (uint32_t)(k + on);
+            t = nb + k;
+            tn = on;
+        }
+    }
+    uint32_t ns = 0;
+    const char *q = t, *end = t + tn;
+    while (q < end) {
+        /* q points at a delimiter. */
+        if (q + 1 >= end) {
+            mp__rec_error(x, MP_EK_SUBFIELD, f->tag, 0, "field %s: delimiter without a code",
+                          f->tag);
+            break;
+        }
+        const char *v = q + 2;
+        const char *nx = memchr(v, MP__SD, (size_t)(end - v));
+        if (!nx)
+            nx = end;
+        unsigned char code = (unsigned char)q[1];
+        if (code == MP__SD) { /* empty delimiter pair: skip one */
+            mp__rec_error(x, MP_EK_SUBFIELD, f->tag, 0, "field %s: empty subfield code",
+                          f->tag);
+            q++;
+            continue;
+        }
+        if (code <= 0x20 || code >= 0x7F)
+            mp__rec_error(x, MP_EK_SUBFIELD, f->tag, (char)code,
+                          "field %s: subfield code is byte 0x%02X", f->tag, code);
+        subs[ns].code = (char)code;
+        subs[ns].data = v;
+        subs[ns].len = (uint32_t)(nx - v);
+        ns++;
+        q = nx;
+    }
+    f->subfields = subs;
+    f->nsubfields = ns;
+    return 0;
+}
+
+static int mp__index(mp__parse_ctx *x)
+{
+    mp_record *rec = x->rec;
+    const unsigned char *r = rec->raw;
+    size_t n = rec->raw_len;
+    size_t end = (n > 0 && r[n - 1] == MP__RT) ? n - 1 : n; /* data end */
+
+    if (n < MP__LEADER_LEN) {
+        mp__rec_error(x, MP_EK_LEADER, NULL, 0, "record shorter than a leader (%zu bytes)", n);
+        return 0;
+    }
+    if (r[10] != '2' || r[11] != '2')
+        mp__rec_error(x, MP_EK_LEADER, NULL, 0,
+                      "leader/10-11 (indicator count, subfield code length) are '%c%c', not '22'",
+                      r[10] >= 0x20 && r[10] < 0x7F ? r[10] : '?',
+                      r[11] >= 0x20 && r[11] < 0x7F ? r[11] : '?');
+    size_t base = mp__all_digits(r + 12, 5) ? mp__num(r + 12, 5) : 0;
+    size_t dend; /* directory terminator position */
+    if (base >= MP__LEADER_LEN + 1 && base <= end && r[base - 1] == MP__FT) {
+        dend = base - 1;
+    } else {
+        const unsigned char *t = memchr(r + MP__LEADER_LEN, MP__FT, end - MP__LEADER_LEN);
+        if (!t) {
+            mp__rec_error(x, MP_EK_DIRECTORY, NULL, 0, "no directory terminator");
+            return 0;
+        }
+        dend = (size_t)(t - r);
+        mp__rec_error(x, MP_EK_BASE_ADDRESS, NULL, 0,
+                      "base address %.5s, but the directory ends at byte %zu", r + 12, dend);
+        base = dend + 1;
+    }
+    if ((dend - MP__LEADER_LEN) % 12 != 0)
+        mp__rec_error(x, MP_EK_DIRECTORY, NULL, 0, "directory length %zu is not a multiple of 12",
+                      dend - MP__LEADER_LEN);
+    size_t nent = (dend - MP__LEADER_LEN) / 12;
+    if (x->mode == MP_ENCODING_AUTO)
+        x->mode = r[9] == 'a' ? MP_ENCODING_UTF8 : MP_ENCODING_MARC8;
+    int special = x->mode != MP_ENCODING_RAW && mp__has_special(r + base, end - base);
+    size_t nsd = mp__count_sd(r + base, end - base);
+
+    mp_field *fields = NULL;
+    mp_subfield *subs = NULL;
+    if (nent) {
+        fields = mp_arena_alloc(x->a, nent * sizeof *fields, _Alignof(mp_field));
+        if (!fields)
+            return MP_ENOMEM;
+    }
+    if (nsd) {
+        subs = mp_arena_alloc(x->a, nsd * sizeof *subs, _Alignof(mp_subfield));
+        if (!subs)
+            return MP_ENOMEM;
+    }
+    size_t nf = 0, used_subs = 0;
+    for (size_t i = 0; i < nent; i++) {
+        const unsigned char *e = r + MP__LEADER_LEN + 12 * i;
+        mp_field *f = &fields[nf];
+        memcpy(f->tag, e, 3);
+        f->tag[3] = 0;
+        for (int j = 0; j < 3; j++)
+            if (e[j] < 0x20 || e[j] >= 0x7F)
+                f->tag[j] = '?';
+        if (!mp__all_digits(e + 3, 9)) {
+            mp__rec_error(x, MP_EK_DIRECTORY, f->tag, 0,
+                          "directory entry %zu (%s): length/start not numeric", i, f->tag);
+            continue;
+        }
+        size_t flen = mp__num(e + 3, 4), fs = base + mp__num(e + 7, 5);
+        if (fs >= end) {
+            mp__rec_error(x, MP_EK_DIRECTORY, f->tag, 0,
+                          "field %s starts at byte %zu, beyond the record end %zu", f->tag, fs,
+                          end);
+            continue;
+        }
+        size_t be; /* body end (exclusive, without the terminator) */
+        if (flen == 0 || fs + flen > end || r[fs + flen - 1] != MP__FT) {
+            const unsigned char *t = memchr(r + fs, MP__FT, end - fs);
+            be = t ? (size_t)(t - r) : end;
+            if (flen == 0 || fs + flen > end)
+                mp__rec_error(x, MP_EK_DIRECTORY, f->tag, 0,
+                              "field %s: length %zu at byte %zu overruns the record (%zu bytes)",
+                              f->tag, flen, fs, n);
+            else
+                mp__rec_error(x, MP_EK_FIELD, f->tag, 0,
+                              "field %s: no field terminator at byte %zu", f->tag,
+                              fs + flen - 1);
+        } else {
+            be = fs + flen - 1;
+        }
+        const unsigned char *b = r + fs;
+        size_t bl = be - fs;
+        f->data = (const char *)b;
+        f->len = (uint32_t)bl;
+        f->subfields = NULL;
+        f->nsubfields = 0;
+        if (f->tag[0] == '0' && f->tag[1] == '0') {
+            f->is_control = 1;
+            f->ind1 = f->ind2 = ' ';
+            if (special) {
+                const char *o;
+                size_t on;
+                if (mp__text(x, b, bl, &o, &on, f->tag) < 0)
+                    return MP_ENOMEM;
+                f->data = o;
+                f->len = (uint32_t)on;
+            }
+        } else {
+            f->is_control = 0;
+            /* Subfields of this field: bounded by its delimiters, which lie
+             * in the data area counted above; overlapping bodies (a damaged
+             * directory) could exceed that count, so check. */
+            size_t cnt = mp__count_sd(b, bl);
+            mp_subfield *fs_subs = subs + used_subs;
+            if (used_subs + cnt > nsd) {
+                fs_subs = cnt ? mp_arena_alloc(x->a, cnt * sizeof *subs, _Alignof(mp_subfield))
+                              : NULL;
+                if (cnt && !fs_subs)
+                    return MP_ENOMEM;
+            } else {
+                used_subs += cnt;
+            }
+            if (mp__data_field(x, f, b, bl, fs_subs, special) < 0)
+                return MP_ENOMEM;
+        }
+        nf++;
+    }
+    rec->fields = fields;
+    rec->nfields = (uint32_t)nf;
+    for (size_t i = 0; i < nf; i++) {
+        if (fields[i].is_control && memcmp(fields[i].tag, "001", 3) == 0) {
+            rec->cn = fields[i].data;
+            rec->cn_len = fields[i].len;
+            break;
+        }
+    }
+    return 0;
+}
+
+int mp__marc_parse_item(const void *fmtv, mp_item *item, mp_arena *arena)
+{
+    const mp__marc_fmt *fmt = fmtv;
+    mp__parse_ctx x = {fmt, NULL, arena, fmt->encoding, 0};
+    mp_record *rec = mp_arena_alloc(arena, sizeof *rec, _Alignof(mp_record));
+    if (!rec)
+        return MP_ENOMEM;
+    memset(rec, 0, sizeof *rec);
+    rec->raw = item->data;
+    rec->raw_len = item->len;
+    rec->offset = item->offset;
+    rec->ordinal = item->ordinal;
+    x.rec = rec;
+    item->result = NULL;
+    if (item->frame_kind == MP_EK_LENGTH || item->frame_kind == MP_EK_TERMINATOR)
+        mp__rec_error(&x, item->frame_kind, NULL, 0,
+                      "leader length '%.5s' disagrees with the record terminator (length %u)",
+                      item->data, item->len);
+    else if (item->frame_kind != 0)
+        mp__rec_error(&x, item->frame_kind, NULL, 0, "framing problem");
+    if (mp__index(&x) < 0 || x.oom)
+        return MP_ENOMEM;
+    if (!rec->err && fmt->record_fn) {
+        int u = fmt->record_fn(fmt->record_fn_user, rec);
+        if (u == 1)
+            rec->dropped = 1;
+        else if (u < 0)
+            mp__rec_error(&x, MP_EK_FILTER, NULL, 0, "record function returned %d", u);
+        if (x.oom)
+            return MP_ENOMEM;
+    }
+    item->result = rec;
+    item->status = rec->err ? MP_ERECORD : 0;
+    return MP_OK;
+}

@@ -1,0 +1,123 @@
+/*
+ * marc.h - the ISO 2709 / MARC 21 format plugged into the pipeline
+ * (internal to stages/).
+ *
+ * Three pieces, shared by the pipeline reader (reader.c) and the
+ * sequential reader (seqreader.c) so both give the same items at the same
+ * positions:
+ *
+ *   mp__marc_frame       framing (mp_format.frame): see stages/FRAMING.md
+ *   mp__marc_parse_item  parsing (mp_format.parse_item), runs on workers
+ *   mp__consumer_*       turning items into MP_OK / MP_ERECORD / terminal
+ *                        codes with mp_error_info and the error policies
+ *
+ * Synchronization table (who may run what concurrently):
+ *
+ *                    frame   parse_item   consumer_*
+ *   frame            no      yes          yes
+ *   parse_item       yes     yes (*)      yes (*)
+ *   consumer_*       yes     yes (*)      no
+ *
+ *   (*) on different items; an item is handed over through the pipeline
+ *       rings (release/acquire), never shared while being written.
+ * The mp__marc_fmt is written once before the pipeline starts and only
+ * read afterwards.
+ */
+#ifndef MP_MARC_H
+#define MP_MARC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <marcpipe/reader.h>
+#include <marcpipe/record.h>
+#include "arena.h"
+#include "pipe.h"
+#include "text.h"
+
+#define MP__RT 0x1D /* record terminator */
+#define MP__FT 0x1E /* field terminator */
+#define MP__SD 0x1F /* subfield delimiter */
+#define MP__LEADER_LEN 24u
+#define MP__MIN_RECORD 25u        /* leader + record terminator */
+#define MP__JUNK_MAX (64u * 1024) /* longest single junk span (then another item) */
+
+/* Format state: written by the reader's open, read-only afterwards. */
+typedef struct mp__marc_fmt {
+    size_t max_record;  /* largest unit framed (opts->max_record_size) */
+    int encoding;       /* mp_encoding */
+    mp_text_opts text;  /* utf8_handling, normalize, marc8_replace */
+    mp_record_fn record_fn;
+    void *record_fn_user;
+} mp__marc_fmt;
+
+/* First problem found in a record (in the arena, or in a clone). */
+typedef struct mp__rec_err {
+    uint16_t kind; /* mp_error_kind */
+    char tag[4];   /* "" when not field-specific */
+    char subfield; /* 0 when not subfield-specific */
+    char msg[115];
+} mp__rec_err;
+
+/* A record: raw bytes + index. Written by the worker that parses it,
+ * then only read (by the consumer and whoever it lends the record to). */
+struct mp_record {
+    const unsigned char *raw; /* ISO 2709 bytes (chunk, spill, window or clone) */
+    uint32_t raw_len;
+    uint32_t nfields;
+    mp_field *fields;  /* nfields entries (arena or clone) */
+    const char *cn;    /* 001 data, NULL when absent */
+    uint32_t cn_len;
+    uint8_t dropped;   /* record_fn returned 1: not delivered */
+    uint8_t is_clone;  /* allocated by mp_record_clone */
+    uint64_t offset;   /* stream offset of raw[0] */
+    uint64_t ordinal;  /* unit ordinal */
+    mp__rec_err *err;  /* first problem, NULL for a clean record */
+};
+
+/* Fills fmt from reader options (NULL: defaults). MP_OK or MP_EINVAL. */
+int mp__marc_fmt_init(mp__marc_fmt *fmt, const mp_reader_options *opts);
+
+/* mp_format.frame for ISO 2709. Pure function of (p[0..avail), final,
+ * fmt->max_record). Scanner thread (one at a time). */
+mp_frame_rc mp__marc_frame(const void *fmt, const unsigned char *p, size_t avail, int final,
+                           mp_frame *out);
+
+/* mp_format.parse_item: indexes one RECORD item into the arena and runs
+ * record_fn. item->result = the mp_record (never NULL on MP_OK),
+ * item->status = 0 or MP_ERECORD (damaged but indexed). Reentrant. */
+int mp__marc_parse_item(const void *fmt, mp_item *item, mp_arena *arena);
+
+/* ---- the consumer's side: items -> return codes ---------------------- */
+
+/* Consumer state. Owned by one reader; its consumer thread only. */
+typedef struct mp__consumer {
+    mp_policy policy;
+    uint64_t max_errors;
+    size_t max_record;
+    uint64_t records; /* good records delivered */
+    uint64_t errors;  /* error items (also skipped ones) */
+    uint64_t bytes;   /* stream bytes consumed (end of the last item) */
+    int over;         /* terminal code once the stream is over, else 0 */
+    int last_rc;      /* code of the last delivered item (for ESTOPPED) */
+    mp_error_info info;
+} mp__consumer;
+
+void mp__consumer_init(mp__consumer *c, const mp_reader_options *opts);
+
+/*
+ * One item. Returns 1 and sets *rc (MP_OK / MP_ERECORD) and *rec when the
+ * item is delivered, 0 when it is not (a dropped record, an error under
+ * SKIP), or a negative terminal code (MP_ELIMIT) after which c->over is
+ * set.
+ */
+int mp__consumer_item(mp__consumer *c, const mp_item *it, const mp_record **rec, int *rc);
+
+/* The stream's end: MP_EOF or an I/O failure at `offset`. Returns the
+ * terminal code (also stored in c->over). */
+int mp__consumer_end(mp__consumer *c, int status, int sys_errno, uint64_t offset);
+
+/* Applied at the top of every next(): returns c->over or 0 (and turns a
+ * STOP-policy error into MP_ESTOPPED). */
+int mp__consumer_check(mp__consumer *c);
+
+#endif

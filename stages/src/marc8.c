@@ -1,0 +1,395 @@
+/*
+ * marc8.c - MARC-8 -> UTF-8 conversion (see text.h).
+ *
+ * Pure and reentrant: no globals but the constant tables generated from
+ * the Library of Congress code tables (marc8_tables.c), no locks, no
+ * malloc on the common path (small fields are decoded on the stack and
+ * copied into the arena at their exact size).
+ *
+ * MARC-8 reference: MARC 21 Specifications, "Character Sets and Encoding
+ * Options", part 2 (MARC-8 environment): ISO 2022 style designation of
+ * graphic sets into G0 (0x21-0x7E) and G1 (0xA1-0xFE), locking escapes
+ * ESC g / ESC b / ESC p / ESC s for the Greek symbol, subscript and
+ * superscript sets (technique 1) and ESC I F with intermediates ( , ) -
+ * and $ for the registered sets (technique 2). Combining marks precede
+ * their base character in MARC-8 and follow it in Unicode.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <utf8proc.h>
+#include <marcpipe/common.h>
+#include <marcpipe/reader.h>
+#include "marc8_tables.h"
+#include "text.h"
+
+#define M8_ESC  0x1B
+#define M8_FFFD 0xFFFDu
+/* More pending combining marks than this are emitted without a base. */
+#define M8_MAX_COMB  16
+#define M8_STACK_OUT 4096
+#define M8_STACK_U32 1024
+
+typedef struct m8_state {
+    unsigned char *o;        /* output cursor */
+    unsigned char *last;     /* start of the last code point written */
+    unsigned char *nfc_from; /* where NFC must start; NULL: output is NFC */
+    int problem;             /* a problem was recorded */
+    mp_text_error *err;      /* may be NULL */
+} m8_state;
+
+static inline void m8_put(m8_state *s, uint32_t cp)
+{
+    unsigned char *o = s->o;
+    /* Below U+0300 every character is an NFC starter that no earlier one
+       composes with, so NFC only needs the text from the starter before
+       the first code point >= U+0300 on. */
+    if (cp >= 0x300 && !s->nfc_from)
+        s->nfc_from = s->last ? s->last : o;
+    s->last = o;
+    if (cp < 0x80) {
+        *o++ = (unsigned char)cp;
+    } else if (cp < 0x800) {
+        *o++ = (unsigned char)(0xC0 | (cp >> 6));
+        *o++ = (unsigned char)(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+        *o++ = (unsigned char)(0xE0 | (cp >> 12));
+        *o++ = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+        *o++ = (unsigned char)(0x80 | (cp & 0x3F));
+    } else {
+        *o++ = (unsigned char)(0xF0 | (cp >> 18));
+        *o++ = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
+        *o++ = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+        *o++ = (unsigned char)(0x80 | (cp & 0x3F));
+    }
+    s->o = o;
+}
+
+/* Records the first problem and writes one U+FFFD in its place. */
+static void m8_problem(m8_state *s, size_t pos, const char *what, unsigned byte)
+{
+    if (!s->problem) {
+        s->problem = 1;
+        if (s->err) {
+            s->err->kind = MP_EK_MARC8;
+            s->err->position = pos;
+            snprintf(s->err->message, sizeof s->err->message, "MARC-8: %s (byte 0x%02X at %zu)",
+                     what, byte, pos);
+        }
+    }
+    m8_put(s, M8_FFFD);
+}
+
+/* The set designated by an escape's final character, or -1. */
+static int m8_final_to_set(unsigned f)
+{
+    switch (f) {
+    case 'B': /* Basic Latin, technique 2 */
+    case 's': /* Basic Latin, technique 1 */
+        return MP__M8_ASCII;
+    case 'E': /* ANSEL: ESC ) ! E (the '!' is an intermediate) */
+        return MP__M8_ANSEL;
+    case 'g':
+        return MP__M8_GREEK_SYMBOLS;
+    case 'b':
+        return MP__M8_SUBSCRIPTS;
+    case 'p':
+        return MP__M8_SUPERSCRIPTS;
+    case '2':
+        return MP__M8_HEBREW;
+    case 'N':
+        return MP__M8_CYRILLIC;
+    case 'Q':
+        return MP__M8_CYRILLIC_EXT;
+    case '3':
+        return MP__M8_ARABIC;
+    case '4':
+        return MP__M8_ARABIC_EXT;
+    case 'S':
+        return MP__M8_GREEK;
+    case '1':
+        return MP__M8_EACC;
+    default:
+        return -1;
+    }
+}
+
+static uint32_t m8_eacc_lookup(uint32_t code)
+{
+    size_t lo = 0, hi = MP__M8_EACC_N;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        uint32_t k = mp__marc8_eacc_code[mid];
+        if (k == code)
+            return mp__marc8_eacc_ucs[mid];
+        if (k < code)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return 0;
+}
+
+static inline uint32_t m8_eacc_code(const unsigned char *p)
+{
+    return (uint32_t)(p[0] & 0x7F) << 16 | (uint32_t)(p[1] & 0x7F) << 8 | (uint32_t)(p[2] & 0x7F);
+}
+
+/* 1 when a mapped EACC character starts at in[i]. */
+static int m8_eacc_known_at(const unsigned char *in, size_t n, size_t i)
+{
+    if (i + 3 > n)
+        return 0;
+    for (size_t k = i; k < i + 3; k++)
+        if ((in[k] & 0x7F) <= 0x20 || (in[k] & 0x7F) == 0x7F)
+            return 0;
+    return m8_eacc_lookup(m8_eacc_code(in + i)) != 0;
+}
+
+/* 1 when in[0..n) holds no ESC and no byte >= 0x80: pure ASCII MARC-8. */
+static int m8_is_plain(const unsigned char *in, size_t n)
+{
+    const uint64_t hi = 0x8080808080808080ull, ones = 0x0101010101010101ull;
+    const uint64_t esc = ones * M8_ESC;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, in + i, 8);
+        uint64_t x = w ^ esc; /* a zero byte where w had ESC */
+        if ((w & hi) || ((x - ones) & ~x & hi))
+            return 0;
+    }
+    for (; i < n; i++)
+        if (in[i] >= 0x80 || in[i] == M8_ESC)
+            return 0;
+    return 1;
+}
+
+/* Parses the escape sequence at in[i] (== ESC); returns the index after it. */
+static size_t m8_escape(m8_state *s, const unsigned char *in, size_t n, size_t i, int *g0, int *g1)
+{
+    size_t j = i + 1;
+    int *target = g0;
+    unsigned c;
+
+    if (j >= n)
+        goto incomplete;
+    c = in[j];
+    if (c == '$') { /* multibyte set; the final tells which */
+        if (++j >= n)
+            goto incomplete;
+        c = in[j];
+    }
+    if (c == '(' || c == ',') {
+        j++;
+    } else if (c == ')' || c == '-') {
+        target = g1;
+        j++;
+    }
+    if (j >= n)
+        goto incomplete;
+    c = in[j];
+    if (c == '!') {
+        if (++j >= n)
+            goto incomplete;
+        c = in[j];
+    }
+    if (c < 0x21 || c > 0x7E) {
+        /* Not an escape sequence: keep the byte (it may be a delimiter). */
+        m8_problem(s, i, "broken escape sequence", c);
+        return j;
+    }
+    int set = m8_final_to_set(c);
+    if (set < 0) {
+        m8_problem(s, i, "unknown character set in escape sequence", c);
+        return j + 1;
+    }
+    *target = set;
+    return j + 1;
+
+incomplete:
+    m8_problem(s, i, "incomplete escape sequence", M8_ESC);
+    return n;
+}
+
+static void m8_flush_comb(m8_state *s, uint32_t *comb, int *ncomb)
+{
+    for (int k = 0; k < *ncomb; k++)
+        m8_put(s, comb[k]);
+    *ncomb = 0;
+}
+
+/* Decodes in[0..n) into s->o (room for 3 * n + 4 bytes). */
+static void m8_decode(m8_state *s, const unsigned char *in, size_t n)
+{
+    int g0 = MP__M8_ASCII, g1 = MP__M8_ANSEL;
+    uint32_t comb[M8_MAX_COMB];
+    int ncomb = 0;
+    size_t i = 0;
+
+    while (i < n) {
+        unsigned b = in[i];
+        if (b == M8_ESC) {
+            i = m8_escape(s, in, n, i, &g0, &g1);
+            continue;
+        }
+        if (b <= 0x20 || b == 0x7F) {
+            /* Controls (DEL too, as in the ASCII fast path) and space are
+               the same in every set. Pending marks combine with a space
+               and are dropped before a C0 control, as at the end. */
+            if (b < 0x20)
+                ncomb = 0;
+            m8_put(s, b);
+            if (b == 0x20)
+                m8_flush_comb(s, comb, &ncomb);
+            if (b >= 0x1D && b <= 0x1F) {
+                /* Each subfield starts in the default sets, as yaz and
+                   pymarc decode it: a whole field converts exactly like
+                   its subfields converted one by one. */
+                g0 = MP__M8_ASCII;
+                g1 = MP__M8_ANSEL;
+            }
+            i++;
+            continue;
+        }
+        int set;
+        if (b < 0x80)
+            set = g0;
+        else if (b >= 0xA0)
+            set = g1;
+        else
+            set = MP__M8_ANSEL; /* C1 controls: ANSEL defines 0x88 0x89 0x8D 0x8E */
+
+        uint32_t e;
+        if (set == MP__M8_EACC) {
+            size_t k = i + 1;
+            while (k < n && k < i + 3 && (in[k] & 0x7F) > 0x20 && in[k] != 0x7F && in[k] != 0xFF)
+                k++;
+            if (k < i + 3) {
+                m8_problem(s, i, "incomplete EACC character", b);
+                i = k;
+                continue;
+            }
+            e = m8_eacc_lookup(m8_eacc_code(in + i));
+            if (!e) {
+                /* Mangled data often has stray bytes inside an EACC run:
+                   resynchronise when a known character starts one or two
+                   bytes later (yaz skips byte by byte), else skip all 3. */
+                m8_problem(s, i, "unknown EACC character", b);
+                size_t skip = 3;
+                for (size_t d = 1; d < 3; d++) {
+                    if (m8_eacc_known_at(in, n, i + d)) {
+                        skip = d;
+                        break;
+                    }
+                }
+                i += skip;
+                continue;
+            }
+            i += 3;
+        } else {
+            e = mp__marc8_sb[set][b & 0x7F];
+            if (!e) {
+                m8_problem(s, i, "character not in the current set", b);
+                i++;
+                continue;
+            }
+            i++;
+        }
+        if (e & MP__M8_SKIP)
+            continue;
+        if (e & MP__M8_COMB) {
+            if (ncomb == M8_MAX_COMB)
+                m8_flush_comb(s, comb, &ncomb);
+            comb[ncomb++] = e & MP__M8_CP;
+            continue;
+        }
+        m8_put(s, e & MP__M8_CP);
+        m8_flush_comb(s, comb, &ncomb);
+    }
+    /* Marks with no base at the end of the text are dropped, as yaz does:
+       attaching them to the previous character would change its meaning. */
+}
+
+int mp__marc8_to_utf8(const mp_text_opts *o, const unsigned char *in, size_t n, mp_arena *a,
+                      const char **out, size_t *out_len, mp_text_error *err)
+{
+    unsigned char sbuf[M8_STACK_OUT];
+    int32_t ubuf[M8_STACK_U32];
+    unsigned char *buf;
+    const unsigned char *res;
+    size_t len;
+    int in_arena = 0;
+
+    if (err) {
+        err->kind = 0;
+        err->position = 0;
+        err->message[0] = '\0';
+    }
+    if (n == 0 || m8_is_plain(in, n)) {
+        *out = (const char *)in;
+        *out_len = n;
+        return 0;
+    }
+
+    size_t cap = 3 * n + 4;
+    if (cap <= sizeof sbuf) {
+        buf = sbuf;
+    } else {
+        buf = mp_arena_alloc(a, cap, 1);
+        if (!buf)
+            return MP_ENOMEM;
+        in_arena = 1;
+    }
+    m8_state s = {.o = buf, .err = err};
+    m8_decode(&s, in, n);
+    res = buf;
+    len = (size_t)(s.o - buf);
+
+    if (o->normalize && s.nfc_from) {
+        /* NFC of the tail from s.nfc_from, decomposed into code points and
+           recomposed in place by utf8proc; the head is already NFC. */
+        const utf8proc_option_t opt = UTF8PROC_STABLE | UTF8PROC_COMPOSE;
+        size_t head = (size_t)(s.nfc_from - buf), tail = len - head;
+        int32_t *u = ubuf;
+        utf8proc_ssize_t ucap = M8_STACK_U32, r;
+        if ((size_t)ucap < tail + 1) { /* code points <= bytes */
+            ucap = (utf8proc_ssize_t)tail + 16;
+            u = mp_arena_alloc(a, (size_t)ucap * sizeof *u, sizeof *u);
+            if (!u)
+                return MP_ENOMEM;
+        }
+        r = utf8proc_decompose(s.nfc_from, (utf8proc_ssize_t)tail, u, ucap, opt);
+        if (r >= ucap) { /* decomposition grew past the buffer: retry at its size */
+            ucap = r + 1;
+            u = mp_arena_alloc(a, (size_t)ucap * sizeof *u, sizeof *u);
+            if (!u)
+                return MP_ENOMEM;
+            r = utf8proc_decompose(s.nfc_from, (utf8proc_ssize_t)tail, u, ucap, opt);
+        }
+        utf8proc_ssize_t bytes = -1;
+        if (r >= 0 && r < ucap)
+            bytes = utf8proc_reencode(u, r, opt);
+        /* bytes < 0 cannot happen on our own valid output: keep it as is. */
+        if (bytes >= 0) {
+            unsigned char *dst = mp_arena_alloc(a, head + (size_t)bytes + 1, 1);
+            if (!dst)
+                return MP_ENOMEM;
+            memcpy(dst, buf, head);
+            memcpy(dst + head, u, (size_t)bytes);
+            res = dst;
+            len = head + (size_t)bytes;
+            in_arena = 1;
+        }
+    }
+
+    if (!in_arena) {
+        unsigned char *dst = mp_arena_alloc(a, len ? len : 1, 1);
+        if (!dst)
+            return MP_ENOMEM;
+        memcpy(dst, res, len);
+        res = dst;
+    }
+    *out = (const char *)res;
+    *out_len = len;
+    return s.problem && !o->marc8_replace ? 1 : 0;
+}

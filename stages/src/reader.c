@@ -1,0 +1,219 @@
+/*
+ * reader.c - the pipeline reader (marcpipe/reader.h).
+ *
+ * Plugs the ISO 2709 format (marc.h) and a source (source.h) into the
+ * core pipeline (pipe.h) and turns its chunks into records and error
+ * items on the consumer's thread. The consumer holds at most one chunk:
+ * the one whose items it is walking; it releases it when it moves past
+ * its last item, which is also when the record it returned last stops
+ * being valid.
+ */
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "alloc.h"
+#include "ec.h"
+#include "marc.h"
+#include "source.h"
+
+struct mp_reader {
+    mp__marc_fmt fmt; /* written by open; read-only afterwards (workers read it) */
+    mp__src src;      /* used by the producer task only (after open) */
+    mp__consumer con; /* consumer thread only */
+    mp_pipe *pipe;
+    mp_chunk *cur; /* chunk being walked (one reference held), consumer only */
+    uint32_t idx;  /* next item of cur */
+};
+
+static ssize_t mp__reader_read(void *src, unsigned char *buf, size_t cap, int *sys_errno,
+                               const mp_pipe *pipe)
+{
+    return mp__src_read(src, buf, cap, sys_errno, pipe);
+}
+
+static void mp__reader_src_close(void *src)
+{
+    mp__src_close(src);
+}
+
+static int mp__reader_open(mp_reader **out, const mp_reader_options *opts, mp__src *src)
+{
+    mp_reader_options d = MP_READER_OPTIONS_INIT;
+    mp_reader *r = NULL;
+    int rc;
+    if (!opts)
+        opts = &d;
+    if (!out) {
+        rc = MP_EINVAL;
+        goto fail;
+    }
+    *out = NULL;
+    size_t chunk = opts->chunk_size ? opts->chunk_size : d.chunk_size;
+    if (chunk < 64 || chunk > ((size_t)1 << 31)) {
+        rc = MP_EINVAL;
+        goto fail;
+    }
+    r = mp__calloc(1, sizeof *r);
+    if (!r) {
+        rc = MP_ENOMEM;
+        goto fail;
+    }
+    if ((rc = mp__marc_fmt_init(&r->fmt, opts)) < 0)
+        goto fail;
+    mp__consumer_init(&r->con, opts);
+    r->src = *src;
+
+    unsigned threads = opts->threads;
+    if (!threads) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = n > 0 ? (unsigned)n : 1;
+    }
+    unsigned workers = opts->pool ? mp_pool_threads(opts->pool) : threads;
+    unsigned chunks = opts->chunks_in_flight;
+    if (!chunks)
+        chunks = workers * 4 < 4 ? 4 : workers * 4;
+    if (chunks < 2)
+        chunks = 2;
+
+    mp_pipe_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.chunk_size = chunk;
+    cfg.chunks = chunks;
+    cfg.max_unit = r->fmt.max_record;
+    cfg.threads = threads;
+    cfg.pool = opts->pool;
+    cfg.ordered = opts->ordered;
+    cfg.format.frame = mp__marc_frame;
+    cfg.format.parse_item = mp__marc_parse_item;
+    cfg.format.fmt = &r->fmt;
+    cfg.source.read = mp__reader_read;
+    cfg.source.close = mp__reader_src_close;
+    cfg.source.src = &r->src;
+    if ((rc = mp_pipe_open(&r->pipe, &cfg)) < 0)
+        goto fail;
+    *out = r;
+    return MP_OK;
+fail:
+    /* The pipeline did not take the source: close it here. */
+    mp__src_close(src);
+    mp__free(r);
+    return rc;
+}
+
+MP_EXPORT int mp_reader_open_path(mp_reader **out, const char *path,
+                                  const mp_reader_options *opts)
+{
+    mp__src s;
+    int rc = mp__src_path(&s, path);
+    return rc < 0 ? rc : mp__reader_open(out, opts, &s);
+}
+
+MP_EXPORT int mp_reader_open_fd(mp_reader **out, int fd, const mp_reader_options *opts)
+{
+    mp__src s;
+    int rc = mp__src_fd(&s, fd);
+    return rc < 0 ? rc : mp__reader_open(out, opts, &s);
+}
+
+MP_EXPORT int mp_reader_open_mem(mp_reader **out, const void *data, size_t len,
+                                 const mp_reader_options *opts)
+{
+    mp__src s;
+    int rc = mp__src_mem(&s, data, len);
+    return rc < 0 ? rc : mp__reader_open(out, opts, &s);
+}
+
+MP_EXPORT int mp_reader_open_cb(mp_reader **out, mp_read_fn fn, void *user,
+                                const mp_reader_options *opts)
+{
+    mp__src s;
+    int rc = mp__src_cb(&s, fn, user);
+    return rc < 0 ? rc : mp__reader_open(out, opts, &s);
+}
+
+static int mp__reader_next(mp_reader *r, const mp_record **rec, const struct timespec *deadline)
+{
+    int rc;
+    if (!r || !rec)
+        return MP_EINVAL;
+    *rec = NULL;
+    if ((rc = mp__consumer_check(&r->con)) != 0)
+        return rc;
+    for (;;) {
+        mp_chunk *c = r->cur;
+        if (c) {
+            while (r->idx < c->nitems) {
+                const mp_item *it = &c->items[r->idx++];
+                int d = mp__consumer_item(&r->con, it, rec, &rc);
+                if (d == 1)
+                    return rc;
+                if (d < 0)
+                    return d;
+            }
+            r->cur = NULL;
+            if (c->status != 0) {
+                rc = mp__consumer_end(&r->con, c->status, c->sys_errno, c->offset);
+                mp_chunk_release(c);
+                return rc;
+            }
+            mp_chunk_release(c);
+        }
+        rc = mp_pipe_next(r->pipe, &c, deadline);
+        if (rc == MP_EAGAIN)
+            return MP_EAGAIN;
+        if (rc < 0) {
+            uint64_t off = 0;
+            int first = mp_pipe_first_error(r->pipe, &off);
+            return mp__consumer_end(&r->con, first ? first : rc, 0, first ? off : r->con.bytes);
+        }
+        r->cur = c;
+        r->idx = 0;
+    }
+}
+
+MP_EXPORT int mp_reader_next(mp_reader *r, const mp_record **rec)
+{
+    return mp__reader_next(r, rec, NULL);
+}
+
+MP_EXPORT int mp_reader_next_timeout(mp_reader *r, const mp_record **rec, int timeout_ms)
+{
+    struct timespec dl;
+    mp_deadline_in(&dl, timeout_ms < 0 ? 0 : timeout_ms);
+    return mp__reader_next(r, rec, &dl);
+}
+
+MP_EXPORT const mp_error_info *mp_reader_error(const mp_reader *r)
+{
+    return r ? &r->con.info : NULL;
+}
+
+MP_EXPORT void mp_reader_counts(const mp_reader *r, uint64_t *records, uint64_t *errors,
+                                uint64_t *bytes)
+{
+    if (records)
+        *records = r ? r->con.records : 0;
+    if (errors)
+        *errors = r ? r->con.errors : 0;
+    if (bytes)
+        *bytes = r ? r->con.bytes : 0;
+}
+
+MP_EXPORT void mp_reader_stats(const mp_reader *r, mp_stats *out)
+{
+    if (!out)
+        return;
+    memset(out, 0, sizeof *out);
+    if (r && r->pipe)
+        mp_pipe_stats(r->pipe, out);
+}
+
+MP_EXPORT void mp_reader_close(mp_reader *r)
+{
+    if (!r)
+        return;
+    /* mp_pipe_close frees every chunk, the one held here included, and
+     * closes the source. */
+    mp_pipe_close(r->pipe);
+    mp__free(r);
+}

@@ -1,0 +1,150 @@
+/*
+ * source.c - path, descriptor, memory and callback sources (see source.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "source.h"
+
+static int mp__errno_code(int e)
+{
+    switch (e) {
+    case ENOENT:
+    case ENOTDIR:
+        return MP_ENOENT;
+    case EACCES:
+    case EPERM:
+        return MP_EACCES;
+    case ENOMEM:
+        return MP_ENOMEM;
+    default:
+        return MP_EIO;
+    }
+}
+
+int mp__src_path(mp__src *s, const char *path)
+{
+    memset(s, 0, sizeof *s);
+    s->fd = -1;
+    if (!path)
+        return MP_EINVAL;
+    int fd;
+    do
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+    while (fd < 0 && errno == EINTR);
+    if (fd < 0)
+        return mp__errno_code(errno);
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+        close(fd);
+        return MP_EINVAL;
+    }
+#ifdef POSIX_FADV_SEQUENTIAL
+    (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+#endif
+    s->kind = MP__SRC_PATH;
+    s->fd = fd;
+    return MP_OK;
+}
+
+int mp__src_fd(mp__src *s, int fd)
+{
+    memset(s, 0, sizeof *s);
+    s->fd = -1;
+    if (fd < 0)
+        return MP_EINVAL;
+    s->kind = MP__SRC_FD;
+    s->fd = fd;
+    return MP_OK;
+}
+
+int mp__src_mem(mp__src *s, const void *data, size_t len)
+{
+    memset(s, 0, sizeof *s);
+    s->fd = -1;
+    if (!data && len)
+        return MP_EINVAL;
+    s->kind = MP__SRC_MEM;
+    s->mem = data;
+    s->mem_len = len;
+    return MP_OK;
+}
+
+int mp__src_cb(mp__src *s, mp_read_fn fn, void *user)
+{
+    memset(s, 0, sizeof *s);
+    s->fd = -1;
+    if (!fn)
+        return MP_EINVAL;
+    s->kind = MP__SRC_CB;
+    s->fn = fn;
+    s->user = user;
+    return MP_OK;
+}
+
+ssize_t mp__src_read(mp__src *s, unsigned char *buf, size_t cap, int *sys_errno,
+                     const mp_pipe *pipe)
+{
+    *sys_errno = 0;
+    switch (s->kind) {
+    case MP__SRC_MEM: {
+        size_t n = s->mem_len - s->mem_pos;
+        if (n > cap)
+            n = cap;
+        memcpy(buf, s->mem + s->mem_pos, n);
+        s->mem_pos += n;
+        return (ssize_t)n;
+    }
+    case MP__SRC_CB: {
+        int se = 0;
+        ssize_t n = s->fn(s->user, buf, cap, &se);
+        if (n < 0) {
+            *sys_errno = se;
+            return MP_EIO; /* any failure of the callback is an I/O error */
+        }
+        return n > (ssize_t)cap ? (ssize_t)cap : n;
+    }
+    default:
+        break;
+    }
+    for (;;) {
+        if (pipe && mp_pipe_cancelled(pipe))
+            return MP_ECANCELED;
+        if (pipe && s->kind == MP__SRC_FD) {
+            /* Slices of 50 ms so a cancel is seen while a pipe is quiet. */
+            struct pollfd pfd = {s->fd, POLLIN, 0};
+            int pr = poll(&pfd, 1, 50);
+            if (pr < 0 && errno != EINTR) {
+                *sys_errno = errno;
+                return MP_EIO;
+            }
+            if (pr <= 0)
+                continue;
+        }
+        ssize_t n = read(s->fd, buf, cap);
+        if (n >= 0)
+            return n;
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            if (!pipe) { /* blocking caller on a non-blocking descriptor */
+                struct pollfd pfd = {s->fd, POLLIN, 0};
+                (void)poll(&pfd, 1, 50);
+            }
+            continue;
+        }
+        *sys_errno = errno;
+        return MP_EIO;
+    }
+}
+
+void mp__src_close(mp__src *s)
+{
+    if (s->kind == MP__SRC_PATH && s->fd >= 0) {
+        close(s->fd);
+        s->fd = -1;
+    }
+}

@@ -1,0 +1,46 @@
+/*
+ * source.h - input sources shared by the pipeline reader and the
+ * sequential reader (internal to stages/).
+ *
+ * A source is used by one thread at a time (the producer task, or the
+ * sequential reader's caller); it holds no shared state.
+ */
+#ifndef MP_SOURCE_H
+#define MP_SOURCE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <marcpipe/reader.h>
+#include "pipe.h"
+
+enum mp__src_kind { MP__SRC_PATH = 0, MP__SRC_FD = 1, MP__SRC_MEM = 2, MP__SRC_CB = 3 };
+
+typedef struct mp__src {
+    int kind;                  /* enum mp__src_kind */
+    int fd;                    /* PATH (owned) and FD (borrowed) */
+    const unsigned char *mem;  /* MEM: the caller's buffer (borrowed) */
+    size_t mem_len, mem_pos;   /* MEM: size and read position */
+    mp_read_fn fn;             /* CB */
+    void *user;                /* CB */
+} mp__src;
+
+/* Opens a path (MP_ENOENT, MP_EACCES, MP_EIO, MP_EINVAL). */
+int mp__src_path(mp__src *s, const char *path);
+int mp__src_fd(mp__src *s, int fd);
+int mp__src_mem(mp__src *s, const void *data, size_t len);
+int mp__src_cb(mp__src *s, mp_read_fn fn, void *user);
+
+/*
+ * Reads up to cap bytes: > 0, 0 at the end, or a negative MP_E* code with
+ * *sys_errno. EINTR is retried. With a pipe, descriptors are polled in
+ * slices of at most 50 ms and MP_ECANCELED is returned once the pipe is
+ * cancelled; with pipe == NULL reads block.
+ */
+ssize_t mp__src_read(mp__src *s, unsigned char *buf, size_t cap, int *sys_errno,
+                     const mp_pipe *pipe);
+
+/* Closes what the source owns (the descriptor of a path). Idempotent. */
+void mp__src_close(mp__src *s);
+
+#endif

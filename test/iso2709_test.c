@@ -1,0 +1,428 @@
+/*
+ * iso2709_test.c - framing (mp__marc_frame) and parsing
+ * (mp__marc_parse_item) on records built in code.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+#include "arena.h"
+#include "marc.h"
+#include "marcfix.h"
+
+static mp__marc_fmt fmt_with(size_t max, int enc)
+{
+    mp_reader_options o = MP_READER_OPTIONS_INIT;
+    mp__marc_fmt f;
+    o.max_record_size = max;
+    o.encoding = (mp_encoding)enc;
+    cr_assert_eq(mp__marc_fmt_init(&f, &o), MP_OK);
+    return f;
+}
+
+/* Frames a whole buffer the way the sequential reader does; returns the
+ * answers (rc, len, kind) in out[]. */
+typedef struct fr {
+    int rc;
+    size_t off, len;
+    int kind;
+} fr;
+
+static size_t frame_all(const mp__marc_fmt *f, const unsigned char *p, size_t n, fr *out,
+                        size_t max_out)
+{
+    size_t pos = 0, k = 0;
+    while (pos < n && k < max_out) {
+        mp_frame o;
+        mp_frame_rc rc = mp__marc_frame(f, p + pos, n - pos, MP_FINAL_EOF, &o);
+        cr_assert_neq(rc, MP_FRAME_NEED, "NEED on a final call at %zu", pos);
+        cr_assert(o.len >= 1 && o.len <= n - pos);
+        out[k].rc = rc;
+        out[k].off = pos;
+        out[k].len = o.len;
+        out[k].kind = o.kind;
+        k++;
+        pos += o.len;
+    }
+    return k;
+}
+
+/* The answer never depends on bytes beyond what decides it: for every
+ * prefix length, frame says NEED or gives the same answer as with all. */
+static void check_prefix_stable(const mp__marc_fmt *f, const unsigned char *p, size_t n)
+{
+    size_t pos = 0;
+    while (pos < n) {
+        mp_frame full;
+        mp_frame_rc rfull = mp__marc_frame(f, p + pos, n - pos, MP_FINAL_EOF, &full);
+        for (size_t a = 1; a <= n - pos; a++) {
+            mp_frame o;
+            mp_frame_rc r = mp__marc_frame(f, p + pos, a, MP_FINAL_NO, &o);
+            if (r == MP_FRAME_NEED) {
+                cr_assert_gt(o.len, a, "NEED must ask for more than avail (pos %zu a %zu)", pos,
+                             a);
+                continue;
+            }
+            cr_assert_eq(r, rfull, "unstable answer at pos %zu avail %zu", pos, a);
+            cr_assert_eq(o.len, full.len, "unstable length at pos %zu avail %zu", pos, a);
+            cr_assert_eq(o.kind, full.kind);
+        }
+        pos += full.len;
+    }
+}
+
+static void sample(mf_buf *b, unsigned n, size_t *offs)
+{
+    mf_init(b);
+    mf_sample(b, n, 7, offs);
+}
+
+Test(frame, clean_records, .timeout = 10)
+{
+    mf_buf b;
+    size_t offs[9];
+    sample(&b, 8, offs);
+    mp__marc_fmt f = fmt_with(0, MP_ENCODING_RAW);
+    fr out[32];
+    size_t k = frame_all(&f, b.p, b.len, out, 32);
+    cr_assert_eq(k, 8);
+    for (size_t i = 0; i < k; i++) {
+        cr_assert_eq(out[i].rc, MP_FRAME_RECORD);
+        cr_assert_eq(out[i].kind, 0);
+        cr_assert_eq(out[i].off, offs[i]);
+        cr_assert_eq(out[i].len, offs[i + 1] - offs[i]);
+    }
+    check_prefix_stable(&f, b.p, b.len);
+    mf_free(&b);
+}
+
+Test(frame, lying_lengths_resync_on_terminator, .timeout = 10)
+{
+    mf_buf b;
+    size_t offs[7];
+    sample(&b, 6, offs);
+    mf_set_length(&b, offs[1], "99999"); /* too long */
+    mf_set_length(&b, offs[2], "00000"); /* too small */
+    mf_set_length(&b, offs[3], "00030"); /* short, inside the record */
+    /* record 4: length + 2 (bad_too_long_plus_2) */
+    char five[6];
+    snprintf(five, sizeof five, "%05zu", offs[5] - offs[4] + 2);
+    mf_set_length(&b, offs[4], five);
+    mp__marc_fmt f = fmt_with(0, MP_ENCODING_RAW);
+    fr out[32];
+    size_t k = frame_all(&f, b.p, b.len, out, 32);
+    cr_assert_eq(k, 6);
+    for (size_t i = 0; i < k; i++) {
+        cr_assert_eq(out[i].rc, MP_FRAME_RECORD, "unit %zu", i);
+        cr_assert_eq(out[i].off, offs[i]);
+        cr_assert_eq(out[i].len, offs[i + 1] - offs[i]);
+    }
+    cr_assert_eq(out[0].kind, 0);
+    cr_assert_eq(out[1].kind, MP_EK_LENGTH);
+    cr_assert_eq(out[2].kind, MP_EK_LENGTH);
+    cr_assert_eq(out[3].kind, MP_EK_TERMINATOR);
+    cr_assert_eq(out[4].kind, MP_EK_LENGTH);
+    cr_assert_eq(out[5].kind, 0);
+    check_prefix_stable(&f, b.p, b.len);
+    mf_free(&b);
+}
+
+Test(frame, junk_between_records_and_dos_eof, .timeout = 10)
+{
+    mf_buf b;
+    size_t offs[4];
+    sample(&b, 3, offs);
+    mf_insert(&b, offs[2], "\r\n", 2);
+    mf_insert(&b, offs[1], "garbage 12 \x1d", 12);
+    mf_append(&b, "\x1a", 1);
+    mp__marc_fmt f = fmt_with(0, MP_ENCODING_RAW);
+    fr out[32];
+    size_t k = frame_all(&f, b.p, b.len, out, 32);
+    cr_assert_eq(k, 6);
+    int want_rc[] = {0, 1, 0, 1, 0, 1};
+    size_t want_len[] = {offs[1], 12, offs[2] - offs[1], 2, offs[3] - offs[2], 1};
+    for (size_t i = 0; i < k; i++) {
+        cr_assert_eq(out[i].rc, want_rc[i], "unit %zu", i);
+        cr_assert_eq(out[i].len, want_len[i], "unit %zu", i);
+        cr_assert_eq(out[i].kind, want_rc[i] ? MP_EK_JUNK : 0, "unit %zu", i);
+    }
+    check_prefix_stable(&f, b.p, b.len);
+    mf_free(&b);
+}
+
+Test(frame, junk_only_and_no_terminator, .timeout = 10)
+{
+    mp__marc_fmt f = fmt_with(0, MP_ENCODING_RAW);
+    fr out[64];
+    const char *junk = "this is not MARC at all, only text\n";
+    size_t k = frame_all(&f, (const unsigned char *)junk, strlen(junk), out, 64);
+    cr_assert_eq(k, 1);
+    cr_assert_eq(out[0].rc, MP_FRAME_SKIP);
+    cr_assert_eq(out[0].kind, MP_EK_JUNK);
+    cr_assert_eq(out[0].len, strlen(junk));
+
+    /* A record without its terminator at the end: truncated. */
+    mf_buf b;
+    size_t offs[3];
+    sample(&b, 2, offs);
+    b.len--;
+    k = frame_all(&f, b.p, b.len, out, 64);
+    cr_assert_eq(k, 2);
+    cr_assert_eq(out[1].rc, MP_FRAME_SKIP);
+    cr_assert_eq(out[1].kind, MP_EK_TRUNCATED);
+    cr_assert_eq(out[1].off, offs[1]);
+    mf_free(&b);
+
+    /* Long junk is cut into spans of at most MP__JUNK_MAX bytes. */
+    mf_init(&b);
+    for (int i = 0; i < 200000; i++)
+        mf_append(&b, "x", 1);
+    k = frame_all(&f, b.p, b.len, out, 64);
+    cr_assert_eq(k, 4);
+    cr_assert_eq(out[0].len, MP__JUNK_MAX);
+    mf_free(&b);
+}
+
+Test(frame, too_big_then_resync, .timeout = 10)
+{
+    mf_buf b;
+    mf_init(&b);
+    mf_big_record(&b, 5000, 1);
+    size_t second = b.len;
+    mf_sample(&b, 1, 3, NULL);
+    mp__marc_fmt f = fmt_with(4096, MP_ENCODING_RAW);
+    fr out[16];
+    size_t k = frame_all(&f, b.p, b.len, out, 16);
+    cr_assert_geq(k, 3);
+    cr_assert_eq(out[0].rc, MP_FRAME_SKIP);
+    cr_assert_eq(out[0].kind, MP_EK_TOO_BIG);
+    cr_assert_eq(out[0].len, 4096);
+    cr_assert_eq(out[k - 1].rc, MP_FRAME_RECORD);
+    cr_assert_eq(out[k - 1].off, second);
+    /* With more bytes than the maximum available the answer is the same. */
+    mp_frame o;
+    cr_assert_eq(mp__marc_frame(&f, b.p, b.len, MP_FINAL_NO, &o), MP_FRAME_SKIP);
+    cr_assert_eq(o.len, 4096);
+    check_prefix_stable(&f, b.p, b.len);
+    mf_free(&b);
+}
+
+Test(frame, stable_on_damaged_mix, .timeout = 30)
+{
+    mf_buf b;
+    size_t offs[6];
+    sample(&b, 5, offs);
+    mf_set_length(&b, offs[3], "99999");
+    mf_insert(&b, offs[2], "\x00\x00  \n", 5);
+    mf_insert(&b, offs[1], "\x1d\x1d", 2);
+    b.p[offs[0] + 14] = 'x'; /* base address of record 0 no longer numeric */
+    mp__marc_fmt f = fmt_with(0, MP_ENCODING_RAW);
+    check_prefix_stable(&f, b.p, b.len);
+    mf_free(&b);
+}
+
+/* ---- parsing ------------------------------------------------------------------ */
+
+typedef struct parsed {
+    mp_arena a;
+    mp_item it;
+    mp__marc_fmt f;
+    const mp_record *rec;
+} parsed;
+
+static void parse(parsed *p, const unsigned char *data, size_t len, int enc)
+{
+    memset(p, 0, sizeof *p);
+    p->f = fmt_with(0, enc);
+    mp_arena_init(&p->a, 4096);
+    p->it.data = data;
+    p->it.len = (uint32_t)len;
+    p->it.type = MP_ITEM_RECORD;
+    cr_assert_eq(mp__marc_parse_item(&p->f, &p->it, &p->a), MP_OK);
+    p->rec = p->it.result;
+    cr_assert_not_null(p->rec);
+}
+
+static void done(parsed *p)
+{
+    mp_arena_free(&p->a);
+}
+
+static const char *const fields3[] = {"001ocm123", "24510$aThe title /$cby someone.",
+                                      "650 0$aCats$xBehavior.$vJuvenile"};
+
+Test(parse, clean_record, .timeout = 10)
+{
+    mf_buf b;
+    mf_init(&b);
+    mf_record(&b, NULL, fields3, 3);
+    parsed p;
+    parse(&p, b.p, b.len, MP_ENCODING_AUTO);
+    cr_assert_eq(p.it.status, 0);
+    const mp_record *r = p.rec;
+    cr_assert_eq(mp_record_field_count(r), 3);
+    const mp_field *f = mp_record_field(r, 0);
+    cr_assert(f->is_control);
+    cr_assert_eq(f->len, 6);
+    cr_assert(memcmp(f->data, "ocm123", 6) == 0);
+    f = mp_record_field(r, 1);
+    cr_assert_str_eq(f->tag, "245");
+    cr_assert_eq(f->ind1, '1');
+    cr_assert_eq(f->ind2, '0');
+    cr_assert_eq(f->nsubfields, 2);
+    cr_assert_eq(f->subfields[0].code, 'a');
+    cr_assert_eq(f->subfields[0].len, strlen("The title /"));
+    cr_assert(memcmp(f->subfields[1].data, "by someone.", 11) == 0);
+    f = mp_record_field(r, 2);
+    cr_assert_eq(f->ind1, ' ');
+    cr_assert_eq(f->nsubfields, 3);
+    size_t cl;
+    const char *cn = mp_record_control_number(r, &cl);
+    cr_assert_eq(cl, 6);
+    cr_assert(memcmp(cn, "ocm123", 6) == 0);
+    done(&p);
+    mf_free(&b);
+}
+
+Test(parse, unordered_directory, .timeout = 10)
+{
+    mf_buf b;
+    mf_init(&b);
+    mf_record(&b, NULL, fields3, 3);
+    /* Swap directory entries 0 and 2: data stays, order of entries changes. */
+    unsigned char tmp[12];
+    memcpy(tmp, b.p + 24, 12);
+    memcpy(b.p + 24, b.p + 48, 12);
+    memcpy(b.p + 48, tmp, 12);
+    parsed p;
+    parse(&p, b.p, b.len, MP_ENCODING_RAW);
+    cr_assert_eq(p.it.status, 0);
+    cr_assert_str_eq(mp_record_field(p.rec, 0)->tag, "650");
+    cr_assert_str_eq(mp_record_field(p.rec, 2)->tag, "001");
+    cr_assert(memcmp(mp_record_field(p.rec, 2)->data, "ocm123", 6) == 0);
+    cr_assert_eq(mp_record_field(p.rec, 0)->nsubfields, 3);
+    done(&p);
+    mf_free(&b);
+}
+
+Test(parse, wrong_base_address_falls_back, .timeout = 10)
+{
+    mf_buf b;
+    mf_init(&b);
+    mf_record(&b, NULL, fields3, 3);
+    memcpy(b.p + 12, "00050", 5);
+    parsed p;
+    parse(&p, b.p, b.len, MP_ENCODING_RAW);
+    cr_assert_eq(p.it.status, MP_ERECORD);
+    cr_assert_eq(p.rec->err->kind, MP_EK_BASE_ADDRESS);
+    cr_assert_eq(mp_record_field_count(p.rec), 3);
+    cr_assert_eq(mp_record_field(p.rec, 1)->nsubfields, 2);
+    done(&p);
+    mf_free(&b);
+}
+
+Test(parse, directory_overruns_record, .timeout = 10)
+{
+    mf_buf b;
+    mf_init(&b);
+    mf_record(&b, NULL, fields3, 3);
+    /* Entry 2 (650): length 0999 overruns. */
+    memcpy(b.p + 24 + 24 + 3, "0999", 4);
+    parsed p;
+    parse(&p, b.p, b.len, MP_ENCODING_RAW);
+    cr_assert_eq(p.it.status, MP_ERECORD);
+    cr_assert_eq(p.rec->err->kind, MP_EK_DIRECTORY);
+    cr_assert_str_eq(p.rec->err->tag, "650");
+    cr_assert_eq(mp_record_field_count(p.rec), 3);
+    cr_assert_eq(mp_record_field(p.rec, 2)->nsubfields, 3); /* ends at its terminator */
+    done(&p);
+    /* A start beyond the record: the field is dropped. */
+    memcpy(b.p + 24 + 24 + 3, "002099999", 9);
+    parse(&p, b.p, b.len, MP_ENCODING_RAW);
+    cr_assert_eq(p.it.status, MP_ERECORD);
+    cr_assert_eq(mp_record_field_count(p.rec), 2);
+    done(&p);
+    mf_free(&b);
+}
+
+Test(parse, missing_indicators_and_bad_subfields, .timeout = 10)
+{
+    static const char *const fl[] = {"001x", "020$a123", "1001 $a", "500  $", "24500junk$aT"};
+    mf_buf b;
+    mf_init(&b);
+    mf_record(&b, NULL, fl, 5);
+    parsed p;
+    parse(&p, b.p, b.len, MP_ENCODING_RAW);
+    cr_assert_eq(p.it.status, MP_ERECORD);
+    cr_assert_eq(p.rec->err->kind, MP_EK_INDICATOR);
+    cr_assert_str_eq(p.rec->err->tag, "020");
+    const mp_field *f = mp_record_field(p.rec, 1);
+    cr_assert_eq(f->ind1, ' ');
+    cr_assert_eq(f->nsubfields, 1);
+    cr_assert_eq(f->subfields[0].len, 3);
+    f = mp_record_field(p.rec, 2);
+    cr_assert_eq(f->nsubfields, 1);
+    cr_assert_eq(f->subfields[0].len, 0);
+    f = mp_record_field(p.rec, 3);
+    cr_assert_eq(f->nsubfields, 0);
+    f = mp_record_field(p.rec, 4);
+    cr_assert_eq(f->ind1, '0');
+    cr_assert_eq(f->nsubfields, 1);
+    done(&p);
+    mf_free(&b);
+}
+
+Test(parse, framing_verdict_becomes_error_with_index, .timeout = 10)
+{
+    mf_buf b;
+    mf_init(&b);
+    mf_record(&b, NULL, fields3, 3);
+    mf_set_length(&b, 0, "99999");
+    parsed p;
+    memset(&p, 0, sizeof p);
+    p.f = fmt_with(0, MP_ENCODING_RAW);
+    mp_arena_init(&p.a, 4096);
+    p.it.data = b.p;
+    p.it.len = (uint32_t)b.len;
+    p.it.frame_kind = MP_EK_LENGTH;
+    cr_assert_eq(mp__marc_parse_item(&p.f, &p.it, &p.a), MP_OK);
+    p.rec = p.it.result;
+    cr_assert_eq(p.it.status, MP_ERECORD);
+    cr_assert_eq(p.rec->err->kind, MP_EK_LENGTH);
+    cr_assert_eq(mp_record_field_count(p.rec), 3);
+    done(&p);
+    mf_free(&b);
+}
+
+Test(parse, utf8_strict_and_marc8, .timeout = 10)
+{
+    static const char *const fl[] = {"001x", "24510$aCaf\xc3\xa9", "500  $aBad \xff byte"};
+    mf_buf b;
+    mf_init(&b);
+    mf_record(&b, NULL, fl, 3);
+    parsed p;
+    parse(&p, b.p, b.len, MP_ENCODING_AUTO); /* leader/09 'a' */
+    cr_assert_eq(p.it.status, MP_ERECORD);
+    cr_assert_eq(p.rec->err->kind, MP_EK_ENCODING);
+    cr_assert_str_eq(p.rec->err->tag, "500");
+    done(&p);
+    parse(&p, b.p, b.len, MP_ENCODING_RAW);
+    cr_assert_eq(p.it.status, 0);
+    done(&p);
+    mf_free(&b);
+
+    /* MARC-8 (leader/09 blank): ANSEL acute (0xE2) + 'e' -> "e" U+0301. */
+    static const char *const m8[] = {"001y", "24510$aCaf\xe2" "e"};
+    mf_init(&b);
+    mf_record(&b, "nam  22 a 4500", m8, 2);
+    parse(&p, b.p, b.len, MP_ENCODING_AUTO);
+    cr_assert_eq(p.it.status, 0);
+    const mp_field *f = mp_record_field(p.rec, 1);
+    cr_assert_eq(f->nsubfields, 1);
+    cr_assert_eq(f->ind1, '1');
+    /* NFC by default: U+00E9. */
+    cr_assert_eq(f->subfields[0].len, 5, "got %u", f->subfields[0].len);
+    cr_assert(memcmp(f->subfields[0].data, "Caf\xc3\xa9", 5) == 0);
+    cr_assert_eq(f->len, 2 + 2 + 5);
+    done(&p);
+    mf_free(&b);
+}

@@ -1,0 +1,528 @@
+/* pipe_test.c - the generic pipeline driven by the newline format (test/support). */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "alloc.h"
+#include "ec.h"
+#include "nlformat.h"
+#include "pipe.h"
+
+/* Units must equal the model (same order, bytes, checksums). */
+static void expect_same(const nl_run *got, const nl_run *want, const char *what)
+{
+    cr_assert_eq(got->n, want->n, "%s: %zu units, expected %zu", what, got->n, want->n);
+    for (size_t i = 0; i < want->n; i++) {
+        const nl_unit *g = &got->units[i], *w = &want->units[i];
+        cr_assert(g->offset == w->offset && g->len == w->len && g->type == w->type &&
+                      g->kind == w->kind && g->sum == w->sum && g->ordinal == w->ordinal &&
+                      g->status == w->status,
+                  "%s: unit %zu differs: got off=%lu len=%u type=%u kind=%u ord=%lu sum=%x, "
+                  "want off=%lu len=%u type=%u kind=%u ord=%lu sum=%x",
+                  what, i, (unsigned long)g->offset, g->len, g->type, g->kind,
+                  (unsigned long)g->ordinal, g->sum, (unsigned long)w->offset, w->len, w->type,
+                  w->kind, (unsigned long)w->ordinal, w->sum);
+    }
+}
+
+/* Units must tile [0, end) exactly. */
+static void expect_tiling(const nl_run *got, uint64_t end)
+{
+    uint64_t off = 0;
+    for (size_t i = 0; i < got->n; i++) {
+        cr_assert_eq(got->units[i].offset, off, "gap/overlap at unit %zu", i);
+        cr_assert_eq(got->units[i].ordinal, i);
+        off += got->units[i].len;
+    }
+    cr_assert_eq(off, end);
+}
+
+static void run_case(const unsigned char *data, size_t n, mp_pipe_config *cfg, nl_run *got)
+{
+    mp_pipe *p;
+    cr_assert_eq(mp_pipe_open(&p, cfg), MP_OK);
+    cr_assert_eq(nl_drain(p, got, 0), MP_OK);
+    mp_stats st;
+    mp_pipe_stats(p, &st);
+    cr_assert_leq(st.chunks_in_flight_max, cfg->chunks);
+    cr_assert_eq(st.stage[MP_STAGE_PRODUCER].bytes, n);
+    mp_pipe_close(p);
+}
+
+Test(pipe, order_preserved_with_random_delays, .timeout = 120)
+{
+    size_t n;
+    unsigned char *data = nl_gen(7, 3000, 1, 200, &n);
+    nl_run want;
+    nl_expect(data, n, 1000, &want);
+    static const unsigned workers[] = {1, 2, 4, 8};
+    for (unsigned w = 0; w < 4; w++) {
+        nl_format f;
+        mem_source s;
+        mp_pipe_config cfg;
+        nl_format_init(&f, 1000);
+        f.delay_us_max = 30;
+        mem_source_init(&s, data, n);
+        s.max_read = 700;
+        s.delay_us_max = 20;
+        s.seed = w + 1;
+        nl_config(&cfg, &f, &s);
+        cfg.chunk_size = 1024;
+        cfg.chunks = 6;
+        cfg.threads = workers[w];
+        nl_run got;
+        run_case(data, n, &cfg, &got);
+        cr_assert(got.order_ok, "seq order broken with %u workers", workers[w]);
+        cr_assert_eq(got.final_rc, MP_EOF);
+        cr_assert_eq(got.final_off, n);
+        expect_same(&got, &want, "ordered");
+        cr_assert_eq(s.closed, 1, "the source is closed exactly once");
+        nl_run_free(&got);
+    }
+    nl_run_free(&want);
+    free(data);
+}
+
+Test(pipe, unordered_delivers_everything_once, .timeout = 120)
+{
+    size_t n;
+    unsigned char *data = nl_gen(11, 4000, 1, 120, &n);
+    nl_run want;
+    nl_expect(data, n, 1000, &want);
+    for (unsigned w = 1; w <= 4; w *= 2) {
+        nl_format f;
+        mem_source s;
+        mp_pipe_config cfg;
+        nl_format_init(&f, 1000);
+        f.delay_us_max = 40;
+        mem_source_init(&s, data, n);
+        nl_config(&cfg, &f, &s);
+        cfg.chunk_size = 512;
+        cfg.chunks = 8;
+        cfg.ordered = 0;
+        cfg.threads = w;
+        nl_run got;
+        run_case(data, n, &cfg, &got);
+        cr_assert_eq(got.final_rc, MP_EOF, "the terminal chunk comes last");
+        nl_sort(&got);
+        expect_same(&got, &want, "unordered");
+        nl_run_free(&got);
+    }
+    nl_run_free(&want);
+    free(data);
+}
+
+Test(pipe, units_larger_than_chunks_are_carried, .timeout = 120)
+{
+    size_t n;
+    /* Lines of 1..5000 bytes through 256-byte chunks: carried across 1..20 chunks. */
+    unsigned char *data = nl_gen(3, 400, 1, 5000, &n);
+    nl_run want;
+    nl_expect(data, n, 3000, &want); /* lines > 3000 become SKIPs of 3000 bytes */
+    size_t skips = 0;
+    for (size_t i = 0; i < want.n; i++)
+        skips += want.units[i].type == MP_ITEM_SKIP;
+    cr_assert_gt(skips, 10, "the input must contain over-long lines");
+    static const size_t chunk[] = {64, 256, 4096};
+    for (unsigned k = 0; k < 3; k++) {
+        nl_format f;
+        mem_source s;
+        mp_pipe_config cfg;
+        nl_format_init(&f, 3000);
+        mem_source_init(&s, data, n);
+        s.max_read = 333;
+        nl_config(&cfg, &f, &s);
+        cfg.chunk_size = chunk[k];
+        cfg.chunks = 3;
+        cfg.max_unit = 8192;
+        nl_run got;
+        run_case(data, n, &cfg, &got);
+        expect_same(&got, &want, "carried");
+        cr_assert_eq(got.final_off, n);
+        nl_run_free(&got);
+    }
+    nl_run_free(&want);
+    free(data);
+}
+
+Test(pipe, max_unit_forces_a_decision, .timeout = 60)
+{
+    size_t n;
+    unsigned char *data = nl_gen(5, 300, 1, 2000, &n);
+    nl_format f;
+    mem_source s;
+    mp_pipe_config cfg;
+    nl_format_init(&f, 4000);
+    mem_source_init(&s, data, n);
+    nl_config(&cfg, &f, &s);
+    cfg.chunk_size = 128;
+    cfg.max_unit = 500; /* below the longest lines: frame() is called with MP_FINAL_MAX */
+    nl_run got;
+    run_case(data, n, &cfg, &got);
+    expect_tiling(&got, n);
+    size_t maxed = 0;
+    for (size_t i = 0; i < got.n; i++) {
+        cr_assert_leq(got.units[i].len, 500);
+        maxed += got.units[i].kind == NL_KIND_MAX;
+    }
+    cr_assert_gt(maxed, 0);
+    nl_run_free(&got);
+    free(data);
+}
+
+Test(pipe, tiny_rings_and_chunks_wrap_around, .timeout = 120)
+{
+    size_t n;
+    unsigned char *data = nl_gen(9, 2000, 1, 90, &n);
+    nl_run want;
+    nl_expect(data, n, 100, &want);
+    for (unsigned w = 1; w <= 4; w *= 2) {
+        nl_format f;
+        mem_source s;
+        mp_pipe_config cfg;
+        nl_format_init(&f, 100);
+        mem_source_init(&s, data, n);
+        s.max_read = 7;
+        nl_config(&cfg, &f, &s);
+        cfg.chunk_size = 64;
+        cfg.chunks = 2;
+        cfg.ring_size = 2;
+        cfg.threads = w;
+        nl_run got;
+        mp_pipe *p;
+        cr_assert_eq(mp_pipe_open(&p, &cfg), MP_OK);
+        cr_assert_eq(nl_drain(p, &got, 1), MP_OK, "holding one chunk of two must not deadlock");
+        mp_stats st;
+        mp_pipe_stats(p, &st);
+        cr_assert_eq(st.ring_capacity[MP_RING_FILLED], 1);
+        cr_assert_eq(st.ring_capacity[MP_RING_FREE], 3);
+        cr_assert_leq(st.chunks_in_flight_max, 2);
+        mp_pipe_close(p);
+        expect_same(&got, &want, "tiny");
+        nl_run_free(&got);
+    }
+    nl_run_free(&want);
+    free(data);
+}
+
+Test(pipe, empty_and_unterminated_inputs, .timeout = 30)
+{
+    const char *cases[] = {"", "x", "abc\ndef", "\n\n\n", "only one line\n"};
+    for (unsigned k = 0; k < 5; k++) {
+        size_t n = strlen(cases[k]);
+        nl_run want, got;
+        nl_expect((const unsigned char *)cases[k], n, 100, &want);
+        nl_format f;
+        mem_source s;
+        mp_pipe_config cfg;
+        nl_format_init(&f, 100);
+        mem_source_init(&s, cases[k], n);
+        s.max_read = 1;
+        nl_config(&cfg, &f, &s);
+        cfg.chunk_size = 64;
+        cfg.chunks = 2;
+        run_case((const unsigned char *)cases[k], n, &cfg, &got);
+        cr_assert_eq(got.final_rc, MP_EOF);
+        cr_assert_eq(got.final_off, n);
+        expect_same(&got, &want, cases[k]);
+        nl_run_free(&got);
+        nl_run_free(&want);
+    }
+}
+
+Test(pipe, io_error_surfaces_after_every_unit_before_it, .timeout = 120)
+{
+    size_t n;
+    unsigned char *data = nl_gen(13, 500, 1, 300, &n);
+    unsigned seed = 42;
+    for (int iter = 0; iter < 40; iter++) {
+        size_t k = iter == 0 ? 0 : iter == 1 ? n : (size_t)rand_r(&seed) % n;
+        nl_run want, got;
+        nl_expect(data, k, 1000, &want); /* the stream is cut at k */
+        nl_format f;
+        mem_source s;
+        mp_pipe_config cfg;
+        nl_format_init(&f, 1000);
+        mem_source_init(&s, data, n);
+        s.fail_at = (int64_t)k;
+        s.max_read = 1 + (size_t)rand_r(&seed) % 500;
+        nl_config(&cfg, &f, &s);
+        cfg.chunk_size = 256;
+        cfg.threads = 1 + iter % 3;
+        mp_pipe *p;
+        cr_assert_eq(mp_pipe_open(&p, &cfg), MP_OK);
+        cr_assert_eq(nl_drain(p, &got, 0), MP_OK);
+        cr_assert_eq(got.final_rc, MP_EIO, "k=%zu: got %d", k, got.final_rc);
+        cr_assert_eq(got.final_off, k);
+        cr_assert_eq(got.final_errno, EIO);
+        uint64_t off = 0;
+        cr_assert_eq(mp_pipe_first_error(p, &off), MP_EIO);
+        cr_assert_eq(off, k);
+        mp_chunk *c;
+        cr_assert_eq(mp_pipe_next(p, &c, NULL), MP_EIO, "after the terminal: its status");
+        cr_assert_null(c);
+        mp_pipe_close(p);
+        expect_same(&got, &want, "io error");
+        nl_run_free(&got);
+        nl_run_free(&want);
+    }
+    free(data);
+}
+
+Test(pipe, parse_enomem_fails_its_chunk_in_order, .timeout = 60)
+{
+    size_t n;
+    unsigned char *data = nl_gen(17, 2000, 1, 60, &n);
+    nl_run want;
+    nl_expect(data, n, 100, &want);
+    nl_format f;
+    mem_source s;
+    mp_pipe_config cfg;
+    nl_format_init(&f, 100);
+    f.enomem_ordinal = 1234;
+    mem_source_init(&s, data, n);
+    nl_config(&cfg, &f, &s);
+    cfg.chunk_size = 512;
+    nl_run got;
+    mp_pipe *p;
+    cr_assert_eq(mp_pipe_open(&p, &cfg), MP_OK);
+    cr_assert_eq(nl_drain(p, &got, 0), MP_OK);
+    cr_assert_eq(got.final_rc, MP_ENOMEM);
+    cr_assert_eq(got.final_off, want.units[1234].offset);
+    cr_assert_lt(got.n, 1234);
+    cr_assert_gt(got.n, 1000, "whole chunks before the failing one are delivered");
+    for (size_t i = 0; i < got.n; i++)
+        cr_assert_eq(got.units[i].sum, want.units[i].sum);
+    uint64_t off;
+    cr_assert_eq(mp_pipe_first_error(p, &off), MP_ENOMEM);
+    cr_assert_eq(off, want.units[1234].offset);
+    mp_pipe_close(p);
+    nl_run_free(&got);
+    nl_run_free(&want);
+    free(data);
+}
+
+Test(pipe, backpressure_bounds_chunks_in_flight, .timeout = 60)
+{
+    size_t n;
+    unsigned char *data = nl_gen(19, 20000, 10, 50, &n);
+    nl_format f;
+    mem_source s;
+    mp_pipe_config cfg;
+    nl_format_init(&f, 100);
+    mem_source_init(&s, data, n);
+    nl_config(&cfg, &f, &s);
+    cfg.chunk_size = 256;
+    cfg.chunks = 4;
+    mp_pipe *p;
+    mp_chunk *held[4];
+    cr_assert_eq(mp_pipe_open(&p, &cfg), MP_OK);
+    for (int i = 0; i < 4; i++)
+        cr_assert_eq(mp_pipe_next(p, &held[i], NULL), MP_OK);
+    struct timespec dl;
+    mp_chunk *c;
+    mp_deadline_in(&dl, 100);
+    cr_assert_eq(mp_pipe_next(p, &c, &dl), MP_EAGAIN, "all T chunks held: nothing can come");
+    mp_stats st;
+    mp_pipe_stats(p, &st);
+    cr_assert_eq(st.chunks_in_flight, 4);
+    cr_assert_eq(st.chunks_in_flight_max, 4);
+    cr_assert_lt(st.stage[MP_STAGE_PRODUCER].bytes, 5 * 256, "the producer must have stopped");
+    for (int i = 0; i < 4; i++)
+        mp_chunk_release(held[i]);
+    nl_run got;
+    cr_assert_eq(nl_drain(p, &got, 0), MP_OK);
+    cr_assert_eq(got.final_rc, MP_EOF);
+    mp_pipe_stats(p, &st);
+    cr_assert_leq(st.chunks_in_flight_max, 4);
+    cr_assert_eq(st.chunks_total, 4);
+    cr_assert_geq(st.stage[MP_STAGE_CONSUMER].items, 1);
+    mp_pipe_close(p);
+    nl_run_free(&got);
+    free(data);
+}
+
+Test(pipe, retain_release_keeps_chunk_alive, .timeout = 30)
+{
+    size_t n;
+    unsigned char *data = nl_gen(23, 200, 5, 20, &n);
+    nl_format f;
+    mem_source s;
+    mp_pipe_config cfg;
+    nl_format_init(&f, 100);
+    mem_source_init(&s, data, n);
+    nl_config(&cfg, &f, &s);
+    mp_pipe *p;
+    mp_chunk *c;
+    cr_assert_eq(mp_pipe_open(&p, &cfg), MP_OK);
+    cr_assert_eq(mp_pipe_next(p, &c, NULL), MP_OK);
+    mp_chunk_retain(c);
+    mp_chunk_release(c);
+    cr_assert_eq(atomic_load(&c->refs), 1);
+    uint32_t sum = nl_hash(c->items[0].data, c->items[0].len);
+    cr_assert_eq(((const nl_result *)c->items[0].result)->sum, sum);
+    mp_chunk_release(c);
+    mp_pipe_close(p);
+    free(data);
+}
+
+static void *cancel_later(void *arg)
+{
+    usleep(30000);
+    mp_pipe_cancel(arg);
+    return NULL;
+}
+
+Test(pipe, cancel_wakes_a_blocked_consumer, .timeout = 30)
+{
+    nl_format f;
+    mem_source s;
+    mp_pipe_config cfg;
+    nl_format_init(&f, 100);
+    mem_source_init(&s, "", 0);
+    s.block = 1; /* an idle pipe: the producer sits in read() */
+    nl_config(&cfg, &f, &s);
+    mp_pipe *p;
+    mp_chunk *c;
+    pthread_t t;
+    cr_assert_eq(mp_pipe_open(&p, &cfg), MP_OK);
+    pthread_create(&t, NULL, cancel_later, p);
+    cr_assert_eq(mp_pipe_next(p, &c, NULL), MP_ECANCELED);
+    cr_assert(mp_pipe_cancelled(p));
+    pthread_join(t, NULL);
+    mp_pipe_close(p);
+    cr_assert_eq(s.closed, 1);
+}
+
+Test(pipe, close_at_random_points, .timeout = 180)
+{
+    size_t n;
+    unsigned char *data = nl_gen(29, 3000, 1, 400, &n);
+    unsigned seed = 99;
+    for (int iter = 0; iter < 150; iter++) {
+        nl_format f;
+        mem_source s;
+        mp_pipe_config cfg;
+        nl_format_init(&f, 1000);
+        f.delay_us_max = (unsigned)rand_r(&seed) % 3 * 10;
+        mem_source_init(&s, data, n);
+        s.max_read = 1 + (size_t)rand_r(&seed) % 2000;
+        s.block = rand_r(&seed) % 10 == 0;
+        nl_config(&cfg, &f, &s);
+        cfg.chunk_size = 64 << (rand_r(&seed) % 6);
+        cfg.chunks = 2 + (unsigned)rand_r(&seed) % 6;
+        cfg.threads = 1 + (unsigned)rand_r(&seed) % 4;
+        cfg.ordered = rand_r(&seed) % 2;
+        mp_pipe *p;
+        cr_assert_eq(mp_pipe_open(&p, &cfg), MP_OK);
+        unsigned take = (unsigned)rand_r(&seed) % 20, hold = (unsigned)rand_r(&seed) % 2;
+        mp_chunk *kept = NULL;
+        for (unsigned i = 0; i < take; i++) {
+            mp_chunk *c;
+            struct timespec dl;
+            mp_deadline_in(&dl, 5);
+            if (mp_pipe_next(p, &c, &dl) != MP_OK)
+                break;
+            if (hold && !kept)
+                kept = c; /* close frees chunks the consumer still holds */
+            else
+                mp_chunk_release(c);
+        }
+        mp_pipe_close(p);
+        cr_assert_eq(s.closed, 1);
+    }
+    free(data);
+}
+
+Test(pipe, open_rejects_bad_configs, .timeout = 10)
+{
+    nl_format f;
+    mem_source s;
+    mp_pipe_config cfg;
+    mp_pipe *p = (mp_pipe *)1;
+    nl_format_init(&f, 100);
+    mem_source_init(&s, "", 0);
+    nl_config(&cfg, &f, &s);
+    cfg.chunks = 1;
+    cr_assert_eq(mp_pipe_open(&p, &cfg), MP_EINVAL);
+    cr_assert_null(p);
+    nl_config(&cfg, &f, &s);
+    cfg.chunk_size = 10;
+    cr_assert_eq(mp_pipe_open(&p, &cfg), MP_EINVAL);
+    nl_config(&cfg, &f, &s);
+    cfg.ring_size = 3;
+    cr_assert_eq(mp_pipe_open(&p, &cfg), MP_EINVAL);
+    nl_config(&cfg, &f, &s);
+    cfg.format.frame = NULL;
+    cr_assert_eq(mp_pipe_open(&p, &cfg), MP_EINVAL);
+    cr_assert_eq(s.closed, 0, "a failed open does not close the source");
+    mp_pipe_close(NULL);
+}
+
+Test(pipe, alloc_failure_during_open_is_enomem, .timeout = 120)
+{
+    nl_format f;
+    mem_source s;
+    mp_pipe_config cfg;
+    const char *text = "a\nb\nc\n";
+    nl_format_init(&f, 100);
+    int ok = 0;
+    for (uint64_t k = 1; k < 200 && !ok; k++) {
+        mem_source_init(&s, text, strlen(text));
+        s.block = 1; /* the workers allocate nothing: every counted allocation is open's */
+        nl_config(&cfg, &f, &s);
+        mp_pipe *p = NULL;
+        mp__alloc_fail_at(k);
+        int rc = mp_pipe_open(&p, &cfg);
+        uint64_t used = mp__alloc_fail_at(0);
+        if (rc == MP_OK) {
+            cr_assert_lt(used, k, "open succeeded although allocation %lu failed",
+                         (unsigned long)k);
+            ok = 1;
+            mp_pipe_close(p);
+        } else {
+            cr_assert_eq(rc, MP_ENOMEM, "k=%lu: %s", (unsigned long)k, mp_err_name(rc));
+            cr_assert_null(p);
+            cr_assert_eq(s.closed, 0);
+        }
+    }
+    cr_assert(ok, "open never succeeded");
+}
+
+Test(pipe, alloc_failure_while_running_ends_in_order, .timeout = 120)
+{
+    size_t n;
+    unsigned char *data = nl_gen(31, 300, 1, 3000, &n);
+    nl_run want;
+    nl_expect(data, n, 4000, &want);
+    for (uint64_t k = 1; k < 60; k++) {
+        nl_format f;
+        mem_source s;
+        mp_pipe_config cfg;
+        nl_format_init(&f, 4000);
+        mem_source_init(&s, data, n);
+        nl_config(&cfg, &f, &s);
+        cfg.chunk_size = 512;
+        cfg.threads = 1;
+        mp_pipe *p;
+        cr_assert_eq(mp_pipe_open(&p, &cfg), MP_OK);
+        mp__alloc_fail_at(k); /* the k-th allocation after open: carry, items, spill, arena */
+        nl_run got;
+        cr_assert_eq(nl_drain(p, &got, 0), MP_OK);
+        mp__alloc_fail_at(0);
+        cr_assert(got.final_rc == MP_EOF || got.final_rc == MP_ENOMEM, "k=%lu: %d",
+                  (unsigned long)k, got.final_rc);
+        cr_assert_leq(got.n, want.n);
+        for (size_t i = 0; i < got.n; i++)
+            cr_assert_eq(got.units[i].sum, want.units[i].sum, "k=%lu unit %zu", (unsigned long)k,
+                         i);
+        if (got.final_rc == MP_EOF)
+            cr_assert_eq(got.n, want.n);
+        mp_pipe_close(p);
+        nl_run_free(&got);
+    }
+    nl_run_free(&want);
+    free(data);
+}

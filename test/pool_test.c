@@ -1,0 +1,100 @@
+/* pool_test.c - the shared pool: many pipelines, EBUSY, attach/detach. */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include "nlformat.h"
+#include "pipe.h"
+
+Test(pool, create_destroy_and_counts, .timeout = 30)
+{
+    mp_pool *pool;
+    cr_assert_eq(mp_pool_create(&pool, 3), MP_OK);
+    cr_assert_eq(mp_pool_threads(pool), 3);
+    cr_assert_eq(mp_pool_attached(pool), 0);
+    cr_assert_eq(mp_pool_destroy(pool), MP_OK);
+    cr_assert_eq(mp_pool_destroy(NULL), MP_OK);
+    cr_assert_eq(mp_pool_create(NULL, 1), MP_EINVAL);
+    cr_assert_eq(mp_pool_create(&pool, 0), MP_OK, "0: one per CPU");
+    cr_assert_geq(mp_pool_threads(pool), 1);
+    cr_assert_eq(mp_pool_destroy(pool), MP_OK);
+}
+
+Test(pool, destroy_is_busy_while_attached, .timeout = 30)
+{
+    mp_pool *pool;
+    nl_format f;
+    mem_source s;
+    mp_pipe_config cfg;
+    mp_pipe *p;
+    cr_assert_eq(mp_pool_create(&pool, 2), MP_OK);
+    nl_format_init(&f, 100);
+    mem_source_init(&s, "a\nb\n", 4);
+    nl_config(&cfg, &f, &s);
+    cfg.pool = pool;
+    cr_assert_eq(mp_pipe_open(&p, &cfg), MP_OK);
+    cr_assert_eq(mp_pool_attached(pool), 1);
+    cr_assert_eq(mp_pool_destroy(pool), MP_EBUSY);
+    mp_pipe_close(p);
+    cr_assert_eq(mp_pool_attached(pool), 0);
+    cr_assert_eq(mp_pool_destroy(pool), MP_OK);
+}
+
+#define NPIPES 200
+
+Test(pool, many_pipelines_share_one_pool, .timeout = 120)
+{
+    mp_pool *pool;
+    cr_assert_eq(mp_pool_create(&pool, 2), MP_OK);
+    nl_format f;
+    nl_format_init(&f, 200);
+    static mem_source src[NPIPES];
+    static mp_pipe *pipes[NPIPES];
+    static unsigned char *data[NPIPES];
+    static size_t len[NPIPES];
+    static nl_run want[NPIPES], got[NPIPES];
+    for (int i = 0; i < NPIPES; i++) {
+        data[i] = nl_gen((unsigned)i + 1, 50 + (size_t)i % 37, 1, 150, &len[i]);
+        nl_expect(data[i], len[i], 200, &want[i]);
+        mem_source_init(&src[i], data[i], len[i]);
+        mp_pipe_config cfg;
+        nl_config(&cfg, &f, &src[i]);
+        cfg.pool = pool;
+        cfg.chunk_size = 256;
+        cfg.chunks = 2;
+        cr_assert_eq(mp_pipe_open(&pipes[i], &cfg), MP_OK);
+        memset(&got[i], 0, sizeof(got[i]));
+    }
+    cr_assert_eq(mp_pool_attached(pool), NPIPES);
+    cr_assert_eq(mp_pool_threads(pool), 2, "no threads per pipeline");
+    /* Interleave consumption across all pipelines, one chunk at a time. */
+    int live = NPIPES;
+    static int done[NPIPES];
+    while (live > 0) {
+        for (int i = 0; i < NPIPES; i++) {
+            if (done[i])
+                continue;
+            mp_chunk *c;
+            cr_assert_eq(mp_pipe_next(pipes[i], &c, NULL), MP_OK);
+            if (c->status != 0) {
+                cr_assert_eq(c->status, MP_EOF);
+                done[i] = 1;
+                live--;
+            } else {
+                for (uint32_t k = 0; k < c->nitems; k++) {
+                    const nl_result *r = c->items[k].result;
+                    cr_assert_not_null(r);
+                    cr_assert_eq(r->sum, nl_hash(c->items[k].data, c->items[k].len));
+                    got[i].n++;
+                    cr_assert_eq(c->items[k].offset, want[i].units[c->items[k].ordinal].offset);
+                }
+            }
+            mp_chunk_release(c);
+        }
+    }
+    for (int i = 0; i < NPIPES; i++) {
+        cr_assert_eq(got[i].n, want[i].n, "pipeline %d", i);
+        mp_pipe_close(pipes[i]);
+        nl_run_free(&want[i]);
+        free(data[i]);
+    }
+    cr_assert_eq(mp_pool_destroy(pool), MP_OK);
+}

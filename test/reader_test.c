@@ -1,0 +1,459 @@
+/*
+ * reader_test.c - the pipeline reader: sources, chunk straddling, big
+ * records, policies, I/O errors, early close, timeouts, shared pools.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "marcfix.h"
+
+static mp_reader_options opts(unsigned threads, size_t chunk)
+{
+    mp_reader_options o = MP_READER_OPTIONS_INIT;
+    o.threads = threads;
+    o.chunk_size = chunk;
+    return o;
+}
+
+static void expect_records(mp_reader *r, const size_t *offs, unsigned n)
+{
+    const mp_record *rec;
+    for (unsigned i = 0; i < n; i++) {
+        int rc = mp_reader_next(r, &rec);
+        cr_assert_eq(rc, MP_OK, "record %u: %s (%s)", i, mp_err_name(rc),
+                     mp_reader_error(r)->message);
+        cr_assert_eq(mp_record_offset(rec), offs[i]);
+        size_t len;
+        mp_record_raw(rec, &len);
+        cr_assert_eq(len, offs[i + 1] - offs[i]);
+        cr_assert_eq(mp_record_ordinal(rec), i);
+        char cn[32];
+        snprintf(cn, sizeof cn, "cn%u", i);
+        size_t cl;
+        const char *c = mp_record_control_number(rec, &cl);
+        cr_assert(c && cl == strlen(cn) && memcmp(c, cn, cl) == 0);
+    }
+}
+
+Test(reader, empty_input_is_eof, .timeout = 10)
+{
+    mp_reader *r;
+    const mp_record *rec;
+    mp_reader_options o = opts(2, 4096);
+    cr_assert_eq(mp_reader_open_mem(&r, "", 0, &o), MP_OK);
+    cr_assert_eq(mp_reader_next(r, &rec), MP_EOF);
+    cr_assert_null(rec);
+    cr_assert_eq(mp_reader_next(r, &rec), MP_EOF);
+    mp_reader_close(r);
+    mp_reader_close(NULL);
+}
+
+Test(reader, mem_path_fd_cb_sources, .timeout = 30)
+{
+    mf_buf b;
+    size_t offs[201];
+    mf_init(&b);
+    mf_sample(&b, 200, 3, offs);
+    char path[] = "/tmp/mp_reader_testXXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(write(fd, b.p, b.len), (ssize_t)b.len);
+    close(fd);
+
+    mp_reader_options o = opts(2, 4096);
+    mp_reader *r;
+    const mp_record *rec;
+    cr_assert_eq(mp_reader_open_mem(&r, b.p, b.len, &o), MP_OK);
+    expect_records(r, offs, 200);
+    cr_assert_eq(mp_reader_next(r, &rec), MP_EOF);
+    uint64_t nr, ne, nb;
+    mp_reader_counts(r, &nr, &ne, &nb);
+    cr_assert_eq(nr, 200);
+    cr_assert_eq(ne, 0);
+    cr_assert_eq(nb, b.len);
+    mp_reader_close(r);
+
+    cr_assert_eq(mp_reader_open_path(&r, path, &o), MP_OK);
+    expect_records(r, offs, 200);
+    cr_assert_eq(mp_reader_next(r, &rec), MP_EOF);
+    mp_reader_close(r);
+
+    fd = open(path, O_RDONLY);
+    cr_assert_eq(mp_reader_open_fd(&r, fd, &o), MP_OK);
+    expect_records(r, offs, 200);
+    cr_assert_eq(mp_reader_next(r, &rec), MP_EOF);
+    mp_reader_close(r);
+    cr_assert_eq(fcntl(fd, F_GETFD), 0, "the descriptor is borrowed, not closed");
+    close(fd);
+
+    /* A pipe with a writer thread. */
+    int pfd[2];
+    cr_assert_eq(pipe(pfd), 0);
+    cr_assert_eq(mp_reader_open_fd(&r, pfd[0], &o), MP_OK);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(pfd[0]);
+        size_t at = 0;
+        while (at < b.len) {
+            size_t n = b.len - at > 1000 ? 1000 : b.len - at;
+            if (write(pfd[1], b.p + at, n) != (ssize_t)n)
+                _exit(1);
+            at += n;
+        }
+        _exit(0);
+    }
+    close(pfd[1]);
+    expect_records(r, offs, 200);
+    cr_assert_eq(mp_reader_next(r, &rec), MP_EOF);
+    mp_reader_close(r);
+    close(pfd[0]);
+
+    cr_assert_eq(mp_reader_open_path(&r, "/nonexistent/x.mrc", &o), MP_ENOENT);
+    unlink(path);
+    mf_free(&b);
+}
+
+typedef struct cbsrc {
+    const unsigned char *p;
+    size_t len, pos, fail_at, step;
+} cbsrc;
+
+static ssize_t cb_read(void *user, void *buf, size_t cap, int *sys_errno)
+{
+    cbsrc *s = user;
+    if (s->fail_at && s->pos >= s->fail_at) {
+        *sys_errno = EIO;
+        return -1;
+    }
+    size_t n = s->len - s->pos;
+    if (n > cap)
+        n = cap;
+    if (n > s->step)
+        n = s->step;
+    if (s->fail_at && s->pos + n > s->fail_at)
+        n = s->fail_at - s->pos;
+    memcpy(buf, s->p + s->pos, n);
+    s->pos += n;
+    return (ssize_t)n;
+}
+
+Test(reader, io_error_after_every_earlier_record, .timeout = 30)
+{
+    mf_buf b;
+    size_t offs[51];
+    mf_init(&b);
+    mf_sample(&b, 50, 5, offs);
+    for (int pass = 0; pass < 2; pass++) {
+        size_t fail = pass == 0 ? offs[30] : offs[30] + 10; /* on a boundary / inside */
+        cbsrc s = {b.p, b.len, 0, fail, 777};
+        mp_reader_options o = opts(2, 4096);
+        mp_reader *r;
+        const mp_record *rec;
+        cr_assert_eq(mp_reader_open_cb(&r, cb_read, &s, &o), MP_OK);
+        expect_records(r, offs, 30);
+        int rc = mp_reader_next(r, &rec);
+        if (pass == 1) {
+            /* The partial record before the failure is reported first. */
+            cr_assert_eq(rc, MP_ERECORD);
+            cr_assert_eq(mp_reader_error(r)->kind, MP_EK_TRUNCATED);
+            cr_assert_eq(mp_reader_error(r)->offset, offs[30]);
+            rc = mp_reader_next(r, &rec);
+        }
+        cr_assert_eq(rc, MP_EIO, "got %s", mp_err_name(rc));
+        const mp_error_info *e = mp_reader_error(r);
+        cr_assert_eq(e->kind, MP_EK_IO);
+        cr_assert_eq(e->offset, fail);
+        cr_assert_eq(e->sys_errno, EIO);
+        cr_assert_eq(mp_reader_next(r, &rec), MP_EIO, "the failure is sticky");
+        mp_reader_close(r);
+
+        /* The sequential reader says the same. */
+        s.pos = 0;
+        mp_seqreader *q;
+        cr_assert_eq(mp_seqreader_open_cb(&q, cb_read, &s, &o), MP_OK);
+        mf_seq got;
+        mf_collect_seq(&got, q);
+        cr_assert_eq(got.end_rc, MP_EIO);
+        cr_assert_eq(got.end_off, fail);
+        cr_assert_eq(got.n, pass == 0 ? 30u : 31u);
+        mf_seq_free(&got);
+        mp_seqreader_close(q);
+    }
+    mf_free(&b);
+}
+
+Test(reader, records_spanning_two_and_three_chunks, .timeout = 30)
+{
+    mf_buf b;
+    mf_init(&b);
+    size_t offs[5];
+    offs[0] = mf_big_record(&b, 3000, 1);  /* < 1 chunk */
+    offs[1] = mf_big_record(&b, 6000, 2);  /* spans 2 */
+    offs[2] = mf_big_record(&b, 10000, 3); /* spans 3 */
+    offs[3] = mf_big_record(&b, 1000000, 4);
+    offs[4] = b.len;
+    for (unsigned t = 1; t <= 2; t++) {
+        mp_reader_options o = opts(t, 4096);
+        mp_reader *r;
+        const mp_record *rec;
+        cr_assert_eq(mp_reader_open_mem(&r, b.p, b.len, &o), MP_OK);
+        for (int i = 0; i < 4; i++) {
+            /* The 1 MB record cannot state its length (99999): LENGTH error, indexed. */
+            cr_assert_eq(mp_reader_next(r, &rec), i == 3 ? MP_ERECORD : MP_OK, "record %d: %s",
+                         i, mp_reader_error(r)->message);
+            cr_assert_not_null(rec);
+            if (i == 3)
+                cr_assert_eq(mp_reader_error(r)->kind, MP_EK_LENGTH);
+            size_t len;
+            const unsigned char *raw = mp_record_raw(rec, &len);
+            cr_assert_eq(len, offs[i + 1] - offs[i]);
+            cr_assert(memcmp(raw, b.p + offs[i], len) == 0);
+            cr_assert_gt(mp_record_field_count(rec), 0);
+        }
+        cr_assert_eq(mp_reader_next(r, &rec), MP_EOF);
+        mp_reader_close(r);
+    }
+    mf_free(&b);
+}
+
+Test(reader, junk_only_and_no_terminator, .timeout = 10)
+{
+    const char *junk = "no MARC here\r\nnone at all\x1a";
+    mp_reader_options o = opts(2, 4096);
+    mp_reader *r;
+    const mp_record *rec;
+    cr_assert_eq(mp_reader_open_mem(&r, junk, strlen(junk), &o), MP_OK);
+    cr_assert_eq(mp_reader_next(r, &rec), MP_ERECORD);
+    cr_assert_null(rec);
+    cr_assert_eq(mp_reader_error(r)->kind, MP_EK_JUNK);
+    cr_assert_eq(mp_reader_error(r)->offset, 0);
+    cr_assert_eq(mp_reader_error(r)->length, strlen(junk));
+    cr_assert_eq(mp_reader_next(r, &rec), MP_EOF);
+    mp_reader_close(r);
+
+    mf_buf b;
+    mf_init(&b);
+    mf_big_record(&b, 20000, 9);
+    b.len--; /* no terminator at all */
+    cr_assert_eq(mp_reader_open_mem(&r, b.p, b.len, &o), MP_OK);
+    cr_assert_eq(mp_reader_next(r, &rec), MP_ERECORD);
+    cr_assert_eq(mp_reader_error(r)->kind, MP_EK_TRUNCATED);
+    cr_assert_eq(mp_reader_error(r)->length, b.len);
+    cr_assert_eq(mp_reader_next(r, &rec), MP_EOF);
+    mp_reader_close(r);
+    mf_free(&b);
+}
+
+static void damaged(mf_buf *b, size_t *offs)
+{
+    mf_init(b);
+    mf_sample(b, 20, 8, offs);
+    memcpy(b->p + offs[3] + 12, "00050", 5); /* base address: ERECORD with a record */
+    memcpy(b->p + offs[7] + 10, "33", 2);    /* leader/10-11 */
+    mf_insert(b, offs[12], "junk", 4);       /* a skipped span before record 12 */
+}
+
+Test(reader, policies, .timeout = 30)
+{
+    mf_buf b;
+    size_t offs[21];
+    damaged(&b, offs);
+    const mp_record *rec;
+    mp_reader *r;
+    int rc;
+
+    /* REPORT: 20 records (2 damaged) + 1 junk span. */
+    mp_reader_options o = opts(2, 4096);
+    cr_assert_eq(mp_reader_open_mem(&r, b.p, b.len, &o), MP_OK);
+    int ok = 0, bad = 0, withrec = 0;
+    while ((rc = mp_reader_next(r, &rec)) == MP_OK || rc == MP_ERECORD) {
+        if (rc == MP_OK) {
+            ok++;
+            continue;
+        }
+        bad++;
+        const mp_error_info *e = mp_reader_error(r);
+        if (rec) {
+            withrec++;
+            cr_assert_str_eq(e->control_number, e->kind == MP_EK_BASE_ADDRESS ? "cn3" : "cn7");
+        } else {
+            cr_assert_eq(e->kind, MP_EK_JUNK);
+            cr_assert_eq(e->offset, offs[12]);
+            cr_assert_eq(e->length, 4);
+            cr_assert_eq(e->ordinal, 12);
+        }
+        cr_assert_neq(strstr(e->message, "offset"), NULL);
+    }
+    cr_assert_eq(rc, MP_EOF);
+    cr_assert_eq(ok, 18);
+    cr_assert_eq(bad, 3);
+    cr_assert_eq(withrec, 2);
+    mp_reader_close(r);
+
+    /* STOP: the first error, then MP_ESTOPPED. */
+    o.policy = MP_POLICY_STOP;
+    cr_assert_eq(mp_reader_open_mem(&r, b.p, b.len, &o), MP_OK);
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(mp_reader_next(r, &rec), MP_OK);
+    cr_assert_eq(mp_reader_next(r, &rec), MP_ERECORD);
+    cr_assert_eq(mp_reader_error(r)->kind, MP_EK_BASE_ADDRESS);
+    cr_assert_eq(mp_reader_next(r, &rec), MP_ESTOPPED);
+    cr_assert_eq(mp_reader_next(r, &rec), MP_ESTOPPED);
+    mp_reader_close(r);
+
+    /* SKIP: errors never returned, but counted. */
+    o.policy = MP_POLICY_SKIP;
+    cr_assert_eq(mp_reader_open_mem(&r, b.p, b.len, &o), MP_OK);
+    ok = 0;
+    while ((rc = mp_reader_next(r, &rec)) == MP_OK)
+        ok++;
+    cr_assert_eq(rc, MP_EOF);
+    cr_assert_eq(ok, 18);
+    uint64_t nr, ne;
+    mp_reader_counts(r, &nr, &ne, NULL);
+    cr_assert_eq(nr, 18);
+    cr_assert_eq(ne, 3);
+    mp_reader_close(r);
+
+    /* Cap: 2 errors pass, the third ends the stream. */
+    o.policy = MP_POLICY_REPORT;
+    o.max_errors = 2;
+    cr_assert_eq(mp_reader_open_mem(&r, b.p, b.len, &o), MP_OK);
+    bad = 0;
+    while ((rc = mp_reader_next(r, &rec)) == MP_OK || rc == MP_ERECORD)
+        bad += rc == MP_ERECORD;
+    cr_assert_eq(rc, MP_ELIMIT);
+    cr_assert_eq(bad, 2);
+    cr_assert_eq(mp_reader_error(r)->offset, offs[12]);
+    mp_reader_close(r);
+    mf_free(&b);
+}
+
+Test(reader, early_close_at_random_points, .timeout = 60)
+{
+    mf_buf b;
+    mf_init(&b);
+    mf_sample(&b, 500, 4, NULL);
+    srand(42);
+    for (int k = 0; k < 60; k++) {
+        mp_reader_options o = opts(1 + k % 3, 4096 << (k % 4));
+        o.chunks_in_flight = k % 2 ? 2 : 0;
+        mp_reader *r;
+        const mp_record *rec;
+        cr_assert_eq(mp_reader_open_mem(&r, b.p, b.len, &o), MP_OK);
+        int stop = rand() % 520;
+        for (int i = 0; i < stop; i++)
+            if (mp_reader_next(r, &rec) != MP_OK)
+                break;
+        mp_reader_close(r);
+    }
+    mf_free(&b);
+}
+
+static ssize_t never_read(void *user, void *buf, size_t cap, int *sys_errno)
+{
+    (void)user;
+    (void)buf;
+    (void)cap;
+    (void)sys_errno;
+    return 0;
+}
+
+Test(reader, timeout_and_quiet_pipe_close, .timeout = 10)
+{
+    int pfd[2];
+    cr_assert_eq(pipe(pfd), 0);
+    mp_reader_options o = opts(2, 4096);
+    mp_reader *r;
+    const mp_record *rec;
+    cr_assert_eq(mp_reader_open_fd(&r, pfd[0], &o), MP_OK);
+    cr_assert_eq(mp_reader_next_timeout(r, &rec, 30), MP_EAGAIN);
+    cr_assert_eq(mp_reader_next_timeout(r, &rec, 0), MP_EAGAIN);
+    mp_reader_close(r); /* the source is polled in slices: close returns */
+    close(pfd[0]);
+    close(pfd[1]);
+    cr_assert_eq(mp_reader_open_cb(&r, never_read, NULL, &o), MP_OK);
+    cr_assert_eq(mp_reader_next(r, &rec), MP_EOF);
+    mp_reader_close(r);
+}
+
+static int drop_odd(void *user, const mp_record *rec)
+{
+    (void)user;
+    return (mp_record_ordinal(rec) % 2) ? 1 : (mp_record_ordinal(rec) == 10 ? -1 : 0);
+}
+
+Test(reader, shared_pool_and_record_fn, .timeout = 30)
+{
+    mf_buf b;
+    size_t offs[41];
+    mf_init(&b);
+    mf_sample(&b, 40, 6, offs);
+    mp_pool *pool;
+    cr_assert_eq(mp_pool_create(&pool, 2), MP_OK);
+    mp_reader_options o = opts(0, 4096);
+    o.pool = pool;
+    mp_reader *rs[8];
+    for (int i = 0; i < 8; i++)
+        cr_assert_eq(mp_reader_open_mem(&rs[i], b.p, b.len, &o), MP_OK);
+    for (int i = 0; i < 8; i++) {
+        expect_records(rs[i], offs, 40);
+        const mp_record *rec;
+        cr_assert_eq(mp_reader_next(rs[i], &rec), MP_EOF);
+        mp_reader_close(rs[i]);
+    }
+    o.record_fn = drop_odd;
+    mp_reader *r;
+    const mp_record *rec;
+    cr_assert_eq(mp_reader_open_mem(&r, b.p, b.len, &o), MP_OK);
+    int rc, n = 0;
+    while ((rc = mp_reader_next(r, &rec)) == MP_OK || rc == MP_ERECORD) {
+        cr_assert_eq(mp_record_ordinal(rec) % 2, 0);
+        if (rc == MP_ERECORD)
+            cr_assert_eq(mp_reader_error(r)->kind, MP_EK_FILTER);
+        n++;
+    }
+    cr_assert_eq(rc, MP_EOF);
+    cr_assert_eq(n, 20);
+    mp_reader_close(r);
+    cr_assert_eq(mp_pool_destroy(pool), MP_OK);
+    mf_free(&b);
+}
+
+Test(reader, bad_hathi_1mb_record_default_options, .timeout = 60)
+{
+    const char *dir = getenv("MARCPIPE_CORPUS");
+    if (!dir || !*dir)
+        dir = "../shared/data";
+    char path[4096];
+    snprintf(path, sizeof path, "%s/marc4j/bad_hathi_records.mrc", dir);
+    struct stat st;
+    if (stat(path, &st) != 0)
+        cr_skip_test("SKIP: %s not found (set MARCPIPE_CORPUS)", path);
+    mp_reader *r;
+    const mp_record *rec;
+    cr_assert_eq(mp_reader_open_path(&r, path, NULL), MP_OK);
+    int rc, n = 0, big = 0;
+    while ((rc = mp_reader_next(r, &rec)) == MP_OK || rc == MP_ERECORD) {
+        cr_assert_not_null(rec, "%s", mp_reader_error(r)->message);
+        size_t len;
+        mp_record_raw(rec, &len);
+        if (len > 1000000) {
+            big++;
+            cr_assert_eq(rc, MP_ERECORD);
+            cr_assert_eq(mp_reader_error(r)->kind, MP_EK_LENGTH);
+            cr_assert_gt(mp_record_field_count(rec), 10);
+        }
+        n++;
+    }
+    cr_assert_eq(rc, MP_EOF);
+    cr_assert_eq(big, 1);
+    cr_assert_eq(n, 5);
+    mp_reader_close(r);
+}

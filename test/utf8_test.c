@@ -1,0 +1,189 @@
+/*
+ * utf8_test.c - UTF-8 validation and repair (stages/src/utf8.c).
+ *
+ * The expected REPLACE / IGNORE outputs and STRICT positions were computed
+ * with CPython 3.11: bytes.decode('utf-8', 'replace' / 'ignore') and
+ * UnicodeDecodeError.start.
+ */
+#include <criterion/criterion.h>
+#include <string.h>
+#include <marcpipe/reader.h>
+#include "alloc.h"
+#include "arena.h"
+#include "text.h"
+
+typedef struct u8case {
+    const char *in;
+    size_t n;
+    const char *repl;
+    size_t repl_n;
+    const char *ign;
+    size_t ign_n;
+    long bad; /* first invalid byte, -1 when valid */
+} u8case;
+
+static const u8case cases[] = {
+    {"\x61\x62\x63", 3, "\x61\x62\x63", 3, "\x61\x62\x63", 3, -1},
+    {"\xc3\xa9", 2, "\xc3\xa9", 2, "\xc3\xa9", 2, -1},
+    /* overlong 2-byte */
+    {"\xc0\xaf", 2, "\xef\xbf\xbd\xef\xbf\xbd", 6, "", 0, 0},
+    /* overlong 3-byte */
+    {"\xe0\x80\xaf", 3, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd", 9, "", 0, 0},
+    /* surrogate U+D800, and U+D7FF just below */
+    {"\xed\xa0\x80", 3, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd", 9, "", 0, 0},
+    {"\xed\x9f\xbf", 3, "\xed\x9f\xbf", 3, "\xed\x9f\xbf", 3, -1},
+    /* U+110000, and U+10FFFF */
+    {"\xf4\x90\x80\x80", 4, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd", 12, "", 0, 0},
+    {"\xf4\x8f\xbf\xbf", 4, "\xf4\x8f\xbf\xbf", 4, "\xf4\x8f\xbf\xbf", 4, -1},
+    /* lead bytes that never occur */
+    {"\xf5\x80", 2, "\xef\xbf\xbd\xef\xbf\xbd", 6, "", 0, 0},
+    {"\xff", 1, "\xef\xbf\xbd", 3, "", 0, 0},
+    /* truncated sequences: one U+FFFD per maximal subpart */
+    {"\x61\xe2\x82", 3, "\x61\xef\xbf\xbd", 4, "\x61", 1, 1},
+    {"\xe2\x82\x61", 3, "\xef\xbf\xbd\x61", 4, "\x61", 1, 0},
+    {"\xc2", 1, "\xef\xbf\xbd", 3, "", 0, 0},
+    /* lone continuation bytes */
+    {"\x80\x80", 2, "\xef\xbf\xbd\xef\xbf\xbd", 6, "", 0, 0},
+    /* 4-byte valid, 4-byte overlong */
+    {"\xf0\x9f\x98\x80", 4, "\xf0\x9f\x98\x80", 4, "\xf0\x9f\x98\x80", 4, -1},
+    {"\xf0\x80\x80\x80", 4, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd", 12, "", 0, 0},
+    /* problems after and between 8-byte ASCII runs */
+    {"\x61\x62\x63\x64\x65\x66\x67\x68\x69\x6a\xe9\x6b\x6c\x6d\x6e\x6f\x70\x71\x72\x73\x74\x75\x76"
+     "\x77\x78\xf0\x9f\x98",
+     28,
+     "\x61\x62\x63\x64\x65\x66\x67\x68\x69\x6a\xef\xbf\xbd\x6b\x6c\x6d\x6e\x6f\x70\x71\x72\x73\x74"
+     "\x75\x76\x77\x78\xef\xbf\xbd",
+     30,
+     "\x61\x62\x63\x64\x65\x66\x67\x68\x69\x6a\x6b\x6c\x6d\x6e\x6f\x70\x71\x72\x73\x74\x75\x76\x77"
+     "\x78",
+     24, 10},
+    {"\x31\x32\x33\x34\x35\x36\x37\x38\xe1\x80\xe1\x80\x80\x7a", 14,
+     "\x31\x32\x33\x34\x35\x36\x37\x38\xef\xbf\xbd\xe1\x80\x80\x7a", 15,
+     "\x31\x32\x33\x34\x35\x36\x37\x38\xe1\x80\x80\x7a", 12, 8},
+};
+
+static mp_arena arena;
+
+static void setup(void)
+{
+    mp_arena_init(&arena, 4096);
+}
+
+static void teardown(void)
+{
+    mp_arena_free(&arena);
+}
+
+TestSuite(utf8, .init = setup, .fini = teardown, .timeout = 10);
+
+static int run(int mode, const u8case *c, const char **out, size_t *out_len, mp_text_error *err)
+{
+    mp_text_opts o = {.utf8_handling = mode, .normalize = 1, .marc8_replace = 0};
+    return mp__utf8_check(&o, (const unsigned char *)c->in, c->n, &arena, out, out_len, err);
+}
+
+Test(utf8, strict_positions, .timeout = 10)
+{
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *out;
+        size_t len;
+        mp_text_error err;
+        int rc = run(MP_UTF8_STRICT, &cases[i], &out, &len, &err);
+        cr_assert_eq(out, cases[i].in, "case %zu: STRICT must not copy", i);
+        cr_assert_eq(len, cases[i].n);
+        if (cases[i].bad < 0) {
+            cr_assert_eq(rc, 0, "case %zu", i);
+            cr_assert_eq(err.kind, 0);
+        } else {
+            cr_assert_eq(rc, 1, "case %zu", i);
+            cr_assert_eq(err.kind, MP_EK_ENCODING);
+            cr_assert_eq(err.position, (size_t)cases[i].bad, "case %zu: position %zu", i,
+                         err.position);
+            cr_assert(strlen(err.message) > 0);
+        }
+    }
+}
+
+Test(utf8, replace_matches_python, .timeout = 10)
+{
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *out;
+        size_t len;
+        mp_text_error err;
+        int rc = run(MP_UTF8_REPLACE, &cases[i], &out, &len, &err);
+        cr_assert_eq(rc, 0, "case %zu", i);
+        cr_assert_eq(len, cases[i].repl_n, "case %zu: length %zu", i, len);
+        cr_assert(memcmp(out, cases[i].repl, len) == 0, "case %zu", i);
+        if (cases[i].bad < 0)
+            cr_assert_eq(out, cases[i].in, "case %zu: valid input is zero-copy", i);
+        else
+            cr_assert_eq(err.kind, MP_EK_ENCODING, "case %zu: still reported", i);
+    }
+}
+
+Test(utf8, ignore_matches_python, .timeout = 10)
+{
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *out;
+        size_t len;
+        int rc = run(MP_UTF8_IGNORE, &cases[i], &out, &len, NULL);
+        cr_assert_eq(rc, 0, "case %zu", i);
+        cr_assert_eq(len, cases[i].ign_n, "case %zu: length %zu", i, len);
+        cr_assert(memcmp(out, cases[i].ign, len) == 0, "case %zu", i);
+    }
+}
+
+Test(utf8, empty_and_long_ascii, .timeout = 10)
+{
+    mp_text_opts o = {.utf8_handling = MP_UTF8_STRICT};
+    const char *out;
+    size_t len;
+    cr_assert_eq(mp__utf8_check(&o, NULL, 0, &arena, &out, &len, NULL), 0);
+    cr_assert_eq(len, 0);
+
+    static unsigned char big[10007];
+    memset(big, 'x', sizeof big);
+    cr_assert_eq(mp__utf8_check(&o, big, sizeof big, &arena, &out, &len, NULL), 0);
+    cr_assert_eq((const void *)out, (const void *)big);
+    /* One bad byte at every position of the tail, past the 8-byte loop. */
+    for (size_t p = sizeof big - 17; p < sizeof big; p++) {
+        mp_text_error err;
+        big[p] = 0xFF;
+        cr_assert_eq(mp__utf8_check(&o, big, sizeof big, &arena, &out, &len, &err), 1);
+        cr_assert_eq(err.position, p);
+        big[p] = 'x';
+    }
+}
+
+Test(utf8, every_two_byte_string, .timeout = 30)
+{
+    /* Exhaustive over 2-byte inputs: REPLACE output is valid (checks as
+       valid again) and IGNORE output never contains a replacement. */
+    mp_text_opts r = {.utf8_handling = MP_UTF8_REPLACE}, s = {.utf8_handling = MP_UTF8_STRICT};
+    for (unsigned a = 0; a < 256; a++) {
+        for (unsigned b = 0; b < 256; b++) {
+            unsigned char in[2] = {(unsigned char)a, (unsigned char)b};
+            const char *out, *out2;
+            size_t len, len2;
+            cr_assert_eq(mp__utf8_check(&r, in, 2, &arena, &out, &len, NULL), 0);
+            cr_assert_eq(
+                mp__utf8_check(&s, (const unsigned char *)out, len, &arena, &out2, &len2, NULL), 0,
+                "%02x %02x", a, b);
+        }
+        mp_arena_reset(&arena);
+    }
+}
+
+Test(utf8, arena_failure_is_enomem, .timeout = 10)
+{
+    mp_text_opts o = {.utf8_handling = MP_UTF8_REPLACE};
+    const char *out;
+    size_t len;
+    mp_arena small;
+    mp_arena_init(&small, 64);
+    mp__alloc_fail_at(1);
+    int rc = mp__utf8_check(&o, (const unsigned char *)"ab\xff", 3, &small, &out, &len, NULL);
+    mp__alloc_fail_at(0);
+    cr_assert_eq(rc, MP_ENOMEM);
+    mp_arena_free(&small);
+}
