@@ -461,17 +461,23 @@ unset y2label
         L.append("| pipeline(2 workers) / sequential reader | %s | ≥ 1.7 |" % fmt_ratio(p2, sq))
         L.append("| floor / pipeline(2 workers) (pipeline within N× of the floor) | %s | ≤ 4.0 |" % fmt_ratio(fl, p2))
         L.append("| sequential reader / YAZ(1 thread) | %s | — |" % fmt_ratio(sq, g("yaz_t1")))
+
+        def cpu(label):
+            o = self.by_label(label)
+            return o["best_cpu_s"] if o else None
+        L.append("| YAZ(2) CPU s / pipeline(2) CPU s (load-independent work ratio) | %s | — |" % fmt_ratio(cpu("yaz_t2"), cpu("pipe_t2")))
         L.append("")
         L.append("### Throughput (full parse; MB = 10^6 bytes)")
         L.append("")
-        L.append("| configuration | best MB/s | median MB/s | records/s (best) | CPU s (best run) | vs sequential | vs YAZ same threads | load |")
-        L.append("|---|---:|---:|---:|---:|---:|---:|---|")
+        L.append("| configuration | best MB/s | median MB/s | records/s (best) | CPU s (best run) | MB per CPU s | vs sequential | vs YAZ same threads | load |")
+        L.append("|---|---:|---:|---:|---:|---:|---:|---:|---|")
         for o in r["throughput"]:
             if "best_mb_s" not in o:
-                L.append("| %s | failed | | | | | | |" % o.get("label"))
+                L.append("| %s | failed | | | | | | | |" % o.get("label"))
                 continue
-            L.append("| %s | %.1f | %.1f | %.0f | %.2f | %s | %s | %s |" % (
+            L.append("| %s | %.1f | %.1f | %.0f | %.2f | %s | %s | %s | %s |" % (
                 o["label"], o["best_mb_s"], o["median_mb_s"], o["best_rec_s"], o["best_cpu_s"],
+                fmt(ratio(o["bytes"] / 1e6, o["best_cpu_s"]), 0),
                 fmt(o.get("ratio_vs_seq")), fmt(o.get("ratio_vs_yaz_same_threads")), " ".join(o.get("load", []))))
         L.append("")
         L.append("Labels: `floor` = read() + memchr(0x1D); `seq` = mp_seqreader; `pipe_tN` = pipeline with N "

@@ -266,8 +266,12 @@ static void run_yaz(run_result *r)
         p += rl;
     }
     for (int t = 0; t < nt; t++) {
-        parts[t] = (yaz_part){off, len, n * (size_t)t / (size_t)nt,
-                              n * (size_t)(t + 1) / (size_t)nt - n * (size_t)t / (size_t)nt, 0, 0,
+        parts[t] = (yaz_part){off,
+                              len,
+                              n * (size_t)t / (size_t)nt,
+                              n * (size_t)(t + 1) / (size_t)nt - n * (size_t)t / (size_t)nt,
+                              0,
+                              0,
                               0};
         pthread_create(&th[t], NULL, yaz_worker, &parts[t]);
     }
@@ -486,10 +490,10 @@ int main(int argc, char **argv)
            "\"best_s\":%.6f,\"median_s\":%.6f,\"best_cpu_s\":%.6f,"
            "\"best_mb_s\":%.2f,\"median_mb_s\":%.2f,\"best_rec_s\":%.0f,\"median_rec_s\":%.0f,"
            "\"walls\":[",
-           A.mode, A.label, A.file, A.threads, A.chunk, A.inflight, A.ordered, A.pool, A.mem,
-           A.raw, A.runs, (unsigned long long)b->bytes, (unsigned long long)b->records,
-           (unsigned long long)b->errors, (unsigned long long)b->checksum, b->wall, median,
-           b->cpu, (double)b->bytes / 1e6 / b->wall, (double)b->bytes / 1e6 / median,
+           A.mode, A.label, A.file, A.threads, A.chunk, A.inflight, A.ordered, A.pool, A.mem, A.raw,
+           A.runs, (unsigned long long)b->bytes, (unsigned long long)b->records,
+           (unsigned long long)b->errors, (unsigned long long)b->checksum, b->wall, median, b->cpu,
+           (double)b->bytes / 1e6 / b->wall, (double)b->bytes / 1e6 / median,
            (double)b->records / b->wall, (double)b->records / median);
     for (int k = 0; k < A.runs; k++)
         printf("%s%.6f", k ? "," : "", res[k].wall);

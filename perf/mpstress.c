@@ -174,14 +174,14 @@ typedef struct sample {
 } sample;
 
 typedef struct sampler {
-    mp_reader *r;         /* set before the thread starts; read by the sampler */
-    atomic_int stop;      /* set by main (release); read by the sampler (acquire) */
-    double t0;            /* immutable */
-    long period_us;       /* immutable */
-    sample *s;            /* written by the sampler; read by main after join */
-    size_t n, cap;        /* as s */
+    mp_reader *r;                  /* set before the thread starts; read by the sampler */
+    atomic_int stop;               /* set by main (release); read by the sampler (acquire) */
+    double t0;                     /* immutable */
+    long period_us;                /* immutable */
+    sample *s;                     /* written by the sampler; read by main after join */
+    size_t n, cap;                 /* as s */
     unsigned max_in_flight, total; /* as s */
-    long max_rss;         /* as s */
+    long max_rss;                  /* as s */
     pthread_t th;
 } sampler;
 
@@ -300,8 +300,8 @@ static void scenario_paced(const char *name, pace_fn pace, unsigned inflight, si
         CHECK(sp.max_in_flight <= st.chunks_total && st.chunks_in_flight_max <= st.chunks_total,
               "in flight %u (hwm %u) > T %u", sp.max_in_flight, st.chunks_in_flight_max,
               st.chunks_total);
-        CHECK(inflight == 0 || st.chunks_total == inflight, "T %u != requested %u",
-              st.chunks_total, inflight);
+        CHECK(inflight == 0 || st.chunks_total == inflight, "T %u != requested %u", st.chunks_total,
+              inflight);
         if (sp.max_in_flight > maxf)
             maxf = sp.max_in_flight;
         if (sp.max_rss > maxrss)
@@ -494,8 +494,8 @@ static void write_csv(const sampler *sp)
         return;
     fprintf(f, "t_s,chunks_in_flight,q_filled,q_scanned,parsed_or_held,rss_kib,consumed_bytes\n");
     for (size_t i = 0; i < sp->n; i++)
-        fprintf(f, "%.4f,%u,%u,%u,%u,%u,%llu\n", sp->s[i].t, sp->s[i].in_flight,
-                sp->s[i].q_filled, sp->s[i].q_scanned, sp->s[i].rest, sp->s[i].rss_kib,
+        fprintf(f, "%.4f,%u,%u,%u,%u,%u,%llu\n", sp->s[i].t, sp->s[i].in_flight, sp->s[i].q_filled,
+                sp->s[i].q_scanned, sp->s[i].rest, sp->s[i].rss_kib,
                 (unsigned long long)sp->s[i].consumed);
     fclose(f);
 }
@@ -512,7 +512,8 @@ static void scenario_big(int from_file)
     unsigned long long copies = (g_big + g_corpus_len - 1) / g_corpus_len;
     c.total = copies * g_corpus_len;
     long base_rss = bu_status_kib("VmRSS"), base_hwm = bu_status_kib("VmHWM");
-    int rc = from_file ? mp_reader_open_path(&r, g_file, &o) : mp_reader_open_cb(&r, cycle_read, &c, &o);
+    int rc =
+        from_file ? mp_reader_open_path(&r, g_file, &o) : mp_reader_open_cb(&r, cycle_read, &c, &o);
     CHECK(rc == MP_OK, "open: %s", mp_strerror(rc));
     if (rc != MP_OK)
         return;

@@ -7,9 +7,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#define SYN_FT 0x1E /* field terminator */
-#define SYN_RT 0x1D /* record terminator */
-#define SYN_SD 0x1F /* subfield delimiter */
+#define SYN_FT         0x1E /* field terminator */
+#define SYN_RT         0x1D /* record terminator */
+#define SYN_SD         0x1F /* subfield delimiter */
 #define SYN_MAX_FIELDS 512
 
 static uint64_t syn_next(synth *g)
@@ -21,9 +21,15 @@ static uint64_t syn_next(synth *g)
     return z ^ (z >> 31);
 }
 
-static double syn_unit(synth *g) { return (double)(syn_next(g) >> 11) * (1.0 / 9007199254740992.0); }
+static double syn_unit(synth *g)
+{
+    return (double)(syn_next(g) >> 11) * (1.0 / 9007199254740992.0);
+}
 
-static unsigned syn_below(synth *g, unsigned n) { return (unsigned)(syn_next(g) % n); }
+static unsigned syn_below(synth *g, unsigned n)
+{
+    return (unsigned)(syn_next(g) % n);
+}
 
 static double syn_normal(synth *g)
 {
@@ -46,25 +52,28 @@ void synth_init(synth *g, const synth_opts *o)
 }
 
 static const char *const syn_words[] = {
-    "the",       "of",         "and",        "art",       "museum",     "collection", "catalogue",
-    "exhibition", "painting",  "drawings",   "history",   "new",        "york",       "metropolitan",
-    "sculpture", "portrait",   "century",    "french",    "italian",    "american",   "studies",
-    "in",        "from",       "works",      "gallery",   "photography", "design",     "textiles",
-    "prints",    "ancient",    "medieval",   "modern",    "egyptian",   "greek",      "roman",
-    "library",   "archive",    "journal",    "bulletin",  "annual",     "report",     "illustrated",
-    "volume",    "edition",    "press",      "university", "society",   "arms",       "armor",
-    "ceramics",  "glass",      "silver",     "furniture", "islamic",    "asian",      "decorative"};
+    "the",        "of",       "and",      "art",        "museum",      "collection", "catalogue",
+    "exhibition", "painting", "drawings", "history",    "new",         "york",       "metropolitan",
+    "sculpture",  "portrait", "century",  "french",     "italian",     "american",   "studies",
+    "in",         "from",     "works",    "gallery",    "photography", "design",     "textiles",
+    "prints",     "ancient",  "medieval", "modern",     "egyptian",    "greek",      "roman",
+    "library",    "archive",  "journal",  "bulletin",   "annual",      "report",     "illustrated",
+    "volume",     "edition",  "press",    "university", "society",     "arms",       "armor",
+    "ceramics",   "glass",    "silver",   "furniture",  "islamic",     "asian",      "decorative"};
 #define SYN_NWORDS (sizeof syn_words / sizeof syn_words[0])
 
 /* UTF-8 flavour words. */
-static const char *const syn_utf8[] = {"caf\xC3\xA9", "M\xC3\xBCller", "Z\xC3\xBCrich",
-                                       "\xE6\x9D\xB1\xE4\xBA\xAC", "Dvo\xC5\x99\xC3\xA1k",
-                                       "\xD0\x9C\xD0\xBE\xD1\x81\xD0\xBA\xD0\xB2\xD0\xB0"};
+static const char *const syn_utf8[] = {
+    "caf\xC3\xA9",          "M\xC3\xBCller",
+    "Z\xC3\xBCrich",        "\xE6\x9D\xB1\xE4\xBA\xAC",
+    "Dvo\xC5\x99\xC3\xA1k", "\xD0\x9C\xD0\xBE\xD1\x81\xD0\xBA\xD0\xB2\xD0\xB0"};
 /* MARC-8 flavour words: ANSEL combining marks precede their base letter;
  * ESC ( N selects Basic Cyrillic as G0, ESC ( B returns to ASCII. */
 static const char *const syn_marc8[] = {"caf\xE2"
                                         "e",
-                                        "M\xE8uller", "Z\xE8urich", "\xA5gypten",
+                                        "M\xE8uller",
+                                        "Z\xE8urich",
+                                        "\xA5gypten",
                                         "Dvo\xE9r\xE2"
                                         "ak",
                                         "\x1B(Nmoskwa\x1B(B"};
@@ -179,8 +188,8 @@ size_t synth_record(synth *g, unsigned char *buf, size_t cap, int *damage)
     syn_datafield(g, &data, dir, &nf, "336", "ab2", 6, 0);
     syn_datafield(g, &data, dir, &nf, "337", "ab2", 6, 0);
     syn_datafield(g, &data, dir, &nf, "338", "ab2", 6, 0);
-    static const char *const more[][2] = {{"650", "avxz"}, {"650", "ax"}, {"655", "a2"},
-                                          {"856", "uz3"},  {"500", "a"},  {"700", "ade"},
+    static const char *const more[][2] = {{"650", "avxz"}, {"650", "ax"},  {"655", "a2"},
+                                          {"856", "uz3"},  {"500", "a"},   {"700", "ade"},
                                           {"710", "ab"},   {"600", "adt"}, {"651", "az"},
                                           {"776", "it"},   {"505", "a"}};
     while (nf < SYN_MAX_FIELDS && 24 + 12 * (nf + 1) + 1 + data.len < target &&

@@ -28,7 +28,10 @@ typedef struct synth_opts {
     double size_sigma;  /* log-normal sigma (default 0.63) */
 } synth_opts;
 
-#define SYNTH_OPTS_INIT {1, 0.2, 0.0, 1600.0, 0.63}
+#define SYNTH_OPTS_INIT                                                                            \
+    {                                                                                              \
+        1, 0.2, 0.0, 1600.0, 0.63                                                                  \
+    }
 
 typedef struct synth {
     uint64_t state;

@@ -205,8 +205,8 @@ Test(reader, records_spanning_two_and_three_chunks, .timeout = 30)
         cr_assert_eq(mp_reader_open_mem(&r, b.p, b.len, &o), MP_OK);
         for (int i = 0; i < 4; i++) {
             /* The 1 MB record cannot state its length (99999): LENGTH error, indexed. */
-            cr_assert_eq(mp_reader_next(r, &rec), i == 3 ? MP_ERECORD : MP_OK, "record %d: %s",
-                         i, mp_reader_error(r)->message);
+            cr_assert_eq(mp_reader_next(r, &rec), i == 3 ? MP_ERECORD : MP_OK, "record %d: %s", i,
+                         mp_reader_error(r)->message);
             cr_assert_not_null(rec);
             if (i == 3)
                 cr_assert_eq(mp_reader_error(r)->kind, MP_EK_LENGTH);

@@ -7,9 +7,9 @@
 #include "marcfix.h"
 
 static const char *const fields[] = {
-    "001ocm42",         "005 20200101",         "24510$aTitle :$bsub /$cme.",
-    "650 0$aCats.$xA$xB", "651 0$aParis.",      "700 1$aSmith, J.",
-    "650 7$aDogs.$2fast", "500  $aCaf\xe2" "e.", /* MARC-8 acute: converted */
+    "001ocm42",           "005 20200101",        "24510$aTitle :$bsub /$cme.",
+    "650 0$aCats.$xA$xB", "651 0$aParis.",       "700 1$aSmith, J.",
+    "650 7$aDogs.$2fast", "500  $aCaf\xe2\x65.", /* MARC-8 acute + 'e': converted */
 };
 
 static mp_reader *open_one(mf_buf *b, mp_encoding enc)

@@ -71,7 +71,7 @@ Test(ring, blocking_timeout_and_cancel, .timeout = 10)
 
 /* ---- concurrent: SPMC with racing consumers (spurious trytake failures) ---- */
 
-#define SPMC_ITEMS 200000
+#define SPMC_ITEMS     200000
 #define SPMC_CONSUMERS 3
 
 typedef struct spmc_ctx {
@@ -122,8 +122,7 @@ Test(ring, spmc_concurrent_exact_count, .timeout = 60)
 /* ---- concurrent: MPSC, per-producer FIFO ------------------------------------ */
 
 #define MPSC_PRODUCERS 3
-#define MPSC_ITEMS 100000
-
+#define MPSC_ITEMS     100000
 
 static mp_ring mpsc_ring;
 

@@ -13,9 +13,9 @@
 #include "nlformat.h"
 #include "pipe.h"
 
-#define NTHREADS 4     /* consumer threads, each running many pipelines */
-#define TOTAL 1000     /* pipelines opened over the run (at least) */
-#define LIVE 16        /* pipelines open at once per consumer thread */
+#define NTHREADS 4    /* consumer threads, each running many pipelines */
+#define TOTAL    1000 /* pipelines opened over the run (at least) */
+#define LIVE     16   /* pipelines open at once per consumer thread */
 
 static mp_pool *pool;
 static nl_format fmt;
@@ -39,7 +39,7 @@ typedef struct slot {
     size_t units;
     int close_after; /* chunks before an early close (-1: run to the end) */
     int chunks;
-    int ordered;  /* ordered delivery: ordinals must come in sequence */
+    int ordered; /* ordered delivery: ordinals must come in sequence */
 } slot;
 
 static int slot_open(slot *s, unsigned *seed)

@@ -16,8 +16,7 @@ static void check_cut(const mf_seq *s, const size_t *offs, size_t cut, const cha
     while (full < NREC && offs[full + 1] <= cut)
         full++;
     int on_boundary = cut == offs[full];
-    cr_assert_eq(s->end_rc, MP_EOF, "%s cut %zu: ended with %s", who, cut,
-                 mp_err_name(s->end_rc));
+    cr_assert_eq(s->end_rc, MP_EOF, "%s cut %zu: ended with %s", who, cut, mp_err_name(s->end_rc));
     cr_assert_eq(s->n, full + (on_boundary ? 0 : 1), "%s cut %zu: %zu items", who, cut, s->n);
     for (unsigned i = 0; i < full; i++) {
         cr_assert_eq(s->v[i].rc, MP_OK, "%s cut %zu item %u", who, cut, i);

@@ -16,7 +16,7 @@
 
 struct mp_arena_block {
     mp_arena_block *next;
-    size_t size;                                 /* usable bytes in data */
+    size_t size; /* usable bytes in data */
     _Alignas(16) unsigned char data[];
 };
 

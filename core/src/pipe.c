@@ -48,15 +48,15 @@ struct mp_pipe {
     mp_ring scanned; /* SPMC: scanner -> parser workers */
     mp_ring parsed;  /* MPSC: parser workers -> consumer */
 
-    _Atomic int cancel; /* written by mp_pipe_cancel (release); read by every stage (acquire) */
-    _Atomic int halt;   /* written by a failing stage; read by the producer: stop reading */
-    _Atomic int err_claim;      /* first-error slot claim: CAS 0 -> 1 by the first failing stage */
-    _Atomic int first_err;      /* written once by the claimer (release); read by anyone */
+    _Atomic int cancel;    /* written by mp_pipe_cancel (release); read by every stage (acquire) */
+    _Atomic int halt;      /* written by a failing stage; read by the producer: stop reading */
+    _Atomic int err_claim; /* first-error slot claim: CAS 0 -> 1 by the first failing stage */
+    _Atomic int first_err; /* written once by the claimer (release); read by anyone */
     _Atomic uint64_t first_off; /* written by the claimer before first_err; read after it */
 
-    _Atomic int prod_tok;       /* producer token: exchange(1, acquire) / store(0, release) */
-    _Atomic int scan_tok;       /* scanner token: same protocol */
-    _Atomic int parse_credits;  /* free PARSED slots not yet promised to a worker */
+    _Atomic int prod_tok;      /* producer token: exchange(1, acquire) / store(0, release) */
+    _Atomic int scan_tok;      /* scanner token: same protocol */
+    _Atomic int parse_credits; /* free PARSED slots not yet promised to a worker */
 
     /* Producer state: read and written only by the prod_tok owner. */
     struct {
@@ -205,9 +205,8 @@ static bool mp__produce_one(mp_pipe *p)
     uint32_t n = atomic_fetch_add_explicit(&p->in_flight, 1, memory_order_relaxed) + 1;
     /* relaxed: statistics only (CAS max) */
     uint32_t m = atomic_load_explicit(&p->in_flight_max, memory_order_relaxed);
-    while (n > m && !atomic_compare_exchange_weak_explicit(&p->in_flight_max, &m, n,
-                                                           memory_order_relaxed,
-                                                           memory_order_relaxed))
+    while (n > m && !atomic_compare_exchange_weak_explicit(
+                        &p->in_flight_max, &m, n, memory_order_relaxed, memory_order_relaxed))
         ;
 
     c->offset = p->prod.offset;
@@ -340,8 +339,8 @@ static int mp__scan_chunk(mp_pipe *p, mp_chunk *c)
     /* Phase 1: the carried unit. from_c counts carry bytes taken from c. */
     while (p->scan.carry_len > 0) {
         size_t have = p->scan.carry_len;
-        int final = (c->final && pos == L) ? MP_FINAL_EOF
-                                           : (have >= max_unit ? MP_FINAL_MAX : MP_FINAL_NO);
+        int final =
+            (c->final && pos == L) ? MP_FINAL_EOF : (have >= max_unit ? MP_FINAL_MAX : MP_FINAL_NO);
         memset(&out, 0, sizeof(out));
         rc = f->frame(f->fmt, p->scan.carry, have, final, &out);
         if (rc == MP_FRAME_NEED && final == MP_FINAL_NO) {

@@ -147,21 +147,20 @@ typedef struct mp_source {
      * slices for pipes and sockets). Called by the producer (one thread at
      * a time), never concurrently with itself.
      */
-    ssize_t (*read)(void *src, unsigned char *buf, size_t cap, int *sys_errno,
-                    const mp_pipe *pipe);
+    ssize_t (*read)(void *src, unsigned char *buf, size_t cap, int *sys_errno, const mp_pipe *pipe);
     void (*close)(void *src); /* called once by mp_pipe_close; may be NULL */
     void *src;
 } mp_source;
 
 typedef struct mp_pipe_config {
-    size_t chunk_size;    /* bytes per chunk buffer (>= 64) */
-    unsigned chunks;      /* T: chunk buffers (>= 2) */
-    size_t max_unit;      /* largest unit the scanner will carry across chunks */
-    unsigned threads;     /* private pool size when pool == NULL (0: online CPUs) */
-    mp_pool *pool;        /* shared pool, or NULL for a private one */
-    int ordered;          /* 1: deliver chunks in seq order (reorder window) */
-    unsigned ring_size;   /* FILLED/SCANNED/PARSED size, power of two >= 2; 0: smallest
-                           * power of two > T. Tests force tiny rings; FREE always holds T. */
+    size_t chunk_size;  /* bytes per chunk buffer (>= 64) */
+    unsigned chunks;    /* T: chunk buffers (>= 2) */
+    size_t max_unit;    /* largest unit the scanner will carry across chunks */
+    unsigned threads;   /* private pool size when pool == NULL (0: online CPUs) */
+    mp_pool *pool;      /* shared pool, or NULL for a private one */
+    int ordered;        /* 1: deliver chunks in seq order (reorder window) */
+    unsigned ring_size; /* FILLED/SCANNED/PARSED size, power of two >= 2; 0: smallest
+                         * power of two > T. Tests force tiny rings; FREE always holds T. */
     mp_format format;
     mp_source source;
 } mp_pipe_config;

@@ -17,22 +17,23 @@
 #include <unistd.h>
 #include "alloc.h"
 #include "pool_internal.h"
+#include "tsan.h"
 
 /* Entries pinned per read-side section. */
 #define MP__POOL_BATCH 32
 
 struct mp_pool {
-    unsigned nthreads;   /* set at create; read-only afterwards */
-    pthread_t *threads;  /* set at create; joined by destroy */
-    struct cds_lfht *ht; /* the registry; lfht is internally synchronised */
-    mp_ec ec;            /* "work may be runnable": signalled by anyone, workers sleep on it */
-    mp_ec idle;          /* "a worker left an entry": signalled by workers, closers sleep on it */
-    _Atomic int shutdown;         /* written by destroy; read by workers */
-    _Atomic unsigned attached;    /* entries in the registry: written by attach/detach */
-    _Atomic unsigned closers;     /* threads waiting in detach: written by them, read by workers */
-    _Atomic uint64_t next_id;     /* entry ids: fetch_add by attach */
-    _Atomic uint64_t sleeps;      /* worker sleeps: statistics */
-    _Atomic uint64_t wakeups;     /* signals that found sleepers: statistics */
+    unsigned nthreads;    /* set at create; read-only afterwards */
+    pthread_t *threads;   /* set at create; joined by destroy */
+    struct cds_lfht *ht;  /* the registry; lfht is internally synchronised */
+    mp_ec ec;             /* "work may be runnable": signalled by anyone, workers sleep on it */
+    mp_ec idle;           /* "a worker left an entry": signalled by workers, closers sleep on it */
+    _Atomic int shutdown; /* written by destroy; read by workers */
+    _Atomic unsigned attached; /* entries in the registry: written by attach/detach */
+    _Atomic unsigned closers;  /* threads waiting in detach: written by them, read by workers */
+    _Atomic uint64_t next_id;  /* entry ids: fetch_add by attach */
+    _Atomic uint64_t sleeps;   /* worker sleeps: statistics */
+    _Atomic uint64_t wakeups;  /* signals that found sleepers: statistics */
 };
 
 void mp__pool_entry_init(mp__pool_entry *e, bool (*step)(mp__pool_entry *))
@@ -86,6 +87,7 @@ static unsigned mp__pool_pin_batch(mp_pool *pool, unsigned long *pos, mp__pool_e
         if (i++ < *pos)
             continue;
         mp__pool_entry *e = caa_container_of(node, mp__pool_entry, node);
+        MP__TSAN_ACQUIRE(e); /* lfht's rcu_dereference is invisible to TSan */
         /* seq_cst: pin, then check closing (pairs with detach's store of closing) */
         atomic_fetch_add_explicit(&e->active, 1, memory_order_seq_cst);
         /* seq_cst: see above; a closing entry is skipped */
@@ -235,6 +237,7 @@ int mp__pool_attach(mp_pool *pool, mp__pool_entry *e)
     /* relaxed: a count for destroy's EBUSY check and for stats; destroy is
      * only legal after every close returned, which orders it */
     atomic_fetch_add_explicit(&pool->attached, 1, memory_order_relaxed);
+    MP__TSAN_RELEASE(e); /* lfht's rcu_assign_pointer is invisible to TSan */
     rcu_read_lock();
     /* cds_lfht_add publishes the node with a release (rcu_assign_pointer). */
     cds_lfht_add(pool->ht, (unsigned long)(e->id * 0x9E3779B97F4A7C15ull), &e->node);

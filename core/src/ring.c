@@ -18,31 +18,7 @@
 #include "alloc.h"
 #include "ring.h"
 
-#ifdef MP_TSAN
-void __tsan_acquire(void *addr);
-void __tsan_release(void *addr);
-void AnnotateIgnoreReadsBegin(const char *file, int line);
-void AnnotateIgnoreReadsEnd(const char *file, int line);
-void AnnotateIgnoreWritesBegin(const char *file, int line);
-void AnnotateIgnoreWritesEnd(const char *file, int line);
-#define MP__TSAN_RELEASE(a) __tsan_release(a)
-#define MP__TSAN_ACQUIRE(a) __tsan_acquire(a)
-#define MP__TSAN_IGNORE_BEGIN()                                                                    \
-    do {                                                                                           \
-        AnnotateIgnoreReadsBegin(__FILE__, __LINE__);                                              \
-        AnnotateIgnoreWritesBegin(__FILE__, __LINE__);                                             \
-    } while (0)
-#define MP__TSAN_IGNORE_END()                                                                      \
-    do {                                                                                           \
-        AnnotateIgnoreWritesEnd(__FILE__, __LINE__);                                               \
-        AnnotateIgnoreReadsEnd(__FILE__, __LINE__);                                                \
-    } while (0)
-#else
-#define MP__TSAN_RELEASE(a) ((void)0)
-#define MP__TSAN_ACQUIRE(a) ((void)0)
-#define MP__TSAN_IGNORE_BEGIN() ((void)0)
-#define MP__TSAN_IGNORE_END() ((void)0)
-#endif
+#include "tsan.h"
 
 /* Tries before a blocking put/take sleeps. */
 #define MP__RING_SPIN 128

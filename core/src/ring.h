@@ -45,9 +45,12 @@ typedef struct mp_ring {
     mp_ring_kind kind;       /* set at init; read-only afterwards */
     mp_ec not_empty;         /* signalled by putters after a put; takers sleep on it */
     mp_ec not_full;          /* signalled by takers after a take; putters sleep on it */
-    _Atomic uint32_t hwm;    /* occupancy high-water mark: written by putters (CAS max), read by stats */
-    _Atomic uint64_t stalls; /* MPSC full-while-reserved retries: written by putters, read by stats */
-    _Atomic uint64_t sleeps; /* blocking calls that slept: written by blocked threads, read by stats */
+    _Atomic uint32_t
+        hwm; /* occupancy high-water mark: written by putters (CAS max), read by stats */
+    _Atomic uint64_t
+        stalls; /* MPSC full-while-reserved retries: written by putters, read by stats */
+    _Atomic uint64_t
+        sleeps; /* blocking calls that slept: written by blocked threads, read by stats */
 } mp_ring;
 
 /* size: power of two >= 2 (usable capacity size - 1). MP_OK, MP_EINVAL, MP_ENOMEM. */

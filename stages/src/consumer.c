@@ -28,8 +28,8 @@ static void mp__copy_cn(mp_error_info *e, const mp_record *rec)
 {
     if (!rec || !rec->cn)
         return;
-    size_t n = rec->cn_len < sizeof e->control_number - 1 ? rec->cn_len
-                                                          : sizeof e->control_number - 1;
+    size_t n =
+        rec->cn_len < sizeof e->control_number - 1 ? rec->cn_len : sizeof e->control_number - 1;
     memcpy(e->control_number, rec->cn, n);
     e->control_number[n] = 0;
     /* Keep it printable (it may come from a damaged record). */
@@ -65,8 +65,8 @@ static void mp__item_info(mp__consumer *c, const mp_item *it, const mp_record *r
             break;
         default:
             snprintf(e->message, sizeof e->message,
-                     "skipped %u bytes that are not a record at offset %llu (unit %llu)",
-                     it->len, off, ord);
+                     "skipped %u bytes that are not a record at offset %llu (unit %llu)", it->len,
+                     off, ord);
             break;
         }
         return;
@@ -102,9 +102,8 @@ int mp__consumer_item(mp__consumer *c, const mp_item *it, const mp_record **rec,
     const mp_record *r = it->type == MP_ITEM_RECORD ? (const mp_record *)it->result : NULL;
     c->bytes = it->offset + it->len;
     if (it->type == MP_ITEM_RECORD && !r) /* the parser failed (out of memory) */
-        return mp__consumer_end(c, it->status < 0 && it->status != MP_ERECORD ? it->status
-                                                                              : MP_ENOMEM,
-                                0, it->offset);
+        return mp__consumer_end(
+            c, it->status < 0 && it->status != MP_ERECORD ? it->status : MP_ENOMEM, 0, it->offset);
     if (it->type == MP_ITEM_RECORD && r && it->status == 0) {
         if (r->dropped)
             return 0;

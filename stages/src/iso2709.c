@@ -2,6 +2,18 @@
  * iso2709.c - ISO 2709 framing and MARC 21 parsing (see marc.h and
  * stages/FRAMING.md for the framing rules).
  *
+ * Framing in short: a unit starts at a plausible leader (digits at 0-4,
+ * no 0x1D in 5-23, digits at 12-16 or "45" at 20-21). If its stated length
+ * ends on 0x1D it is a clean RECORD; otherwise the record ends at the first
+ * 0x1D and is delivered with frame_kind LENGTH or TERMINATOR (indexed,
+ * MP_ERECORD) - this is how the 1.1 MB record of bad_hathi_records.mrc
+ * (leader 99999), bad_too_long_plus_2.mrc and datos-20161010-slice.mrc
+ * (from which YAZ recovers nothing) are read. Bytes that start no plausible
+ * leader are a JUNK SKIP up to the next 0x1D or plausible leader (64 KiB at
+ * most per item). At the end of input the rest is TRUNCATED (or JUNK when
+ * it does not start with a digit); no terminator within max_record_size
+ * gives a TOO_BIG SKIP of max_record_size bytes.
+ *
  * Both functions are pure: frame() depends only on the bytes it is given
  * (and the configured maximum), never on how many bytes beyond its answer
  * are available; parse_item() writes only the item and the arena it is
@@ -64,23 +76,29 @@ int mp__marc_fmt_init(mp__marc_fmt *fmt, const mp_reader_options *opts)
 enum { MP__NO = 0, MP__YES = 1, MP__MORE = -1 };
 
 /*
- * A plausible leader starts at q: digits at 0-4 (record length) and at
- * 12-16 (base address), no record terminator at 5-11. Needs 17 bytes;
- * MP__MORE when the n available ones do not decide.
+ * A plausible leader starts at q: digits at 0-4 (record length), no record
+ * terminator in 5-23, and either digits at 12-16 (base address) or "45" at
+ * 20-21 (entry map), so one damaged leader field is tolerated. Needs 24
+ * bytes; MP__MORE when the n available ones do not decide.
  */
 static int mp__plausible(const unsigned char *q, size_t n)
 {
-    for (size_t i = 0; i < 17; i++) {
+    size_t i;
+    for (i = 0; i < 5; i++) {
         if (i >= n)
             return MP__MORE;
-        if (i < 5 || i >= 12) {
-            if (!mp__is_digit(q[i]))
-                return MP__NO;
-        } else if (q[i] == MP__RT) {
+        if (!mp__is_digit(q[i]))
             return MP__NO;
-        }
     }
-    return MP__YES;
+    for (; i < MP__LEADER_LEN; i++) {
+        if (i >= n)
+            return MP__MORE;
+        if (q[i] == MP__RT)
+            return MP__NO;
+    }
+    if (mp__all_digits(q + 12, 5) || (q[20] == '4' && q[21] == '5'))
+        return MP__YES;
+    return MP__NO;
 }
 
 static mp_frame_rc mp__answer(mp_frame *out, mp_frame_rc rc, size_t len, uint16_t kind)
@@ -117,7 +135,7 @@ static mp_frame_rc mp__frame_junk(const unsigned char *p, size_t avail, size_t w
             if (r == MP__YES)
                 return mp__answer(out, MP_FRAME_SKIP, i, MP_EK_JUNK);
             if (r == MP__MORE && !fin) {
-                size_t need = i + 17 > max ? max : i + 17;
+                size_t need = i + MP__LEADER_LEN > max ? max : i + MP__LEADER_LEN;
                 return mp__answer(out, MP_FRAME_NEED, need, 0);
             }
         }
@@ -125,7 +143,7 @@ static mp_frame_rc mp__frame_junk(const unsigned char *p, size_t avail, size_t w
     if (lim == MP__JUNK_MAX)
         return mp__answer(out, MP_FRAME_SKIP, lim, MP_EK_JUNK);
     if (!fin) {
-        size_t cap = MP__JUNK_MAX + 17 < max ? MP__JUNK_MAX + 17 : max;
+        size_t cap = MP__JUNK_MAX + MP__LEADER_LEN < max ? MP__JUNK_MAX + MP__LEADER_LEN : max;
         return mp__answer(out, MP_FRAME_NEED, mp__grow(avail, cap), 0);
     }
     /* The input ends (or the maximum is reached) with no terminator: the
@@ -168,8 +186,8 @@ mp_frame_rc mp__marc_frame(const void *fmtv, const unsigned char *p, size_t avai
         /* LENGTH: the stated length is impossible or past the terminator
          * (also 99999 on a record longer than ISO 2709 can state);
          * TERMINATOR: the terminator is missing where the length says. */
-        uint16_t kind = (stated < MP__MIN_RECORD || stated > n || n > 99999) ? MP_EK_LENGTH
-                                                                             : MP_EK_TERMINATOR;
+        uint16_t kind =
+            (stated < MP__MIN_RECORD || stated > n || n > 99999) ? MP_EK_LENGTH : MP_EK_TERMINATOR;
         return mp__answer(out, MP_FRAME_RECORD, n, kind);
     }
     if (!fin)
@@ -265,8 +283,7 @@ static int mp__data_field(mp__parse_ctx *x, mp_field *f, const unsigned char *b,
     if (k != 2) {
         if (k < 2)
             mp__rec_error(x, MP_EK_INDICATOR, f->tag, 0,
-                          "field %s: %zu indicator byte(s) before the first subfield", f->tag,
-                          k);
+                          "field %s: %zu indicator byte(s) before the first subfield", f->tag, k);
         else
             mp__rec_error(x, MP_EK_SUBFIELD, f->tag, 0,
                           "field %s: %zu bytes before the first subfield", f->tag, k);
@@ -313,8 +330,7 @@ static int mp__data_field(mp__parse_ctx *x, mp_field *f, const unsigned char *b,
             nx = end;
         unsigned char code = (unsigned char)q[1];
         if (code == MP__SD) { /* empty delimiter pair: skip one */
-            mp__rec_error(x, MP_EK_SUBFIELD, f->tag, 0, "field %s: empty subfield code",
-                          f->tag);
+            mp__rec_error(x, MP_EK_SUBFIELD, f->tag, 0, "field %s: empty subfield code", f->tag);
             q++;
             continue;
         }
@@ -415,8 +431,7 @@ static int mp__index(mp__parse_ctx *x)
                               f->tag, flen, fs, n);
             else
                 mp__rec_error(x, MP_EK_FIELD, f->tag, 0,
-                              "field %s: no field terminator at byte %zu", f->tag,
-                              fs + flen - 1);
+                              "field %s: no field terminator at byte %zu", f->tag, fs + flen - 1);
         } else {
             be = fs + flen - 1;
         }
@@ -426,7 +441,17 @@ static int mp__index(mp__parse_ctx *x)
         f->len = (uint32_t)bl;
         f->subfields = NULL;
         f->nsubfields = 0;
-        if (f->tag[0] == '0' && f->tag[1] == '0') {
+        /* 00X fields are control fields, unless subfields follow two
+         * indicators (Danmarc; YAZ reads them as data fields too). */
+        int danmarc = f->tag[0] == '0' && f->tag[1] == '0' &&
+                      ((bl > 2 && b[2] == MP__SD) || (bl > 3 && b[3] == MP__SD));
+        if (danmarc && b[2] != MP__SD) { /* one stray byte before the indicators */
+            b++;
+            bl--;
+            f->data = (const char *)b;
+            f->len = (uint32_t)bl;
+        }
+        if (f->tag[0] == '0' && f->tag[1] == '0' && !danmarc) {
             f->is_control = 1;
             f->ind1 = f->ind2 = ' ';
             if (special) {
@@ -445,8 +470,8 @@ static int mp__index(mp__parse_ctx *x)
             size_t cnt = mp__count_sd(b, bl);
             mp_subfield *fs_subs = subs + used_subs;
             if (used_subs + cnt > nsd) {
-                fs_subs = cnt ? mp_arena_alloc(x->a, cnt * sizeof *subs, _Alignof(mp_subfield))
-                              : NULL;
+                fs_subs =
+                    cnt ? mp_arena_alloc(x->a, cnt * sizeof *subs, _Alignof(mp_subfield)) : NULL;
                 if (cnt && !fs_subs)
                     return MP_ENOMEM;
             } else {

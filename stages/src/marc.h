@@ -34,18 +34,18 @@
 #include "pipe.h"
 #include "text.h"
 
-#define MP__RT 0x1D /* record terminator */
-#define MP__FT 0x1E /* field terminator */
-#define MP__SD 0x1F /* subfield delimiter */
+#define MP__RT         0x1D /* record terminator */
+#define MP__FT         0x1E /* field terminator */
+#define MP__SD         0x1F /* subfield delimiter */
 #define MP__LEADER_LEN 24u
-#define MP__MIN_RECORD 25u        /* leader + record terminator */
-#define MP__JUNK_MAX (64u * 1024) /* longest single junk span (then another item) */
+#define MP__MIN_RECORD 25u          /* leader + record terminator */
+#define MP__JUNK_MAX   (64u * 1024) /* longest single junk span (then another item) */
 
 /* Format state: written by the reader's open, read-only afterwards. */
 typedef struct mp__marc_fmt {
-    size_t max_record;  /* largest unit framed (opts->max_record_size) */
-    int encoding;       /* mp_encoding */
-    mp_text_opts text;  /* utf8_handling, normalize, marc8_replace */
+    size_t max_record; /* largest unit framed (opts->max_record_size) */
+    int encoding;      /* mp_encoding */
+    mp_text_opts text; /* utf8_handling, normalize, marc8_replace */
     mp_record_fn record_fn;
     void *record_fn_user;
 } mp__marc_fmt;
@@ -64,14 +64,14 @@ struct mp_record {
     const unsigned char *raw; /* ISO 2709 bytes (chunk, spill, window or clone) */
     uint32_t raw_len;
     uint32_t nfields;
-    mp_field *fields;  /* nfields entries (arena or clone) */
-    const char *cn;    /* 001 data, NULL when absent */
+    mp_field *fields; /* nfields entries (arena or clone) */
+    const char *cn;   /* 001 data, NULL when absent */
     uint32_t cn_len;
-    uint8_t dropped;   /* record_fn returned 1: not delivered */
-    uint8_t is_clone;  /* allocated by mp_record_clone */
-    uint64_t offset;   /* stream offset of raw[0] */
-    uint64_t ordinal;  /* unit ordinal */
-    mp__rec_err *err;  /* first problem, NULL for a clean record */
+    uint8_t dropped;  /* record_fn returned 1: not delivered */
+    uint8_t is_clone; /* allocated by mp_record_clone */
+    uint64_t offset;  /* stream offset of raw[0] */
+    uint64_t ordinal; /* unit ordinal */
+    mp__rec_err *err; /* first problem, NULL for a clean record */
 };
 
 /* Fills fmt from reader options (NULL: defaults). MP_OK or MP_EINVAL. */

@@ -100,8 +100,7 @@ fail:
     return rc;
 }
 
-MP_EXPORT int mp_reader_open_path(mp_reader **out, const char *path,
-                                  const mp_reader_options *opts)
+MP_EXPORT int mp_reader_open_path(mp_reader **out, const char *path, const mp_reader_options *opts)
 {
     mp__src s;
     int rc = mp__src_path(&s, path);

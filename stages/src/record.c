@@ -121,8 +121,7 @@ static int mp__tag_match(const char *tag, const char *pat)
     return 1;
 }
 
-MP_EXPORT const mp_field *mp_record_find(const mp_record *rec, const char *pattern,
-                                         uint32_t *pos)
+MP_EXPORT const mp_field *mp_record_find(const mp_record *rec, const char *pattern, uint32_t *pos)
 {
     if (!pattern || strlen(pattern) < 3)
         return NULL;

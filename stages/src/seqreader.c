@@ -160,8 +160,8 @@ MP_EXPORT int mp_seqreader_next(mp_seqreader *r, const mp_record **rec)
         size_t avail = r->end - r->start;
         if (avail == 0) {
             if (r->eof)
-                return mp__consumer_end(&r->con, r->io_status ? r->io_status : MP_EOF,
-                                        r->io_errno, r->io_off);
+                return mp__consumer_end(&r->con, r->io_status ? r->io_status : MP_EOF, r->io_errno,
+                                        r->io_off);
             if ((rc = mp__seq_fill(r, 1)) < 0)
                 return mp__consumer_end(&r->con, rc, 0, r->win_off + r->end);
             continue;

@@ -17,12 +17,12 @@
 enum mp__src_kind { MP__SRC_PATH = 0, MP__SRC_FD = 1, MP__SRC_MEM = 2, MP__SRC_CB = 3 };
 
 typedef struct mp__src {
-    int kind;                  /* enum mp__src_kind */
-    int fd;                    /* PATH (owned) and FD (borrowed) */
-    const unsigned char *mem;  /* MEM: the caller's buffer (borrowed) */
-    size_t mem_len, mem_pos;   /* MEM: size and read position */
-    mp_read_fn fn;             /* CB */
-    void *user;                /* CB */
+    int kind;                 /* enum mp__src_kind */
+    int fd;                   /* PATH (owned) and FD (borrowed) */
+    const unsigned char *mem; /* MEM: the caller's buffer (borrowed) */
+    size_t mem_len, mem_pos;  /* MEM: size and read position */
+    mp_read_fn fn;            /* CB */
+    void *user;               /* CB */
 } mp__src;
 
 /* Opens a path (MP_ENOENT, MP_EACCES, MP_EIO, MP_EINVAL). */

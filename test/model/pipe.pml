@@ -133,7 +133,7 @@ inline parse_one(prog) {
     atomic { if :: credits > 0 -> credits--; ok = 1 :: else -> ok = 0 fi }
     if
     :: ok ->
-        atomic { if :: nempty(SCANNED) -> SCANNED?pc :: else -> ok = 0 fi }
+        atomic { if :: nempty(SCANNED) -> SCANNED?pc :: empty(SCANNED) -> ok = 0 fi }
         if
         :: ok ->
             assert(nfull(PARSED));              /* "impossible: PARSED over-committed" */

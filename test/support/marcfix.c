@@ -93,8 +93,8 @@ static unsigned mf_rand(unsigned *s)
 
 void mf_sample(mf_buf *b, unsigned n, unsigned seed, size_t *offs)
 {
-    static const char *words[] = {"alpha", "beta", "gamma", "delta", "catalog", "museum",
-                                  "library", "records", "of", "the", "art", "history"};
+    static const char *words[] = {"alpha",   "beta",    "gamma", "delta", "catalog", "museum",
+                                  "library", "records", "of",    "the",   "art",     "history"};
     unsigned s = seed * 7919u + 1;
     for (unsigned k = 0; k < n; k++) {
         char *fields[12];

@@ -136,7 +136,8 @@ unsigned char *nl_gen(unsigned seed, size_t nlines, size_t minlen, size_t maxlen
     size_t cap = nlines * (maxlen + 24) + 1, n = 0;
     unsigned char *b = malloc(cap);
     for (size_t i = 0; i < nlines; i++) {
-        size_t want = minlen + (maxlen > minlen ? (size_t)rand_r(&seed) % (maxlen - minlen + 1) : 0);
+        size_t want =
+            minlen + (maxlen > minlen ? (size_t)rand_r(&seed) % (maxlen - minlen + 1) : 0);
         int k = snprintf((char *)b + n, cap - n, "L%zu:", i);
         size_t len = (size_t)k;
         while (len + 1 < want) {

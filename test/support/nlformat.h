@@ -39,14 +39,14 @@ uint32_t nl_hash(const unsigned char *p, size_t n);
 typedef struct mem_source {
     const unsigned char *data;
     size_t len, pos;
-    size_t max_read;      /* 0: no limit */
-    int64_t fail_at;      /* byte offset where read fails (-1: never) */
-    int fail_code;        /* the error returned there (e.g. MP_EIO) */
-    int fail_errno;       /* errno reported with it */
-    unsigned delay_us_max;/* random delay per read */
+    size_t max_read;       /* 0: no limit */
+    int64_t fail_at;       /* byte offset where read fails (-1: never) */
+    int fail_code;         /* the error returned there (e.g. MP_EIO) */
+    int fail_errno;        /* errno reported with it */
+    unsigned delay_us_max; /* random delay per read */
     unsigned seed;
-    int block;            /* 1: behave like an idle pipe (never data; polls cancel) */
-    int closed;           /* set by close */
+    int block;  /* 1: behave like an idle pipe (never data; polls cancel) */
+    int closed; /* set by close */
 } mem_source;
 
 void mem_source_init(mem_source *s, const void *data, size_t len);
@@ -70,8 +70,8 @@ typedef struct nl_run {
     int final_rc;       /* status of the terminal chunk (MP_EOF or error) or next()'s error */
     uint64_t final_off; /* terminal chunk offset */
     int final_errno;
-    uint64_t chunks;    /* chunks delivered (non-terminal) */
-    int order_ok;       /* ordered mode: seq consecutive */
+    uint64_t chunks; /* chunks delivered (non-terminal) */
+    int order_ok;    /* ordered mode: seq consecutive */
 } nl_run;
 
 /* Sequential model of the whole input (what any chunking must produce). */

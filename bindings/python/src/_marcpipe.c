@@ -87,7 +87,7 @@ enum rec_mode {
 
 typedef struct {
     PyObject_VAR_HEAD         /* ob_size: blob bytes */
-    PyObject *fields;         /* list of Field once materialized, else NULL */
+        PyObject *fields;     /* list of Field once materialized, else NULL */
     PyObject **slots;         /* per-field cache of built Field objects, or NULL */
     PyObject *leader;         /* Leader object (lazy) or whatever was assigned */
     PyObject *codec;          /* (encoding, errors) for REC_CODEC, else NULL */
@@ -100,9 +100,9 @@ typedef struct {
     uint64_t blob[]; /* leader[24] | rfield[nfields] | rsub[nsubs] | text */
 } RecordObject;
 
-#define REC_BLOB(o) ((char *)(o)->blob)
+#define REC_BLOB(o)   ((char *)(o)->blob)
 #define REC_FIELDS(o) ((rfield *)(REC_BLOB(o) + 24))
-#define REC_SUBS(o) ((rsub *)(REC_BLOB(o) + 24 + (size_t)(o)->nfields * sizeof(rfield)))
+#define REC_SUBS(o)   ((rsub *)(REC_BLOB(o) + 24 + (size_t)(o)->nfields * sizeof(rfield)))
 #define REC_TEXT(o)                                                                                \
     (REC_BLOB(o) + 24 + (size_t)(o)->nfields * sizeof(rfield) + (size_t)(o)->nsubs * sizeof(rsub))
 
@@ -118,8 +118,8 @@ static int pymarc_is_control(const char *tag)
 /* Splits a data field body (indicators + 0x1F-separated subfields) the way
  * pymarc does; used only when the C parser's view of the field differs from
  * pymarc's control-field rule. Pass out == NULL to count. */
-static uint32_t split_body(const char *d, uint32_t n, char *ind1, char *ind2, rsub *out,
-                           char *text, uint32_t *text_pos)
+static uint32_t split_body(const char *d, uint32_t n, char *ind1, char *ind2, rsub *out, char *text,
+                           uint32_t *text_pos)
 {
     const char *us = memchr(d, 0x1f, n);
     uint32_t nind = us ? (uint32_t)(us - d) : n;
@@ -180,7 +180,11 @@ static PyObject *record_from_c(PyTypeObject *tp, const mp_record *rec, uint32_t 
     o->mode = mode;
     o->offset = mp_record_offset(rec);
     o->ordinal = mp_record_ordinal(rec);
-    memcpy(REC_BLOB(o), mp_record_leader(rec), 24);
+    /* The leader as stored (pymarc keeps 09 as read even after MARC-8
+     * conversion); the library's view may already say UTF-8. */
+    size_t rawlen = 0;
+    const unsigned char *raw = mp_record_raw(rec, &rawlen);
+    memcpy(REC_BLOB(o), raw && rawlen >= 24 ? (const char *)raw : mp_record_leader(rec), 24);
     if (mode == REC_CODEC) {
         int utf8 = force_utf8 || REC_BLOB(o)[9] == 'a';
         o->codec = Py_NewRef(utf8 ? codec_utf8 : codec_file);
@@ -648,7 +652,7 @@ static int Record_set_leader(PyObject *self, PyObject *v, void *closure)
 }
 
 #define OBJ_ATTR(name)                                                                             \
-    static PyObject *Record_get_##name(PyObject *self, void *c)                                   \
+    static PyObject *Record_get_##name(PyObject *self, void *c)                                    \
     {                                                                                              \
         PyObject *v = ((RecordObject *)self)->name;                                                \
         return Py_NewRef(v ? v : Py_None);                                                         \
@@ -812,8 +816,7 @@ static PyType_Spec Record_spec = {
 /* Pool                                                                     */
 
 typedef struct {
-    PyObject_HEAD
-    mp_pool *pool; /* NULL after close() */
+    PyObject_HEAD mp_pool *pool; /* NULL after close() */
 } PoolObject;
 
 static PyObject *Pool_new(PyTypeObject *tp, PyObject *args, PyObject *kw)
@@ -831,8 +834,8 @@ static PyObject *Pool_new(PyTypeObject *tp, PyObject *args, PyObject *kw)
     {
         p->pool = NULL;
         Py_DECREF(p);
-        PyErr_Format(rc == MP_ENOMEM ? PyExc_MemoryError : PyExc_OSError,
-                     "mp_pool_create: %s", mp_strerror(rc));
+        PyErr_Format(rc == MP_ENOMEM ? PyExc_MemoryError : PyExc_OSError, "mp_pool_create: %s",
+                     mp_strerror(rc));
         return NULL;
     }
     return (PyObject *)p;
@@ -929,29 +932,28 @@ static PyType_Spec Pool_spec = {
 /* ReaderBase                                                               */
 
 typedef struct {
-    PyObject_HEAD
-    mp_reader *r;           /* NULL before _open() and after close() */
-    mp_state *st;           /* module state, cached at _open() */
-    PyObject *source;       /* kept alive while open (buffer owner, file object) */
-    Py_buffer view;         /* for memory sources */
+    PyObject_HEAD mp_reader *r; /* NULL before _open() and after close() */
+    mp_state *st;               /* module state, cached at _open() */
+    PyObject *source;           /* kept alive while open (buffer owner, file object) */
+    Py_buffer view;             /* for memory sources */
     int have_view;
-    PyObject *cb_read;      /* bound readinto or read method (callback sources) */
+    PyObject *cb_read; /* bound readinto or read method (callback sources) */
     int cb_is_readinto;
-    PyObject *cb_exc;       /* exception raised by the callback (exc instance) */
-    PyObject *pool;         /* PoolObject or NULL */
-    PyObject *cur_exc;      /* current_exception */
-    PyObject *cur_raw;      /* raw bytes of the current error unit, or NULL */
+    PyObject *cb_exc;  /* exception raised by the callback (exc instance) */
+    PyObject *pool;    /* PoolObject or NULL */
+    PyObject *cur_exc; /* current_exception */
+    PyObject *cur_raw; /* raw bytes of the current error unit, or NULL */
     uint64_t cur_offset, cur_length;
-    int cur_valid;          /* cur_offset/length describe the current unit */
-    PyObject *codec_utf8;   /* (encoding, errors) tuples for REC_CODEC */
+    int cur_valid;        /* cur_offset/length describe the current unit */
+    PyObject *codec_utf8; /* (encoding, errors) tuples for REC_CODEC */
     PyObject *codec_file;
-    PyObject *record_cls;   /* type records are created as */
+    PyObject *record_cls; /* type records are created as */
     uint32_t mode;
     int force_utf8;
     int strict;
     char handling[8]; /* utf8_handling name */
     int finished;
-    int close_pending;      /* close() called while another thread was inside next() */
+    int close_pending; /* close() called while another thread was inside next() */
     /* Set while a thread is inside next(). Only touched with the GIL held, so
      * the GIL orders it; atomic anyway so the contract does not depend on it. */
     atomic_int busy;
@@ -1164,9 +1166,10 @@ static int raise_open_error(int rc, PyObject *path)
 static PyObject *Reader_open(PyObject *op, PyObject *args, PyObject *kw)
 {
     ReaderObject *self = (ReaderObject *)op;
-    static char *kwlist[] = {"kind",   "source",  "to_unicode", "force_utf8", "utf8_handling",
-                             "file_codec", "threads", "chunk_size", "ordered",  "pool",
-                             "strict", "record_cls", "policy", NULL};
+    static char *kwlist[] = {"kind",          "source",     "to_unicode", "force_utf8",
+                             "utf8_handling", "file_codec", "threads",    "chunk_size",
+                             "ordered",       "pool",       "strict",     "record_cls",
+                             "policy",        NULL};
     const char *kind, *handling = "strict";
     PyObject *source, *file_codec = Py_None, *pool = Py_None, *record_cls = Py_None;
     int to_unicode = 1, force_utf8 = 0, ordered = 1, strict = 0, policy = MP_POLICY_REPORT;
@@ -1187,8 +1190,7 @@ static PyObject *Reader_open(PyObject *op, PyObject *args, PyObject *kw)
     int h;
     if (parse_handling(handling, &h) < 0) {
         PyErr_Format(PyExc_ValueError,
-                     "utf8_handling must be 'strict', 'replace' or 'ignore', not '%s'",
-                     handling);
+                     "utf8_handling must be 'strict', 'replace' or 'ignore', not '%s'", handling);
         return NULL;
     }
     o.utf8_handling = (mp_utf8_handling)h;
@@ -1365,9 +1367,8 @@ static int reader_enter(ReaderObject *self)
     /* acq_rel: pairs with the release store in reader_leave */
     if (!atomic_compare_exchange_strong_explicit(&self->busy, &expected, 1, memory_order_acq_rel,
                                                  memory_order_acquire)) {
-        PyErr_SetString(PyExc_RuntimeError,
-                        "MARCReader is being iterated by another thread; "
-                        "a reader may be used by one thread at a time");
+        PyErr_SetString(PyExc_RuntimeError, "MARCReader is being iterated by another thread; "
+                                            "a reader may be used by one thread at a time");
         return -1;
     }
     return 0;
@@ -1431,8 +1432,8 @@ static PyObject *Reader_iternext(PyObject *op)
             else if (!raw)
                 goto out;
         }
-        PyObject *exc = make_error(self->st, e, raw, self->mode != REC_BYTES, self->force_utf8,
-                                   self->handling);
+        PyObject *exc =
+            make_error(self->st, e, raw, self->mode != REC_BYTES, self->force_utf8, self->handling);
         if (!exc) {
             Py_XDECREF(raw);
             goto out;
@@ -1507,11 +1508,11 @@ static PyObject *Reader_stats(PyObject *op, PyObject *unused)
     if (!d)
         return NULL;
     for (int i = 0; i < MP_STAGE_COUNT; i++) {
-        PyObject *v = Py_BuildValue(
-            "{sKsKsKsKsK}", "items", (unsigned long long)s.stage[i].items, "bytes",
-            (unsigned long long)s.stage[i].bytes, "sleeps", (unsigned long long)s.stage[i].sleeps,
-            "wakeups", (unsigned long long)s.stage[i].wakeups, "cpu_ns",
-            (unsigned long long)s.stage[i].cpu_ns);
+        PyObject *v = Py_BuildValue("{sKsKsKsKsK}", "items", (unsigned long long)s.stage[i].items,
+                                    "bytes", (unsigned long long)s.stage[i].bytes, "sleeps",
+                                    (unsigned long long)s.stage[i].sleeps, "wakeups",
+                                    (unsigned long long)s.stage[i].wakeups, "cpu_ns",
+                                    (unsigned long long)s.stage[i].cpu_ns);
         if (!v || PyDict_SetItemString(d, names[i], v) < 0) {
             Py_XDECREF(v);
             Py_DECREF(d);
@@ -1519,10 +1520,9 @@ static PyObject *Reader_stats(PyObject *op, PyObject *unused)
         }
         Py_DECREF(v);
     }
-    PyObject *v = Py_BuildValue("{sIsIsIsK}", "chunks_total", s.chunks_total,
-                                "chunks_in_flight", s.chunks_in_flight, "chunks_in_flight_max",
-                                s.chunks_in_flight_max, "mpsc_stalls",
-                                (unsigned long long)s.mpsc_stalls);
+    PyObject *v = Py_BuildValue("{sIsIsIsK}", "chunks_total", s.chunks_total, "chunks_in_flight",
+                                s.chunks_in_flight, "chunks_in_flight_max", s.chunks_in_flight_max,
+                                "mpsc_stalls", (unsigned long long)s.mpsc_stalls);
     if (!v || PyDict_Update(d, v) < 0) {
         Py_XDECREF(v);
         Py_DECREF(d);
@@ -1636,8 +1636,8 @@ static PyType_Spec Reader_spec = {
 
 static PyObject *mod_register(PyObject *m, PyObject *args, PyObject *kw)
 {
-    static char *kwlist[] = {"record",  "field_factory", "subfield", "indicators",
-                             "leader",  "error_factory", "title_slow", NULL};
+    static char *kwlist[] = {"record", "field_factory", "subfield",   "indicators",
+                             "leader", "error_factory", "title_slow", NULL};
     PyObject *a[7];
     if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOOOO:_register", kwlist, &a[0], &a[1], &a[2],
                                      &a[3], &a[4], &a[5], &a[6]))
@@ -1669,8 +1669,8 @@ static PyObject *scan_item(int rc, const mp_record *rec, const mp_error_info *e)
         size_t n = 0;
         (void)mp_record_raw(rec, &n);
         return Py_BuildValue("(sKKKsI)", "record", (unsigned long long)mp_record_ordinal(rec),
-                             (unsigned long long)mp_record_offset(rec), (unsigned long long)n,
-                             "", mp_record_field_count(rec));
+                             (unsigned long long)mp_record_offset(rec), (unsigned long long)n, "",
+                             mp_record_field_count(rec));
     }
     return Py_BuildValue("(sKKKsI)", "error", (unsigned long long)e->ordinal,
                          (unsigned long long)e->offset, (unsigned long long)e->length,
@@ -1685,8 +1685,8 @@ static PyObject *scan_item(int rc, const mp_record *rec, const mp_error_info *e)
  */
 static PyObject *mod_scan(PyObject *m, PyObject *args, PyObject *kw)
 {
-    static char *kwlist[] = {"source",  "sequential", "to_unicode", "force_utf8",
-                             "utf8_handling", "threads", "chunk_size", NULL};
+    static char *kwlist[] = {"source",        "sequential", "to_unicode", "force_utf8",
+                             "utf8_handling", "threads",    "chunk_size", NULL};
     PyObject *source;
     int sequential = 1, to_unicode = 1, force_utf8 = 0, h;
     const char *handling = "strict";
@@ -1717,8 +1717,8 @@ static PyObject *mod_scan(PyObject *m, PyObject *args, PyObject *kw)
         if (!PyUnicode_FSConverter(source, &pathb))
             goto fail;
         const char *p = PyBytes_AS_STRING(pathb);
-        Py_BEGIN_ALLOW_THREADS rc = sequential ? mp_seqreader_open_path(&sr, p, &o)
-                                               : mp_reader_open_path(&r, p, &o);
+        Py_BEGIN_ALLOW_THREADS rc =
+            sequential ? mp_seqreader_open_path(&sr, p, &o) : mp_reader_open_path(&r, p, &o);
         Py_END_ALLOW_THREADS
     } else {
         if (PyObject_GetBuffer(source, &view, PyBUF_SIMPLE) < 0)
@@ -1726,8 +1726,8 @@ static PyObject *mod_scan(PyObject *m, PyObject *args, PyObject *kw)
         have_view = 1;
         const void *d = view.buf;
         size_t n = (size_t)view.len;
-        Py_BEGIN_ALLOW_THREADS rc = sequential ? mp_seqreader_open_mem(&sr, d, n, &o)
-                                               : mp_reader_open_mem(&r, d, n, &o);
+        Py_BEGIN_ALLOW_THREADS rc =
+            sequential ? mp_seqreader_open_mem(&sr, d, n, &o) : mp_reader_open_mem(&r, d, n, &o);
         Py_END_ALLOW_THREADS
     }
     if (rc != MP_OK) {
@@ -1736,7 +1736,8 @@ static PyObject *mod_scan(PyObject *m, PyObject *args, PyObject *kw)
     }
     for (;;) {
         const mp_record *rec = NULL;
-        Py_BEGIN_ALLOW_THREADS rc = sequential ? mp_seqreader_next(sr, &rec) : mp_reader_next(r, &rec);
+        Py_BEGIN_ALLOW_THREADS rc =
+            sequential ? mp_seqreader_next(sr, &rec) : mp_reader_next(r, &rec);
         Py_END_ALLOW_THREADS if (rc != MP_OK && rc != MP_ERECORD) break;
         PyObject *it = scan_item(rc, rec, sequential ? mp_seqreader_error(sr) : mp_reader_error(r));
         if (!it || PyList_Append(items, it) < 0) {
@@ -1795,8 +1796,8 @@ static PyObject *mod_decode(PyObject *m, PyObject *args, PyObject *kw)
     rc = mp_seqreader_next(sr, &rec);
     if (rc == MP_OK) {
         PyObject *cls = st->record_cls ? st->record_cls : (PyObject *)st->record_type;
-        res = record_from_c((PyTypeObject *)cls, rec, to_unicode ? REC_UTF8 : REC_BYTES, NULL,
-                            NULL, force_utf8);
+        res = record_from_c((PyTypeObject *)cls, rec, to_unicode ? REC_UTF8 : REC_BYTES, NULL, NULL,
+                            force_utf8);
     } else if (rc == MP_ERECORD) {
         const mp_error_info *e = mp_seqreader_error(sr);
         PyObject *raw = NULL;
@@ -1864,9 +1865,8 @@ static int mod_exec(PyObject *m)
     st->pool_type = (PyTypeObject *)PyType_FromModuleAndSpec(m, &Pool_spec, NULL);
     if (!st->pool_type || PyModule_AddType(m, st->pool_type) < 0)
         return -1;
-    st->error_base = PyErr_NewExceptionWithDoc("marcpipe.PymarcException",
-                                               "Base of every marcpipe / pymarc exception.",
-                                               NULL, NULL);
+    st->error_base = PyErr_NewExceptionWithDoc(
+        "marcpipe.PymarcException", "Base of every marcpipe / pymarc exception.", NULL, NULL);
     if (!st->error_base || PyModule_AddObjectRef(m, "PymarcException", st->error_base) < 0)
         return -1;
     if (PyModule_AddStringConstant(m, "LIB_VERSION", mp_version()) < 0)

@@ -1,0 +1,159 @@
+"""Lifecycle: close, GC, threads, Ctrl-C while blocked, shared pools."""
+
+import gc
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+import marcpipe
+from marcpipe import MARCReader, Pool
+from conftest import make_record
+
+DATA = b"".join(make_record([("245", "00", [("a", f"T{i}")])]) for i in range(2000))
+
+
+def nthreads():
+    return len(os.listdir("/proc/self/task"))
+
+
+def settle(target, timeout=5.0):
+    end = time.monotonic() + timeout
+    while nthreads() > target and time.monotonic() < end:
+        time.sleep(0.01)
+    return nthreads()
+
+
+def test_early_close_and_idempotent():
+    base = nthreads()
+    r = MARCReader(DATA, threads=2, chunk_size=4096)
+    assert next(r) is not None
+    r.close()
+    r.close()
+    assert r.closed
+    assert list(r) == []
+    assert settle(base) == base
+
+
+def test_context_manager_closes():
+    base = nthreads()
+    with MARCReader(DATA, threads=2) as r:
+        next(r)
+    assert r.closed and settle(base) == base
+
+
+def test_abandoned_reader_is_collected():
+    base = nthreads()
+    r = MARCReader(DATA, threads=2, chunk_size=4096)
+    next(r)
+    del r
+    assert settle(base) == base
+    # a reference cycle through the reader is collectable too
+    r = MARCReader(DATA, threads=2, chunk_size=4096)
+    next(r)
+    r.cycle = r
+    del r
+    gc.collect()
+    assert settle(base) == base
+
+
+def test_same_reader_two_threads_is_refused():
+    rfd, wfd = os.pipe()
+    r = MARCReader(os.fdopen(rfd, "rb", buffering=0), threads=1)
+    errors = []
+
+    def blocked():
+        try:
+            for _ in r:
+                pass
+        except Exception as e:  # pragma: no cover
+            errors.append(e)
+    t = threading.Thread(target=blocked)
+    t.start()
+    time.sleep(0.2)
+    with pytest.raises(RuntimeError, match="another thread"):
+        next(r)
+    os.close(wfd)
+    t.join(10)
+    assert not t.is_alive() and not errors
+    r.close()
+
+
+def interrupt_latency():
+    rfd, wfd = os.pipe()
+    r = MARCReader(os.fdopen(rfd, "rb", buffering=0), threads=1)
+    main = threading.get_ident()
+    sent = []
+
+    def kill():
+        time.sleep(0.3)
+        sent.append(time.monotonic())
+        signal.pthread_kill(main, signal.SIGINT)
+    threading.Thread(target=kill).start()
+    with pytest.raises(KeyboardInterrupt):
+        next(r)
+    latency = time.monotonic() - sent[0]
+    os.write(wfd, DATA[:1000])
+    os.close(wfd)
+    r.close()
+    return latency
+
+
+def test_ctrl_c_interrupts_blocked_next():
+    assert interrupt_latency() < 3.0
+
+
+@pytest.mark.xfail(reason="mp_reader_next_timeout overshoots: 50 ms slices last 128 ms and "
+                          "1 s after a signal (ck_ec backoff not clamped to the deadline)",
+                   strict=False)
+@pytest.mark.skipif(os.environ.get("MP_SANITIZED") == "1", reason="timing under ASan")
+def test_ctrl_c_within_100ms():
+    assert interrupt_latency() < 0.15
+
+
+def test_shared_pool_many_readers_threads():
+    base = nthreads()
+    with Pool(2) as pool:
+        assert pool.threads == 2
+        results = []
+
+        def work():
+            for _ in range(5):
+                with MARCReader(DATA, pool=pool, chunk_size=8192) as r:
+                    results.append(sum(1 for x in r if x is not None))
+        ts = [threading.Thread(target=work) for _ in range(4)]
+        for t in ts:
+            t.start()
+        # many readers open at once on the pool: thread count stays bounded
+        many = [MARCReader(DATA, pool=pool) for _ in range(50)]
+        assert nthreads() < base + 2 + 4 + 50 * 3
+        assert pool.attached >= 50
+        for m in many:
+            m.close()
+        for t in ts:
+            t.join()
+        assert results == [2000] * 20
+    assert pool.closed
+
+
+def test_pool_close_refused_while_attached():
+    pool = Pool(1)
+    r = MARCReader(DATA, pool=pool)
+    with pytest.raises(RuntimeError):
+        pool.close()
+    r.close()
+    pool.close()
+    with pytest.raises(ValueError):
+        MARCReader(DATA, pool=pool)
+
+
+def test_counts_stats_unordered():
+    r = MARCReader(DATA, threads=2, chunk_size=4096, ordered=False)
+    titles = sorted(x.title for x in r)
+    assert titles == sorted(f"T{i}" for i in range(2000))
+    recs, errs, nbytes = r.counts()
+    assert recs == 2000 and errs == 0 and nbytes == len(DATA)
+    assert r.stats()["consumer"]["items"] == 2000
+    r.close()
