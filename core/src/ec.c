@@ -79,9 +79,31 @@ int mp_ec_has_waiters(const mp_ec *ec)
     return ck_ec32_has_waiters(ec) ? 1 : 0;
 }
 
+/*
+ * ck_ec's slow path sleeps in exponentially growing slices (2, 16, 128,
+ * 1024 ms) and only compares the caller's deadline between slices, so a
+ * 50 ms deadline could sleep 128 ms. This predicate, which ck_ec calls
+ * before each futex sleep and which may shorten that sleep, clamps every
+ * slice to the caller's deadline (state->data).
+ */
+static int mp__ec_clamp_deadline(const struct ck_ec_wait_state *state, struct timespec *slice_end)
+{
+    const struct timespec *user = state->data;
+
+    if (user->tv_sec < slice_end->tv_sec ||
+        (user->tv_sec == slice_end->tv_sec && user->tv_nsec < slice_end->tv_nsec))
+        *slice_end = *user;
+    return 0;
+}
+
 int mp_ec_wait(mp_ec *ec, uint32_t old, const struct timespec *deadline)
 {
-    return ck_ec32_wait(ec, &mp__ec_mode, old, deadline) == 0 ? 0 : -1;
+    if (deadline == NULL)
+        return ck_ec32_wait(ec, &mp__ec_mode, old, NULL) == 0 ? 0 : -1;
+    return ck_ec32_wait_pred(ec, &mp__ec_mode, old, mp__ec_clamp_deadline, (void *)deadline,
+                             deadline) == 0
+               ? 0
+               : -1;
 }
 
 void mp_deadline_in(struct timespec *deadline, long ms)

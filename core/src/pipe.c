@@ -220,13 +220,21 @@ static bool mp__produce_one(mp_pipe *p)
         size_t len = 0;
         ssize_t r = 1;
         int err = 0;
-        /* Fill the whole buffer: big chunks amortise every per-chunk cost. */
+        /* Fill the buffer while the source keeps up: big chunks amortise every
+         * per-chunk cost. A short read (a pipe or socket with nothing more
+         * buffered) ships what we have, so a slow stream's records are not held
+         * back until a whole chunk has arrived. */
         while (len < c->cap) {
+            size_t want = c->cap - len;
             err = 0;
-            r = p->cfg.source.read(p->cfg.source.src, c->buf + len, c->cap - len, &err, p);
+            r = p->cfg.source.read(p->cfg.source.src, c->buf + len, want, &err, p);
             if (r <= 0)
                 break;
-            len += (size_t)r > c->cap - len ? c->cap - len : (size_t)r;
+            len += (size_t)r > want ? want : (size_t)r;
+            if ((size_t)r < want) {
+                r = 1; /* not the end: more reads follow in the next chunk */
+                break;
+            }
             if (mp__is_cancelled(p)) {
                 r = MP_ECANCELED;
                 break;

@@ -56,6 +56,9 @@
 #ifndef CARRY
 #define CARRY 0
 #endif
+#ifndef EARLY
+#define EARLY 1     /* 1: the consumer may close at any point (cancel paths) */
+#endif
 
 #define EC_POOL 0   /* pool->ec: workers sleep on it */
 #define EC_IDLE 1   /* pool->idle: closers sleep on it */
@@ -107,15 +110,16 @@ inline ec_signal(e) {
     fi;
     fl = 0
 }
+/* ck_ec32_wait: returns only once the value moved (it re-sleeps after a
+ * wake-up that left the value unchanged). CAS and futex_wait are separate
+ * steps: a signal may slip in between them. */
 inline ec_wait(e, old) {
-    atomic {
-        if
-        :: ecv[e] == old -> ecf[e] = 1;                      /* CAS old -> old|flag */
-           if :: ecv[e] == old && ecf[e] -> sleeping[_pid] = e + 1 :: else fi
-        :: else
-        fi
-    }
-    (sleeping[_pid] == 0)
+    do
+    :: atomic { ecv[e] != old -> break }
+    :: atomic { ecv[e] == old -> ecf[e] = 1 };               /* CAS old -> old|flag */
+       atomic { if :: ecv[e] == old && ecf[e] -> sleeping[_pid] = e + 1 :: else fi };
+       (sleeping[_pid] == 0)                                 /* futex_wait returns */
+    od
 }
 
 /* ---- pipe.c: stages ----------------------------------------------------- */
@@ -295,7 +299,7 @@ proctype consumer() {
         :: else
         fi;
         if
-        :: true -> goto close                             /* early close, any time */
+        :: EARLY -> goto close                            /* early close, any time */
         :: true
         fi;
         if
