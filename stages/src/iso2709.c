@@ -23,6 +23,9 @@
 #include <stdio.h>
 #include <string.h>
 #include "marc.h"
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 /* Messages are cut to their buffers on purpose. */
 #if defined(__GNUC__) && !defined(__clang__)
@@ -256,25 +259,83 @@ static int mp__text(mp__parse_ctx *x, const unsigned char *in, size_t n, const c
     return 0;
 }
 
-static int mp__has_special(const unsigned char *p, size_t n)
+/*
+ * One pass over a record's data area, 16 bytes at a time: counts subfield
+ * delimiters (to size the subfield array once) and tells whether any byte
+ * needs decoding (>= 0x80, or ESC for MARC-8). This pass and the field
+ * walk are the whole per-record cost for plain records, so it must not be
+ * a byte loop.
+ */
+static size_t mp__scan_area(const unsigned char *p, size_t n, int *special)
 {
+    size_t i = 0, nsd = 0;
     unsigned acc = 0;
-    for (size_t i = 0; i < n; i++)
+#if defined(__SSE2__)
+    const __m128i sd = _mm_set1_epi8((char)MP__SD), esc = _mm_set1_epi8(0x1B);
+    __m128i hi = _mm_setzero_si128();
+    while (i + 16 <= n) {
+        /* Per-byte delimiter counters (cmpeq gives -1 per match), summed
+         * with SAD before they can overflow (255 blocks). */
+        __m128i cnt = _mm_setzero_si128();
+        size_t stop = i + 16 * 255 < n ? i + 16 * 255 : n;
+        for (; i + 16 <= stop; i += 16) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+            cnt = _mm_sub_epi8(cnt, _mm_cmpeq_epi8(v, sd));
+            /* top bit set: a byte >= 0x80, or an ESC (cmpeq yields 0xFF) */
+            hi = _mm_or_si128(hi, _mm_or_si128(v, _mm_cmpeq_epi8(v, esc)));
+        }
+        __m128i sum = _mm_sad_epu8(cnt, _mm_setzero_si128());
+        nsd += (size_t)_mm_cvtsi128_si32(sum) + (size_t)_mm_extract_epi16(sum, 4);
+    }
+    acc = (unsigned)_mm_movemask_epi8(hi);
+#endif
+    for (; i < n; i++) {
         acc |= (p[i] & 0x80u) | (p[i] == 0x1B);
-    return acc != 0;
+        nsd += p[i] == MP__SD;
+    }
+    *special = acc != 0;
+    return nsd;
 }
 
 static size_t mp__count_sd(const unsigned char *p, size_t n)
 {
-    size_t c = 0;
-    for (size_t i = 0; i < n; i++)
-        c += p[i] == MP__SD;
-    return c;
+    int ignored;
+    return mp__scan_area(p, n, &ignored);
 }
 
 /* Indexes one data field whose body (without terminator) is b[0..n). */
+/*
+ * One subfield: the delimiter at t[q], the next delimiter (or the end of
+ * the text) at t[nx]. Returns 0, or 1 when `cap` subfields are used up.
+ */
+static int mp__subfield(mp__parse_ctx *x, mp_field *f, const char *t, size_t q, size_t nx,
+                        int at_end, mp_subfield *subs, size_t cap, uint32_t *ns)
+{
+    if (q + 1 >= nx) { /* a delimiter right before another one, or last */
+        mp__rec_error(x, MP_EK_SUBFIELD, f->tag, 0,
+                      at_end ? "field %s: delimiter without a code"
+                             : "field %s: empty subfield code",
+                      f->tag);
+        return 0;
+    }
+    unsigned char code = (unsigned char)t[q + 1];
+    if (code <= 0x20 || code >= 0x7F)
+        mp__rec_error(x, MP_EK_SUBFIELD, f->tag, (char)code,
+                      "field %s: subfield code is byte 0x%02X", f->tag, code);
+    if (*ns == cap)
+        return 1;
+    subs[*ns].code = (char)code;
+    subs[*ns].data = t + q + 2;
+    subs[*ns].len = (uint32_t)(nx - q - 2);
+    (*ns)++;
+    return 0;
+}
+
+/* Returns 0, MP_ENOMEM, or 1 when the field holds more than `cap`
+ * subfields (only with overlapping field bodies: the caller then sizes an
+ * array for this field alone and calls again). */
 static int mp__data_field(mp__parse_ctx *x, mp_field *f, const unsigned char *b, size_t n,
-                          mp_subfield *subs, int special)
+                          mp_subfield *subs, size_t cap, int special)
 {
     const unsigned char *sd = memchr(b, MP__SD, n);
     size_t k = sd ? (size_t)(sd - b) : n; /* indicator region */
@@ -315,34 +376,36 @@ static int mp__data_field(mp__parse_ctx *x, mp_field *f, const unsigned char *b,
             tn = on;
         }
     }
+    /* Walk the delimiters (t[0] is one, when tn > 0): each delimiter d
+     * with its successor d' (or the end) delimits the subfield [d+2, d'). */
     uint32_t ns = 0;
-    const char *q = t, *end = t + tn;
-    while (q < end) {
-        /* q points at a delimiter. */
-        if (q + 1 >= end) {
-            mp__rec_error(x, MP_EK_SUBFIELD, f->tag, 0, "field %s: delimiter without a code",
-                          f->tag);
-            break;
+    size_t cur = 0, i = 0;
+    int rc = 0;
+#if defined(__SSE2__)
+    const __m128i sdv = _mm_set1_epi8((char)MP__SD);
+    for (; i + 16 <= tn && rc == 0; i += 16) {
+        unsigned m = (unsigned)_mm_movemask_epi8(
+            _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(t + i)), sdv));
+        if (i == 0)
+            m &= ~1u; /* t[0]: the first delimiter, already `cur` */
+        while (m && rc == 0) {
+            size_t d = i + (size_t)__builtin_ctz(m);
+            m &= m - 1;
+            rc = mp__subfield(x, f, t, cur, d, 0, subs, cap, &ns);
+            cur = d;
         }
-        const char *v = q + 2;
-        const char *nx = memchr(v, MP__SD, (size_t)(end - v));
-        if (!nx)
-            nx = end;
-        unsigned char code = (unsigned char)q[1];
-        if (code == MP__SD) { /* empty delimiter pair: skip one */
-            mp__rec_error(x, MP_EK_SUBFIELD, f->tag, 0, "field %s: empty subfield code", f->tag);
-            q++;
-            continue;
-        }
-        if (code <= 0x20 || code >= 0x7F)
-            mp__rec_error(x, MP_EK_SUBFIELD, f->tag, (char)code,
-                          "field %s: subfield code is byte 0x%02X", f->tag, code);
-        subs[ns].code = (char)code;
-        subs[ns].data = v;
-        subs[ns].len = (uint32_t)(nx - v);
-        ns++;
-        q = nx;
     }
+#endif
+    for (; i < tn && rc == 0; i++) {
+        if (i == 0 || t[i] != MP__SD)
+            continue;
+        rc = mp__subfield(x, f, t, cur, i, 0, subs, cap, &ns);
+        cur = i;
+    }
+    if (rc == 0 && tn > 0)
+        rc = mp__subfield(x, f, t, cur, tn, 1, subs, cap, &ns);
+    if (rc == 1)
+        return 1;
     f->subfields = subs;
     f->nsubfields = ns;
     return 0;
@@ -385,8 +448,26 @@ static int mp__index(mp__parse_ctx *x)
     size_t nent = (dend - MP__LEADER_LEN) / 12;
     if (x->mode == MP_ENCODING_AUTO)
         x->mode = r[9] == 'a' ? MP_ENCODING_UTF8 : MP_ENCODING_MARC8;
-    int special = x->mode != MP_ENCODING_RAW && mp__has_special(r + base, end - base);
-    size_t nsd = mp__count_sd(r + base, end - base);
+    int special;
+    size_t nsd = mp__scan_area(r + base, end - base, &special);
+    int u8clean = 0; /* the whole data area is valid UTF-8 */
+    if (x->mode == MP_ENCODING_RAW) {
+        special = 0;
+    } else if (special && x->mode == MP_ENCODING_UTF8) {
+        /* Validate the data area once instead of field by field. Field
+         * bodies end before an ASCII terminator, so each is valid too,
+         * unless a damaged directory starts one on a continuation byte
+         * (checked per control field below; data field text starts at a
+         * delimiter). */
+        const char *o;
+        size_t on;
+        mp_text_opts strict = x->fmt->text;
+        strict.utf8_handling = MP_UTF8_STRICT;
+        if (mp__utf8_check(&strict, r + base, end - base, x->a, &o, &on, NULL) == 0) {
+            special = 0;
+            u8clean = 1;
+        }
+    }
 
     mp_field *fields = NULL;
     mp_subfield *subs = NULL;
@@ -454,7 +535,7 @@ static int mp__index(mp__parse_ctx *x)
         if (f->tag[0] == '0' && f->tag[1] == '0' && !danmarc) {
             f->is_control = 1;
             f->ind1 = f->ind2 = ' ';
-            if (special) {
+            if (special || (u8clean && bl > 0 && (b[0] & 0xC0) == 0x80)) {
                 const char *o;
                 size_t on;
                 if (mp__text(x, b, bl, &o, &on, f->tag) < 0)
@@ -467,17 +548,18 @@ static int mp__index(mp__parse_ctx *x)
             /* Subfields of this field: bounded by its delimiters, which lie
              * in the data area counted above; overlapping bodies (a damaged
              * directory) could exceed that count, so check. */
-            size_t cnt = mp__count_sd(b, bl);
-            mp_subfield *fs_subs = subs + used_subs;
-            if (used_subs + cnt > nsd) {
-                fs_subs =
-                    cnt ? mp_arena_alloc(x->a, cnt * sizeof *subs, _Alignof(mp_subfield)) : NULL;
-                if (cnt && !fs_subs)
+            int rc = mp__data_field(x, f, b, bl, subs ? subs + used_subs : NULL, nsd - used_subs,
+                                    special);
+            if (rc == 1) {
+                size_t cnt = mp__count_sd(b, bl);
+                mp_subfield *own = mp_arena_alloc(x->a, cnt * sizeof *subs, _Alignof(mp_subfield));
+                if (!own)
                     return MP_ENOMEM;
-            } else {
-                used_subs += cnt;
+                rc = mp__data_field(x, f, b, bl, own, cnt, special);
+            } else if (rc == 0) {
+                used_subs += f->nsubfields;
             }
-            if (mp__data_field(x, f, b, bl, fs_subs, special) < 0)
+            if (rc < 0)
                 return MP_ENOMEM;
         }
         nf++;

@@ -35,6 +35,10 @@
  *  - a ring put that the code asserts cannot fail never fails;
  *  - every chunk is accounted for at a clean end of stream.
  *
+ * -DMUTANT_LATE_SNAPSHOT moves the worker's snapshot after its pass (a
+ * plausible mistake): spin must find the lost wake-up, which shows the
+ * model can see one (run_spin.sh expects that run to fail).
+ *
  * Sizes: NDATA data chunks (+1 terminal), T chunk buffers, RCAP usable
  * slots in FILLED/SCANNED/PARSED (1 = ring_size 2, the tiny-ring test
  * mode that exercises the "pending" paths), NW workers, CARRY = 1 lets the
@@ -248,7 +252,10 @@ proctype worker() {
     byte v;
     bit prog, pinned;
     do
-    :: v = ecv[EC_POOL];                                 /* snapshot before the pass */
+    ::
+#ifndef MUTANT_LATE_SNAPSHOT
+       v = ecv[EC_POOL];                                 /* snapshot before the pass */
+#endif
        if :: shutdown -> break :: else fi;
        prog = 0;
        /* pin batch: inside rcu_read_lock, find the entry if registered */
@@ -275,6 +282,9 @@ proctype worker() {
        :: else
        fi;
        pinned = 0;
+#ifdef MUTANT_LATE_SNAPSHOT
+       v = ecv[EC_POOL];      /* WRONG: a signal during the pass is lost */
+#endif
        if
        :: !prog -> ec_wait(EC_POOL, v)
        :: else
