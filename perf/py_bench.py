@@ -80,7 +80,7 @@ def main():
             return n
 
         n2, dt2 = bench(pm_loop, 1)
-        print(f"pymarc {pymarc.__version__}: {n2} records, {dt2:.2f} s, {n2 / dt2:,.0f} records/s")
+        print(f"pymarc {getattr(pymarc, '__version__', '(version unknown)')}: {n2} records, {dt2:.2f} s, {n2 / dt2:,.0f} records/s")
         print(f"ratio marcpipe/pymarc: {mp_rate / (n2 / dt2):.1f}x (target >= 40x)")
     finally:
         os.unlink(path)
