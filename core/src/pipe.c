@@ -800,12 +800,12 @@ void mp_pipe_stats(const mp_pipe *p, mp_stats *out)
 {
     memset(out, 0, sizeof(*out));
     for (int s = 0; s < MP_STAGE_COUNT; s++) {
-        /* relaxed: statistics only (all loads below) */
-        out->stage[s].items = atomic_load_explicit(&p->st[s].items, memory_order_relaxed);
-        out->stage[s].bytes = atomic_load_explicit(&p->st[s].bytes, memory_order_relaxed);
-        out->stage[s].sleeps = atomic_load_explicit(&p->st[s].sleeps, memory_order_relaxed);
-        out->stage[s].wakeups = atomic_load_explicit(&p->st[s].wakeups, memory_order_relaxed);
-        out->stage[s].cpu_ns = atomic_load_explicit(&p->st[s].cpu_ns, memory_order_relaxed);
+        const mp__stage_counters *c = &p->st[s];
+        out->stage[s].items = atomic_load_explicit(&c->items, memory_order_relaxed);     /* stats */
+        out->stage[s].bytes = atomic_load_explicit(&c->bytes, memory_order_relaxed);     /* stats */
+        out->stage[s].sleeps = atomic_load_explicit(&c->sleeps, memory_order_relaxed);   /* stats */
+        out->stage[s].wakeups = atomic_load_explicit(&c->wakeups, memory_order_relaxed); /* stats */
+        out->stage[s].cpu_ns = atomic_load_explicit(&c->cpu_ns, memory_order_relaxed);   /* stats */
     }
     /* Worker sleeps belong to the pool (shared by its pipelines): reported on the parser. */
     uint64_t sl, wk;
