@@ -104,6 +104,28 @@ static int mp__plausible(const unsigned char *q, size_t n)
     return MP__NO;
 }
 
+/*
+ * A clean record starts at q: a plausible leader and a terminator where
+ * its length says (a directory or text that merely looks like a leader
+ * fails the second test). MP__MORE: *need bytes from q decide.
+ */
+static int mp__clean_record_at(const unsigned char *q, size_t n, size_t max, size_t *need)
+{
+    int pl = mp__plausible(q, n);
+    if (pl != MP__YES) {
+        *need = MP__LEADER_LEN;
+        return pl;
+    }
+    size_t len = mp__num(q, 5);
+    if (len < MP__MIN_RECORD || len > max)
+        return MP__NO;
+    if (len > n) {
+        *need = len;
+        return MP__MORE;
+    }
+    return q[len - 1] == MP__RT ? MP__YES : MP__NO;
+}
+
 static mp_frame_rc mp__answer(mp_frame *out, mp_frame_rc rc, size_t len, uint16_t kind)
 {
     out->len = len;
@@ -178,6 +200,20 @@ mp_frame_rc mp__marc_frame(const void *fmtv, const unsigned char *p, size_t avai
                 return mp__answer(out, MP_FRAME_NEED, stated, 0);
         } else if (p[stated - 1] == MP__RT) {
             return mp__answer(out, MP_FRAME_RECORD, stated, 0);
+        } else if (!memchr(p, MP__RT, stated)) {
+            /* Only the terminator is damaged: when a plausible leader (or
+             * the end of input) follows the stated length, trust the
+             * length, so the next record is not swallowed by a resync. */
+            size_t more = 0;
+            int next = (fin && avail == stated)
+                           ? MP__YES
+                           : mp__clean_record_at(p + stated, w - stated, max, &more);
+            if (next == MP__MORE && !fin) {
+                size_t need = stated + more;
+                return mp__answer(out, MP_FRAME_NEED, need > max ? max : need, 0);
+            }
+            if (next == MP__YES)
+                return mp__answer(out, MP_FRAME_RECORD, stated, MP_EK_TERMINATOR);
         }
     }
     /* The length lies: the record ends at the first terminator. */

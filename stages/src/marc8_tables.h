@@ -10,17 +10,17 @@
 #define MP__M8_CP   0x001FFFFFu
 
 enum mp__m8_set {
-    MP__M8_ASCII = 0, /* Basic Latin (ASCII), final 0x42 */
-    MP__M8_ANSEL = 1, /* Extended Latin (ANSEL), final 0x45 */
+    MP__M8_ASCII = 0,         /* Basic Latin (ASCII), final 0x42 */
+    MP__M8_ANSEL = 1,         /* Extended Latin (ANSEL), final 0x45 */
     MP__M8_GREEK_SYMBOLS = 2, /* Greek Symbols, final 0x67 */
-    MP__M8_SUBSCRIPTS = 3, /* Subscripts, final 0x62 */
-    MP__M8_SUPERSCRIPTS = 4, /* Superscripts, final 0x70 */
-    MP__M8_HEBREW = 5, /* Basic Hebrew, final 0x32 */
-    MP__M8_CYRILLIC = 6, /* Basic Cyrillic, final 0x4E */
-    MP__M8_CYRILLIC_EXT = 7, /* Extended Cyrillic, final 0x51 */
-    MP__M8_ARABIC = 8, /* Basic Arabic, final 0x33 */
-    MP__M8_ARABIC_EXT = 9, /* Extended Arabic, final 0x34 */
-    MP__M8_GREEK = 10, /* Basic Greek, final 0x53 */
+    MP__M8_SUBSCRIPTS = 3,    /* Subscripts, final 0x62 */
+    MP__M8_SUPERSCRIPTS = 4,  /* Superscripts, final 0x70 */
+    MP__M8_HEBREW = 5,        /* Basic Hebrew, final 0x32 */
+    MP__M8_CYRILLIC = 6,      /* Basic Cyrillic, final 0x4E */
+    MP__M8_CYRILLIC_EXT = 7,  /* Extended Cyrillic, final 0x51 */
+    MP__M8_ARABIC = 8,        /* Basic Arabic, final 0x33 */
+    MP__M8_ARABIC_EXT = 9,    /* Extended Arabic, final 0x34 */
+    MP__M8_GREEK = 10,        /* Basic Greek, final 0x53 */
     MP__M8_NSETS = 11,
     MP__M8_EACC = 11 /* multibyte, final 0x31 */
 };
