@@ -125,6 +125,35 @@ Test(frame, lying_lengths_resync_on_terminator, .timeout = 10)
     mf_free(&b);
 }
 
+/* Only a terminator is destroyed: the stated length is trusted because a
+ * clean record starts there, so the next record is not swallowed. The
+ * last record's terminator is destroyed too: the input ends at its stated
+ * length. A short stated length landing in a directory (which looks like
+ * a leader but has no terminator where its "length" says) still resyncs. */
+Test(frame, damaged_terminator_keeps_next_record, .timeout = 10)
+{
+    mf_buf b;
+    size_t offs[5];
+    sample(&b, 4, offs);
+    b.p[offs[2] - 1] = 'x'; /* terminator of record 1 */
+    b.p[offs[4] - 1] = 'y'; /* terminator of the last record */
+    mp__marc_fmt f = fmt_with(0, MP_ENCODING_RAW);
+    fr out[32];
+    size_t k = frame_all(&f, b.p, b.len, out, 32);
+    cr_assert_eq(k, 4);
+    for (size_t i = 0; i < k; i++) {
+        cr_assert_eq(out[i].rc, MP_FRAME_RECORD, "unit %zu", i);
+        cr_assert_eq(out[i].off, offs[i]);
+        cr_assert_eq(out[i].len, offs[i + 1] - offs[i]);
+    }
+    cr_assert_eq(out[0].kind, 0);
+    cr_assert_eq(out[1].kind, MP_EK_TERMINATOR);
+    cr_assert_eq(out[2].kind, 0);
+    cr_assert_eq(out[3].kind, MP_EK_TERMINATOR);
+    check_prefix_stable(&f, b.p, b.len);
+    mf_free(&b);
+}
+
 Test(frame, junk_between_records_and_dos_eof, .timeout = 10)
 {
     mf_buf b;
