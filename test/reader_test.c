@@ -383,6 +383,36 @@ Test(reader, timeout_and_quiet_pipe_close, .timeout = 10)
     mp_reader_close(r);
 }
 
+/* A stream that trickles: each record written to a pipe comes out while
+ * the writer is still open (the producer ships a chunk after a short
+ * read instead of waiting for the chunk to fill). */
+Test(reader, trickling_pipe_delivers_each_record_promptly, .timeout = 20)
+{
+    mf_buf b;
+    size_t offs[4];
+    mf_init(&b);
+    mf_sample(&b, 3, 5, offs);
+    int pfd[2];
+    cr_assert_eq(pipe(pfd), 0);
+    mp_reader_options o = opts(2, 256 * 1024);
+    mp_reader *r;
+    const mp_record *rec;
+    cr_assert_eq(mp_reader_open_fd(&r, pfd[0], &o), MP_OK);
+    for (unsigned i = 0; i < 3; i++) {
+        size_t n = offs[i + 1] - offs[i];
+        cr_assert_eq(write(pfd[1], b.p + offs[i], n), (ssize_t)n);
+        int rc = mp_reader_next_timeout(r, &rec, 5000); /* far below a chunk: must not wait */
+        cr_assert_eq(rc, MP_OK, "record %u: %s", i, mp_err_name(rc));
+        cr_assert_eq(mp_record_offset(rec), offs[i]);
+    }
+    cr_assert_eq(mp_reader_next_timeout(r, &rec, 20), MP_EAGAIN); /* nothing more yet */
+    close(pfd[1]);
+    cr_assert_eq(mp_reader_next(r, &rec), MP_EOF);
+    mp_reader_close(r);
+    close(pfd[0]);
+    mf_free(&b);
+}
+
 static int drop_odd(void *user, const mp_record *rec)
 {
     (void)user;
