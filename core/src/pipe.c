@@ -153,6 +153,13 @@ static void mp__halt(mp_pipe *p)
 
 static void mp__chunk_reset(mp_chunk *c)
 {
+    if (c->mapped) {
+        const mp_source *src = &c->pipe->cfg.source;
+        if (src->unmap)
+            src->unmap(src->src, c->data, c->len);
+        c->mapped = 0;
+    }
+    c->data = c->buf;
     c->len = 0;
     c->offset = 0;
     c->status = 0;
@@ -220,11 +227,22 @@ static bool mp__produce_one(mp_pipe *p)
         size_t len = 0;
         ssize_t r = 1;
         int err = 0;
+        if (p->cfg.source.map) {
+            /* Zero-copy: the chunk is a window of the source's own bytes. */
+            const unsigned char *view = NULL;
+            r = p->cfg.source.map(p->cfg.source.src, c->cap, &view, &err, p);
+            if (r > 0) {
+                len = (size_t)r > c->cap ? c->cap : (size_t)r;
+                c->data = view;
+                c->mapped = 1;
+                r = 1;
+            }
+        }
         /* Fill the buffer while the source keeps up: big chunks amortise every
          * per-chunk cost. A short read (a pipe or socket with nothing more
          * buffered) ships what we have, so a slow stream's records are not held
          * back until a whole chunk has arrived. */
-        while (len < c->cap) {
+        while (!p->cfg.source.map && len < c->cap) {
             size_t want = c->cap - len;
             err = 0;
             r = p->cfg.source.read(p->cfg.source.src, c->buf + len, want, &err, p);
@@ -335,7 +353,7 @@ static int mp__scan_chunk(mp_pipe *p, mp_chunk *c)
 {
     const mp_format *f = &p->cfg.format;
     const size_t max_unit = p->cfg.max_unit;
-    const unsigned char *buf = c->buf;
+    const unsigned char *buf = c->data;
     const size_t L = c->len;
     size_t pos = 0, from_c = 0;
     mp_frame out;
@@ -663,6 +681,8 @@ static void mp__pipe_free(mp_pipe *p)
     if (p->chunks) {
         for (unsigned i = 0; i < p->T; i++) {
             mp_chunk *c = &p->chunks[i];
+            if (c->pipe)
+                mp__chunk_reset(c); /* unmaps a view still held */
             mp__free(c->buf);
             mp__free(c->items);
             mp__free(c->spill);
@@ -748,9 +768,12 @@ int mp_pipe_open(mp_pipe **out, const mp_pipe_config *cfg)
         mp_arena_init(&c->arena, arena_block);
         /* relaxed: before publication */
         atomic_init(&c->refs, 0);
-        c->buf = mp__malloc(cfg->chunk_size);
-        if (!c->buf)
-            goto fail;
+        if (!cfg->source.map) {
+            c->buf = mp__malloc(cfg->chunk_size);
+            if (!c->buf)
+                goto fail;
+        }
+        c->data = c->buf;
     }
     if (cfg->ordered) {
         p->cons.window = mp__calloc(p->T, sizeof(*p->cons.window));

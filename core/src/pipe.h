@@ -69,17 +69,19 @@ typedef struct mp_item {
 typedef struct mp_chunk {
     /* Immutable after pipeline open. */
     mp_pipe *pipe;
-    unsigned char *buf; /* I/O buffer */
+    unsigned char *buf; /* I/O buffer (NULL when the source maps) */
     size_t cap;         /* buffer capacity (chunk size) */
     uint32_t index;     /* position in the pipe's chunk array */
 
     /* Written by the producer before enqueue on FILLED; read by the
      * scanner after dequeue => ordered by the ring. */
-    size_t len;      /* valid bytes in buf */
-    uint64_t offset; /* stream offset of buf[0] */
-    int status;      /* 0; MP_EOF (end of input) or an MP_E* error: terminal chunk */
-    int sys_errno;   /* errno behind an I/O status, 0 otherwise */
-    int final;       /* 1: no data follows this chunk (the scanner flushes its carry) */
+    const unsigned char *data; /* the chunk's bytes: buf, or a view the source mapped */
+    uint8_t mapped;            /* data is a mapped view: unmap it on recycle */
+    size_t len;                /* valid bytes at data */
+    uint64_t offset;           /* stream offset of buf[0] */
+    int status;                /* 0; MP_EOF (end of input) or an MP_E* error: terminal chunk */
+    int sys_errno;             /* errno behind an I/O status, 0 otherwise */
+    int final;                 /* 1: no data follows this chunk (the scanner flushes its carry) */
 
     /* Written by the scanner before enqueue on SCANNED; read by workers
      * and the consumer => ordered by the rings. */
@@ -148,6 +150,19 @@ typedef struct mp_source {
      * a time), never concurrently with itself.
      */
     ssize_t (*read)(void *src, unsigned char *buf, size_t cap, int *sys_errno, const mp_pipe *pipe);
+    /*
+     * Optional zero-copy input (NULL: use read). Instead of copying, makes
+     * the next bytes of the input (at most cap) visible at *data: > 0
+     * bytes, 0 at end of input, < 0 an MP_E* code (with *sys_errno). The
+     * bytes stay valid and unchanged until unmap(src, data, len) - called
+     * when the chunk is recycled, from the recycling thread (any thread,
+     * possibly concurrently with map) - or until mp_pipe_close. Called by
+     * the producer only. A source with map never sees read calls, and the
+     * pipeline allocates no chunk buffers for it.
+     */
+    ssize_t (*map)(void *src, size_t cap, const unsigned char **data, int *sys_errno,
+                   const mp_pipe *pipe);
+    void (*unmap)(void *src, const unsigned char *data, size_t len); /* may be NULL */
     void (*close)(void *src); /* called once by mp_pipe_close; may be NULL */
     void *src;
 } mp_source;

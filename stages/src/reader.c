@@ -31,6 +31,13 @@ static ssize_t mp__reader_read(void *src, unsigned char *buf, size_t cap, int *s
     return mp__src_read(src, buf, cap, sys_errno, pipe);
 }
 
+static ssize_t mp__reader_map(void *src, size_t cap, const unsigned char **data, int *sys_errno,
+                              const mp_pipe *pipe)
+{
+    (void)pipe;
+    return mp__src_map(src, cap, data, sys_errno);
+}
+
 static void mp__reader_src_close(void *src)
 {
     mp__src_close(src);
@@ -87,6 +94,8 @@ static int mp__reader_open(mp_reader **out, const mp_reader_options *opts, mp__s
     cfg.format.parse_item = mp__marc_parse_item;
     cfg.format.fmt = &r->fmt;
     cfg.source.read = mp__reader_read;
+    if (mp__src_can_map(&r->src))
+        cfg.source.map = mp__reader_map; /* memory: chunks are views of the caller's bytes */
     cfg.source.close = mp__reader_src_close;
     cfg.source.src = &r->src;
     if ((rc = mp_pipe_open(&r->pipe, &cfg)) < 0)

@@ -141,6 +141,22 @@ ssize_t mp__src_read(mp__src *s, unsigned char *buf, size_t cap, int *sys_errno,
     }
 }
 
+int mp__src_can_map(const mp__src *s)
+{
+    return s->kind == MP__SRC_MEM;
+}
+
+ssize_t mp__src_map(mp__src *s, size_t cap, const unsigned char **data, int *sys_errno)
+{
+    *sys_errno = 0;
+    size_t n = s->mem_len - s->mem_pos;
+    if (n > cap)
+        n = cap;
+    *data = s->mem + s->mem_pos;
+    s->mem_pos += n;
+    return (ssize_t)n;
+}
+
 void mp__src_close(mp__src *s)
 {
     if (s->kind == MP__SRC_PATH && s->fd >= 0) {

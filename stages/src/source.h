@@ -40,6 +40,18 @@ int mp__src_cb(mp__src *s, mp_read_fn fn, void *user);
 ssize_t mp__src_read(mp__src *s, unsigned char *buf, size_t cap, int *sys_errno,
                      const mp_pipe *pipe);
 
+/*
+ * Zero-copy input for the pipeline (see mp_source.map in pipe.h): a memory
+ * source hands out views of the caller's buffer (valid until the reader is
+ * closed, by the mp_reader_open_mem contract) instead of copying it into
+ * chunks. Files are read with read(): mapping them in chunk-sized windows
+ * (tried: mmap per chunk, munmap on recycle) moved the copy cost into page
+ * faults and TLB shootdowns in the workers, for no gain measurable on this
+ * noisy 2-core machine, and a file shrinking under a mapping would SIGBUS.
+ */
+int mp__src_can_map(const mp__src *s);
+ssize_t mp__src_map(mp__src *s, size_t cap, const unsigned char **data, int *sys_errno);
+
 /* Closes what the source owns (the descriptor of a path). Idempotent. */
 void mp__src_close(mp__src *s);
 
