@@ -244,6 +244,11 @@ typedef struct mp__parse_ctx {
     mp_arena *a;
     int mode; /* MP_ENCODING_UTF8, _MARC8 or _RAW for this record */
     int oom;
+    /* Subfield delimiter bitmap of the data area (bit i: area[i] == 0x1F),
+     * built by the scan pass so fields do not compare their bytes again. */
+    const unsigned char *area;
+    size_t area_len;
+    const uint64_t *sdmap;
 } mp__parse_ctx;
 
 /* Records the first problem of the record (later ones are not kept). */
@@ -302,7 +307,7 @@ static int mp__text(mp__parse_ctx *x, const unsigned char *in, size_t n, const c
  * walk are the whole per-record cost for plain records, so it must not be
  * a byte loop.
  */
-static size_t mp__scan_area(const unsigned char *p, size_t n, int *special)
+static size_t mp__scan_area(const unsigned char *p, size_t n, int *special, uint64_t *map)
 {
     size_t i = 0, nsd = 0;
     unsigned acc = 0;
@@ -316,7 +321,10 @@ static size_t mp__scan_area(const unsigned char *p, size_t n, int *special)
         size_t stop = i + 16 * 255 < n ? i + 16 * 255 : n;
         for (; i + 16 <= stop; i += 16) {
             __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
-            cnt = _mm_sub_epi8(cnt, _mm_cmpeq_epi8(v, sd));
+            __m128i eq = _mm_cmpeq_epi8(v, sd);
+            cnt = _mm_sub_epi8(cnt, eq);
+            if (map) /* i is a multiple of 16: the mask lands in one word */
+                map[i >> 6] |= (uint64_t)(unsigned)_mm_movemask_epi8(eq) << (i & 63);
             /* top bit set: a byte >= 0x80, or an ESC (cmpeq yields 0xFF) */
             hi = _mm_or_si128(hi, _mm_or_si128(v, _mm_cmpeq_epi8(v, esc)));
         }
@@ -328,6 +336,8 @@ static size_t mp__scan_area(const unsigned char *p, size_t n, int *special)
     for (; i < n; i++) {
         acc |= (p[i] & 0x80u) | (p[i] == 0x1B);
         nsd += p[i] == MP__SD;
+        if (map && p[i] == MP__SD)
+            map[i >> 6] |= (uint64_t)1 << (i & 63);
     }
     *special = acc != 0;
     return nsd;
@@ -336,7 +346,7 @@ static size_t mp__scan_area(const unsigned char *p, size_t n, int *special)
 static size_t mp__count_sd(const unsigned char *p, size_t n)
 {
     int ignored;
-    return mp__scan_area(p, n, &ignored);
+    return mp__scan_area(p, n, &ignored, NULL);
 }
 
 /* Indexes one data field whose body (without terminator) is b[0..n). */
@@ -417,6 +427,29 @@ static int mp__data_field(mp__parse_ctx *x, mp_field *f, const unsigned char *b,
     uint32_t ns = 0;
     size_t cur = 0, i = 0;
     int rc = 0;
+    const unsigned char *ut = (const unsigned char *)t;
+    if (x->sdmap && tn > 1 && ut >= x->area && ut + tn <= x->area + x->area_len) {
+        /* Unconverted text: walk the delimiter bits of [t+1, t+tn). */
+        size_t a = (size_t)(ut - x->area) + 1, e = a - 1 + tn;
+        size_t w = a >> 6;
+        uint64_t m = x->sdmap[w] & (~(uint64_t)0 << (a & 63));
+        for (;;) {
+            while (m && rc == 0) {
+                size_t d = (w << 6) + (size_t)__builtin_ctzll(m);
+                if (d >= e)
+                    goto walked;
+                m &= m - 1;
+                d -= a - 1; /* relative to t */
+                rc = mp__subfield(x, f, t, cur, d, 0, subs, cap, &ns);
+                cur = d;
+            }
+            if (rc != 0 || (++w << 6) >= e)
+                break;
+            m = x->sdmap[w];
+        }
+    walked:
+        i = tn; /* nothing left for the byte loops below */
+    }
 #if defined(__SSE2__)
     const __m128i sdv = _mm_set1_epi8((char)MP__SD);
     for (; i + 16 <= tn && rc == 0; i += 16) {
@@ -485,7 +518,15 @@ static int mp__index(mp__parse_ctx *x)
     if (x->mode == MP_ENCODING_AUTO)
         x->mode = r[9] == 'a' ? MP_ENCODING_UTF8 : MP_ENCODING_MARC8;
     int special;
-    size_t nsd = mp__scan_area(r + base, end - base, &special);
+    size_t area = end - base, words = (area + 63) / 64;
+    uint64_t *sdmap = mp_arena_alloc(x->a, (words + 1) * sizeof(uint64_t), _Alignof(uint64_t));
+    if (!sdmap)
+        return MP_ENOMEM;
+    memset(sdmap, 0, (words + 1) * sizeof(uint64_t));
+    size_t nsd = mp__scan_area(r + base, area, &special, sdmap);
+    x->area = r + base;
+    x->area_len = area;
+    x->sdmap = sdmap;
     int u8clean = 0; /* the whole data area is valid UTF-8 */
     if (x->mode == MP_ENCODING_RAW) {
         special = 0;
@@ -615,7 +656,7 @@ static int mp__index(mp__parse_ctx *x)
 int mp__marc_parse_item(const void *fmtv, mp_item *item, mp_arena *arena)
 {
     const mp__marc_fmt *fmt = fmtv;
-    mp__parse_ctx x = {fmt, NULL, arena, fmt->encoding, 0};
+    mp__parse_ctx x = {fmt, NULL, arena, fmt->encoding, 0, NULL, 0, NULL};
     mp_record *rec = mp_arena_alloc(arena, sizeof *rec, _Alignof(mp_record));
     if (!rec)
         return MP_ENOMEM;
