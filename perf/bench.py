@@ -147,6 +147,27 @@ class Harness:
                 label, o["best_mb_s"], o["median_mb_s"], o["best_rec_s"], o["best_cpu_s"], " ".join(o["load"])))
         return o
 
+    HEADLINE = (("floor", "floor", ()), ("seq", "seq", ()), ("pipe", "pipe_t2", ("-t", "2")),
+                ("yaz", "yaz_t2", ("-t", "2")), ("yaz", "yaz_t1", ("-t", "1")))
+
+    def run_headline(self):
+        """The headline ratios from interleaved rounds: each round runs every
+        configuration once, so a slow spell of this shared machine hits all of
+        them alike instead of one; the best run of each is kept."""
+        rounds = {}
+        for _ in range(self.a.k):
+            for mode, label, extra in self.HEADLINE:
+                cmd = [self.tool("mpbench"), mode, self.big, "-k", "1", "--label", "hl_" + label] + list(extra)
+                o = run_json(cmd, allow_fail=True)[0]
+                if "best_mb_s" in o:
+                    best = rounds.get(label)
+                    if best is None or o["best_mb_s"] > best["best_mb_s"]:
+                        rounds[label] = o
+        self.results["headline"] = rounds
+        for label, o in rounds.items():
+            log("headline %-10s %8.1f MB/s best of %d interleaved rounds, cpu %.3fs" % (
+                label, o["best_mb_s"], self.a.k, o["best_cpu_s"]))
+
     def run_throughput(self):
         a = self.a
         ncpu = os.cpu_count() or 2
@@ -462,15 +483,22 @@ unset y2label
             m.get("cpu_model"), m.get("cpus"), m.get("kernel"), " ".join(m.get("load_start", [])),
             " ".join(m.get("load_end", []))))
         L.append("")
-        L.append("### Headline ratios (same run)")
+        L.append("### Headline ratios (same run, interleaved)")
         L.append("")
         L.append("| ratio | value | target |")
         L.append("|---|---|---|")
 
+        hl = r.get("headline") or {}
+
         def g(label):
-            o = self.by_label(label)
+            o = hl.get(label) or self.by_label(label)
             return o["best_mb_s"] if o else None
         p2, y2, sq, fl = g("pipe_t2"), g("yaz_t2"), g("seq"), g("floor")
+        if hl:
+            L.insert(len(L) - 3, "Best of %d interleaved rounds (floor, seq, pipe_t2, yaz_t2, yaz_t1 in turn, "
+                     "one run each per round): %s." % (self.a.k, ", ".join(
+                         "%s %.0f MB/s" % (k, v["best_mb_s"]) for k, v in hl.items())))
+            L.insert(len(L) - 3, "")
         L.append("| pipeline(2 workers) / YAZ(2 threads) | %s | ≥ 2.0 |" % fmt_ratio(p2, y2))
         L.append("| pipeline(2 workers) / sequential reader | %s | ≥ 1.7 |" % fmt_ratio(p2, sq))
         L.append("| floor / pipeline(2 workers) (pipeline within N× of the floor) | %s | ≤ 4.0 |" % fmt_ratio(fl, p2))
@@ -597,6 +625,7 @@ unset y2label
         m["uptime_start"] = sh("uptime")
         m["smoke"] = a.smoke
         self.prepare_corpus()
+        self.run_headline()
         self.run_throughput()
         self.run_peers()
         self.run_latency()
