@@ -19,9 +19,9 @@ extern "C" {
 #define MP_EXPORT __attribute__((visibility("default")))
 #endif
 
-#define MP_VERSION_MAJOR 0
-#define MP_VERSION_MINOR 1
-#define MP_VERSION_PATCH 0
+#define MP_VERSION_MAJOR  0
+#define MP_VERSION_MINOR  1
+#define MP_VERSION_PATCH  0
 #define MP_VERSION_STRING "0.1.0"
 
 /* XX(name, value, message). Values are stable ABI. */
@@ -36,7 +36,7 @@ extern "C" {
     XX(ENOENT, -7, "no such file or directory")                                                    \
     XX(EACCES, -8, "permission denied")                                                            \
     XX(ETOOBIG, -9, "record larger than the configured maximum")                                   \
-    XX(ESTOPPED, -10, "stopped at the first error (policy)")                                      \
+    XX(ESTOPPED, -10, "stopped at the first error (policy)")                                       \
     XX(ELIMIT, -11, "error cap reached")                                                           \
     XX(EAGAIN, -12, "resource temporarily unavailable")                                            \
     XX(EBUSY, -13, "resource busy")                                                                \

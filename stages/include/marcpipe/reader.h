@@ -85,16 +85,16 @@ MP_EXPORT const char *mp_error_kind_name(mp_error_kind kind); /* "TRUNCATED" */
 
 /* One error item. Borrowed from the reader until its next call. */
 typedef struct mp_error_info {
-    int code;                 /* MP_ERECORD for data errors, else the MP_E* failure */
+    int code; /* MP_ERECORD for data errors, else the MP_E* failure */
     mp_error_kind kind;
-    uint64_t ordinal;         /* unit ordinal (records and skipped spans count) */
-    uint64_t offset;          /* stream offset of the bad unit / span / I/O failure */
-    uint64_t length;          /* bytes in the unit or span */
-    char control_number[32];  /* 001 when readable, else "" */
-    char tag[4];              /* field tag where relevant, else "" */
-    char subfield;            /* subfield code where relevant, else 0 */
-    int sys_errno;            /* errno for I/O errors */
-    char message[160];        /* human-readable, with the position */
+    uint64_t ordinal;        /* unit ordinal (records and skipped spans count) */
+    uint64_t offset;         /* stream offset of the bad unit / span / I/O failure */
+    uint64_t length;         /* bytes in the unit or span */
+    char control_number[32]; /* 001 when readable, else "" */
+    char tag[4];             /* field tag where relevant, else "" */
+    char subfield;           /* subfield code where relevant, else 0 */
+    int sys_errno;           /* errno for I/O errors */
+    char message[160];       /* human-readable, with the position */
 } mp_error_info;
 
 /* Per-reader user function run inside the parser workers on every good
@@ -109,15 +109,15 @@ typedef struct mp_reader_options {
     unsigned chunks_in_flight; /* T (default 4 * workers, min 4) */
     size_t max_record_size;    /* default 8 MiB; 99999 is the ISO 2709 limit */
     mp_policy policy;
-    uint64_t max_errors;       /* error cap: after it, MP_ELIMIT (0: none) */
-    int ordered;               /* 1 (default): input order */
+    uint64_t max_errors; /* error cap: after it, MP_ELIMIT (0: none) */
+    int ordered;         /* 1 (default): input order */
     mp_encoding encoding;
     mp_utf8_handling utf8_handling;
-    int normalize;             /* 1 (default): NFC after MARC-8 conversion */
-    int marc8_replace;         /* 1: unknown MARC-8 -> U+FFFD instead of an error item */
-    mp_record_fn record_fn;    /* optional, see above */
+    int normalize;          /* 1 (default): NFC after MARC-8 conversion */
+    int marc8_replace;      /* 1: unknown MARC-8 -> U+FFFD instead of an error item */
+    mp_record_fn record_fn; /* optional, see above */
     void *record_fn_user;
-    mp_pool *pool;             /* shared pool (borrowed, must outlive the reader) */
+    mp_pool *pool; /* shared pool (borrowed, must outlive the reader) */
 } mp_reader_options;
 
 #define MP_READER_OPTIONS_INIT                                                                     \
@@ -138,8 +138,7 @@ typedef ssize_t (*mp_read_fn)(void *user, void *buf, size_t cap, int *sys_errno)
  *  _mem:  borrowed buffer; must stay valid until mp_reader_close.
  *  _cb:   called from a pipeline thread, never concurrently with itself.
  */
-MP_EXPORT int mp_reader_open_path(mp_reader **out, const char *path,
-                                  const mp_reader_options *opts);
+MP_EXPORT int mp_reader_open_path(mp_reader **out, const char *path, const mp_reader_options *opts);
 MP_EXPORT int mp_reader_open_fd(mp_reader **out, int fd, const mp_reader_options *opts);
 MP_EXPORT int mp_reader_open_mem(mp_reader **out, const void *data, size_t len,
                                  const mp_reader_options *opts);

@@ -35,12 +35,12 @@ typedef struct mp_subfield {
 
 /* One variable field (read-only view). */
 typedef struct mp_field {
-    char tag[4];       /* three characters + NUL */
-    const char *data;  /* whole field body without the field terminator
-                          (for data fields: indicators and subfields) */
+    char tag[4];      /* three characters + NUL */
+    const char *data; /* whole field body without the field terminator
+                         (for data fields: indicators and subfields) */
     uint32_t len;
-    char ind1, ind2;   /* indicators (data fields), ' ' for control fields */
-    uint8_t is_control;/* 1 for control fields (tag 00X), 0 for data fields */
+    char ind1, ind2;    /* indicators (data fields), ' ' for control fields */
+    uint8_t is_control; /* 1 for control fields (tag 00X), 0 for data fields */
     uint32_t nsubfields;
     const mp_subfield *subfields; /* nsubfields entries (data fields) */
 } mp_field;
@@ -49,15 +49,15 @@ typedef struct mp_field {
 MP_EXPORT const char *mp_record_leader(const mp_record *rec);
 
 /* Named leader positions (MARC 21). */
-MP_EXPORT uint32_t mp_record_length(const mp_record *rec);      /* 00-04 as stated */
-MP_EXPORT char mp_record_status(const mp_record *rec);          /* 05 */
-MP_EXPORT char mp_record_type(const mp_record *rec);            /* 06 */
-MP_EXPORT char mp_record_bib_level(const mp_record *rec);       /* 07 */
-MP_EXPORT char mp_record_control_type(const mp_record *rec);    /* 08 */
-MP_EXPORT char mp_record_coding_scheme(const mp_record *rec);   /* 09: ' ' MARC-8, 'a' UTF-8 */
-MP_EXPORT uint32_t mp_record_base_address(const mp_record *rec);/* 12-16 as stated */
-MP_EXPORT char mp_record_encoding_level(const mp_record *rec);  /* 17 */
-MP_EXPORT char mp_record_cataloging_form(const mp_record *rec); /* 18 */
+MP_EXPORT uint32_t mp_record_length(const mp_record *rec);       /* 00-04 as stated */
+MP_EXPORT char mp_record_status(const mp_record *rec);           /* 05 */
+MP_EXPORT char mp_record_type(const mp_record *rec);             /* 06 */
+MP_EXPORT char mp_record_bib_level(const mp_record *rec);        /* 07 */
+MP_EXPORT char mp_record_control_type(const mp_record *rec);     /* 08 */
+MP_EXPORT char mp_record_coding_scheme(const mp_record *rec);    /* 09: ' ' MARC-8, 'a' UTF-8 */
+MP_EXPORT uint32_t mp_record_base_address(const mp_record *rec); /* 12-16 as stated */
+MP_EXPORT char mp_record_encoding_level(const mp_record *rec);   /* 17 */
+MP_EXPORT char mp_record_cataloging_form(const mp_record *rec);  /* 18 */
 
 /* Raw ISO 2709 bytes of the record as read (before any conversion). */
 MP_EXPORT const unsigned char *mp_record_raw(const mp_record *rec, size_t *len);
@@ -76,8 +76,7 @@ MP_EXPORT const mp_field *mp_record_field(const mp_record *rec, uint32_t i);
  * its index + 1 in *pos, returns it, or NULL when none is left. Start
  * with *pos = 0 to iterate all matches.
  */
-MP_EXPORT const mp_field *mp_record_find(const mp_record *rec, const char *pattern,
-                                         uint32_t *pos);
+MP_EXPORT const mp_field *mp_record_find(const mp_record *rec, const char *pattern, uint32_t *pos);
 /* First field with that tag (pattern allowed), or NULL. */
 MP_EXPORT const mp_field *mp_record_first(const mp_record *rec, const char *pattern);
 
