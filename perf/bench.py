@@ -491,12 +491,15 @@ unset y2label
         hl = r.get("headline") or {}
 
         def g(label):
-            o = hl.get(label) or self.by_label(label)
-            return o["best_mb_s"] if o else None
+            # Best observed: the interleaved rounds and the main K runs. On this
+            # shared VM a slow spell (the second vCPU halved) can last longer
+            # than the interleaved rounds, so neither alone is reliable.
+            runs = [o for o in (hl.get(label), self.by_label(label)) if o and "best_mb_s" in o]
+            return max(o["best_mb_s"] for o in runs) if runs else None
         p2, y2, sq, fl = g("pipe_t2"), g("yaz_t2"), g("seq"), g("floor")
         if hl:
             L.insert(len(L) - 3, "Best of %d interleaved rounds (floor, seq, pipe_t2, yaz_t2, yaz_t1 in turn, "
-                     "one run each per round): %s." % (self.a.k, ", ".join(
+                     "one run each per round): %s. The ratios use the best of these and of the main runs below." % (self.a.k, ", ".join(
                          "%s %.0f MB/s" % (k, v["best_mb_s"]) for k, v in hl.items())))
             L.insert(len(L) - 3, "")
         L.append("| pipeline(2 workers) / YAZ(2 threads) | %s | ≥ 2.0 |" % fmt_ratio(p2, y2))
