@@ -222,7 +222,9 @@ class Harness:
                     "w=time.time()-t\nimport os\nb=os.path.getsize(f)\n"
                     "print(json.dumps({'mode':'pymarc','records':n,'bytes':b,'best_s':w,"
                     "'best_mb_s':b/1e6/w,'best_rec_s':n/w}))\n")
-            peers.append(run_json([sys.executable, "-c", code, self.base], allow_fail=True)[0])
+            o = run_json([sys.executable, "-c", code, self.base], allow_fail=True)[0]
+            o["file"] = self.base
+            peers.append(o)
         else:
             self.note("SKIP pymarc: not importable (no Debian package python3-pymarc in bookworm; "
                       "PyPI unreachable)")
