@@ -413,6 +413,57 @@ Test(reader, trickling_pipe_delivers_each_record_promptly, .timeout = 20)
     mf_free(&b);
 }
 
+/* record_fn attaches the field count and the ordinal to every record. */
+static int annotate_counts(void *user, const mp_record *rec)
+{
+    (void)user;
+    uint64_t *a = mp_record_annotate(rec, 2 * sizeof(uint64_t));
+    if (a) {
+        a[0] = mp_record_field_count(rec);
+        a[1] = mp_record_ordinal(rec);
+    }
+    return 0;
+}
+
+/* Annotations made in the workers arrive with their records, in order,
+ * on both readers; they cannot be made outside record_fn; clones drop them. */
+Test(reader, record_fn_annotations, .timeout = 30)
+{
+    mf_buf b;
+    size_t offs[33];
+    mf_init(&b);
+    mf_sample(&b, 32, 9, offs);
+    mp_reader_options o = opts(2, 4096);
+    o.record_fn = annotate_counts;
+    mp_reader *r;
+    mp_seqreader *sr;
+    const mp_record *rec;
+    cr_assert_eq(mp_reader_open_mem(&r, b.p, b.len, &o), MP_OK);
+    cr_assert_eq(mp_seqreader_open_mem(&sr, b.p, b.len, &o), MP_OK);
+    for (unsigned i = 0; i < 32; i++) {
+        for (int k = 0; k < 2; k++) {
+            int rc = k ? mp_seqreader_next(sr, &rec) : mp_reader_next(r, &rec);
+            cr_assert_eq(rc, MP_OK);
+            size_t n = 0;
+            const uint64_t *a = mp_record_annotation(rec, &n);
+            cr_assert(a != NULL && n == 2 * sizeof(uint64_t), "record %u", i);
+            cr_assert_eq(a[0], mp_record_field_count(rec));
+            cr_assert_eq(a[1], i);
+            cr_assert_null(mp_record_annotate(rec, 8)); /* not inside record_fn */
+            mp_record *c;
+            cr_assert_eq(mp_record_clone(rec, &c), MP_OK);
+            cr_assert_null(mp_record_annotation(c, &n));
+            cr_assert_eq(n, 0);
+            mp_record_free(c);
+        }
+    }
+    cr_assert_eq(mp_reader_next(r, &rec), MP_EOF);
+    cr_assert_eq(mp_seqreader_next(sr, &rec), MP_EOF);
+    mp_reader_close(r);
+    mp_seqreader_close(sr);
+    mf_free(&b);
+}
+
 static int drop_odd(void *user, const mp_record *rec)
 {
     (void)user;

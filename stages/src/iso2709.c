@@ -676,7 +676,9 @@ int mp__marc_parse_item(const void *fmtv, mp_item *item, mp_arena *arena)
     if (mp__index(&x) < 0 || x.oom)
         return MP_ENOMEM;
     if (!rec->err && fmt->record_fn) {
+        rec->arena = arena; /* mp_record_annotate, during record_fn only */
         int u = fmt->record_fn(fmt->record_fn_user, rec);
+        rec->arena = NULL;
         if (u == 1)
             rec->dropped = 1;
         else if (u < 0)

@@ -72,6 +72,11 @@ struct mp_record {
     uint64_t offset;  /* stream offset of raw[0] */
     uint64_t ordinal; /* unit ordinal */
     mp__rec_err *err; /* first problem, NULL for a clean record */
+    /* Set by the worker around record_fn only (the record's chunk arena),
+     * NULL otherwise: what mp_record_annotate allocates from. */
+    mp_arena *arena;
+    const void *ann; /* mp_record_annotate's block (arena), or NULL */
+    size_t ann_len;
 };
 
 /* Fills fmt from reader options (NULL: defaults). MP_OK or MP_EINVAL. */

@@ -178,6 +178,27 @@ static size_t mp__align8(size_t n)
     return (n + 7) & ~(size_t)7;
 }
 
+MP_EXPORT void *mp_record_annotate(const mp_record *rec, size_t n)
+{
+    /* The worker running record_fn owns the record and its chunk arena. */
+    mp_record *w = (mp_record *)(uintptr_t)rec;
+    if (!w || !w->arena)
+        return NULL;
+    void *p = mp_arena_alloc(w->arena, n ? n : 1, 8);
+    if (!p)
+        return NULL;
+    w->ann = p;
+    w->ann_len = n;
+    return p;
+}
+
+MP_EXPORT const void *mp_record_annotation(const mp_record *rec, size_t *n)
+{
+    if (n)
+        *n = rec && rec->ann ? rec->ann_len : 0;
+    return rec ? rec->ann : NULL;
+}
+
 MP_EXPORT int mp_record_clone(const mp_record *rec, mp_record **out)
 {
     if (!rec || !out)
@@ -207,6 +228,9 @@ MP_EXPORT int mp_record_clone(const mp_record *rec, mp_record **out)
     *c = *rec;
     c->is_clone = 1;
     c->err = NULL;
+    c->arena = NULL;
+    c->ann = NULL;
+    c->ann_len = 0;
     if (rec->err) {
         c->err = (mp__rec_err *)p;
         *c->err = *rec->err;

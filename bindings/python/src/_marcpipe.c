@@ -146,9 +146,18 @@ static uint32_t split_body(const char *d, uint32_t n, char *ind1, char *ind2, rs
     return count;
 }
 
-/* Builds a RecordBase instance of type `tp` from a borrowed mp_record. */
-static PyObject *record_from_c(PyTypeObject *tp, const mp_record *rec, uint32_t mode,
-                               PyObject *codec_utf8, PyObject *codec_file, int force_utf8)
+/*
+ * The record blob (leader | rfield[] | rsub[] | text), built from a
+ * borrowed mp_record without the Python API, so the parser workers can
+ * build it (blob_prepare, the reader's mp_record_fn) and the consumer only
+ * copies it into the new object.
+ */
+typedef struct blob_dims {
+    uint32_t nfields, nsubs;
+    size_t size; /* total blob bytes */
+} blob_dims;
+
+static int blob_measure(const mp_record *rec, blob_dims *d)
 {
     uint32_t nf = mp_record_field_count(rec);
     size_t nsubs = 0, text = 0;
@@ -168,68 +177,118 @@ static PyObject *record_from_c(PyTypeObject *tp, const mp_record *rec, uint32_t 
         }
     }
     size_t size = 24 + (size_t)nf * sizeof(rfield) + nsubs * sizeof(rsub) + text;
-    if (size > UINT32_MAX || nsubs > UINT32_MAX) {
-        PyErr_SetString(PyExc_OverflowError, "record too large");
-        return NULL;
-    }
-    RecordObject *o = (RecordObject *)tp->tp_alloc(tp, (Py_ssize_t)size);
-    if (!o)
-        return NULL;
-    o->nfields = nf;
-    o->nsubs = (uint32_t)nsubs;
-    o->mode = mode;
-    o->offset = mp_record_offset(rec);
-    o->ordinal = mp_record_ordinal(rec);
+    if (size > UINT32_MAX || nsubs > UINT32_MAX)
+        return -1;
+    d->nfields = nf;
+    d->nsubs = (uint32_t)nsubs;
+    d->size = size;
+    return 0;
+}
+
+static void blob_fill(const mp_record *rec, const blob_dims *d, char *blob)
+{
     /* The leader as stored (pymarc keeps 09 as read even after MARC-8
      * conversion); the library's view may already say UTF-8. */
     size_t rawlen = 0;
     const unsigned char *raw = mp_record_raw(rec, &rawlen);
-    memcpy(REC_BLOB(o), raw && rawlen >= 24 ? (const char *)raw : mp_record_leader(rec), 24);
+    memcpy(blob, raw && rawlen >= 24 ? (const char *)raw : mp_record_leader(rec), 24);
+    rfield *fo = (rfield *)(blob + 24);
+    rsub *so = (rsub *)(blob + 24 + (size_t)d->nfields * sizeof(rfield));
+    char *t = (char *)(so + d->nsubs);
+    uint32_t tp_ = 0, sp = 0;
+    for (uint32_t i = 0; i < d->nfields; i++) {
+        const mp_field *f = mp_record_field(rec, i);
+        rfield *fd = &fo[i];
+        memcpy(fd->tag, f->tag, 3);
+        fd->ctrl = (uint8_t)pymarc_is_control(f->tag);
+        fd->sub0 = sp;
+        fd->nsub = 0;
+        fd->pad = 0;
+        if (fd->ctrl) {
+            fd->ind1 = fd->ind2 = ' ';
+            fd->off = tp_;
+            fd->len = f->len;
+            memcpy(t + tp_, f->data, f->len);
+            tp_ += f->len;
+        } else if (f->is_control) {
+            fd->off = fd->len = 0;
+            fd->nsub = split_body(f->data, f->len, &fd->ind1, &fd->ind2, so + sp, t, &tp_);
+            sp += fd->nsub;
+        } else {
+            fd->ind1 = f->ind1;
+            fd->ind2 = f->ind2;
+            fd->off = fd->len = 0;
+            fd->nsub = f->nsubfields;
+            for (uint32_t j = 0; j < f->nsubfields; j++) {
+                const mp_subfield *sf = &f->subfields[j];
+                so[sp].code = sf->code;
+                so[sp].off = tp_;
+                so[sp].len = sf->len;
+                memset(so[sp].pad, 0, sizeof so[sp].pad);
+                memcpy(t + tp_, sf->data, sf->len);
+                tp_ += sf->len;
+                sp++;
+            }
+        }
+    }
+}
+
+/*
+ * The reader's mp_record_fn: runs in a parser worker (no GIL, no Python
+ * API) and attaches the finished blob to the record as its annotation,
+ * prefixed by its dims. Always keeps the record.
+ */
+static int blob_prepare(void *user, const mp_record *rec)
+{
+    (void)user;
+    blob_dims d;
+    if (blob_measure(rec, &d) < 0)
+        return 0; /* the consumer reports the size problem */
+    char *a = mp_record_annotate(rec, sizeof(blob_dims) + d.size);
+    if (a) {
+        memcpy(a, &d, sizeof d);
+        blob_fill(rec, &d, a + sizeof(blob_dims));
+    }
+    return 0;
+}
+
+/* Builds a RecordBase instance of type `tp` from a borrowed mp_record,
+ * copying the blob a worker prepared when there is one. */
+static PyObject *record_from_c(PyTypeObject *tp, const mp_record *rec, uint32_t mode,
+                               PyObject *codec_utf8, PyObject *codec_file, int force_utf8)
+{
+    blob_dims d;
+    size_t alen = 0;
+    const char *ann = mp_record_annotation(rec, &alen);
+    if (ann && alen >= sizeof d) {
+        memcpy(&d, ann, sizeof d);
+        if (d.size != alen - sizeof d)
+            ann = NULL;
+    } else {
+        ann = NULL;
+    }
+    if (!ann && blob_measure(rec, &d) < 0) {
+        PyErr_SetString(PyExc_OverflowError, "record too large");
+        return NULL;
+    }
+    RecordObject *o = (RecordObject *)tp->tp_alloc(tp, (Py_ssize_t)d.size);
+    if (!o)
+        return NULL;
+    o->nfields = d.nfields;
+    o->nsubs = d.nsubs;
+    o->mode = mode;
+    o->offset = mp_record_offset(rec);
+    o->ordinal = mp_record_ordinal(rec);
+    if (ann)
+        memcpy(REC_BLOB(o), ann + sizeof d, d.size);
+    else
+        blob_fill(rec, &d, REC_BLOB(o));
     if (mode == REC_CODEC) {
         int utf8 = force_utf8 || REC_BLOB(o)[9] == 'a';
         o->codec = Py_NewRef(utf8 ? codec_utf8 : codec_file);
     }
     o->force_utf8 = Py_NewRef(force_utf8 ? Py_True : Py_False);
     o->to_unicode = Py_NewRef(mode == REC_BYTES ? Py_False : Py_True);
-    rfield *fo = REC_FIELDS(o);
-    rsub *so = REC_SUBS(o);
-    char *t = REC_TEXT(o);
-    uint32_t tp_ = 0, sp = 0;
-    for (uint32_t i = 0; i < nf; i++) {
-        const mp_field *f = mp_record_field(rec, i);
-        rfield *d = &fo[i];
-        memcpy(d->tag, f->tag, 3);
-        d->ctrl = (uint8_t)pymarc_is_control(f->tag);
-        d->sub0 = sp;
-        d->nsub = 0;
-        d->pad = 0;
-        if (d->ctrl) {
-            d->ind1 = d->ind2 = ' ';
-            d->off = tp_;
-            d->len = f->len;
-            memcpy(t + tp_, f->data, f->len);
-            tp_ += f->len;
-        } else if (f->is_control) {
-            d->off = d->len = 0;
-            d->nsub = split_body(f->data, f->len, &d->ind1, &d->ind2, so + sp, t, &tp_);
-            sp += d->nsub;
-        } else {
-            d->ind1 = f->ind1;
-            d->ind2 = f->ind2;
-            d->off = d->len = 0;
-            d->nsub = f->nsubfields;
-            for (uint32_t j = 0; j < f->nsubfields; j++) {
-                const mp_subfield *s = &f->subfields[j];
-                so[sp].code = s->code;
-                so[sp].off = tp_;
-                so[sp].len = s->len;
-                memset(so[sp].pad, 0, sizeof so[sp].pad);
-                memcpy(t + tp_, s->data, s->len);
-                tp_ += s->len;
-                sp++;
-            }
-        }
-    }
     return (PyObject *)o;
 }
 
@@ -1194,7 +1253,8 @@ static PyObject *Reader_open(PyObject *op, PyObject *args, PyObject *kw)
         return NULL;
     }
     o.utf8_handling = (mp_utf8_handling)h;
-    o.marc8_replace = 1; /* pymarc is lenient with MARC-8 */
+    o.marc8_replace = 1;        /* pymarc is lenient with MARC-8 */
+    o.record_fn = blob_prepare; /* the record layout is built in the workers */
     snprintf(self->handling, sizeof self->handling, "%s", handling);
     o.threads = threads;
     if (chunk_size > 0)

@@ -90,6 +90,25 @@ MP_EXPORT const char *mp_record_control_number(const mp_record *rec, size_t *len
 MP_EXPORT const mp_subfield *mp_field_subfield(const mp_field *f, char code, uint32_t *pos);
 
 /*
+ * Annotations: one block of bytes that a mp_record_fn (reader.h) attaches
+ * to its record while it runs in a parser worker, so per-record work of an
+ * embedding (a binding's own record layout, a digest...) is done in
+ * parallel and the consumer only reads the result.
+ *
+ * mp_record_annotate: ONLY from inside mp_record_fn, on the record it was
+ * given (the worker owns the record then). Allocates n bytes (8-aligned)
+ * in the record's chunk arena - valid exactly as long as the record, no
+ * free - attaches them and returns them; a second call replaces the
+ * first. NULL when called elsewhere or when memory is short (the record
+ * goes on without an annotation).
+ * mp_record_annotation: the attached block and its size, or NULL (also
+ * for records that record_fn did not see: damaged ones). Any thread that
+ * may read the record. Clones do not carry annotations.
+ */
+MP_EXPORT void *mp_record_annotate(const mp_record *rec, size_t n);
+MP_EXPORT const void *mp_record_annotation(const mp_record *rec, size_t *n);
+
+/*
  * Owned deep copy (raw bytes + index + converted text). *out must be
  * freed with mp_record_free. Returns MP_OK or MP_ENOMEM. The clone is
  * independent of the reader and may be kept and shared read-only.
