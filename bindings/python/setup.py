@@ -51,7 +51,7 @@ ext = Extension(
     include_dirs=[os.path.join(ROOT, "core", "include"), os.path.join(ROOT, "stages", "include"),
                   os.path.join(ROOT, "core", "src"), os.path.join(ROOT, "stages", "src")],
     define_macros=[("_GNU_SOURCE", None), ("MP_STATIC_DEFINE", None)],
-    extra_compile_args=["-std=c11", "-O2", "-fvisibility=hidden"] + pkg_config("--cflags"),
+    extra_compile_args=["-std=c11", "-O3", "-fvisibility=hidden"] + pkg_config("--cflags"),
     extra_link_args=pkg_config("--libs") + ["-lpthread", "-lm"],
 )
 
