@@ -58,9 +58,9 @@ static size_t collect(const unsigned char *d, size_t n, span *out, size_t max)
 
 static void run(const char *name, const span *s, size_t k, int normalize)
 {
-    mp_text_opts o = {.utf8_handling = 0, .normalize = normalize, .marc8_replace = 1};
-    mp_arena a;
-    mp_arena_init(&a, 1 << 20);
+    mp__text_opts o = {.utf8_handling = 0, .normalize = normalize, .marc8_replace = 1};
+    mp__arena a;
+    mp__arena_init(&a, 1 << 20);
     size_t bytes = 0;
     for (size_t i = 0; i < k; i++)
         bytes += s[i].n;
@@ -79,12 +79,12 @@ static void run(const char *name, const span *s, size_t k, int normalize)
             outb += len;
         }
         total += bytes;
-        mp_arena_reset(&a);
+        mp__arena_reset(&a);
     }
     double dt = now() - t0;
     printf("%-34s nfc=%d  %8.1f MB/s  (%zu fields, %.1f MB in, %.1f MB out, %.3f s)\n", name,
            normalize, (double)total / dt / 1e6, k, (double)total / 1e6, (double)outb / 1e6, dt);
-    mp_arena_free(&a);
+    mp__arena_free(&a);
 }
 
 int main(int argc, char **argv)

@@ -1,8 +1,8 @@
 /*
  * ringbench.c - core micro-benchmark: descriptor hand-off rate through
- * mp_ring (SPSC / SPMC / MPSC, one producer thread and one consumer
+ * mp__ring (SPSC / SPMC / MPSC, one producer thread and one consumer
  * thread, blocking put/take) and event-count wake-up latency (from
- * mp_ec_signal to the sleeping waiter running again).
+ * mp__ec_signal to the sleeping waiter running again).
  * Usage: ringbench [--items N] [--wakeups N]
  */
 #include <pthread.h>
@@ -22,28 +22,28 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static mp_ring ring;
+static mp__ring ring;
 static uint64_t items = 5000000;
 
 static void *producer(void *arg)
 {
     (void)arg;
     for (uint64_t i = 1; i <= items; i++)
-        if (mp_ring_put(&ring, (void *)(uintptr_t)i, NULL, NULL) != MP_OK)
+        if (mp__ring_put(&ring, (void *)(uintptr_t)i, NULL, NULL) != MP_OK)
             abort();
     return NULL;
 }
 
-static double handoff(mp_ring_kind kind, unsigned size, uint64_t *sleeps)
+static double handoff(mp__ring_kind kind, unsigned size, uint64_t *sleeps)
 {
     pthread_t t;
-    if (mp_ring_init(&ring, kind, size) != MP_OK)
+    if (mp__ring_init(&ring, kind, size) != MP_OK)
         abort();
     uint64_t t0 = now_ns(), sum = 0;
     pthread_create(&t, NULL, producer, NULL);
     for (uint64_t i = 0; i < items; i++) {
         void *d;
-        if (mp_ring_take(&ring, &d, NULL, NULL) != MP_OK)
+        if (mp__ring_take(&ring, &d, NULL, NULL) != MP_OK)
             abort();
         sum += (uintptr_t)d;
     }
@@ -52,11 +52,11 @@ static double handoff(mp_ring_kind kind, unsigned size, uint64_t *sleeps)
     if (sum != items * (items + 1) / 2)
         abort();
     *sleeps = atomic_load(&ring.sleeps);
-    mp_ring_destroy(&ring);
+    mp__ring_destroy(&ring);
     return (double)items / ((double)(t1 - t0) / 1e9);
 }
 
-static mp_ec ec;
+static mp__ec ec;
 static _Atomic uint64_t signal_at;
 static _Atomic int rounds_left;
 static uint64_t *lat;
@@ -65,10 +65,10 @@ static void *waiter(void *arg)
 {
     int n = (int)(intptr_t)arg;
     for (int i = 0; i < n; i++) {
-        uint32_t v = mp_ec_value(&ec);
+        uint32_t v = mp__ec_value(&ec);
         atomic_store(&rounds_left, n - i); /* "I am about to sleep on v" */
-        while (mp_ec_value(&ec) == v)
-            mp_ec_wait(&ec, v, NULL);
+        while (mp__ec_value(&ec) == v)
+            mp__ec_wait(&ec, v, NULL);
         lat[i] = now_ns() - atomic_load(&signal_at);
     }
     return NULL;
@@ -90,7 +90,7 @@ int main(int argc, char **argv)
             wakeups = atoi(argv[++i]);
     }
     static const struct {
-        mp_ring_kind kind;
+        mp__ring_kind kind;
         const char *name;
     } kinds[] = {{MP_RING_SPSC, "SPSC"}, {MP_RING_SPMC, "SPMC"}, {MP_RING_MPSC, "MPSC"}};
     printf("%-6s %10s %14s %12s\n", "ring", "size", "items/s", "sleeps");
@@ -105,18 +105,18 @@ int main(int argc, char **argv)
     /* Wake-up latency: signal only once the waiter has set the sleeper flag. */
     pthread_t t;
     lat = calloc((size_t)wakeups, sizeof(*lat));
-    mp_ec_init(&ec);
+    mp__ec_init(&ec);
     atomic_store(&rounds_left, 0);
     pthread_create(&t, NULL, waiter, (void *)(intptr_t)wakeups);
     for (int i = 0; i < wakeups; i++) {
         while (atomic_load(&rounds_left) != wakeups - i)
             ;
-        while (!mp_ec_has_waiters(&ec))
+        while (!mp__ec_has_waiters(&ec))
             ; /* the waiter is (about to be) in FUTEX_WAIT */
         struct timespec ts = {0, 20000};
         nanosleep(&ts, NULL); /* let it really fall asleep */
         atomic_store(&signal_at, now_ns());
-        mp_ec_signal(&ec);
+        mp__ec_signal(&ec);
     }
     pthread_join(t, NULL);
     qsort(lat, (size_t)wakeups, sizeof(*lat), cmp_u64);

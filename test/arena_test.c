@@ -8,52 +8,52 @@
 
 Test(arena, alignment_and_reuse, .timeout = 10)
 {
-    mp_arena a;
-    mp_arena_init(&a, 1024);
+    mp__arena a;
+    mp__arena_init(&a, 1024);
     for (int i = 0; i < 1000; i++) {
         size_t al = (size_t)1 << (i % 5);
-        unsigned char *p = mp_arena_alloc(&a, 1 + (size_t)i % 50, al);
+        unsigned char *p = mp__arena_alloc(&a, 1 + (size_t)i % 50, al);
         cr_assert_not_null(p);
         cr_assert_eq((uintptr_t)p % al, 0);
         memset(p, 0xab, 1 + (size_t)i % 50);
     }
-    size_t reserved = mp_arena_reserved(&a);
+    size_t reserved = mp__arena_reserved(&a);
     cr_assert_geq(reserved, 1024);
-    mp_arena_reset(&a);
+    mp__arena_reset(&a);
     uint64_t before = mp__alloc_count();
     for (int i = 0; i < 1000; i++)
-        cr_assert_not_null(mp_arena_alloc(&a, 1 + (size_t)i % 50, 1));
+        cr_assert_not_null(mp__arena_alloc(&a, 1 + (size_t)i % 50, 1));
     cr_assert_eq(mp__alloc_count(), before, "a reset arena must reuse its blocks");
-    cr_assert_eq(mp_arena_reserved(&a), reserved);
-    mp_arena_free(&a);
-    cr_assert_eq(mp_arena_reserved(&a), 0);
+    cr_assert_eq(mp__arena_reserved(&a), reserved);
+    mp__arena_free(&a);
+    cr_assert_eq(mp__arena_reserved(&a), 0);
 }
 
 Test(arena, large_requests_get_own_block, .timeout = 10)
 {
-    mp_arena a;
-    mp_arena_init(&a, 256);
-    void *small = mp_arena_alloc(&a, 16, 8);
-    unsigned char *big = mp_arena_alloc(&a, 100000, 16);
+    mp__arena a;
+    mp__arena_init(&a, 256);
+    void *small = mp__arena_alloc(&a, 16, 8);
+    unsigned char *big = mp__arena_alloc(&a, 100000, 16);
     cr_assert_not_null(small);
     cr_assert_not_null(big);
     memset(big, 1, 100000);
-    cr_assert_geq(mp_arena_reserved(&a), 100000);
-    mp_arena_reset(&a);
-    cr_assert_lt(mp_arena_reserved(&a), 100000, "oversized blocks are dropped on reset");
-    cr_assert_null(mp_arena_alloc(&a, 8, 3), "non-power-of-two alignment is refused");
-    mp_arena_free(&a);
+    cr_assert_geq(mp__arena_reserved(&a), 100000);
+    mp__arena_reset(&a);
+    cr_assert_lt(mp__arena_reserved(&a), 100000, "oversized blocks are dropped on reset");
+    cr_assert_null(mp__arena_alloc(&a, 8, 3), "non-power-of-two alignment is refused");
+    mp__arena_free(&a);
 }
 
 Test(arena, fault_injection_returns_null, .timeout = 10)
 {
-    mp_arena a;
-    mp_arena_init(&a, 128);
+    mp__arena a;
+    mp__arena_init(&a, 128);
     mp__alloc_fail_at(1);
-    cr_assert_null(mp_arena_alloc(&a, 10, 1));
-    cr_assert_not_null(mp_arena_alloc(&a, 10, 1), "only the k-th allocation fails");
+    cr_assert_null(mp__arena_alloc(&a, 10, 1));
+    cr_assert_not_null(mp__arena_alloc(&a, 10, 1), "only the k-th allocation fails");
     mp__alloc_fail_at(0);
-    mp_arena_free(&a);
+    mp__arena_free(&a);
 }
 
 Test(alloc, kth_allocation_fails_once, .timeout = 10)

@@ -32,8 +32,8 @@ static size_t frame_all(const mp__marc_fmt *f, const unsigned char *p, size_t n,
 {
     size_t pos = 0, k = 0;
     while (pos < n && k < max_out) {
-        mp_frame o;
-        mp_frame_rc rc = mp__marc_frame(f, p + pos, n - pos, MP_FINAL_EOF, &o);
+        mp__frame o;
+        mp__frame_rc rc = mp__marc_frame(f, p + pos, n - pos, MP_FINAL_EOF, &o);
         cr_assert_neq(rc, MP_FRAME_NEED, "NEED on a final call at %zu", pos);
         cr_assert(o.len >= 1 && o.len <= n - pos);
         out[k].rc = rc;
@@ -52,11 +52,11 @@ static void check_prefix_stable(const mp__marc_fmt *f, const unsigned char *p, s
 {
     size_t pos = 0;
     while (pos < n) {
-        mp_frame full;
-        mp_frame_rc rfull = mp__marc_frame(f, p + pos, n - pos, MP_FINAL_EOF, &full);
+        mp__frame full;
+        mp__frame_rc rfull = mp__marc_frame(f, p + pos, n - pos, MP_FINAL_EOF, &full);
         for (size_t a = 1; a <= n - pos; a++) {
-            mp_frame o;
-            mp_frame_rc r = mp__marc_frame(f, p + pos, a, MP_FINAL_NO, &o);
+            mp__frame o;
+            mp__frame_rc r = mp__marc_frame(f, p + pos, a, MP_FINAL_NO, &o);
             if (r == MP_FRAME_NEED) {
                 cr_assert_gt(o.len, a, "NEED must ask for more than avail (pos %zu a %zu)", pos, a);
                 continue;
@@ -227,7 +227,7 @@ Test(frame, too_big_then_resync, .timeout = 10)
     cr_assert_eq(out[k - 1].rc, MP_FRAME_RECORD);
     cr_assert_eq(out[k - 1].off, second);
     /* With more bytes than the maximum available the answer is the same. */
-    mp_frame o;
+    mp__frame o;
     cr_assert_eq(mp__marc_frame(&f, b.p, b.len, MP_FINAL_NO, &o), MP_FRAME_SKIP);
     cr_assert_eq(o.len, 4096);
     check_prefix_stable(&f, b.p, b.len);
@@ -251,8 +251,8 @@ Test(frame, stable_on_damaged_mix, .timeout = 30)
 /* ---- parsing ------------------------------------------------------------------ */
 
 typedef struct parsed {
-    mp_arena a;
-    mp_item it;
+    mp__arena a;
+    mp__item it;
     mp__marc_fmt f;
     const mp_record *rec;
 } parsed;
@@ -261,7 +261,7 @@ static void parse(parsed *p, const unsigned char *data, size_t len, int enc)
 {
     memset(p, 0, sizeof *p);
     p->f = fmt_with(0, enc);
-    mp_arena_init(&p->a, 4096);
+    mp__arena_init(&p->a, 4096);
     p->it.data = data;
     p->it.len = (uint32_t)len;
     p->it.type = MP_ITEM_RECORD;
@@ -272,7 +272,7 @@ static void parse(parsed *p, const unsigned char *data, size_t len, int enc)
 
 static void done(parsed *p)
 {
-    mp_arena_free(&p->a);
+    mp__arena_free(&p->a);
 }
 
 static const char *const fields3[] = {"001ocm123", "24510$aThe title /$cby someone.",
@@ -408,7 +408,7 @@ Test(parse, framing_verdict_becomes_error_with_index, .timeout = 10)
     parsed p;
     memset(&p, 0, sizeof p);
     p.f = fmt_with(0, MP_ENCODING_RAW);
-    mp_arena_init(&p.a, 4096);
+    mp__arena_init(&p.a, 4096);
     p.it.data = b.p;
     p.it.len = (uint32_t)b.len;
     p.it.frame_kind = MP_EK_LENGTH;

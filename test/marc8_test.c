@@ -19,27 +19,27 @@
 #include "arena.h"
 #include "text.h"
 
-static mp_arena arena;
+static mp__arena arena;
 
 static void setup(void)
 {
-    mp_arena_init(&arena, 4096);
+    mp__arena_init(&arena, 4096);
 }
 
 static void teardown(void)
 {
-    mp_arena_free(&arena);
+    mp__arena_free(&arena);
 }
 
 TestSuite(marc8, .init = setup, .fini = teardown, .timeout = 60);
 
-static const mp_text_opts NFC = {.utf8_handling = MP_UTF8_STRICT, .normalize = 1};
-static const mp_text_opts RAW = {.utf8_handling = MP_UTF8_STRICT, .normalize = 0};
-static const mp_text_opts REPL = {
+static const mp__text_opts NFC = {.utf8_handling = MP_UTF8_STRICT, .normalize = 1};
+static const mp__text_opts RAW = {.utf8_handling = MP_UTF8_STRICT, .normalize = 0};
+static const mp__text_opts REPL = {
     .utf8_handling = MP_UTF8_STRICT, .normalize = 1, .marc8_replace = 1};
 
-static int conv(const mp_text_opts *o, const char *in, size_t n, const char **out, size_t *len,
-                mp_text_error *err)
+static int conv(const mp__text_opts *o, const char *in, size_t n, const char **out, size_t *len,
+                mp__text_error *err)
 {
     return mp__marc8_to_utf8(o, (const unsigned char *)in, n, &arena, out, len, err);
 }
@@ -49,7 +49,7 @@ static int conv(const mp_text_opts *o, const char *in, size_t n, const char **ou
     do {                                                                                           \
         const char *out_;                                                                          \
         size_t len_;                                                                               \
-        mp_text_error err_;                                                                        \
+        mp__text_error err_;                                                                       \
         int rc_ = conv(o, in, sizeof(in) - 1, &out_, &len_, &err_);                                \
         cr_assert_eq(rc_, want_rc, "%s: rc %d", #in, rc_);                                         \
         cr_assert_eq(len_, sizeof(want) - 1, "%s: length %zu, want %zu", #in, len_,                \
@@ -60,7 +60,7 @@ static int conv(const mp_text_opts *o, const char *in, size_t n, const char **ou
 /* Valid UTF-8 by the project's own strict checker. */
 static int valid_utf8(const char *s, size_t n)
 {
-    mp_text_opts o = {.utf8_handling = MP_UTF8_STRICT};
+    mp__text_opts o = {.utf8_handling = MP_UTF8_STRICT};
     const char *out;
     size_t len;
     return mp__utf8_check(&o, (const unsigned char *)s, n, &arena, &out, &len, NULL) == 0;
@@ -72,7 +72,7 @@ Test(marc8, ascii_is_zero_copy, .timeout = 10)
                       "cKhaled Hosseini.";
     const char *out;
     size_t len;
-    mp_text_error err;
+    mp__text_error err;
     cr_assert_eq(conv(&NFC, in, sizeof in - 1, &out, &len, &err), 0);
     cr_assert_eq(out, in);
     cr_assert_eq(len, sizeof in - 1);
@@ -194,7 +194,7 @@ Test(marc8, problems_positions_and_replacement, .timeout = 10)
 {
     const char *out;
     size_t len;
-    mp_text_error err;
+    mp__text_error err;
 
     CHECK(&NFC, "ab\x1b(", "ab\xef\xbf\xbd", 1); /* incomplete escape */
     CHECK(&NFC, "ab\x1b", "ab\xef\xbf\xbd", 1);
@@ -270,8 +270,8 @@ Test(marc8, arena_failure_is_enomem, .timeout = 10)
 {
     const char *out;
     size_t len;
-    mp_arena small;
-    mp_arena_init(&small, 64);
+    mp__arena small;
+    mp__arena_init(&small, 64);
     mp__alloc_fail_at(1);
     int rc = mp__marc8_to_utf8(&NFC,
                                (const unsigned char *)"\xE2"
@@ -279,7 +279,7 @@ Test(marc8, arena_failure_is_enomem, .timeout = 10)
                                2, &small, &out, &len, NULL);
     mp__alloc_fail_at(0);
     cr_assert_eq(rc, MP_ENOMEM);
-    mp_arena_free(&small);
+    mp__arena_free(&small);
 }
 
 Test(marc8, random_bytes_give_valid_utf8, .timeout = 60)
@@ -300,7 +300,7 @@ Test(marc8, random_bytes_give_valid_utf8, .timeout = 60)
         }
         const char *out;
         size_t len;
-        mp_text_error err;
+        mp__text_error err;
         for (int mode = 0; mode < 2; mode++) {
             int rc = mp__marc8_to_utf8(mode ? &NFC : &RAW, buf, n, &arena, &out, &len, &err);
             cr_assert(rc == 0 || rc == 1);
@@ -309,7 +309,7 @@ Test(marc8, random_bytes_give_valid_utf8, .timeout = 60)
                 cr_assert(err.kind == MP_EK_MARC8 && err.position < n);
         }
         if (iter % 256 == 0)
-            mp_arena_reset(&arena);
+            mp__arena_reset(&arena);
     }
 }
 
@@ -362,7 +362,7 @@ Test(marc8, fuzz_regressions_replay, .timeout = 30)
         char *p = read_file(path, &n);
         cr_assert_not_null(p, "%s", path);
         for (int mode = 0; mode < 3; mode++) {
-            const mp_text_opts *o = mode == 0 ? &RAW : mode == 1 ? &NFC : &REPL;
+            const mp__text_opts *o = mode == 0 ? &RAW : mode == 1 ? &NFC : &REPL;
             const char *out;
             size_t len;
             int rc = mp__marc8_to_utf8(o, (unsigned char *)p, n, &arena, &out, &len, NULL);
@@ -370,7 +370,7 @@ Test(marc8, fuzz_regressions_replay, .timeout = 30)
             cr_assert(valid_utf8(out, len), "%s", path);
         }
         free(p);
-        mp_arena_reset(&arena);
+        mp__arena_reset(&arena);
         count++;
     }
     closedir(d);
@@ -587,7 +587,7 @@ Test(marc8, equals_yaz_on_corpus, .timeout = 300)
                 }
                 const char *out;
                 size_t len;
-                mp_text_opts o = REPL;
+                mp__text_opts o = REPL;
                 int rc = mp__marc8_to_utf8(&o, in, inlen, &arena, &out, &len, NULL);
                 cr_assert_eq(rc, 0);
                 /* A whole field converts like its subfields one by one. */
@@ -630,7 +630,7 @@ Test(marc8, equals_yaz_on_corpus, .timeout = 300)
                      */
                     const char *o3;
                     size_t l3;
-                    mp_text_error e3;
+                    mp__text_error e3;
                     int invalid = mp__marc8_to_utf8(&NFC, in, inlen, &arena, &o3, &l3, &e3) == 1;
                     if (invalid) {
                         invalid_diffs++;
@@ -663,7 +663,7 @@ Test(marc8, equals_yaz_on_corpus, .timeout = 300)
                         }
                     }
                 }
-                mp_arena_reset(&arena);
+                mp__arena_reset(&arena);
             }
             free(line);
             pclose(p);

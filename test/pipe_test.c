@@ -39,16 +39,16 @@ static void expect_tiling(const nl_run *got, uint64_t end)
     cr_assert_eq(off, end);
 }
 
-static void run_case(const unsigned char *data, size_t n, mp_pipe_config *cfg, nl_run *got)
+static void run_case(const unsigned char *data, size_t n, mp__pipe_config *cfg, nl_run *got)
 {
-    mp_pipe *p;
-    cr_assert_eq(mp_pipe_open(&p, cfg), MP_OK);
+    mp__pipe *p;
+    cr_assert_eq(mp__pipe_open(&p, cfg), MP_OK);
     cr_assert_eq(nl_drain(p, got, 0), MP_OK);
     mp_stats st;
-    mp_pipe_stats(p, &st);
+    mp__pipe_stats(p, &st);
     cr_assert_leq(st.chunks_in_flight_max, cfg->chunks);
     cr_assert_eq(st.stage[MP_STAGE_PRODUCER].bytes, n);
-    mp_pipe_close(p);
+    mp__pipe_close(p);
 }
 
 Test(pipe, order_preserved_with_random_delays, .timeout = 120)
@@ -61,7 +61,7 @@ Test(pipe, order_preserved_with_random_delays, .timeout = 120)
     for (unsigned w = 0; w < 4; w++) {
         nl_format f;
         mem_source s;
-        mp_pipe_config cfg;
+        mp__pipe_config cfg;
         nl_format_init(&f, 1000);
         f.delay_us_max = 30;
         mem_source_init(&s, data, n);
@@ -94,7 +94,7 @@ Test(pipe, unordered_delivers_everything_once, .timeout = 120)
     for (unsigned w = 1; w <= 4; w *= 2) {
         nl_format f;
         mem_source s;
-        mp_pipe_config cfg;
+        mp__pipe_config cfg;
         nl_format_init(&f, 1000);
         f.delay_us_max = 40;
         mem_source_init(&s, data, n);
@@ -129,7 +129,7 @@ Test(pipe, units_larger_than_chunks_are_carried, .timeout = 120)
     for (unsigned k = 0; k < 3; k++) {
         nl_format f;
         mem_source s;
-        mp_pipe_config cfg;
+        mp__pipe_config cfg;
         nl_format_init(&f, 3000);
         mem_source_init(&s, data, n);
         s.max_read = 333;
@@ -153,7 +153,7 @@ Test(pipe, max_unit_forces_a_decision, .timeout = 60)
     unsigned char *data = nl_gen(5, 300, 1, 2000, &n);
     nl_format f;
     mem_source s;
-    mp_pipe_config cfg;
+    mp__pipe_config cfg;
     nl_format_init(&f, 4000);
     mem_source_init(&s, data, n);
     nl_config(&cfg, &f, &s);
@@ -181,7 +181,7 @@ Test(pipe, tiny_rings_and_chunks_wrap_around, .timeout = 120)
     for (unsigned w = 1; w <= 4; w *= 2) {
         nl_format f;
         mem_source s;
-        mp_pipe_config cfg;
+        mp__pipe_config cfg;
         nl_format_init(&f, 100);
         mem_source_init(&s, data, n);
         s.max_read = 7;
@@ -191,15 +191,15 @@ Test(pipe, tiny_rings_and_chunks_wrap_around, .timeout = 120)
         cfg.ring_size = 2;
         cfg.threads = w;
         nl_run got;
-        mp_pipe *p;
-        cr_assert_eq(mp_pipe_open(&p, &cfg), MP_OK);
+        mp__pipe *p;
+        cr_assert_eq(mp__pipe_open(&p, &cfg), MP_OK);
         cr_assert_eq(nl_drain(p, &got, 1), MP_OK, "holding one chunk of two must not deadlock");
         mp_stats st;
-        mp_pipe_stats(p, &st);
+        mp__pipe_stats(p, &st);
         cr_assert_eq(st.ring_capacity[MP_RING_FILLED], 1);
         cr_assert_eq(st.ring_capacity[MP_RING_FREE], 3);
         cr_assert_leq(st.chunks_in_flight_max, 2);
-        mp_pipe_close(p);
+        mp__pipe_close(p);
         expect_same(&got, &want, "tiny");
         nl_run_free(&got);
     }
@@ -216,7 +216,7 @@ Test(pipe, empty_and_unterminated_inputs, .timeout = 30)
         nl_expect((const unsigned char *)cases[k], n, 100, &want);
         nl_format f;
         mem_source s;
-        mp_pipe_config cfg;
+        mp__pipe_config cfg;
         nl_format_init(&f, 100);
         mem_source_init(&s, cases[k], n);
         s.max_read = 1;
@@ -243,7 +243,7 @@ Test(pipe, io_error_surfaces_after_every_unit_before_it, .timeout = 120)
         nl_expect(data, k, 1000, &want); /* the stream is cut at k */
         nl_format f;
         mem_source s;
-        mp_pipe_config cfg;
+        mp__pipe_config cfg;
         nl_format_init(&f, 1000);
         mem_source_init(&s, data, n);
         s.fail_at = (int64_t)k;
@@ -251,19 +251,19 @@ Test(pipe, io_error_surfaces_after_every_unit_before_it, .timeout = 120)
         nl_config(&cfg, &f, &s);
         cfg.chunk_size = 256;
         cfg.threads = 1 + iter % 3;
-        mp_pipe *p;
-        cr_assert_eq(mp_pipe_open(&p, &cfg), MP_OK);
+        mp__pipe *p;
+        cr_assert_eq(mp__pipe_open(&p, &cfg), MP_OK);
         cr_assert_eq(nl_drain(p, &got, 0), MP_OK);
         cr_assert_eq(got.final_rc, MP_EIO, "k=%zu: got %d", k, got.final_rc);
         cr_assert_eq(got.final_off, k);
         cr_assert_eq(got.final_errno, EIO);
         uint64_t off = 0;
-        cr_assert_eq(mp_pipe_first_error(p, &off), MP_EIO);
+        cr_assert_eq(mp__pipe_first_error(p, &off), MP_EIO);
         cr_assert_eq(off, k);
-        mp_chunk *c;
-        cr_assert_eq(mp_pipe_next(p, &c, NULL), MP_EIO, "after the terminal: its status");
+        mp__chunk *c;
+        cr_assert_eq(mp__pipe_next(p, &c, NULL), MP_EIO, "after the terminal: its status");
         cr_assert_null(c);
-        mp_pipe_close(p);
+        mp__pipe_close(p);
         expect_same(&got, &want, "io error");
         nl_run_free(&got);
         nl_run_free(&want);
@@ -279,15 +279,15 @@ Test(pipe, parse_enomem_fails_its_chunk_in_order, .timeout = 60)
     nl_expect(data, n, 100, &want);
     nl_format f;
     mem_source s;
-    mp_pipe_config cfg;
+    mp__pipe_config cfg;
     nl_format_init(&f, 100);
     f.enomem_ordinal = 1234;
     mem_source_init(&s, data, n);
     nl_config(&cfg, &f, &s);
     cfg.chunk_size = 512;
     nl_run got;
-    mp_pipe *p;
-    cr_assert_eq(mp_pipe_open(&p, &cfg), MP_OK);
+    mp__pipe *p;
+    cr_assert_eq(mp__pipe_open(&p, &cfg), MP_OK);
     cr_assert_eq(nl_drain(p, &got, 0), MP_OK);
     cr_assert_eq(got.final_rc, MP_ENOMEM);
     cr_assert_eq(got.final_off, want.units[1234].offset);
@@ -296,9 +296,9 @@ Test(pipe, parse_enomem_fails_its_chunk_in_order, .timeout = 60)
     for (size_t i = 0; i < got.n; i++)
         cr_assert_eq(got.units[i].sum, want.units[i].sum);
     uint64_t off;
-    cr_assert_eq(mp_pipe_first_error(p, &off), MP_ENOMEM);
+    cr_assert_eq(mp__pipe_first_error(p, &off), MP_ENOMEM);
     cr_assert_eq(off, want.units[1234].offset);
-    mp_pipe_close(p);
+    mp__pipe_close(p);
     nl_run_free(&got);
     nl_run_free(&want);
     free(data);
@@ -310,36 +310,36 @@ Test(pipe, backpressure_bounds_chunks_in_flight, .timeout = 60)
     unsigned char *data = nl_gen(19, 20000, 10, 50, &n);
     nl_format f;
     mem_source s;
-    mp_pipe_config cfg;
+    mp__pipe_config cfg;
     nl_format_init(&f, 100);
     mem_source_init(&s, data, n);
     nl_config(&cfg, &f, &s);
     cfg.chunk_size = 256;
     cfg.chunks = 4;
-    mp_pipe *p;
-    mp_chunk *held[4];
-    cr_assert_eq(mp_pipe_open(&p, &cfg), MP_OK);
+    mp__pipe *p;
+    mp__chunk *held[4];
+    cr_assert_eq(mp__pipe_open(&p, &cfg), MP_OK);
     for (int i = 0; i < 4; i++)
-        cr_assert_eq(mp_pipe_next(p, &held[i], NULL), MP_OK);
+        cr_assert_eq(mp__pipe_next(p, &held[i], NULL), MP_OK);
     struct timespec dl;
-    mp_chunk *c;
-    mp_deadline_in(&dl, 100);
-    cr_assert_eq(mp_pipe_next(p, &c, &dl), MP_EAGAIN, "all T chunks held: nothing can come");
+    mp__chunk *c;
+    mp__deadline_in(&dl, 100);
+    cr_assert_eq(mp__pipe_next(p, &c, &dl), MP_EAGAIN, "all T chunks held: nothing can come");
     mp_stats st;
-    mp_pipe_stats(p, &st);
+    mp__pipe_stats(p, &st);
     cr_assert_eq(st.chunks_in_flight, 4);
     cr_assert_eq(st.chunks_in_flight_max, 4);
     cr_assert_lt(st.stage[MP_STAGE_PRODUCER].bytes, 5 * 256, "the producer must have stopped");
     for (int i = 0; i < 4; i++)
-        mp_chunk_release(held[i]);
+        mp__chunk_release(held[i]);
     nl_run got;
     cr_assert_eq(nl_drain(p, &got, 0), MP_OK);
     cr_assert_eq(got.final_rc, MP_EOF);
-    mp_pipe_stats(p, &st);
+    mp__pipe_stats(p, &st);
     cr_assert_leq(st.chunks_in_flight_max, 4);
     cr_assert_eq(st.chunks_total, 4);
     cr_assert_geq(st.stage[MP_STAGE_CONSUMER].items, 1);
-    mp_pipe_close(p);
+    mp__pipe_close(p);
     nl_run_free(&got);
     free(data);
 }
@@ -350,28 +350,28 @@ Test(pipe, retain_release_keeps_chunk_alive, .timeout = 30)
     unsigned char *data = nl_gen(23, 200, 5, 20, &n);
     nl_format f;
     mem_source s;
-    mp_pipe_config cfg;
+    mp__pipe_config cfg;
     nl_format_init(&f, 100);
     mem_source_init(&s, data, n);
     nl_config(&cfg, &f, &s);
-    mp_pipe *p;
-    mp_chunk *c;
-    cr_assert_eq(mp_pipe_open(&p, &cfg), MP_OK);
-    cr_assert_eq(mp_pipe_next(p, &c, NULL), MP_OK);
-    mp_chunk_retain(c);
-    mp_chunk_release(c);
+    mp__pipe *p;
+    mp__chunk *c;
+    cr_assert_eq(mp__pipe_open(&p, &cfg), MP_OK);
+    cr_assert_eq(mp__pipe_next(p, &c, NULL), MP_OK);
+    mp__chunk_retain(c);
+    mp__chunk_release(c);
     cr_assert_eq(atomic_load(&c->refs), 1);
     uint32_t sum = nl_hash(c->items[0].data, c->items[0].len);
     cr_assert_eq(((const nl_result *)c->items[0].result)->sum, sum);
-    mp_chunk_release(c);
-    mp_pipe_close(p);
+    mp__chunk_release(c);
+    mp__pipe_close(p);
     free(data);
 }
 
 static void *cancel_later(void *arg)
 {
     usleep(30000);
-    mp_pipe_cancel(arg);
+    mp__pipe_cancel(arg);
     return NULL;
 }
 
@@ -379,20 +379,20 @@ Test(pipe, cancel_wakes_a_blocked_consumer, .timeout = 30)
 {
     nl_format f;
     mem_source s;
-    mp_pipe_config cfg;
+    mp__pipe_config cfg;
     nl_format_init(&f, 100);
     mem_source_init(&s, "", 0);
     s.block = 1; /* an idle pipe: the producer sits in read() */
     nl_config(&cfg, &f, &s);
-    mp_pipe *p;
-    mp_chunk *c;
+    mp__pipe *p;
+    mp__chunk *c;
     pthread_t t;
-    cr_assert_eq(mp_pipe_open(&p, &cfg), MP_OK);
+    cr_assert_eq(mp__pipe_open(&p, &cfg), MP_OK);
     pthread_create(&t, NULL, cancel_later, p);
-    cr_assert_eq(mp_pipe_next(p, &c, NULL), MP_ECANCELED);
-    cr_assert(mp_pipe_cancelled(p));
+    cr_assert_eq(mp__pipe_next(p, &c, NULL), MP_ECANCELED);
+    cr_assert(mp__pipe_cancelled(p));
     pthread_join(t, NULL);
-    mp_pipe_close(p);
+    mp__pipe_close(p);
     cr_assert_eq(s.closed, 1);
 }
 
@@ -404,7 +404,7 @@ Test(pipe, close_at_random_points, .timeout = 180)
     for (int iter = 0; iter < 150; iter++) {
         nl_format f;
         mem_source s;
-        mp_pipe_config cfg;
+        mp__pipe_config cfg;
         nl_format_init(&f, 1000);
         f.delay_us_max = (unsigned)rand_r(&seed) % 3 * 10;
         mem_source_init(&s, data, n);
@@ -415,22 +415,22 @@ Test(pipe, close_at_random_points, .timeout = 180)
         cfg.chunks = 2 + (unsigned)rand_r(&seed) % 6;
         cfg.threads = 1 + (unsigned)rand_r(&seed) % 4;
         cfg.ordered = rand_r(&seed) % 2;
-        mp_pipe *p;
-        cr_assert_eq(mp_pipe_open(&p, &cfg), MP_OK);
+        mp__pipe *p;
+        cr_assert_eq(mp__pipe_open(&p, &cfg), MP_OK);
         unsigned take = (unsigned)rand_r(&seed) % 20, hold = (unsigned)rand_r(&seed) % 2;
-        mp_chunk *kept = NULL;
+        mp__chunk *kept = NULL;
         for (unsigned i = 0; i < take; i++) {
-            mp_chunk *c;
+            mp__chunk *c;
             struct timespec dl;
-            mp_deadline_in(&dl, 5);
-            if (mp_pipe_next(p, &c, &dl) != MP_OK)
+            mp__deadline_in(&dl, 5);
+            if (mp__pipe_next(p, &c, &dl) != MP_OK)
                 break;
             if (hold && !kept)
                 kept = c; /* close frees chunks the consumer still holds */
             else
-                mp_chunk_release(c);
+                mp__chunk_release(c);
         }
-        mp_pipe_close(p);
+        mp__pipe_close(p);
         cr_assert_eq(s.closed, 1);
     }
     free(data);
@@ -440,32 +440,32 @@ Test(pipe, open_rejects_bad_configs, .timeout = 10)
 {
     nl_format f;
     mem_source s;
-    mp_pipe_config cfg;
-    mp_pipe *p = (mp_pipe *)1;
+    mp__pipe_config cfg;
+    mp__pipe *p = (mp__pipe *)1;
     nl_format_init(&f, 100);
     mem_source_init(&s, "", 0);
     nl_config(&cfg, &f, &s);
     cfg.chunks = 1;
-    cr_assert_eq(mp_pipe_open(&p, &cfg), MP_EINVAL);
+    cr_assert_eq(mp__pipe_open(&p, &cfg), MP_EINVAL);
     cr_assert_null(p);
     nl_config(&cfg, &f, &s);
     cfg.chunk_size = 10;
-    cr_assert_eq(mp_pipe_open(&p, &cfg), MP_EINVAL);
+    cr_assert_eq(mp__pipe_open(&p, &cfg), MP_EINVAL);
     nl_config(&cfg, &f, &s);
     cfg.ring_size = 3;
-    cr_assert_eq(mp_pipe_open(&p, &cfg), MP_EINVAL);
+    cr_assert_eq(mp__pipe_open(&p, &cfg), MP_EINVAL);
     nl_config(&cfg, &f, &s);
     cfg.format.frame = NULL;
-    cr_assert_eq(mp_pipe_open(&p, &cfg), MP_EINVAL);
+    cr_assert_eq(mp__pipe_open(&p, &cfg), MP_EINVAL);
     cr_assert_eq(s.closed, 0, "a failed open does not close the source");
-    mp_pipe_close(NULL);
+    mp__pipe_close(NULL);
 }
 
 Test(pipe, alloc_failure_during_open_is_enomem, .timeout = 120)
 {
     nl_format f;
     mem_source s;
-    mp_pipe_config cfg;
+    mp__pipe_config cfg;
     const char *text = "a\nb\nc\n";
     nl_format_init(&f, 100);
     int ok = 0;
@@ -473,15 +473,15 @@ Test(pipe, alloc_failure_during_open_is_enomem, .timeout = 120)
         mem_source_init(&s, text, strlen(text));
         s.block = 1; /* the workers allocate nothing: every counted allocation is open's */
         nl_config(&cfg, &f, &s);
-        mp_pipe *p = NULL;
+        mp__pipe *p = NULL;
         mp__alloc_fail_at(k);
-        int rc = mp_pipe_open(&p, &cfg);
+        int rc = mp__pipe_open(&p, &cfg);
         uint64_t used = mp__alloc_fail_at(0);
         if (rc == MP_OK) {
             cr_assert_lt(used, k, "open succeeded although allocation %lu failed",
                          (unsigned long)k);
             ok = 1;
-            mp_pipe_close(p);
+            mp__pipe_close(p);
         } else {
             cr_assert_eq(rc, MP_ENOMEM, "k=%lu: %s", (unsigned long)k, mp_err_name(rc));
             cr_assert_null(p);
@@ -500,14 +500,14 @@ Test(pipe, alloc_failure_while_running_ends_in_order, .timeout = 120)
     for (uint64_t k = 1; k < 60; k++) {
         nl_format f;
         mem_source s;
-        mp_pipe_config cfg;
+        mp__pipe_config cfg;
         nl_format_init(&f, 4000);
         mem_source_init(&s, data, n);
         nl_config(&cfg, &f, &s);
         cfg.chunk_size = 512;
         cfg.threads = 1;
-        mp_pipe *p;
-        cr_assert_eq(mp_pipe_open(&p, &cfg), MP_OK);
+        mp__pipe *p;
+        cr_assert_eq(mp__pipe_open(&p, &cfg), MP_OK);
         mp__alloc_fail_at(k); /* the k-th allocation after open: carry, items, spill, arena */
         nl_run got;
         cr_assert_eq(nl_drain(p, &got, 0), MP_OK);
@@ -520,7 +520,7 @@ Test(pipe, alloc_failure_while_running_ends_in_order, .timeout = 120)
                          i);
         if (got.final_rc == MP_EOF)
             cr_assert_eq(got.n, want.n);
-        mp_pipe_close(p);
+        mp__pipe_close(p);
         nl_run_free(&got);
     }
     nl_run_free(&want);

@@ -23,17 +23,17 @@ Test(pool, destroy_is_busy_while_attached, .timeout = 30)
     mp_pool *pool;
     nl_format f;
     mem_source s;
-    mp_pipe_config cfg;
-    mp_pipe *p;
+    mp__pipe_config cfg;
+    mp__pipe *p;
     cr_assert_eq(mp_pool_create(&pool, 2), MP_OK);
     nl_format_init(&f, 100);
     mem_source_init(&s, "a\nb\n", 4);
     nl_config(&cfg, &f, &s);
     cfg.pool = pool;
-    cr_assert_eq(mp_pipe_open(&p, &cfg), MP_OK);
+    cr_assert_eq(mp__pipe_open(&p, &cfg), MP_OK);
     cr_assert_eq(mp_pool_attached(pool), 1);
     cr_assert_eq(mp_pool_destroy(pool), MP_EBUSY);
-    mp_pipe_close(p);
+    mp__pipe_close(p);
     cr_assert_eq(mp_pool_attached(pool), 0);
     cr_assert_eq(mp_pool_destroy(pool), MP_OK);
 }
@@ -47,7 +47,7 @@ Test(pool, many_pipelines_share_one_pool, .timeout = 120)
     nl_format f;
     nl_format_init(&f, 200);
     static mem_source src[NPIPES];
-    static mp_pipe *pipes[NPIPES];
+    static mp__pipe *pipes[NPIPES];
     static unsigned char *data[NPIPES];
     static size_t len[NPIPES];
     static nl_run want[NPIPES], got[NPIPES];
@@ -55,12 +55,12 @@ Test(pool, many_pipelines_share_one_pool, .timeout = 120)
         data[i] = nl_gen((unsigned)i + 1, 50 + (size_t)i % 37, 1, 150, &len[i]);
         nl_expect(data[i], len[i], 200, &want[i]);
         mem_source_init(&src[i], data[i], len[i]);
-        mp_pipe_config cfg;
+        mp__pipe_config cfg;
         nl_config(&cfg, &f, &src[i]);
         cfg.pool = pool;
         cfg.chunk_size = 256;
         cfg.chunks = 2;
-        cr_assert_eq(mp_pipe_open(&pipes[i], &cfg), MP_OK);
+        cr_assert_eq(mp__pipe_open(&pipes[i], &cfg), MP_OK);
         memset(&got[i], 0, sizeof(got[i]));
     }
     cr_assert_eq(mp_pool_attached(pool), NPIPES);
@@ -72,8 +72,8 @@ Test(pool, many_pipelines_share_one_pool, .timeout = 120)
         for (int i = 0; i < NPIPES; i++) {
             if (done[i])
                 continue;
-            mp_chunk *c;
-            cr_assert_eq(mp_pipe_next(pipes[i], &c, NULL), MP_OK);
+            mp__chunk *c;
+            cr_assert_eq(mp__pipe_next(pipes[i], &c, NULL), MP_OK);
             if (c->status != 0) {
                 cr_assert_eq(c->status, MP_EOF);
                 done[i] = 1;
@@ -87,12 +87,12 @@ Test(pool, many_pipelines_share_one_pool, .timeout = 120)
                     cr_assert_eq(c->items[k].offset, want[i].units[c->items[k].ordinal].offset);
                 }
             }
-            mp_chunk_release(c);
+            mp__chunk_release(c);
         }
     }
     for (int i = 0; i < NPIPES; i++) {
         cr_assert_eq(got[i].n, want[i].n, "pipeline %d", i);
-        mp_pipe_close(pipes[i]);
+        mp__pipe_close(pipes[i]);
         nl_run_free(&want[i]);
         free(data[i]);
     }

@@ -35,7 +35,7 @@ static double now_s(void)
 
 typedef struct slot {
     mem_source src;
-    mp_pipe *p;
+    mp__pipe *p;
     size_t units;
     int close_after; /* chunks before an early close (-1: run to the end) */
     int chunks;
@@ -44,7 +44,7 @@ typedef struct slot {
 
 static int slot_open(slot *s, unsigned *seed)
 {
-    mp_pipe_config cfg;
+    mp__pipe_config cfg;
     mem_source_init(&s->src, data, datalen);
     s->src.max_read = 1 + (size_t)rand_r(seed) % 3000;
     nl_config(&cfg, &fmt, &s->src);
@@ -57,23 +57,23 @@ static int slot_open(slot *s, unsigned *seed)
     s->chunks = 0;
     s->close_after = rand_r(seed) % 5 == 0 ? rand_r(seed) % 6 : -1;
     atomic_fetch_add(&opened, 1);
-    return mp_pipe_open(&s->p, &cfg);
+    return mp__pipe_open(&s->p, &cfg);
 }
 
 /* One chunk of work on a slot; returns 1 when the slot finished. */
 static int slot_step(slot *s)
 {
-    mp_chunk *c;
+    mp__chunk *c;
     if (s->close_after >= 0 && s->chunks >= s->close_after) {
-        mp_pipe_close(s->p);
+        mp__pipe_close(s->p);
         atomic_fetch_add(&early, 1);
         return 1;
     }
-    int rc = mp_pipe_next(s->p, &c, NULL);
+    int rc = mp__pipe_next(s->p, &c, NULL);
     if (rc != MP_OK) {
         fprintf(stderr, "next: %s\n", mp_err_name(rc));
         atomic_store(&failed, 1);
-        mp_pipe_close(s->p);
+        mp__pipe_close(s->p);
         return 1;
     }
     if (c->status != 0) {
@@ -82,13 +82,13 @@ static int slot_step(slot *s)
                     mp_err_name(c->status), (unsigned long)c->offset, s->units, want.n);
             atomic_store(&failed, 1);
         }
-        mp_chunk_release(c);
-        mp_pipe_close(s->p);
+        mp__chunk_release(c);
+        mp__pipe_close(s->p);
         atomic_fetch_add(&completed, 1);
         return 1;
     }
     for (uint32_t i = 0; i < c->nitems; i++) {
-        const mp_item *it = &c->items[i];
+        const mp__item *it = &c->items[i];
         const nl_unit *w = it->ordinal < want.n ? &want.units[it->ordinal] : NULL;
         const nl_result *r = it->result;
         if (!w || w->offset != it->offset || w->len != it->len ||
@@ -100,7 +100,7 @@ static int slot_step(slot *s)
         s->units++;
     }
     s->chunks++;
-    mp_chunk_release(c);
+    mp__chunk_release(c);
     return 0;
 }
 

@@ -44,7 +44,7 @@ static _Atomic int failed;
 static _Atomic int stop;
 
 /* ---- SPMC: one producer, NCONS consumers ---------------------------------- */
-static mp_ring spmc;
+static mp__ring spmc;
 static _Atomic uint64_t spmc_taken, spmc_sum;
 
 static void *spmc_cons(void *arg)
@@ -54,10 +54,10 @@ static void *spmc_cons(void *arg)
     for (;;) {
         void *d;
         _Atomic int *cancel = &stop;
-        int rc = mp_ring_take(&spmc, &d, cancel, NULL);
+        int rc = mp__ring_take(&spmc, &d, cancel, NULL);
         if (rc != MP_OK) {
             /* drain what is left after stop */
-            while (mp_ring_trytake(&spmc, &d)) {
+            while (mp__ring_trytake(&spmc, &d)) {
                 cell *c = d;
                 atomic_fetch_add(&spmc_taken, 1);
                 atomic_fetch_add(&spmc_sum, c->seq);
@@ -87,7 +87,7 @@ static int run_spmc(double secs)
     uint64_t n = 0, sum = 0;
     unsigned seed = 5;
     atomic_store(&stop, 0);
-    if (mp_ring_init(&spmc, MP_RING_SPMC, 8) != MP_OK)
+    if (mp__ring_init(&spmc, MP_RING_SPMC, 8) != MP_OK)
         return 1;
     for (uintptr_t i = 0; i < NCONS; i++)
         pthread_create(&t[i], NULL, spmc_cons, (void *)(i + 1));
@@ -98,21 +98,21 @@ static int run_spmc(double secs)
             c->producer = 0;
             c->seq = ++n;
             sum += n;
-            if (mp_ring_put(&spmc, c, NULL, NULL) != MP_OK)
+            if (mp__ring_put(&spmc, c, NULL, NULL) != MP_OK)
                 return 1;
             maybe_stall(&seed);
         }
     }
     /* Wait until the consumers took everything, then stop them. */
-    while (mp_ring_count(&spmc) > 0)
+    while (mp__ring_count(&spmc) > 0)
         usleep(100);
     atomic_store_explicit(&stop, 1, memory_order_release);
-    mp_ring_wake_all(&spmc);
+    mp__ring_wake_all(&spmc);
     for (int i = 0; i < NCONS; i++)
         pthread_join(t[i], NULL);
     printf("spmc: %lu items, %d consumers, sleeps %lu\n", (unsigned long)n, NCONS,
            (unsigned long)atomic_load(&spmc.sleeps));
-    mp_ring_destroy(&spmc);
+    mp__ring_destroy(&spmc);
     if (atomic_load(&spmc_taken) != n || atomic_load(&spmc_sum) != sum) {
         fprintf(stderr, "spmc: taken %lu of %lu\n", (unsigned long)atomic_load(&spmc_taken),
                 (unsigned long)n);
@@ -122,7 +122,7 @@ static int run_spmc(double secs)
 }
 
 /* ---- MPSC: NPROD producers, one consumer ------------------------------------ */
-static mp_ring mpsc;
+static mp__ring mpsc;
 static _Atomic uint64_t mpsc_sent[NPROD];
 
 static void *mpsc_prod(void *arg)
@@ -135,7 +135,7 @@ static void *mpsc_prod(void *arg)
             cell *c = malloc(sizeof(*c));
             c->producer = id;
             c->seq = ++seq;
-            if (mp_ring_put(&mpsc, c, NULL, NULL) != MP_OK)
+            if (mp__ring_put(&mpsc, c, NULL, NULL) != MP_OK)
                 abort();
             maybe_stall(&seed);
         }
@@ -148,7 +148,7 @@ static int run_mpsc(double secs)
 {
     pthread_t t[NPROD];
     uint64_t next[NPROD] = {0}, got = 0;
-    if (mp_ring_init(&mpsc, MP_RING_MPSC, 4) != MP_OK)
+    if (mp__ring_init(&mpsc, MP_RING_MPSC, 4) != MP_OK)
         return 1;
     deadline = now_s() + secs;
     for (uintptr_t i = 0; i < NPROD; i++)
@@ -157,8 +157,8 @@ static int run_mpsc(double secs)
     for (;;) {
         void *d;
         struct timespec dl;
-        mp_deadline_in(&dl, 50);
-        int rc = mp_ring_take(&mpsc, &d, NULL, &dl);
+        mp__deadline_in(&dl, 50);
+        int rc = mp__ring_take(&mpsc, &d, NULL, &dl);
         if (rc == MP_EAGAIN) {
             if (producers_done)
                 break;
@@ -186,7 +186,7 @@ static int run_mpsc(double secs)
             bad = 1;
     printf("mpsc: %lu items, %d producers, stalls %lu, sleeps %lu\n", (unsigned long)got, NPROD,
            (unsigned long)atomic_load(&mpsc.stalls), (unsigned long)atomic_load(&mpsc.sleeps));
-    mp_ring_destroy(&mpsc);
+    mp__ring_destroy(&mpsc);
     return bad;
 }
 

@@ -62,23 +62,23 @@ static const u8case cases[] = {
      "\x31\x32\x33\x34\x35\x36\x37\x38\xe1\x80\x80\x7a", 12, 8},
 };
 
-static mp_arena arena;
+static mp__arena arena;
 
 static void setup(void)
 {
-    mp_arena_init(&arena, 4096);
+    mp__arena_init(&arena, 4096);
 }
 
 static void teardown(void)
 {
-    mp_arena_free(&arena);
+    mp__arena_free(&arena);
 }
 
 TestSuite(utf8, .init = setup, .fini = teardown, .timeout = 10);
 
-static int run(int mode, const u8case *c, const char **out, size_t *out_len, mp_text_error *err)
+static int run(int mode, const u8case *c, const char **out, size_t *out_len, mp__text_error *err)
 {
-    mp_text_opts o = {.utf8_handling = mode, .normalize = 1, .marc8_replace = 0};
+    mp__text_opts o = {.utf8_handling = mode, .normalize = 1, .marc8_replace = 0};
     return mp__utf8_check(&o, (const unsigned char *)c->in, c->n, &arena, out, out_len, err);
 }
 
@@ -87,7 +87,7 @@ Test(utf8, strict_positions, .timeout = 10)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const char *out;
         size_t len;
-        mp_text_error err;
+        mp__text_error err;
         int rc = run(MP_UTF8_STRICT, &cases[i], &out, &len, &err);
         cr_assert_eq(out, cases[i].in, "case %zu: STRICT must not copy", i);
         cr_assert_eq(len, cases[i].n);
@@ -109,7 +109,7 @@ Test(utf8, replace_matches_python, .timeout = 10)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const char *out;
         size_t len;
-        mp_text_error err;
+        mp__text_error err;
         int rc = run(MP_UTF8_REPLACE, &cases[i], &out, &len, &err);
         cr_assert_eq(rc, 0, "case %zu", i);
         cr_assert_eq(len, cases[i].repl_n, "case %zu: length %zu", i, len);
@@ -135,7 +135,7 @@ Test(utf8, ignore_matches_python, .timeout = 10)
 
 Test(utf8, empty_and_long_ascii, .timeout = 10)
 {
-    mp_text_opts o = {.utf8_handling = MP_UTF8_STRICT};
+    mp__text_opts o = {.utf8_handling = MP_UTF8_STRICT};
     const char *out;
     size_t len;
     cr_assert_eq(mp__utf8_check(&o, NULL, 0, &arena, &out, &len, NULL), 0);
@@ -147,7 +147,7 @@ Test(utf8, empty_and_long_ascii, .timeout = 10)
     cr_assert_eq((const void *)out, (const void *)big);
     /* One bad byte at every position of the tail, past the 8-byte loop. */
     for (size_t p = sizeof big - 17; p < sizeof big; p++) {
-        mp_text_error err;
+        mp__text_error err;
         big[p] = 0xFF;
         cr_assert_eq(mp__utf8_check(&o, big, sizeof big, &arena, &out, &len, &err), 1);
         cr_assert_eq(err.position, p);
@@ -159,7 +159,7 @@ Test(utf8, every_two_byte_string, .timeout = 30)
 {
     /* Exhaustive over 2-byte inputs: REPLACE output is valid (checks as
        valid again) and IGNORE output never contains a replacement. */
-    mp_text_opts r = {.utf8_handling = MP_UTF8_REPLACE}, s = {.utf8_handling = MP_UTF8_STRICT};
+    mp__text_opts r = {.utf8_handling = MP_UTF8_REPLACE}, s = {.utf8_handling = MP_UTF8_STRICT};
     for (unsigned a = 0; a < 256; a++) {
         for (unsigned b = 0; b < 256; b++) {
             unsigned char in[2] = {(unsigned char)a, (unsigned char)b};
@@ -170,20 +170,20 @@ Test(utf8, every_two_byte_string, .timeout = 30)
                 mp__utf8_check(&s, (const unsigned char *)out, len, &arena, &out2, &len2, NULL), 0,
                 "%02x %02x", a, b);
         }
-        mp_arena_reset(&arena);
+        mp__arena_reset(&arena);
     }
 }
 
 Test(utf8, arena_failure_is_enomem, .timeout = 10)
 {
-    mp_text_opts o = {.utf8_handling = MP_UTF8_REPLACE};
+    mp__text_opts o = {.utf8_handling = MP_UTF8_REPLACE};
     const char *out;
     size_t len;
-    mp_arena small;
-    mp_arena_init(&small, 64);
+    mp__arena small;
+    mp__arena_init(&small, 64);
     mp__alloc_fail_at(1);
     int rc = mp__utf8_check(&o, (const unsigned char *)"ab\xff", 3, &small, &out, &len, NULL);
     mp__alloc_fail_at(0);
     cr_assert_eq(rc, MP_ENOMEM);
-    mp_arena_free(&small);
+    mp__arena_free(&small);
 }

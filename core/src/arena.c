@@ -14,13 +14,13 @@
 #include "alloc.h"
 #include "arena.h"
 
-struct mp_arena_block {
-    mp_arena_block *next;
+struct mp__arena_block {
+    mp__arena_block *next;
     size_t size; /* usable bytes in data */
     _Alignas(16) unsigned char data[];
 };
 
-void mp_arena_init(mp_arena *a, size_t block_size)
+void mp__arena_init(mp__arena *a, size_t block_size)
 {
     a->head = NULL;
     a->cur = NULL;
@@ -28,9 +28,9 @@ void mp_arena_init(mp_arena *a, size_t block_size)
     a->block_size = block_size ? block_size : 16384;
 }
 
-static mp_arena_block *mp__arena_block_new(size_t size)
+static mp__arena_block *mp__arena_block_new(size_t size)
 {
-    mp_arena_block *b = mp__malloc(sizeof(*b) + size);
+    mp__arena_block *b = mp__malloc(sizeof(*b) + size);
     if (!b)
         return NULL;
     b->next = NULL;
@@ -38,7 +38,7 @@ static mp_arena_block *mp__arena_block_new(size_t size)
     return b;
 }
 
-static void *mp__arena_fit(mp_arena_block *b, size_t used, size_t n, size_t align, size_t *end)
+static void *mp__arena_fit(mp__arena_block *b, size_t used, size_t n, size_t align, size_t *end)
 {
     uintptr_t base = (uintptr_t)b->data;
     uintptr_t p = (base + used + (align - 1)) & ~(uintptr_t)(align - 1);
@@ -49,7 +49,7 @@ static void *mp__arena_fit(mp_arena_block *b, size_t used, size_t n, size_t alig
     return (void *)p;
 }
 
-void *mp_arena_alloc(mp_arena *a, size_t n, size_t align)
+void *mp__arena_alloc(mp__arena *a, size_t n, size_t align)
 {
     size_t end = 0;
     void *p;
@@ -73,7 +73,7 @@ void *mp_arena_alloc(mp_arena *a, size_t n, size_t align)
         }
     }
     size_t want = n + align;
-    mp_arena_block *b = mp__arena_block_new(want > a->block_size ? want : a->block_size);
+    mp__arena_block *b = mp__arena_block_new(want > a->block_size ? want : a->block_size);
     if (!b)
         return NULL;
     if (!a->head)
@@ -86,11 +86,11 @@ void *mp_arena_alloc(mp_arena *a, size_t n, size_t align)
     return p;
 }
 
-void mp_arena_reset(mp_arena *a)
+void mp__arena_reset(mp__arena *a)
 {
-    mp_arena_block **link = &a->head;
+    mp__arena_block **link = &a->head;
     while (*link) {
-        mp_arena_block *b = *link;
+        mp__arena_block *b = *link;
         if (b->size > a->block_size) {
             *link = b->next;
             mp__free(b);
@@ -102,11 +102,11 @@ void mp_arena_reset(mp_arena *a)
     a->used = 0;
 }
 
-void mp_arena_free(mp_arena *a)
+void mp__arena_free(mp__arena *a)
 {
-    mp_arena_block *b = a->head;
+    mp__arena_block *b = a->head;
     while (b) {
-        mp_arena_block *n = b->next;
+        mp__arena_block *n = b->next;
         mp__free(b);
         b = n;
     }
@@ -114,10 +114,10 @@ void mp_arena_free(mp_arena *a)
     a->used = 0;
 }
 
-size_t mp_arena_reserved(const mp_arena *a)
+size_t mp__arena_reserved(const mp__arena *a)
 {
     size_t total = 0;
-    for (const mp_arena_block *b = a->head; b; b = b->next)
+    for (const mp__arena_block *b = a->head; b; b = b->next)
         total += b->size;
     return total;
 }

@@ -10,22 +10,22 @@
 
 #include <stddef.h>
 
-typedef struct mp_arena_block mp_arena_block;
+typedef struct mp__arena_block mp__arena_block;
 
-typedef struct mp_arena {
-    mp_arena_block *head; /* first block (kept across resets) */
-    mp_arena_block *cur;  /* block being filled */
-    size_t used;          /* bytes used in cur */
-    size_t block_size;    /* default size of a new block */
-} mp_arena;
+typedef struct mp__arena {
+    mp__arena_block *head; /* first block (kept across resets) */
+    mp__arena_block *cur;  /* block being filled */
+    size_t used;           /* bytes used in cur */
+    size_t block_size;     /* default size of a new block */
+} mp__arena;
 
-void mp_arena_init(mp_arena *a, size_t block_size);
+void mp__arena_init(mp__arena *a, size_t block_size);
 /* Returns aligned memory or NULL when allocation fails (never aborts). */
-void *mp_arena_alloc(mp_arena *a, size_t n, size_t align);
+void *mp__arena_alloc(mp__arena *a, size_t n, size_t align);
 /* Forgets all allocations, keeps the blocks. */
-void mp_arena_reset(mp_arena *a);
-void mp_arena_free(mp_arena *a);
+void mp__arena_reset(mp__arena *a);
+void mp__arena_free(mp__arena *a);
 /* Total bytes reserved in blocks (for stats and the memory bound). */
-size_t mp_arena_reserved(const mp_arena *a);
+size_t mp__arena_reserved(const mp__arena *a);
 
 #endif

@@ -56,25 +56,25 @@ static const struct ck_ec_ops mp__ec_ops = {
 /* Many signallers per event count: never the single-producer fast path. */
 static const struct ck_ec_mode mp__ec_mode = {.ops = &mp__ec_ops, .single_producer = false};
 
-void mp_ec_init(mp_ec *ec)
+void mp__ec_init(mp__ec *ec)
 {
     ck_ec32_init(ec, 0);
 }
 
-uint32_t mp_ec_value(const mp_ec *ec)
+uint32_t mp__ec_value(const mp__ec *ec)
 {
-    /* ck_ec32_value: load + acquire fence; pairs with mp_ec_signal's store fence. */
+    /* ck_ec32_value: load + acquire fence; pairs with mp__ec_signal's store fence. */
     return ck_ec32_value(ec);
 }
 
-void mp_ec_signal(mp_ec *ec)
+void mp__ec_signal(mp__ec *ec)
 {
     /* ck_ec32_inc: store-atomic fence + locked add (full barrier on x86); pairs with
-     * mp_ec_value's acquire in the waiter. */
+     * mp__ec_value's acquire in the waiter. */
     ck_ec32_inc(ec, &mp__ec_mode);
 }
 
-int mp_ec_has_waiters(const mp_ec *ec)
+int mp__ec_has_waiters(const mp__ec *ec)
 {
     return ck_ec32_has_waiters(ec) ? 1 : 0;
 }
@@ -96,7 +96,7 @@ static int mp__ec_clamp_deadline(const struct ck_ec_wait_state *state, struct ti
     return 0;
 }
 
-int mp_ec_wait(mp_ec *ec, uint32_t old, const struct timespec *deadline)
+int mp__ec_wait(mp__ec *ec, uint32_t old, const struct timespec *deadline)
 {
     if (deadline == NULL)
         return ck_ec32_wait(ec, &mp__ec_mode, old, NULL) == 0 ? 0 : -1;
@@ -106,7 +106,7 @@ int mp_ec_wait(mp_ec *ec, uint32_t old, const struct timespec *deadline)
                : -1;
 }
 
-void mp_deadline_in(struct timespec *deadline, long ms)
+void mp__deadline_in(struct timespec *deadline, long ms)
 {
     clock_gettime(CLOCK_MONOTONIC, deadline);
     deadline->tv_sec += ms / 1000;

@@ -4,12 +4,12 @@
  * An event count is a 31-bit counter plus a "somebody sleeps" flag.
  * The waiter protocol, which cannot lose a wake-up:
  *
- *     uint32_t v = mp_ec_value(ec);     // 1. snapshot (acquire)
+ *     uint32_t v = mp__ec_value(ec);     // 1. snapshot (acquire)
  *     if (condition_holds()) ...        // 2. re-check the condition
- *     mp_ec_wait(ec, v, deadline);      // 3. sleeps only while value == v
+ *     mp__ec_wait(ec, v, deadline);      // 3. sleeps only while value == v
  *
  * and the signaller: make the condition true (with release semantics),
- * then mp_ec_signal(ec). ck_ec32_inc is a write barrier and only enters
+ * then mp__ec_signal(ec). ck_ec32_inc is a write barrier and only enters
  * the kernel (FUTEX_WAKE) when the flag says a thread sleeps, so
  * signalling costs one atomic add when nobody waits.
  *
@@ -23,18 +23,18 @@
 #include <time.h>
 #include <ck_ec.h>
 
-typedef struct ck_ec32 mp_ec;
+typedef struct ck_ec32 mp__ec;
 
-void mp_ec_init(mp_ec *ec);
+void mp__ec_init(mp__ec *ec);
 
-/* Current value; acts as an acquire barrier (pairs with mp_ec_signal). */
-uint32_t mp_ec_value(const mp_ec *ec);
+/* Current value; acts as an acquire barrier (pairs with mp__ec_signal). */
+uint32_t mp__ec_value(const mp__ec *ec);
 
 /* Increments the count and wakes every sleeper; a release barrier. */
-void mp_ec_signal(mp_ec *ec);
+void mp__ec_signal(mp__ec *ec);
 
 /* True when a thread is (or is about to be) asleep on ec. */
-int mp_ec_has_waiters(const mp_ec *ec);
+int mp__ec_has_waiters(const mp__ec *ec);
 
 /*
  * Spins briefly, then sleeps on the futex until the value differs from
@@ -42,9 +42,9 @@ int mp_ec_has_waiters(const mp_ec *ec);
  * Returns 0 when the value changed, -1 on timeout. May return 0 early
  * (spurious); callers always re-check their condition.
  */
-int mp_ec_wait(mp_ec *ec, uint32_t old, const struct timespec *deadline);
+int mp__ec_wait(mp__ec *ec, uint32_t old, const struct timespec *deadline);
 
 /* deadline = now + ms (CLOCK_MONOTONIC). */
-void mp_deadline_in(struct timespec *deadline, long ms);
+void mp__deadline_in(struct timespec *deadline, long ms);
 
 #endif

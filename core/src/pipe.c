@@ -35,20 +35,20 @@ typedef struct mp__stage_counters {
     _Atomic uint64_t items, bytes, sleeps, wakeups, cpu_ns;
 } mp__stage_counters;
 
-struct mp_pipe {
+struct mp__pipe {
     mp__pool_entry entry; /* registry entry: see pool_internal.h */
-    mp_pipe_config cfg;   /* copied at open; read-only afterwards */
+    mp__pipe_config cfg;  /* copied at open; read-only afterwards */
     mp_pool *pool;        /* set at open; read-only afterwards */
     int own_pool;         /* set at open: the pool is private (created/destroyed here) */
     unsigned T;           /* chunk count; read-only */
-    mp_chunk *chunks;     /* T descriptors; each owned by whoever holds it (see pipe.h) */
+    mp__chunk *chunks;    /* T descriptors; each owned by whoever holds it (see pipe.h) */
 
-    mp_ring free_r;  /* MPSC: releasers -> producer (holds all T) */
-    mp_ring filled;  /* SPSC: producer -> scanner */
-    mp_ring scanned; /* SPMC: scanner -> parser workers */
-    mp_ring parsed;  /* MPSC: parser workers -> consumer */
+    mp__ring free_r;  /* MPSC: releasers -> producer (holds all T) */
+    mp__ring filled;  /* SPSC: producer -> scanner */
+    mp__ring scanned; /* SPMC: scanner -> parser workers */
+    mp__ring parsed;  /* MPSC: parser workers -> consumer */
 
-    _Atomic int cancel;    /* written by mp_pipe_cancel (release); read by every stage (acquire) */
+    _Atomic int cancel;    /* written by mp__pipe_cancel (release); read by every stage (acquire) */
     _Atomic int halt;      /* written by a failing stage; read by the producer: stop reading */
     _Atomic int err_claim; /* first-error slot claim: CAS 0 -> 1 by the first failing stage */
     _Atomic int first_err; /* written once by the claimer (release); read by anyone */
@@ -60,11 +60,11 @@ struct mp_pipe {
 
     /* Producer state: read and written only by the prod_tok owner. */
     struct {
-        uint64_t offset;   /* stream offset of the next byte to read */
-        int state;         /* MP__PROD_* */
-        int term_status;   /* status for the terminal chunk */
-        int term_errno;    /* errno for the terminal chunk */
-        mp_chunk *pending; /* chunk whose put on FILLED failed (tiny rings) */
+        uint64_t offset;    /* stream offset of the next byte to read */
+        int state;          /* MP__PROD_* */
+        int term_status;    /* status for the terminal chunk */
+        int term_errno;     /* errno for the terminal chunk */
+        mp__chunk *pending; /* chunk whose put on FILLED failed (tiny rings) */
     } prod;
 
     /* Scanner state: read and written only by the scan_tok owner. */
@@ -74,16 +74,16 @@ struct mp_pipe {
         uint64_t carry_off;    /* stream offset of carry[0] */
         uint64_t next_seq;     /* seq of the next chunk sent downstream */
         uint64_t next_ordinal; /* ordinal of the next unit */
-        mp_chunk *pending;     /* chunk whose put on SCANNED failed (tiny rings) */
+        mp__chunk *pending;    /* chunk whose put on SCANNED failed (tiny rings) */
         int done;              /* the terminal chunk went downstream */
     } scan;
 
     /* Consumer state: consumer thread only. */
     struct {
-        mp_chunk **window;  /* ordered: T slots, seq % T */
+        mp__chunk **window; /* ordered: T slots, seq % T */
         uint64_t next_seq;  /* ordered: next seq to deliver */
         uint64_t delivered; /* chunks delivered so far */
-        mp_chunk *held;     /* unordered: terminal chunk waiting for lower seqs */
+        mp__chunk *held;    /* unordered: terminal chunk waiting for lower seqs */
         int done;           /* a terminal chunk was delivered */
         int done_status;    /* its status */
     } cons;
@@ -123,14 +123,14 @@ static void mp__token_give(_Atomic int *tok)
     atomic_store_explicit(tok, 0, memory_order_release);
 }
 
-static int mp__is_cancelled(const mp_pipe *p)
+static int mp__is_cancelled(const mp__pipe *p)
 {
-    /* acquire: pairs with mp_pipe_cancel's release store */
+    /* acquire: pairs with mp__pipe_cancel's release store */
     return atomic_load_explicit(&p->cancel, memory_order_acquire) != 0;
 }
 
 /* Records the first fatal error (the slot is claimed once). Any thread. */
-static void mp__record_error(mp_pipe *p, int code, uint64_t offset)
+static void mp__record_error(mp__pipe *p, int code, uint64_t offset)
 {
     int zero = 0;
     if (code == 0 || code == MP_EOF || code == MP_ECANCELED)
@@ -141,20 +141,20 @@ static void mp__record_error(mp_pipe *p, int code, uint64_t offset)
         return;
     /* relaxed: ordered before readers by the release store of first_err below */
     atomic_store_explicit(&p->first_off, offset, memory_order_relaxed);
-    /* release: pairs with mp_pipe_first_error's acquire load */
+    /* release: pairs with mp__pipe_first_error's acquire load */
     atomic_store_explicit(&p->first_err, code, memory_order_release);
 }
 
-static void mp__halt(mp_pipe *p)
+static void mp__halt(mp__pipe *p)
 {
     /* release: pairs with the producer's acquire load (stop reading soon) */
     atomic_store_explicit(&p->halt, 1, memory_order_release);
 }
 
-static void mp__chunk_reset(mp_chunk *c)
+static void mp__chunk_reset(mp__chunk *c)
 {
     if (c->mapped) {
-        const mp_source *src = &c->pipe->cfg.source;
+        const mp__source *src = &c->pipe->cfg.source;
         if (src->unmap)
             src->unmap(src->src, c->data, c->len);
         c->mapped = 0;
@@ -168,30 +168,30 @@ static void mp__chunk_reset(mp_chunk *c)
     c->seq = 0;
     c->nitems = 0;
     c->spill_len = 0;
-    mp_arena_reset(&c->arena);
+    mp__arena_reset(&c->arena);
 }
 
 /* Puts a chunk back on FREE (any thread: FREE is multi-producer). */
-static void mp__chunk_recycle(mp_pipe *p, mp_chunk *c)
+static void mp__chunk_recycle(mp__pipe *p, mp__chunk *c)
 {
     mp__chunk_reset(c);
     /* relaxed: statistics only */
     atomic_fetch_sub_explicit(&p->in_flight, 1, memory_order_relaxed);
     /* FREE holds all T chunks, so this cannot fail; the ring's release orders the reset. */
-    if (!mp_ring_tryput(&p->free_r, c))
+    if (!mp__ring_tryput(&p->free_r, c))
         abort(); /* impossible: more than T chunks */
     mp__pool_signal(p->pool);
 }
 
 /* ---- producer -------------------------------------------------------------- */
 
-static bool mp__produce_one(mp_pipe *p)
+static bool mp__produce_one(mp__pipe *p)
 {
     bool progress = false;
     void *d;
 
     if (p->prod.pending) {
-        if (!mp_ring_tryput(&p->filled, p->prod.pending))
+        if (!mp__ring_tryput(&p->filled, p->prod.pending))
             return false;
         p->prod.pending = NULL;
         mp__pool_signal(p->pool);
@@ -204,9 +204,9 @@ static bool mp__produce_one(mp_pipe *p)
         p->prod.state = MP__PROD_DONE;
         return progress;
     }
-    if (!mp_ring_trytake(&p->free_r, &d))
+    if (!mp__ring_trytake(&p->free_r, &d))
         return progress;
-    mp_chunk *c = d;
+    mp__chunk *c = d;
     uint64_t t0 = mp__cpu_ns();
     /* relaxed: statistics only */
     uint32_t n = atomic_fetch_add_explicit(&p->in_flight, 1, memory_order_relaxed) + 1;
@@ -271,7 +271,7 @@ static bool mp__produce_one(mp_pipe *p)
         mp__count(&p->st[MP_STAGE_PRODUCER].bytes, len);
     }
     mp__count(&p->st[MP_STAGE_PRODUCER].items, 1);
-    if (mp_ring_tryput(&p->filled, c))
+    if (mp__ring_tryput(&p->filled, c))
         mp__pool_signal(p->pool);
     else
         p->prod.pending = c;
@@ -298,14 +298,14 @@ static int mp__grow(void **ptr, size_t *cap, size_t want, size_t elem, size_t mi
 
 /* Appends one item to c; spilled items store their spill offset in data
  * until mp__scan_fixup (the spill may move while it grows). */
-static int mp__scan_add(mp_pipe *p, mp_chunk *c, const unsigned char *data, size_t len,
-                        mp_frame_rc rc, uint16_t kind, uint64_t offset)
+static int mp__scan_add(mp__pipe *p, mp__chunk *c, const unsigned char *data, size_t len,
+                        mp__frame_rc rc, uint16_t kind, uint64_t offset)
 {
     size_t cap = c->items_cap;
-    mp_item *it;
+    mp__item *it;
     int spilled = data == NULL;
 
-    if (mp__grow((void **)&c->items, &cap, (size_t)c->nitems + 1, sizeof(mp_item), 64) != MP_OK)
+    if (mp__grow((void **)&c->items, &cap, (size_t)c->nitems + 1, sizeof(mp__item), 64) != MP_OK)
         return MP_ENOMEM;
     c->items_cap = (uint32_t)cap;
     if (spilled) {
@@ -328,7 +328,7 @@ static int mp__scan_add(mp_pipe *p, mp_chunk *c, const unsigned char *data, size
     return MP_OK;
 }
 
-static void mp__scan_fixup(mp_chunk *c)
+static void mp__scan_fixup(mp__chunk *c)
 {
     for (uint32_t i = 0; i < c->nitems; i++)
         if (c->items[i].spilled)
@@ -337,7 +337,7 @@ static void mp__scan_fixup(mp_chunk *c)
 
 /* A RECORD/SKIP verdict's length, clamped to [1, avail] (a misbehaving
  * format must not make the scanner loop or overrun). */
-static size_t mp__frame_len(const mp_frame *out, size_t avail)
+static size_t mp__frame_len(const mp__frame *out, size_t avail)
 {
     if (out->len == 0)
         return 1;
@@ -349,15 +349,15 @@ static size_t mp__frame_len(const mp_frame *out, size_t avail)
  * earlier chunks, then frames units inside c's buffer, then carries the
  * undecided tail. Returns MP_OK or MP_ENOMEM.
  */
-static int mp__scan_chunk(mp_pipe *p, mp_chunk *c)
+static int mp__scan_chunk(mp__pipe *p, mp__chunk *c)
 {
-    const mp_format *f = &p->cfg.format;
+    const mp__format *f = &p->cfg.format;
     const size_t max_unit = p->cfg.max_unit;
     const unsigned char *buf = c->data;
     const size_t L = c->len;
     size_t pos = 0, from_c = 0;
-    mp_frame out;
-    mp_frame_rc rc;
+    mp__frame out;
+    mp__frame_rc rc;
 
     c->nitems = 0;
     c->spill_len = 0;
@@ -442,22 +442,22 @@ static int mp__scan_chunk(mp_pipe *p, mp_chunk *c)
     return MP_OK;
 }
 
-static void mp__scan_emit(mp_pipe *p, mp_chunk *c)
+static void mp__scan_emit(mp__pipe *p, mp__chunk *c)
 {
     c->seq = p->scan.next_seq++;
-    if (mp_ring_tryput(&p->scanned, c))
+    if (mp__ring_tryput(&p->scanned, c))
         mp__pool_signal(p->pool);
     else
         p->scan.pending = c;
 }
 
-static bool mp__scan_one(mp_pipe *p)
+static bool mp__scan_one(mp__pipe *p)
 {
     bool progress = false;
     void *d;
 
     if (p->scan.pending) {
-        if (!mp_ring_tryput(&p->scanned, p->scan.pending))
+        if (!mp__ring_tryput(&p->scanned, p->scan.pending))
             return false;
         p->scan.pending = NULL;
         mp__pool_signal(p->pool);
@@ -465,9 +465,9 @@ static bool mp__scan_one(mp_pipe *p)
     }
     if (p->scan.done || mp__is_cancelled(p))
         return progress;
-    if (!mp_ring_trytake(&p->filled, &d))
+    if (!mp__ring_trytake(&p->filled, &d))
         return progress;
-    mp_chunk *c = d;
+    mp__chunk *c = d;
     uint64_t t0 = mp__cpu_ns();
     mp__count(&p->st[MP_STAGE_SCANNER].items, 1);
     mp__count(&p->st[MP_STAGE_SCANNER].bytes, c->len);
@@ -496,7 +496,7 @@ static bool mp__scan_one(mp_pipe *p)
 
 /* ---- parser ------------------------------------------------------------------ */
 
-static bool mp__parse_one(mp_pipe *p)
+static bool mp__parse_one(mp__pipe *p)
 {
     void *d;
     /* relaxed: the CAS below orders the credit */
@@ -507,19 +507,19 @@ static bool mp__parse_one(mp_pipe *p)
         /* acquire: pairs with the consumer's release increment (a PARSED slot freed) */
     } while (!atomic_compare_exchange_weak_explicit(&p->parse_credits, &cr, cr - 1,
                                                     memory_order_acquire, memory_order_relaxed));
-    if (!mp_ring_trytake(&p->scanned, &d)) {
+    if (!mp__ring_trytake(&p->scanned, &d)) {
         /* relaxed: the credit goes back unused; no slot was touched */
         atomic_fetch_add_explicit(&p->parse_credits, 1, memory_order_relaxed);
         return false;
     }
-    mp_chunk *c = d;
+    mp__chunk *c = d;
     uint64_t t0 = mp__cpu_ns();
     if (c->status == 0) {
-        const mp_format *f = &p->cfg.format;
+        const mp__format *f = &p->cfg.format;
         uint64_t bytes = 0;
-        mp_arena_reset(&c->arena);
+        mp__arena_reset(&c->arena);
         for (uint32_t i = 0; i < c->nitems; i++) {
-            mp_item *it = &c->items[i];
+            mp__item *it = &c->items[i];
             bytes += it->len;
             if (it->type != MP_ITEM_RECORD)
                 continue;
@@ -537,10 +537,10 @@ static bool mp__parse_one(mp_pipe *p)
         mp__count(&p->st[MP_STAGE_PARSER].bytes, bytes);
     }
     mp__count(&p->st[MP_STAGE_PARSER].items, 1);
-    if (mp_ec_has_waiters(&p->parsed.not_empty))
+    if (mp__ec_has_waiters(&p->parsed.not_empty))
         mp__count(&p->st[MP_STAGE_CONSUMER].wakeups, 1);
     /* The credit guarantees a free slot. */
-    if (!mp_ring_tryput(&p->parsed, c))
+    if (!mp__ring_tryput(&p->parsed, c))
         abort(); /* impossible: PARSED over-committed */
     mp__count(&p->st[MP_STAGE_PARSER].cpu_ns, mp__cpu_ns() - t0);
     return true;
@@ -550,7 +550,7 @@ static bool mp__parse_one(mp_pipe *p)
 
 static bool mp__pipe_step(mp__pool_entry *e)
 {
-    mp_pipe *p = caa_container_of(e, mp_pipe, entry);
+    mp__pipe *p = caa_container_of(e, mp__pipe, entry);
     bool progress = false;
 
     if (mp__is_cancelled(p))
@@ -572,7 +572,7 @@ static bool mp__pipe_step(mp__pool_entry *e)
 
 /* ---- consumer -------------------------------------------------------------- */
 
-static int mp__deliver(mp_pipe *p, mp_chunk *c, mp_chunk **out)
+static int mp__deliver(mp__pipe *p, mp__chunk *c, mp__chunk **out)
 {
     /* relaxed: the consumer owns the chunk now (acquired through PARSED) */
     atomic_store_explicit(&c->refs, 1, memory_order_relaxed);
@@ -587,7 +587,7 @@ static int mp__deliver(mp_pipe *p, mp_chunk *c, mp_chunk **out)
     return MP_OK;
 }
 
-int mp_pipe_next(mp_pipe *p, mp_chunk **out, const struct timespec *deadline)
+int mp__pipe_next(mp__pipe *p, mp__chunk **out, const struct timespec *deadline)
 {
     *out = NULL;
     if (p->cons.done)
@@ -595,14 +595,14 @@ int mp_pipe_next(mp_pipe *p, mp_chunk **out, const struct timespec *deadline)
     uint64_t t0 = mp__cpu_ns();
     int rc;
     for (;;) {
-        mp_chunk *c = NULL;
+        mp__chunk *c = NULL;
         void *d;
         if (mp__is_cancelled(p)) {
             rc = MP_ECANCELED;
             break;
         }
         if (p->cfg.ordered) {
-            mp_chunk **slot = &p->cons.window[p->cons.next_seq % p->T];
+            mp__chunk **slot = &p->cons.window[p->cons.next_seq % p->T];
             if (*slot) {
                 c = *slot;
                 *slot = NULL;
@@ -618,7 +618,7 @@ int mp_pipe_next(mp_pipe *p, mp_chunk **out, const struct timespec *deadline)
         }
         /* relaxed: statistics only */
         uint64_t sleeps = atomic_load_explicit(&p->parsed.sleeps, memory_order_relaxed);
-        rc = mp_ring_take(&p->parsed, &d, &p->cancel, deadline);
+        rc = mp__ring_take(&p->parsed, &d, &p->cancel, deadline);
         /* relaxed: statistics only (the consumer is PARSED's only sleeper) */
         mp__count(&p->st[MP_STAGE_CONSUMER].sleeps,
                   atomic_load_explicit(&p->parsed.sleeps, memory_order_relaxed) - sleeps);
@@ -629,7 +629,7 @@ int mp_pipe_next(mp_pipe *p, mp_chunk **out, const struct timespec *deadline)
         mp__pool_signal(p->pool);
         c = d;
         if (p->cfg.ordered) {
-            mp_chunk **slot = &p->cons.window[c->seq % p->T];
+            mp__chunk **slot = &p->cons.window[c->seq % p->T];
             if (*slot)
                 abort(); /* impossible: more than T chunks in the window */
             *slot = c;
@@ -644,13 +644,13 @@ int mp_pipe_next(mp_pipe *p, mp_chunk **out, const struct timespec *deadline)
     return rc;
 }
 
-void mp_chunk_retain(mp_chunk *c)
+void mp__chunk_retain(mp__chunk *c)
 {
     /* relaxed: the caller already holds a reference (as for any refcount increment) */
     atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
 }
 
-void mp_chunk_release(mp_chunk *c)
+void mp__chunk_release(mp__chunk *c)
 {
     /* acq_rel: the last releaser sees every holder's accesses before recycling */
     if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1)
@@ -660,40 +660,40 @@ void mp_chunk_release(mp_chunk *c)
 
 /* ---- lifecycle --------------------------------------------------------------- */
 
-void mp_pipe_cancel(mp_pipe *p)
+void mp__pipe_cancel(mp__pipe *p)
 {
     /* release: pairs with the stages' and ring waiters' acquire loads */
     atomic_store_explicit(&p->cancel, 1, memory_order_release);
-    mp_ring_wake_all(&p->free_r);
-    mp_ring_wake_all(&p->filled);
-    mp_ring_wake_all(&p->scanned);
-    mp_ring_wake_all(&p->parsed);
+    mp__ring_wake_all(&p->free_r);
+    mp__ring_wake_all(&p->filled);
+    mp__ring_wake_all(&p->scanned);
+    mp__ring_wake_all(&p->parsed);
     mp__pool_signal(p->pool);
 }
 
-int mp_pipe_cancelled(const mp_pipe *p)
+int mp__pipe_cancelled(const mp__pipe *p)
 {
     return mp__is_cancelled(p);
 }
 
-static void mp__pipe_free(mp_pipe *p)
+static void mp__pipe_free(mp__pipe *p)
 {
     if (p->chunks) {
         for (unsigned i = 0; i < p->T; i++) {
-            mp_chunk *c = &p->chunks[i];
+            mp__chunk *c = &p->chunks[i];
             if (c->pipe)
                 mp__chunk_reset(c); /* unmaps a view still held */
             mp__free(c->buf);
             mp__free(c->items);
             mp__free(c->spill);
-            mp_arena_free(&c->arena);
+            mp__arena_free(&c->arena);
         }
     }
     mp__free(p->chunks);
-    mp_ring_destroy(&p->free_r);
-    mp_ring_destroy(&p->filled);
-    mp_ring_destroy(&p->scanned);
-    mp_ring_destroy(&p->parsed);
+    mp__ring_destroy(&p->free_r);
+    mp__ring_destroy(&p->filled);
+    mp__ring_destroy(&p->scanned);
+    mp__ring_destroy(&p->parsed);
     mp__free(p->cons.window);
     mp__free(p->scan.carry);
     mp__free(p);
@@ -707,9 +707,9 @@ static unsigned mp__pow2_above(unsigned t)
     return n;
 }
 
-int mp_pipe_open(mp_pipe **out, const mp_pipe_config *cfg)
+int mp__pipe_open(mp__pipe **out, const mp__pipe_config *cfg)
 {
-    mp_pipe *p = NULL;
+    mp__pipe *p = NULL;
     int rc = MP_EINVAL;
 
     if (!out)
@@ -748,12 +748,12 @@ int mp_pipe_open(mp_pipe **out, const mp_pipe_config *cfg)
     }
 
     unsigned rs = cfg->ring_size ? cfg->ring_size : mp__pow2_above(p->T);
-    if ((rc = mp_ring_init(&p->free_r, MP_RING_MPSC, mp__pow2_above(p->T))) != MP_OK ||
-        (rc = mp_ring_init(&p->filled, MP_RING_SPSC, rs)) != MP_OK ||
-        (rc = mp_ring_init(&p->scanned, MP_RING_SPMC, rs)) != MP_OK ||
-        (rc = mp_ring_init(&p->parsed, MP_RING_MPSC, rs)) != MP_OK)
+    if ((rc = mp__ring_init(&p->free_r, MP_RING_MPSC, mp__pow2_above(p->T))) != MP_OK ||
+        (rc = mp__ring_init(&p->filled, MP_RING_SPSC, rs)) != MP_OK ||
+        (rc = mp__ring_init(&p->scanned, MP_RING_SPMC, rs)) != MP_OK ||
+        (rc = mp__ring_init(&p->parsed, MP_RING_MPSC, rs)) != MP_OK)
         goto fail;
-    atomic_init(&p->parse_credits, (int)mp_ring_capacity(&p->parsed));
+    atomic_init(&p->parse_credits, (int)mp__ring_capacity(&p->parsed));
 
     rc = MP_ENOMEM;
     p->chunks = mp__calloc(p->T, sizeof(*p->chunks));
@@ -761,11 +761,11 @@ int mp_pipe_open(mp_pipe **out, const mp_pipe_config *cfg)
         goto fail;
     size_t arena_block = cfg->chunk_size / 2 < 4096 ? 4096 : cfg->chunk_size / 2;
     for (unsigned i = 0; i < p->T; i++) {
-        mp_chunk *c = &p->chunks[i];
+        mp__chunk *c = &p->chunks[i];
         c->pipe = p;
         c->index = i;
         c->cap = cfg->chunk_size;
-        mp_arena_init(&c->arena, arena_block);
+        mp__arena_init(&c->arena, arena_block);
         /* relaxed: before publication */
         atomic_init(&c->refs, 0);
         if (!cfg->source.map) {
@@ -781,7 +781,7 @@ int mp_pipe_open(mp_pipe **out, const mp_pipe_config *cfg)
             goto fail;
     }
     for (unsigned i = 0; i < p->T; i++)
-        if (!mp_ring_tryput(&p->free_r, &p->chunks[i]))
+        if (!mp__ring_tryput(&p->free_r, &p->chunks[i]))
             abort(); /* impossible: FREE is sized above T */
 
     if (cfg->pool) {
@@ -805,11 +805,11 @@ fail:
     return rc;
 }
 
-void mp_pipe_close(mp_pipe *p)
+void mp__pipe_close(mp__pipe *p)
 {
     if (!p)
         return;
-    mp_pipe_cancel(p);
+    mp__pipe_cancel(p);
     /* Grace period, then no worker inside: the stage state is ours now. */
     mp__pool_detach(p->pool, &p->entry);
     if (p->own_pool)
@@ -819,7 +819,7 @@ void mp_pipe_close(mp_pipe *p)
     mp__pipe_free(p);
 }
 
-void mp_pipe_stats(const mp_pipe *p, mp_stats *out)
+void mp__pipe_stats(const mp__pipe *p, mp_stats *out)
 {
     memset(out, 0, sizeof(*out));
     for (int s = 0; s < MP_STAGE_COUNT; s++) {
@@ -835,9 +835,9 @@ void mp_pipe_stats(const mp_pipe *p, mp_stats *out)
     mp__pool_counters(p->pool, &sl, &wk);
     out->stage[MP_STAGE_PARSER].sleeps += sl;
     out->stage[MP_STAGE_PARSER].wakeups += wk;
-    const mp_ring *rings[MP_RING_COUNT] = {&p->free_r, &p->filled, &p->scanned, &p->parsed};
+    const mp__ring *rings[MP_RING_COUNT] = {&p->free_r, &p->filled, &p->scanned, &p->parsed};
     for (int r = 0; r < MP_RING_COUNT; r++) {
-        out->ring_capacity[r] = mp_ring_capacity(rings[r]);
+        out->ring_capacity[r] = mp__ring_capacity(rings[r]);
         /* relaxed: statistics only */
         out->ring_hwm[r] = atomic_load_explicit(&rings[r]->hwm, memory_order_relaxed);
     }
@@ -851,7 +851,7 @@ void mp_pipe_stats(const mp_pipe *p, mp_stats *out)
                        atomic_load_explicit(&p->parsed.stalls, memory_order_relaxed);
 }
 
-int mp_pipe_first_error(const mp_pipe *p, uint64_t *offset)
+int mp__pipe_first_error(const mp__pipe *p, uint64_t *offset)
 {
     /* acquire: pairs with mp__record_error's release store */
     int code = atomic_load_explicit(&p->first_err, memory_order_acquire);

@@ -5,7 +5,7 @@
  *               ^                                                        |
  *               +------------------ free chunks (MPSC) <-----------------+
  *
- * A pipeline moves chunk descriptors (mp_chunk) through four rings. A chunk
+ * A pipeline moves chunk descriptors (mp__chunk) through four rings. A chunk
  * is both an I/O buffer and the batch of items (records or skipped spans)
  * the scanner framed in it; its arena holds the index the parser built.
  * Exactly T chunks exist per pipeline: when all are in flight the producer
@@ -18,7 +18,7 @@
  * parser is parallel. The consumer is the caller's thread. With a shared
  * mp_pool, 1,000 pipelines cost no extra threads.
  *
- * A format plugs in three pure functions (mp_format): `frame` decides
+ * A format plugs in three pure functions (mp__format): `frame` decides
  * where units end, `parse_item` indexes one unit into an arena, and an
  * optional `finish` hook. A source plugs in `read`. Core knows nothing of
  * MARC; test/ drives it with newline-delimited records.
@@ -40,21 +40,21 @@
 #include <marcpipe/stats.h>
 #include "arena.h"
 
-typedef struct mp_pipe mp_pipe;
+typedef struct mp__pipe mp__pipe;
 
 /* ---- items and chunks ------------------------------------------------- */
 
-enum mp_item_type {
+enum mp__item_type {
     MP_ITEM_RECORD = 0, /* a framed unit to parse */
     MP_ITEM_SKIP = 1,   /* bytes skipped while resynchronising: an error span */
 };
 
-typedef struct mp_item {
+typedef struct mp__item {
     /* Written by the scanner before the chunk is enqueued on SCANNED;
      * read by workers and the consumer => no barrier of its own. */
     const unsigned char *data; /* unit bytes: in the chunk buffer or its spill */
     uint32_t len;              /* unit length in bytes */
-    uint8_t type;              /* enum mp_item_type */
+    uint8_t type;              /* enum mp__item_type */
     uint8_t spilled;           /* data lives in the chunk's spill buffer */
     uint16_t frame_kind;       /* format-specific framing verdict (0: clean) */
     uint64_t offset;           /* stream offset of data[0] */
@@ -64,11 +64,11 @@ typedef struct mp_item {
      * the ring. */
     void *result;   /* format-specific parse result (in the chunk arena) */
     int32_t status; /* 0, or a format-specific negative error of the unit */
-} mp_item;
+} mp__item;
 
-typedef struct mp_chunk {
+typedef struct mp__chunk {
     /* Immutable after pipeline open. */
-    mp_pipe *pipe;
+    mp__pipe *pipe;
     unsigned char *buf; /* I/O buffer (NULL when the source maps) */
     size_t cap;         /* buffer capacity (chunk size) */
     uint32_t index;     /* position in the pipe's chunk array */
@@ -86,7 +86,7 @@ typedef struct mp_chunk {
     /* Written by the scanner before enqueue on SCANNED; read by workers
      * and the consumer => ordered by the rings. */
     uint64_t seq;         /* batch sequence number, consecutive from 0 */
-    mp_item *items;       /* items framed in (or completed by) this chunk */
+    mp__item *items;      /* items framed in (or completed by) this chunk */
     uint32_t nitems;      /* number of items */
     uint32_t items_cap;   /* allocated items */
     unsigned char *spill; /* units that straddled chunk boundaries (owned) */
@@ -94,33 +94,33 @@ typedef struct mp_chunk {
 
     /* Written by the worker that parses the chunk, then by the consumer
      * (which owns the chunk after dequeuing from PARSED). */
-    mp_arena arena;
+    mp__arena arena;
 
     /* Shared: holders of the chunk (the consumer's delivery + retains).
      * At zero the chunk goes back to the FREE ring. */
     _Atomic uint32_t refs;
-} mp_chunk;
+} mp__chunk;
 
 /* ---- plug-in interfaces -------------------------------------------------- */
 
-typedef enum mp_frame_rc {
+typedef enum mp__frame_rc {
     MP_FRAME_RECORD = 0, /* out->len bytes form one unit */
     MP_FRAME_SKIP = 1,   /* out->len bytes are skipped and reported (out->kind says why) */
     MP_FRAME_NEED = 2,   /* undecidable: give me at least out->len bytes (> avail) */
-} mp_frame_rc;
+} mp__frame_rc;
 
-enum mp_frame_final {
+enum mp__frame_final {
     MP_FINAL_NO = 0,  /* more bytes may follow */
     MP_FINAL_EOF = 1, /* the input ends after avail bytes */
     MP_FINAL_MAX = 2, /* avail reached the maximum unit size: decide now */
 };
 
-typedef struct mp_frame {
+typedef struct mp__frame {
     size_t len;    /* unit length (RECORD/SKIP) or bytes wanted (NEED) */
-    uint16_t kind; /* format-specific framing verdict, stored in mp_item.frame_kind */
-} mp_frame;
+    uint16_t kind; /* format-specific framing verdict, stored in mp__item.frame_kind */
+} mp__frame;
 
-typedef struct mp_format {
+typedef struct mp__format {
     /*
      * Frames the unit that starts at p (avail >= 1 bytes available).
      * Pure and deterministic: the scanner and the sequential reader call
@@ -128,8 +128,8 @@ typedef struct mp_format {
      * MP_FINAL_NO it must not return NEED. RECORD/SKIP return 1 <= len <=
      * avail. Called by the scanner (one thread at a time).
      */
-    mp_frame_rc (*frame)(const void *fmt, const unsigned char *p, size_t avail, int final,
-                         mp_frame *out);
+    mp__frame_rc (*frame)(const void *fmt, const unsigned char *p, size_t avail, int final,
+                          mp__frame *out);
     /*
      * Parses one RECORD item: builds its index in `arena` and stores it in
      * item->result, sets item->status (0 or a negative format error).
@@ -137,37 +137,38 @@ typedef struct mp_format {
      * Called by workers concurrently on different chunks: must be
      * reentrant; fmt is shared read-only.
      */
-    int (*parse_item)(const void *fmt, mp_item *item, mp_arena *arena);
+    int (*parse_item)(const void *fmt, mp__item *item, mp__arena *arena);
     const void *fmt; /* format state, read-only while the pipeline runs */
-} mp_format;
+} mp__format;
 
-typedef struct mp_source {
+typedef struct mp__source {
     /*
      * Reads up to cap bytes into buf. Returns > 0 bytes read, 0 at end of
      * input, or a negative MP_E* code (with *sys_errno set). Must return
-     * within ~50 ms when mp_pipe_cancelled(pipe) becomes true (poll in
+     * within ~50 ms when mp__pipe_cancelled(pipe) becomes true (poll in
      * slices for pipes and sockets). Called by the producer (one thread at
      * a time), never concurrently with itself.
      */
-    ssize_t (*read)(void *src, unsigned char *buf, size_t cap, int *sys_errno, const mp_pipe *pipe);
+    ssize_t (*read)(void *src, unsigned char *buf, size_t cap, int *sys_errno,
+                    const mp__pipe *pipe);
     /*
      * Optional zero-copy input (NULL: use read). Instead of copying, makes
      * the next bytes of the input (at most cap) visible at *data: > 0
      * bytes, 0 at end of input, < 0 an MP_E* code (with *sys_errno). The
      * bytes stay valid and unchanged until unmap(src, data, len) - called
      * when the chunk is recycled, from the recycling thread (any thread,
-     * possibly concurrently with map) - or until mp_pipe_close. Called by
+     * possibly concurrently with map) - or until mp__pipe_close. Called by
      * the producer only. A source with map never sees read calls, and the
      * pipeline allocates no chunk buffers for it.
      */
     ssize_t (*map)(void *src, size_t cap, const unsigned char **data, int *sys_errno,
-                   const mp_pipe *pipe);
+                   const mp__pipe *pipe);
     void (*unmap)(void *src, const unsigned char *data, size_t len); /* may be NULL */
-    void (*close)(void *src); /* called once by mp_pipe_close; may be NULL */
+    void (*close)(void *src); /* called once by mp__pipe_close; may be NULL */
     void *src;
-} mp_source;
+} mp__source;
 
-typedef struct mp_pipe_config {
+typedef struct mp__pipe_config {
     size_t chunk_size;  /* bytes per chunk buffer (>= 64) */
     unsigned chunks;    /* T: chunk buffers (>= 2) */
     size_t max_unit;    /* largest unit the scanner will carry across chunks */
@@ -176,9 +177,9 @@ typedef struct mp_pipe_config {
     int ordered;        /* 1: deliver chunks in seq order (reorder window) */
     unsigned ring_size; /* FILLED/SCANNED/PARSED size, power of two >= 2; 0: smallest
                          * power of two > T. Tests force tiny rings; FREE always holds T. */
-    mp_format format;
-    mp_source source;
-} mp_pipe_config;
+    mp__format format;
+    mp__source source;
+} mp__pipe_config;
 
 /* ---- lifecycle -------------------------------------------------------------- */
 
@@ -189,33 +190,33 @@ typedef struct mp_pipe_config {
  * Caller thread only; the pipeline is then owned by the caller (its
  * consumer).
  */
-int mp_pipe_open(mp_pipe **out, const mp_pipe_config *cfg);
+int mp__pipe_open(mp__pipe **out, const mp__pipe_config *cfg);
 
 /*
  * The consumer's call: the next chunk (in seq order when ordered). The
- * chunk holds one reference for the caller, dropped by mp_chunk_release.
+ * chunk holds one reference for the caller, dropped by mp__chunk_release.
  * A chunk with status != 0 is terminal: its items (none) are followed by
  * nothing; the status is MP_EOF or the I/O error (offset = where).
  * Returns MP_OK, MP_EAGAIN at `deadline` (NULL: wait forever),
- * MP_ECANCELED after mp_pipe_cancel. Once a terminal chunk was returned,
+ * MP_ECANCELED after mp__pipe_cancel. Once a terminal chunk was returned,
  * later calls return its status (MP_EOF or the error) with *out = NULL.
  * Chunks with no items are never returned (the scanner recycles them), so
  * a non-terminal chunk has nitems >= 1. A chunk whose parse failed with
  * MP_ENOMEM comes back as a terminal chunk with status MP_ENOMEM, no
  * items, offset = the unit that failed. Consumer thread only.
  */
-int mp_pipe_next(mp_pipe *p, mp_chunk **out, const struct timespec *deadline);
+int mp__pipe_next(mp__pipe *p, mp__chunk **out, const struct timespec *deadline);
 
 /* Takes one more reference on a chunk the caller holds. Any thread. */
-void mp_chunk_retain(mp_chunk *c);
+void mp__chunk_retain(mp__chunk *c);
 /* Drops one reference; at zero the chunk returns to the free ring and
- * the producer is woken. Any thread; not after mp_pipe_close. */
-void mp_chunk_release(mp_chunk *c);
+ * the producer is woken. Any thread; not after mp__pipe_close. */
+void mp__chunk_release(mp__chunk *c);
 
 /* Asks every stage to stop soon. Any thread; idempotent; non-blocking. */
-void mp_pipe_cancel(mp_pipe *p);
+void mp__pipe_cancel(mp__pipe *p);
 /* True once cancelled. Any thread (sources poll it). */
-int mp_pipe_cancelled(const mp_pipe *p);
+int mp__pipe_cancelled(const mp__pipe *p);
 
 /*
  * Cancels, detaches from the pool, waits until no worker is inside the
@@ -223,12 +224,12 @@ int mp_pipe_cancelled(const mp_pipe *p);
  * chunk - including chunks the consumer still holds. Accepts NULL.
  * Consumer thread; at any time. No thread of the pipeline outlives it.
  */
-void mp_pipe_close(mp_pipe *p);
+void mp__pipe_close(mp__pipe *p);
 
 /* Snapshot of the counters. Any thread, while running. */
-void mp_pipe_stats(const mp_pipe *p, mp_stats *out);
+void mp__pipe_stats(const mp__pipe *p, mp_stats *out);
 
 /* First fatal error recorded (0 if none) and its stream offset. Any thread. */
-int mp_pipe_first_error(const mp_pipe *p, uint64_t *offset);
+int mp__pipe_first_error(const mp__pipe *p, uint64_t *offset);
 
 #endif

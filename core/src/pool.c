@@ -26,8 +26,8 @@ struct mp_pool {
     unsigned nthreads;    /* set at create; read-only afterwards */
     pthread_t *threads;   /* set at create; joined by destroy */
     struct cds_lfht *ht;  /* the registry; lfht is internally synchronised */
-    mp_ec ec;             /* "work may be runnable": signalled by anyone, workers sleep on it */
-    mp_ec idle;           /* "a worker left an entry": signalled by workers, closers sleep on it */
+    mp__ec ec;            /* "work may be runnable": signalled by anyone, workers sleep on it */
+    mp__ec idle;          /* "a worker left an entry": signalled by workers, closers sleep on it */
     _Atomic int shutdown; /* written by destroy; read by workers */
     _Atomic unsigned attached; /* entries in the registry: written by attach/detach */
     _Atomic unsigned closers;  /* threads waiting in detach: written by them, read by workers */
@@ -48,11 +48,11 @@ void mp__pool_entry_init(mp__pool_entry *e, bool (*step)(mp__pool_entry *))
 
 void mp__pool_signal(mp_pool *pool)
 {
-    if (mp_ec_has_waiters(&pool->ec))
+    if (mp__ec_has_waiters(&pool->ec))
         /* relaxed: statistics only */
         atomic_fetch_add_explicit(&pool->wakeups, 1, memory_order_relaxed);
-    /* release + wake; pairs with the worker's mp_ec_value before its pass */
-    mp_ec_signal(&pool->ec);
+    /* release + wake; pairs with the worker's mp__ec_value before its pass */
+    mp__ec_signal(&pool->ec);
 }
 
 void mp__pool_counters(const mp_pool *pool, uint64_t *sleeps, uint64_t *wakeups)
@@ -70,7 +70,7 @@ static void mp__pool_unpin(mp_pool *pool, mp__pool_entry *e)
     atomic_fetch_sub_explicit(&e->active, 1, memory_order_seq_cst);
     /* seq_cst: the other half of the Dekker pair above */
     if (atomic_load_explicit(&pool->closers, memory_order_seq_cst) != 0)
-        mp_ec_signal(&pool->idle);
+        mp__ec_signal(&pool->idle);
 }
 
 /* Pins up to MP__POOL_BATCH entries from position *pos; returns how many. */
@@ -113,7 +113,7 @@ static void *mp__pool_worker(void *arg)
     rcu_register_thread();
     for (;;) {
         /* Snapshot before the pass (acquire): any later signal makes the wait return. */
-        uint32_t v = mp_ec_value(&pool->ec);
+        uint32_t v = mp__ec_value(&pool->ec);
         /* acquire: pairs with destroy's release store of shutdown */
         if (atomic_load_explicit(&pool->shutdown, memory_order_acquire))
             break;
@@ -135,7 +135,7 @@ static void *mp__pool_worker(void *arg)
         if (!progress) {
             /* relaxed: statistics only */
             atomic_fetch_add_explicit(&pool->sleeps, 1, memory_order_relaxed);
-            mp_ec_wait(&pool->ec, v, NULL);
+            mp__ec_wait(&pool->ec, v, NULL);
         }
     }
     rcu_unregister_thread();
@@ -146,7 +146,7 @@ static void mp__pool_free(mp_pool *pool, unsigned started)
 {
     /* release: pairs with the workers' acquire load of shutdown */
     atomic_store_explicit(&pool->shutdown, 1, memory_order_release);
-    mp_ec_signal(&pool->ec);
+    mp__ec_signal(&pool->ec);
     for (unsigned i = 0; i < started; i++)
         pthread_join(pool->threads[i], NULL);
     if (pool->ht)
@@ -174,8 +174,8 @@ MP_EXPORT int mp_pool_create(mp_pool **out, unsigned threads)
     if (!pool)
         goto fail;
     pool->nthreads = threads;
-    mp_ec_init(&pool->ec);
-    mp_ec_init(&pool->idle);
+    mp__ec_init(&pool->ec);
+    mp__ec_init(&pool->idle);
     /* relaxed: before the workers start (pthread_create orders it) */
     atomic_init(&pool->shutdown, 0);
     atomic_init(&pool->attached, 0);
@@ -260,11 +260,11 @@ void mp__pool_detach(mp_pool *pool, mp__pool_entry *e)
     /* seq_cst: Dekker pair with mp__pool_unpin (decrement active, then load closers) */
     atomic_fetch_add_explicit(&pool->closers, 1, memory_order_seq_cst);
     for (;;) {
-        uint32_t v = mp_ec_value(&pool->idle);
+        uint32_t v = mp__ec_value(&pool->idle);
         /* seq_cst: the other half of the Dekker pair; also acquires the steps' effects */
         if (atomic_load_explicit(&e->active, memory_order_seq_cst) == 0)
             break;
-        mp_ec_wait(&pool->idle, v, NULL);
+        mp__ec_wait(&pool->idle, v, NULL);
     }
     /* relaxed: only a hint for workers to skip signalling */
     atomic_fetch_sub_explicit(&pool->closers, 1, memory_order_relaxed);

@@ -3,8 +3,8 @@
  *
  * Memory ordering: ck_ring publishes a slot with a store fence before
  * the producer index store and reads it after a load fence, so a
- * descriptor written before mp_ring_tryput is visible to the thread whose
- * mp_ring_trytake returns it (release/acquire through the ring).
+ * descriptor written before mp__ring_tryput is visible to the thread whose
+ * mp__ring_trytake returns it (release/acquire through the ring).
  *
  * ThreadSanitizer cannot see ck_pr's inline assembly, so under MP_TSAN
  * the hand-over is re-stated with __tsan_release (before the enqueue:
@@ -23,7 +23,7 @@
 /* Tries before a blocking put/take sleeps. */
 #define MP__RING_SPIN 128
 
-int mp_ring_init(mp_ring *r, mp_ring_kind kind, unsigned size)
+int mp__ring_init(mp__ring *r, mp__ring_kind kind, unsigned size)
 {
     r->slots = NULL;
     if (size < 2 || (size & (size - 1)) != 0 || size > (1u << 30))
@@ -36,8 +36,8 @@ int mp_ring_init(mp_ring *r, mp_ring_kind kind, unsigned size)
     ck_ring_init(&r->ring, size);
     r->size = size;
     r->kind = kind;
-    mp_ec_init(&r->not_empty);
-    mp_ec_init(&r->not_full);
+    mp__ec_init(&r->not_empty);
+    mp__ec_init(&r->not_full);
     /* relaxed: initialisation before the ring is shared (publication orders it) */
     atomic_init(&r->hwm, 0);
     atomic_init(&r->stalls, 0);
@@ -45,7 +45,7 @@ int mp_ring_init(mp_ring *r, mp_ring_kind kind, unsigned size)
     return MP_OK;
 }
 
-void mp_ring_destroy(mp_ring *r)
+void mp__ring_destroy(mp__ring *r)
 {
     if (!r)
         return;
@@ -53,7 +53,7 @@ void mp_ring_destroy(mp_ring *r)
     r->slots = NULL;
 }
 
-static void mp__ring_note_hwm(mp_ring *r)
+static void mp__ring_note_hwm(mp__ring *r)
 {
     uint32_t n = ck_ring_size(&r->ring);
     /* relaxed: statistics only (CAS max) */
@@ -63,7 +63,7 @@ static void mp__ring_note_hwm(mp_ring *r)
         ;
 }
 
-static bool mp__ring_enqueue_mpsc(mp_ring *r, void *desc)
+static bool mp__ring_enqueue_mpsc(mp__ring *r, void *desc)
 {
     unsigned ticket;
     void *slot = ck_ring_enqueue_reserve_mpsc(&r->ring, r->slots, &ticket);
@@ -83,7 +83,7 @@ static bool mp__ring_enqueue_mpsc(mp_ring *r, void *desc)
     return true;
 }
 
-bool mp_ring_tryput(mp_ring *r, void *desc)
+bool mp__ring_tryput(mp__ring *r, void *desc)
 {
     bool ok;
     MP__TSAN_RELEASE(r);
@@ -103,14 +103,14 @@ bool mp_ring_tryput(mp_ring *r, void *desc)
     if (!ok)
         return false;
     mp__ring_note_hwm(r);
-    /* Release barrier + wake; pairs with mp_ec_value in a sleeping taker. */
-    mp_ec_signal(&r->not_empty);
+    /* Release barrier + wake; pairs with mp__ec_value in a sleeping taker. */
+    mp__ec_signal(&r->not_empty);
     return true;
 }
 
 /* Takes one descriptor; for SPMC `retry` selects dequeue (retries a lost
  * CAS, fails only when empty) over trydequeue (one attempt). */
-static bool mp__ring_take(mp_ring *r, void **desc, bool retry)
+static bool mp__ring_dequeue(mp__ring *r, void **desc, bool retry)
 {
     bool ok;
     void *d = NULL;
@@ -132,14 +132,14 @@ static bool mp__ring_take(mp_ring *r, void **desc, bool retry)
         return false;
     MP__TSAN_ACQUIRE(r);
     *desc = d;
-    /* Release barrier + wake; pairs with mp_ec_value in a sleeping putter. */
-    mp_ec_signal(&r->not_full);
+    /* Release barrier + wake; pairs with mp__ec_value in a sleeping putter. */
+    mp__ec_signal(&r->not_full);
     return true;
 }
 
-bool mp_ring_trytake(mp_ring *r, void **desc)
+bool mp__ring_trytake(mp__ring *r, void **desc)
 {
-    return mp__ring_take(r, desc, false);
+    return mp__ring_dequeue(r, desc, false);
 }
 
 static int mp__ring_expired(const struct timespec *deadline)
@@ -152,66 +152,67 @@ static int mp__ring_expired(const struct timespec *deadline)
            (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec);
 }
 
-int mp_ring_put(mp_ring *r, void *desc, const _Atomic int *cancel, const struct timespec *deadline)
+int mp__ring_put(mp__ring *r, void *desc, const _Atomic int *cancel,
+                 const struct timespec *deadline)
 {
     for (int i = 0; i < MP__RING_SPIN; i++) {
-        if (mp_ring_tryput(r, desc))
+        if (mp__ring_tryput(r, desc))
             return MP_OK;
         ck_pr_stall();
     }
     for (;;) {
         /* Snapshot before the re-check: a take after it changes the value (no lost wake-up). */
-        uint32_t v = mp_ec_value(&r->not_full);
-        if (mp_ring_tryput(r, desc))
+        uint32_t v = mp__ec_value(&r->not_full);
+        if (mp__ring_tryput(r, desc))
             return MP_OK;
-        /* acquire: pairs with the canceller's release store before mp_ring_wake_all */
+        /* acquire: pairs with the canceller's release store before mp__ring_wake_all */
         if (cancel && atomic_load_explicit(cancel, memory_order_acquire))
             return MP_ECANCELED;
         if (mp__ring_expired(deadline))
             return MP_EAGAIN;
         /* relaxed: statistics only */
         atomic_fetch_add_explicit(&r->sleeps, 1, memory_order_relaxed);
-        mp_ec_wait(&r->not_full, v, deadline);
+        mp__ec_wait(&r->not_full, v, deadline);
     }
 }
 
-int mp_ring_take(mp_ring *r, void **desc, const _Atomic int *cancel,
-                 const struct timespec *deadline)
+int mp__ring_take(mp__ring *r, void **desc, const _Atomic int *cancel,
+                  const struct timespec *deadline)
 {
     for (int i = 0; i < MP__RING_SPIN; i++) {
-        if (mp__ring_take(r, desc, true))
+        if (mp__ring_dequeue(r, desc, true))
             return MP_OK;
         ck_pr_stall();
     }
     for (;;) {
         /* Snapshot before the re-check: a put after it changes the value (no lost wake-up).
          * The retrying SPMC dequeue fails only when the ring is really empty. */
-        uint32_t v = mp_ec_value(&r->not_empty);
-        if (mp__ring_take(r, desc, true))
+        uint32_t v = mp__ec_value(&r->not_empty);
+        if (mp__ring_dequeue(r, desc, true))
             return MP_OK;
-        /* acquire: pairs with the canceller's release store before mp_ring_wake_all */
+        /* acquire: pairs with the canceller's release store before mp__ring_wake_all */
         if (cancel && atomic_load_explicit(cancel, memory_order_acquire))
             return MP_ECANCELED;
         if (mp__ring_expired(deadline))
             return MP_EAGAIN;
         /* relaxed: statistics only */
         atomic_fetch_add_explicit(&r->sleeps, 1, memory_order_relaxed);
-        mp_ec_wait(&r->not_empty, v, deadline);
+        mp__ec_wait(&r->not_empty, v, deadline);
     }
 }
 
-void mp_ring_wake_all(mp_ring *r)
+void mp__ring_wake_all(mp__ring *r)
 {
-    mp_ec_signal(&r->not_empty);
-    mp_ec_signal(&r->not_full);
+    mp__ec_signal(&r->not_empty);
+    mp__ec_signal(&r->not_full);
 }
 
-unsigned mp_ring_count(const mp_ring *r)
+unsigned mp__ring_count(const mp__ring *r)
 {
     return ck_ring_size(&r->ring);
 }
 
-unsigned mp_ring_capacity(const mp_ring *r)
+unsigned mp__ring_capacity(const mp__ring *r)
 {
     return r->size - 1;
 }

@@ -15,8 +15,8 @@
  *
  * Sharp edges handled here: a ring of size N holds N - 1 (capacity is
  * reported as such); ck_ring_init does not check that N is a power of
- * two (mp_ring_init does); trydequeue_spmc may fail while the ring is
- * non-empty (mp_ring_trytake's false means "nothing taken", never
+ * two (mp__ring_init does); trydequeue_spmc may fail while the ring is
+ * non-empty (mp__ring_trytake's false means "nothing taken", never
  * "empty" or "end"); an MPSC enqueue that finds the ring full because a
  * preempted producer holds a reserved slot is retried and counted in
  * `stalls`.
@@ -36,52 +36,53 @@
 #include <marcpipe/common.h>
 #include "ec.h"
 
-typedef enum mp_ring_kind { MP_RING_SPSC = 0, MP_RING_SPMC = 1, MP_RING_MPSC = 2 } mp_ring_kind;
+typedef enum mp__ring_kind { MP_RING_SPSC = 0, MP_RING_SPMC = 1, MP_RING_MPSC = 2 } mp__ring_kind;
 
-typedef struct mp_ring {
+typedef struct mp__ring {
     ck_ring_t ring;          /* ck state: written by ck's enqueue/dequeue only */
     ck_ring_buffer_t *slots; /* set at init; read-only afterwards */
     unsigned size;           /* set at init; read-only afterwards */
-    mp_ring_kind kind;       /* set at init; read-only afterwards */
-    mp_ec not_empty;         /* signalled by putters after a put; takers sleep on it */
-    mp_ec not_full;          /* signalled by takers after a take; putters sleep on it */
+    mp__ring_kind kind;      /* set at init; read-only afterwards */
+    mp__ec not_empty;        /* signalled by putters after a put; takers sleep on it */
+    mp__ec not_full;         /* signalled by takers after a take; putters sleep on it */
     _Atomic uint32_t
         hwm; /* occupancy high-water mark: written by putters (CAS max), read by stats */
     _Atomic uint64_t
         stalls; /* MPSC full-while-reserved retries: written by putters, read by stats */
     _Atomic uint64_t
         sleeps; /* blocking calls that slept: written by blocked threads, read by stats */
-} mp_ring;
+} mp__ring;
 
 /* size: power of two >= 2 (usable capacity size - 1). MP_OK, MP_EINVAL, MP_ENOMEM. */
-int mp_ring_init(mp_ring *r, mp_ring_kind kind, unsigned size);
-void mp_ring_destroy(mp_ring *r);
+int mp__ring_init(mp__ring *r, mp__ring_kind kind, unsigned size);
+void mp__ring_destroy(mp__ring *r);
 
 /* Non-blocking put; false: the ring was full. Wait-free for SPSC/SPMC. */
-bool mp_ring_tryput(mp_ring *r, void *desc);
+bool mp__ring_tryput(mp__ring *r, void *desc);
 
 /*
  * Non-blocking take; false: nothing was taken (the ring may still be
  * non-empty for SPMC, where a racing consumer won the slot).
  */
-bool mp_ring_trytake(mp_ring *r, void **desc);
+bool mp__ring_trytake(mp__ring *r, void **desc);
 
 /*
  * Blocking put/take: bounded spin, then sleep. Return MP_OK, MP_ECANCELED
  * once *cancel != 0 (cancel may be NULL), or MP_EAGAIN at `deadline`
  * (absolute CLOCK_MONOTONIC, NULL for none). Whoever sets *cancel must
- * call mp_ring_wake_all afterwards.
+ * call mp__ring_wake_all afterwards.
  */
-int mp_ring_put(mp_ring *r, void *desc, const _Atomic int *cancel, const struct timespec *deadline);
-int mp_ring_take(mp_ring *r, void **desc, const _Atomic int *cancel,
+int mp__ring_put(mp__ring *r, void *desc, const _Atomic int *cancel,
                  const struct timespec *deadline);
+int mp__ring_take(mp__ring *r, void **desc, const _Atomic int *cancel,
+                  const struct timespec *deadline);
 
-/* Wakes every thread sleeping in mp_ring_put/take (after a cancel). */
-void mp_ring_wake_all(mp_ring *r);
+/* Wakes every thread sleeping in mp__ring_put/take (after a cancel). */
+void mp__ring_wake_all(mp__ring *r);
 
 /* Approximate occupancy (exact when no operation is concurrent). */
-unsigned mp_ring_count(const mp_ring *r);
+unsigned mp__ring_count(const mp__ring *r);
 /* Usable capacity: size - 1. */
-unsigned mp_ring_capacity(const mp_ring *r);
+unsigned mp__ring_capacity(const mp__ring *r);
 
 #endif

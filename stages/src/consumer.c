@@ -39,7 +39,7 @@ static void mp__copy_cn(mp_error_info *e, const mp_record *rec)
 }
 
 /* Fills c->info for an error item. */
-static void mp__item_info(mp__consumer *c, const mp_item *it, const mp_record *rec)
+static void mp__item_info(mp__consumer *c, const mp__item *it, const mp_record *rec)
 {
     mp_error_info *e = &c->info;
     memset(e, 0, sizeof *e);
@@ -97,7 +97,7 @@ int mp__consumer_check(mp__consumer *c)
     return 0;
 }
 
-int mp__consumer_item(mp__consumer *c, const mp_item *it, const mp_record **rec, int *rc)
+int mp__consumer_item(mp__consumer *c, const mp__item *it, const mp_record **rec, int *rc)
 {
     const mp_record *r = it->type == MP_ITEM_RECORD ? (const mp_record *)it->result : NULL;
     c->bytes = it->offset + it->len;

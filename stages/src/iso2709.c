@@ -126,7 +126,7 @@ static int mp__clean_record_at(const unsigned char *q, size_t n, size_t max, siz
     return q[len - 1] == MP__RT ? MP__YES : MP__NO;
 }
 
-static mp_frame_rc mp__answer(mp_frame *out, mp_frame_rc rc, size_t len, uint16_t kind)
+static mp__frame_rc mp__answer(mp__frame *out, mp__frame_rc rc, size_t len, uint16_t kind)
 {
     out->len = len;
     out->kind = kind;
@@ -146,8 +146,8 @@ static size_t mp__grow(size_t avail, size_t cap)
  * record terminator or before the next plausible leader, whichever comes
  * first, and is at most MP__JUNK_MAX bytes.
  */
-static mp_frame_rc mp__frame_junk(const unsigned char *p, size_t avail, size_t w, int fin,
-                                  size_t max, mp_frame *out)
+static mp__frame_rc mp__frame_junk(const unsigned char *p, size_t avail, size_t w, int fin,
+                                   size_t max, mp__frame *out)
 {
     size_t lim = w < MP__JUNK_MAX ? w : MP__JUNK_MAX;
     for (size_t i = 1; i <= lim; i++) {
@@ -177,8 +177,8 @@ static mp_frame_rc mp__frame_junk(const unsigned char *p, size_t avail, size_t w
     return mp__answer(out, MP_FRAME_SKIP, w, kind);
 }
 
-mp_frame_rc mp__marc_frame(const void *fmtv, const unsigned char *p, size_t avail, int final,
-                           mp_frame *out)
+mp__frame_rc mp__marc_frame(const void *fmtv, const unsigned char *p, size_t avail, int final,
+                            mp__frame *out)
 {
     const mp__marc_fmt *fmt = fmtv;
     size_t max = fmt->max_record;
@@ -241,7 +241,7 @@ mp_frame_rc mp__marc_frame(const void *fmtv, const unsigned char *p, size_t avai
 typedef struct mp__parse_ctx {
     const mp__marc_fmt *fmt;
     mp_record *rec;
-    mp_arena *a;
+    mp__arena *a;
     int mode; /* MP_ENCODING_UTF8, _MARC8 or _RAW for this record */
     int oom;
     /* Subfield delimiter bitmap of the data area (bit i: area[i] == 0x1F),
@@ -257,7 +257,7 @@ mp__rec_error(mp__parse_ctx *x, int kind, const char *tag, char sub, const char 
 {
     if (x->rec->err)
         return;
-    mp__rec_err *e = mp_arena_alloc(x->a, sizeof *e, _Alignof(mp__rec_err));
+    mp__rec_err *e = mp__arena_alloc(x->a, sizeof *e, _Alignof(mp__rec_err));
     if (!e) {
         x->oom = 1;
         return;
@@ -278,7 +278,7 @@ mp__rec_error(mp__parse_ctx *x, int kind, const char *tag, char sub, const char 
 static int mp__text(mp__parse_ctx *x, const unsigned char *in, size_t n, const char **out,
                     size_t *out_len, const char *tag)
 {
-    mp_text_error te;
+    mp__text_error te;
     int r;
     if (x->mode == MP_ENCODING_RAW) {
         *out = (const char *)in;
@@ -411,7 +411,7 @@ static int mp__data_field(mp__parse_ctx *x, mp_field *f, const unsigned char *b,
             return MP_ENOMEM;
         if (o != t) {
             /* Converted: rebuild a contiguous body (indicators + text). */
-            char *nb = mp_arena_alloc(x->a, k + on + 1, 1);
+            char *nb = mp__arena_alloc(x->a, k + on + 1, 1);
             if (!nb)
                 return MP_ENOMEM;
             memcpy(nb, b, k);
@@ -519,7 +519,7 @@ static int mp__index(mp__parse_ctx *x)
         x->mode = r[9] == 'a' ? MP_ENCODING_UTF8 : MP_ENCODING_MARC8;
     int special;
     size_t area = end - base, words = (area + 63) / 64;
-    uint64_t *sdmap = mp_arena_alloc(x->a, (words + 1) * sizeof(uint64_t), _Alignof(uint64_t));
+    uint64_t *sdmap = mp__arena_alloc(x->a, (words + 1) * sizeof(uint64_t), _Alignof(uint64_t));
     if (!sdmap)
         return MP_ENOMEM;
     memset(sdmap, 0, (words + 1) * sizeof(uint64_t));
@@ -538,7 +538,7 @@ static int mp__index(mp__parse_ctx *x)
          * delimiter). */
         const char *o;
         size_t on;
-        mp_text_opts strict = x->fmt->text;
+        mp__text_opts strict = x->fmt->text;
         strict.utf8_handling = MP_UTF8_STRICT;
         if (mp__utf8_check(&strict, r + base, end - base, x->a, &o, &on, NULL) == 0) {
             special = 0;
@@ -549,12 +549,12 @@ static int mp__index(mp__parse_ctx *x)
     mp_field *fields = NULL;
     mp_subfield *subs = NULL;
     if (nent) {
-        fields = mp_arena_alloc(x->a, nent * sizeof *fields, _Alignof(mp_field));
+        fields = mp__arena_alloc(x->a, nent * sizeof *fields, _Alignof(mp_field));
         if (!fields)
             return MP_ENOMEM;
     }
     if (nsd) {
-        subs = mp_arena_alloc(x->a, nsd * sizeof *subs, _Alignof(mp_subfield));
+        subs = mp__arena_alloc(x->a, nsd * sizeof *subs, _Alignof(mp_subfield));
         if (!subs)
             return MP_ENOMEM;
     }
@@ -629,7 +629,7 @@ static int mp__index(mp__parse_ctx *x)
                                     special);
             if (rc == 1) {
                 size_t cnt = mp__count_sd(b, bl);
-                mp_subfield *own = mp_arena_alloc(x->a, cnt * sizeof *subs, _Alignof(mp_subfield));
+                mp_subfield *own = mp__arena_alloc(x->a, cnt * sizeof *subs, _Alignof(mp_subfield));
                 if (!own)
                     return MP_ENOMEM;
                 rc = mp__data_field(x, f, b, bl, own, cnt, special);
@@ -653,11 +653,11 @@ static int mp__index(mp__parse_ctx *x)
     return 0;
 }
 
-int mp__marc_parse_item(const void *fmtv, mp_item *item, mp_arena *arena)
+int mp__marc_parse_item(const void *fmtv, mp__item *item, mp__arena *arena)
 {
     const mp__marc_fmt *fmt = fmtv;
     mp__parse_ctx x = {fmt, NULL, arena, fmt->encoding, 0, NULL, 0, NULL};
-    mp_record *rec = mp_arena_alloc(arena, sizeof *rec, _Alignof(mp_record));
+    mp_record *rec = mp__arena_alloc(arena, sizeof *rec, _Alignof(mp_record));
     if (!rec)
         return MP_ENOMEM;
     memset(rec, 0, sizeof *rec);

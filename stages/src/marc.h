@@ -6,8 +6,8 @@
  * sequential reader (seqreader.c) so both give the same items at the same
  * positions:
  *
- *   mp__marc_frame       framing (mp_format.frame): see stages/FRAMING.md
- *   mp__marc_parse_item  parsing (mp_format.parse_item), runs on workers
+ *   mp__marc_frame       framing (mp__format.frame): see stages/FRAMING.md
+ *   mp__marc_parse_item  parsing (mp__format.parse_item), runs on workers
  *   mp__consumer_*       turning items into MP_OK / MP_ERECORD / terminal
  *                        codes with mp_error_info and the error policies
  *
@@ -43,9 +43,9 @@
 
 /* Format state: written by the reader's open, read-only afterwards. */
 typedef struct mp__marc_fmt {
-    size_t max_record; /* largest unit framed (opts->max_record_size) */
-    int encoding;      /* mp_encoding */
-    mp_text_opts text; /* utf8_handling, normalize, marc8_replace */
+    size_t max_record;  /* largest unit framed (opts->max_record_size) */
+    int encoding;       /* mp_encoding */
+    mp__text_opts text; /* utf8_handling, normalize, marc8_replace */
     mp_record_fn record_fn;
     void *record_fn_user;
 } mp__marc_fmt;
@@ -74,7 +74,7 @@ struct mp_record {
     mp__rec_err *err; /* first problem, NULL for a clean record */
     /* Set by the worker around record_fn only (the record's chunk arena),
      * NULL otherwise: what mp_record_annotate allocates from. */
-    mp_arena *arena;
+    mp__arena *arena;
     const void *ann; /* mp_record_annotate's block (arena), or NULL */
     size_t ann_len;
 };
@@ -82,15 +82,15 @@ struct mp_record {
 /* Fills fmt from reader options (NULL: defaults). MP_OK or MP_EINVAL. */
 int mp__marc_fmt_init(mp__marc_fmt *fmt, const mp_reader_options *opts);
 
-/* mp_format.frame for ISO 2709. Pure function of (p[0..avail), final,
+/* mp__format.frame for ISO 2709. Pure function of (p[0..avail), final,
  * fmt->max_record). Scanner thread (one at a time). */
-mp_frame_rc mp__marc_frame(const void *fmt, const unsigned char *p, size_t avail, int final,
-                           mp_frame *out);
+mp__frame_rc mp__marc_frame(const void *fmt, const unsigned char *p, size_t avail, int final,
+                            mp__frame *out);
 
-/* mp_format.parse_item: indexes one RECORD item into the arena and runs
+/* mp__format.parse_item: indexes one RECORD item into the arena and runs
  * record_fn. item->result = the mp_record (never NULL on MP_OK),
  * item->status = 0 or MP_ERECORD (damaged but indexed). Reentrant. */
-int mp__marc_parse_item(const void *fmt, mp_item *item, mp_arena *arena);
+int mp__marc_parse_item(const void *fmt, mp__item *item, mp__arena *arena);
 
 /* ---- the consumer's side: items -> return codes ---------------------- */
 
@@ -115,7 +115,7 @@ void mp__consumer_init(mp__consumer *c, const mp_reader_options *opts);
  * SKIP), or a negative terminal code (MP_ELIMIT) after which c->over is
  * set.
  */
-int mp__consumer_item(mp__consumer *c, const mp_item *it, const mp_record **rec, int *rc);
+int mp__consumer_item(mp__consumer *c, const mp__item *it, const mp_record **rec, int *rc);
 
 /* The stream's end: MP_EOF or an I/O failure at `offset`. Returns the
  * terminal code (also stored in c->over). */

@@ -34,7 +34,7 @@ typedef struct m8_state {
     unsigned char *last;     /* start of the last code point written */
     unsigned char *nfc_from; /* where NFC must start; NULL: output is NFC */
     int problem;             /* a problem was recorded */
-    mp_text_error *err;      /* may be NULL */
+    mp__text_error *err;     /* may be NULL */
 } m8_state;
 
 static inline void m8_put(m8_state *s, uint32_t cp)
@@ -310,8 +310,8 @@ static void m8_decode(m8_state *s, const unsigned char *in, size_t n)
        attaching them to the previous character would change its meaning. */
 }
 
-int mp__marc8_to_utf8(const mp_text_opts *o, const unsigned char *in, size_t n, mp_arena *a,
-                      const char **out, size_t *out_len, mp_text_error *err)
+int mp__marc8_to_utf8(const mp__text_opts *o, const unsigned char *in, size_t n, mp__arena *a,
+                      const char **out, size_t *out_len, mp__text_error *err)
 {
     unsigned char sbuf[M8_STACK_OUT];
     int32_t ubuf[M8_STACK_U32];
@@ -335,7 +335,7 @@ int mp__marc8_to_utf8(const mp_text_opts *o, const unsigned char *in, size_t n, 
     if (cap <= sizeof sbuf) {
         buf = sbuf;
     } else {
-        buf = mp_arena_alloc(a, cap, 1);
+        buf = mp__arena_alloc(a, cap, 1);
         if (!buf)
             return MP_ENOMEM;
         in_arena = 1;
@@ -354,14 +354,14 @@ int mp__marc8_to_utf8(const mp_text_opts *o, const unsigned char *in, size_t n, 
         utf8proc_ssize_t ucap = M8_STACK_U32, r;
         if ((size_t)ucap < tail + 1) { /* code points <= bytes */
             ucap = (utf8proc_ssize_t)tail + 16;
-            u = mp_arena_alloc(a, (size_t)ucap * sizeof *u, sizeof *u);
+            u = mp__arena_alloc(a, (size_t)ucap * sizeof *u, sizeof *u);
             if (!u)
                 return MP_ENOMEM;
         }
         r = utf8proc_decompose(s.nfc_from, (utf8proc_ssize_t)tail, u, ucap, opt);
         if (r >= ucap) { /* decomposition grew past the buffer: retry at its size */
             ucap = r + 1;
-            u = mp_arena_alloc(a, (size_t)ucap * sizeof *u, sizeof *u);
+            u = mp__arena_alloc(a, (size_t)ucap * sizeof *u, sizeof *u);
             if (!u)
                 return MP_ENOMEM;
             r = utf8proc_decompose(s.nfc_from, (utf8proc_ssize_t)tail, u, ucap, opt);
@@ -371,7 +371,7 @@ int mp__marc8_to_utf8(const mp_text_opts *o, const unsigned char *in, size_t n, 
             bytes = utf8proc_reencode(u, r, opt);
         /* bytes < 0 cannot happen on our own valid output: keep it as is. */
         if (bytes >= 0) {
-            unsigned char *dst = mp_arena_alloc(a, head + (size_t)bytes + 1, 1);
+            unsigned char *dst = mp__arena_alloc(a, head + (size_t)bytes + 1, 1);
             if (!dst)
                 return MP_ENOMEM;
             memcpy(dst, buf, head);
@@ -383,7 +383,7 @@ int mp__marc8_to_utf8(const mp_text_opts *o, const unsigned char *in, size_t n, 
     }
 
     if (!in_arena) {
-        unsigned char *dst = mp_arena_alloc(a, len ? len : 1, 1);
+        unsigned char *dst = mp__arena_alloc(a, len ? len : 1, 1);
         if (!dst)
             return MP_ENOMEM;
         memcpy(dst, res, len);

@@ -20,19 +20,19 @@ struct mp_reader {
     mp__marc_fmt fmt; /* written by open; read-only afterwards (workers read it) */
     mp__src src;      /* used by the producer task only (after open) */
     mp__consumer con; /* consumer thread only */
-    mp_pipe *pipe;
-    mp_chunk *cur; /* chunk being walked (one reference held), consumer only */
-    uint32_t idx;  /* next item of cur */
+    mp__pipe *pipe;
+    mp__chunk *cur; /* chunk being walked (one reference held), consumer only */
+    uint32_t idx;   /* next item of cur */
 };
 
 static ssize_t mp__reader_read(void *src, unsigned char *buf, size_t cap, int *sys_errno,
-                               const mp_pipe *pipe)
+                               const mp__pipe *pipe)
 {
     return mp__src_read(src, buf, cap, sys_errno, pipe);
 }
 
 static ssize_t mp__reader_map(void *src, size_t cap, const unsigned char **data, int *sys_errno,
-                              const mp_pipe *pipe)
+                              const mp__pipe *pipe)
 {
     (void)pipe;
     return mp__src_map(src, cap, data, sys_errno);
@@ -82,7 +82,7 @@ static int mp__reader_open(mp_reader **out, const mp_reader_options *opts, mp__s
     if (chunks < 2)
         chunks = 2;
 
-    mp_pipe_config cfg;
+    mp__pipe_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.chunk_size = chunk;
     cfg.chunks = chunks;
@@ -98,7 +98,7 @@ static int mp__reader_open(mp_reader **out, const mp_reader_options *opts, mp__s
         cfg.source.map = mp__reader_map; /* memory: chunks are views of the caller's bytes */
     cfg.source.close = mp__reader_src_close;
     cfg.source.src = &r->src;
-    if ((rc = mp_pipe_open(&r->pipe, &cfg)) < 0)
+    if ((rc = mp__pipe_open(&r->pipe, &cfg)) < 0)
         goto fail;
     *out = r;
     return MP_OK;
@@ -148,10 +148,10 @@ static int mp__reader_next(mp_reader *r, const mp_record **rec, const struct tim
     if ((rc = mp__consumer_check(&r->con)) != 0)
         return rc;
     for (;;) {
-        mp_chunk *c = r->cur;
+        mp__chunk *c = r->cur;
         if (c) {
             while (r->idx < c->nitems) {
-                const mp_item *it = &c->items[r->idx++];
+                const mp__item *it = &c->items[r->idx++];
                 int d = mp__consumer_item(&r->con, it, rec, &rc);
                 if (d == 1)
                     return rc;
@@ -161,17 +161,17 @@ static int mp__reader_next(mp_reader *r, const mp_record **rec, const struct tim
             r->cur = NULL;
             if (c->status != 0) {
                 rc = mp__consumer_end(&r->con, c->status, c->sys_errno, c->offset);
-                mp_chunk_release(c);
+                mp__chunk_release(c);
                 return rc;
             }
-            mp_chunk_release(c);
+            mp__chunk_release(c);
         }
-        rc = mp_pipe_next(r->pipe, &c, deadline);
+        rc = mp__pipe_next(r->pipe, &c, deadline);
         if (rc == MP_EAGAIN)
             return MP_EAGAIN;
         if (rc < 0) {
             uint64_t off = 0;
-            int first = mp_pipe_first_error(r->pipe, &off);
+            int first = mp__pipe_first_error(r->pipe, &off);
             return mp__consumer_end(&r->con, first ? first : rc, 0, first ? off : r->con.bytes);
         }
         r->cur = c;
@@ -187,7 +187,7 @@ MP_EXPORT int mp_reader_next(mp_reader *r, const mp_record **rec)
 MP_EXPORT int mp_reader_next_timeout(mp_reader *r, const mp_record **rec, int timeout_ms)
 {
     struct timespec dl;
-    mp_deadline_in(&dl, timeout_ms < 0 ? 0 : timeout_ms);
+    mp__deadline_in(&dl, timeout_ms < 0 ? 0 : timeout_ms);
     return mp__reader_next(r, rec, &dl);
 }
 
@@ -213,15 +213,15 @@ MP_EXPORT void mp_reader_stats(const mp_reader *r, mp_stats *out)
         return;
     memset(out, 0, sizeof *out);
     if (r && r->pipe)
-        mp_pipe_stats(r->pipe, out);
+        mp__pipe_stats(r->pipe, out);
 }
 
 MP_EXPORT void mp_reader_close(mp_reader *r)
 {
     if (!r)
         return;
-    /* mp_pipe_close frees every chunk, the one held here included, and
+    /* mp__pipe_close frees every chunk, the one held here included, and
      * closes the source. */
-    mp_pipe_close(r->pipe);
+    mp__pipe_close(r->pipe);
     mp__free(r);
 }

@@ -184,7 +184,7 @@ MP_EXPORT void *mp_record_annotate(const mp_record *rec, size_t n)
     mp_record *w = (mp_record *)(uintptr_t)rec;
     if (!w || !w->arena)
         return NULL;
-    void *p = mp_arena_alloc(w->arena, n ? n : 1, 8);
+    void *p = mp__arena_alloc(w->arena, n ? n : 1, 8);
     if (!p)
         return NULL;
     w->ann = p;

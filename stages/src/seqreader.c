@@ -32,8 +32,8 @@ struct mp_seqreader {
     int io_status, io_errno;  /* failure behind eof, 0 at a clean end */
     uint64_t io_off;          /* stream offset of the failure */
     uint64_t ordinal;         /* next unit ordinal */
-    mp_arena arena;           /* index of the current record */
-    mp_item item;             /* the current item */
+    mp__arena arena;          /* index of the current record */
+    mp__item item;            /* the current item */
 };
 
 /* Makes at least `need` unconsumed bytes available, or sets eof. */
@@ -89,7 +89,7 @@ static int mp__seq_open(mp_seqreader **out, const mp_reader_options *opts, mp__s
     if ((rc = mp__marc_fmt_init(&r->fmt, opts)) < 0)
         goto fail;
     mp__consumer_init(&r->con, opts);
-    mp_arena_init(&r->arena, 64 * 1024);
+    mp__arena_init(&r->arena, 64 * 1024);
     r->src = *src;
     if (src->kind == MP__SRC_MEM) {
         r->win = src->mem;
@@ -107,7 +107,7 @@ static int mp__seq_open(mp_seqreader **out, const mp_reader_options *opts, mp__s
     *out = r;
     return MP_OK;
 fail:
-    mp_arena_free(&r->arena);
+    mp__arena_free(&r->arena);
     mp__free(r);
     return rc;
 }
@@ -166,15 +166,15 @@ MP_EXPORT int mp_seqreader_next(mp_seqreader *r, const mp_record **rec)
                 return mp__consumer_end(&r->con, rc, 0, r->win_off + r->end);
             continue;
         }
-        mp_frame f = {0, 0};
-        mp_frame_rc fr = mp__marc_frame(&r->fmt, r->win + r->start, avail,
-                                        r->eof ? MP_FINAL_EOF : MP_FINAL_NO, &f);
+        mp__frame f = {0, 0};
+        mp__frame_rc fr = mp__marc_frame(&r->fmt, r->win + r->start, avail,
+                                         r->eof ? MP_FINAL_EOF : MP_FINAL_NO, &f);
         if (fr == MP_FRAME_NEED) {
             if ((rc = mp__seq_fill(r, f.len)) < 0)
                 return mp__consumer_end(&r->con, rc, 0, r->win_off + r->end);
             continue;
         }
-        mp_item *it = &r->item;
+        mp__item *it = &r->item;
         memset(it, 0, sizeof *it);
         it->data = r->win + r->start;
         it->len = (uint32_t)f.len;
@@ -184,7 +184,7 @@ MP_EXPORT int mp_seqreader_next(mp_seqreader *r, const mp_record **rec)
         it->ordinal = r->ordinal++;
         r->start += f.len;
         if (it->type == MP_ITEM_RECORD) {
-            mp_arena_reset(&r->arena);
+            mp__arena_reset(&r->arena);
             if ((rc = mp__marc_parse_item(&r->fmt, it, &r->arena)) < 0)
                 return mp__consumer_end(&r->con, rc, 0, it->offset);
         }
@@ -217,7 +217,7 @@ MP_EXPORT void mp_seqreader_close(mp_seqreader *r)
     if (!r)
         return;
     mp__src_close(&r->src);
-    mp_arena_free(&r->arena);
+    mp__arena_free(&r->arena);
     mp__free(r->buf);
     mp__free(r);
 }

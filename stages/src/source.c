@@ -86,7 +86,7 @@ int mp__src_cb(mp__src *s, mp_read_fn fn, void *user)
 }
 
 ssize_t mp__src_read(mp__src *s, unsigned char *buf, size_t cap, int *sys_errno,
-                     const mp_pipe *pipe)
+                     const mp__pipe *pipe)
 {
     *sys_errno = 0;
     switch (s->kind) {
@@ -111,7 +111,7 @@ ssize_t mp__src_read(mp__src *s, unsigned char *buf, size_t cap, int *sys_errno,
         break;
     }
     for (;;) {
-        if (pipe && mp_pipe_cancelled(pipe))
+        if (pipe && mp__pipe_cancelled(pipe))
             return MP_ECANCELED;
         if (pipe && s->kind == MP__SRC_FD) {
             /* Slices of 50 ms so a cancel is seen while a pipe is quiet. */

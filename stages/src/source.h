@@ -38,10 +38,10 @@ int mp__src_cb(mp__src *s, mp_read_fn fn, void *user);
  * cancelled; with pipe == NULL reads block.
  */
 ssize_t mp__src_read(mp__src *s, unsigned char *buf, size_t cap, int *sys_errno,
-                     const mp_pipe *pipe);
+                     const mp__pipe *pipe);
 
 /*
- * Zero-copy input for the pipeline (see mp_source.map in pipe.h): a memory
+ * Zero-copy input for the pipeline (see mp__source.map in pipe.h): a memory
  * source hands out views of the caller's buffer (valid until the reader is
  * closed, by the mp_reader_open_mem contract) instead of copying it into
  * chunks. Files are read with read(): mapping them in chunk-sized windows

@@ -12,17 +12,17 @@
 #include <stdint.h>
 #include "arena.h"
 
-typedef struct mp_text_opts {
+typedef struct mp__text_opts {
     int utf8_handling; /* mp_utf8_handling: STRICT, REPLACE, IGNORE */
     int normalize;     /* 1: NFC the output of MARC-8 conversion */
     int marc8_replace; /* 1: unknown MARC-8 -> U+FFFD instead of an error */
-} mp_text_opts;
+} mp__text_opts;
 
-typedef struct mp_text_error {
+typedef struct mp__text_error {
     int kind;        /* mp_error_kind: MP_EK_ENCODING or MP_EK_MARC8, 0 if none */
     size_t position; /* byte offset in the input where the first problem is */
     char message[96];
-} mp_text_error;
+} mp__text_error;
 
 /*
  * MARC-8 -> UTF-8. The G0/G1 state starts at Basic Latin / ANSEL for
@@ -43,8 +43,8 @@ typedef struct mp_text_error {
  * a problem and !o->marc8_replace, or MP_ENOMEM when the arena failed.
  * Thread-safety: reentrant; o is only read.
  */
-int mp__marc8_to_utf8(const mp_text_opts *o, const unsigned char *in, size_t n, mp_arena *a,
-                      const char **out, size_t *out_len, mp_text_error *err);
+int mp__marc8_to_utf8(const mp__text_opts *o, const unsigned char *in, size_t n, mp__arena *a,
+                      const char **out, size_t *out_len, mp__text_error *err);
 
 /*
  * UTF-8 validation with the utf8_handling policy (overlongs, surrogates
@@ -56,7 +56,7 @@ int mp__marc8_to_utf8(const mp_text_opts *o, const unsigned char *in, size_t n, 
  * bytes dropped): writes the repaired text into the arena and returns 0.
  * MP_ENOMEM on arena failure. Thread-safety: reentrant; o is only read.
  */
-int mp__utf8_check(const mp_text_opts *o, const unsigned char *in, size_t n, mp_arena *a,
-                   const char **out, size_t *out_len, mp_text_error *err);
+int mp__utf8_check(const mp__text_opts *o, const unsigned char *in, size_t n, mp__arena *a,
+                   const char **out, size_t *out_len, mp__text_error *err);
 
 #endif

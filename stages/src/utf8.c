@@ -111,8 +111,8 @@ static size_t u8_repair(const unsigned char *in, size_t n, size_t from, int repl
     return len;
 }
 
-int mp__utf8_check(const mp_text_opts *o, const unsigned char *in, size_t n, mp_arena *a,
-                   const char **out, size_t *out_len, mp_text_error *err)
+int mp__utf8_check(const mp__text_opts *o, const unsigned char *in, size_t n, mp__arena *a,
+                   const char **out, size_t *out_len, mp__text_error *err)
 {
     size_t bad = n ? u8_first_bad(in, n) : 0;
 
@@ -136,7 +136,7 @@ int mp__utf8_check(const mp_text_opts *o, const unsigned char *in, size_t n, mp_
 
     int replace = o->utf8_handling == MP_UTF8_REPLACE;
     size_t tail = u8_repair(in, n, bad, replace, NULL);
-    unsigned char *dst = mp_arena_alloc(a, bad + tail ? bad + tail : 1, 1);
+    unsigned char *dst = mp__arena_alloc(a, bad + tail ? bad + tail : 1, 1);
     if (!dst)
         return MP_ENOMEM;
     memcpy(dst, in, bad);

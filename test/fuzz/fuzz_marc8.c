@@ -21,18 +21,18 @@ static void check(int ok)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static mp_arena a;
+    static mp__arena a;
     static int init;
     if (!init) {
-        mp_arena_init(&a, 1 << 16);
+        mp__arena_init(&a, 1 << 16);
         init = 1;
     }
-    const mp_text_opts strict = {.utf8_handling = 0};
+    const mp__text_opts strict = {.utf8_handling = 0};
     for (int nfc = 0; nfc < 2; nfc++) {
-        mp_text_opts o = {.utf8_handling = 0, .normalize = nfc, .marc8_replace = 0};
+        mp__text_opts o = {.utf8_handling = 0, .normalize = nfc, .marc8_replace = 0};
         const char *out, *v;
         size_t len, vlen;
-        mp_text_error err;
+        mp__text_error err;
         int rc = mp__marc8_to_utf8(&o, data, size, &a, &out, &len, &err);
         check(rc == 0 || rc == 1);
         check(rc == 0 || (err.kind != 0 && err.position < size));
@@ -53,6 +53,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             check(acc == len);
         }
     }
-    mp_arena_reset(&a);
+    mp__arena_reset(&a);
     return 0;
 }

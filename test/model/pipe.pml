@@ -12,7 +12,7 @@
  * NW pool workers run mp__pipe_step (parse_one, scan token, producer
  * token) in the pool loop: snapshot the pool event count, make a pass,
  * sleep on the snapshot when the pass made no progress. The consumer is
- * its own thread (mp_pipe_next, blocking mp_ring_take on PARSED), and
+ * its own thread (mp__pipe_next, blocking mp__ring_take on PARSED), and
  * may close at any point (cancel, detach, destroy the private pool).
  *
  * Event counts (ck_ec32, multi-producer): value + sleeper flag; a waiter
@@ -293,7 +293,7 @@ proctype worker() {
     workers_live--
 }
 
-/* ---- the consumer: mp_pipe_next + release, then mp_pipe_close ------------- */
+/* ---- the consumer: mp__pipe_next + release, then mp__pipe_close ------------- */
 proctype consumer() {
     byte c, v, nseq;
     bit ok;
@@ -305,7 +305,7 @@ proctype consumer() {
     :: saw_term -> break
     :: !saw_term ->
         if
-        :: holding -> holding = 0; chunk_recycle()       /* mp_chunk_release */
+        :: holding -> holding = 0; chunk_recycle()       /* mp__chunk_release */
         :: else
         fi;
         if
@@ -322,7 +322,7 @@ proctype consumer() {
             fi;
             nseq++
         :: else ->
-            /* mp_ring_take(PARSED): trytake, snapshot, re-check, cancel, wait */
+            /* mp__ring_take(PARSED): trytake, snapshot, re-check, cancel, wait */
             do
             :: atomic { nempty(PARSED) -> PARSED?c; ok = 1 }; break
             :: atomic { empty(PARSED) -> v = ecv[EC_PNE] };
@@ -343,7 +343,7 @@ proctype consumer() {
     /* clean end: all batches in order, then the terminal chunk */
     assert(delivered + 1 == next_seq);
 close:
-    /* mp_pipe_cancel: store cancel, wake the rings' sleepers, signal the pool */
+    /* mp__pipe_cancel: store cancel, wake the rings' sleepers, signal the pool */
     cancel = 1;
     ec_signal(EC_PNE);
     pool_signal();

@@ -15,8 +15,8 @@ uint32_t nl_hash(const unsigned char *p, size_t n)
     return h;
 }
 
-static mp_frame_rc nl_frame(const void *fmt, const unsigned char *p, size_t avail, int final,
-                            mp_frame *out)
+static mp__frame_rc nl_frame(const void *fmt, const unsigned char *p, size_t avail, int final,
+                             mp__frame *out)
 {
     const nl_format *f = fmt;
     size_t look = avail < f->max_line ? avail : f->max_line;
@@ -45,7 +45,7 @@ static mp_frame_rc nl_frame(const void *fmt, const unsigned char *p, size_t avai
     return MP_FRAME_NEED;
 }
 
-static int nl_parse(const void *fmt, mp_item *item, mp_arena *arena)
+static int nl_parse(const void *fmt, mp__item *item, mp__arena *arena)
 {
     const nl_format *f = fmt;
     if (f->enomem_ordinal >= 0 && item->ordinal == (uint64_t)f->enomem_ordinal)
@@ -56,7 +56,7 @@ static int nl_parse(const void *fmt, mp_item *item, mp_arena *arena)
         if (d)
             usleep(d);
     }
-    nl_result *r = mp_arena_alloc(arena, sizeof(*r), _Alignof(nl_result));
+    nl_result *r = mp__arena_alloc(arena, sizeof(*r), _Alignof(nl_result));
     if (!r)
         return MP_ENOMEM;
     r->len = item->len;
@@ -73,18 +73,18 @@ void nl_format_init(nl_format *f, size_t max_line)
     f->enomem_ordinal = -1;
 }
 
-mp_format nl_format_plugin(const nl_format *f)
+mp__format nl_format_plugin(const nl_format *f)
 {
-    mp_format m = {.frame = nl_frame, .parse_item = nl_parse, .fmt = f};
+    mp__format m = {.frame = nl_frame, .parse_item = nl_parse, .fmt = f};
     return m;
 }
 
 static ssize_t mem_read(void *src, unsigned char *buf, size_t cap, int *sys_errno,
-                        const mp_pipe *pipe)
+                        const mp__pipe *pipe)
 {
     mem_source *s = src;
     if (s->block) {
-        while (!mp_pipe_cancelled(pipe))
+        while (!mp__pipe_cancelled(pipe))
             usleep(1000);
         return MP_ECANCELED;
     }
@@ -125,9 +125,9 @@ void mem_source_init(mem_source *s, const void *data, size_t len)
     s->seed = 1;
 }
 
-mp_source mem_source_plugin(mem_source *s)
+mp__source mem_source_plugin(mem_source *s)
 {
-    mp_source m = {.read = mem_read, .close = mem_close, .src = s};
+    mp__source m = {.read = mem_read, .close = mem_close, .src = s};
     return m;
 }
 
@@ -168,8 +168,8 @@ void nl_expect(const unsigned char *p, size_t n, size_t max_line, nl_run *out)
     size_t pos = 0;
     uint64_t ord = 0;
     while (pos < n) {
-        mp_frame fr = {0, 0};
-        mp_frame_rc rc = nl_frame(&f, p + pos, n - pos, MP_FINAL_EOF, &fr);
+        mp__frame fr = {0, 0};
+        mp__frame_rc rc = nl_frame(&f, p + pos, n - pos, MP_FINAL_EOF, &fr);
         nl_unit u = {.offset = pos,
                      .ordinal = ord++,
                      .len = (uint32_t)fr.len,
@@ -185,9 +185,9 @@ void nl_expect(const unsigned char *p, size_t n, size_t max_line, nl_run *out)
     out->order_ok = 1;
 }
 
-int nl_drain(mp_pipe *p, nl_run *out, unsigned hold)
+int nl_drain(mp__pipe *p, nl_run *out, unsigned hold)
 {
-    mp_chunk *held[64];
+    mp__chunk *held[64];
     unsigned nheld = 0;
     int rc;
     uint64_t next_seq = 0;
@@ -196,8 +196,8 @@ int nl_drain(mp_pipe *p, nl_run *out, unsigned hold)
     if (hold > 64)
         hold = 64;
     for (;;) {
-        mp_chunk *c;
-        rc = mp_pipe_next(p, &c, NULL);
+        mp__chunk *c;
+        rc = mp__pipe_next(p, &c, NULL);
         if (rc != MP_OK) {
             out->final_rc = rc;
             break;
@@ -209,13 +209,13 @@ int nl_drain(mp_pipe *p, nl_run *out, unsigned hold)
             out->final_rc = c->status;
             out->final_off = c->offset;
             out->final_errno = c->sys_errno;
-            mp_chunk_release(c);
+            mp__chunk_release(c);
             rc = MP_OK;
             break;
         }
         out->chunks++;
         for (uint32_t i = 0; i < c->nitems; i++) {
-            const mp_item *it = &c->items[i];
+            const mp__item *it = &c->items[i];
             nl_unit u = {.offset = it->offset,
                          .ordinal = it->ordinal,
                          .len = it->len,
@@ -233,17 +233,17 @@ int nl_drain(mp_pipe *p, nl_run *out, unsigned hold)
         }
         if (hold) {
             if (nheld == hold) {
-                mp_chunk_release(held[0]);
+                mp__chunk_release(held[0]);
                 memmove(held, held + 1, (hold - 1) * sizeof(*held));
                 nheld--;
             }
             held[nheld++] = c;
         } else {
-            mp_chunk_release(c);
+            mp__chunk_release(c);
         }
     }
     for (unsigned i = 0; i < nheld; i++)
-        mp_chunk_release(held[i]);
+        mp__chunk_release(held[i]);
     return rc;
 }
 
@@ -264,7 +264,7 @@ void nl_run_free(nl_run *r)
     memset(r, 0, sizeof(*r));
 }
 
-void nl_config(mp_pipe_config *cfg, const nl_format *f, mem_source *s)
+void nl_config(mp__pipe_config *cfg, const nl_format *f, mem_source *s)
 {
     memset(cfg, 0, sizeof(*cfg));
     cfg->chunk_size = 4096;

@@ -32,7 +32,7 @@ typedef struct nl_result {
 } nl_result;
 
 void nl_format_init(nl_format *f, size_t max_line);
-mp_format nl_format_plugin(const nl_format *f);
+mp__format nl_format_plugin(const nl_format *f);
 uint32_t nl_hash(const unsigned char *p, size_t n);
 
 /* In-memory source with short reads, an injected error and random delays. */
@@ -50,7 +50,7 @@ typedef struct mem_source {
 } mem_source;
 
 void mem_source_init(mem_source *s, const void *data, size_t len);
-mp_source mem_source_plugin(mem_source *s);
+mp__source mem_source_plugin(mem_source *s);
 
 /* Random lines "L<i>:<junk>\n" of min..max bytes; caller frees. */
 unsigned char *nl_gen(unsigned seed, size_t nlines, size_t minlen, size_t maxlen, size_t *outlen);
@@ -80,16 +80,16 @@ void nl_expect(const unsigned char *p, size_t n, size_t max_line, nl_run *out);
 /*
  * Runs the pipeline to its end, recording units. `hold` > 0 keeps up to
  * hold delivered chunks before releasing the oldest (exercises
- * backpressure). Returns mp_pipe_next's final rc (MP_OK when a terminal
+ * backpressure). Returns mp__pipe_next's final rc (MP_OK when a terminal
  * chunk ended the stream).
  */
-int nl_drain(mp_pipe *p, nl_run *out, unsigned hold);
+int nl_drain(mp__pipe *p, nl_run *out, unsigned hold);
 
 /* Sort units by ordinal (for unordered runs). */
 void nl_sort(nl_run *r);
 void nl_run_free(nl_run *r);
 
 /* Defaults: chunk 4096, T 4, max_unit 1<<16, 2 threads, ordered. */
-void nl_config(mp_pipe_config *cfg, const nl_format *f, mem_source *s);
+void nl_config(mp__pipe_config *cfg, const nl_format *f, mem_source *s);
 
 #endif
