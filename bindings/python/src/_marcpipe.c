@@ -1259,7 +1259,7 @@ static PyObject *Reader_open(PyObject *op, PyObject *args, PyObject *kw)
     o.threads = threads;
     if (chunk_size > 0)
         o.chunk_size = (size_t)chunk_size;
-    o.ordered = ordered;
+    o.unordered = !ordered;
     o.policy = (mp_policy)policy;
     self->mode = REC_UTF8;
     if (!to_unicode) {
@@ -1766,19 +1766,18 @@ static PyObject *mod_scan(PyObject *m, PyObject *args, PyObject *kw)
     o.threads = threads;
     if (chunk > 0)
         o.chunk_size = (size_t)chunk;
+    o.mode = sequential ? MP_MODE_SEQUENTIAL : MP_MODE_PIPELINE;
     Py_buffer view;
     int have_view = 0, rc;
     PyObject *pathb = NULL, *items = PyList_New(0), *res = NULL;
     if (!items)
         return NULL;
-    mp_seqreader *sr = NULL;
     mp_reader *r = NULL;
     if (PyUnicode_Check(source) || PyObject_HasAttrString(source, "__fspath__")) {
         if (!PyUnicode_FSConverter(source, &pathb))
             goto fail;
         const char *p = PyBytes_AS_STRING(pathb);
-        Py_BEGIN_ALLOW_THREADS rc =
-            sequential ? mp_seqreader_open_path(&sr, p, &o) : mp_reader_open_path(&r, p, &o);
+        Py_BEGIN_ALLOW_THREADS rc = mp_reader_open_path(&r, p, &o);
         Py_END_ALLOW_THREADS
     } else {
         if (PyObject_GetBuffer(source, &view, PyBUF_SIMPLE) < 0)
@@ -1786,8 +1785,7 @@ static PyObject *mod_scan(PyObject *m, PyObject *args, PyObject *kw)
         have_view = 1;
         const void *d = view.buf;
         size_t n = (size_t)view.len;
-        Py_BEGIN_ALLOW_THREADS rc =
-            sequential ? mp_seqreader_open_mem(&sr, d, n, &o) : mp_reader_open_mem(&r, d, n, &o);
+        Py_BEGIN_ALLOW_THREADS rc = mp_reader_open_mem(&r, d, n, &o);
         Py_END_ALLOW_THREADS
     }
     if (rc != MP_OK) {
@@ -1796,10 +1794,9 @@ static PyObject *mod_scan(PyObject *m, PyObject *args, PyObject *kw)
     }
     for (;;) {
         const mp_record *rec = NULL;
-        Py_BEGIN_ALLOW_THREADS rc =
-            sequential ? mp_seqreader_next(sr, &rec) : mp_reader_next(r, &rec);
+        Py_BEGIN_ALLOW_THREADS rc = mp_reader_next(r, &rec);
         Py_END_ALLOW_THREADS if (rc != MP_OK && rc != MP_ERECORD) break;
-        PyObject *it = scan_item(rc, rec, sequential ? mp_seqreader_error(sr) : mp_reader_error(r));
+        PyObject *it = scan_item(rc, rec, mp_reader_error(r));
         if (!it || PyList_Append(items, it) < 0) {
             Py_XDECREF(it);
             goto fail;
@@ -1808,10 +1805,8 @@ static PyObject *mod_scan(PyObject *m, PyObject *args, PyObject *kw)
     }
     res = Py_BuildValue("(Os)", items, mp_err_name(rc));
 fail:
-    if (sr || r) {
-        Py_BEGIN_ALLOW_THREADS if (sr) mp_seqreader_close(sr);
-        if (r)
-            mp_reader_close(r);
+    if (r) {
+        Py_BEGIN_ALLOW_THREADS mp_reader_close(r);
         Py_END_ALLOW_THREADS
     }
     if (have_view)
@@ -1838,7 +1833,7 @@ static PyObject *mod_decode(PyObject *m, PyObject *args, PyObject *kw)
         return NULL;
     mp_state *st = PyModule_GetState(m);
     PyObject *res = NULL;
-    mp_seqreader *sr = NULL;
+    mp_reader *sr = NULL;
     if (parse_handling(handling, &h) < 0) {
         PyErr_SetString(PyExc_ValueError, "bad utf8_handling");
         goto out;
@@ -1847,19 +1842,20 @@ static PyObject *mod_decode(PyObject *m, PyObject *args, PyObject *kw)
     o.utf8_handling = (mp_utf8_handling)h;
     o.marc8_replace = 1;
     o.encoding = !to_unicode ? MP_ENCODING_RAW : force_utf8 ? MP_ENCODING_UTF8 : MP_ENCODING_AUTO;
-    int rc = mp_seqreader_open_mem(&sr, view.buf, (size_t)view.len, &o);
+    o.mode = MP_MODE_SEQUENTIAL;
+    int rc = mp_reader_open_mem(&sr, view.buf, (size_t)view.len, &o);
     if (rc != MP_OK) {
         raise_open_error(rc, NULL);
         goto out;
     }
     const mp_record *rec = NULL;
-    rc = mp_seqreader_next(sr, &rec);
+    rc = mp_reader_next(sr, &rec);
     if (rc == MP_OK) {
         PyObject *cls = st->record_cls ? st->record_cls : (PyObject *)st->record_type;
         res = record_from_c((PyTypeObject *)cls, rec, to_unicode ? REC_UTF8 : REC_BYTES, NULL, NULL,
                             force_utf8);
     } else if (rc == MP_ERECORD) {
-        const mp_error_info *e = mp_seqreader_error(sr);
+        const mp_error_info *e = mp_reader_error(sr);
         PyObject *raw = NULL;
         if (rec) {
             size_t n = 0;
@@ -1881,7 +1877,7 @@ static PyObject *mod_decode(PyObject *m, PyObject *args, PyObject *kw)
         PyErr_Format(st->error_base, "cannot decode record: %s", mp_strerror(rc));
     }
 out:
-    mp_seqreader_close(sr);
+    mp_reader_close(sr);
     PyBuffer_Release(&view);
     return res;
 }
