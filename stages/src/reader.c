@@ -45,6 +45,11 @@ int mp__reader_options_copy(mp_reader_options *out, const mp_reader_options *opt
     out->size = sizeof *out;
     if ((unsigned)out->mode > MP_MODE_SEQUENTIAL)
         return MP_EINVAL;
+    /* Only ISO 2709 and whole inputs are read so far. */
+    if (out->format != MP_FORMAT_AUTO && out->format != MP_FORMAT_ISO2709)
+        return MP_EINVAL;
+    if (out->range_start != 0 || out->range_end != 0)
+        return MP_EINVAL;
     return MP_OK;
 }
 

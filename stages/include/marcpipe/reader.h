@@ -106,6 +106,15 @@ typedef struct mp_error_info {
  * workers: must be thread-safe. */
 typedef int (*mp_record_fn)(void *user, const mp_record *rec);
 
+/* Record serialisations, for input (options.format) and output. */
+typedef enum mp_format {
+    MP_FORMAT_AUTO = 0,    /* input: sniffed from the first bytes */
+    MP_FORMAT_ISO2709 = 1, /* ISO 2709 / MARC 21 exchange format */
+    MP_FORMAT_MARCXML = 2, /* MARC 21 slim XML */
+    MP_FORMAT_JSON = 3,    /* MARC-in-JSON: one record per line or a JSON array */
+    MP_FORMAT_MRK = 4,     /* MARCMaker mnemonic text (=LDR  ...) */
+} mp_format;
+
 /* Who runs the work. zstd's nbWorkers = 0 in spirit: one handle, a mode. */
 typedef enum mp_reader_mode {
     MP_MODE_AUTO = 0,       /* the library chooses (default; today: the pipeline) */
@@ -139,6 +148,11 @@ typedef struct mp_reader_options {
     mp_record_fn record_fn;         /* optional, see above */
     void *record_fn_user;
     mp_pool *pool; /* shared pool (borrowed, must outlive the reader) */
+    /* ---- fields past the first release's struct (see `size`) ---- */
+    mp_format format;     /* input format; default MP_FORMAT_AUTO (sniffed) */
+    int strict;           /* 1: warnings become error items */
+    uint64_t range_start; /* read only the units that begin in [range_start, range_end) */
+    uint64_t range_end;   /* 0: to the end of the input */
 } mp_reader_options;
 
 /* Every field spelled out so that -Wmissing-field-initializers and C++
@@ -146,7 +160,7 @@ typedef struct mp_reader_options {
 #define MP_READER_OPTIONS_INIT                                                                     \
     {                                                                                              \
         sizeof(mp_reader_options), MP_MODE_AUTO, 0, 0, 0, 0, MP_POLICY_REPORT, 0, 0,               \
-            MP_ENCODING_AUTO, MP_UTF8_STRICT, 0, 0, NULL, NULL, NULL                               \
+            MP_ENCODING_AUTO, MP_UTF8_STRICT, 0, 0, NULL, NULL, NULL, MP_FORMAT_AUTO, 0, 0, 0      \
     }
 
 /* User read callback: > 0 bytes, 0 end of input, < 0 failure (set *sys_errno). */
