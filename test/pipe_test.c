@@ -147,6 +147,53 @@ Test(pipe, units_larger_than_chunks_are_carried, .timeout = 120)
     free(data);
 }
 
+Test(pipe, ignored_spans_make_no_items_and_no_ordinals, .timeout = 120)
+{
+    /* Every third line becomes a '#' line (ignored), some of them longer
+     * than a chunk, so ignored spans end inside the carry and inside
+     * chunks, and whole chunks hold nothing but ignored bytes. */
+    size_t n;
+    unsigned char *data = nl_gen(13, 1500, 1, 900, &n);
+    size_t line = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i == 0 || data[i - 1] == '\n') {
+            if (line % 3 == 1)
+                data[i] = '#';
+            line++;
+        }
+    }
+    nl_format f;
+    nl_format_init(&f, 1000);
+    f.ignore_hash = 1;
+    nl_run want;
+    nl_expect_fmt(&f, data, n, &want);
+    cr_assert_lt(want.n, line - line / 4, "the model ignores the '#' lines");
+    for (size_t i = 0; i < want.n; i++)
+        cr_assert_eq(want.units[i].ordinal, i, "ordinals count units only");
+    static const size_t chunk[] = {64, 200, 4096};
+    for (unsigned k = 0; k < 3; k++) {
+        for (unsigned w = 1; w <= 2; w++) {
+            mem_source s;
+            mp__pipe_config cfg;
+            mem_source_init(&s, data, n);
+            s.max_read = 150;
+            nl_config(&cfg, &f, &s);
+            cfg.chunk_size = chunk[k];
+            cfg.chunks = 3;
+            cfg.threads = w;
+            cfg.max_unit = 4096;
+            nl_run got;
+            run_case(data, n, &cfg, &got);
+            expect_same(&got, &want, "ignored spans");
+            cr_assert_eq(got.final_rc, MP_EOF);
+            cr_assert_eq(got.final_off, n);
+            nl_run_free(&got);
+        }
+    }
+    nl_run_free(&want);
+    free(data);
+}
+
 Test(pipe, max_unit_forces_a_decision, .timeout = 60)
 {
     size_t n;

@@ -392,7 +392,8 @@ static int mp__scan_chunk(mp__pipe *p, mp__chunk *c)
             out.len = have;
         }
         size_t n = mp__frame_len(&out, have);
-        if (mp__scan_add(p, c, NULL, n, rc, out.kind, p->scan.carry_off) != MP_OK)
+        if (rc != MP_FRAME_IGNORE &&
+            mp__scan_add(p, c, NULL, n, rc, out.kind, p->scan.carry_off) != MP_OK)
             return MP_ENOMEM;
         size_t rem = have - n;
         if (rem <= from_c) {
@@ -434,7 +435,8 @@ static int mp__scan_chunk(mp__pipe *p, mp__chunk *c)
             out.len = avail;
         }
         size_t n = mp__frame_len(&out, avail);
-        if (mp__scan_add(p, c, buf + pos, n, rc, out.kind, c->offset + pos) != MP_OK)
+        if (rc != MP_FRAME_IGNORE &&
+            mp__scan_add(p, c, buf + pos, n, rc, out.kind, c->offset + pos) != MP_OK)
             return MP_ENOMEM;
         pos += n;
     }
@@ -485,7 +487,8 @@ static bool mp__scan_one(mp__pipe *p)
         mp__halt(p);
         mp__scan_emit(p, c);
     } else if (c->nitems == 0) {
-        /* Every byte went into the carry: recycle now, no seq consumed. */
+        /* Every byte went into the carry or was ignored: recycle now, no
+         * seq consumed. */
         mp__chunk_recycle(p, c);
     } else {
         mp__scan_emit(p, c);

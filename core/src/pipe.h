@@ -107,6 +107,10 @@ typedef enum mp__frame_rc {
     MP_FRAME_RECORD = 0, /* out->len bytes form one unit */
     MP_FRAME_SKIP = 1,   /* out->len bytes are skipped and reported (out->kind says why) */
     MP_FRAME_NEED = 2,   /* undecidable: give me at least out->len bytes (> avail) */
+    MP_FRAME_IGNORE = 3, /* out->len bytes belong to no unit (document structure between
+                          * units: an XML envelope, JSON array punctuation, blank lines):
+                          * no item, no ordinal. Splitting an ignored span must not change
+                          * how the bytes after it are framed. */
 } mp__frame_rc;
 
 enum mp__frame_final {
@@ -125,8 +129,8 @@ typedef struct mp__format {
      * Frames the unit that starts at p (avail >= 1 bytes available).
      * Pure and deterministic: the scanner and the sequential reader call
      * it with the same bytes and must get the same answer. With final !=
-     * MP_FINAL_NO it must not return NEED. RECORD/SKIP return 1 <= len <=
-     * avail. Called by the scanner (one thread at a time).
+     * MP_FINAL_NO it must not return NEED. RECORD/SKIP/IGNORE return
+     * 1 <= len <= avail. Called by the scanner (one thread at a time).
      */
     mp__frame_rc (*frame)(const void *fmt, const unsigned char *p, size_t avail, int final,
                           mp__frame *out);

@@ -6,6 +6,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include "format.h"
 #include "marc.h"
 
 /* Messages are cut to their buffers on purpose. */
@@ -13,9 +14,10 @@
 #pragma GCC diagnostic ignored "-Wformat-truncation"
 #endif
 
-void mp__consumer_init(mp__consumer *c, const mp_reader_options *opts)
+void mp__consumer_init(mp__consumer *c, const mp_reader_options *opts, const mp__marc_fmt *fmt)
 {
     memset(c, 0, sizeof *c);
+    c->fmt = fmt;
     c->policy = opts->policy;
     c->max_errors = opts->max_errors;
     c->max_record = opts->max_record_size ? opts->max_record_size : MP__DEFAULT_MAX_RECORD;
@@ -59,6 +61,12 @@ static void mp__item_info(mp__consumer *c, const mp__item *it, const mp_record *
                      "no record terminator within %zu bytes (the maximum record size) at "
                      "offset %llu (unit %llu); skipped",
                      c->max_record, off, ord);
+            break;
+        case MP_EK_DTD:
+            snprintf(e->message, sizeof e->message,
+                     "document type declaration with entity declarations at offset %llu (unit "
+                     "%llu): not loaded, its entities are not expanded",
+                     off, ord);
             break;
         default:
             snprintf(e->message, sizeof e->message,
@@ -129,6 +137,8 @@ int mp__consumer_item(mp__consumer *c, const mp__item *it, const mp_record **rec
 int mp__consumer_end(mp__consumer *c, int status, int sys_errno, uint64_t offset)
 {
     if (status == MP_EOF) {
+        if (offset > c->bytes) /* bytes after the last item (ignored, e.g. </collection>) */
+            c->bytes = offset;
         c->over = MP_EOF;
         return MP_EOF;
     }
@@ -138,7 +148,13 @@ int mp__consumer_end(mp__consumer *c, int status, int sys_errno, uint64_t offset
     e->kind = status == MP_EIO ? MP_EK_IO : MP_EK_NONE;
     e->offset = offset;
     e->sys_errno = sys_errno;
-    if (sys_errno)
+    if (status == MP_EFORMAT && c->fmt)
+        snprintf(e->message, sizeof e->message,
+                 "input looks like %s, but %s was requested: use format '%s' (CLI: -i %s) or "
+                 "'auto'",
+                 mp__format_name(c->fmt->found), mp__format_name(c->fmt->requested),
+                 mp__format_key(c->fmt->found), mp__format_key(c->fmt->found));
+    else if (sys_errno)
         snprintf(e->message, sizeof e->message, "%s at offset %llu: %s", mp_strerror(status),
                  (unsigned long long)offset, strerror(sys_errno));
     else

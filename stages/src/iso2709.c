@@ -68,6 +68,10 @@ int mp__marc_fmt_init(mp__marc_fmt *fmt, const mp_reader_options *opts)
     fmt->text.marc8_replace = opts->marc8_replace;
     fmt->record_fn = opts->record_fn;
     fmt->record_fn_user = opts->record_fn_user;
+    if ((unsigned)opts->format > MP_FORMAT_MRK)
+        return MP_EINVAL;
+    fmt->requested = opts->format;
+    fmt->format = opts->format != MP_FORMAT_AUTO ? (int)opts->format : MP_FORMAT_ISO2709;
     return MP_OK;
 }
 
@@ -248,27 +252,57 @@ typedef struct mp__parse_ctx {
     const uint64_t *sdmap;
 } mp__parse_ctx;
 
+int mp__rec_set_error(mp_record *rec, mp__arena *a, int kind, const char *tag, char sub,
+                      const char *fmt, ...)
+{
+    if (rec->err)
+        return MP_OK;
+    mp__rec_err *e = mp__arena_alloc(a, sizeof *e, _Alignof(mp__rec_err));
+    if (!e)
+        return MP_ENOMEM;
+    memset(e, 0, sizeof *e);
+    e->kind = (uint16_t)kind;
+    if (tag)
+        memcpy(e->tag, tag, strnlen(tag, 3));
+    e->subfield = sub;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+    va_end(ap);
+    rec->err = e;
+    return MP_OK;
+}
+
+int mp__record_done(const mp__marc_fmt *fmt, mp_record *rec, mp__item *item, mp__arena *a)
+{
+    if (!rec->err && fmt->record_fn) {
+        rec->arena = a; /* mp_record_annotate, during record_fn only */
+        int u = fmt->record_fn(fmt->record_fn_user, rec);
+        rec->arena = NULL;
+        if (u == 1)
+            rec->dropped = 1;
+        else if (u < 0 && mp__rec_set_error(rec, a, MP_EK_FILTER, NULL, 0,
+                                            "record function returned %d", u) < 0)
+            return MP_ENOMEM;
+    }
+    item->result = rec;
+    item->status = rec->err ? MP_ERECORD : 0;
+    return MP_OK;
+}
+
 /* Records the first problem of the record (later ones are not kept). */
 __attribute__((format(printf, 5, 6))) static void
 mp__rec_error(mp__parse_ctx *x, int kind, const char *tag, char sub, const char *fmt, ...)
 {
     if (x->rec->err)
         return;
-    mp__rec_err *e = mp__arena_alloc(x->a, sizeof *e, _Alignof(mp__rec_err));
-    if (!e) {
-        x->oom = 1;
-        return;
-    }
-    memset(e, 0, sizeof *e);
-    e->kind = (uint16_t)kind;
-    if (tag)
-        memcpy(e->tag, tag, 3);
-    e->subfield = sub;
+    char msg[sizeof x->rec->err->msg];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    x->rec->err = e;
+    if (mp__rec_set_error(x->rec, x->a, kind, tag, sub, "%s", msg) < 0)
+        x->oom = 1;
 }
 
 /* Decodes text per the record's mode. Returns 0, or MP_ENOMEM. */
@@ -659,6 +693,7 @@ int mp__marc_parse_item(const void *fmtv, mp__item *item, mp__arena *arena)
         return MP_ENOMEM;
     memset(rec, 0, sizeof *rec);
     rec->raw = item->data;
+    rec->leader = (const char *)item->data;
     rec->raw_len = item->len;
     rec->offset = item->offset;
     rec->ordinal = item->ordinal;
@@ -672,18 +707,5 @@ int mp__marc_parse_item(const void *fmtv, mp__item *item, mp__arena *arena)
         mp__rec_error(&x, item->frame_kind, NULL, 0, "framing problem");
     if (mp__index(&x) < 0 || x.oom)
         return MP_ENOMEM;
-    if (!rec->err && fmt->record_fn) {
-        rec->arena = arena; /* mp_record_annotate, during record_fn only */
-        int u = fmt->record_fn(fmt->record_fn_user, rec);
-        rec->arena = NULL;
-        if (u == 1)
-            rec->dropped = 1;
-        else if (u < 0)
-            mp__rec_error(&x, MP_EK_FILTER, NULL, 0, "record function returned %d", u);
-        if (x.oom)
-            return MP_ENOMEM;
-    }
-    item->result = rec;
-    item->status = rec->err ? MP_ERECORD : 0;
-    return MP_OK;
+    return mp__record_done(fmt, rec, item, arena);
 }

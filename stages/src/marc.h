@@ -45,13 +45,27 @@
 #define MP__DEFAULT_MAX_RECORD (8u * 1024 * 1024) /* options.max_record_size = 0 */
 #define MP__DEFAULT_CHUNK      (512u * 1024)      /* options.chunk_size = 0 */
 
-/* Format state: written by the reader's open, read-only afterwards. */
+/*
+ * Format state: written by the reader's open, read-only afterwards -
+ * except the detection results (`format`, `found`, `xml_encoding`,
+ * `resolved`): written once by whoever reads the first bytes of the input
+ * (the producer task, or open for memory inputs, or the sequential
+ * reader) before the first chunk is handed on; the scanner, the workers
+ * and the consumer read them only after taking a chunk from a ring, which
+ * orders them (release/acquire of FILLED, SCANNED, PARSED).
+ */
 typedef struct mp__marc_fmt {
     size_t max_record;  /* largest unit framed (opts->max_record_size) */
     int encoding;       /* mp_encoding */
     mp__text_opts text; /* utf8_handling, normalize, marc8_replace */
     mp_record_fn record_fn;
     void *record_fn_user;
+    int requested;         /* options.format (MP_FORMAT_AUTO: detect) */
+    int format;            /* the format framed and parsed (never AUTO once resolved) */
+    int found;             /* what the first bytes look like (MP_FORMAT_AUTO: nothing certain) */
+    int resolved;          /* detection done */
+    int mismatch;          /* 1: the input looks like `found`, not the `requested` format */
+    char xml_encoding[40]; /* MARCXML: encoding the XML declaration names ("" = UTF-8) */
 } mp__marc_fmt;
 
 /* First problem found in a record (in the arena, or in a clone). */
@@ -63,9 +77,14 @@ typedef struct mp__rec_err {
 } mp__rec_err;
 
 /* A record: raw bytes + index. Written by the worker that parses it,
- * then only read (by the consumer and whoever it lends the record to). */
+ * then only read (by the consumer and whoever it lends the record to).
+ * For ISO 2709 input raw is the unit as read and leader == raw; for
+ * MARCXML, MARC-in-JSON and MARCMaker input raw is the ISO 2709 form the
+ * worker built in the arena (format.h) and leader the 24 bytes the input
+ * states. */
 struct mp_record {
-    const unsigned char *raw; /* ISO 2709 bytes (chunk, spill, window or clone) */
+    const unsigned char *raw; /* ISO 2709 bytes (chunk, spill, window, arena or clone) */
+    const char *leader;       /* 24 bytes: raw, or the input's own leader (arena or clone) */
     uint32_t raw_len;
     uint32_t nfields;
     mp_field *fields; /* nfields entries (arena or clone) */
@@ -91,6 +110,18 @@ int mp__reader_options_copy(mp_reader_options *out, const mp_reader_options *opt
 /* Fills fmt from resolved reader options. MP_OK or MP_EINVAL. */
 int mp__marc_fmt_init(mp__marc_fmt *fmt, const mp_reader_options *opts);
 
+/* Records the first problem of a record (later ones are not kept):
+ * allocates its mp__rec_err in the arena. Returns MP_OK, or MP_ENOMEM
+ * (then the record has no error recorded). Worker owning the record. */
+__attribute__((format(printf, 6, 7))) int mp__rec_set_error(mp_record *rec, mp__arena *a, int kind,
+                                                            const char *tag, char sub,
+                                                            const char *fmt, ...);
+
+/* Runs record_fn on a parsed record and finishes its item:
+ * item->result = rec, item->status = 0 or MP_ERECORD. MP_OK or
+ * MP_ENOMEM. Worker owning the record. */
+int mp__record_done(const mp__marc_fmt *fmt, mp_record *rec, mp__item *item, mp__arena *a);
+
 /* mp__format.frame for ISO 2709. Pure function of (p[0..avail), final,
  * fmt->max_record). Scanner thread (one at a time). */
 mp__frame_rc mp__marc_frame(const void *fmt, const unsigned char *p, size_t avail, int final,
@@ -105,6 +136,7 @@ int mp__marc_parse_item(const void *fmt, mp__item *item, mp__arena *arena);
 
 /* Consumer state. Owned by one reader; its consumer thread only. */
 typedef struct mp__consumer {
+    const mp__marc_fmt *fmt; /* the reader's format (for the format-mismatch message) */
     mp_policy policy;
     uint64_t max_errors;
     size_t max_record;
@@ -116,7 +148,7 @@ typedef struct mp__consumer {
     mp_error_info info;
 } mp__consumer;
 
-void mp__consumer_init(mp__consumer *c, const mp_reader_options *opts);
+void mp__consumer_init(mp__consumer *c, const mp_reader_options *opts, const mp__marc_fmt *fmt);
 
 /*
  * One item. Returns 1 and sets *rc (MP_OK / MP_ERECORD) and *rec when the
@@ -140,7 +172,7 @@ int mp__consumer_check(mp__consumer *c);
  * inline, one arena reset per record. Owned by one reader; consumer
  * thread only. */
 typedef struct mp__seq {
-    const mp__marc_fmt *fmt;  /* the reader's format (borrowed) */
+    mp__marc_fmt *fmt;        /* the reader's format (borrowed; detection writes it) */
     mp__consumer *con;        /* the reader's consumer (borrowed) */
     mp__src *src;             /* the reader's source (borrowed) */
     unsigned char *buf;       /* owned window buffer (NULL for memory input) */
@@ -157,7 +189,7 @@ typedef struct mp__seq {
 } mp__seq;
 
 /* MP_OK or MP_ENOMEM (then nothing to free). */
-int mp__seq_init(mp__seq *s, const mp__marc_fmt *fmt, mp__consumer *con, mp__src *src);
+int mp__seq_init(mp__seq *s, mp__marc_fmt *fmt, mp__consumer *con, mp__src *src);
 /* Same contract as mp_reader_next. */
 int mp__seq_next(mp__seq *s, const mp_record **rec);
 /* Frees the window and arena; does not close the source. */

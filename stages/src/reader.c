@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include "alloc.h"
 #include "ec.h"
+#include "format.h"
 #include "marc.h"
 #include "source.h"
 
@@ -45,30 +46,42 @@ int mp__reader_options_copy(mp_reader_options *out, const mp_reader_options *opt
     out->size = sizeof *out;
     if ((unsigned)out->mode > MP_MODE_SEQUENTIAL)
         return MP_EINVAL;
-    /* Only ISO 2709 and whole inputs are read so far. */
-    if (out->format != MP_FORMAT_AUTO && out->format != MP_FORMAT_ISO2709)
+    if ((unsigned)out->format > MP_FORMAT_MRK)
         return MP_EINVAL;
+    /* Only whole inputs are read so far. */
     if (out->range_start != 0 || out->range_end != 0)
         return MP_EINVAL;
     return MP_OK;
 }
 
-static ssize_t mp__reader_read(void *src, unsigned char *buf, size_t cap, int *sys_errno,
+/* The producer's source: the first read detects the format (the
+ * lead-in is read then, on the producer's thread, so opening never
+ * blocks on a quiet pipe) before any chunk reaches the scanner. */
+static ssize_t mp__reader_read(void *rv, unsigned char *buf, size_t cap, int *sys_errno,
                                const mp__pipe *pipe)
 {
-    return mp__src_read(src, buf, cap, sys_errno, pipe);
+    mp_reader *r = rv;
+    *sys_errno = 0;
+    int rc = mp__fmt_resolve(&r->fmt, &r->src, pipe);
+    if (rc < 0)
+        return rc;
+    return mp__src_read(&r->src, buf, cap, sys_errno, pipe);
 }
 
-static ssize_t mp__reader_map(void *src, size_t cap, const unsigned char **data, int *sys_errno,
+static ssize_t mp__reader_map(void *rv, size_t cap, const unsigned char **data, int *sys_errno,
                               const mp__pipe *pipe)
 {
+    mp_reader *r = rv;
     (void)pipe;
-    return mp__src_map(src, cap, data, sys_errno);
+    *sys_errno = 0;
+    if (r->fmt.mismatch) /* memory inputs are detected at open */
+        return MP_EFORMAT;
+    return mp__src_map(&r->src, cap, data, sys_errno);
 }
 
-static void mp__reader_src_close(void *src)
+static void mp__reader_src_close(void *rv)
 {
-    mp__src_close(src);
+    mp__src_close(&((mp_reader *)rv)->src);
 }
 
 static int mp__reader_open(mp_reader **out, const mp_reader_options *user_opts, mp__src *src)
@@ -95,8 +108,12 @@ static int mp__reader_open(mp_reader **out, const mp_reader_options *user_opts, 
     }
     if ((rc = mp__marc_fmt_init(&r->fmt, &o)) < 0)
         goto fail;
-    mp__consumer_init(&r->con, &o);
+    if (o.format == MP_FORMAT_AUTO || o.format == MP_FORMAT_MARCXML)
+        mp__xml_global_init();
+    mp__consumer_init(&r->con, &o, &r->fmt);
     r->src = *src;
+    if (r->src.kind == MP__SRC_MEM)
+        (void)mp__fmt_resolve(&r->fmt, &r->src, NULL); /* the bytes are there: no wait */
 
     if (o.mode == MP_MODE_SEQUENTIAL) {
         if ((rc = mp__seq_init(&r->seq, &r->fmt, &r->con, &r->src)) < 0)
@@ -125,14 +142,14 @@ static int mp__reader_open(mp_reader **out, const mp_reader_options *user_opts, 
     cfg.threads = threads;
     cfg.pool = o.pool;
     cfg.ordered = !o.unordered;
-    cfg.format.frame = mp__marc_frame;
-    cfg.format.parse_item = mp__marc_parse_item;
+    cfg.format.frame = mp__fmt_frame;
+    cfg.format.parse_item = mp__fmt_parse_item;
     cfg.format.fmt = &r->fmt;
     cfg.source.read = mp__reader_read;
     if (mp__src_can_map(&r->src))
         cfg.source.map = mp__reader_map; /* memory: chunks are views of the caller's bytes */
     cfg.source.close = mp__reader_src_close;
-    cfg.source.src = &r->src;
+    cfg.source.src = r;
     if ((rc = mp__pipe_open(&r->pipe, &cfg)) < 0)
         goto fail;
     *out = r;

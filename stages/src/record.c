@@ -25,7 +25,7 @@ static uint32_t mp__leader_num(const mp_record *rec, size_t at)
 {
     uint32_t v = 0;
     for (size_t i = at; i < at + 5; i++) {
-        unsigned char c = rec->raw[i];
+        unsigned char c = (unsigned char)rec->leader[i];
         if (c < '0' || c > '9')
             return 0;
         v = v * 10 + (c - '0');
@@ -35,7 +35,7 @@ static uint32_t mp__leader_num(const mp_record *rec, size_t at)
 
 MP_EXPORT const char *mp_record_leader(const mp_record *rec)
 {
-    return (const char *)rec->raw;
+    return rec->leader;
 }
 
 MP_EXPORT uint32_t mp_record_length(const mp_record *rec)
@@ -45,27 +45,27 @@ MP_EXPORT uint32_t mp_record_length(const mp_record *rec)
 
 MP_EXPORT char mp_record_status(const mp_record *rec)
 {
-    return (char)rec->raw[5];
+    return rec->leader[5];
 }
 
 MP_EXPORT char mp_record_type(const mp_record *rec)
 {
-    return (char)rec->raw[6];
+    return rec->leader[6];
 }
 
 MP_EXPORT char mp_record_bib_level(const mp_record *rec)
 {
-    return (char)rec->raw[7];
+    return rec->leader[7];
 }
 
 MP_EXPORT char mp_record_control_type(const mp_record *rec)
 {
-    return (char)rec->raw[8];
+    return rec->leader[8];
 }
 
 MP_EXPORT char mp_record_coding_scheme(const mp_record *rec)
 {
-    return (char)rec->raw[9];
+    return rec->leader[9];
 }
 
 MP_EXPORT uint32_t mp_record_base_address(const mp_record *rec)
@@ -75,12 +75,12 @@ MP_EXPORT uint32_t mp_record_base_address(const mp_record *rec)
 
 MP_EXPORT char mp_record_encoding_level(const mp_record *rec)
 {
-    return (char)rec->raw[17];
+    return rec->leader[17];
 }
 
 MP_EXPORT char mp_record_cataloging_form(const mp_record *rec)
 {
-    return (char)rec->raw[18];
+    return rec->leader[18];
 }
 
 MP_EXPORT const unsigned char *mp_record_raw(const mp_record *rec, size_t *len)
@@ -217,6 +217,9 @@ MP_EXPORT int mp_record_clone(const mp_record *rec, mp_record **out)
                 text += s->len;
         }
     }
+    int own_leader = !mp__within(rec->leader, 24, rec->raw, rec->raw_len);
+    if (own_leader)
+        text += 24;
     size_t sz = mp__align8(sizeof(mp_record)) + mp__align8(sizeof(mp__rec_err)) +
                 mp__align8(rec->nfields * sizeof(mp_field)) +
                 mp__align8(nsubs * sizeof(mp_subfield)) + rec->raw_len + text + 1;
@@ -244,6 +247,13 @@ MP_EXPORT int mp_record_clone(const mp_record *rec, mp_record **out)
     memcpy(raw, rec->raw, rec->raw_len);
     p += rec->raw_len;
     c->raw = raw;
+    if (own_leader) {
+        memcpy(p, rec->leader, 24);
+        c->leader = p;
+        p += 24;
+    } else {
+        c->leader = (const char *)raw + (rec->leader - (const char *)rec->raw);
+    }
     c->fields = rec->nfields ? fields : NULL;
     c->cn = NULL;
     c->cn_len = 0;

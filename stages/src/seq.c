@@ -10,6 +10,7 @@
  */
 #include <string.h>
 #include "alloc.h"
+#include "format.h"
 #include "marc.h"
 
 #define MP__SEQ_READ (256u * 1024) /* initial window and read size */
@@ -54,7 +55,7 @@ static int mp__seq_fill(mp__seq *s, size_t need)
     return 0;
 }
 
-int mp__seq_init(mp__seq *s, const mp__marc_fmt *fmt, mp__consumer *con, mp__src *src)
+int mp__seq_init(mp__seq *s, mp__marc_fmt *fmt, mp__consumer *con, mp__src *src)
 {
     memset(s, 0, sizeof *s);
     s->fmt = fmt;
@@ -80,22 +81,31 @@ int mp__seq_init(mp__seq *s, const mp__marc_fmt *fmt, mp__consumer *con, mp__src
 int mp__seq_next(mp__seq *s, const mp_record **rec)
 {
     int rc;
+    if (!s->fmt->resolved || s->fmt->mismatch) {
+        /* The first bytes decide the format (blocking read of the lead-in). */
+        if ((rc = mp__fmt_resolve(s->fmt, s->src, NULL)) < 0)
+            return mp__consumer_end(s->con, rc, 0, 0);
+    }
     for (;;) {
         size_t avail = s->end - s->start;
         if (avail == 0) {
             if (s->eof)
                 return mp__consumer_end(s->con, s->io_status ? s->io_status : MP_EOF, s->io_errno,
-                                        s->io_off);
+                                        s->io_status ? s->io_off : s->win_off + s->end);
             if ((rc = mp__seq_fill(s, 1)) < 0)
                 return mp__consumer_end(s->con, rc, 0, s->win_off + s->end);
             continue;
         }
         mp__frame f = {0, 0};
-        mp__frame_rc fr = mp__marc_frame(s->fmt, s->win + s->start, avail,
-                                         s->eof ? MP_FINAL_EOF : MP_FINAL_NO, &f);
+        mp__frame_rc fr = mp__fmt_frame(s->fmt, s->win + s->start, avail,
+                                        s->eof ? MP_FINAL_EOF : MP_FINAL_NO, &f);
         if (fr == MP_FRAME_NEED) {
             if ((rc = mp__seq_fill(s, f.len)) < 0)
                 return mp__consumer_end(s->con, rc, 0, s->win_off + s->end);
+            continue;
+        }
+        if (fr == MP_FRAME_IGNORE) { /* document structure between units */
+            s->start += f.len ? f.len : 1;
             continue;
         }
         mp__item *it = &s->item;
@@ -109,7 +119,7 @@ int mp__seq_next(mp__seq *s, const mp_record **rec)
         s->start += f.len;
         if (it->type == MP_ITEM_RECORD) {
             mp__arena_reset(&s->arena);
-            if ((rc = mp__marc_parse_item(s->fmt, it, &s->arena)) < 0)
+            if ((rc = mp__fmt_parse_item(s->fmt, it, &s->arena)) < 0)
                 return mp__consumer_end(s->con, rc, 0, it->offset);
         }
         int d = mp__consumer_item(s->con, it, rec, &rc);

@@ -85,8 +85,62 @@ int mp__src_cb(mp__src *s, mp_read_fn fn, void *user)
     return MP_OK;
 }
 
+static ssize_t mp__src_read_raw(mp__src *s, unsigned char *buf, size_t cap, int *sys_errno,
+                                const mp__pipe *pipe);
+
 ssize_t mp__src_read(mp__src *s, unsigned char *buf, size_t cap, int *sys_errno,
                      const mp__pipe *pipe)
+{
+    *sys_errno = 0;
+    if (s->kind != MP__SRC_MEM) {
+        if (s->lead_pos < s->lead_len) {
+            /* A short read: a pipe's first bytes are not held back. */
+            size_t n = s->lead_len - s->lead_pos;
+            if (n > cap)
+                n = cap;
+            memcpy(buf, s->lead + s->lead_pos, n);
+            s->lead_pos += n;
+            return (ssize_t)n;
+        }
+        if (s->lead_end) {
+            *sys_errno = s->lead_errno;
+            return s->lead_status;
+        }
+    }
+    return mp__src_read_raw(s, buf, cap, sys_errno, pipe);
+}
+
+void mp__src_lead(const mp__src *s, const unsigned char **p, size_t *n, int *end)
+{
+    if (s->kind == MP__SRC_MEM) {
+        *p = s->mem + s->mem_pos;
+        *n = s->mem_len - s->mem_pos;
+        *end = 1;
+        return;
+    }
+    *p = s->lead + s->lead_pos;
+    *n = s->lead_len - s->lead_pos;
+    *end = s->lead_end;
+}
+
+ssize_t mp__src_lead_more(mp__src *s, const mp__pipe *pipe)
+{
+    if (s->kind == MP__SRC_MEM || s->lead_end || s->lead_len == MP__LEAD_MAX)
+        return 0;
+    int se = 0;
+    ssize_t n = mp__src_read_raw(s, s->lead + s->lead_len, MP__LEAD_MAX - s->lead_len, &se, pipe);
+    if (n > 0) {
+        s->lead_len += (size_t)n;
+        return n;
+    }
+    s->lead_end = 1;
+    s->lead_status = (int)n;
+    s->lead_errno = se;
+    return 0;
+}
+
+static ssize_t mp__src_read_raw(mp__src *s, unsigned char *buf, size_t cap, int *sys_errno,
+                                const mp__pipe *pipe)
 {
     *sys_errno = 0;
     switch (s->kind) {

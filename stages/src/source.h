@@ -16,6 +16,9 @@
 
 enum mp__src_kind { MP__SRC_PATH = 0, MP__SRC_FD = 1, MP__SRC_MEM = 2, MP__SRC_CB = 3 };
 
+/* Bytes read ahead of the first chunk to detect the input format. */
+#define MP__LEAD_MAX 4096u
+
 typedef struct mp__src {
     int kind;                 /* enum mp__src_kind */
     int fd;                   /* PATH (owned) and FD (borrowed) */
@@ -23,6 +26,14 @@ typedef struct mp__src {
     size_t mem_len, mem_pos;  /* MEM: size and read position */
     mp_read_fn fn;            /* CB */
     void *user;               /* CB */
+    /* Lead-in (mp__src_lead_more): bytes read ahead, served first by
+     * mp__src_read; the status of the read that ended the lead-in (0, or
+     * a negative code) is returned once they are used up. PATH/FD/CB. */
+    size_t lead_len, lead_pos;
+    int lead_end;    /* 1: the lead-in ended the input (EOF or lead_status) */
+    int lead_status; /* 0 at EOF, or the MP_E* code of the failed read */
+    int lead_errno;
+    unsigned char lead[MP__LEAD_MAX];
 } mp__src;
 
 /* Opens a path (MP_ENOENT, MP_EACCES, MP_EIO, MP_EINVAL). */
@@ -39,6 +50,19 @@ int mp__src_cb(mp__src *s, mp_read_fn fn, void *user);
  */
 ssize_t mp__src_read(mp__src *s, unsigned char *buf, size_t cap, int *sys_errno,
                      const mp__pipe *pipe);
+
+/*
+ * Format detection reads the first bytes of the input before any chunk
+ * exists. mp__src_lead shows them without consuming them: for a memory
+ * source the caller's bytes from the current position (*end = 1), for
+ * the others the lead-in buffer. mp__src_lead_more reads once more into
+ * the lead-in (up to MP__LEAD_MAX bytes): > 0 bytes added, 0 when it
+ * cannot add (input ended or failed - the failure is kept and returned
+ * by mp__src_read after the lead-in bytes - or the buffer is full).
+ * Same thread rules as mp__src_read.
+ */
+void mp__src_lead(const mp__src *s, const unsigned char **p, size_t *n, int *end);
+ssize_t mp__src_lead_more(mp__src *s, const mp__pipe *pipe);
 
 /*
  * Zero-copy input for the pipeline (see mp__source.map in pipe.h): a memory

@@ -21,6 +21,11 @@ static mp__frame_rc nl_frame(const void *fmt, const unsigned char *p, size_t ava
     const nl_format *f = fmt;
     size_t look = avail < f->max_line ? avail : f->max_line;
     const unsigned char *nl = memchr(p, '\n', look);
+    if (nl && f->ignore_hash && p[0] == '#') {
+        out->len = (size_t)(nl - p) + 1;
+        out->kind = 0;
+        return MP_FRAME_IGNORE;
+    }
     if (nl) {
         out->len = (size_t)(nl - p) + 1;
         out->kind = NL_KIND_CLEAN;
@@ -164,12 +169,23 @@ void nl_expect(const unsigned char *p, size_t n, size_t max_line, nl_run *out)
 {
     nl_format f;
     nl_format_init(&f, max_line);
+    nl_expect_fmt(&f, p, n, out);
+}
+
+void nl_expect_fmt(const nl_format *fp, const unsigned char *p, size_t n, nl_run *out)
+{
+    nl_format f = *fp;
+    f.delay_us_max = 0;
     memset(out, 0, sizeof(*out));
     size_t pos = 0;
     uint64_t ord = 0;
     while (pos < n) {
         mp__frame fr = {0, 0};
         mp__frame_rc rc = nl_frame(&f, p + pos, n - pos, MP_FINAL_EOF, &fr);
+        if (rc == MP_FRAME_IGNORE) {
+            pos += fr.len;
+            continue;
+        }
         nl_unit u = {.offset = pos,
                      .ordinal = ord++,
                      .len = (uint32_t)fr.len,

@@ -5,8 +5,10 @@
  * max_line bytes (newline included) is a RECORD; a longer line yields a
  * SKIP of max_line bytes (kind NL_KIND_LONG) and framing goes on after
  * it; an unterminated tail at end of input is a RECORD of kind
- * NL_KIND_TRUNC. parse_item() stores an nl_result (length, checksum) in
- * the arena; lines starting with '!' get status -1.
+ * NL_KIND_TRUNC. With ignore_hash, a complete line starting with '#'
+ * (at most max_line bytes) is IGNOREd: no unit, no ordinal. parse_item()
+ * stores an nl_result (length, checksum) in the arena; lines starting
+ * with '!' get status -1.
  *
  * Not thread-safe except where stated: the format callbacks are
  * reentrant (pipeline workers call them concurrently).
@@ -24,6 +26,7 @@ typedef struct nl_format {
     size_t max_line;        /* longest line that is a record */
     unsigned delay_us_max;  /* random parse delay per record (0: none) */
     int64_t enomem_ordinal; /* parse_item returns MP_ENOMEM for this ordinal (-1: never) */
+    int ignore_hash;        /* 1: complete '#' lines are MP_FRAME_IGNORE */
 } nl_format;
 
 typedef struct nl_result {
@@ -76,6 +79,8 @@ typedef struct nl_run {
 
 /* Sequential model of the whole input (what any chunking must produce). */
 void nl_expect(const unsigned char *p, size_t n, size_t max_line, nl_run *out);
+/* The same for a configured format (ignore_hash). */
+void nl_expect_fmt(const nl_format *f, const unsigned char *p, size_t n, nl_run *out);
 
 /*
  * Runs the pipeline to its end, recording units. `hold` > 0 keeps up to

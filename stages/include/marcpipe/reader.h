@@ -75,7 +75,9 @@ typedef enum mp_utf8_handling {
     XX(ENCODING, "invalid UTF-8")                                                                  \
     XX(MARC8, "invalid MARC-8")                                                                    \
     XX(IO, "input/output error")                                                                   \
-    XX(FILTER, "the user record function failed")
+    XX(FILTER, "the user record function failed")                                                  \
+    XX(SYNTAX, "record is not well-formed XML, JSON or MARCMaker")                                 \
+    XX(DTD, "document type declaration with entity declarations (not loaded)")
 
 typedef enum mp_error_kind {
 #define MP__EK_ENUM(name, msg) MP_EK_##name,

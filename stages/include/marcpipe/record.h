@@ -45,7 +45,13 @@ typedef struct mp_field {
     const mp_subfield *subfields; /* nsubfields entries (data fields) */
 } mp_field;
 
-/* Leader: the 24 raw bytes (always available, never NUL-terminated). */
+/* Leader: the 24 bytes the input states (always available, never
+ * NUL-terminated). For ISO 2709 input the first 24 raw bytes; for
+ * MARCXML, MARC-in-JSON and MARCMaker input the leader text of the record
+ * as written there (cut or padded with blanks to 24 bytes; a leader of
+ * another length is an error item of kind LEADER). Its length and base
+ * address may disagree with mp_record_raw, whose leader states the real
+ * ones. */
 MP_EXPORT const char *mp_record_leader(const mp_record *rec);
 
 /* Named leader positions (MARC 21). */
@@ -59,7 +65,13 @@ MP_EXPORT uint32_t mp_record_base_address(const mp_record *rec); /* 12-16 as sta
 MP_EXPORT char mp_record_encoding_level(const mp_record *rec);   /* 17 */
 MP_EXPORT char mp_record_cataloging_form(const mp_record *rec);  /* 18 */
 
-/* Raw ISO 2709 bytes of the record as read (before any conversion). */
+/* Raw ISO 2709 bytes of the record. For ISO 2709 input: as read (before
+ * any conversion). For MARCXML, MARC-in-JSON and MARCMaker input: the
+ * record serialised as ISO 2709 by the parser (UTF-8 text, leader/09 'a',
+ * record length and base address computed); a record beyond ISO 2709's
+ * limits (fields over 9,999 bytes, records over 99,999 bytes) states
+ * 9999 / 99999 there, as other MARC tools do, while the index keeps the
+ * true spans. */
 MP_EXPORT const unsigned char *mp_record_raw(const mp_record *rec, size_t *len);
 /* Stream position: byte offset of the leader and 0-based unit ordinal. */
 MP_EXPORT uint64_t mp_record_offset(const mp_record *rec);
