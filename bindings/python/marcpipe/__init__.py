@@ -31,6 +31,7 @@ _marcpipe._register(
     leader=Leader,
     error_factory=_make_error,
     title_slow=_title_slow,
+    error_base=exceptions.PymarcException,
 )
 
 __all__ = [

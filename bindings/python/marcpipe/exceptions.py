@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from typing import Optional
 
-from ._marcpipe import PymarcException
 
 __all__ = [
     "PymarcException",
@@ -43,6 +42,10 @@ __all__ = [
     "RecordValueError",
     "FilterError",
 ]
+
+
+class PymarcException(Exception):
+    """Base of every marcpipe / pymarc exception."""
 
 
 class _Positioned:
