@@ -529,7 +529,7 @@ unset y2label
                 fmt(ratio(o["bytes"] / 1e6, o["best_cpu_s"]), 0),
                 fmt(o.get("ratio_vs_seq")), fmt(o.get("ratio_vs_yaz_same_threads")), " ".join(o.get("load", []))))
         L.append("")
-        L.append("Labels: `floor` = read() + memchr(0x1D); `seq` = mp_seqreader; `pipe_tN` = pipeline with N "
+        L.append("Labels: `floor` = read() + memchr(0x1D); `seq` = mp_reader in MP_MODE_SEQUENTIAL; `pipe_tN` = pipeline with N "
                  "workers (private pool, 512 KiB chunks, default T, ordered); `yaz_tN` = yaz_marc_read_iso2709 on N "
                  "threads over a pre-loaded copy (framing by leader length included, file load excluded); "
                  "`chunk_X`, `inflight_T` = 2 workers with that chunk size / chunks in flight (one chunk = one batch: "

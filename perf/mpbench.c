@@ -2,7 +2,7 @@
  * mpbench - throughput and latency benchmarks of marcpipe and its peers.
  *
  *   mpbench floor FILE            read() + memchr(0x1D) over the file
- *   mpbench seq FILE              mp_seqreader (single thread, full parse)
+ *   mpbench seq FILE              mp_reader, MP_MODE_SEQUENTIAL (single thread, full parse)
  *   mpbench pipe FILE             mp_reader pipeline (full parse)
  *   mpbench yaz FILE              yaz_marc_read_iso2709 on -t threads (when built with YAZ)
  *   mpbench latency FILE          open + read all + close of a small file, many times
@@ -106,7 +106,7 @@ static void options_from_args(mp_reader_options *o)
     o->threads = (unsigned)A.threads;
     o->chunk_size = A.chunk;
     o->chunks_in_flight = A.inflight;
-    o->ordered = A.ordered;
+    o->unordered = !A.ordered;
     if (A.raw)
         o->encoding = MP_ENCODING_RAW;
 }
@@ -141,18 +141,18 @@ static void run_floor(run_result *r)
 
 static void run_seq(run_result *r)
 {
-    mp_seqreader *sr = NULL;
+    mp_reader *sr = NULL;
     mp_reader_options o;
     const mp_record *rec;
     int rc;
     options_from_args(&o);
-    rc = A.mem ? mp_seqreader_open_mem(&sr, g_data, g_len, &o)
-               : mp_seqreader_open_path(&sr, A.file, &o);
+    o.mode = MP_MODE_SEQUENTIAL;
+    rc = A.mem ? mp_reader_open_mem(&sr, g_data, g_len, &o) : mp_reader_open_path(&sr, A.file, &o);
     if (rc != MP_OK) {
         r->rc = rc;
         return;
     }
-    while ((rc = mp_seqreader_next(sr, &rec)) == MP_OK || rc == MP_ERECORD) {
+    while ((rc = mp_reader_next(sr, &rec)) == MP_OK || rc == MP_ERECORD) {
         if (rc == MP_OK) {
             r->records++;
             r->checksum += touch(rec);
@@ -161,8 +161,8 @@ static void run_seq(run_result *r)
         }
     }
     r->rc = rc == MP_EOF ? 0 : rc;
-    mp_seqreader_counts(sr, NULL, NULL, &r->bytes);
-    mp_seqreader_close(sr);
+    mp_reader_counts(sr, NULL, NULL, &r->bytes);
+    mp_reader_close(sr);
 }
 
 /* ---- pipeline -------------------------------------------------------------- */
@@ -300,18 +300,20 @@ static void latency_series(const char *name, int variant)
         const mp_record *rec;
         int rc, got = 0;
         options_from_args(&o);
+        if (variant == 0)
+            o.mode = MP_MODE_SEQUENTIAL;
         double t0 = bu_now(), t1 = 0;
         if (variant == 0) {
-            mp_seqreader *sr = NULL;
-            if (mp_seqreader_open_path(&sr, A.file, &o) != MP_OK) {
+            mp_reader *sr = NULL;
+            if (mp_reader_open_path(&sr, A.file, &o) != MP_OK) {
                 fails++;
                 continue;
             }
-            while ((rc = mp_seqreader_next(sr, &rec)) == MP_OK || rc == MP_ERECORD) {
+            while ((rc = mp_reader_next(sr, &rec)) == MP_OK || rc == MP_ERECORD) {
                 if (!got++)
                     t1 = bu_now();
             }
-            mp_seqreader_close(sr);
+            mp_reader_close(sr);
         } else {
             mp_reader *rd = NULL;
             o.pool = variant == 2 ? g_pool : NULL;

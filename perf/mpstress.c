@@ -16,7 +16,7 @@
  *   file        --file FILE through mp_reader_open_path: peak RSS above baseline
  *
  * The corpus is --corpus FILE (whole records) or, without it, 8 MiB of
- * deterministic synthetic records. The oracle is mp_seqreader over the
+ * deterministic synthetic records. The oracle is the sequential mode over the
  * same bytes. Output: one JSON object per scenario on stdout; exit status
  * 1 when an invariant failed.
  */
@@ -109,13 +109,15 @@ static int load_corpus(void)
 
 static void oracle(const unsigned char *data, size_t len, expect *e)
 {
-    mp_seqreader *sr = NULL;
+    mp_reader *sr = NULL;
     const mp_record *rec;
     int rc;
+    mp_reader_options o = MP_READER_OPTIONS_INIT;
+    o.mode = MP_MODE_SEQUENTIAL;
     memset(e, 0, sizeof *e);
-    if (mp_seqreader_open_mem(&sr, data, len, NULL) != MP_OK)
+    if (mp_reader_open_mem(&sr, data, len, &o) != MP_OK)
         return;
-    while ((rc = mp_seqreader_next(sr, &rec)) == MP_OK || rc == MP_ERECORD) {
+    while ((rc = mp_reader_next(sr, &rec)) == MP_OK || rc == MP_ERECORD) {
         if (rc == MP_OK) {
             e->records++;
             e->checksum += touch(rec);
@@ -123,7 +125,7 @@ static void oracle(const unsigned char *data, size_t len, expect *e)
             e->errors++;
         }
     }
-    mp_seqreader_close(sr);
+    mp_reader_close(sr);
 }
 
 /* ---- one read through the pipeline, with per-item hooks ------------------------------------ */
@@ -324,12 +326,12 @@ static void scenario_early_close(void)
         o.threads = 1 + (unsigned)(rnd() % 3);
         o.chunk_size = (size_t)1 << (12 + rnd() % 8);
         o.chunks_in_flight = 2 + (unsigned)(rnd() % 8);
-        o.ordered = (int)(rnd() % 2);
+        o.unordered = (int)(rnd() % 2);
         int rc = mp_reader_open_mem(&r, g_corpus, g_corpus_len, &o);
         CHECK(rc == MP_OK, "open: %s", mp_strerror(rc));
         if (rc != MP_OK)
             break;
-        drain_reader(r, o.ordered, rnd() % (g_expect.records + 1), NULL, &d);
+        drain_reader(r, !o.unordered, rnd() % (g_expect.records + 1), NULL, &d);
         CHECK(d.rc == MP_OK || d.rc == MP_EOF, "early read: %s", mp_strerror(d.rc));
         mp_reader_close(r);
         if (++iters == 10)
@@ -438,19 +440,19 @@ static void scenario_tiny(void)
         o.threads = g_threads;
         o.chunk_size = 64 << (iters % 3);
         o.chunks_in_flight = 2 + iters % 2;
-        o.ordered = iters % 2 == 0;
+        o.unordered = iters % 2 != 0;
         int rc = mp_reader_open_mem(&r, g_corpus, len, &o);
         CHECK(rc == MP_OK, "open: %s", mp_strerror(rc));
         if (rc != MP_OK)
             break;
-        drain_reader(r, o.ordered, UINT64_MAX, NULL, &d);
+        drain_reader(r, !o.unordered, UINT64_MAX, NULL, &d);
         mp_stats st;
         mp_reader_stats(r, &st);
         mp_reader_close(r);
         CHECK(d.rc == MP_EOF, "end: %s", mp_strerror(d.rc));
         CHECK(d.records == e.records && d.errors == e.errors && d.checksum == e.checksum,
               "parity (chunk %zu, T %u, ordered %d): %llu/%llu vs %llu/%llu", o.chunk_size,
-              o.chunks_in_flight, o.ordered, (unsigned long long)d.records,
+              o.chunks_in_flight, !o.unordered, (unsigned long long)d.records,
               (unsigned long long)d.errors, (unsigned long long)e.records,
               (unsigned long long)e.errors);
         CHECK(d.order_ok, "order");

@@ -37,17 +37,17 @@ static int read_cb(mf_seq *out, rc_src *s, int pipeline, size_t chunk, unsigned 
         rc = mp_reader_open_cb(&r, rc_src_read, s, &o);
         if (rc != MP_OK)
             return rc;
-        rc = mf_collect_pipe(out, r);
+        rc = mf_collect(out, r);
         *copy = *mp_reader_error(r);
         mp_reader_close(r);
     } else {
-        mp_seqreader *r = NULL;
-        rc = mp_seqreader_open_cb(&r, rc_src_read, s, &o);
+        mp_reader *r = NULL;
+        rc = mp_reader_open_cb(&r, rc_src_read, s, mf_seqopts(&o));
         if (rc != MP_OK)
             return rc;
-        rc = mf_collect_seq(out, r);
-        *copy = *mp_seqreader_error(r);
-        mp_seqreader_close(r);
+        rc = mf_collect(out, r);
+        *copy = *mp_reader_error(r);
+        mp_reader_close(r);
     }
     return rc;
 }
@@ -133,17 +133,17 @@ static uint64_t alloc_run(const mf_buf *b, const mf_seq *ref, int pipeline, uint
         mp_reader *r = NULL;
         rc = mp_reader_open_mem(&r, b->p, b->len, &o);
         if (rc == MP_OK) {
-            rc = mf_collect_pipe(&got, r);
+            rc = mf_collect(&got, r);
             if (rc != MP_EOF)
                 cr_assert(mp_reader_error(r)->code == rc || mp_reader_error(r)->code == 0);
             mp_reader_close(r);
         }
     } else {
-        mp_seqreader *r = NULL;
-        rc = mp_seqreader_open_mem(&r, b->p, b->len, &o);
+        mp_reader *r = NULL;
+        rc = mp_reader_open_mem(&r, b->p, b->len, mf_seqopts(&o));
         if (rc == MP_OK) {
-            rc = mf_collect_seq(&got, r);
-            mp_seqreader_close(r);
+            rc = mf_collect(&got, r);
+            mp_reader_close(r);
         }
     }
     uint64_t count = mp__alloc_fail_at(0);

@@ -23,11 +23,11 @@ static void check_parity(const char *name, const unsigned char *data, size_t len
     o.encoding = (mp_encoding)enc;
     if (max_record)
         o.max_record_size = max_record;
-    mp_seqreader *s;
-    cr_assert_eq(mp_seqreader_open_mem(&s, data, len, &o), MP_OK);
+    mp_reader *s;
+    cr_assert_eq(mp_reader_open_mem(&s, data, len, mf_seqopts(&o)), MP_OK);
     mf_seq want;
-    mf_collect_seq(&want, s);
-    mp_seqreader_close(s);
+    mf_collect(&want, s);
+    mp_reader_close(s);
     cr_assert(want.end_rc == MP_EOF, "%s: sequential reader ended with %s", name,
               mp_err_name(want.end_rc));
     for (size_t w = 0; w < sizeof workers / sizeof *workers; w++) {
@@ -39,7 +39,7 @@ static void check_parity(const char *name, const unsigned char *data, size_t len
             mp_reader *r;
             cr_assert_eq(mp_reader_open_mem(&r, data, len, &o), MP_OK);
             mf_seq got;
-            mf_collect_pipe(&got, r);
+            mf_collect(&got, r);
             mp_reader_close(r);
             long d = mf_seq_diff(&want, &got);
             cr_assert(d < 0,

@@ -175,15 +175,15 @@ Test(reader, io_error_after_every_earlier_record, .timeout = 30)
 
         /* The sequential reader says the same. */
         s.pos = 0;
-        mp_seqreader *q;
-        cr_assert_eq(mp_seqreader_open_cb(&q, cb_read, &s, &o), MP_OK);
+        mp_reader *q;
+        cr_assert_eq(mp_reader_open_cb(&q, cb_read, &s, mf_seqopts(&o)), MP_OK);
         mf_seq got;
-        mf_collect_seq(&got, q);
+        mf_collect(&got, q);
         cr_assert_eq(got.end_rc, MP_EIO);
         cr_assert_eq(got.end_off, fail);
         cr_assert_eq(got.n, pass == 0 ? 30u : 31u);
         mf_seq_free(&got);
-        mp_seqreader_close(q);
+        mp_reader_close(q);
     }
     mf_free(&b);
 }
@@ -436,13 +436,13 @@ Test(reader, record_fn_annotations, .timeout = 30)
     mp_reader_options o = opts(2, 4096);
     o.record_fn = annotate_counts;
     mp_reader *r;
-    mp_seqreader *sr;
+    mp_reader *sr;
     const mp_record *rec;
     cr_assert_eq(mp_reader_open_mem(&r, b.p, b.len, &o), MP_OK);
-    cr_assert_eq(mp_seqreader_open_mem(&sr, b.p, b.len, &o), MP_OK);
+    cr_assert_eq(mp_reader_open_mem(&sr, b.p, b.len, mf_seqopts(&o)), MP_OK);
     for (unsigned i = 0; i < 32; i++) {
         for (int k = 0; k < 2; k++) {
-            int rc = k ? mp_seqreader_next(sr, &rec) : mp_reader_next(r, &rec);
+            int rc = k ? mp_reader_next(sr, &rec) : mp_reader_next(r, &rec);
             cr_assert_eq(rc, MP_OK);
             size_t n = 0;
             const uint64_t *a = mp_record_annotation(rec, &n);
@@ -458,9 +458,9 @@ Test(reader, record_fn_annotations, .timeout = 30)
         }
     }
     cr_assert_eq(mp_reader_next(r, &rec), MP_EOF);
-    cr_assert_eq(mp_seqreader_next(sr, &rec), MP_EOF);
+    cr_assert_eq(mp_reader_next(sr, &rec), MP_EOF);
     mp_reader_close(r);
-    mp_seqreader_close(sr);
+    mp_reader_close(sr);
     mf_free(&b);
 }
 
@@ -536,5 +536,55 @@ Test(reader, bad_hathi_1mb_record_default_options, .timeout = 60)
     cr_assert_eq(rc, MP_EOF);
     cr_assert_eq(big, 1);
     cr_assert_eq(n, 5);
+    mp_reader_close(r);
+}
+
+Test(reader, zero_options_are_the_defaults_in_both_modes, .timeout = 30)
+{
+    mf_buf b;
+    size_t offs[13];
+    mf_init(&b);
+    mf_sample(&b, 12, 3, offs);
+    mp_reader_options zero;
+    memset(&zero, 0, sizeof zero); /* size 0: this header's layout, all defaults */
+    mp_reader_options init = MP_READER_OPTIONS_INIT;
+    const mp_reader_options *variants[] = {NULL, &zero, &init};
+    for (int mode = MP_MODE_AUTO; mode <= MP_MODE_SEQUENTIAL; mode++) {
+        for (size_t v = 0; v < 3; v++) {
+            mp_reader_options o = variants[v] ? *variants[v] : init;
+            o.mode = (mp_reader_mode)mode;
+            mp_reader *r;
+            cr_assert_eq(mp_reader_open_mem(&r, b.p, b.len, v == 0 && mode == 0 ? NULL : &o),
+                         MP_OK);
+            expect_records(r, offs, 12); /* in input order: ordered is the zero default */
+            const mp_record *rec;
+            cr_assert_eq(mp_reader_next(r, &rec), MP_EOF);
+            mp_reader_close(r);
+        }
+    }
+    mf_free(&b);
+}
+
+Test(reader, options_size_and_mode_are_checked, .timeout = 10)
+{
+    static const unsigned char one[] = "00026     2200025   4500\x1e\x1d";
+    mp_reader *r = (mp_reader *)1;
+    mp_reader_options o = MP_READER_OPTIONS_INIT;
+    o.size = 8; /* shorter than any release of the struct */
+    cr_assert_eq(mp_reader_open_mem(&r, one, sizeof one - 1, &o), MP_EINVAL);
+    cr_assert_null(r);
+    o = (mp_reader_options)MP_READER_OPTIONS_INIT;
+    o.mode = (mp_reader_mode)7;
+    cr_assert_eq(mp_reader_open_mem(&r, one, sizeof one - 1, &o), MP_EINVAL);
+    /* A caller compiled against a larger struct: fields we do not know are ignored. */
+    struct {
+        mp_reader_options o;
+        uint64_t future;
+    } big;
+    memset(&big, 0, sizeof big);
+    big.o.size = sizeof big;
+    big.future = 42;
+    big.o.mode = MP_MODE_SEQUENTIAL;
+    cr_assert_eq(mp_reader_open_mem(&r, one, sizeof one - 1, &big.o), MP_OK);
     mp_reader_close(r);
 }

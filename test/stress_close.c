@@ -62,7 +62,7 @@ int main(int argc, char **argv)
         o.threads = 1 + (unsigned)(rc_rand(&rng) % 4);
         o.chunk_size = (size_t)64 << (rc_rand(&rng) % 11);
         o.chunks_in_flight = 2 + (unsigned)(rc_rand(&rng) % 7);
-        o.ordered = (int)(rc_rand(&rng) % 4 != 0);
+        o.unordered = (int)(rc_rand(&rng) % 4 == 0);
         o.pool = rc_rand(&rng) % 8 ? pool : NULL;
         uint64_t take = rc_rand(&rng) % 4 == 0 ? 0 : rc_rand(&rng) % (rc_rand(&rng) & 1 ? 8 : 400);
         alarm(60);
@@ -89,9 +89,10 @@ int main(int argc, char **argv)
             }
             items++;
             /* Ordered: exactly the intact stream; unordered: some intact record. */
-            if (o.ordered ? (ref.v[t].offset != mp_record_offset(rec) ||
-                             ref.v[t].hash != mf_record_hash(rec))
-                          : rc_find_record(&ref, mp_record_offset(rec), mf_record_hash(rec)) < 0) {
+            if (!o.unordered
+                    ? (ref.v[t].offset != mp_record_offset(rec) ||
+                       ref.v[t].hash != mf_record_hash(rec))
+                    : rc_find_record(&ref, mp_record_offset(rec), mf_record_hash(rec)) < 0) {
                 fprintf(stderr, "round %lu: item %llu differs from the intact read\n", k,
                         (unsigned long long)t);
                 fails++;

@@ -62,7 +62,7 @@ static int pipe_mem(mf_seq *out, const void *data, size_t len, size_t chunk, uns
     int rc = mp_reader_open_mem(&r, data, len, &o);
     if (rc != MP_OK)
         return rc;
-    rc = mf_collect_pipe(out, r);
+    rc = mf_collect(out, r);
     mp_reader_close(r);
     return rc;
 }

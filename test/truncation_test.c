@@ -49,13 +49,13 @@ static void run(int pipeline)
             o.chunk_size = 64 + (cut % 7) * 97; /* tiny, varying chunks */
             mp_reader *r;
             cr_assert_eq(mp_reader_open_mem(&r, b.p, cut, &o), MP_OK);
-            mf_collect_pipe(&s, r);
+            mf_collect(&s, r);
             mp_reader_close(r);
         } else {
-            mp_seqreader *r;
-            cr_assert_eq(mp_seqreader_open_mem(&r, b.p, cut, &o), MP_OK);
-            mf_collect_seq(&s, r);
-            mp_seqreader_close(r);
+            mp_reader *r;
+            cr_assert_eq(mp_reader_open_mem(&r, b.p, cut, mf_seqopts(&o)), MP_OK);
+            mf_collect(&s, r);
+            mp_reader_close(r);
         }
         check_cut(&s, offs, cut, pipeline ? "pipeline" : "sequential");
         mf_seq_free(&s);

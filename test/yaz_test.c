@@ -99,8 +99,8 @@ static void compare_file(const char *path)
     cr_assert_not_null(data);
     mp_reader_options o = MP_READER_OPTIONS_INIT;
     o.encoding = MP_ENCODING_RAW;
-    mp_seqreader *r;
-    cr_assert_eq(mp_seqreader_open_mem(&r, data, len, &o), MP_OK);
+    mp_reader *r;
+    cr_assert_eq(mp_reader_open_mem(&r, data, len, mf_seqopts(&o)), MP_OK);
     mf_buf mine, yaz;
     mf_init(&mine);
     mf_init(&yaz);
@@ -108,8 +108,8 @@ static void compare_file(const char *path)
     int rc;
     size_t nrec = 0, nerr = 0;
     uint64_t next_off = 0;
-    while ((rc = mp_seqreader_next(r, &rec)) == MP_OK || rc == MP_ERECORD) {
-        const mp_error_info *e = mp_seqreader_error(r);
+    while ((rc = mp_reader_next(r, &rec)) == MP_OK || rc == MP_ERECORD) {
+        const mp_error_info *e = mp_reader_error(r);
         uint64_t off = rec ? mp_record_offset(rec) : e->offset;
         size_t l = 0;
         if (rec)
@@ -129,7 +129,7 @@ static void compare_file(const char *path)
     cr_assert_eq(rc, MP_EOF, "%s: %s", path, mp_err_name(rc));
     cr_assert_eq(next_off, len, "%s: items cover %llu of %zu bytes", path,
                  (unsigned long long)next_off, len);
-    mp_seqreader_close(r);
+    mp_reader_close(r);
     cr_assert_eq(yaz_dump(path, &yaz), 0);
     size_t ny = count_records(&yaz);
     if (nerr == 0) {

@@ -46,48 +46,13 @@ typedef struct cli_totals {
     int have_stats;
 } cli_totals;
 
-/* One open input: the pipeline reader or the sequential reader. */
-typedef struct cli_src {
-    mp_reader *r;
-    mp_seqreader *s;
-} cli_src;
-
 static const char *prog = "marcpipe";
 
-static int src_open(cli_src *src, const char *path, const cli_opts *o)
+/* Opens one input ("-": standard input) with the run's options. */
+static int src_open(mp_reader **r, const char *path, const cli_opts *o)
 {
-    memset(src, 0, sizeof *src);
-    int is_stdin = strcmp(path, "-") == 0;
-    if (o->sequential)
-        return is_stdin ? mp_seqreader_open_fd(&src->s, 0, &o->ro)
-                        : mp_seqreader_open_path(&src->s, path, &o->ro);
-    return is_stdin ? mp_reader_open_fd(&src->r, 0, &o->ro)
-                    : mp_reader_open_path(&src->r, path, &o->ro);
-}
-
-static int src_next(cli_src *src, const mp_record **rec)
-{
-    return src->r ? mp_reader_next(src->r, rec) : mp_seqreader_next(src->s, rec);
-}
-
-static const mp_error_info *src_error(const cli_src *src)
-{
-    return src->r ? mp_reader_error(src->r) : mp_seqreader_error(src->s);
-}
-
-static void src_counts(const cli_src *src, uint64_t *records, uint64_t *errors, uint64_t *bytes)
-{
-    if (src->r)
-        mp_reader_counts(src->r, records, errors, bytes);
-    else
-        mp_seqreader_counts(src->s, records, errors, bytes);
-}
-
-static void src_close(cli_src *src)
-{
-    mp_reader_close(src->r);
-    mp_seqreader_close(src->s);
-    memset(src, 0, sizeof *src);
+    return strcmp(path, "-") == 0 ? mp_reader_open_fd(r, 0, &o->ro)
+                                  : mp_reader_open_path(r, path, &o->ro);
 }
 
 /* ---- usage ---------------------------------------------------------------- */
@@ -304,7 +269,7 @@ static int parse_args(int argc, char **argv, cli_opts *o)
             o->ro.marc8_replace = 1;
             break;
         case OPT_NO_NORMALIZE:
-            o->ro.normalize = 0;
+            o->ro.no_normalize = 1;
             break;
         case 'c':
             if (parse_size(optarg, &v) != 0 || v < 1024 || v > ((uint64_t)1 << 30))
@@ -324,10 +289,11 @@ static int parse_args(int argc, char **argv, cli_opts *o)
             o->ro.max_record_size = (size_t)v;
             break;
         case OPT_UNORDERED:
-            o->ro.ordered = 0;
+            o->ro.unordered = 1;
             break;
         case OPT_SEQUENTIAL:
             o->sequential = 1;
+            o->ro.mode = MP_MODE_SEQUENTIAL;
             break;
         case 'j':
             o->json = 1;
@@ -406,7 +372,7 @@ static void add_stats(mp_stats *sum, const mp_stats *s)
  */
 static int run_file(const char *path, cli_opts *o, cli_totals *t, mp_cli_progress *bar)
 {
-    cli_src src;
+    mp_reader *src = NULL;
     const char *shown = strcmp(path, "-") == 0 ? "<stdin>" : path;
     if (o->max_errors > 0)
         o->ro.max_errors = o->max_errors - t->errors; /* what is left of the global cap */
@@ -425,7 +391,7 @@ static int run_file(const char *path, cli_opts *o, cli_totals *t, mp_cli_progres
     int end_run = 0;
     const mp_record *rec;
     for (;;) {
-        rc = src_next(&src, &rec);
+        rc = mp_reader_next(src, &rec);
         if (rc == MP_OK) {
             records++;
             if (o->cmd == CMD_DUMP) {
@@ -435,7 +401,7 @@ static int run_file(const char *path, cli_opts *o, cli_totals *t, mp_cli_progres
                     mp__cli_dump_line(stdout, rec);
             }
         } else if (rc == MP_ERECORD) {
-            const mp_error_info *e = src_error(&src);
+            const mp_error_info *e = mp_reader_error(src);
             items++;
             if (e != NULL && (unsigned)e->kind < MP_EK_COUNT)
                 t->by_kind[e->kind]++;
@@ -446,7 +412,7 @@ static int run_file(const char *path, cli_opts *o, cli_totals *t, mp_cli_progres
         } else if (rc == MP_EOF) {
             break;
         } else {
-            const mp_error_info *e = src_error(&src);
+            const mp_error_info *e = mp_reader_error(src);
             mp__cli_progress_clear(bar);
             if (rc == MP_ESTOPPED || rc == MP_ELIMIT) {
                 t->stopped = 1;
@@ -467,12 +433,12 @@ static int run_file(const char *path, cli_opts *o, cli_totals *t, mp_cli_progres
             break;
         }
         if ((++n & 255) == 0 && bar->enabled) {
-            src_counts(&src, &lib_records, &lib_errors, &bytes);
+            mp_reader_counts(src, &lib_records, &lib_errors, &bytes);
             mp__cli_progress_update(bar, bytes_before + bytes, t->records + records);
         }
     }
 
-    src_counts(&src, &lib_records, &lib_errors, &bytes);
+    mp_reader_counts(src, &lib_records, &lib_errors, &bytes);
     t->records += records;
     t->bytes += bytes;
     t->errors += items;
@@ -480,13 +446,13 @@ static int run_file(const char *path, cli_opts *o, cli_totals *t, mp_cli_progres
         t->unreported += lib_errors - items;
         t->errors += lib_errors - items;
     }
-    if (src.r != NULL) {
+    if (!o->sequential) {
         mp_stats s;
-        mp_reader_stats(src.r, &s);
+        mp_reader_stats(src, &s);
         add_stats(&t->stats, &s);
         t->have_stats = 1;
     }
-    src_close(&src);
+    mp_reader_close(src);
     if (o->max_errors > 0 && t->errors >= o->max_errors && !end_run) {
         t->stopped = 1;
         end_run = 1;

@@ -1,7 +1,7 @@
 /*
  * consumer.c - from items to return codes: error items, policies, counts.
  *
- * Shared by the pipeline reader and the sequential reader so that both
+ * Shared by the pipeline and the sequential mode of the reader so that both
  * report the same codes, positions and messages. Consumer thread only.
  */
 #include <stdio.h>
@@ -15,13 +15,10 @@
 
 void mp__consumer_init(mp__consumer *c, const mp_reader_options *opts)
 {
-    mp_reader_options d = MP_READER_OPTIONS_INIT;
-    if (!opts)
-        opts = &d;
     memset(c, 0, sizeof *c);
     c->policy = opts->policy;
     c->max_errors = opts->max_errors;
-    c->max_record = opts->max_record_size ? opts->max_record_size : d.max_record_size;
+    c->max_record = opts->max_record_size ? opts->max_record_size : MP__DEFAULT_MAX_RECORD;
 }
 
 static void mp__copy_cn(mp_error_info *e, const mp_record *rec)

@@ -55,11 +55,8 @@ static int mp__all_digits(const unsigned char *p, size_t n)
 
 int mp__marc_fmt_init(mp__marc_fmt *fmt, const mp_reader_options *opts)
 {
-    mp_reader_options d = MP_READER_OPTIONS_INIT;
-    if (!opts)
-        opts = &d;
     memset(fmt, 0, sizeof *fmt);
-    fmt->max_record = opts->max_record_size ? opts->max_record_size : d.max_record_size;
+    fmt->max_record = opts->max_record_size ? opts->max_record_size : MP__DEFAULT_MAX_RECORD;
     if (fmt->max_record < 64 || fmt->max_record > (size_t)UINT32_MAX)
         return MP_EINVAL;
     if ((unsigned)opts->encoding > MP_ENCODING_RAW ||
@@ -67,7 +64,7 @@ int mp__marc_fmt_init(mp__marc_fmt *fmt, const mp_reader_options *opts)
         return MP_EINVAL;
     fmt->encoding = opts->encoding;
     fmt->text.utf8_handling = opts->utf8_handling;
-    fmt->text.normalize = opts->normalize;
+    fmt->text.normalize = !opts->no_normalize;
     fmt->text.marc8_replace = opts->marc8_replace;
     fmt->record_fn = opts->record_fn;
     fmt->record_fn_user = opts->record_fn_user;

@@ -2,8 +2,8 @@
  * marc.h - the ISO 2709 / MARC 21 format plugged into the pipeline
  * (internal to stages/).
  *
- * Three pieces, shared by the pipeline reader (reader.c) and the
- * sequential reader (seqreader.c) so both give the same items at the same
+ * Three pieces, shared by the reader's pipeline mode (reader.c) and its
+ * sequential mode (seq.c) so both give the same items at the same
  * positions:
  *
  *   mp__marc_frame       framing (mp__format.frame): see stages/FRAMING.md
@@ -32,6 +32,7 @@
 #include <marcpipe/record.h>
 #include "arena.h"
 #include "pipe.h"
+#include "source.h"
 #include "text.h"
 
 #define MP__RT         0x1D /* record terminator */
@@ -40,6 +41,9 @@
 #define MP__LEADER_LEN 24u
 #define MP__MIN_RECORD 25u          /* leader + record terminator */
 #define MP__JUNK_MAX   (64u * 1024) /* longest single junk span (then another item) */
+
+#define MP__DEFAULT_MAX_RECORD (8u * 1024 * 1024) /* options.max_record_size = 0 */
+#define MP__DEFAULT_CHUNK      (512u * 1024)      /* options.chunk_size = 0 */
 
 /* Format state: written by the reader's open, read-only afterwards. */
 typedef struct mp__marc_fmt {
@@ -79,7 +83,12 @@ struct mp_record {
     size_t ann_len;
 };
 
-/* Fills fmt from reader options (NULL: defaults). MP_OK or MP_EINVAL. */
+/* Copies the caller's options into *out: the first opts->size bytes
+ * (0: all), zero for fields past them, all zero for NULL. MP_OK, or
+ * MP_EINVAL for a size smaller than the first release's struct. */
+int mp__reader_options_copy(mp_reader_options *out, const mp_reader_options *opts);
+
+/* Fills fmt from resolved reader options. MP_OK or MP_EINVAL. */
 int mp__marc_fmt_init(mp__marc_fmt *fmt, const mp_reader_options *opts);
 
 /* mp__format.frame for ISO 2709. Pure function of (p[0..avail), final,
@@ -124,5 +133,34 @@ int mp__consumer_end(mp__consumer *c, int status, int sys_errno, uint64_t offset
 /* Applied at the top of every next(): returns c->over or 0 (and turns a
  * STOP-policy error into MP_ESTOPPED). */
 int mp__consumer_check(mp__consumer *c);
+
+/* ---- the sequential mode: frame and parse on the caller's thread ------- */
+
+/* One growing window over the source, frame() and parse_item() run
+ * inline, one arena reset per record. Owned by one reader; consumer
+ * thread only. */
+typedef struct mp__seq {
+    const mp__marc_fmt *fmt;  /* the reader's format (borrowed) */
+    mp__consumer *con;        /* the reader's consumer (borrowed) */
+    mp__src *src;             /* the reader's source (borrowed) */
+    unsigned char *buf;       /* owned window buffer (NULL for memory input) */
+    const unsigned char *win; /* window: buf, or the caller's memory */
+    size_t cap;               /* buf capacity */
+    size_t start, end;        /* unconsumed bytes: win[start..end) */
+    uint64_t win_off;         /* stream offset of win[0] */
+    int eof;                  /* source ended (or failed) */
+    int io_status, io_errno;  /* failure behind eof, 0 at a clean end */
+    uint64_t io_off;          /* stream offset of the failure */
+    uint64_t ordinal;         /* next unit ordinal */
+    mp__arena arena;          /* index of the current record */
+    mp__item item;            /* the current item */
+} mp__seq;
+
+/* MP_OK or MP_ENOMEM (then nothing to free). */
+int mp__seq_init(mp__seq *s, const mp__marc_fmt *fmt, mp__consumer *con, mp__src *src);
+/* Same contract as mp_reader_next. */
+int mp__seq_next(mp__seq *s, const mp_record **rec);
+/* Frees the window and arena; does not close the source. */
+void mp__seq_free(mp__seq *s);
 
 #endif

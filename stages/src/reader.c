@@ -1,13 +1,17 @@
 /*
- * reader.c - the pipeline reader (marcpipe/reader.h).
+ * reader.c - the reader (marcpipe/reader.h): one handle, two modes.
  *
- * Plugs the ISO 2709 format (marc.h) and a source (source.h) into the
- * core pipeline (pipe.h) and turns its chunks into records and error
- * items on the consumer's thread. The consumer holds at most one chunk:
+ * Pipeline mode plugs the ISO 2709 format (marc.h) and a source
+ * (source.h) into the core pipeline (pipe.h) and turns its chunks into
+ * records and error items on the consumer's thread. Sequential mode
+ * (seq.c) runs the same frame() and parse_item() inline on the caller's
+ * thread. Both feed the same consumer (consumer.c), so both give the same
+ * items, codes and positions. In pipeline mode the consumer holds at most one chunk:
  * the one whose items it is walking; it releases it when it moves past
  * its last item, which is also when the record it returned last stops
  * being valid.
  */
+#include <stddef.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -18,12 +22,36 @@
 
 struct mp_reader {
     mp__marc_fmt fmt; /* written by open; read-only afterwards (workers read it) */
-    mp__src src;      /* used by the producer task only (after open) */
+    mp__src src;      /* the producer task's (pipeline) or the consumer's (sequential) */
     mp__consumer con; /* consumer thread only */
-    mp__pipe *pipe;
-    mp__chunk *cur; /* chunk being walked (one reference held), consumer only */
-    uint32_t idx;   /* next item of cur */
+    mp__pipe *pipe;   /* pipeline mode, NULL in sequential mode */
+    mp__chunk *cur;   /* chunk being walked (one reference held), consumer only */
+    uint32_t idx;     /* next item of cur */
+    mp__seq seq;      /* sequential mode state, consumer thread only */
 };
+
+/* The first release's struct ended with `pool`: nothing shorter exists. */
+#define MP__OPTIONS_V1_SIZE (offsetof(mp_reader_options, pool) + sizeof(mp_pool *))
+
+int mp__reader_options_copy(mp_reader_options *out, const mp_reader_options *opts)
+{
+    memset(out, 0, sizeof *out);
+    if (!opts)
+        return MP_OK;
+    size_t n = opts->size ? opts->size : sizeof *out;
+    if (n < MP__OPTIONS_V1_SIZE)
+        return MP_EINVAL;
+    memcpy(out, opts, n < sizeof *out ? n : sizeof *out);
+    out->size = sizeof *out;
+    if ((unsigned)out->mode > MP_MODE_SEQUENTIAL)
+        return MP_EINVAL;
+    /* Only ISO 2709 and whole inputs are read so far. */
+    if (out->format != MP_FORMAT_AUTO && out->format != MP_FORMAT_ISO2709)
+        return MP_EINVAL;
+    if (out->range_start != 0 || out->range_end != 0)
+        return MP_EINVAL;
+    return MP_OK;
+}
 
 static ssize_t mp__reader_read(void *src, unsigned char *buf, size_t cap, int *sys_errno,
                                const mp__pipe *pipe)
@@ -43,19 +71,19 @@ static void mp__reader_src_close(void *src)
     mp__src_close(src);
 }
 
-static int mp__reader_open(mp_reader **out, const mp_reader_options *opts, mp__src *src)
+static int mp__reader_open(mp_reader **out, const mp_reader_options *user_opts, mp__src *src)
 {
-    mp_reader_options d = MP_READER_OPTIONS_INIT;
+    mp_reader_options o;
     mp_reader *r = NULL;
     int rc;
-    if (!opts)
-        opts = &d;
     if (!out) {
         rc = MP_EINVAL;
         goto fail;
     }
     *out = NULL;
-    size_t chunk = opts->chunk_size ? opts->chunk_size : d.chunk_size;
+    if ((rc = mp__reader_options_copy(&o, user_opts)) < 0)
+        goto fail;
+    size_t chunk = o.chunk_size ? o.chunk_size : MP__DEFAULT_CHUNK;
     if (chunk < 64 || chunk > ((size_t)1 << 31)) {
         rc = MP_EINVAL;
         goto fail;
@@ -65,18 +93,25 @@ static int mp__reader_open(mp_reader **out, const mp_reader_options *opts, mp__s
         rc = MP_ENOMEM;
         goto fail;
     }
-    if ((rc = mp__marc_fmt_init(&r->fmt, opts)) < 0)
+    if ((rc = mp__marc_fmt_init(&r->fmt, &o)) < 0)
         goto fail;
-    mp__consumer_init(&r->con, opts);
+    mp__consumer_init(&r->con, &o);
     r->src = *src;
 
-    unsigned threads = opts->threads;
+    if (o.mode == MP_MODE_SEQUENTIAL) {
+        if ((rc = mp__seq_init(&r->seq, &r->fmt, &r->con, &r->src)) < 0)
+            goto fail;
+        *out = r;
+        return MP_OK;
+    }
+
+    unsigned threads = o.threads;
     if (!threads) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         threads = n > 0 ? (unsigned)n : 1;
     }
-    unsigned workers = opts->pool ? mp_pool_threads(opts->pool) : threads;
-    unsigned chunks = opts->chunks_in_flight;
+    unsigned workers = o.pool ? mp_pool_threads(o.pool) : threads;
+    unsigned chunks = o.chunks_in_flight;
     if (!chunks)
         chunks = workers * 4 < 4 ? 4 : workers * 4;
     if (chunks < 2)
@@ -88,8 +123,8 @@ static int mp__reader_open(mp_reader **out, const mp_reader_options *opts, mp__s
     cfg.chunks = chunks;
     cfg.max_unit = r->fmt.max_record;
     cfg.threads = threads;
-    cfg.pool = opts->pool;
-    cfg.ordered = opts->ordered;
+    cfg.pool = o.pool;
+    cfg.ordered = !o.unordered;
     cfg.format.frame = mp__marc_frame;
     cfg.format.parse_item = mp__marc_parse_item;
     cfg.format.fmt = &r->fmt;
@@ -103,7 +138,7 @@ static int mp__reader_open(mp_reader **out, const mp_reader_options *opts, mp__s
     *out = r;
     return MP_OK;
 fail:
-    /* The pipeline did not take the source: close it here. */
+    /* Nothing took the source: close it here (a no-op for borrowed ones). */
     mp__src_close(src);
     mp__free(r);
     return rc;
@@ -147,6 +182,8 @@ static int mp__reader_next(mp_reader *r, const mp_record **rec, const struct tim
     *rec = NULL;
     if ((rc = mp__consumer_check(&r->con)) != 0)
         return rc;
+    if (!r->pipe)
+        return mp__seq_next(&r->seq, rec);
     for (;;) {
         mp__chunk *c = r->cur;
         if (c) {
@@ -220,8 +257,13 @@ MP_EXPORT void mp_reader_close(mp_reader *r)
 {
     if (!r)
         return;
-    /* mp__pipe_close frees every chunk, the one held here included, and
-     * closes the source. */
-    mp__pipe_close(r->pipe);
+    if (r->pipe) {
+        /* mp__pipe_close frees every chunk, the one held here included, and
+         * closes the source. */
+        mp__pipe_close(r->pipe);
+    } else {
+        mp__seq_free(&r->seq);
+        mp__src_close(&r->src);
+    }
     mp__free(r);
 }

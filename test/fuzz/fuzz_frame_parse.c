@@ -2,7 +2,7 @@
  * fuzz_frame_parse.c - libFuzzer target: ISO 2709 framing + MARC parsing
  * on arbitrary bytes.
  *
- * Runs the sequential reader over the input (mp_seqreader_open_mem) and
+ * Runs the sequential mode over the input (mp_reader_open_mem) and
  * touches every byte of every record and error item it yields (ASan sees
  * any over-read); items must come in stream order and the stream must end
  * in MP_EOF. On one input in eight it also runs the pipeline with tiny
@@ -38,7 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memset(&got, 0, sizeof(got));
         if (mp_reader_open_mem(&r, data, size, &o) != MP_OK)
             abort();
-        mf_collect_pipe(&got, r);
+        mf_collect(&got, r);
         mp_reader_close(r);
         if (mf_seq_diff(&ref, &got) >= 0)
             abort(); /* the pipeline and the sequential reader disagree */

@@ -47,16 +47,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         mp_reader *r = NULL;
         if (mp_reader_open_cb(&r, rc_src_read, &s, &o) != MP_OK)
             abort();
-        rc = mf_collect_pipe(&got, r);
+        rc = mf_collect(&got, r);
         ei = *mp_reader_error(r);
         mp_reader_close(r);
     } else {
-        mp_seqreader *r = NULL;
-        if (mp_seqreader_open_cb(&r, rc_src_read, &s, &o) != MP_OK)
+        mp_reader *r = NULL;
+        if (mp_reader_open_cb(&r, rc_src_read, &s, mf_seqopts(&o)) != MP_OK)
             abort();
-        rc = mf_collect_seq(&got, r);
-        ei = *mp_seqreader_error(r);
-        mp_seqreader_close(r);
+        rc = mf_collect(&got, r);
+        ei = *mp_reader_error(r);
+        mp_reader_close(r);
     }
     uint64_t cut = s.fault == RC_FAULT_NONE ? size : s.fail_at;
     if (rc_check_cut(&ref, &got, cut, why, sizeof why))

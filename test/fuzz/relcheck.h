@@ -73,13 +73,13 @@ static inline ssize_t rc_src_read(void *user, void *buf, size_t cap, int *sys_er
 /* Reads a whole buffer with the sequential reader (the reference). */
 static inline int rc_ref_mem(mf_seq *out, const void *data, size_t len)
 {
-    mp_seqreader *r = NULL;
+    mp_reader *r = NULL;
     memset(out, 0, sizeof(*out));
-    int rc = mp_seqreader_open_mem(&r, data, len, NULL);
+    int rc = mp_reader_open_mem(&r, data, len, mf_seqopts(NULL));
     if (rc != MP_OK)
         return rc;
-    rc = mf_collect_seq(out, r);
-    mp_seqreader_close(r);
+    rc = mf_collect(out, r);
+    mp_reader_close(r);
     return rc;
 }
 

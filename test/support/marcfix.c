@@ -260,19 +260,16 @@ static void mf_push(mf_seq *s, int rc, const mp_record *rec, const mp_error_info
     }
 }
 
-int mf_collect_seq(mf_seq *s, mp_seqreader *r)
+const mp_reader_options *mf_seqopts(const mp_reader_options *o)
 {
-    const mp_record *rec;
-    int rc;
-    memset(s, 0, sizeof *s);
-    while ((rc = mp_seqreader_next(r, &rec)) == MP_OK || rc == MP_ERECORD)
-        mf_push(s, rc, rec, mp_seqreader_error(r));
-    s->end_rc = rc;
-    s->end_off = rc == MP_EOF ? 0 : mp_seqreader_error(r)->offset;
-    return rc;
+    static _Thread_local mp_reader_options copy;
+    mp_reader_options d = MP_READER_OPTIONS_INIT;
+    copy = o ? *o : d;
+    copy.mode = MP_MODE_SEQUENTIAL;
+    return &copy;
 }
 
-int mf_collect_pipe(mf_seq *s, mp_reader *r)
+int mf_collect(mf_seq *s, mp_reader *r)
 {
     const mp_record *rec;
     int rc;

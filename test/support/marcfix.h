@@ -83,8 +83,10 @@ typedef struct mf_seq {
 
 void mf_seq_free(mf_seq *s);
 uint64_t mf_record_hash(const mp_record *rec);
-/* Reads everything with the sequential reader / the pipeline reader. */
-int mf_collect_seq(mf_seq *s, mp_seqreader *r);
-int mf_collect_pipe(mf_seq *s, mp_reader *r);
+/* Reads everything from r (either mode). */
+int mf_collect(mf_seq *s, mp_reader *r);
+/* o (NULL: defaults) with mode = MP_MODE_SEQUENTIAL; a per-thread copy,
+ * valid until the next call on the same thread. */
+const mp_reader_options *mf_seqopts(const mp_reader_options *o);
 /* First index where a and b differ (a->n == b->n and ends equal: -1). */
 long mf_seq_diff(const mf_seq *a, const mf_seq *b);

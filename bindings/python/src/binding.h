@@ -111,7 +111,7 @@ typedef struct reader_args {
     Py_ssize_t chunk_size;     /* <= 0: the library's default */
     int ordered;               /* 0: records in completion order */
     int policy;                /* mp_policy */
-    int sequential;            /* 1: no pipeline threads (the sequential mode) */
+    mp_reader_mode mode;       /* MP_MODE_AUTO: the library's choice */
 } reader_args;
 
 #define READER_ARGS_INIT                                                                           \

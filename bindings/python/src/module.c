@@ -77,28 +77,27 @@ static PyObject *mod_scan(PyObject *m, PyObject *args, PyObject *kw)
                              "utf8_handling", "threads",    "chunk_size", NULL};
     PyObject *source;
     reader_args a = READER_ARGS_INIT;
-    a.sequential = 1;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|pppsIn:_scan", kwlist, &source, &a.sequential,
+    int sequential = 1;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|pppsIn:_scan", kwlist, &source, &sequential,
                                      &a.to_unicode, &a.force_utf8, &a.utf8_handling, &a.threads,
                                      &a.chunk_size))
         return NULL;
+    a.mode = sequential ? MP_MODE_SEQUENTIAL : MP_MODE_PIPELINE;
     mp_reader_options o;
     if (reader_options_from(&a, &o) < 0)
         return NULL;
-    const int sequential = a.sequential;
     Py_buffer view;
     int have_view = 0, rc;
     PyObject *pathb = NULL, *items = PyList_New(0), *res = NULL;
     if (!items)
         return NULL;
-    mp_seqreader *sr = NULL;
     mp_reader *r = NULL;
     if (PyUnicode_Check(source) || PyObject_HasAttrString(source, "__fspath__")) {
         if (!PyUnicode_FSConverter(source, &pathb))
             goto fail;
         const char *p = PyBytes_AS_STRING(pathb);
         Py_BEGIN_ALLOW_THREADS
-        rc = sequential ? mp_seqreader_open_path(&sr, p, &o) : mp_reader_open_path(&r, p, &o);
+        rc = mp_reader_open_path(&r, p, &o);
         Py_END_ALLOW_THREADS
     } else {
         if (PyObject_GetBuffer(source, &view, PyBUF_SIMPLE) < 0)
@@ -107,7 +106,7 @@ static PyObject *mod_scan(PyObject *m, PyObject *args, PyObject *kw)
         const void *d = view.buf;
         size_t n = (size_t)view.len;
         Py_BEGIN_ALLOW_THREADS
-        rc = sequential ? mp_seqreader_open_mem(&sr, d, n, &o) : mp_reader_open_mem(&r, d, n, &o);
+        rc = mp_reader_open_mem(&r, d, n, &o);
         Py_END_ALLOW_THREADS
     }
     if (rc != MP_OK) {
@@ -117,11 +116,11 @@ static PyObject *mod_scan(PyObject *m, PyObject *args, PyObject *kw)
     for (;;) {
         const mp_record *rec = NULL;
         Py_BEGIN_ALLOW_THREADS
-        rc = sequential ? mp_seqreader_next(sr, &rec) : mp_reader_next(r, &rec);
+        rc = mp_reader_next(r, &rec);
         Py_END_ALLOW_THREADS
         if (rc != MP_OK && rc != MP_ERECORD)
             break;
-        PyObject *it = scan_item(rc, rec, sequential ? mp_seqreader_error(sr) : mp_reader_error(r));
+        PyObject *it = scan_item(rc, rec, mp_reader_error(r));
         if (!it || PyList_Append(items, it) < 0) {
             Py_XDECREF(it);
             goto fail;
@@ -130,9 +129,8 @@ static PyObject *mod_scan(PyObject *m, PyObject *args, PyObject *kw)
     }
     res = Py_BuildValue("(Os)", items, mp_err_name(rc));
 fail:
-    if (sr || r) {
+    if (r) {
         Py_BEGIN_ALLOW_THREADS
-        mp_seqreader_close(sr);
         mp_reader_close(r);
         Py_END_ALLOW_THREADS
     }
@@ -154,31 +152,31 @@ static PyObject *mod_decode(PyObject *m, PyObject *args, PyObject *kw)
     static char *kwlist[] = {"data", "to_unicode", "force_utf8", "utf8_handling", NULL};
     Py_buffer view;
     reader_args a = READER_ARGS_INIT;
-    a.sequential = 1;
     if (!PyArg_ParseTupleAndKeywords(args, kw, "y*|pps:_decode", kwlist, &view, &a.to_unicode,
                                      &a.force_utf8, &a.utf8_handling))
         return NULL;
     module_state *st = PyModule_GetState(m);
     PyObject *res = NULL;
-    mp_seqreader *sr = NULL;
+    mp_reader *r = NULL;
     mp_reader_options o;
+    /* One record from memory: threads would cost more than they save, and
+     * the GIL stays held (no callback can need it). */
+    a.mode = MP_MODE_SEQUENTIAL;
     if (reader_options_from(&a, &o) < 0)
         goto out;
-    /* One record from memory: opening threads would cost more than it
-     * saves, and the GIL stays held (no callback can need it). */
-    int rc = mp_seqreader_open_mem(&sr, view.buf, (size_t)view.len, &o);
+    int rc = mp_reader_open_mem(&r, view.buf, (size_t)view.len, &o);
     if (rc != MP_OK) {
         raise_open_error(rc, NULL);
         goto out;
     }
     const mp_record *rec = NULL;
-    rc = mp_seqreader_next(sr, &rec);
+    rc = mp_reader_next(r, &rec);
     if (rc == MP_OK) {
         PyObject *cls = st->record_cls ? st->record_cls : (PyObject *)st->record_type;
         res = record_from_c((PyTypeObject *)cls, rec, rec_mode_for(&a), NULL, NULL, a.force_utf8);
     } else if (rc == MP_ERECORD) {
-        PyObject *exc = error_item_to_py(st, mp_seqreader_error(sr), rec, a.to_unicode,
-                                         a.force_utf8, a.utf8_handling, NULL);
+        PyObject *exc = error_item_to_py(st, mp_reader_error(r), rec, a.to_unicode, a.force_utf8,
+                                         a.utf8_handling, NULL);
         if (exc && PyObject_TypeCheck(exc, st->record_type)) {
             res = exc;
         } else if (exc) {
@@ -191,7 +189,7 @@ static PyObject *mod_decode(PyObject *m, PyObject *args, PyObject *kw)
         PyErr_Format(error_base(st), "cannot decode record: %s", mp_strerror(rc));
     }
 out:
-    mp_seqreader_close(sr);
+    mp_reader_close(r);
     PyBuffer_Release(&view);
     return res;
 }

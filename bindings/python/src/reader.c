@@ -232,8 +232,9 @@ int reader_options_from(const reader_args *a, mp_reader_options *o)
     o->threads = a->threads;
     if (a->chunk_size > 0)
         o->chunk_size = (size_t)a->chunk_size;
-    o->ordered = a->ordered;
+    o->unordered = !a->ordered;
     o->policy = (mp_policy)a->policy;
+    o->mode = a->mode;
     return 0;
 }
 

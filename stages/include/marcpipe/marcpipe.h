@@ -6,5 +6,4 @@
 #include <marcpipe/stats.h>
 #include <marcpipe/record.h>
 #include <marcpipe/reader.h>
-#include <marcpipe/seqreader.h>
 #endif

@@ -12,6 +12,9 @@
  *     // rc == MP_EOF at the true end; anything else: mp_reader_error(r)
  *     mp_reader_close(r);
  *
+ * One handle for both ways of reading: the pipeline (threads) and the
+ * sequential reader (the calling thread only), chosen by options.mode.
+ *
  * Thread-safety: a reader is used by one thread at a time (its
  * consumer); mp_reader_stats() may be called from any thread while it
  * runs. Different readers are independent, also on one shared mp_pool.
@@ -103,27 +106,61 @@ typedef struct mp_error_info {
  * workers: must be thread-safe. */
 typedef int (*mp_record_fn)(void *user, const mp_record *rec);
 
+/* Record serialisations, for input (options.format) and output. */
+typedef enum mp_format {
+    MP_FORMAT_AUTO = 0,    /* input: sniffed from the first bytes */
+    MP_FORMAT_ISO2709 = 1, /* ISO 2709 / MARC 21 exchange format */
+    MP_FORMAT_MARCXML = 2, /* MARC 21 slim XML */
+    MP_FORMAT_JSON = 3,    /* MARC-in-JSON: one record per line or a JSON array */
+    MP_FORMAT_MRK = 4,     /* MARCMaker mnemonic text (=LDR  ...) */
+} mp_format;
+
+/* Who runs the work. zstd's nbWorkers = 0 in spirit: one handle, a mode. */
+typedef enum mp_reader_mode {
+    MP_MODE_AUTO = 0,       /* the library chooses (default; today: the pipeline) */
+    MP_MODE_PIPELINE = 1,   /* producer, scanner and parser stages on pool threads */
+    MP_MODE_SEQUENTIAL = 2, /* no threads: the calling thread frames and parses inline */
+} mp_reader_mode;
+
+/*
+ * Reader options. Every field's zero value means its default, so
+ * `mp_reader_options o = {0};` and MP_READER_OPTIONS_INIT are the same
+ * reader. `size` lets the struct grow without breaking the ABI: callers
+ * set it to sizeof(mp_reader_options) as they compiled it (the INIT macro
+ * does; 0 means "this header's size"); fields past it read as zero.
+ * Sequential mode ignores threads, chunk_size, chunks_in_flight, unordered
+ * and pool; it yields the same items at the same positions.
+ */
 typedef struct mp_reader_options {
-    unsigned threads;          /* private pool workers; 0: online CPUs */
-    size_t chunk_size;         /* bytes per chunk (default 512 KiB) */
-    unsigned chunks_in_flight; /* T (default 4 * workers, min 4) */
-    size_t max_record_size;    /* default 8 MiB; 99999 is the ISO 2709 limit */
-    mp_policy policy;
-    uint64_t max_errors; /* error cap: after it, MP_ELIMIT (0: none) */
-    int ordered;         /* 1 (default): input order */
-    mp_encoding encoding;
-    mp_utf8_handling utf8_handling;
-    int normalize;          /* 1 (default): NFC after MARC-8 conversion */
-    int marc8_replace;      /* 1: unknown MARC-8 -> U+FFFD instead of an error item */
-    mp_record_fn record_fn; /* optional, see above */
+    size_t size;                    /* sizeof(mp_reader_options), or 0 */
+    mp_reader_mode mode;            /* default MP_MODE_AUTO */
+    unsigned threads;               /* private pool workers; 0: online CPUs */
+    size_t chunk_size;              /* bytes per chunk; 0: 512 KiB (64 B .. 2 GiB) */
+    unsigned chunks_in_flight;      /* T; 0: 4 * workers, at least 4 */
+    size_t max_record_size;         /* 0: 8 MiB; 99999 is the ISO 2709 limit */
+    mp_policy policy;               /* default MP_POLICY_REPORT */
+    uint64_t max_errors;            /* error cap: after it, MP_ELIMIT (0: none) */
+    int unordered;                  /* 1: deliver in completion order (default 0: input order) */
+    mp_encoding encoding;           /* default MP_ENCODING_AUTO */
+    mp_utf8_handling utf8_handling; /* default MP_UTF8_STRICT */
+    int no_normalize;               /* 1: no NFC after MARC-8 conversion (default 0: NFC) */
+    int marc8_replace;              /* 1: unknown MARC-8 -> U+FFFD instead of an error item */
+    mp_record_fn record_fn;         /* optional, see above */
     void *record_fn_user;
     mp_pool *pool; /* shared pool (borrowed, must outlive the reader) */
+    /* ---- fields past the first release's struct (see `size`) ---- */
+    mp_format format;     /* input format; default MP_FORMAT_AUTO (sniffed) */
+    int strict;           /* 1: warnings become error items */
+    uint64_t range_start; /* read only the units that begin in [range_start, range_end) */
+    uint64_t range_end;   /* 0: to the end of the input */
 } mp_reader_options;
 
+/* Every field spelled out so that -Wmissing-field-initializers and C++
+ * accept it; all but `size` are the zero defaults. */
 #define MP_READER_OPTIONS_INIT                                                                     \
     {                                                                                              \
-        0, 512u * 1024u, 0, 8u * 1024u * 1024u, MP_POLICY_REPORT, 0, 1, MP_ENCODING_AUTO,          \
-            MP_UTF8_STRICT, 1, 0, NULL, NULL, NULL                                                 \
+        sizeof(mp_reader_options), MP_MODE_AUTO, 0, 0, 0, 0, MP_POLICY_REPORT, 0, 0,               \
+            MP_ENCODING_AUTO, MP_UTF8_STRICT, 0, 0, NULL, NULL, NULL, MP_FORMAT_AUTO, 0, 0, 0      \
     }
 
 /* User read callback: > 0 bytes, 0 end of input, < 0 failure (set *sys_errno). */
@@ -133,10 +170,15 @@ typedef ssize_t (*mp_read_fn)(void *user, void *buf, size_t cap, int *sys_errno)
  * Open a reader. `opts` may be NULL (defaults). On success *out owns the
  * reader (close with mp_reader_close). Return MP_OK, MP_ENOENT, MP_EACCES,
  * MP_EIO, MP_EINVAL, MP_ENOMEM or MP_ETHREAD.
+ * One ownership rule for the source, whatever the mode and whether the
+ * open succeeds or fails: what the reader opened itself (_path's file) it
+ * closes; what the caller lends it (_fd's descriptor, _mem's bytes, _cb's
+ * function and user pointer) it never closes or frees.
  *  _path: a file path ("-" is NOT stdin here; use _fd(0)).
  *  _fd:   borrowed descriptor (pipe, socket, file); not closed by the reader.
  *  _mem:  borrowed buffer; must stay valid until mp_reader_close.
- *  _cb:   called from a pipeline thread, never concurrently with itself.
+ *  _cb:   called from a pipeline thread (sequential mode: the thread in
+ *         mp_reader_next), never concurrently with itself.
  */
 MP_EXPORT int mp_reader_open_path(mp_reader **out, const char *path, const mp_reader_options *opts);
 MP_EXPORT int mp_reader_open_fd(mp_reader **out, int fd, const mp_reader_options *opts);
