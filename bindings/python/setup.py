@@ -5,7 +5,7 @@
 The extension is compiled together with the library sources (core/src and
 stages/src of this repository), so no installed libmarcpipe is needed; the
 system libraries come from pkg-config (ck, liburcu-bp, liburcu-cds,
-libutf8proc). MARCPIPE_SRC may point at the repository root when the
+libutf8proc, libxml-2.0, yajl). MARCPIPE_SRC may point at the repository root when the
 package directory was copied elsewhere.
 """
 
@@ -21,7 +21,8 @@ ROOT = os.environ.get("MARCPIPE_SRC") or os.path.normpath(os.path.join(HERE, "..
 
 
 def pkg_config(*args):
-    out = subprocess.run(["pkg-config", *args, "ck", "liburcu-bp", "liburcu-cds", "libutf8proc"],
+    out = subprocess.run(["pkg-config", *args, "ck", "liburcu-bp", "liburcu-cds", "libutf8proc",
+                          "libxml-2.0", "yajl"],
                          check=True, capture_output=True, text=True).stdout
     return shlex.split(out)
 

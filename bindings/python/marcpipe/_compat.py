@@ -20,6 +20,7 @@ from .exceptions import (
     BadSubfieldCodeWarning,
     BaseAddressInvalid,
     BaseAddressNotFound,
+    DTDSkipped,
     EndOfRecordNotFound,
     FatalReaderError,
     FieldNotFound,
@@ -32,6 +33,7 @@ from .exceptions import (
     RecordDirectoryInvalid,
     RecordLeaderInvalid,
     RecordLengthInvalid,
+    RecordSyntaxError,
     RecordTooBig,
     RecordUnicodeDecodeError,
     RecordValueError,
@@ -63,6 +65,8 @@ KIND_CLASS = {
     "MARC8": Marc8DecodeError,
     "IO": FatalReaderError,
     "FILTER": FilterError,
+    "SYNTAX": RecordSyntaxError,
+    "DTD": DTDSkipped,
 }
 
 # Kinds found while parsing a framed record: pymarc's checks on the raw bytes

@@ -45,6 +45,8 @@ __all__ = [
     "RecordUnicodeDecodeError",
     "RecordValueError",
     "FilterError",
+    "RecordSyntaxError",
+    "DTDSkipped",
 ]
 
 
@@ -113,6 +115,17 @@ class JunkSkipped(RecordLengthInvalid):
     """Bytes between records that do not form a record were skipped (marcpipe)."""
 
     _text = "Bytes between records skipped"
+
+
+class DTDSkipped(FatalReaderError):
+    """A MARCXML document type declaration that declares entities (marcpipe).
+
+    marcpipe loads no DTD and expands no entity it declares (no XXE, no
+    "billion laughs"): the declaration is reported and skipped, and records
+    that use its entities are RecordSyntaxError items.
+    """
+
+    _text = "Document type declaration with entity declarations skipped"
 
 
 class RecordLeaderInvalid(_Positioned, PymarcException):
@@ -198,6 +211,18 @@ class RecordUnicodeDecodeError(_Positioned, PymarcException, UnicodeDecodeError)
     def __str__(self) -> str:
         self._text = UnicodeDecodeError.__str__(self)
         return _Positioned.__str__(self)
+
+
+class RecordSyntaxError(_Positioned, PymarcException, ValueError):
+    """A MARCXML, MARC-in-JSON or MARCMaker record is not well-formed (marcpipe).
+
+    pymarc raises the parser's own error here (xml.sax.SAXParseException,
+    json.JSONDecodeError, a PymarcException for MARCMaker) and stops; marcpipe
+    reports the record and goes on with the next one. It is a ValueError, as
+    json.JSONDecodeError is.
+    """
+
+    _text = "Record is not well-formed"
 
 
 class RecordValueError(_Positioned, PymarcException, ValueError):
