@@ -62,9 +62,10 @@ static void usage(FILE *out)
     fprintf(out,
             "Usage: marcpipe COMMAND [OPTIONS] FILE...\n"
             "\n"
-            "Read MARC 21 / ISO 2709 files through marcpipe's multi-threaded pipeline.\n"
-            "FILE '-' is standard input. Several files are read one after the other on\n"
-            "one shared pool of worker threads; counts and times cover all of them.\n"
+            "Read MARC 21 files - ISO 2709, MARCXML, MARC-in-JSON or MARCMaker - through\n"
+            "marcpipe's multi-threaded pipeline. FILE '-' is standard input. Several files\n"
+            "are read one after the other on one shared pool of worker threads; counts and\n"
+            "times cover all of them.\n"
             "\n"
             "Commands:\n"
             "  count   parse and validate every record; print the number of good records\n"
@@ -73,6 +74,11 @@ static void usage(FILE *out)
             "  stats   print records, error items by kind, bytes, seconds, MB/s, records/s\n"
             "\n"
             "Options:\n"
+            "  -i, --input-format F     auto (default: from the first bytes of each file:\n"
+            "                           a digit ISO 2709, '<' MARCXML, '{' or '[' JSON,\n"
+            "                           '=' MARCMaker), iso2709, marcxml, json (MARC-in-JSON:\n"
+            "                           one record per line or an array) or mrk (MARCMaker);\n"
+            "                           a file that looks like another format is an error\n"
             "  -t, --threads N          parser worker threads (default 0: one per CPU)\n"
             "  -p, --policy P           what to do with a damaged record or framing problem:\n"
             "                           report (default: print it, go on), stop (end the run\n"
@@ -115,6 +121,8 @@ static void usage(FILE *out)
             "  marcpipe count books.mrc\n"
             "  marcpipe stats --threads 4 --json a.mrc b.mrc\n"
             "  marcpipe dump books.mrc | less\n"
+            "  marcpipe count oai-harvest.xml export.json   (formats detected per file)\n"
+            "  marcpipe dump -i marcxml - < records.xml\n"
             "  curl -s https://example.org/export.mrc | marcpipe stats -\n"
             "  marcpipe count --policy stop --encoding marc8 old-catalogue.mrc\n");
 }
@@ -203,6 +211,7 @@ enum {
 };
 
 static const struct option long_options[] = {
+    {"input-format", required_argument, NULL, 'i'},
     {"threads", required_argument, NULL, 't'},
     {"policy", required_argument, NULL, 'p'},
     {"max-errors", required_argument, NULL, 'm'},
@@ -232,14 +241,23 @@ static int parse_args(int argc, char **argv, cli_opts *o)
     static const char *const policies[] = {"report", "stop", "skip"};
     static const char *const encodings[] = {"auto", "utf8", "marc8", "raw"};
     static const char *const utf8s[] = {"strict", "replace", "ignore"};
+    /* In mp_format order. */
+    static const char *const formats[] = {"auto", "iso2709", "marcxml", "json", "mrk"};
     mp_reader_options defaults = MP_READER_OPTIONS_INIT;
     memset(o, 0, sizeof *o);
     o->ro = defaults;
     uint64_t v;
     int c, k;
 
-    while ((c = getopt_long(argc, argv, "t:p:m:e:u:c:jqvVh", long_options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "i:t:p:m:e:u:c:jqvVh", long_options, NULL)) != -1) {
         switch (c) {
+        case 'i':
+            if ((k = pick(optarg, formats, 5)) < 0)
+                return usage_error("--input-format wants auto, iso2709, marcxml, json or mrk, not "
+                                   "'%s'",
+                                   optarg);
+            o->ro.format = (mp_format)k;
+            break;
         case 't':
             if (parse_uint(optarg, 1024, &v) != 0)
                 return usage_error("--threads wants a number from 0 to 1024, not '%s'", optarg);

@@ -69,6 +69,11 @@ mp__frame_rc mp__json_frame(const void *fmtv, const unsigned char *p, size_t ava
     size_t w = avail < max ? avail : max;
     int fin = final != MP_FINAL_NO || avail >= max;
 
+    int bom = mp__bom(p, w, fin);
+    if (bom > 0)
+        return mp__json_answer(out, MP_FRAME_IGNORE, 3, 0);
+    if (bom < 0)
+        return mp__json_answer(out, MP_FRAME_NEED, 3, 0);
     /* Structure between records: ignored byte by byte, so any split of
      * the run is the same. */
     size_t i = 0;

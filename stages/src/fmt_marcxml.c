@@ -436,6 +436,11 @@ mp__frame_rc mp__xml_frame(const void *fmtv, const unsigned char *p, size_t avai
     size_t w = avail < max ? avail : max;
     int fin = final != MP_FINAL_NO || avail >= max;
 
+    int bom = mp__bom(p, w, fin);
+    if (bom > 0)
+        return mp__x_answer(out, MP_FRAME_IGNORE, 3, 0);
+    if (bom < 0)
+        return mp__x_answer(out, MP_FRAME_NEED, 3, 0);
     size_t i = 0;
     while (i < w && mp__x_ws(p[i]))
         i++;

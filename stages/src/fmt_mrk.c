@@ -68,6 +68,11 @@ mp__frame_rc mp__mrk_frame(const void *fmtv, const unsigned char *p, size_t avai
     size_t w = avail < max ? avail : max;
     int fin = final != MP_FINAL_NO || avail >= max;
 
+    int bom = mp__bom(p, w, fin);
+    if (bom > 0)
+        return mp__mrk_answer(out, MP_FRAME_IGNORE, 3, 0);
+    if (bom < 0)
+        return mp__mrk_answer(out, MP_FRAME_NEED, 3, 0);
     /* Blank lines: ignored. */
     size_t i = 0, done = 0;
     for (;;) {

@@ -83,6 +83,20 @@ int mp__xml_parse_libxml2(const mp__marc_fmt *fmt, mp__item *item, mp__arena *ar
  * called by the reader's open (the consumer's thread). Idempotent. */
 void mp__xml_global_init(void);
 
+/* A UTF-8 byte order mark at p (the text framers ignore it where they
+ * ignore white space): 3, 0 when there is none, -1 when the w bytes
+ * there (w < 3, the input goes on: !fin) do not decide. */
+static inline int mp__bom(const unsigned char *p, size_t w, int fin)
+{
+    static const unsigned char bom[3] = {0xEF, 0xBB, 0xBF};
+    if (w >= 3)
+        return p[0] == bom[0] && p[1] == bom[1] && p[2] == bom[2] ? 3 : 0;
+    for (size_t i = 0; i < w; i++)
+        if (p[i] != bom[i])
+            return 0;
+    return fin ? 0 : -1;
+}
+
 /* Longest span of envelope / junk per item, as for ISO 2709. */
 #define MP__TEXT_JUNK_MAX (64u * 1024)
 

@@ -57,7 +57,6 @@ void mf_delete(mf_buf *b, size_t at, size_t n);
 /* Reads a whole file (NULL when it cannot be read). */
 unsigned char *mf_read_file(const char *path, size_t *len);
 
-#endif
 
 /* ---- collecting what a reader yields (for parity checks) ----------------- */
 
@@ -90,3 +89,5 @@ int mf_collect(mf_seq *s, mp_reader *r);
 const mp_reader_options *mf_seqopts(const mp_reader_options *o);
 /* First index where a and b differ (a->n == b->n and ends equal: -1). */
 long mf_seq_diff(const mf_seq *a, const mf_seq *b);
+
+#endif
