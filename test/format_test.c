@@ -125,8 +125,8 @@ Test(format, auto_reads_every_format, .timeout = 60)
             cr_assert_eq(got.end_rc, MP_EOF, "%s", tf_style_name((tf_style)s));
             cr_assert_eq(got.n, want.n, "%s: %zu items", tf_style_name((tf_style)s), got.n);
             for (size_t i = 0; i < got.n; i++) {
-                cr_assert_eq(got.v[i].rc, MP_OK, "%s item %zu: kind %d",
-                             tf_style_name((tf_style)s), i, got.v[i].kind);
+                cr_assert_eq(got.v[i].rc, MP_OK, "%s item %zu: kind %d", tf_style_name((tf_style)s),
+                             i, got.v[i].kind);
                 cr_assert_eq(got.v[i].hash, want.v[i].hash, "%s record %zu differs",
                              tf_style_name((tf_style)s), i);
                 cr_assert_eq(got.v[i].offset, f->units[s][i].start, "%s record %zu offset",
@@ -179,8 +179,7 @@ Test(format, every_chunk_size_and_worker_count_gives_the_same_items, .timeout = 
 
 /* ---- a mismatch is one clear error ------------------------------------------ */
 
-static int one_error(const void *p, size_t n, mp_format fmt, int sequential, char *msg,
-                     size_t cap)
+static int one_error(const void *p, size_t n, mp_format fmt, int sequential, char *msg, size_t cap)
 {
     mp_reader_options o = MP_READER_OPTIONS_INIT;
     o.format = fmt;
@@ -199,16 +198,14 @@ static int one_error(const void *p, size_t n, mp_format fmt, int sequential, cha
 Test(format, a_file_in_another_format_is_one_clear_error, .timeout = 60)
 {
     fixture *f = fixture_make(3, 5);
-    const mf_buf *inputs[] = {&f->iso, &f->text[TF_XML], &f->text[TF_JSON_LINES],
-                              &f->text[TF_MRK]};
-    const mp_format found[] = {MP_FORMAT_ISO2709, MP_FORMAT_MARCXML, MP_FORMAT_JSON,
-                               MP_FORMAT_MRK};
+    const mf_buf *inputs[] = {&f->iso, &f->text[TF_XML], &f->text[TF_JSON_LINES], &f->text[TF_MRK]};
+    const mp_format found[] = {MP_FORMAT_ISO2709, MP_FORMAT_MARCXML, MP_FORMAT_JSON, MP_FORMAT_MRK};
     for (int i = 0; i < 4; i++) {
         for (int asked = MP_FORMAT_ISO2709; asked <= MP_FORMAT_MRK; asked++) {
             for (int seq = 0; seq < 2; seq++) {
                 char msg[200];
-                int rc = one_error(inputs[i]->p, inputs[i]->len, (mp_format)asked, seq, msg,
-                                   sizeof msg);
+                int rc =
+                    one_error(inputs[i]->p, inputs[i]->len, (mp_format)asked, seq, msg, sizeof msg);
                 if (asked == (int)found[i]) {
                     cr_assert_eq(rc, MP_OK);
                     continue;

@@ -342,13 +342,15 @@ static int mp__x_is_marc(const unsigned char *p, size_t n, size_t tl, size_t na,
 }
 
 /*
- * The end of the MARC record whose start tag p[0..tl) has the qualified
- * name q (qn bytes): just past "</q>", or before a "<q" start tag of the
- * next record (*unclosed). Comments, CDATA and processing instructions are
- * skipped whole. 0 when n bytes do not hold it.
+ * The end of the MARC record whose start tag is p[0..tl): just past its
+ * end tag - the first end tag whose local name is "record", whatever its
+ * prefix (a wrong one is the parser's to report) - or before the start
+ * tag of the next record (*unclosed): MARC records do not nest, so any
+ * "record" element that starts inside one ends it. Comments, CDATA and
+ * processing instructions are skipped whole. 0 when n bytes do not hold
+ * it.
  */
-static size_t mp__x_record_end(const unsigned char *p, size_t n, size_t tl, const unsigned char *q,
-                               size_t qn, int *unclosed)
+static size_t mp__x_record_end(const unsigned char *p, size_t n, size_t tl, int *unclosed)
 {
     size_t i = tl;
     *unclosed = 0;
@@ -357,18 +359,10 @@ static size_t mp__x_record_end(const unsigned char *p, size_t n, size_t tl, cons
         if (!lt)
             return 0;
         i = (size_t)(lt - p);
-        if (i + qn + 3 > n)
+        if (i + 1 >= n)
             return 0;
         unsigned char c = p[i + 1];
-        if (c == '/' && memcmp(p + i + 2, q, qn) == 0) {
-            size_t k = i + 2 + qn;
-            while (k < n && mp__x_ws(p[k]))
-                k++;
-            if (k >= n)
-                return 0;
-            if (p[k] == '>')
-                return k + 1;
-        } else if (c == '!' || c == '?') {
+        if (c == '!' || c == '?') {
             size_t sl;
             int r = mp__x_special(p + i, n - i, &sl);
             if (r == MP__LEX_MORE)
@@ -377,14 +371,34 @@ static size_t mp__x_record_end(const unsigned char *p, size_t n, size_t tl, cons
                 i += sl;
                 continue;
             }
-        } else if (memcmp(p + i + 1, q, qn) == 0) {
-            unsigned char d = p[i + 1 + qn];
-            if (mp__x_ws(d) || d == '>' || d == '/') {
-                *unclosed = 1;
-                return i;
+            i++;
+            continue;
+        }
+        size_t k = i + 1 + (c == '/');
+        size_t s = k;
+        while (k < n && mp__x_namechar(p[k]))
+            k++;
+        if (k >= n)
+            return 0;
+        const unsigned char *l;
+        size_t ln;
+        mp__x_local(p + s, k - s, &l, &ln);
+        if (mp__x_is(l, ln, "record")) {
+            if (c != '/') {
+                if (mp__x_ws(p[k]) || p[k] == '>' || p[k] == '/') {
+                    *unclosed = 1;
+                    return i;
+                }
+            } else {
+                while (k < n && mp__x_ws(p[k]))
+                    k++;
+                if (k >= n)
+                    return 0;
+                if (p[k] == '>')
+                    return k + 1;
             }
         }
-        i++;
+        i = k;
     }
 }
 
@@ -525,7 +539,7 @@ mp__frame_rc mp__xml_frame(const void *fmtv, const unsigned char *p, size_t avai
     if (empty)
         return mp__x_answer(out, MP_FRAME_RECORD, tl, 0);
     int unclosed;
-    size_t e = mp__x_record_end(p, w, tl, p + na, nn, &unclosed);
+    size_t e = mp__x_record_end(p, w, tl, &unclosed);
     if (e)
         return mp__x_answer(out, MP_FRAME_RECORD, e, unclosed ? MP_EK_TRUNCATED : 0);
     if (!fin)
@@ -1115,8 +1129,13 @@ int mp__xml_parse_fast(const mp__marc_fmt *fmt, mp__item *item, mp__arena *arena
                 if (c < 0x20 || c == '<') /* TAB, LF, CR would be normalised */
                     return MP__F_DECLINE;
                 if (c == '&') {
+                    char ref[4];
+                    size_t rl;
+                    size_t l = mp__f_ref(q, e, ref, &rl);
+                    if (!l)
+                        return MP__F_DECLINE;
                     a->has_ref = 1;
-                    q++;
+                    q += l;
                 } else if (c >= 0x80) {
                     size_t u = mp__f_utf8(q, e);
                     if (!u)

@@ -57,7 +57,6 @@ void mf_delete(mf_buf *b, size_t at, size_t n);
 /* Reads a whole file (NULL when it cannot be read). */
 unsigned char *mf_read_file(const char *path, size_t *len);
 
-
 /* ---- collecting what a reader yields (for parity checks) ----------------- */
 
 #include <marcpipe/marcpipe.h>

@@ -182,8 +182,8 @@ static void tf_mrk_record(mf_buf *out, const mp_record *rec)
     }
 }
 
-size_t tf_convert(mf_buf *out, const unsigned char *iso, size_t len, tf_style style,
-                  tf_unit *units, size_t max_units)
+size_t tf_convert(mf_buf *out, const unsigned char *iso, size_t len, tf_style style, tf_unit *units,
+                  size_t max_units)
 {
     mp_reader_options o = MP_READER_OPTIONS_INIT;
     o.mode = MP_MODE_SEQUENTIAL;

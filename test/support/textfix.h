@@ -33,8 +33,8 @@ typedef struct tf_unit {
 } tf_unit;
 
 /* Converts; returns the number of records (at most max_units are noted). */
-size_t tf_convert(mf_buf *out, const unsigned char *iso, size_t len, tf_style style,
-                  tf_unit *units, size_t max_units);
+size_t tf_convert(mf_buf *out, const unsigned char *iso, size_t len, tf_style style, tf_unit *units,
+                  size_t max_units);
 
 /* XML text escaping of n bytes (&, <, >, " as entities). */
 void tf_xml_text(mf_buf *out, const char *p, size_t n);
