@@ -55,6 +55,7 @@ int mp__bld_init(mp__bld *b, const mp__marc_fmt *fmt, mp__item *item, mp__arena 
         return MP_ENOMEM;
     memset(rec, 0, sizeof *rec);
     rec->offset = item->offset;
+    rec->unit_len = item->len;
     rec->ordinal = item->ordinal;
     b->rec = rec;
     memset(b->leader, ' ', sizeof b->leader);

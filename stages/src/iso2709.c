@@ -696,6 +696,7 @@ int mp__marc_parse_item(const void *fmtv, mp__item *item, mp__arena *arena)
     rec->leader = (const char *)item->data;
     rec->raw_len = item->len;
     rec->offset = item->offset;
+    rec->unit_len = item->len;
     rec->ordinal = item->ordinal;
     x.rec = rec;
     item->result = NULL;

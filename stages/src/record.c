@@ -95,6 +95,11 @@ MP_EXPORT uint64_t mp_record_offset(const mp_record *rec)
     return rec->offset;
 }
 
+MP_EXPORT uint64_t mp_record_input_length(const mp_record *rec)
+{
+    return rec->unit_len;
+}
+
 MP_EXPORT uint64_t mp_record_ordinal(const mp_record *rec)
 {
     return rec->ordinal;

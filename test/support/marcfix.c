@@ -249,11 +249,9 @@ static void mf_push(mf_seq *s, int rc, const mp_record *rec, const mp_error_info
         it->ordinal = e->ordinal;
     }
     if (rec) {
-        size_t len;
-        mp_record_raw(rec, &len);
         it->has_rec = 1;
         it->offset = mp_record_offset(rec);
-        it->length = len;
+        it->length = mp_record_input_length(rec); /* the unit: what a cut must spare */
         it->ordinal = mp_record_ordinal(rec);
         it->nfields = mp_record_field_count(rec);
         it->hash = mf_record_hash(rec);

@@ -73,9 +73,16 @@ MP_EXPORT char mp_record_cataloging_form(const mp_record *rec);  /* 18 */
  * 9999 / 99999 there, as other MARC tools do, while the index keeps the
  * true spans. */
 MP_EXPORT const unsigned char *mp_record_raw(const mp_record *rec, size_t *len);
-/* Stream position: byte offset of the leader and 0-based unit ordinal. */
+/* Stream position: byte offset where the record starts in the input (ISO
+ * 2709: its leader; MARCXML: its <record> start tag; MARC-in-JSON: its
+ * '{'; MARCMaker: its first line) and 0-based unit ordinal. */
 MP_EXPORT uint64_t mp_record_offset(const mp_record *rec);
 MP_EXPORT uint64_t mp_record_ordinal(const mp_record *rec);
+/* Bytes the record occupies in the input from mp_record_offset: for ISO
+ * 2709 the raw length; for the text formats the record's element, object
+ * or lines - so [offset, offset + length) can be read back and parsed
+ * alone (an index of a large file). */
+MP_EXPORT uint64_t mp_record_input_length(const mp_record *rec);
 
 /* Fields in directory order. */
 MP_EXPORT uint32_t mp_record_field_count(const mp_record *rec);
