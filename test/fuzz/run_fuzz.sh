@@ -1,11 +1,12 @@
 #!/bin/sh
-# run_fuzz.sh TARGET_BINARY REGRESS_DIR CORPUS_DIR SECONDS
+# run_fuzz.sh TARGET_BINARY REGRESS_DIR CORPUS_DIR SECONDS [SEED_PATTERNS]
 # Replays the committed regression inputs of the target (regress/<name>/),
 # then fuzzes for SECONDS, seeded with the MARC files of CORPUS_DIR (when
-# present: copies live only in a temporary directory, never in the repo).
+# present: copies live only in a temporary directory, never in the repo),
+# or with the files matching SEED_PATTERNS (e.g. "*.xml *.json") instead.
 # New crashers are left in $MP_FUZZ_ARTIFACTS (default: the build dir).
 set -eu
-bin=$1; regress=$2; corpus=$3; secs=$4
+bin=$1; regress=$2; corpus=$3; secs=$4; patterns=${5:-}
 name=$(basename "$bin"); short=${name#fuzz_}
 work=$(mktemp -d "${TMPDIR:-/tmp}/mp-fuzz.XXXXXX")
 trap 'rm -rf "$work"' EXIT INT TERM
@@ -18,7 +19,17 @@ if [ -d "$regress/$short" ] && [ -n "$(ls -A "$regress/$short" 2>/dev/null)" ]; 
 fi
 if [ -d "$corpus" ]; then
     n=0
-    for f in $(find "$corpus" -type f \( -name '*.mrc' -o -name '*.dat' -o -name '*.usmarc' -o -name '*.marc' \) -size -64k); do
+    set -f  # the patterns go to find unexpanded
+    if [ -n "$patterns" ]; then
+        names=""
+        for p in $patterns; do names="$names${names:+ -o} -name $p"; done
+    else
+        names="-name *.mrc -o -name *.dat -o -name *.usmarc -o -name *.marc"
+    fi
+    # shellcheck disable=SC2086
+    files=$(find "$corpus" -type f \( $names \) -size -64k)
+    set +f
+    for f in $files; do
         n=$((n + 1)); cp "$f" "$work/corpus/seed$n"
     done
     # The big realworld file: a 16 KiB slice as a seed.
