@@ -1,5 +1,6 @@
 /*
- * marcpipe/reader.h - reading MARC 21 / ISO 2709 through the pipeline.
+ * marcpipe/reader.h - reading MARC 21 records (ISO 2709, MARCXML,
+ * MARC-in-JSON, MARCMaker) through the pipeline.
  *
  *     mp_reader *r;
  *     mp_reader_options o = MP_READER_OPTIONS_INIT;
@@ -108,7 +109,23 @@ typedef struct mp_error_info {
  * workers: must be thread-safe. */
 typedef int (*mp_record_fn)(void *user, const mp_record *rec);
 
-/* Record serialisations, for input (options.format) and output. */
+/*
+ * Record serialisations, for input (options.format) and output. Every
+ * input format yields the same mp_record (record.h); MARCXML, MARC-in-JSON
+ * and MARCMaker records come with an ISO 2709 form (mp_record_raw) built
+ * by the parser. With MP_FORMAT_AUTO the first bytes decide (after a UTF-8
+ * byte order mark and white space: a digit ISO 2709, '<' MARCXML, '{' or
+ * '[' MARC-in-JSON, '=' MARCMaker, anything else ISO 2709). With a format
+ * named, an input whose first bytes look like another format ends at once
+ * with MP_EFORMAT (mp_reader_error says which format it looks like).
+ * Detection reads at most 4 KiB ahead, on the thread that reads the
+ * source (never in open). MARCXML: one <record> element per record, any
+ * prefix, in a collection, bare or in an envelope (OAI-PMH); no DTD is
+ * loaded and no entity beyond XML's five is expanded. MARC-in-JSON: one
+ * object per line or a JSON array. Rules: stages/FRAMING.md.
+ * options.encoding applies to ISO 2709 and MARCMaker (whose text is UTF-8
+ * unless MP_ENCODING_MARC8 or _RAW is asked); XML and JSON text is Unicode.
+ */
 typedef enum mp_format {
     MP_FORMAT_AUTO = 0,    /* input: sniffed from the first bytes */
     MP_FORMAT_ISO2709 = 1, /* ISO 2709 / MARC 21 exchange format */
@@ -151,7 +168,7 @@ typedef struct mp_reader_options {
     void *record_fn_user;
     mp_pool *pool; /* shared pool (borrowed, must outlive the reader) */
     /* ---- fields past the first release's struct (see `size`) ---- */
-    mp_format format;     /* input format; default MP_FORMAT_AUTO (sniffed) */
+    mp_format format;     /* input format; default MP_FORMAT_AUTO (detected) */
     int strict;           /* 1: warnings become error items */
     uint64_t range_start; /* read only the units that begin in [range_start, range_end) */
     uint64_t range_end;   /* 0: to the end of the input */
@@ -171,7 +188,9 @@ typedef ssize_t (*mp_read_fn)(void *user, void *buf, size_t cap, int *sys_errno)
 /*
  * Open a reader. `opts` may be NULL (defaults). On success *out owns the
  * reader (close with mp_reader_close). Return MP_OK, MP_ENOENT, MP_EACCES,
- * MP_EIO, MP_EINVAL, MP_ENOMEM or MP_ETHREAD.
+ * MP_EIO, MP_EINVAL (also for an unknown options.format), MP_ENOMEM or
+ * MP_ETHREAD. A format mismatch is not an open error: the first
+ * mp_reader_next returns MP_EFORMAT.
  * One ownership rule for the source, whatever the mode and whether the
  * open succeeds or fails: what the reader opened itself (_path's file) it
  * closes; what the caller lends it (_fd's descriptor, _mem's bytes, _cb's
@@ -193,9 +212,9 @@ MP_EXPORT int mp_reader_open_cb(mp_reader **out, mp_read_fn fn, void *user,
  * Next item. MP_OK: *rec is a good record. MP_ERECORD: an error item
  * (mp_reader_error); *rec is the damaged record when one was framed and
  * partly parsed, NULL for skipped spans. MP_EOF: the whole input was
- * consumed. Other codes (MP_EIO, MP_ESTOPPED, MP_ELIMIT, MP_ENOMEM): the
- * stream is over; mp_reader_error() says where. *rec is borrowed until the
- * next call.
+ * consumed. Other codes (MP_EIO, MP_ESTOPPED, MP_ELIMIT, MP_ENOMEM,
+ * MP_EFORMAT): the stream is over; mp_reader_error() says where. *rec is
+ * borrowed until the next call.
  */
 MP_EXPORT int mp_reader_next(mp_reader *r, const mp_record **rec);
 
