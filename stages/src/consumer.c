@@ -104,6 +104,9 @@ int mp__consumer_check(mp__consumer *c)
 
 int mp__consumer_item(mp__consumer *c, const mp__item *it, const mp_record **rec, int *rc)
 {
+    /* The item came through the rings after detection wrote the format. */
+    if (!c->format && c->fmt)
+        c->format = c->fmt->format;
     const mp_record *r = it->type == MP_ITEM_RECORD ? (const mp_record *)it->result : NULL;
     /* Unordered delivery may hand back an earlier unit last: keep the
      * furthest end seen, so counts never go backwards. */

@@ -805,10 +805,13 @@ int mp__xml_parse_libxml2(const mp__marc_fmt *fmt, mp__item *item, mp__arena *ar
             xmlParseChunk(ctxt, (const char *)p, (int)n, left == 0);
             p += n;
         } while (left > 0 && ctxt->wellFormed);
-        if (!ctxt->wellFormed)
+        if (!ctxt->wellFormed) {
+            /* Not well-formed says more than what the events met before. */
+            c.x.b.rec->err = NULL;
             mp__bld_error(&c.x.b, MP_EK_SYNTAX, NULL, 0,
                           "not well-formed XML at line %d, column %d of the record: %s", c.line,
                           c.col, c.err_set ? c.msg : "parse error");
+        }
     }
     xmlFreeParserCtxt(ctxt);
     return mp__bld_finish(&c.x.b);

@@ -145,6 +145,8 @@ typedef struct mp__consumer {
     uint64_t errors;  /* error items (also skipped ones) */
     uint64_t bytes;   /* stream bytes consumed (end of the last item) */
     int over;         /* terminal code once the stream is over, else 0 */
+    int format;       /* fmt->format once an item or the terminal chunk came through the
+                       * rings (or the sequential reader detected it); 0 before */
     int last_rc;      /* code of the last delivered item (for ESTOPPED) */
     mp_error_info info;
 } mp__consumer;

@@ -214,6 +214,8 @@ static int mp__reader_next(mp_reader *r, const mp_record **rec, const struct tim
             }
             r->cur = NULL;
             if (c->status != 0) {
+                if (!r->con.format) /* the terminal chunk came after detection */
+                    r->con.format = r->fmt.format;
                 rc = mp__consumer_end(&r->con, c->status, c->sys_errno, c->offset);
                 mp__chunk_release(c);
                 return rc;
@@ -243,6 +245,11 @@ MP_EXPORT int mp_reader_next_timeout(mp_reader *r, const mp_record **rec, int ti
     struct timespec dl;
     mp__deadline_in(&dl, timeout_ms < 0 ? 0 : timeout_ms);
     return mp__reader_next(r, rec, &dl);
+}
+
+MP_EXPORT mp_format mp_reader_format(const mp_reader *r)
+{
+    return r ? (mp_format)r->con.format : MP_FORMAT_AUTO;
 }
 
 MP_EXPORT const mp_error_info *mp_reader_error(const mp_reader *r)

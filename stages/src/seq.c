@@ -83,7 +83,9 @@ int mp__seq_next(mp__seq *s, const mp_record **rec)
     int rc;
     if (!s->fmt->resolved || s->fmt->mismatch) {
         /* The first bytes decide the format (blocking read of the lead-in). */
-        if ((rc = mp__fmt_resolve(s->fmt, s->src, NULL)) < 0)
+        rc = mp__fmt_resolve(s->fmt, s->src, NULL);
+        s->con->format = s->fmt->format;
+        if (rc < 0)
             return mp__consumer_end(s->con, rc, 0, 0);
     }
     for (;;) {

@@ -8,6 +8,10 @@
                 continue
             print(record.title)
 
+    records = marcpipe.parse_xml_to_array("harvest.xml")      # MARCXML
+    for record in marcpipe.JSONReader("export.json"): ...     # MARC-in-JSON
+    for record in marcpipe.MARCMakerReader("notes.mrk"): ...  # MARCMaker
+
 Switching from pymarc: ``from marcpipe import MARCReader``.
 """
 
@@ -16,7 +20,9 @@ from . import exceptions
 from .exceptions import *  # noqa: F401,F403
 from .field import END_OF_FIELD, SUBFIELD_INDICATOR, Field, Indicators, RawField, Subfield
 from .leader import Leader
-from .reader import MARCReader, Pool, map_records
+from .marcjson import parse_json_to_array
+from .marcxml import XmlHandler, map_xml, parse_xml, parse_xml_to_array
+from .reader import JSONReader, MARCMakerReader, MARCReader, MARCXMLReader, Pool, map_records
 from .record import END_OF_RECORD, Record, _title_slow, map_marc8_record
 
 __version__ = "0.1.0"
@@ -31,10 +37,19 @@ _marcpipe._register(
     error_factory=_compat.make_error,
     title_slow=_title_slow,
     error_base=exceptions.PymarcException,
+    format_error=exceptions.InputFormatError,
 )
 
 __all__ = [
     "MARCReader",
+    "MARCXMLReader",
+    "JSONReader",
+    "MARCMakerReader",
+    "parse_xml_to_array",
+    "parse_xml",
+    "map_xml",
+    "XmlHandler",
+    "parse_json_to_array",
     "Pool",
     "Record",
     "Field",

@@ -47,6 +47,7 @@ __all__ = [
     "FilterError",
     "RecordSyntaxError",
     "DTDSkipped",
+    "InputFormatError",
 ]
 
 
@@ -223,6 +224,18 @@ class RecordSyntaxError(_Positioned, PymarcException, ValueError):
     """
 
     _text = "Record is not well-formed"
+
+
+class InputFormatError(PymarcException, ValueError):
+    """The input is not in the format the reader was asked for (marcpipe).
+
+    Raised once, at the first ``next()``, instead of one error per unit:
+    the message names the format the input looks like, e.g. "input looks
+    like MARCXML, but ISO 2709 was requested: use format 'marcxml' ...".
+    ``MARCReader`` reads ISO 2709 only; MARCXML, MARC-in-JSON and MARCMaker
+    have their own readers (``parse_xml_to_array``, ``JSONReader``,
+    ``MARCMakerReader``, ``MARCXMLReader``).
+    """
 
 
 class RecordValueError(_Positioned, PymarcException, ValueError):

@@ -1,19 +1,31 @@
-"""marcpipe.MARCReader: pymarc 5.x's MARCReader on the multi-threaded pipeline."""
+"""pymarc 5.x's readers on the multi-threaded pipeline.
+
+``MARCReader`` (ISO 2709), ``JSONReader`` (MARC-in-JSON), ``MARCMakerReader``
+(MARCMaker text) and marcpipe's ``MARCXMLReader`` (MARCXML, also inside
+OAI-PMH envelopes). Every record is framed by the pipeline's scanner and
+parsed by its workers in C (stages/FRAMING.md); the same Record class comes
+out of all of them.
+"""
 
 from __future__ import annotations
 
 import atexit
 import codecs
 import io
+import locale
 import os
+import re
 import stat
 import weakref
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterator, Optional, Tuple, Union
 
 from . import _marcpipe
+from .exceptions import PymarcException
+from .field import Field, Indicators, Subfield
+from .leader import Leader
 from .record import Record
 
-__all__ = ["MARCReader", "Pool", "map_records"]
+__all__ = ["MARCReader", "JSONReader", "MARCMakerReader", "MARCXMLReader", "Pool", "map_records"]
 
 Pool = _marcpipe.Pool
 
@@ -92,6 +104,12 @@ class MARCReader(_marcpipe.ReaderBase):
     ``hide_utf8_warnings`` and ``permissive`` are accepted for pymarc
     compatibility and have no effect (marcpipe is always permissive).
 
+    The source must be ISO 2709: when its first bytes look like MARCXML,
+    MARC-in-JSON or MARCMaker, the first ``next()`` raises
+    :class:`~marcpipe.exceptions.InputFormatError` (one clear error, not one
+    per unit); read those with :class:`MARCXMLReader` /
+    ``parse_xml_to_array``, :class:`JSONReader`, :class:`MARCMakerReader`.
+
     One reader is iterated by one thread at a time: a second thread calling
     ``next()`` while another is inside it gets ``RuntimeError``. Different
     readers may be used from different threads freely, also on one Pool.
@@ -142,6 +160,7 @@ class MARCReader(_marcpipe.ReaderBase):
             pool=pool,
             strict=bool(strict),
             record_cls=Record,
+            format="iso2709",
         )
         if kind in ("read", "readinto"):
             _callback_readers.add(self)
@@ -198,3 +217,244 @@ def map_records(f: Callable[[Optional[Record]], Any], *files: Any) -> None:
     """Applies f to each record of each source (pymarc's map_records)."""
     for file in files:
         list(map(f, MARCReader(file)))
+
+
+# ---- the text formats ----------------------------------------------------------
+
+_XML_DECL = re.compile(rb"^(\xef\xbb\xbf)?(\s*<\?xml[^>]*?encoding\s*=\s*)([\"'])[^\"']*\3")
+
+
+def _utf8_text(text: str, xml: bool) -> bytes:
+    """Text (already decoded by Python) as the UTF-8 bytes the pipeline reads.
+
+    An XML declaration that names another encoding is rewritten to UTF-8,
+    since the bytes are UTF-8 now."""
+    data = text.encode("utf-8", "surrogateescape")
+    if xml:
+        data = _XML_DECL.sub(lambda m: (m.group(1) or b"") + m.group(2) + b'"UTF-8"', data, 1)
+    return data
+
+
+def _is_utf8(encoding: Optional[str]) -> bool:
+    enc = encoding or locale.getpreferredencoding(False)
+    return codecs.lookup(enc).name in ("utf-8", "utf-8-sig")
+
+
+def _text_source(target: Any, encoding: Optional[str], content_strings: bool, xml: bool):
+    """-> (kind, C source, base offset, file object or None) for a text format.
+
+    ``target``: a path (str / os.PathLike); for JSON and MARCMaker also a str
+    that is not an existing path, which is then the content itself (pymarc's
+    rule); a bytes-like object (UTF-8 content); a binary file object (read
+    by the pipeline as it is); a text file object (its text is read here).
+    Files in another encoding than UTF-8 are decoded here and handed over as
+    UTF-8."""
+    if isinstance(target, os.PathLike) or (isinstance(target, str) and not content_strings):
+        target = os.fspath(target)
+        if isinstance(target, bytes) or xml or _is_utf8(encoding):
+            return "path", target, 0, None
+        with open(target, encoding=encoding) as fh:
+            return "mem", _utf8_text(fh.read(), xml), 0, None
+    if isinstance(target, str):
+        try:
+            exists = os.path.exists(target)
+        except (OSError, ValueError):
+            exists = False
+        if exists:
+            return _text_source(os.fspath(target), encoding, False, xml)
+        return "mem", _utf8_text(target, xml), 0, None
+    if isinstance(target, io.TextIOBase) or (
+        hasattr(target, "read") and isinstance(getattr(target, "encoding", None), str)
+    ):
+        text = target.read()
+        if isinstance(text, str):
+            return "mem", _utf8_text(text, xml), 0, target
+        return "mem", bytes(text), 0, target
+    if isinstance(target, (bytes, bytearray, memoryview)) or not hasattr(target, "read"):
+        return _classify(target)
+    kind, src, base, fobj = _classify(target)
+    if not xml and not _is_utf8(encoding):
+        data = fobj.read() if fobj is not None else b""
+        return "mem", _utf8_text(bytes(data).decode(encoding or "utf-8"), xml), 0, fobj
+    return kind, src, base, fobj
+
+
+class _TextReader(MARCReader):
+    """A reader of one of the text formats (MARCXML, MARC-in-JSON, MARCMaker).
+
+    A bad record raises its exception from ``next()``, as pymarc's readers
+    raise - but the stream goes on: calling ``next()`` again gives the
+    next record. ``permissive=True`` yields ``None`` instead and keeps the
+    exception in ``current_exception`` (MARCReader's way).
+    """
+
+    _FORMAT = ""
+    _CONTENT_STRINGS = True
+
+    def __init__(
+        self,
+        target: Any,
+        encoding: Optional[str] = "utf-8",
+        *,
+        threads: Optional[int] = None,
+        chunk_size: Optional[int] = None,
+        ordered: bool = True,
+        pool: Optional[_marcpipe.Pool] = None,
+        permissive: bool = False,
+    ) -> None:
+        kind, src, base, fobj = _text_source(
+            target, encoding, self._CONTENT_STRINGS, self._FORMAT == "marcxml"
+        )
+        self.encoding = encoding
+        self.permissive = permissive
+        self.to_unicode = True
+        self.force_utf8 = False
+        self.hide_utf8_warnings = False
+        self.utf8_handling = "strict"
+        self.file_encoding = "utf-8"
+        self.file_handle = fobj
+        self._kind = kind
+        self._base = base
+        self._path = src if kind == "path" else None
+        if threads is not None and threads < 0:
+            raise ValueError("threads must be >= 0")
+        self._open(
+            kind,
+            src,
+            threads=threads or 0,
+            chunk_size=chunk_size or 0,
+            ordered=bool(ordered),
+            pool=pool,
+            strict=not permissive,
+            record_cls=Record,
+            format=self._FORMAT,
+        )
+        if kind in ("read", "readinto"):
+            _callback_readers.add(self)
+
+    def __enter__(self) -> "_TextReader":
+        return self
+
+
+class MARCXMLReader(_TextReader):
+    """Iterates the records of a MARCXML document on the pipeline (marcpipe).
+
+    ``source``: a path, a bytes-like object, or a file object (binary, or
+    text: then its text is read first). One ``<record>`` element per record,
+    with any prefix, in a ``<collection>``, bare, or inside an envelope such
+    as an OAI-PMH response; no DTD is loaded and no entity beyond XML's five
+    is expanded (an XXE or "billion laughs" document yields errors, fast).
+    A record that is not well-formed raises
+    :class:`~marcpipe.exceptions.RecordSyntaxError` (other damage: the
+    pymarc exception of its kind) and the next ``next()`` goes on with the
+    following record; ``permissive=True`` yields ``None`` instead. pymarc's
+    functions ``parse_xml_to_array``, ``map_xml`` and ``parse_xml`` run on
+    this reader. Keyword-only: ``threads``, ``chunk_size``, ``ordered``,
+    ``pool`` as for MARCReader.
+    """
+
+    _FORMAT = "marcxml"
+    _CONTENT_STRINGS = False
+
+    def __init__(self, source: Any, **kwargs: Any) -> None:
+        super().__init__(source, None, **kwargs)
+
+
+class JSONReader(_TextReader):
+    """pymarc's JSONReader: MARC-in-JSON records, parsed in the pipeline's workers.
+
+    ``marc_target``: a path, JSON text (a ``str`` that is not an existing
+    path, as in pymarc), a bytes-like object or a file object; one record
+    per line (NDJSON), a JSON array of records, or one record. ``encoding``
+    is the encoding of a file given by path or binary handle (default
+    UTF-8). ``stream`` is accepted for pymarc compatibility: marcpipe
+    always streams (the document is never loaded whole). A record that is
+    not valid JSON or not a MARC-in-JSON record raises its exception
+    (:class:`~marcpipe.exceptions.RecordSyntaxError`, ``FieldNotFound``...)
+    and iteration may go on after it; ``permissive=True`` yields ``None``
+    instead. Raw control characters inside strings are accepted, as
+    ``json.load(strict=False)`` accepts them.
+    """
+
+    _FORMAT = "json"
+
+    def __init__(
+        self,
+        marc_target: Union[bytes, str, Any],
+        encoding: str = "utf-8",
+        stream: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        self.stream = stream
+        super().__init__(marc_target, encoding, **kwargs)
+
+
+class MARCMakerReader(_TextReader):
+    """pymarc's MARCMakerReader: MARCMaker text (``=LDR  ...`` lines) on the pipeline.
+
+    ``target``: a path, the text itself (a ``str`` that is not an existing
+    path), a bytes-like object or a file object; ``encoding``: of a file
+    given by path (default UTF-8; ``None``: the locale's, as ``open()``).
+    Records are separated by blank lines (or start at an ``=LDR`` line);
+    ``$`` separates subfields; ``\\`` is a blank in the leader, control
+    fields and indicators (MARCMaker's convention; pymarc keeps the
+    backslash there). A line that is not ``=TAG  data`` raises
+    ``PymarcException('Unable to parse line "..."')`` as pymarc does, and
+    iteration may go on after it; ``permissive=True`` yields ``None``.
+    """
+
+    _FORMAT = "mrk"
+
+    def __init__(self, target: Union[bytes, str, Any], encoding: Optional[str] = "utf-8",
+                 **kwargs: Any) -> None:
+        permissive = kwargs.pop("permissive", False)
+        super().__init__(target, encoding, permissive=True, **kwargs)
+        self.permissive = permissive
+
+    def __next__(self) -> Optional[Record]:
+        record = super().__next__()
+        if record is not None or self.permissive:
+            return record
+        exc = self.current_exception
+        chunk = self.current_chunk
+        if chunk is not None:
+            for line in chunk.decode("utf-8", "replace").splitlines():
+                try:
+                    self._parse_line(line)
+                except Exception as err:
+                    raise PymarcException(f'Unable to parse line "{line}"') from err
+        raise exc  # type: ignore[misc]
+
+    def __iter__(self) -> Iterator[Optional[Record]]:  # type: ignore[override]
+        return self
+
+    @staticmethod
+    def _parse_line(line: str) -> Union[Leader, Field]:
+        """One MARCMaker line as a Leader or a Field (pymarc's ``_parse_line``).
+
+        The rules are the C parser's (stages/src/fmt_mrk.c), for code that
+        parses single lines; records are parsed in the pipeline. ValueError
+        for a line that does not start with "=" or whose tag is not followed
+        by two spaces."""
+        if not line or line[0] != "=":
+            raise ValueError('Line should start with a "=".')
+        if line[4:6] != "  ":
+            raise ValueError("Tag should be separated from the rest of the field by two spaces.")
+        tag, data = line[1:4], line[6:]
+        if tag == "LDR":
+            return Leader(data.replace("\\", " "))
+        if tag < "010":
+            return Field(tag, data=data.replace("\\", " "))
+        if len(data) < 2:
+            raise ValueError("A data field needs two indicators.")
+        ind = Indicators(*(" " if c == "\\" else c for c in data[:2]))
+        rest = data[2:]
+        subfields = []
+        if rest:
+            if rest[0] != "$":
+                raise ValueError('Subfields should start with a "$".')
+            for piece in rest[1:].split("$"):
+                if not piece:
+                    raise ValueError("A subfield needs a code.")
+                subfields.append(Subfield(piece[0], piece[1:]))
+        return Field(tag, indicators=ind, subfields=subfields)

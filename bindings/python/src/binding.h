@@ -53,6 +53,7 @@ typedef struct module_state {
     PyObject *leader_cls;     /* Leader(str) */
     PyObject *error_factory;  /* f(kind, code, ordinal, offset, length, cn, tag, sf, raw, ...) */
     PyObject *title_slow;     /* f(record): title when fields were materialized */
+    PyObject *format_error;   /* raised for MP_EFORMAT (None/NULL: error_base) */
 } module_state;
 
 extern struct PyModuleDef module_def;
@@ -112,12 +113,18 @@ typedef struct reader_args {
     int ordered;               /* 0: records in completion order */
     int policy;                /* mp_policy */
     mp_reader_mode mode;       /* MP_MODE_AUTO: the library's choice */
+    mp_format format;          /* input format (MARCReader: ISO 2709) */
 } reader_args;
 
 #define READER_ARGS_INIT                                                                           \
     {                                                                                              \
-        .to_unicode = 1, .utf8_handling = "strict", .ordered = 1, .policy = MP_POLICY_REPORT       \
+        .to_unicode = 1, .utf8_handling = "strict", .ordered = 1, .policy = MP_POLICY_REPORT,      \
+        .format = MP_FORMAT_ISO2709                                                                \
     }
+
+/* mp_format from its name ("auto", "iso2709", "marcxml", "json", "mrk"):
+ * 0, or -1 with ValueError set. */
+int format_from_name(const char *name, mp_format *out);
 
 /* The mp_reader_options for `a` (the one place Python-level reader
  * arguments become library options). -1 with ValueError set on a bad value. */

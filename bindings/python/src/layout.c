@@ -83,12 +83,11 @@ int layout_measure(const mp_record *rec, layout_dims *d)
 
 void layout_fill(const mp_record *rec, const layout_dims *d, char *blob)
 {
-    /* The leader as stored (pymarc keeps 09 as read even after MARC-8
-     * conversion); the library's view may already say UTF-8. */
-    size_t rawlen = 0;
-    const unsigned char *raw = mp_record_raw(rec, &rawlen);
-    memcpy(blob, raw && rawlen >= LAYOUT_LEADER_LEN ? (const char *)raw : mp_record_leader(rec),
-           LAYOUT_LEADER_LEN);
+    /* The leader as the input states it (pymarc keeps 09 as read even
+     * after MARC-8 conversion, and a MARCXML / JSON / MARCMaker leader as
+     * written): for ISO 2709 the raw bytes, for the text formats the
+     * record's own leader, not the one of the ISO 2709 form built for it. */
+    memcpy(blob, mp_record_leader(rec), LAYOUT_LEADER_LEN);
     layout_field *fo = layout_fields(blob);
     layout_subfield *so = layout_subfields(blob, d->nfields);
     char *t = layout_text(blob, d->nfields, d->nsubs);

@@ -19,11 +19,13 @@ PyObject *error_base(const module_state *st)
 
 static PyObject *mod_register(PyObject *m, PyObject *args, PyObject *kw)
 {
-    static char *kwlist[] = {"record",        "field_factory", "subfield",   "indicators", "leader",
-                             "error_factory", "title_slow",    "error_base", NULL};
-    PyObject *a[8];
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOOOOO:_register", kwlist, &a[0], &a[1], &a[2],
-                                     &a[3], &a[4], &a[5], &a[6], &a[7]))
+    static char *kwlist[] = {"record",     "field_factory", "subfield",     "indicators",
+                             "leader",     "error_factory", "title_slow",   "error_base",
+                             "format_error", NULL};
+    PyObject *a[9];
+    a[8] = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOOOOO|O:_register", kwlist, &a[0], &a[1], &a[2],
+                                     &a[3], &a[4], &a[5], &a[6], &a[7], &a[8]))
         return NULL;
     module_state *st = PyModule_GetState(m);
     if (!PyType_Check(a[0]) || !PyType_IsSubtype((PyTypeObject *)a[0], st->record_type)) {
@@ -35,8 +37,8 @@ static PyObject *mod_register(PyObject *m, PyObject *args, PyObject *kw)
             PyErr_SetString(PyExc_TypeError, "subfield/indicators must be tuple subclasses");
             return NULL;
         }
-    if (!PyExceptionClass_Check(a[7])) {
-        PyErr_SetString(PyExc_TypeError, "error_base must be an exception class");
+    if (!PyExceptionClass_Check(a[7]) || (a[8] != Py_None && !PyExceptionClass_Check(a[8]))) {
+        PyErr_SetString(PyExc_TypeError, "error_base/format_error must be exception classes");
         return NULL;
     }
     Py_XSETREF(st->record_cls, Py_NewRef(a[0]));
@@ -47,6 +49,7 @@ static PyObject *mod_register(PyObject *m, PyObject *args, PyObject *kw)
     Py_XSETREF(st->error_factory, Py_NewRef(a[5]));
     Py_XSETREF(st->title_slow, Py_NewRef(a[6]));
     Py_XSETREF(st->error_base, Py_NewRef(a[7]));
+    Py_XSETREF(st->format_error, a[8] == Py_None ? NULL : Py_NewRef(a[8]));
     Py_RETURN_NONE;
 }
 
@@ -247,6 +250,7 @@ static int mod_traverse(PyObject *m, visitproc visit, void *arg)
     Py_VISIT(st->reader_type);
     Py_VISIT(st->pool_type);
     Py_VISIT(st->error_base);
+    Py_VISIT(st->format_error);
     Py_VISIT(st->record_cls);
     Py_VISIT(st->field_factory);
     Py_VISIT(st->subfield_cls);
@@ -266,6 +270,7 @@ static int mod_clear(PyObject *m)
     Py_CLEAR(st->reader_type);
     Py_CLEAR(st->pool_type);
     Py_CLEAR(st->error_base);
+    Py_CLEAR(st->format_error);
     Py_CLEAR(st->record_cls);
     Py_CLEAR(st->field_factory);
     Py_CLEAR(st->subfield_cls);

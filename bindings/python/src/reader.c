@@ -206,6 +206,21 @@ static void Reader_dealloc(PyObject *op)
     Py_DECREF(tp);
 }
 
+static const char *const format_names[] = {"auto", "iso2709", "marcxml", "json", "mrk"};
+
+int format_from_name(const char *name, mp_format *out)
+{
+    for (int i = 0; i < 5; i++) {
+        if (!strcmp(name, format_names[i])) {
+            *out = (mp_format)i;
+            return 0;
+        }
+    }
+    PyErr_Format(PyExc_ValueError,
+                 "format must be 'auto', 'iso2709', 'marcxml', 'json' or 'mrk', not '%s'", name);
+    return -1;
+}
+
 int reader_options_from(const reader_args *a, mp_reader_options *o)
 {
     mp_reader_options d = MP_READER_OPTIONS_INIT;
@@ -235,6 +250,7 @@ int reader_options_from(const reader_args *a, mp_reader_options *o)
     o->unordered = !a->ordered;
     o->policy = (mp_policy)a->policy;
     o->mode = a->mode;
+    o->format = a->format;
     return 0;
 }
 
@@ -269,7 +285,8 @@ int raise_open_error(int rc, PyObject *path)
 
 /*
  * _open(kind, source, *, to_unicode, force_utf8, utf8_handling, file_codec,
- *       threads, chunk_size, ordered, pool, strict, record_cls, policy)
+ *       threads, chunk_size, ordered, pool, strict, record_cls, policy,
+ *       format)
  * kind: "path" (source: str/bytes path), "mem" (buffer), "fd" (int in
  * source[0], owner in source[1]), "readinto" / "read" (file object).
  * file_codec: None for MARC-8 (the default), else an encoding name that
@@ -281,16 +298,18 @@ static PyObject *Reader_open(PyObject *op, PyObject *args, PyObject *kw)
     static char *kwlist[] = {"kind",          "source",     "to_unicode", "force_utf8",
                              "utf8_handling", "file_codec", "threads",    "chunk_size",
                              "ordered",       "pool",       "strict",     "record_cls",
-                             "policy",        NULL};
+                             "policy",        "format",     NULL};
     reader_args a = READER_ARGS_INIT;
-    const char *kind;
+    const char *kind, *format = "iso2709";
     PyObject *source, *pool = Py_None, *record_cls = Py_None;
     int strict = 0;
     a.file_codec = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "sO|$ppsOInpOpOi:_open", kwlist, &kind, &source,
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "sO|$ppsOInpOpOis:_open", kwlist, &kind, &source,
                                      &a.to_unicode, &a.force_utf8, &a.utf8_handling, &a.file_codec,
                                      &a.threads, &a.chunk_size, &a.ordered, &pool, &strict,
-                                     &record_cls, &a.policy))
+                                     &record_cls, &a.policy, &format))
+        return NULL;
+    if (format_from_name(format, &a.format) < 0)
         return NULL;
     if (self->r || self->source) {
         PyErr_SetString(PyExc_RuntimeError, "reader already opened");
@@ -464,6 +483,11 @@ static PyObject *fatal_error(ReaderObject *self, int rc)
     }
     if (rc == MP_ENOMEM)
         return PyErr_NoMemory();
+    if (rc == MP_EFORMAT && e) {
+        PyObject *cls = self->st->format_error ? self->st->format_error : error_base(self->st);
+        PyErr_SetString(cls, e->message);
+        return NULL;
+    }
     if (rc == MP_ESTOPPED && e) {
         PyErr_Format(error_base(self->st), "stopped at the first error: %s", e->message);
         return NULL;
@@ -530,15 +554,17 @@ static PyObject *Reader_iternext(PyObject *op)
             Py_CLEAR(self->cur_exc);
             Py_CLEAR(self->cur_raw);
             self->cur_offset = mp_record_offset(rec);
-            size_t n = 0;
-            (void)mp_record_raw(rec, &n);
-            self->cur_length = n;
+            self->cur_length = mp_record_input_length(rec);
             self->cur_valid = 1;
         }
     } else if (rc == MP_ERECORD) {
         const mp_error_info *e = mp_reader_error(self->r);
         PyObject *raw;
-        PyObject *exc = error_item_to_py(self->st, e, rec, self->mode != REC_BYTES,
+        /* The pymarc checks of the Python layer judge ISO 2709 bytes; a
+         * damaged record of a text format is reported as it is (and
+         * current_chunk reads its own text back from the source). */
+        const mp_record *iso = mp_reader_format(self->r) == MP_FORMAT_ISO2709 ? rec : NULL;
+        PyObject *exc = error_item_to_py(self->st, e, iso, self->mode != REC_BYTES,
                                          self->force_utf8, self->handling, &raw);
         if (!exc)
             goto out;
@@ -672,6 +698,15 @@ static PyObject *Reader_get_closed(PyObject *op, void *c)
     return PyBool_FromLong(((ReaderObject *)op)->r == NULL);
 }
 
+static PyObject *Reader_get_format(PyObject *op, void *c)
+{
+    ReaderObject *self = (ReaderObject *)op;
+    mp_format f = self->r ? mp_reader_format(self->r) : MP_FORMAT_AUTO;
+    if ((unsigned)f > MP_FORMAT_MRK || f == MP_FORMAT_AUTO)
+        Py_RETURN_NONE;
+    return PyUnicode_FromString(format_names[f]);
+}
+
 static PyObject *Reader_get_source(PyObject *op, void *c)
 {
     PyObject *v = ((ReaderObject *)op)->source;
@@ -696,6 +731,10 @@ static PyGetSetDef Reader_getset[] = {
     {"_current_raw", Reader_get_cur_raw, NULL, NULL, NULL},
     {"_current_span", Reader_get_cur_span, NULL, NULL, NULL},
     {"closed", Reader_get_closed, NULL, NULL, NULL},
+    {"format", Reader_get_format, NULL,
+     "the input format being read ('iso2709', 'marcxml', 'json', 'mrk'); None before the "
+     "first record or after close()",
+     NULL},
     {"_source", Reader_get_source, NULL, NULL, NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };

@@ -222,6 +222,11 @@ MP_EXPORT int mp_reader_next(mp_reader *r, const mp_record **rec);
  * without consuming anything (for Ctrl-C-aware bindings). */
 MP_EXPORT int mp_reader_next_timeout(mp_reader *r, const mp_record **rec, int timeout_ms);
 
+/* The format being read: options.format, or what detection found
+ * (MP_FORMAT_AUTO until the first mp_reader_next has returned an item or
+ * the end). Consumer thread. */
+MP_EXPORT mp_format mp_reader_format(const mp_reader *r);
+
 /* The last error item / failure; borrowed until the next call. */
 MP_EXPORT const mp_error_info *mp_reader_error(const mp_reader *r);
 
