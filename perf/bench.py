@@ -54,10 +54,10 @@ def load():
         return []
 
 
-def run_json(cmd, timeout=1800, allow_fail=False):
+def run_json(cmd, timeout=1800, allow_fail=False, env=None):
     """Runs a harness program, returns the JSON objects it printed (one per line)."""
     t0 = time.time()
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     objs = []
     for line in p.stdout.splitlines():
         line = line.strip()
@@ -259,6 +259,113 @@ class Harness:
             if not mt:
                 self.note("python binding benchmark (py_bench.py) gave no result (rc %d): %s"
                           % (p.returncode, out[-300:]))
+
+    # ---- input formats ---------------------------------------------------------------
+    PY_XML = ("import sys, time, json\n"
+              "mod = __import__(sys.argv[1]); path = sys.argv[2]; k = int(sys.argv[3])\n"
+              "best = None\n"
+              "for _ in range(k):\n"
+              "    t = time.perf_counter(); recs = mod.parse_xml_to_array(path)\n"
+              "    n = len(recs); titles = sum(1 for r in recs if r.title)\n"
+              "    dt = time.perf_counter() - t; best = dt if best is None or dt < best else best\n"
+              "    del recs\n"
+              "print(json.dumps({'records': n, 'titles': titles, 'best_s': best}))\n")
+
+    def _wall(self, cmd, k):
+        """Best wall time of k runs of a command (output discarded)."""
+        best = None
+        for _ in range(k):
+            t = time.perf_counter()
+            p = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=1800)
+            dt = time.perf_counter() - t
+            if p.returncode != 0:
+                self.failures.append("%s failed (rc %d)" % (" ".join(cmd), p.returncode))
+                return None
+            best = dt if best is None or dt < best else best
+        return best
+
+    def run_formats(self):
+        """MARCXML read on one >= 100 MB MARCXML file made by yaz-marcdump from the realworld
+        corpus: marcpipe's pipeline (2 workers) and sequential reader against
+        `yaz-marcdump -i marcxml` (both `-o marc` and `-n`, parse only), in interleaved
+        rounds; the Python binding's parse_xml_to_array against pymarc 5.3.1's (best of k
+        and one run); MARC-in-JSON the same way, for information."""
+        a = self.a
+        fm = self.results["formats"] = {}
+        real = os.path.join(a.corpus, REALWORLD) if a.corpus else ""
+        yaz = shutil.which("yaz-marcdump")
+        if not yaz or not os.path.exists(real):
+            self.note("SKIP input formats: yaz-marcdump or %s absent" % real)
+            return
+        iso = os.path.join(self.out, "formats_src.mrc")
+        if a.smoke:
+            run_json([self.tool("mpcorpus"), "head", real, iso, "--records", "300"])
+        elif not (os.path.exists(iso) and os.path.getsize(iso) >= parse_size("42M")):
+            run_json([self.tool("mpcorpus"), "repeat", real, iso, "--repeat-to", "42M"])
+        files = {}
+        for fmt, ext in (("marcxml", "xml"), ("json", "json")):
+            out = os.path.join(self.out, "formats.%s" % ext)
+            if a.smoke or not (os.path.exists(out) and os.path.getmtime(out) >= os.path.getmtime(iso)):
+                with open(out, "wb") as f:
+                    subprocess.run([yaz, "-o", fmt, iso], stdout=f, check=True, timeout=1800)
+            with open(out, "rb") as fh:  # page cache
+                while fh.read(1 << 22):
+                    pass
+            files[fmt] = out
+        fm["files"] = {k: {"path": v, "bytes": os.path.getsize(v)} for k, v in files.items()}
+        k = 1 if a.smoke else a.k
+        best = {}
+
+        def keep(label, o):
+            if "best_mb_s" in o and (label not in best or o["best_mb_s"] > best[label]["best_mb_s"]):
+                best[label] = o
+
+        for _ in range(k):
+            for fmt, f in files.items():
+                for mode, extra in (("pipe", ["-t", "2"]), ("seq", [])):
+                    label = "%s_%s" % (fmt, "pipe_t2" if mode == "pipe" else "seq")
+                    o = run_json([self.tool("mpbench"), mode, f, "-k", "2", "--label", label] + extra,
+                                 allow_fail=True)[0]
+                    keep(label, o)
+                size = os.path.getsize(f)
+                for variant, args in (("yaz_marc", ["-o", "marc"]), ("yaz_n", ["-n"])):
+                    label = "%s_%s" % (fmt, variant)
+                    w = self._wall([yaz, "-i", fmt] + args + [f], 1)
+                    if w:
+                        keep(label, {"label": label, "best_s": w, "best_mb_s": size / 1e6 / w,
+                                     "cmd": " ".join([yaz, "-i", fmt] + args + [f])})
+        fm["runs"] = best
+        for label, o in sorted(best.items()):
+            log("formats %-18s %8.1f MB/s best of %d interleaved rounds" % (label, o["best_mb_s"], k))
+        for fmt in files:
+            p, s = best.get(fmt + "_pipe_t2"), best.get(fmt + "_seq")
+            if p and s and (p.get("records"), p.get("checksum")) != (s.get("records"), s.get("checksum")):
+                self.failures.append("%s: pipeline and sequential reader disagree" % fmt)
+        # The records YAZ reads back from the XML, through our ISO 2709 reader.
+        back = os.path.join(self.out, "formats_back.mrc")
+        with open(back, "wb") as f:
+            subprocess.run([yaz, "-i", "marcxml", "-o", "marc", files["marcxml"]], stdout=f, timeout=1800)
+        o = run_json([self.tool("mpbench"), "seq", back, "-k", "1"], allow_fail=True)[0]
+        px = best.get("marcxml_pipe_t2")
+        fm["yaz_records"] = o.get("records")
+        if px and o.get("records") != px.get("records"):
+            self.failures.append("MARCXML: marcpipe read %s records, YAZ %s" % (px.get("records"), o.get("records")))
+        os.unlink(back)
+        # Python: parse_xml_to_array, marcpipe vs pymarc.
+        pydir = os.path.join(os.path.abspath(a.build), "python")
+        peers = os.path.join(a.corpus or "", "..", "peers", "pymarc-5.3.1")
+        for mod, path, kk in (("marcpipe", pydir, k), ("pymarc", os.path.abspath(peers), 1)):
+            if not os.path.isdir(path):
+                self.note("SKIP %s parse_xml_to_array: %s absent" % (mod, path))
+                continue
+            env = dict(os.environ, PYTHONPATH=path)
+            r = run_json([sys.executable, "-c", self.PY_XML, mod, files["marcxml"], str(kk)],
+                         allow_fail=True, env=env)[0]
+            if "best_s" in r:
+                r["best_mb_s"] = os.path.getsize(files["marcxml"]) / 1e6 / r["best_s"]
+                fm["py_" + mod] = r
+                log("formats python %-9s parse_xml_to_array %8.2f MB/s (%d records)" % (
+                    mod, r["best_mb_s"], r["records"]))
 
     def run_latency(self):
         n = "50" if self.a.smoke else "2000"
@@ -553,6 +660,49 @@ unset y2label
             L.append("- %s" % n)
         L.append("")
         cap = r.get("capacity")
+        fm = r.get("formats") or {}
+        L.append("### Input formats: MARCXML and MARC-in-JSON")
+        L.append("")
+        if fm.get("runs"):
+            runs = fm["runs"]
+            files = fm.get("files", {})
+            L.append("One file per format, written by `yaz-marcdump -o marcxml|json` from the realworld records "
+                     "(%s); best of %d interleaved rounds (marcpipe pipeline with 2 workers, sequential reader, "
+                     "`yaz-marcdump -i FORMAT -o marc` and `-n` in turn)." % (
+                         ", ".join("%s %.1f MB" % (k, v["bytes"] / 1e6) for k, v in files.items()),
+                         1 if self.a.smoke else self.a.k))
+            L.append("")
+            L.append("| configuration | best MB/s | records |")
+            L.append("|---|---:|---:|")
+            for label, o in sorted(runs.items()):
+                L.append("| %s | %.1f | %s |" % (label, o["best_mb_s"], o.get("records", "")))
+            L.append("")
+
+            def mb(label):
+                return (runs.get(label) or {}).get("best_mb_s")
+            L.append("| ratio | value | target |")
+            L.append("|---|---|---|")
+            L.append("| MARCXML: pipeline(2) / `yaz-marcdump -i marcxml -o marc` | %s | ≥ 3 |" % fmt_ratio(
+                mb("marcxml_pipe_t2"), mb("marcxml_yaz_marc")))
+            L.append("| MARCXML: pipeline(2) / `yaz-marcdump -i marcxml -n` (parse only) | %s | ≥ 3 |" % fmt_ratio(
+                mb("marcxml_pipe_t2"), mb("marcxml_yaz_n")))
+            L.append("| MARCXML: pipeline(2) / sequential reader | %s | ≥ 1.8 |" % fmt_ratio(
+                mb("marcxml_pipe_t2"), mb("marcxml_seq")))
+            pm, pp = fm.get("py_marcpipe"), fm.get("py_pymarc")
+            L.append("| Python `parse_xml_to_array`: marcpipe / pymarc 5.3.1 | %s | ≥ 50 |" % fmt_ratio(
+                pm and pm["best_mb_s"], pp and pp["best_mb_s"]))
+            L.append("| MARC-in-JSON: pipeline(2) / `yaz-marcdump -i json -o marc` | %s | — |" % fmt_ratio(
+                mb("json_pipe_t2"), mb("json_yaz_marc")))
+            L.append("")
+            for mod in ("marcpipe", "pymarc"):
+                o = fm.get("py_" + mod)
+                if o:
+                    L.append("- Python %s `parse_xml_to_array`: %.2f s, %.1f MB/s, %d records." % (
+                        mod, o["best_s"], o["best_mb_s"], o["records"]))
+            L.append("")
+        else:
+            L.append("(skipped: yaz-marcdump or the realworld corpus absent)")
+            L.append("")
         L.append("### Per-stage capacity and prediction")
         L.append("")
         if cap:
@@ -635,6 +785,7 @@ unset y2label
         self.run_headline()
         self.run_throughput()
         self.run_peers()
+        self.run_formats()
         self.run_latency()
         self.run_stress()
         m["load_end"] = load()
@@ -692,6 +843,9 @@ def main():
     ap.add_argument("--stress-seconds", type=float, default=2.0)
     ap.add_argument("--smoke", action="store_true", help="seconds-long sanity run (CTest perf-smoke)")
     ap.add_argument("--no-md", action="store_true", help="do not rewrite perf/PERFORMANCE.md")
+    ap.add_argument("--formats-only", action="store_true",
+                    help="only the input-format measurements (MARCXML, JSON): results_formats.json "
+                         "and the table on stdout")
     ap.add_argument("--render", metavar="RESULTS_JSON",
                     help="only re-render results.md / PERFORMANCE.md from a saved results.json")
     a = ap.parse_args()
@@ -705,6 +859,21 @@ def main():
         return 0
     if a.smoke:
         a.k = 1
+    if a.formats_only:
+        h = Harness(a)
+        m = h.results["meta"]
+        m["started"] = datetime.datetime.now().isoformat(timespec="seconds")
+        m["cpu_model"] = sh("lscpu | sed -n 's/^Model name: *//p'")
+        m["load_start"] = load()
+        h.run_formats()
+        m["load_end"] = load()
+        with open(os.path.join(h.out, "results_formats.json"), "w") as f:
+            json.dump(h.results, f, indent=1)
+        text = h.markdown()
+        i = text.index("### Input formats")
+        print(text[i:text.index("### Per-stage capacity")])
+        print("load at start %s, at end %s" % (" ".join(m["load_start"]), " ".join(m["load_end"])))
+        return 1 if h.failures else 0
     return Harness(a).main()
 
 
