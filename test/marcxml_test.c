@@ -254,6 +254,115 @@ Test(frame, the_end_of_input_and_the_maximum_decide, .timeout = 10)
     free(big);
 }
 
+/* The record-end rule spelled out token by token (the library's version
+ * searches with SIMD): the reference the fast search must agree with. */
+static int ref_namechar(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':' || c >= 0x80 ||
+           (c >= '0' && c <= '9') || c == '-' || c == '.';
+}
+
+static size_t ref_special_end(const unsigned char *p, size_t n, size_t i, int *more)
+{
+    const char *close;
+    size_t open;
+    *more = 0;
+    if (p[i + 1] == '?') {
+        open = 2;
+        close = "?>";
+    } else if (n - i >= 4 && memcmp(p + i, "<!--", 4) == 0) {
+        open = 4;
+        close = "-->";
+    } else if (n - i >= 9 && memcmp(p + i, "<![CDATA[", 9) == 0) {
+        open = 9;
+        close = "]]>";
+    } else {
+        size_t k = n - i < 9 ? n - i : 9;
+        if (memcmp(p + i, "<!--", k < 4 ? k : 4) == 0 || memcmp(p + i, "<![CDATA[", k) == 0)
+            *more = 1;
+        return 0;
+    }
+    const unsigned char *e = memmem(p + i + open, n - i - open, close, strlen(close));
+    if (!e) {
+        *more = 1;
+        return 0;
+    }
+    return (size_t)(e - p) + strlen(close);
+}
+
+static size_t ref_record_end(const unsigned char *p, size_t n, size_t tl, int *unclosed)
+{
+    size_t i = tl;
+    *unclosed = 0;
+    for (;;) {
+        const unsigned char *lt = memchr(p + i, '<', n - i);
+        if (!lt)
+            return 0;
+        i = (size_t)(lt - p);
+        if (i + 1 >= n)
+            return 0;
+        unsigned char c = p[i + 1];
+        if (c == '!' || c == '?') {
+            int more;
+            size_t e = ref_special_end(p, n, i, &more);
+            if (more)
+                return 0;
+            i = e ? e : i + 1;
+            continue;
+        }
+        size_t k = i + 1 + (c == '/'), s = k;
+        while (k < n && ref_namechar(p[k]))
+            k++;
+        if (k >= n)
+            return 0;
+        const unsigned char *colon = memchr(p + s, ':', k - s);
+        const unsigned char *l = colon ? colon + 1 : p + s;
+        size_t ln = (size_t)(p + k - l);
+        if (ln == 6 && memcmp(l, "record", 6) == 0) {
+            if (c != '/') {
+                if (p[k] == ' ' || p[k] == '\t' || p[k] == '\r' || p[k] == '\n' || p[k] == '>' ||
+                    p[k] == '/') {
+                    *unclosed = 1;
+                    return i;
+                }
+            } else {
+                while (k < n && (p[k] == ' ' || p[k] == '\t' || p[k] == '\r' || p[k] == '\n'))
+                    k++;
+                if (k >= n)
+                    return 0;
+                if (p[k] == '>')
+                    return k + 1;
+            }
+        }
+        i = k;
+    }
+}
+
+Test(frame, the_fast_record_end_search_follows_the_rule, .timeout = 120)
+{
+    static const char *const tok[] = {
+        "<",   "/",         "!",   "?",  "-",       "[",         "]",           ">",   "record",
+        "rec", "ord",       ":",   "a",  " ",       "\n",        "<!--",        "-->", "<?",
+        "?>",  "<![CDATA[", "]]>", "x:", "<record", "</record>", "</m:record ", "d",   "r"};
+    unsigned seed = 77;
+    char buf[512];
+    for (int t = 0; t < 200000; t++) {
+        size_t n = 0;
+        int ntok = 1 + rand_r(&seed) % 40;
+        for (int k = 0; k < ntok && n < sizeof buf - 16; k++) {
+            const char *w = tok[rand_r(&seed) % (sizeof tok / sizeof tok[0])];
+            size_t l = strlen(w);
+            memcpy(buf + n, w, l);
+            n += l;
+        }
+        int u1, u2;
+        size_t a = ref_record_end((const unsigned char *)buf, n, 0, &u1);
+        size_t b = mp__xml_record_end((const unsigned char *)buf, n, 0, &u2);
+        cr_assert(a == b && (a == 0 || u1 == u2), "'%.*s': reference %zu/%d, library %zu/%d",
+                  (int)n, buf, a, u1, b, u2);
+    }
+}
+
 /* ---- parsing ------------------------------------------------------------------ */
 
 typedef struct parsed {

@@ -49,6 +49,9 @@
 #include <libxml/xmlerror.h>
 #include "build.h"
 #include "format.h"
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 /* Messages are cut to their buffers on purpose. */
 #if defined(__GNUC__) && !defined(__clang__)
@@ -65,15 +68,27 @@ static int mp__x_ws(unsigned char c)
 }
 
 /* XML name bytes as the framer sees them: ASCII name characters and any
- * byte >= 0x80 (non-ASCII names are left for the parser to judge). */
-static int mp__x_namestart(unsigned char c)
+ * byte >= 0x80 (non-ASCII names are left for the parser to judge). Bit 1:
+ * may start a name (':' included), bit 2: may be in one. */
+static const unsigned char mp__x_nametab[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 0, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 3, 0, 0, 0, 0, 0,
+    0, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 0, 0, 0, 0, 3,
+    0, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 0, 0, 0, 0, 0,
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+};
+
+static inline int mp__x_namestart(unsigned char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':' || c >= 0x80;
+    return mp__x_nametab[c] & 1;
 }
 
-static int mp__x_namechar(unsigned char c)
+static inline int mp__x_namechar(unsigned char c)
 {
-    return mp__x_namestart(c) || (c >= '0' && c <= '9') || c == '-' || c == '.';
+    return mp__x_nametab[c] & 2;
 }
 
 static mp__frame_rc mp__x_answer(mp__frame *out, mp__frame_rc rc, size_t len, uint16_t kind)
@@ -341,64 +356,100 @@ static int mp__x_is_marc(const unsigned char *p, size_t n, size_t tl, size_t na,
     }
 }
 
-/*
- * The end of the MARC record whose start tag is p[0..tl): just past its
- * end tag - the first end tag whose local name is "record", whatever its
- * prefix (a wrong one is the parser's to report) - or before the start
- * tag of the next record (*unclosed): MARC records do not nest, so any
- * "record" element that starts inside one ends it. Comments, CDATA and
- * processing instructions are skipped whole. 0 when n bytes do not hold
- * it.
- */
-static size_t mp__x_record_end(const unsigned char *p, size_t n, size_t tl, int *unclosed)
+/* The first "<!" or "<?" in p[i..n) (a comment, CDATA section or
+ * processing instruction starts there), or n. 16 bytes a step. */
+static size_t mp__x_find_special(const unsigned char *p, size_t i, size_t n)
 {
-    size_t i = tl;
+#if defined(__SSE2__)
+    const __m128i lt = _mm_set1_epi8('<'), bang = _mm_set1_epi8('!'), qm = _mm_set1_epi8('?');
+    while (i + 17 <= n) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+        __m128i w = _mm_loadu_si128((const __m128i *)(const void *)(p + i + 1));
+        __m128i m = _mm_and_si128(_mm_cmpeq_epi8(v, lt),
+                                  _mm_or_si128(_mm_cmpeq_epi8(w, bang), _mm_cmpeq_epi8(w, qm)));
+        unsigned mask = (unsigned)_mm_movemask_epi8(m);
+        if (mask)
+            return i + (size_t)__builtin_ctz(mask);
+        i += 16;
+    }
+#endif
+    for (; i + 1 < n; i++)
+        if (p[i] == '<' && (p[i + 1] == '!' || p[i + 1] == '?'))
+            return i;
+    return n;
+}
+
+/* The next "record" in p[i..n) (position of its 'r'), or n. */
+static size_t mp__x_find_record(const unsigned char *p, size_t i, size_t n)
+{
+#if defined(__SSE2__)
+    const __m128i r = _mm_set1_epi8('r'), d = _mm_set1_epi8('d');
+    while (i + 21 <= n) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+        __m128i w = _mm_loadu_si128((const __m128i *)(const void *)(p + i + 5));
+        unsigned mask =
+            (unsigned)_mm_movemask_epi8(_mm_and_si128(_mm_cmpeq_epi8(v, r), _mm_cmpeq_epi8(w, d)));
+        while (mask) {
+            size_t k = i + (size_t)__builtin_ctz(mask);
+            if (memcmp(p + k + 1, "ecor", 4) == 0)
+                return k;
+            mask &= mask - 1;
+        }
+        i += 16;
+    }
+#endif
+    for (; i + 6 <= n; i++)
+        if (p[i] == 'r' && memcmp(p + i, "record", 6) == 0)
+            return i;
+    return n;
+}
+
+size_t mp__xml_record_end(const unsigned char *p, size_t n, size_t tl, int *unclosed)
+{
+    size_t pos = tl;
     *unclosed = 0;
     for (;;) {
-        const unsigned char *lt = memchr(p + i, '<', n - i);
-        if (!lt)
+        size_t r = mp__x_find_record(p, pos, n);
+        if (r == n)
             return 0;
-        i = (size_t)(lt - p);
-        if (i + 1 >= n)
-            return 0;
-        unsigned char c = p[i + 1];
-        if (c == '!' || c == '?') {
+        /* A comment, CDATA or PI before it is skipped whole first. */
+        size_t sp = mp__x_find_special(p, pos, r);
+        if (sp < r) {
             size_t sl;
-            int r = mp__x_special(p + i, n - i, &sl);
-            if (r == MP__LEX_MORE)
+            int k = mp__x_special(p + sp, n - sp, &sl);
+            if (k == MP__LEX_MORE)
                 return 0;
-            if (r == MP__LEX_OK) {
-                i += sl;
-                continue;
-            }
-            i++;
+            pos = k == MP__LEX_OK ? sp + sl : sp + 1;
             continue;
         }
-        size_t k = i + 1 + (c == '/');
-        size_t s = k;
-        while (k < n && mp__x_namechar(p[k]))
-            k++;
-        if (k >= n)
+        if (r + 6 >= n)
             return 0;
-        const unsigned char *l;
-        size_t ln;
-        mp__x_local(p + s, k - s, &l, &ln);
-        if (mp__x_is(l, ln, "record")) {
-            if (c != '/') {
-                if (mp__x_ws(p[k]) || p[k] == '>' || p[k] == '/') {
-                    *unclosed = 1;
-                    return i;
-                }
-            } else {
-                while (k < n && mp__x_ws(p[k]))
-                    k++;
-                if (k >= n)
-                    return 0;
-                if (p[k] == '>')
-                    return k + 1;
-            }
+        unsigned char d = p[r + 6];
+        /* What precedes "record": '<' or "</", or a prefix (no ':' in it)
+         * and ':' after one of them - the local name is what follows the
+         * first ':' of a name. */
+        size_t q = r;
+        if (q > tl && p[q - 1] == ':') {
+            q--;
+            while (q > tl && mp__x_namechar(p[q - 1]) && p[q - 1] != ':')
+                q--;
         }
-        i = k;
+        int end_tag = q >= tl + 2 && p[q - 1] == '/' && p[q - 2] == '<';
+        int start_tag = !end_tag && q >= tl + 1 && p[q - 1] == '<';
+        if (start_tag && (mp__x_ws(d) || d == '>' || d == '/')) {
+            *unclosed = 1;
+            return q - 1;
+        }
+        if (end_tag) {
+            size_t k = r + 6;
+            while (k < n && mp__x_ws(p[k]))
+                k++;
+            if (k >= n)
+                return 0;
+            if (p[k] == '>')
+                return k + 1;
+        }
+        pos = r + 1;
     }
 }
 
@@ -539,7 +590,7 @@ mp__frame_rc mp__xml_frame(const void *fmtv, const unsigned char *p, size_t avai
     if (empty)
         return mp__x_answer(out, MP_FRAME_RECORD, tl, 0);
     int unclosed;
-    size_t e = mp__x_record_end(p, w, tl, &unclosed);
+    size_t e = mp__xml_record_end(p, w, tl, &unclosed);
     if (e)
         return mp__x_answer(out, MP_FRAME_RECORD, e, unclosed ? MP_EK_TRUNCATED : 0);
     if (!fin)
@@ -819,37 +870,59 @@ int mp__xml_parse_libxml2(const mp__marc_fmt *fmt, mp__item *item, mp__arena *ar
 
 /* ---- the fast path -------------------------------------------------------- */
 
-/* The subset's names: ASCII letters, '_' to start; letters, digits, '_',
- * '.', '-' after; at most one ':' between two such parts. */
-static int mp__f_start(unsigned char c)
+/* The subset's names: ASCII letters, '_' to start (bit 1); letters,
+ * digits, '_', '.', '-' after (bit 2); at most one ':' between two such
+ * parts. */
+static const unsigned char mp__f_nametab[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 0, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0,
+    0, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 0, 0, 0, 0, 3,
+    0, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
+
+static inline int mp__f_start(unsigned char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+    return mp__f_nametab[c] & 1;
 }
 
-static int mp__f_char(unsigned char c)
+static inline int mp__f_char(unsigned char c)
 {
-    return mp__f_start(c) || (c >= '0' && c <= '9') || c == '-' || c == '.';
+    return mp__f_nametab[c] & 2;
 }
 
-/* A qualified name at p: its length (0: not one of the subset's). */
-static size_t mp__f_qname(const unsigned char *p, const unsigned char *e, size_t *local_at)
+/* A qualified name at p: its length (0: not one of the subset's). The
+ * unit ends with '>' (checked first), which is no name byte, so the scans
+ * need no bound: p < e. */
+static inline size_t mp__f_qname(const unsigned char *p, size_t *local_at)
 {
     const unsigned char *q = p;
-    if (q >= e || !mp__f_start(*q))
+    if (!mp__f_start(*q))
         return 0;
-    while (q < e && mp__f_char(*q))
+    while (mp__f_char(*q))
         q++;
     *local_at = 0;
-    if (q < e && *q == ':') {
+    if (*q == ':') {
         q++;
         *local_at = (size_t)(q - p);
-        if (q >= e || !mp__f_start(*q))
+        if (!mp__f_start(*q))
             return 0;
-        while (q < e && mp__f_char(*q))
+        while (mp__f_char(*q))
             q++;
     }
     /* libxml2 limits names (XML_MAX_NAME_LENGTH): long ones are its call. */
     return q - p > 1000 ? 0 : (size_t)(q - p);
+}
+
+/* XML white space; '>' ends every scan (see mp__f_qname). */
+static inline const unsigned char *mp__f_skip_ws(const unsigned char *q)
+{
+    while (*q == ' ' || *q == '\n' || *q == '\t' || *q == '\r')
+        q++;
+    return q;
 }
 
 /* One UTF-8 character at p that is an XML Char; its length, 0 if not. */
@@ -962,6 +1035,31 @@ static const unsigned char mp__f_class[256] = {
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
 };
 
+/* The first byte at or after p that is not plain text (class 0), or e. */
+static inline const unsigned char *mp__f_plain(const unsigned char *p, const unsigned char *e)
+{
+#if defined(__SSE2__)
+    const __m128i lt = _mm_set1_epi8('<'), amp = _mm_set1_epi8('&'), rb = _mm_set1_epi8(']');
+    const __m128i sp = _mm_set1_epi8(0x20), tab = _mm_set1_epi8('\t'), lf = _mm_set1_epi8('\n');
+    while (e - p >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        /* Signed compare: bytes >= 0x80 are negative, so "< 0x20" finds
+         * them with the control bytes; TAB and LF are plain. */
+        __m128i ctl = _mm_andnot_si128(_mm_or_si128(_mm_cmpeq_epi8(v, tab), _mm_cmpeq_epi8(v, lf)),
+                                       _mm_cmplt_epi8(v, sp));
+        __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, lt), _mm_cmpeq_epi8(v, amp)),
+                                 _mm_or_si128(_mm_cmpeq_epi8(v, rb), ctl));
+        unsigned mask = (unsigned)_mm_movemask_epi8(m);
+        if (mask)
+            return p + __builtin_ctz(mask);
+        p += 16;
+    }
+#endif
+    while (p < e && mp__f_class[*p] == 0)
+        p++;
+    return p;
+}
+
 #define MP__F_MAXATTR 16
 
 typedef struct mp__fattr {
@@ -1021,8 +1119,8 @@ int mp__xml_parse_fast(const mp__marc_fmt *fmt, mp__item *item, mp__arena *arena
     mp__fattr fa[MP__F_MAXATTR];
     mp__xattr xa[MP__F_MAXATTR];
 
-    if (p >= e || *p != '<')
-        return MP__F_DECLINE;
+    if (p >= e || *p != '<' || e[-1] != '>')
+        return MP__F_DECLINE; /* not a complete element: libxml2 will say why */
     while (p < e) {
         if (*p != '<') {
             /* Text: plain runs are emitted as they are. */
@@ -1030,8 +1128,7 @@ int mp__xml_parse_fast(const mp__marc_fmt *fmt, mp__item *item, mp__arena *arena
                 return MP__F_DECLINE;
             const unsigned char *s = p;
             for (;;) {
-                while (p < e && cls[*p] == 0)
-                    p++;
+                p = mp__f_plain(p, e);
                 if (p >= e || *p == '<' || *p == '&')
                     break;
                 if (cls[*p] == 2)
@@ -1064,15 +1161,21 @@ int mp__xml_parse_fast(const mp__marc_fmt *fmt, mp__item *item, mp__arena *arena
         if (e - p < 2)
             return MP__F_DECLINE;
         if (p[1] == '/') {
-            size_t la;
-            size_t qn = mp__f_qname(p + 2, e, &la);
-            if (!qn || depth == 0 || qn != stack[depth - 1].n ||
-                memcmp(p + 2, stack[depth - 1].q, qn) != 0)
+            /* The open element's name, and then no more name: its end tag
+             * (the name was checked when the element started). */
+            if (depth == 0)
                 return MP__F_DECLINE;
-            const unsigned char *q = p + 2 + qn;
-            while (q < e && (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r'))
-                q++;
-            if (q >= e || *q != '>')
+            size_t qn = stack[depth - 1].n;
+            const unsigned char *nm = stack[depth - 1].q;
+            if ((size_t)(e - p) < qn + 3)
+                return MP__F_DECLINE;
+            for (size_t k = 0; k < qn; k++)
+                if (p[2 + k] != nm[k])
+                    return MP__F_DECLINE;
+            if (mp__f_char(p[2 + qn]) || p[2 + qn] == ':')
+                return MP__F_DECLINE;
+            const unsigned char *q = mp__f_skip_ws(p + 2 + qn);
+            if (*q != '>')
                 return MP__F_DECLINE;
             p = q + 1;
             depth--;
@@ -1082,7 +1185,7 @@ int mp__xml_parse_fast(const mp__marc_fmt *fmt, mp__item *item, mp__arena *arena
             continue;
         }
         size_t la;
-        size_t qn = mp__f_qname(p + 1, e, &la);
+        size_t qn = mp__f_qname(p + 1, &la);
         if (!qn || depth == 32 || (depth == 0 && p != item->data))
             return MP__F_DECLINE;
         const unsigned char *name = p + 1;
@@ -1092,10 +1195,7 @@ int mp__xml_parse_fast(const mp__marc_fmt *fmt, mp__item *item, mp__arena *arena
         int na = 0, empty = 0;
         for (;;) {
             const unsigned char *ws = q;
-            while (q < e && (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r'))
-                q++;
-            if (q >= e)
-                return MP__F_DECLINE;
+            q = mp__f_skip_ws(q);
             if (*q == '>') {
                 q++;
                 break;
@@ -1111,18 +1211,14 @@ int mp__xml_parse_fast(const mp__marc_fmt *fmt, mp__item *item, mp__arena *arena
                 return MP__F_DECLINE;
             mp__fattr *a = &fa[na];
             a->qname = q;
-            a->nq = mp__f_qname(q, e, &a->local_at);
+            a->nq = mp__f_qname(q, &a->local_at);
             if (!a->nq)
                 return MP__F_DECLINE;
-            q += a->nq;
-            while (q < e && (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r'))
-                q++;
-            if (q >= e || *q != '=')
+            q = mp__f_skip_ws(q + a->nq);
+            if (*q != '=')
                 return MP__F_DECLINE;
-            q++;
-            while (q < e && (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r'))
-                q++;
-            if (q >= e || (*q != '"' && *q != '\''))
+            q = mp__f_skip_ws(q + 1);
+            if (*q != '"' && *q != '\'')
                 return MP__F_DECLINE;
             unsigned char quote = *q++;
             a->val = q;

@@ -79,6 +79,15 @@ int mp__mrk_parse_item(const void *fmt, mp__item *item, mp__arena *arena);
 int mp__xml_parse_fast(const mp__marc_fmt *fmt, mp__item *item, mp__arena *arena);
 int mp__xml_parse_libxml2(const mp__marc_fmt *fmt, mp__item *item, mp__arena *arena);
 
+/*
+ * The end of a MARC record in MARCXML whose start tag is p[0..tl): just
+ * past its end tag (the first end tag with local name "record", any
+ * prefix), or the position of the next "record" start tag when one comes
+ * first (*unclosed = 1). Comments, CDATA and processing instructions are
+ * skipped whole. 0 when n bytes do not decide. Pure; exposed for tests.
+ */
+size_t mp__xml_record_end(const unsigned char *p, size_t n, size_t tl, int *unclosed);
+
 /* libxml2's one-time global setup, before any worker may parse XML:
  * called by the reader's open (the consumer's thread). Idempotent. */
 void mp__xml_global_init(void);

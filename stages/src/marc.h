@@ -90,12 +90,12 @@ struct mp_record {
     mp_field *fields; /* nfields entries (arena or clone) */
     const char *cn;   /* 001 data, NULL when absent */
     uint32_t cn_len;
-    uint8_t dropped;  /* record_fn returned 1: not delivered */
-    uint8_t is_clone; /* allocated by mp_record_clone */
-    uint64_t offset;  /* stream offset of the unit (raw[0] for ISO 2709) */
+    uint8_t dropped;   /* record_fn returned 1: not delivered */
+    uint8_t is_clone;  /* allocated by mp_record_clone */
+    uint64_t offset;   /* stream offset of the unit (raw[0] for ISO 2709) */
     uint32_t unit_len; /* bytes of the unit in the input */
-    uint64_t ordinal; /* unit ordinal */
-    mp__rec_err *err; /* first problem, NULL for a clean record */
+    uint64_t ordinal;  /* unit ordinal */
+    mp__rec_err *err;  /* first problem, NULL for a clean record */
     /* Set by the worker around record_fn only (the record's chunk arena),
      * NULL otherwise: what mp_record_annotate allocates from. */
     mp__arena *arena;
