@@ -393,6 +393,35 @@ Test(format, empty_and_blank_inputs_end_cleanly, .timeout = 10)
     }
 }
 
+Test(format, the_reader_says_which_format_it_reads, .timeout = 30)
+{
+    fixture *f = fixture_make(2, 6);
+    static const mp_format want[TF_STYLE_COUNT] = {
+        MP_FORMAT_MARCXML, MP_FORMAT_MARCXML, MP_FORMAT_MARCXML, MP_FORMAT_MARCXML,
+        MP_FORMAT_JSON,    MP_FORMAT_JSON,    MP_FORMAT_MRK};
+    for (int s = 0; s < TF_STYLE_COUNT; s++) {
+        for (int seq = 0; seq < 2; seq++) {
+            mp_reader_options o = MP_READER_OPTIONS_INIT;
+            o.mode = seq ? MP_MODE_SEQUENTIAL : MP_MODE_PIPELINE;
+            mp_reader *r;
+            cr_assert_eq(mp_reader_open_mem(&r, f->text[s].p, f->text[s].len, &o), MP_OK);
+            cr_assert_eq(mp_reader_format(r), MP_FORMAT_AUTO, "unknown before the first item");
+            const mp_record *rec;
+            cr_assert_eq(mp_reader_next(r, &rec), MP_OK);
+            cr_assert_eq(mp_reader_format(r), want[s], "%s", tf_style_name((tf_style)s));
+            mp_reader_close(r);
+        }
+    }
+    mp_reader *r;
+    cr_assert_eq(mp_reader_open_mem(&r, f->iso.p, f->iso.len, NULL), MP_OK);
+    const mp_record *rec;
+    cr_assert_eq(mp_reader_next(r, &rec), MP_OK);
+    cr_assert_eq(mp_reader_format(r), MP_FORMAT_ISO2709);
+    mp_reader_close(r);
+    cr_assert_eq(mp_reader_format(NULL), MP_FORMAT_AUTO);
+    fixture_free(f);
+}
+
 Test(format, options_reject_unknown_formats, .timeout = 10)
 {
     mp_reader_options o = MP_READER_OPTIONS_INIT;
@@ -526,21 +555,30 @@ Test(format, corpus_through_yaz_marcxml_and_json_reads_back_equal, .timeout = 60
             snprintf(args, sizeof args, "-i marc %s-o %s", conv, j ? "json" : "marcxml");
             if (run_yaz(args, path, j ? json : xml) != 0)
                 continue;
-            mp_reader_options x = MP_READER_OPTIONS_INIT;
-            x.threads = 2;
-            x.chunk_size = 4096; /* records straddle chunks */
-            mf_init(&got);
-            flatten(j ? json : xml, &x, &got, &ok);
-            cr_assert(ok, "%s as %s: an error item", path, j ? "JSON" : "MARCXML");
-            if (got.len != want.len || memcmp(got.p, want.p, want.len) != 0) {
-                size_t k = 0;
-                while (k < got.len && k < want.len && got.p[k] == want.p[k])
-                    k++;
-                size_t from = k > 80 ? k - 80 : 0;
-                cr_assert_fail("%s as %s differs at byte %zu:\nwant ...%.*s\ngot  ...%.*s", path,
-                               j ? "JSON" : "MARCXML", k, 160, want.p + from, 160, got.p + from);
+            /* 1, 2 and 4 workers; 4 KiB chunks make records straddle them. */
+            static const struct {
+                unsigned threads;
+                size_t chunk;
+            } shapes[] = {{1, 4096}, {2, 4096}, {4, 65536}};
+            for (size_t sh = 0; sh < 3; sh++) {
+                mp_reader_options x = MP_READER_OPTIONS_INIT;
+                x.threads = shapes[sh].threads;
+                x.chunk_size = shapes[sh].chunk;
+                mf_init(&got);
+                flatten(j ? json : xml, &x, &got, &ok);
+                cr_assert(ok, "%s as %s: an error item", path, j ? "JSON" : "MARCXML");
+                if (got.len != want.len || memcmp(got.p, want.p, want.len) != 0) {
+                    size_t k = 0;
+                    while (k < got.len && k < want.len && got.p[k] == want.p[k])
+                        k++;
+                    size_t from = k > 80 ? k - 80 : 0;
+                    cr_assert_fail("%s as %s (%u workers) differs at byte %zu:\nwant ...%.*s\n"
+                                   "got  ...%.*s",
+                                   path, j ? "JSON" : "MARCXML", shapes[sh].threads, k, 160,
+                                   want.p + from, 160, got.p + from);
+                }
+                mf_free(&got);
             }
-            mf_free(&got);
         }
         mf_free(&want);
         files++;
