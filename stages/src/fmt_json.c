@@ -22,6 +22,9 @@
  */
 #include <string.h>
 #include <yajl/yajl_parse.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include "build.h"
 #include "format.h"
 
@@ -59,6 +62,30 @@ static int mp__json_record_start(const unsigned char *q, size_t n, int fin)
     if (i + 8 > n)
         return fin ? 0 : -1;
     return memcmp(q + i, "\"leader\"", 8) == 0 || memcmp(q + i, "\"fields\"", 8) == 0;
+}
+
+/* The next byte at or after k that framing looks at - '"', '\\', '{',
+ * '}', LF - or w. 16 bytes a step. */
+static inline size_t mp__json_next_special(const unsigned char *p, size_t k, size_t w)
+{
+#if defined(__SSE2__)
+    const __m128i q = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\'), lb = _mm_set1_epi8('{'),
+                  rb = _mm_set1_epi8('}'), lf = _mm_set1_epi8('\n');
+    while (k + 16 <= w) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + k));
+        __m128i m =
+            _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, q), _mm_cmpeq_epi8(v, bs)),
+                         _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, lb), _mm_cmpeq_epi8(v, rb)),
+                                      _mm_cmpeq_epi8(v, lf)));
+        unsigned mask = (unsigned)_mm_movemask_epi8(m);
+        if (mask)
+            return k + (size_t)__builtin_ctz(mask);
+        k += 16;
+    }
+#endif
+    while (k < w && p[k] != '"' && p[k] != '\\' && p[k] != '{' && p[k] != '}' && p[k] != '\n')
+        k++;
+    return k;
 }
 
 mp__frame_rc mp__json_frame(const void *fmtv, const unsigned char *p, size_t avail, int final,
@@ -101,7 +128,7 @@ mp__frame_rc mp__json_frame(const void *fmtv, const unsigned char *p, size_t ava
      * next. */
     size_t depth = 0;
     int in_str = 0;
-    for (size_t k = 0; k < w; k++) {
+    for (size_t k = 0; (k = mp__json_next_special(p, k, w)) < w; k++) {
         unsigned char c = p[k];
         if (in_str) {
             if (c == '\\') {
@@ -123,7 +150,10 @@ mp__frame_rc mp__json_frame(const void *fmtv, const unsigned char *p, size_t ava
         if (c == '"') {
             in_str = 1;
         } else if (c == '{') {
-            if (depth > 0) {
+            /* A field or subfield object ({"245":..., {"a":...) is no
+             * record start: decided without a look further. */
+            int quick_no = k + 2 < w && p[k + 1] == '"' && p[k + 2] != 'l' && p[k + 2] != 'f';
+            if (depth > 0 && !quick_no) {
                 int r = mp__json_record_start(p + k, w - k, fin);
                 if (r < 0)
                     return mp__json_answer(out, MP_FRAME_NEED, mp__json_grow(avail, max), 0);
@@ -503,20 +533,45 @@ int mp__json_parse_item(const void *fmtv, mp__item *item, mp__arena *arena)
     if (item->frame_kind == MP_EK_TRUNCATED)
         mp__bld_error(&j.b, MP_EK_SYNTAX, NULL, 0,
                       "the record object is not closed before the next record");
-    const unsigned char *text;
-    size_t tlen;
-    if (mp__json_lenient(item->data, item->len, arena, &text, &tlen) < 0)
-        return MP_ENOMEM;
+    const unsigned char *text = item->data;
+    size_t tlen = item->len;
     yajl_alloc_funcs af = {mp__j_malloc, mp__j_realloc, mp__j_free, arena};
-    yajl_handle h = yajl_alloc(&mp__json_callbacks, &af, &j);
-    if (!h)
-        return MP_ENOMEM;
-    yajl_status st = yajl_parse(h, text, tlen);
-    if (st == yajl_status_ok)
-        st = yajl_complete_parse(h);
-    if (j.b.oom) {
+    yajl_handle h = NULL;
+    yajl_status st;
+    for (int pass = 0;; pass++) {
+        h = yajl_alloc(&mp__json_callbacks, &af, &j);
+        if (!h)
+            return MP_ENOMEM;
+        st = yajl_parse(h, text, tlen);
+        if (st == yajl_status_ok)
+            st = yajl_complete_parse(h);
+        if (j.b.oom) {
+            yajl_free(h);
+            return MP_ENOMEM;
+        }
+        if (st == yajl_status_ok || pass == 1)
+            break;
+        /* Raw control characters in strings (json.load(strict=False)
+         * accepts them, YAJL does not): escaped, then parsed again from a
+         * fresh record. Valid JSON never takes this second pass. */
+        const unsigned char *fixed;
+        size_t flen;
+        if (mp__json_lenient(item->data, item->len, arena, &fixed, &flen) < 0) {
+            yajl_free(h);
+            return MP_ENOMEM;
+        }
+        if (fixed == item->data)
+            break; /* nothing to escape: the error stands */
         yajl_free(h);
-        return MP_ENOMEM;
+        memset(&j, 0, sizeof j);
+        if (mp__bld_init(&j.b, fmt, item, arena, item->len / 2) < 0)
+            return MP_ENOMEM;
+        j.b.check_ctl = 1;
+        if (item->frame_kind == MP_EK_TRUNCATED)
+            mp__bld_error(&j.b, MP_EK_SYNTAX, NULL, 0,
+                          "the record object is not closed before the next record");
+        text = fixed;
+        tlen = flen;
     }
     if (st != yajl_status_ok) {
         size_t at = yajl_get_bytes_consumed(h);
