@@ -19,9 +19,9 @@ PyObject *error_base(const module_state *st)
 
 static PyObject *mod_register(PyObject *m, PyObject *args, PyObject *kw)
 {
-    static char *kwlist[] = {"record",     "field_factory", "subfield",     "indicators",
-                             "leader",     "error_factory", "title_slow",   "error_base",
-                             "format_error", NULL};
+    static char *kwlist[] = {
+        "record",        "field_factory", "subfield",   "indicators",   "leader",
+        "error_factory", "title_slow",    "error_base", "format_error", NULL};
     PyObject *a[9];
     a[8] = Py_None;
     if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOOOOO|O:_register", kwlist, &a[0], &a[1], &a[2],
