@@ -703,13 +703,19 @@ static void mp__xev_end(mp__xst *x)
     }
 }
 
+/* Whether text here is kept (inside a leader, controlfield or subfield). */
+static int mp__xev_wants_text(const mp__xst *x)
+{
+    if (x->ignored || x->depth == 0)
+        return 0;
+    int k = x->kinds[x->depth - 1];
+    return k == X_LEADER || k == X_CONTROL || k == X_SUB;
+}
+
 static void mp__xev_text(mp__xst *x, const char *p, size_t n)
 {
-    if (!x->ignored && x->depth > 0) {
-        int k = x->kinds[x->depth - 1];
-        if (k == X_LEADER || k == X_CONTROL || k == X_SUB)
-            mp__bld_text(&x->b, p, n);
-    }
+    if (mp__xev_wants_text(x))
+        mp__bld_text(&x->b, p, n);
 }
 
 static int mp__xst_init(mp__xst *x, const mp__marc_fmt *fmt, mp__item *item, mp__arena *arena)
@@ -1131,8 +1137,15 @@ int mp__xml_parse_fast(const mp__marc_fmt *fmt, mp__item *item, mp__arena *arena
                 p = mp__f_plain(p, e);
                 if (p >= e || *p == '<' || *p == '&')
                     break;
-                if (cls[*p] == 2)
-                    return MP__F_DECLINE;
+                if (cls[*p] == 2) {
+                    /* CR: XML turns CR LF and CR into LF - what no text
+                     * keeps (white space between fields, CRLF files) may
+                     * hold it; kept text with a CR is libxml2's. */
+                    if (*p != '\r' || mp__xev_wants_text(&x))
+                        return MP__F_DECLINE;
+                    p++;
+                    continue;
+                }
                 if (*p == ']') {
                     if (e - p >= 3 && p[1] == ']' && p[2] == '>')
                         return MP__F_DECLINE;
