@@ -1,9 +1,10 @@
 /*
  * reader.c - the reader (marcpipe/reader.h): one handle, two modes.
  *
- * Pipeline mode plugs the ISO 2709 format (marc.h) and a source
- * (source.h) into the core pipeline (pipe.h) and turns its chunks into
- * records and error items on the consumer's thread. Sequential mode
+ * Pipeline mode plugs the input format (format.h: ISO 2709, MARCXML,
+ * MARC-in-JSON or MARCMaker, detected from the first bytes unless named)
+ * and a source (source.h) into the core pipeline (pipe.h) and turns its
+ * chunks into records and error items on the consumer's thread. Sequential mode
  * (seq.c) runs the same frame() and parse_item() inline on the caller's
  * thread. Both feed the same consumer (consumer.c), so both give the same
  * items, codes and positions. In pipeline mode the consumer holds at most one chunk:
