@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <marcpipe/write.h>
 #include "corpus.h"
 #include "format.h"
 #include "marcfix.h"
@@ -163,6 +164,46 @@ Test(format, the_iso2709_built_from_text_is_the_original, .timeout = 60)
         }
         cr_assert_eq(i, 12);
         mp_reader_close(r);
+    }
+    fixture_free(f);
+}
+
+Test(format, the_writers_give_the_records_back, .timeout = 60)
+{
+    /* Read from each text format and written as ISO 2709: the original
+     * bytes; written as MARC-in-JSON with the stated leader kept: the
+     * leader as the text stated it (not the built raw's). */
+    fixture *f = fixture_make(12, 10);
+    for (int s = 0; s < TF_STYLE_COUNT; s++) {
+        for (int seq = 0; seq < 2; seq++) {
+            mp_reader_options o = MP_READER_OPTIONS_INIT;
+            o.mode = seq ? MP_MODE_SEQUENTIAL : MP_MODE_PIPELINE;
+            o.output_format = seq ? MP_FORMAT_AUTO : MP_FORMAT_ISO2709; /* workers serialise */
+            mp_reader *r;
+            cr_assert_eq(mp_reader_open_mem(&r, f->text[s].p, f->text[s].len, &o), MP_OK);
+            const mp_record *rec;
+            size_t i = 0;
+            mp_buf out = MP_BUF_INIT;
+            while (mp_reader_next(r, &rec) == MP_OK) {
+                out.len = 0;
+                cr_assert_eq(mp_record_write(rec, MP_FORMAT_ISO2709, 0, &out), MP_OK);
+                size_t n = f->offs[i + 1] - f->offs[i];
+                cr_assert(out.len == n && memcmp(out.data, f->iso.p + f->offs[i], n) == 0,
+                          "%s record %zu: ISO 2709 written differs", tf_style_name((tf_style)s), i);
+                out.len = 0;
+                cr_assert_eq(mp_record_write(rec, MP_FORMAT_JSON, MP_WRITE_KEEP_LEADER, &out),
+                             MP_OK);
+                char want[40];
+                snprintf(want, sizeof want, "\"leader\":\"%.24s\"", mp_record_leader(rec));
+                cr_assert(memmem(out.data, out.len, want, strlen(want)) ||
+                              memmem(out.data, out.len, want + 9, 26),
+                          "%s record %zu: leader not kept", tf_style_name((tf_style)s), i);
+                i++;
+            }
+            mp_buf_free(&out);
+            cr_assert_eq(i, 12);
+            mp_reader_close(r);
+        }
     }
     fixture_free(f);
 }
@@ -425,10 +466,30 @@ Test(format, the_reader_says_which_format_it_reads, .timeout = 30)
 Test(format, options_reject_unknown_formats, .timeout = 10)
 {
     mp_reader_options o = MP_READER_OPTIONS_INIT;
-    o.format = (mp_format)5;
+    o.format = MP_FORMAT_LINE; /* an output format only */
     mp_reader *r = NULL;
     cr_assert_eq(mp_reader_open_mem(&r, "", 0, &o), MP_EINVAL);
     cr_assert_null(r);
+    o.format = (mp_format)7;
+    cr_assert_eq(mp_reader_open_mem(&r, "", 0, &o), MP_EINVAL);
+    /* As input, NDJSON is JSON. */
+    const char *line = "{\"leader\":\"00000nam a2200000 a 4500\",\"fields\":[]}\n";
+    o.format = MP_FORMAT_NDJSON;
+    cr_assert_eq(mp_reader_open_mem(&r, line, strlen(line), &o), MP_OK);
+    const mp_record *rec;
+    cr_assert_eq(mp_reader_next(r, &rec), MP_OK);
+    cr_assert_eq(mp_reader_format(r), MP_FORMAT_JSON);
+    mp_reader_close(r);
+    /* Byte ranges are ISO 2709's. */
+    o.format = MP_FORMAT_MARCXML;
+    o.range_end = 10;
+    cr_assert_eq(mp_reader_open_mem(&r, "", 0, &o), MP_EINVAL);
+    o.format = MP_FORMAT_AUTO;
+    const char *xml = "<record><leader>00000nam a2200000 a 4500</leader></record>";
+    o.range_end = strlen(xml);
+    cr_assert_eq(mp_reader_open_mem(&r, xml, strlen(xml), &o), MP_OK);
+    cr_assert_eq(mp_reader_next(r, &rec), MP_EFORMAT, "a range reads ISO 2709: one clear error");
+    mp_reader_close(r);
 }
 
 /* ---- the corpus through yaz-marcdump -o marcxml / json ---------------------- */

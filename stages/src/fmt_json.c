@@ -25,7 +25,7 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
-#include "build.h"
+#include "builder.h"
 #include "format.h"
 
 /* ---- framing ------------------------------------------------------------- */

@@ -16,7 +16,7 @@
  * parse reports it), so damage never swallows the next record.
  *
  * Parsing (workers), two parsers behind one event interface (mp__xev_*)
- * that feeds the record builder (build.h):
+ * that feeds the record builder (builder.h):
  *   - the fast path: a one-pass recogniser of a strict subset of XML 1.0
  *     (ASCII names, quoted attributes, the five predefined entities and
  *     character references, UTF-8 text checked as XML's Char) that covers
@@ -47,7 +47,7 @@
 #include <libxml/parser.h>
 #include <libxml/parserInternals.h>
 #include <libxml/xmlerror.h>
-#include "build.h"
+#include "builder.h"
 #include "format.h"
 #if defined(__SSE2__)
 #include <emmintrin.h>

@@ -19,7 +19,7 @@
  * options.encoding MARC8 converts it from MARC-8, RAW keeps the bytes.
  */
 #include <string.h>
-#include "build.h"
+#include "builder.h"
 #include "format.h"
 
 static int mp__blank(unsigned char c)

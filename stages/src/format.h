@@ -7,7 +7,7 @@
  * Every format frames units on the scanner with a pure function of the
  * bytes (stages/FRAMING.md) and parses each unit on a worker into the one
  * record model (marc.h): the text formats go through the record builder
- * (build.h), which writes the ISO 2709 form of the record into the chunk
+ * (builder.h), which writes the ISO 2709 form of the record into the chunk
  * arena and indexes it, so every reader of mp_record works unchanged.
  *
  * Synchronization: as marc.h (frame on the scanner, one thread at a time;

@@ -4,7 +4,9 @@
  *
  * Framing in short: a unit starts at a plausible leader (digits at 0-4,
  * no 0x1D in 5-23, digits at 12-16 or "45" at 20-21). If its stated length
- * ends on 0x1D it is a clean RECORD; otherwise the record ends at the first
+ * ends on 0x1D - and no 0x1D inside it is followed by a plausible leader
+ * (an anchor: no unit may contain one, so byte ranges can find their
+ * units) - it is a clean RECORD; otherwise the record ends at the first
  * 0x1D and is delivered with frame_kind LENGTH or TERMINATOR (indexed,
  * MP_ERECORD) - this is how the 1.1 MB record of bad_hathi_records.mrc
  * (leader 99999), bad_too_long_plus_2.mrc and datos-20161010-slice.mrc
@@ -23,6 +25,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "marc.h"
+#include "write_internal.h"
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -68,10 +71,17 @@ int mp__marc_fmt_init(mp__marc_fmt *fmt, const mp_reader_options *opts)
     fmt->text.marc8_replace = opts->marc8_replace;
     fmt->record_fn = opts->record_fn;
     fmt->record_fn_user = opts->record_fn_user;
-    if ((unsigned)opts->format > MP_FORMAT_MRK)
+    if (opts->output_format != MP_FORMAT_AUTO && !mp__write_format_ok(opts->output_format))
         return MP_EINVAL;
-    fmt->requested = opts->format;
-    fmt->format = opts->format != MP_FORMAT_AUTO ? (int)opts->format : MP_FORMAT_ISO2709;
+    if (opts->output_flags & ~MP_WRITE_FLAGS_ALL)
+        return MP_EINVAL;
+    fmt->out_format = opts->output_format;
+    fmt->out_flags = opts->output_flags;
+    int in = opts->format == MP_FORMAT_NDJSON ? MP_FORMAT_JSON : (int)opts->format;
+    if ((unsigned)in > MP_FORMAT_MRK)
+        return MP_EINVAL;
+    fmt->requested = in;
+    fmt->format = in != MP_FORMAT_AUTO ? in : MP_FORMAT_ISO2709;
     return MP_OK;
 }
 
@@ -125,6 +135,35 @@ static int mp__clean_record_at(const unsigned char *q, size_t n, size_t max, siz
         return MP__MORE;
     }
     return q[len - 1] == MP__RT ? MP__YES : MP__NO;
+}
+
+/*
+ * An anchor inside the n-byte unit at p: a record terminator followed by a
+ * plausible leader, strictly inside. No unit may contain one (FRAMING.md,
+ * "Anchors"), which is what lets a byte range find its first unit without
+ * reading the file from the start. The caller knows p[n - 1] is the
+ * terminator: a plausible leader's 24 bytes hold no terminator, so every
+ * leader that starts inside fits inside and the answer never needs bytes
+ * beyond the unit. Leaders hold no terminator either, so the search starts
+ * after p's own.
+ */
+static int mp__inner_anchor(const unsigned char *p, size_t n)
+{
+    size_t i = MP__LEADER_LEN;
+    while (i + 1 < n) {
+        const unsigned char *t = memchr(p + i, MP__RT, n - 1 - i);
+        if (!t)
+            return 0;
+        i = (size_t)(t - p) + 1;
+        if (mp__plausible(p + i, n - i) == MP__YES)
+            return 1;
+    }
+    return 0;
+}
+
+int mp__marc_anchor(const unsigned char *p, size_t n)
+{
+    return n > MP__LEADER_LEN && p[0] == MP__RT && mp__plausible(p + 1, n - 1) == MP__YES;
 }
 
 static mp__frame_rc mp__answer(mp__frame *out, mp__frame_rc rc, size_t len, uint16_t kind)
@@ -200,7 +239,10 @@ mp__frame_rc mp__marc_frame(const void *fmtv, const unsigned char *p, size_t ava
             if (!fin)
                 return mp__answer(out, MP_FRAME_NEED, stated, 0);
         } else if (p[stated - 1] == MP__RT) {
-            return mp__answer(out, MP_FRAME_RECORD, stated, 0);
+            /* Clean, unless a terminator inside it is followed by a
+             * leader: then the record ends at its first terminator. */
+            if (!mp__inner_anchor(p, stated))
+                return mp__answer(out, MP_FRAME_RECORD, stated, 0);
         } else if (!memchr(p, MP__RT, stated)) {
             /* Only the terminator is damaged: when a plausible leader (or
              * the end of input) follows the stated length, trust the
@@ -285,6 +327,8 @@ int mp__record_done(const mp__marc_fmt *fmt, mp_record *rec, mp__item *item, mp_
                                             "record function returned %d", u) < 0)
             return MP_ENOMEM;
     }
+    if (fmt->out_format && !rec->dropped)
+        mp__write_prepare(rec, a, fmt->out_format, fmt->out_flags);
     item->result = rec;
     item->status = rec->err ? MP_ERECORD : 0;
     return MP_OK;
@@ -324,7 +368,9 @@ static int mp__text(mp__parse_ctx *x, const unsigned char *in, size_t n, const c
         r = mp__utf8_check(&x->fmt->text, in, n, x->a, out, out_len, &te);
     if (r < 0)
         return r;
-    if (r == 1) /* a problem the options do not let pass silently */
+    if (*out != (const char *)in)
+        x->rec->converted = 1; /* the text differs from the stored bytes */
+    if (r == 1)                /* a problem the options do not let pass silently */
         mp__rec_error(x, te.kind ? te.kind : MP_EK_ENCODING, tag, 0,
                       "field %.3s: %s at byte %zu of the field", tag,
                       te.message[0] ? te.message : "invalid text", te.position);
@@ -692,12 +738,12 @@ int mp__marc_parse_item(const void *fmtv, mp__item *item, mp__arena *arena)
     if (!rec)
         return MP_ENOMEM;
     memset(rec, 0, sizeof *rec);
-    rec->raw = item->data;
-    rec->leader = (const char *)item->data;
+    rec->raw = item->data; /* its leader too: rec->leader stays NULL */
     rec->raw_len = item->len;
     rec->offset = item->offset;
     rec->unit_len = item->len;
     rec->ordinal = item->ordinal;
+    rec->text_raw = fmt->encoding == MP_ENCODING_RAW;
     x.rec = rec;
     item->result = NULL;
     if (item->frame_kind == MP_EK_LENGTH || item->frame_kind == MP_EK_TERMINATOR)

@@ -25,7 +25,7 @@ static uint32_t mp__leader_num(const mp_record *rec, size_t at)
 {
     uint32_t v = 0;
     for (size_t i = at; i < at + 5; i++) {
-        unsigned char c = (unsigned char)rec->leader[i];
+        unsigned char c = (unsigned char)mp__rec_leader(rec)[i];
         if (c < '0' || c > '9')
             return 0;
         v = v * 10 + (c - '0');
@@ -35,7 +35,7 @@ static uint32_t mp__leader_num(const mp_record *rec, size_t at)
 
 MP_EXPORT const char *mp_record_leader(const mp_record *rec)
 {
-    return rec->leader;
+    return mp__rec_leader(rec);
 }
 
 MP_EXPORT uint32_t mp_record_length(const mp_record *rec)
@@ -45,27 +45,27 @@ MP_EXPORT uint32_t mp_record_length(const mp_record *rec)
 
 MP_EXPORT char mp_record_status(const mp_record *rec)
 {
-    return rec->leader[5];
+    return mp__rec_leader(rec)[5];
 }
 
 MP_EXPORT char mp_record_type(const mp_record *rec)
 {
-    return rec->leader[6];
+    return mp__rec_leader(rec)[6];
 }
 
 MP_EXPORT char mp_record_bib_level(const mp_record *rec)
 {
-    return rec->leader[7];
+    return mp__rec_leader(rec)[7];
 }
 
 MP_EXPORT char mp_record_control_type(const mp_record *rec)
 {
-    return rec->leader[8];
+    return mp__rec_leader(rec)[8];
 }
 
 MP_EXPORT char mp_record_coding_scheme(const mp_record *rec)
 {
-    return rec->leader[9];
+    return mp__rec_leader(rec)[9];
 }
 
 MP_EXPORT uint32_t mp_record_base_address(const mp_record *rec)
@@ -75,19 +75,19 @@ MP_EXPORT uint32_t mp_record_base_address(const mp_record *rec)
 
 MP_EXPORT char mp_record_encoding_level(const mp_record *rec)
 {
-    return rec->leader[17];
+    return mp__rec_leader(rec)[17];
 }
 
 MP_EXPORT char mp_record_cataloging_form(const mp_record *rec)
 {
-    return rec->leader[18];
+    return mp__rec_leader(rec)[18];
 }
 
 MP_EXPORT const unsigned char *mp_record_raw(const mp_record *rec, size_t *len)
 {
     if (len)
-        *len = rec->raw_len;
-    return rec->raw;
+        *len = rec->no_input ? 0 : rec->raw_len;
+    return rec->no_input ? NULL : rec->raw;
 }
 
 MP_EXPORT uint64_t mp_record_offset(const mp_record *rec)
@@ -222,7 +222,7 @@ MP_EXPORT int mp_record_clone(const mp_record *rec, mp_record **out)
                 text += s->len;
         }
     }
-    int own_leader = !mp__within(rec->leader, 24, rec->raw, rec->raw_len);
+    int own_leader = rec->leader && !mp__within(rec->leader, 24, rec->raw, rec->raw_len);
     if (own_leader)
         text += 24;
     size_t sz = mp__align8(sizeof(mp_record)) + mp__align8(sizeof(mp__rec_err)) +
@@ -234,11 +234,17 @@ MP_EXPORT int mp_record_clone(const mp_record *rec, mp_record **out)
     mp_record *c = (mp_record *)mem;
     char *p = mem + mp__align8(sizeof(mp_record));
     *c = *rec;
-    c->is_clone = 1;
+    c->owner = MP__OWN_CLONE;
     c->err = NULL;
     c->arena = NULL;
     c->ann = NULL;
     c->ann_len = 0;
+    c->out = NULL;
+    c->out_len = 0;
+    c->out_rc = 0;
+    c->out_format = 0;
+    c->out_flags = 0;
+    c->edit = NULL;
     if (rec->err) {
         c->err = (mp__rec_err *)p;
         *c->err = *rec->err;
@@ -256,7 +262,7 @@ MP_EXPORT int mp_record_clone(const mp_record *rec, mp_record **out)
         memcpy(p, rec->leader, 24);
         c->leader = p;
         p += 24;
-    } else {
+    } else if (rec->leader) {
         c->leader = (const char *)raw + (rec->leader - (const char *)rec->raw);
     }
     c->fields = rec->nfields ? fields : NULL;
@@ -269,7 +275,8 @@ MP_EXPORT int mp_record_clone(const mp_record *rec, mp_record **out)
         if (mp__within(f->data, f->len, rec->raw, rec->raw_len)) {
             g->data = (const char *)raw + (f->data - (const char *)rec->raw);
         } else {
-            memcpy(p, f->data, f->len);
+            if (f->len)
+                memcpy(p, f->data, f->len);
             g->data = p;
             p += f->len;
         }
@@ -283,7 +290,8 @@ MP_EXPORT int mp_record_clone(const mp_record *rec, mp_record **out)
             } else if (mp__within(s->data, s->len, f->data, f->len)) {
                 t->data = g->data + (s->data - f->data);
             } else {
-                memcpy(p, s->data, s->len);
+                if (s->len)
+                    memcpy(p, s->data, s->len);
                 t->data = p;
                 p += s->len;
             }
@@ -299,6 +307,17 @@ MP_EXPORT int mp_record_clone(const mp_record *rec, mp_record **out)
 
 MP_EXPORT void mp_record_free(mp_record *rec)
 {
-    if (rec && rec->is_clone)
+    if (!rec)
+        return;
+    switch (rec->owner) {
+    case MP__OWN_CLONE:
+    case MP__OWN_VIEW:
         mp__free(rec);
+        break;
+    case MP__OWN_EDIT:
+        mp__record_edit_free(rec);
+        break;
+    default: /* borrowed from a reader: not ours to free */
+        break;
+    }
 }

@@ -110,10 +110,12 @@ typedef struct mp_error_info {
 typedef int (*mp_record_fn)(void *user, const mp_record *rec);
 
 /*
- * Record serialisations, for input (options.format) and output. Every
- * input format yields the same mp_record (record.h); MARCXML, MARC-in-JSON
- * and MARCMaker records come with an ISO 2709 form (mp_record_raw) built
- * by the parser. With MP_FORMAT_AUTO the first bytes decide (after a UTF-8
+ * Record serialisations, for input (options.format) and output
+ * (options.output_format, marcpipe/write.h). The last two are output
+ * only: as input, NDJSON is JSON, and LINE cannot be read. Every input
+ * format yields the same mp_record (record.h); MARCXML, MARC-in-JSON and
+ * MARCMaker records come with an ISO 2709 form (mp_record_raw) built by
+ * the parser. With MP_FORMAT_AUTO the first bytes decide (after a UTF-8
  * byte order mark and white space: a digit ISO 2709, '<' MARCXML, '{' or
  * '[' MARC-in-JSON, '=' MARCMaker, anything else ISO 2709). With a format
  * named, an input whose first bytes look like another format ends at once
@@ -124,14 +126,18 @@ typedef int (*mp_record_fn)(void *user, const mp_record *rec);
  * loaded and no entity beyond XML's five is expanded. MARC-in-JSON: one
  * object per line or a JSON array. Rules: stages/FRAMING.md.
  * options.encoding applies to ISO 2709 and MARCMaker (whose text is UTF-8
- * unless MP_ENCODING_MARC8 or _RAW is asked); XML and JSON text is Unicode.
+ * unless MP_ENCODING_MARC8 or _RAW is asked); XML and JSON text is
+ * Unicode. Byte ranges (range_start/range_end) are ISO 2709's: with a
+ * range, AUTO means ISO 2709 and another named format is MP_EINVAL.
  */
 typedef enum mp_format {
-    MP_FORMAT_AUTO = 0,    /* input: sniffed from the first bytes */
+    MP_FORMAT_AUTO = 0,    /* input: sniffed from the first bytes; output: none */
     MP_FORMAT_ISO2709 = 1, /* ISO 2709 / MARC 21 exchange format */
     MP_FORMAT_MARCXML = 2, /* MARC 21 slim XML */
     MP_FORMAT_JSON = 3,    /* MARC-in-JSON: one record per line or a JSON array */
     MP_FORMAT_MRK = 4,     /* MARCMaker mnemonic text (=LDR  ...) */
+    MP_FORMAT_NDJSON = 5,  /* output: MARC-in-JSON, one object per line */
+    MP_FORMAT_LINE = 6,    /* output: yaz-marcdump's line format (marcpipe dump) */
 } mp_format;
 
 /* Who runs the work. zstd's nbWorkers = 0 in spirit: one handle, a mode. */
@@ -171,15 +177,55 @@ typedef struct mp_reader_options {
     mp_format format;     /* input format; default MP_FORMAT_AUTO (detected) */
     int strict;           /* 1: warnings become error items */
     uint64_t range_start; /* read only the units that begin in [range_start, range_end) */
-    uint64_t range_end;   /* 0: to the end of the input */
+    uint64_t range_end;   /* 0: to the end of the input (see "Byte ranges" below) */
+    /* Serialise every record in the parser workers (marcpipe/write.h):
+     * 0 (MP_FORMAT_AUTO): no. Otherwise the workers serialise each record
+     * they index (good and damaged ones) into the chunk arena, with
+     * output_flags (MP_WRITE_*), and mp_writer_write() of a writer with
+     * the same format and flags copies those bytes instead of serialising
+     * on the consumer's thread: that is how mp_convert() runs in parallel.
+     * mp_record_output() gives the bytes. */
+    mp_format output_format;
+    unsigned output_flags;
+    uint64_t first_ordinal; /* ordinal of the first unit read (default 0; "Byte ranges") */
 } mp_reader_options;
+
+/*
+ * Byte ranges (range_start, range_end; stages/FRAMING.md, "Byte ranges").
+ * A reader given [range_start, range_end) yields exactly the units - good
+ * records and error items alike - that BEGIN in that range: it finds the
+ * first of them the way the whole-input read would (it starts framing at
+ * the last anchor at or before range_start: a record terminator followed
+ * by a leader) and reads past range_end to finish the last one. Any
+ * partition of an input into ranges therefore composes to the whole read:
+ * the same records and error items, with the same offsets, kinds and
+ * bytes, none lost, none twice, damaged data included - provided every
+ * range is read with the same max_record_size.
+ *  - Offsets are stream offsets (for _fd: from the descriptor's position
+ *    at open), as in a whole read.
+ *  - Ordinals are range-local: the range's first unit has ordinal
+ *    first_ordinal (default 0). A caller that knows how many units the
+ *    earlier ranges held (mp_reader_units) passes their sum to get the
+ *    whole read's ordinals (and messages) exactly.
+ *  - mp_reader_counts' bytes are the bytes of the range's units.
+ *  - MP_EOF means the range was read whole; an I/O error or truncation
+ *    after the last unit of the range is not reported (it belongs to a
+ *    later range).
+ *  - Paths, regular-file descriptors and memory are read from near
+ *    range_start (pread/seek); a pipe, socket or callback is read from
+ *    its start and what precedes the range is framed and dropped.
+ *  - range_end 0 means the end of the input; range_end < range_start is
+ *    MP_EINVAL; range_end == range_start (> 0) is an empty range.
+ * marcpipe/split.h plans ranges cheaply (mp_split_plan_path).
+ */
 
 /* Every field spelled out so that -Wmissing-field-initializers and C++
  * accept it; all but `size` are the zero defaults. */
 #define MP_READER_OPTIONS_INIT                                                                     \
     {                                                                                              \
         sizeof(mp_reader_options), MP_MODE_AUTO, 0, 0, 0, 0, MP_POLICY_REPORT, 0, 0,               \
-            MP_ENCODING_AUTO, MP_UTF8_STRICT, 0, 0, NULL, NULL, NULL, MP_FORMAT_AUTO, 0, 0, 0      \
+            MP_ENCODING_AUTO, MP_UTF8_STRICT, 0, 0, NULL, NULL, NULL, MP_FORMAT_AUTO, 0, 0, 0,     \
+            MP_FORMAT_AUTO, 0, 0                                                                   \
     }
 
 /* User read callback: > 0 bytes, 0 end of input, < 0 failure (set *sys_errno). */
@@ -230,9 +276,14 @@ MP_EXPORT mp_format mp_reader_format(const mp_reader *r);
 /* The last error item / failure; borrowed until the next call. */
 MP_EXPORT const mp_error_info *mp_reader_error(const mp_reader *r);
 
-/* Counts so far: good records delivered, error items (also skipped ones), bytes consumed. */
+/* Counts so far: good records delivered, error items (also skipped ones), bytes consumed
+ * (the bytes of the units read; for MARCXML, MARC-in-JSON and MARCMaker the
+ * records and error spans, not the document structure around them). */
 MP_EXPORT void mp_reader_counts(const mp_reader *r, uint64_t *records, uint64_t *errors,
                                 uint64_t *bytes);
+/* Units read so far: records and error items, delivered, skipped (policy)
+ * or dropped (record_fn) - the next unit's ordinal minus first_ordinal. */
+MP_EXPORT uint64_t mp_reader_units(const mp_reader *r);
 /* Per-stage counters; any thread while running. */
 MP_EXPORT void mp_reader_stats(const mp_reader *r, mp_stats *out);
 

@@ -1,5 +1,5 @@
 /*
- * build.h - the record builder shared by the text formats (internal to
+ * builder.h - the record builder shared by the text formats (internal to
  * stages/): MARCXML, MARC-in-JSON and MARCMaker parsers call it with the
  * leader, fields and subfields they read, in order, and it makes the one
  * record model out of them.
@@ -20,8 +20,8 @@
  *
  * Not thread-safe: one builder per record, owned by the worker parsing it.
  */
-#ifndef MP_BUILD_H
-#define MP_BUILD_H
+#ifndef MP_BUILDER_H
+#define MP_BUILDER_H
 
 #include <stddef.h>
 #include <stdint.h>
