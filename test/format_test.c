@@ -612,10 +612,26 @@ Test(format, corpus_through_yaz_marcxml_and_json_reads_back_equal, .timeout = 60
         mf_init(&want);
         flatten(path, &o, &want, &ok);
         cr_assert(ok);
-        for (int j = 0; j < 2; j++) {
-            snprintf(args, sizeof args, "-i marc %s-o %s", conv, j ? "json" : "marcxml");
-            if (run_yaz(args, path, j ? json : xml) != 0)
-                continue;
+        /* j = 0, 1: YAZ's MARCXML and JSON; 2, 3: marcpipe's own writers'. */
+        for (int j = 0; j < 4; j++) {
+            if (j < 2) {
+                snprintf(args, sizeof args, "-i marc %s-o %s", conv, j ? "json" : "marcxml");
+                if (run_yaz(args, path, j ? json : xml) != 0)
+                    continue;
+            } else {
+                mp_writer_options wo = MP_WRITER_OPTIONS_INIT;
+                wo.format = j == 3 ? MP_FORMAT_JSON : MP_FORMAT_MARCXML;
+                mp_writer *w;
+                cr_assert_eq(mp_writer_open_path(&w, j == 3 ? json : xml, &wo), MP_OK);
+                mp_reader *wr;
+                cr_assert_eq(mp_reader_open_path(&wr, path, &o), MP_OK);
+                const mp_record *rec;
+                while (mp_reader_next(wr, &rec) == MP_OK)
+                    cr_assert_eq(mp_writer_write(w, rec), MP_OK);
+                mp_reader_close(wr);
+                cr_assert_eq(mp_writer_close(w), MP_OK);
+            }
+            int jf = j & 1; /* 1: JSON */
             /* 1, 2 and 4 workers; 4 KiB chunks make records straddle them. */
             static const struct {
                 unsigned threads;
@@ -626,17 +642,18 @@ Test(format, corpus_through_yaz_marcxml_and_json_reads_back_equal, .timeout = 60
                 x.threads = shapes[sh].threads;
                 x.chunk_size = shapes[sh].chunk;
                 mf_init(&got);
-                flatten(j ? json : xml, &x, &got, &ok);
-                cr_assert(ok, "%s as %s: an error item", path, j ? "JSON" : "MARCXML");
+                flatten(jf ? json : xml, &x, &got, &ok);
+                cr_assert(ok, "%s as %s (%s): an error item", path, jf ? "JSON" : "MARCXML",
+                          j < 2 ? "yaz" : "marcpipe");
                 if (got.len != want.len || memcmp(got.p, want.p, want.len) != 0) {
                     size_t k = 0;
                     while (k < got.len && k < want.len && got.p[k] == want.p[k])
                         k++;
                     size_t from = k > 80 ? k - 80 : 0;
-                    cr_assert_fail("%s as %s (%u workers) differs at byte %zu:\nwant ...%.*s\n"
+                    cr_assert_fail("%s as %s (%s, %u workers) differs at byte %zu:\nwant ...%.*s\n"
                                    "got  ...%.*s",
-                                   path, j ? "JSON" : "MARCXML", shapes[sh].threads, k, 160,
-                                   want.p + from, 160, got.p + from);
+                                   path, jf ? "JSON" : "MARCXML", j < 2 ? "yaz" : "marcpipe",
+                                   shapes[sh].threads, k, 160, want.p + from, 160, got.p + from);
                 }
                 mf_free(&got);
             }
@@ -648,7 +665,8 @@ Test(format, corpus_through_yaz_marcxml_and_json_reads_back_equal, .timeout = 60
     unlink(xml);
     unlink(json);
     mf_corpus_free(&c);
-    cr_log_info("%zu corpus files, %zu records, read back equal from MARCXML and JSON", files,
-                records);
+    cr_log_info("%zu corpus files, %zu records, read back equal from MARCXML and JSON written by "
+                "YAZ and by marcpipe's writers, at 1, 2 and 4 workers",
+                files, records);
     cr_assert_gt(files, 10);
 }
