@@ -123,6 +123,35 @@ static int mp__clean_record_at(const unsigned char *q, size_t n, size_t max, siz
     return q[len - 1] == MP__RT ? MP__YES : MP__NO;
 }
 
+/*
+ * An anchor inside the n-byte unit at p: a record terminator followed by a
+ * plausible leader, strictly inside. No unit may contain one (FRAMING.md,
+ * "Anchors"), which is what lets a byte range find its first unit without
+ * reading the file from the start. The caller knows p[n - 1] is the
+ * terminator: a plausible leader's 24 bytes hold no terminator, so every
+ * leader that starts inside fits inside and the answer never needs bytes
+ * beyond the unit. Leaders hold no terminator either, so the search starts
+ * after p's own.
+ */
+static int mp__inner_anchor(const unsigned char *p, size_t n)
+{
+    size_t i = MP__LEADER_LEN;
+    while (i + 1 < n) {
+        const unsigned char *t = memchr(p + i, MP__RT, n - 1 - i);
+        if (!t)
+            return 0;
+        i = (size_t)(t - p) + 1;
+        if (mp__plausible(p + i, n - i) == MP__YES)
+            return 1;
+    }
+    return 0;
+}
+
+int mp__marc_anchor(const unsigned char *p, size_t n)
+{
+    return n > MP__LEADER_LEN && p[0] == MP__RT && mp__plausible(p + 1, n - 1) == MP__YES;
+}
+
 static mp__frame_rc mp__answer(mp__frame *out, mp__frame_rc rc, size_t len, uint16_t kind)
 {
     out->len = len;
@@ -196,7 +225,10 @@ mp__frame_rc mp__marc_frame(const void *fmtv, const unsigned char *p, size_t ava
             if (!fin)
                 return mp__answer(out, MP_FRAME_NEED, stated, 0);
         } else if (p[stated - 1] == MP__RT) {
-            return mp__answer(out, MP_FRAME_RECORD, stated, 0);
+            /* Clean, unless a terminator inside it is followed by a
+             * leader: then the record ends at its first terminator. */
+            if (!mp__inner_anchor(p, stated))
+                return mp__answer(out, MP_FRAME_RECORD, stated, 0);
         } else if (!memchr(p, MP__RT, stated)) {
             /* Only the terminator is damaged: when a plausible leader (or
              * the end of input) follows the stated length, trust the

@@ -6,4 +6,5 @@
 #include <marcpipe/stats.h>
 #include <marcpipe/record.h>
 #include <marcpipe/reader.h>
+#include <marcpipe/split.h>
 #endif
