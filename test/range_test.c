@@ -16,7 +16,6 @@
  * seek, failures past a range's end, and split plans.
  */
 #include <criterion/criterion.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -25,6 +24,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "corpus.h"
 #include "marc.h"
 #include "marcfix.h"
 
@@ -416,46 +416,22 @@ static void check_input(const input *in, size_t max, unsigned rounds, uint64_t s
 
 /* ---- the corpus ------------------------------------------------------------------ */
 
+/* The corpus directory, or NULL when absent. */
 static const char *corpus(void)
 {
-    const char *dir = getenv("MARCPIPE_CORPUS");
-    if (!dir || !*dir)
-        dir = "../shared/data";
-    struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-        return NULL;
-    return dir;
-}
-
-static int is_marc_name(const char *n)
-{
-    const char *dot = strrchr(n, '.');
-    return dot && (!strcmp(dot, ".mrc") || !strcmp(dot, ".marc") || !strcmp(dot, ".dat") ||
-                   !strcmp(dot, ".usmarc") || !strcmp(dot, ".iso"));
+    const char *dir = mf_corpus_dir();
+    return mf_is_dir(dir) ? dir : NULL;
 }
 
 typedef void (*file_fn)(const char *path, void *user);
 
 static void walk(const char *dir, file_fn fn, void *user)
 {
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        char path[4096];
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        struct stat st;
-        if (stat(path, &st) != 0)
-            continue;
-        if (S_ISDIR(st.st_mode))
-            walk(path, fn, user);
-        else if (S_ISREG(st.st_mode) && is_marc_name(e->d_name))
-            fn(path, user);
-    }
-    closedir(d);
+    mf_corpus c;
+    mf_corpus_list(&c, dir);
+    for (size_t i = 0; i < c.n; i++)
+        fn(c.v[i].path, user);
+    mf_corpus_free(&c);
 }
 
 static unsigned g_files;
