@@ -9,6 +9,11 @@
             print(record.title)
 
 Switching from pymarc: ``from marcpipe import MARCReader``.
+
+Parallel and distributed reading: ``marcpipe.splits(path, parts=8)`` plans
+byte ranges that readers (``MARCReader(split)``) read independently;
+records pickle compactly; ``marcpipe.dask.read_marc`` (an optional module:
+importing marcpipe does not import Dask) reads files as a ``dask.bag``.
 """
 
 from . import _compat, _marcpipe
@@ -18,6 +23,7 @@ from .field import END_OF_FIELD, SUBFIELD_INDICATOR, Field, Indicators, RawField
 from .leader import Leader
 from .reader import MARCReader, Pool, map_records
 from .record import END_OF_RECORD, Record, _title_slow, map_marc8_record
+from .split import Split, parse_bytes, splits
 
 __version__ = "0.1.0"
 LIB_VERSION = _marcpipe.LIB_VERSION
@@ -44,6 +50,9 @@ __all__ = [
     "Leader",
     "map_records",
     "map_marc8_record",
+    "splits",
+    "Split",
+    "parse_bytes",
     "exceptions",
     "END_OF_FIELD",
     "END_OF_RECORD",
