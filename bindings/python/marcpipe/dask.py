@@ -16,17 +16,19 @@ Workers open the files by path: on a cluster the files must be on storage
 every worker sees under the same path (NFS, a parallel file system, ...).
 
 This module is optional: ``import marcpipe`` never imports Dask; importing
-``marcpipe.dask`` needs Dask (Debian: python3-dask; python3-distributed for a
-cluster; python3-pandas for :func:`to_dataframe`).
+``marcpipe.dask`` needs Dask and pandas (Debian: python3-dask,
+python3-pandas; python3-distributed for a cluster).
 """
 
 from __future__ import annotations
 
 import glob as _glob
 import os
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Sequence, Union
+from typing import Any, Callable, Iterable, Iterator, List, Mapping, Sequence, Union
 
 import dask.bag as db
+import dask.dataframe as dd
+import pandas as pd
 
 from .reader import MARCReader
 from .split import Split, splits
@@ -178,8 +180,6 @@ def column(spec: Union[str, Callable[[Any], Any]]) -> Callable[[Any], Any]:
 
 
 def _rows(records: Iterable[Any], names: List[str], getters: List[Callable[[Any], Any]]):
-    import pandas as pd
-
     rows = [[g(r) for g in getters] for r in records]
     return pd.DataFrame(rows, columns=names, dtype=object)
 
@@ -195,11 +195,8 @@ def to_dataframe(
     takes (paths; then ``read_options`` go to it). ``columns``: ``{"name":
     spec}`` or a list of specs (named by themselves); see :func:`column`,
     e.g. ``{"id": "001", "title": "245a", "subjects": "650a*", "n": len}``.
-    Every column has dtype ``object``. Needs pandas (python3-pandas).
+    Every column has dtype ``object``.
     """
-    import dask.dataframe as dd
-    import pandas as pd
-
     if isinstance(columns, Mapping):
         names = list(columns)
         specs = list(columns.values())

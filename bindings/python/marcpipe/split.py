@@ -106,7 +106,10 @@ def splits(
         fd = source.fileno()
         # The plan counts from the object's logical position (a buffered
         # object may have read ahead of its descriptor).
-        pos = source.tell()
+        try:
+            pos = source.tell()
+        except OSError as e:  # a pipe or socket
+            raise ValueError(f"cannot split a stream that cannot seek: {e}") from None
         os.lseek(fd, pos, os.SEEK_SET)
         src = fd
         name = getattr(source, "name", None)
