@@ -16,7 +16,8 @@
 #include "marc.h"
 #include <marcpipe/split.h>
 
-#define MP__ANCHOR_BLOCK (64u * 1024) /* bytes read per search step */
+#define MP__ANCHOR_BLOCK (64u * 1024) /* most bytes read per search step */
+#define MP__ANCHOR_FIRST (4u * 1024)  /* the first step: an anchor is usually a record away */
 
 /* A search buffer: block + the 24 bytes a leader check looks past it. */
 typedef struct mp__search {
@@ -73,10 +74,13 @@ int mp__range_resync(mp__src *src, uint64_t size, uint64_t start, uint64_t *q0)
     }
     if ((rc = mp__search_init(&s, src, size)) != MP_OK)
         return rc;
-    /* Terminators r with r + 1 <= start, i.e. r < hi, from hi downwards. */
+    /* Terminators r with r + 1 <= start, i.e. r < hi, from hi downwards, in
+     * steps that double up to a block. */
     uint64_t hi = start;
+    size_t step = MP__ANCHOR_FIRST;
     while (hi > 0) {
-        uint64_t lo = hi > MP__ANCHOR_BLOCK ? hi - MP__ANCHOR_BLOCK : 0;
+        uint64_t lo = hi > step ? hi - step : 0;
+        step = step * 2 > MP__ANCHOR_BLOCK ? MP__ANCHOR_BLOCK : step * 2;
         ssize_t n = mp__search_read(&s, lo, (size_t)(hi - lo) + MP__LEADER_LEN + 1);
         if (n < 0) {
             rc = (int)n;
@@ -114,11 +118,13 @@ static int mp__range_next_anchor(mp__search *s, uint64_t from, uint64_t limit, u
     }
     if (limit > s->size)
         limit = s->size;
-    /* Terminators r with from <= r + 1 < limit. */
+    /* Terminators r with from <= r + 1 < limit, in steps that double up to
+     * a block. */
     uint64_t r0 = from - 1;
+    size_t step = MP__ANCHOR_FIRST;
     while (r0 + 1 < limit) {
-        size_t span =
-            limit - 1 - r0 < MP__ANCHOR_BLOCK ? (size_t)(limit - 1 - r0) : MP__ANCHOR_BLOCK;
+        size_t span = limit - 1 - r0 < step ? (size_t)(limit - 1 - r0) : step;
+        step = step * 2 > MP__ANCHOR_BLOCK ? MP__ANCHOR_BLOCK : step * 2;
         ssize_t n = mp__search_read(s, r0, span + MP__LEADER_LEN + 1);
         if (n < 0)
             return (int)n;

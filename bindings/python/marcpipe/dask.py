@@ -29,6 +29,9 @@ from typing import Any, Callable, Iterable, Iterator, List, Mapping, Sequence, U
 import dask.bag as db
 import dask.dataframe as dd
 import pandas as pd
+from dask.bag.core import reify
+from dask.base import tokenize
+from dask.highlevelgraph import HighLevelGraph
 
 from .reader import MARCReader
 from .split import Split, splits
@@ -63,17 +66,10 @@ def plan(paths: Any, blocksize: Union[int, str] = "64MiB") -> List[Split]:
     return out
 
 
-def _read_partition(part: Sequence[Split], errors: str, options: Mapping[str, Any]) -> List[Any]:
-    """Runs in a Dask worker: reads its ranges into a list of records (and/or
-    bad units). A list, not an iterator: a partition that feeds several
-    computations (``compute(bag.count(), bag.map(...))``) must not be
-    consumed by the first one."""
-    return list(_iter_partition(part, errors, options))
-
-
-def _iter_partition(
+def _read_partition(
     part: Sequence[Split], errors: str, options: Mapping[str, Any]
 ) -> Iterator[Any]:
+    """Runs in a Dask worker: yields the records (and/or bad units) of its ranges."""
     for s in part:
         with MARCReader(s, **options) as reader:
             for rec in reader:
@@ -114,8 +110,9 @@ def read_marc(
 
     Records are in file order within a partition and partitions in file
     order, so ``bag.compute()`` lists what single readers of the files list.
-    A worker holds a partition's records as a list while it works on it
-    (compact records: about 1.5 times the partition's MARC bytes).
+    A chain of bag operations streams each record from the reader through
+    the chain; a partition used by several results at once is held as a
+    list while they run (compact records: about 1.5 times its MARC bytes).
     Records pickle compactly, so bags of records can move between workers;
     keeping the work inside the partition (``map``, ``filter``, ``pluck``,
     ``frequencies``...) moves only results. ``record.offset`` is the offset
@@ -127,9 +124,19 @@ def read_marc(
         if bad in reader_options:
             raise TypeError(f"read_marc() does not take {bad!r} (partitions set it)")
     parts = plan(paths, blocksize)
+    if not parts:
+        return db.from_sequence([], npartitions=1)
     options = dict(reader_options, threads=threads)
-    seq = db.from_sequence(parts, npartitions=max(1, len(parts)))
-    return seq.map_partitions(_read_partition, errors, options)
+    name = "read-marc-" + tokenize(parts, errors, options)
+    # As dask.bag's own map tasks: (reify, generator). When the partition
+    # feeds one computation, Dask's bag optimizer fuses the tasks and drops
+    # the reify, so records stream from the reader through the user's
+    # functions while they are hot in the cache; when it feeds several
+    # (compute(bag.count(), bag.map(f))), reify makes it a list once.
+    dsk = {(name, i): (reify, (_read_partition, [s], errors, options))
+           for i, s in enumerate(parts)}
+    graph = HighLevelGraph.from_collections(name, dsk, dependencies=[])
+    return db.Bag(graph, name, len(parts))
 
 
 # ---- tabular extraction ------------------------------------------------------------
