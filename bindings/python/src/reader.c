@@ -39,7 +39,7 @@ typedef struct {
     int strict;
     char handling[8]; /* utf8_handling name */
     int finished;
-    int close_pending; /* close() called while another thread was inside next() */
+    int close_pending;       /* close() called while another thread was inside next() */
     uint64_t units_at_close; /* mp_reader_units when the C reader was closed */
     /* Set while a thread is inside next(). Only touched with the GIL held, so
      * the GIL orders it; atomic anyway so the contract does not depend on it. */
@@ -284,21 +284,20 @@ int raise_open_error(int rc, PyObject *path)
 static PyObject *Reader_open(PyObject *op, PyObject *args, PyObject *kw)
 {
     ReaderObject *self = (ReaderObject *)op;
-    static char *kwlist[] = {"kind",          "source",     "to_unicode", "force_utf8",
-                             "utf8_handling", "file_codec", "threads",    "chunk_size",
-                             "ordered",       "pool",       "strict",     "record_cls",
-                             "policy",        "range_start", "range_end", "first_ordinal",
-                             NULL};
+    static char *kwlist[] = {
+        "kind",          "source",     "to_unicode", "force_utf8",  "utf8_handling",
+        "file_codec",    "threads",    "chunk_size", "ordered",     "pool",
+        "strict",        "record_cls", "policy",     "range_start", "range_end",
+        "first_ordinal", NULL};
     reader_args a = READER_ARGS_INIT;
     const char *kind;
     PyObject *source, *pool = Py_None, *record_cls = Py_None;
     int strict = 0;
     a.file_codec = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "sO|$ppsOInpOpOiKKK:_open", kwlist, &kind,
-                                     &source, &a.to_unicode, &a.force_utf8, &a.utf8_handling,
-                                     &a.file_codec, &a.threads, &a.chunk_size, &a.ordered, &pool,
-                                     &strict, &record_cls, &a.policy, &a.range_start,
-                                     &a.range_end, &a.first_ordinal))
+    if (!PyArg_ParseTupleAndKeywords(
+            args, kw, "sO|$ppsOInpOpOiKKK:_open", kwlist, &kind, &source, &a.to_unicode,
+            &a.force_utf8, &a.utf8_handling, &a.file_codec, &a.threads, &a.chunk_size, &a.ordered,
+            &pool, &strict, &record_cls, &a.policy, &a.range_start, &a.range_end, &a.first_ordinal))
         return NULL;
     if (self->r || self->source) {
         PyErr_SetString(PyExc_RuntimeError, "reader already opened");

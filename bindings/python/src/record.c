@@ -657,8 +657,7 @@ static PyObject *Record_state(PyObject *self, PyObject *unused)
     }
     res = Py_BuildValue("(ilNIIINNOOOOOO)", STATE_VERSION, layout_signature(), blob,
                         o->fields ? 0u : o->nfields, o->fields ? 0u : o->nsubs, o->mode, off, ord,
-                        o->codec ? o->codec : Py_None,
-                        o->force_utf8 ? o->force_utf8 : Py_None,
+                        o->codec ? o->codec : Py_None, o->force_utf8 ? o->force_utf8 : Py_None,
                         o->to_unicode ? o->to_unicode : Py_None, o->leader ? o->leader : Py_None,
                         o->fields ? o->fields : Py_None, built ? built : Py_None);
     blob = NULL; /* stolen by N */
@@ -680,8 +679,7 @@ static int blob_valid(const char *blob, size_t size, uint32_t nf, uint32_t ns)
     const layout_field *f = (const layout_field *)(blob + LAYOUT_LEADER_LEN);
     const layout_subfield *s = (const layout_subfield *)(f + nf);
     for (uint32_t i = 0; i < nf; i++) {
-        if (f[i].ctrl ? (uint64_t)f[i].off + f[i].len > text
-                      : (uint64_t)f[i].sub0 + f[i].nsub > ns)
+        if (f[i].ctrl ? (uint64_t)f[i].off + f[i].len > text : (uint64_t)f[i].sub0 + f[i].nsub > ns)
             return 0;
     }
     for (uint32_t j = 0; j < ns; j++)
@@ -705,8 +703,8 @@ PyObject *record_restore(PyTypeObject *cls, PyObject *state)
         return NULL;
     }
     if (!PyTuple_Check(state) ||
-        !PyArg_ParseTuple(state, "ily*IIIOOOOOOOO:_record_restore", &version, &sig, &blob, &nf,
-                          &ns, &mode, &off, &ord, &codec, &fu8, &tu, &leader, &fields, &built)) {
+        !PyArg_ParseTuple(state, "ily*IIIOOOOOOOO:_record_restore", &version, &sig, &blob, &nf, &ns,
+                          &mode, &off, &ord, &codec, &fu8, &tu, &leader, &fields, &built)) {
         if (!PyErr_Occurred())
             PyErr_SetString(PyExc_TypeError, "_record_restore: state must be a tuple");
         return NULL;
@@ -718,10 +716,9 @@ PyObject *record_restore(PyTypeObject *cls, PyObject *state)
     else if (mode > REC_CODEC || (size_t)blob.len < LAYOUT_LEADER_LEN ||
              !blob_valid(blob.buf, (size_t)blob.len, nf, ns))
         why = "corrupt record state";
-    else if (mode == REC_CODEC &&
-             !(PyTuple_Check(codec) && PyTuple_GET_SIZE(codec) == 2 &&
-               PyUnicode_Check(PyTuple_GET_ITEM(codec, 0)) &&
-               PyUnicode_Check(PyTuple_GET_ITEM(codec, 1))))
+    else if (mode == REC_CODEC && !(PyTuple_Check(codec) && PyTuple_GET_SIZE(codec) == 2 &&
+                                    PyUnicode_Check(PyTuple_GET_ITEM(codec, 0)) &&
+                                    PyUnicode_Check(PyTuple_GET_ITEM(codec, 1))))
         why = "corrupt record state (codec)";
     else if ((fields != Py_None && !PyList_Check(fields)) ||
              (built != Py_None && (!PyList_Check(built) || fields != Py_None)))
