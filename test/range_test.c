@@ -541,7 +541,8 @@ static void mutate(mf_buf *b, uint64_t *s)
             break;
         }
         case 5: /* junk between records */
-            mf_insert(b, o, "\r\n\x00\x00garbage 12345 \x1d", 21);
+            static const char junk[] = "\r\n\x00\x00garbage 12345 \x1d";
+            mf_insert(b, o, junk, sizeof junk - 1);
             break;
         case 6: { /* a long junk run without a terminator (> 64 KiB) */
             size_t jn = 70000 + (size_t)below(s, 1000);
@@ -554,7 +555,8 @@ static void mutate(mf_buf *b, uint64_t *s)
             break;
         }
         case 7: /* digits that look like leaders */
-            mf_insert(b, o, "123456789012345678901234567890123456789012345\x1d", 46);
+            static const char digits[] = "123456789012345678901234567890123456789012345\x1d";
+            mf_insert(b, o, digits, sizeof digits - 1);
             break;
         case 8: /* a record cut short (truncated, then the next one) */
             mf_delete(b, in_rec,

@@ -74,8 +74,9 @@ static void damaged_input(mf_buf *b, unsigned seed)
     memcpy(b->p + offs[60] + 40,
            "\x1d"
            "00100nam a2200037 a 4500",
-           25);                                        /* inner anchor */
-    mf_insert(b, offs[40], "junk 12345 \r\n\x1d", 14); /* junk */
+           25); /* inner anchor */
+    static const char junk[] = "junk 12345 \r\n\x1d";
+    mf_insert(b, offs[40], junk, sizeof junk - 1);
     mf_set_length(b, offs[20], "00000");
     b->len -= 30; /* truncated end */
 }
@@ -180,7 +181,7 @@ int main(int argc, char **argv)
                         (unsigned long long)stop, mp_err_name(rc));
                 bad = 1;
             }
-            if (o.unordered)
+            if (o.unordered && got.n > 1)
                 qsort(got.v, got.n, sizeof *got.v, cmp_item);
             for (size_t j = 0; j < got.n; j++)
                 push(&all, &got.v[j]);
