@@ -646,14 +646,16 @@ unset y2label
                          "%.2f× best (target ≥ 1.6×). CPU seconds: the plain reader's Python thread "
                          "%.2f + its C thread %.2f; Dask %.2f in all, so an idle 2-core machine "
                          "would show about %.2f×. Per-partition overhead %.1f ms (slope against %s "
-                         "partitions, %d of them); cluster start %.1f s (not timed). Load: %s." % (
+                         "partitions, %d of them), of which a range reader's open + first record + "
+                         "close is %.2f ms; cluster start %.1f s (not timed). Load: %s." % (
                              o["file_bytes"] / 1e6, o["records"], o["single_s_median"],
                              o["single_s_best"], o["blocksize"], o["dask_s_median"], o["partitions"],
                              o["dask_s_best"], o["speedup_median"], o["speedup_best"],
                              o["single_python_thread_cpu_s"], o["single_other_threads_cpu_s"],
                              o["dask_total_cpu_s"], o["speedup_idle_2core_estimate"],
                              o["per_partition_overhead_ms"], o["small_blocksize"],
-                             o["small_partitions"], o["cluster_start_s"], " ".join(o["load"])))
+                             o["small_partitions"], o.get("range_reader_open_first_close_ms", -1),
+                             o["cluster_start_s"], " ".join(o["load"])))
                 L.append("")
             if o.get("bench") == "pickle":
                 L.append("Pickling %d records: %.2f× their ISO 2709 bytes; dumps %.1f µs, loads %.1f µs "

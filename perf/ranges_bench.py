@@ -153,6 +153,15 @@ def bench_dask(a, marcpipe, path):
         print(json.dumps({"bench": "dask_650a", "skipped": "Dask not importable: %s "
                           "(Debian: python3-dask python3-distributed python3-pandas)" % e}))
         return
+    # The reader's share of a partition's fixed cost: open a range reader in
+    # the middle of the file, read its first record, close it.
+    mid = marcpipe.splits(path, parts=2)[-1]
+
+    def one_record():
+        with marcpipe.MARCReader(path, threads=1, range_start=mid.start + 1) as r:
+            return next(iter(r))
+    _, ts = timed(one_record, 50)
+    open_ms = statistics.median(ts) * 1e3
     t = time.perf_counter()
     cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                            dashboard_address=None)
@@ -203,6 +212,7 @@ def bench_dask(a, marcpipe, path):
              "dask_small_s_median": round(msm, 3),
              "per_partition_overhead_ms": round((msm - mb) / max(1, nparts["small"] - nparts["big"])
                                                 * 1e3, 3),
+             "range_reader_open_first_close_ms": round(open_ms, 3),
              "single_python_thread_cpu_s": round(py, 3), "single_other_threads_cpu_s": round(other, 3),
              "dask_total_cpu_s": round(dtot, 3),
              "speedup_idle_2core_estimate": round(max(py, other) / (dtot / 2), 3),
