@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "alloc.h"
 #include "corpus.h"
 #include "marc.h"
 #include "marcfix.h"
@@ -1140,5 +1141,68 @@ Test(split, options_and_errors, .timeout = 60)
     cr_assert_eq(plan->ranges[0].end, 0);
     mp_split_plan_free(plan);
     mp_split_plan_free(NULL);
+    mf_free(&b);
+}
+
+/* ---- allocation failures ------------------------------------------------------------ */
+
+/* The k-th allocation fails during a range read (resync buffer, pipeline,
+ * parser) and during planning: MP_ENOMEM at open, or an exact prefix of the
+ * range's items then MP_ENOMEM, or the whole range; nothing leaks (LSan). */
+Test(range, allocation_failures_surface, .init = setup_pool, .fini = teardown_pool, .timeout = 300)
+{
+    mf_buf b;
+    size_t offs[13];
+    mf_init(&b);
+    mf_sample(&b, 12, 5, offs);
+    input in = {"mem", b.p, b.len, ""};
+    uint64_t a = offs[3] + 7, e = offs[9] - 3;
+    for (int mode = MP_MODE_PIPELINE; mode <= MP_MODE_SEQUENTIAL; mode++) {
+        run ref;
+        how h = {mode, SRC_MEM, 256, 0, 0};
+        memset(&ref, 0, sizeof ref);
+        cr_assert_eq(read_range(&ref, &in, a, e, 0, &h, 1), MP_OK);
+        cr_assert_eq(ref.n, 5); /* the records at offs[4..8] */
+        unsigned long enomem = 0;
+        for (uint64_t k = 1; k <= 60; k++) {
+            run got;
+            memset(&got, 0, sizeof got);
+            mp__alloc_fail_at(k);
+            int rc = read_range(&got, &in, a, e, 0, &h, 1);
+            mp__alloc_fail_at(0);
+            if (rc != MP_OK) {
+                cr_assert_eq(rc, MP_ENOMEM, "k=%llu: open %s", (unsigned long long)k,
+                             mp_err_name(rc));
+                enomem++;
+                continue;
+            }
+            cr_assert(got.end_rc == MP_EOF || got.end_rc == MP_ENOMEM, "k=%llu: %s",
+                      (unsigned long long)k, mp_err_name(got.end_rc));
+            enomem += got.end_rc == MP_ENOMEM;
+            cr_assert_leq(got.n, ref.n);
+            for (size_t i = 0; i < got.n; i++)
+                cr_assert(same_item(&got.v[i], &ref.v[i]), "k=%llu: item %zu",
+                          (unsigned long long)k, i);
+            if (got.end_rc == MP_EOF)
+                cr_assert_eq(got.n, ref.n);
+            run_free(&got);
+        }
+        cr_assert_gt(enomem, 0);
+        run_free(&ref);
+    }
+    mp_split_options so = MP_SPLIT_OPTIONS_INIT;
+    so.parts = 4;
+    int refused = 0;
+    for (uint64_t k = 1; k <= 5; k++) {
+        mp_split_plan *plan = NULL;
+        mp__alloc_fail_at(k);
+        int rc = mp_split_plan_mem(&plan, b.p, b.len, &so);
+        mp__alloc_fail_at(0);
+        cr_assert(rc == MP_OK || rc == MP_ENOMEM);
+        cr_assert(rc == MP_OK ? plan != NULL : plan == NULL);
+        refused += rc == MP_ENOMEM;
+        mp_split_plan_free(plan);
+    }
+    cr_assert_eq(refused, 3, "the plan, its ranges and the search buffer");
     mf_free(&b);
 }
