@@ -4,7 +4,9 @@
  *
  * Framing in short: a unit starts at a plausible leader (digits at 0-4,
  * no 0x1D in 5-23, digits at 12-16 or "45" at 20-21). If its stated length
- * ends on 0x1D it is a clean RECORD; otherwise the record ends at the first
+ * ends on 0x1D - and no 0x1D inside it is followed by a plausible leader
+ * (an anchor: no unit may contain one, so byte ranges can find their
+ * units) - it is a clean RECORD; otherwise the record ends at the first
  * 0x1D and is delivered with frame_kind LENGTH or TERMINATOR (indexed,
  * MP_ERECORD) - this is how the 1.1 MB record of bad_hathi_records.mrc
  * (leader 99999), bad_too_long_plus_2.mrc and datos-20161010-slice.mrc
