@@ -57,9 +57,9 @@ static ssize_t mp__search_read(mp__search *s, uint64_t off, size_t n)
 
 /*
  * The largest anchor q <= start (0 when there is none): where a reader of
- * a range starting at `start` begins framing. Reads backwards one block at
- * a time; on ordinary files the previous record's terminator is found in
- * the first block.
+ * a range starting at `start` begins framing. Reads backwards in steps of
+ * 4 KiB doubling up to 64 KiB; on ordinary files the previous record's
+ * terminator is in the first step.
  */
 int mp__range_resync(mp__src *src, uint64_t size, uint64_t start, uint64_t *q0)
 {
