@@ -1,0 +1,170 @@
+/*
+ * write_internal.h - the serialisers' shared pieces (internal to stages/).
+ *
+ * A serialiser appends one record to an mp__sink: a growable byte buffer
+ * backed either by the heap (mp_record_write, the writer) or by a chunk
+ * arena (the parser workers, mp__write_prepare). Serialisers reserve room
+ * before each run of writes and then store with plain pointer moves; a
+ * failed reservation sets `failed`, and the caller discards the record.
+ *
+ * Files: write.c (sink, dispatch, mp_writer, mp_convert, worker hook),
+ * write_iso2709.c, write_xml.c, write_json.c, write_text.c (MRK, LINE).
+ * Everything here is reentrant: a sink belongs to one thread.
+ */
+#ifndef MP_WRITE_INTERNAL_H
+#define MP_WRITE_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <marcpipe/write.h>
+#include "arena.h"
+#include "marc.h"
+
+typedef struct mp__sink {
+    unsigned char *p; /* buffer */
+    size_t len, cap;
+    mp__arena *arena; /* non-NULL: grow inside this arena */
+    size_t hint;      /* first allocation at least this big (an estimate) */
+    int failed;       /* a reservation failed: the output is incomplete */
+} mp__sink;
+
+/* Grows so that n more bytes fit; 0, or -1 (and failed = 1). */
+int mp__sink_grow(mp__sink *s, size_t n);
+
+static inline int mp__sink_reserve(mp__sink *s, size_t n)
+{
+    return s->cap - s->len >= n ? 0 : mp__sink_grow(s, n);
+}
+
+/* Unchecked stores: call after reserving. */
+static inline void mp__sink_mem(mp__sink *s, const void *d, size_t n)
+{
+    if (n)
+        memcpy(s->p + s->len, d, n);
+    s->len += n;
+}
+
+static inline void mp__sink_byte(mp__sink *s, unsigned char c)
+{
+    s->p[s->len++] = c;
+}
+
+#define MP__SINK_LIT(s, lit) mp__sink_mem((s), (lit), sizeof(lit) - 1)
+
+/* Checked append. 0 or -1. */
+static inline int mp__sink_put(mp__sink *s, const void *d, size_t n)
+{
+    if (mp__sink_reserve(s, n) < 0)
+        return -1;
+    mp__sink_mem(s, d, n);
+    return 0;
+}
+
+/*
+ * One UTF-8 character at s (n >= 1 bytes): its length, and the code point
+ * in *cp, or U+FFFD for an invalid sequence, whose length is then that of
+ * its maximal invalid subpart (1 for a bad lead byte) - the same
+ * replacement as Python's decode('utf-8', 'replace').
+ */
+static inline size_t mp__u8_step(const unsigned char *s, size_t n, uint32_t *cp)
+{
+    unsigned char c = s[0];
+    size_t need;
+    uint32_t v;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    }
+    if (c >= 0xC2 && c <= 0xDF) {
+        need = 1;
+        v = c & 0x1Fu;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        need = 2;
+        v = c & 0x0Fu;
+        if (c == 0xE0)
+            lo = 0xA0;
+        else if (c == 0xED)
+            hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        need = 3;
+        v = c & 0x07u;
+        if (c == 0xF0)
+            lo = 0x90;
+        else if (c == 0xF4)
+            hi = 0x8F;
+    } else {
+        *cp = 0xFFFD;
+        return 1;
+    }
+    for (size_t i = 1; i <= need; i++) {
+        if (i >= n || s[i] < lo || s[i] > hi) {
+            *cp = 0xFFFD;
+            return i;
+        }
+        lo = 0x80;
+        hi = 0xBF;
+        v = (v << 6) | (s[i] & 0x3Fu);
+    }
+    *cp = v;
+    return need + 1;
+}
+
+/* Encodes cp as UTF-8 at o (4 bytes room); returns the length. */
+static inline size_t mp__u8_put(unsigned char *o, uint32_t cp)
+{
+    if (cp < 0x80) {
+        o[0] = (unsigned char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        o[0] = (unsigned char)(0xC0 | (cp >> 6));
+        o[1] = (unsigned char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        o[0] = (unsigned char)(0xE0 | (cp >> 12));
+        o[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+        o[2] = (unsigned char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    o[0] = (unsigned char)(0xF0 | (cp >> 18));
+    o[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
+    o[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+    o[3] = (unsigned char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+/*
+ * The leader to write: the record's 24 bytes (blanks when shorter), with
+ * leader/09 = 'a' when the format says so (see write.h) - `utf8_leader`.
+ */
+void mp__write_leader(const mp_record *rec, unsigned flags, int utf8_leader, char out[24]);
+
+/* The serialisers: append one record to s. MP_OK, MP_EINVAL, MP_ETOOBIG,
+ * or MP_ENOMEM (s->failed). */
+int mp__write_iso2709(mp__sink *s, const mp_record *rec, unsigned flags);
+int mp__write_marcxml(mp__sink *s, const mp_record *rec, unsigned flags);
+int mp__write_json(mp__sink *s, const mp_record *rec, unsigned flags, int newline);
+int mp__write_mrk(mp__sink *s, const mp_record *rec, unsigned flags);
+int mp__write_line(mp__sink *s, const mp_record *rec, unsigned flags);
+
+/* 1 when the ISO 2709 serialiser writes rec's input bytes unchanged. */
+int mp__iso_pristine(const mp_record *rec, unsigned flags);
+
+/* Dispatch by format. MP_EINVAL for a format that cannot be written. */
+int mp__write_record(mp__sink *s, const mp_record *rec, int format, unsigned flags);
+
+/* 1 when `format` can be written (ISO2709 .. LINE, not AUTO). */
+int mp__write_format_ok(int format);
+
+/*
+ * The worker's hook (mp__marc_parse_item): serialises rec into the chunk
+ * arena and records the result in rec->out / out_len / out_rc. An arena
+ * failure leaves the record unprepared (the consumer serialises it
+ * inline). Worker thread that owns the record.
+ */
+void mp__write_prepare(mp_record *rec, mp__arena *arena, int format, unsigned flags);
+
+#endif
