@@ -299,7 +299,7 @@ static int mp__text(mp__parse_ctx *x, const unsigned char *in, size_t n, const c
         return r;
     if (*out != (const char *)in)
         x->rec->converted = 1; /* the text differs from the stored bytes */
-    if (r == 1) /* a problem the options do not let pass silently */
+    if (r == 1)                /* a problem the options do not let pass silently */
         mp__rec_error(x, te.kind ? te.kind : MP_EK_ENCODING, tag, 0,
                       "field %.3s: %s at byte %zu of the field", tag,
                       te.message[0] ? te.message : "invalid text", te.position);

@@ -218,13 +218,13 @@ enum mp__wkind { MP__W_FD, MP__W_CB, MP__W_BUF };
 struct mp_writer {
     int format;
     unsigned flags;
-    int kind;     /* enum mp__wkind */
-    int fd;       /* MP__W_FD */
-    int owns_fd;  /* opened by _path: closed by close */
+    int kind;       /* enum mp__wkind */
+    int fd;         /* MP__W_FD */
+    int owns_fd;    /* opened by _path: closed by close */
     mp_write_fn fn; /* MP__W_CB */
     void *user;
-    mp_buf *ubuf;   /* MP__W_BUF: the caller's buffer */
-    mp__sink buf;   /* pending bytes (FD, CB); for BUF a window on ubuf */
+    mp_buf *ubuf; /* MP__W_BUF: the caller's buffer */
+    mp__sink buf; /* pending bytes (FD, CB); for BUF a window on ubuf */
     size_t flush_at;
     uint64_t records, bytes;
     int failed; /* sticky output failure (MP_E*), 0 while healthy */
@@ -375,7 +375,7 @@ MP_EXPORT int mp_writer_open_path(mp_writer **out, const char *path, const mp_wr
     *out = NULL;
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
     if (fd < 0)
-        return errno == ENOENT || errno == ENOTDIR ? MP_ENOENT
+        return errno == ENOENT || errno == ENOTDIR                   ? MP_ENOENT
                : errno == EACCES || errno == EPERM || errno == EROFS ? MP_EACCES
                                                                      : MP_EIO;
     mp_writer proto;
@@ -560,16 +560,16 @@ static void mp__refusal_info(mp_error_info *e, int rc, const mp_record *rec, int
     e->offset = rec->offset;
     e->length = rec->no_input ? 0 : rec->raw_len;
     if (rec->cn) {
-        size_t n = rec->cn_len < sizeof e->control_number - 1 ? rec->cn_len
-                                                              : sizeof e->control_number - 1;
+        size_t n =
+            rec->cn_len < sizeof e->control_number - 1 ? rec->cn_len : sizeof e->control_number - 1;
         memcpy(e->control_number, rec->cn, n);
         for (size_t i = 0; i < n; i++)
             if ((unsigned char)e->control_number[i] < 0x20)
                 e->control_number[i] = '?';
     }
-    const char *why =
-        rc == MP_ETOOBIG ? "over ISO 2709's limits (99999 bytes per record, 9999 per field)"
-                         : "a value holds a separator byte (0x1E, 0x1F) the format cannot carry";
+    const char *why = rc == MP_ETOOBIG
+                          ? "over ISO 2709's limits (99999 bytes per record, 9999 per field)"
+                          : "a value holds a separator byte (0x1E, 0x1F) the format cannot carry";
     snprintf(e->message, sizeof e->message, "record %llu at offset %llu: not written as %s: %s",
              (unsigned long long)rec->ordinal, (unsigned long long)rec->offset,
              format == MP_FORMAT_ISO2709 ? "ISO 2709" : "output", why);

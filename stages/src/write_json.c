@@ -126,8 +126,7 @@ int mp__write_json(mp__sink *s, const mp_record *rec, unsigned flags, int newlin
     for (uint32_t i = 0; i < rec->nfields; i++) {
         const mp_field *f = &rec->fields[i];
         if ((i > 0 && mp__sink_put(s, isep, il) < 0) || mp__sink_put(s, "{", 1) < 0 ||
-            mp__json_str(s, f->tag, strnlen(f->tag, 3), ascii) < 0 ||
-            mp__sink_put(s, ksep, kl) < 0)
+            mp__json_str(s, f->tag, strnlen(f->tag, 3), ascii) < 0 || mp__sink_put(s, ksep, kl) < 0)
             return MP_ENOMEM;
         if (f->is_control) {
             if (mp__json_str(s, f->data, f->len, ascii) < 0 || mp__sink_put(s, "}", 1) < 0)

@@ -110,7 +110,10 @@ typedef struct mp_buf {
     size_t cap; /* bytes allocated */
 } mp_buf;
 
-#define MP_BUF_INIT {NULL, 0, 0}
+#define MP_BUF_INIT                                                                                \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
 
 /* Frees b->data and resets b to empty. NULL ok. */
 MP_EXPORT void mp_buf_free(mp_buf *b);
@@ -151,7 +154,10 @@ typedef struct mp_writer_options {
     size_t buffer_size; /* bytes gathered before each write; 0: 256 KiB */
 } mp_writer_options;
 
-#define MP_WRITER_OPTIONS_INIT {sizeof(mp_writer_options), MP_FORMAT_ISO2709, 0, 0}
+#define MP_WRITER_OPTIONS_INIT                                                                     \
+    {                                                                                              \
+        sizeof(mp_writer_options), MP_FORMAT_ISO2709, 0, 0                                         \
+    }
 
 /*
  * Open a writer; it writes the format's header (MARCXML declaration and
@@ -229,7 +235,10 @@ typedef struct mp_convert_options {
     void *user;
 } mp_convert_options;
 
-#define MP_CONVERT_OPTIONS_INIT {sizeof(mp_convert_options), MP_DAMAGED_SKIP, NULL, NULL, NULL}
+#define MP_CONVERT_OPTIONS_INIT                                                                    \
+    {                                                                                              \
+        sizeof(mp_convert_options), MP_DAMAGED_SKIP, NULL, NULL, NULL                              \
+    }
 
 /*
  * Reads r to its end and writes every good record (and, with
