@@ -10,7 +10,6 @@
  * the CLI suite (test/cli/cli_test.py, cases convert_*).
  */
 #include <criterion/criterion.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -22,6 +21,7 @@
 #include <marcpipe/marcpipe.h>
 #include "alloc.h"
 #include "arena.h"
+#include "corpus.h"
 #include "marcfix.h"
 #include "write_internal.h"
 
@@ -64,50 +64,27 @@ static int same_content(const mp_record *a, const mp_record *b, char *why, size_
     return 1;
 }
 
-static const char *corpus_dir(void)
-{
-    const char *dir = getenv("MARCPIPE_CORPUS");
-    if (!dir || !*dir)
-        dir = "../shared/data";
-    struct stat st;
-    return stat(dir, &st) == 0 && S_ISDIR(st.st_mode) ? dir : NULL;
-}
-
-static int is_marc_name(const char *n)
-{
-    const char *dot = strrchr(n, '.');
-    return dot && (!strcmp(dot, ".mrc") || !strcmp(dot, ".marc") || !strcmp(dot, ".dat") ||
-                   !strcmp(dot, ".usmarc"));
-}
-
 typedef void (*file_fn)(void *user, const char *path, const unsigned char *data, size_t len);
 
-static void walk(const char *dir, file_fn fn, void *user, int *nfiles)
+/* Runs fn on every MARC file of the corpus; returns the number of files,
+ * or -1 when there is no corpus. */
+static int walk_corpus(file_fn fn, void *user)
 {
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        char path[4096];
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        struct stat st;
-        if (stat(path, &st) != 0)
-            continue;
-        if (S_ISDIR(st.st_mode)) {
-            walk(path, fn, user, nfiles);
-        } else if (S_ISREG(st.st_mode) && is_marc_name(e->d_name)) {
-            size_t len;
-            unsigned char *data = mf_read_file(path, &len);
-            cr_assert_not_null(data, "cannot read %s", path);
-            fn(user, path, data, len);
-            free(data);
-            (*nfiles)++;
-        }
+    const char *dir = mf_corpus_dir();
+    if (!mf_is_dir(dir))
+        return -1;
+    mf_corpus c;
+    mf_corpus_list(&c, dir);
+    for (size_t i = 0; i < c.n; i++) {
+        size_t len;
+        unsigned char *data = mf_read_file(c.v[i].path, &len);
+        cr_assert_not_null(data, "cannot read %s", c.v[i].path);
+        fn(user, c.v[i].path, data, len);
+        free(data);
     }
-    closedir(d);
+    int n = (int)c.n;
+    mf_corpus_free(&c);
+    return n;
 }
 
 static mp_reader *open_seq(const void *data, size_t len, mp_encoding enc)
@@ -186,15 +163,13 @@ static void round_trip_file(void *user, const char *path, const unsigned char *d
 
 Test(write, iso2709_round_trip_corpus, .timeout = 600)
 {
-    const char *dir = corpus_dir();
-    if (!dir)
-        cr_skip_test("SKIP: corpus not found (set MARCPIPE_CORPUS)");
     for (int e = 0; e < 2; e++) {
         rt_stats st;
         memset(&st, 0, sizeof st);
         st.enc = e ? MP_ENCODING_RAW : MP_ENCODING_AUTO;
-        int n = 0;
-        walk(dir, round_trip_file, &st, &n);
+        int n = walk_corpus(round_trip_file, &st);
+        if (n < 0)
+            cr_skip_test("SKIP: corpus %s not found (set MARCPIPE_CORPUS)", mf_corpus_dir());
         cr_assert_gt(n, 10);
         cr_assert_gt(st.identical, 3900, "the realworld file alone has 3945 UTF-8 records");
         cr_assert_eq(st.reread, st.records + st.damaged - st.refused);
@@ -279,11 +254,9 @@ static void prepared_file(void *user, const char *path, const unsigned char *dat
 
 Test(write, workers_serialise_as_the_consumer_would, .timeout = 600)
 {
-    const char *dir = corpus_dir();
-    if (!dir)
-        cr_skip_test("SKIP: corpus not found (set MARCPIPE_CORPUS)");
-    int n = 0;
-    walk(dir, prepared_file, NULL, &n);
+    int n = walk_corpus(prepared_file, NULL);
+    if (n < 0)
+        cr_skip_test("SKIP: corpus %s not found (set MARCPIPE_CORPUS)", mf_corpus_dir());
     cr_assert_gt(n, 10);
 }
 

@@ -20,6 +20,7 @@
 #include <marcpipe/write.h>
 #include "arena.h"
 #include "marc.h"
+#include "utf8.h"
 
 typedef struct mp__sink {
     unsigned char *p; /* buffer */
@@ -62,78 +63,34 @@ static inline int mp__sink_put(mp__sink *s, const void *d, size_t n)
 }
 
 /*
- * One UTF-8 character at s (n >= 1 bytes): its length, and the code point
- * in *cp, or U+FFFD for an invalid sequence, whose length is then that of
- * its maximal invalid subpart (1 for a bad lead byte) - the same
- * replacement as Python's decode('utf-8', 'replace').
+ * One UTF-8 character at s (n >= 1 bytes), by the library's one rule
+ * (utf8.h): its length, and the code point in *cp, or U+FFFD for an
+ * ill-formed sequence, whose length is then that of its maximal
+ * ill-formed subpart - the same replacement as Python's
+ * decode('utf-8', 'replace').
  */
 static inline size_t mp__u8_step(const unsigned char *s, size_t n, uint32_t *cp)
 {
-    unsigned char c = s[0];
-    size_t need;
-    uint32_t v;
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-    if (c >= 0xC2 && c <= 0xDF) {
-        need = 1;
-        v = c & 0x1Fu;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        need = 2;
-        v = c & 0x0Fu;
-        if (c == 0xE0)
-            lo = 0xA0;
-        else if (c == 0xED)
-            hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        need = 3;
-        v = c & 0x07u;
-        if (c == 0xF0)
-            lo = 0x90;
-        else if (c == 0xF4)
-            hi = 0x8F;
-    } else {
+    size_t bad = 1, k = mp__utf8_step(s, n, &bad);
+    switch (k) {
+    case 0:
         *cp = 0xFFFD;
-        return 1;
+        return bad;
+    case 1:
+        *cp = s[0];
+        break;
+    case 2:
+        *cp = ((uint32_t)(s[0] & 0x1F) << 6) | (s[1] & 0x3Fu);
+        break;
+    case 3:
+        *cp = ((uint32_t)(s[0] & 0x0F) << 12) | ((uint32_t)(s[1] & 0x3F) << 6) | (s[2] & 0x3Fu);
+        break;
+    default:
+        *cp = ((uint32_t)(s[0] & 0x07) << 18) | ((uint32_t)(s[1] & 0x3F) << 12) |
+              ((uint32_t)(s[2] & 0x3F) << 6) | (s[3] & 0x3Fu);
+        break;
     }
-    for (size_t i = 1; i <= need; i++) {
-        if (i >= n || s[i] < lo || s[i] > hi) {
-            *cp = 0xFFFD;
-            return i;
-        }
-        lo = 0x80;
-        hi = 0xBF;
-        v = (v << 6) | (s[i] & 0x3Fu);
-    }
-    *cp = v;
-    return need + 1;
-}
-
-/* Encodes cp as UTF-8 at o (4 bytes room); returns the length. */
-static inline size_t mp__u8_put(unsigned char *o, uint32_t cp)
-{
-    if (cp < 0x80) {
-        o[0] = (unsigned char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        o[0] = (unsigned char)(0xC0 | (cp >> 6));
-        o[1] = (unsigned char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (unsigned char)(0xE0 | (cp >> 12));
-        o[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
-        o[2] = (unsigned char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    o[0] = (unsigned char)(0xF0 | (cp >> 18));
-    o[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
-    o[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
-    o[3] = (unsigned char)(0x80 | (cp & 0x3F));
-    return 4;
+    return k;
 }
 
 /*
