@@ -529,9 +529,12 @@ MP_EXPORT int mp_writer_close(mp_writer *w)
         w->sys_errno = errno;
         rc = MP_EIO;
     }
+    int err = w->sys_errno;
     if (w->kind != MP__W_BUF)
         mp__free(w->buf.p);
     mp__free(w);
+    if (rc == MP_EIO && err)
+        errno = err; /* the cause, for the caller's message */
     return rc;
 }
 
@@ -546,6 +549,11 @@ MP_EXPORT void mp_writer_counts(const mp_writer *w, uint64_t *records, uint64_t 
 MP_EXPORT int mp_writer_errno(const mp_writer *w)
 {
     return w ? w->sys_errno : 0;
+}
+
+MP_EXPORT int mp_writer_status(const mp_writer *w)
+{
+    return w ? w->failed : MP_EINVAL;
 }
 
 /* ---- mp_convert ------------------------------------------------------------------------ */

@@ -190,12 +190,16 @@ MP_EXPORT int mp_writer_flush(mp_writer *w);
 /*
  * Writes the footer (</collection>, "]"), flushes, closes what the
  * writer opened and frees it. Returns MP_OK or the first output failure
- * (the writer is freed either way). NULL ok (MP_OK).
+ * (the writer is freed either way; on MP_EIO errno holds the cause).
+ * NULL ok (MP_OK).
  */
 MP_EXPORT int mp_writer_close(mp_writer *w);
 
 /* Records written and bytes produced so far (header included). */
 MP_EXPORT void mp_writer_counts(const mp_writer *w, uint64_t *records, uint64_t *bytes);
+/* The output's failure (sticky: MP_EIO, MP_ENOMEM, the callback's code),
+ * or 0 while the writer is healthy. Refused records do not count. */
+MP_EXPORT int mp_writer_status(const mp_writer *w);
 /* errno behind an MP_EIO failure, 0 otherwise. */
 MP_EXPORT int mp_writer_errno(const mp_writer *w);
 
