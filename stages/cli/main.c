@@ -35,10 +35,10 @@ typedef struct cli_opts {
     unsigned threads;    /* as asked (0: online CPUs) */
     uint64_t max_errors; /* global cap over all files (0: none) */
     int json, quiet, verbose, sequential;
-    int out_format;      /* -o (mp_format), 0: not given */
-    unsigned out_flags;  /* MP_WRITE_* from --ascii, --keep-leader, ... */
-    mp_damaged damaged;  /* --damaged */
-    const char *output;  /* --output FILE, NULL or "-": standard output */
+    int out_format;     /* -o (mp_format), 0: not given */
+    unsigned out_flags; /* MP_WRITE_* from --ascii, --keep-leader, ... */
+    mp_damaged damaged; /* --damaged */
+    const char *output; /* --output FILE, NULL or "-": standard output */
 } cli_opts;
 
 /* Totals over all files. Main thread only. */
@@ -52,7 +52,7 @@ typedef struct cli_totals {
     uint64_t refused; /* records the writer could not write (convert, dump) */
     int stopped;      /* --policy stop, --damaged stop or --max-errors ended the run */
     int io_failure;   /* a file could not be opened or read, or the output failed */
-    mp_stats stats; /* per-stage counters summed over files (pipeline only) */
+    mp_stats stats;   /* per-stage counters summed over files (pipeline only) */
     int have_stats;
 } cli_totals;
 
@@ -283,12 +283,13 @@ static int parse_args(int argc, char **argv, cli_opts *o)
     static const char *const utf8s[] = {"strict", "replace", "ignore"};
     static const char *const damaged[] = {"skip", "write", "stop"};
     /* Format names, yaz-marcdump's where it has one ("marc", "marcxml", "json", "line"). */
-    static const char *const in_names[] = {"auto", "iso2709", "marc", "marcxml", "xml", "json", "mrk"};
+    static const char *const in_names[] = {"auto", "iso2709", "marc", "marcxml",
+                                           "xml",  "json",    "mrk"};
     static const mp_format in_fmts[] = {MP_FORMAT_AUTO,    MP_FORMAT_ISO2709, MP_FORMAT_ISO2709,
                                         MP_FORMAT_MARCXML, MP_FORMAT_MARCXML, MP_FORMAT_JSON,
                                         MP_FORMAT_MRK};
-    static const char *const out_names[] = {"iso2709", "marc", "marcxml", "xml", "json",
-                                            "ndjson",  "mrk",  "line"};
+    static const char *const out_names[] = {"iso2709", "marc",   "marcxml", "xml",
+                                            "json",    "ndjson", "mrk",     "line"};
     static const mp_format out_fmts[] = {MP_FORMAT_ISO2709, MP_FORMAT_ISO2709, MP_FORMAT_MARCXML,
                                          MP_FORMAT_MARCXML, MP_FORMAT_JSON,    MP_FORMAT_NDJSON,
                                          MP_FORMAT_MRK,     MP_FORMAT_LINE};
@@ -513,8 +514,7 @@ static int run_file(const char *path, cli_opts *o, cli_totals *t, mp_cli_progres
     int rc = src_open(&src, path, o);
     if (rc != MP_OK) {
         mp__cli_progress_clear(bar);
-        if (rc == MP_EINVAL && o->ro.format != MP_FORMAT_AUTO &&
-            o->ro.format != MP_FORMAT_ISO2709)
+        if (rc == MP_EINVAL && o->ro.format != MP_FORMAT_AUTO && o->ro.format != MP_FORMAT_ISO2709)
             fprintf(stderr, "%s: %s: this build cannot read that --input-format yet\n", prog,
                     shown);
         else
@@ -801,7 +801,7 @@ int main(int argc, char **argv)
             break;
     if (w != NULL) {
         int failed = mp_writer_status(w) < 0; /* already reported by run_file */
-        int rc = mp_writer_close(w);           /* footer, flush */
+        int rc = mp_writer_close(w);          /* footer, flush */
         if (rc < 0 && !failed)
             fprintf(stderr, "%s: cannot write the output: %s\n", prog,
                     rc == MP_EIO ? strerror(errno) : mp_strerror(rc));
