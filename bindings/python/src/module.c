@@ -235,6 +235,28 @@ static int mod_exec(PyObject *m)
         return -1;
     if (PyModule_AddStringConstant(m, "LIB_VERSION", mp_version()) < 0)
         return -1;
+    /* marcpipe/write.h's formats and flags, for RecordBase._write. */
+    static const struct {
+        const char *name;
+        long value;
+    } consts[] = {
+        {"FORMAT_ISO2709", MP_FORMAT_ISO2709},
+        {"FORMAT_MARCXML", MP_FORMAT_MARCXML},
+        {"FORMAT_JSON", MP_FORMAT_JSON},
+        {"FORMAT_NDJSON", MP_FORMAT_NDJSON},
+        {"FORMAT_MRK", MP_FORMAT_MRK},
+        {"FORMAT_LINE", MP_FORMAT_LINE},
+        {"WRITE_KEEP_LEADER", MP_WRITE_KEEP_LEADER},
+        {"WRITE_JSON_SPACED", MP_WRITE_JSON_SPACED},
+        {"WRITE_ASCII", MP_WRITE_ASCII},
+        {"WRITE_XML_COMPACT", MP_WRITE_XML_COMPACT},
+        {"WRITE_XML_NAMESPACE", MP_WRITE_XML_NAMESPACE},
+        {"E_TOOBIG", MP_ETOOBIG},
+        {"E_INVAL", MP_EINVAL},
+    };
+    for (size_t i = 0; i < sizeof consts / sizeof consts[0]; i++)
+        if (PyModule_AddIntConstant(m, consts[i].name, consts[i].value) < 0)
+            return -1;
     return 0;
 }
 
