@@ -53,6 +53,10 @@ typedef struct module_state {
     PyObject *leader_cls;     /* Leader(str) */
     PyObject *error_factory;  /* f(kind, code, ordinal, offset, length, cn, tag, sf, raw, ...) */
     PyObject *title_slow;     /* f(record): title when fields were materialized */
+    /* as_dict() from the compact layout (record.c): its keys, interned once,
+     * and the str of every all-digit tag, made on first use. */
+    PyObject *k_leader, *k_fields, *k_ind1, *k_ind2, *k_subfields;
+    PyObject *digit_tags[1000];
 } module_state;
 
 extern struct PyModuleDef module_def;

@@ -235,6 +235,12 @@ static int mod_exec(PyObject *m)
         return -1;
     if (PyModule_AddStringConstant(m, "LIB_VERSION", mp_version()) < 0)
         return -1;
+    if (!(st->k_leader = PyUnicode_InternFromString("leader")) ||
+        !(st->k_fields = PyUnicode_InternFromString("fields")) ||
+        !(st->k_ind1 = PyUnicode_InternFromString("ind1")) ||
+        !(st->k_ind2 = PyUnicode_InternFromString("ind2")) ||
+        !(st->k_subfields = PyUnicode_InternFromString("subfields")))
+        return -1;
     /* marcpipe/write.h's formats and flags, for RecordBase._write. */
     static const struct {
         const char *name;
@@ -276,6 +282,13 @@ static int mod_traverse(PyObject *m, visitproc visit, void *arg)
     Py_VISIT(st->leader_cls);
     Py_VISIT(st->error_factory);
     Py_VISIT(st->title_slow);
+    Py_VISIT(st->k_leader);
+    Py_VISIT(st->k_fields);
+    Py_VISIT(st->k_ind1);
+    Py_VISIT(st->k_ind2);
+    Py_VISIT(st->k_subfields);
+    for (int i = 0; i < 1000; i++)
+        Py_VISIT(st->digit_tags[i]);
     return 0;
 }
 
@@ -295,6 +308,13 @@ static int mod_clear(PyObject *m)
     Py_CLEAR(st->leader_cls);
     Py_CLEAR(st->error_factory);
     Py_CLEAR(st->title_slow);
+    Py_CLEAR(st->k_leader);
+    Py_CLEAR(st->k_fields);
+    Py_CLEAR(st->k_ind1);
+    Py_CLEAR(st->k_ind2);
+    Py_CLEAR(st->k_subfields);
+    for (int i = 0; i < 1000; i++)
+        Py_CLEAR(st->digit_tags[i]);
     return 0;
 }
 

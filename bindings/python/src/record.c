@@ -600,7 +600,6 @@ static PyObject *Record_tags(PyObject *self, PyObject *unused)
     return out;
 }
 
-
 /* ------------------------------------------------------------------------ */
 /* serialising: as_marc, as_json, str(), MARCXML through marcpipe/write.h   */
 
@@ -839,8 +838,7 @@ static int view_record(view_build *v, RecordObject *o)
             r = view_py_field(v, PyList_GET_ITEM(list, i));
     } else {
         for (uint32_t i = 0; i < o->nfields && r == 1; i++)
-            r = o->slots && o->slots[i] ? view_py_field(v, o->slots[i])
-                                        : view_blob_field(v, o, i);
+            r = o->slots && o->slots[i] ? view_py_field(v, o->slots[i]) : view_blob_field(v, o, i);
     }
     if (r != 1)
         return r;
@@ -932,10 +930,22 @@ static int dict_set(PyObject *d, PyObject *key, PyObject *value)
     return r;
 }
 
+/* The str of a tag: shared for all-digit tags (the cache of the module). */
+static PyObject *dict_tag(module_state *st, const char *t)
+{
+    if (t[0] >= '0' && t[0] <= '9' && t[1] >= '0' && t[1] <= '9' && t[2] >= '0' && t[2] <= '9') {
+        int n = (t[0] - '0') * 100 + (t[1] - '0') * 10 + (t[2] - '0');
+        if (!st->digit_tags[n] && !(st->digit_tags[n] = PyUnicode_DecodeLatin1(t, 3, NULL)))
+            return NULL;
+        return Py_NewRef(st->digit_tags[n]);
+    }
+    return PyUnicode_DecodeLatin1(t, 3, NULL);
+}
+
 /*
  * _as_dict(): pymarc's as_dict() built straight from the blob, or None
  * when Field objects exist (they may have been edited: pymarc's path reads
- * them) or the record is not decoded UTF-8 text.
+ * them), the leader is a Python object, or the text is not decoded UTF-8.
  */
 static PyObject *Record_as_dict(PyObject *self, PyObject *unused)
 {
@@ -946,18 +956,15 @@ static PyObject *Record_as_dict(PyObject *self, PyObject *unused)
         for (uint32_t i = 0; i < o->nfields; i++)
             if (o->slots[i])
                 Py_RETURN_NONE;
+    module_state *st = state_of_type(Py_TYPE(self));
+    if (!st)
+        return NULL;
     PyObject *out = PyDict_New(), *fields = PyList_New(o->nfields);
-    PyObject *k_ind1 = NULL, *k_ind2 = NULL, *k_subs = NULL;
     if (!out || !fields)
         goto fail;
-    if (dict_set(out, PyUnicode_FromString("leader"),
+    if (dict_set(out, Py_NewRef(st->k_leader),
                  PyUnicode_DecodeLatin1(REC_BLOB(o), LAYOUT_LEADER_LEN, NULL)) < 0 ||
-        PyDict_SetItemString(out, "fields", fields) < 0)
-        goto fail;
-    k_ind1 = PyUnicode_InternFromString("ind1");
-    k_ind2 = PyUnicode_InternFromString("ind2");
-    k_subs = PyUnicode_InternFromString("subfields");
-    if (!k_ind1 || !k_ind2 || !k_subs)
+        PyDict_SetItem(out, st->k_fields, fields) < 0)
         goto fail;
     const char *text = REC_TEXT(o);
     for (uint32_t i = 0; i < o->nfields; i++) {
@@ -971,9 +978,9 @@ static PyObject *Record_as_dict(PyObject *self, PyObject *unused)
         } else {
             value = PyDict_New();
             PyObject *subs = value ? PyList_New(lf->nsub) : NULL;
-            if (!subs || dict_set(value, Py_NewRef(k_ind1), char_str(lf->ind1)) < 0 ||
-                dict_set(value, Py_NewRef(k_ind2), char_str(lf->ind2)) < 0 ||
-                PyDict_SetItem(value, k_subs, subs) < 0) {
+            if (!subs || dict_set(value, Py_NewRef(st->k_ind1), char_str(lf->ind1)) < 0 ||
+                dict_set(value, Py_NewRef(st->k_ind2), char_str(lf->ind2)) < 0 ||
+                PyDict_SetItem(value, st->k_subfields, subs) < 0) {
                 Py_XDECREF(subs);
                 Py_XDECREF(value);
                 goto fail;
@@ -993,20 +1000,14 @@ static PyObject *Record_as_dict(PyObject *self, PyObject *unused)
                 }
             }
         }
-        if (dict_set(fd, PyUnicode_DecodeLatin1(lf->tag, 3, NULL), value) < 0)
+        if (dict_set(fd, dict_tag(st, lf->tag), value) < 0)
             goto fail;
     }
     Py_DECREF(fields);
-    Py_DECREF(k_ind1);
-    Py_DECREF(k_ind2);
-    Py_DECREF(k_subs);
     return out;
 fail:
     Py_XDECREF(out);
     Py_XDECREF(fields);
-    Py_XDECREF(k_ind1);
-    Py_XDECREF(k_ind2);
-    Py_XDECREF(k_subs);
     return NULL;
 }
 
