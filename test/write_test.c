@@ -10,6 +10,7 @@
  * the CLI suite (test/cli/cli_test.py, cases convert_*).
  */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -909,4 +910,51 @@ Test(write, out_of_memory_in_serialisers_and_writers, .timeout = 60)
     mp__arena_free(&a);
     mp_buf_free(&ref);
     mp_record_free(rec);
+}
+
+/* ---- the fuzz target's oracle, replayed ------------------------------------------ */
+
+#include "fuzz/buildcheck.h"
+
+Test(write, build_write_fuzz_regressions_and_random_programs, .timeout = 120)
+{
+    /* The committed regression inputs of fuzz_build_write... */
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", __FILE__); /* absolute in CMake builds */
+    char *slash = strrchr(dir, '/');
+    snprintf(slash ? slash : dir, sizeof dir - (size_t)((slash ? slash : dir) - dir), "%s",
+             slash ? "/fuzz/regress/build_write" : "fuzz/regress/build_write");
+    int n = 0;
+    DIR *d = opendir(dir);
+    cr_assert_not_null(d, "%s", dir);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[8192];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        size_t len;
+        unsigned char *data = mf_read_file(path, &len);
+        cr_assert_not_null(data, "%s", path);
+        bc_run(data, len); /* aborts on a broken check */
+        free(data);
+        n++;
+    }
+    closedir(d);
+    cr_assert_geq(n, 5);
+    /* ... and deterministic random programs (a short fuzzing run in every build). */
+    uint64_t seed = 1729;
+    unsigned char prog[4096];
+    for (int k = 0; k < 3000; k++) {
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        size_t len = (size_t)(seed >> 33) % sizeof prog;
+        for (size_t i = 0; i < len; i++) {
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            unsigned char b = (unsigned char)(seed >> 56);
+            /* Mostly small operation codes and lengths, so programs build records. */
+            prog[i] =
+                (i % 3 == 0) ? (unsigned char)(b % 14 | (b & 0x80 && b > 0xF0 ? 0x80 : 0)) : b;
+        }
+        bc_run(prog, len);
+    }
 }
