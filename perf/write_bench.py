@@ -15,8 +15,10 @@ reporting the median and best of the rounds:
         made with mpcorpus when absent), page-cached first.
   Py    XMLWriter, JSONWriter, MARCWriter, TextWriter over a --py-mb MB file
         (read with the library's MARCReader vs pymarc's, each writing to an
-        in-memory buffer), and per record as_json(), as_dict(), str(),
-        as_marc() on --py-records records already read.
+        in-memory buffer; wall and CPU seconds), and per record as_json(),
+        as_dict(), str(), as_marc() on --py-records records already read
+        (CPU time per record: single-threaded, so the load of a shared
+        machine does not distort it; wall time is reported too).
 
 Prints one JSON object on stdout (and a table on stderr); bench.py stores it
 under "writers". pymarc comes from --pymarc (default ../shared/peers/
@@ -119,6 +121,7 @@ def read(p):
 
 if task.endswith("Writer"):
     binary = task in ("XMLWriter", "MARCWriter")
+    c0 = time.process_time()
     t0 = time.perf_counter()
     buf = io.BytesIO() if binary else io.StringIO()
     w = getattr(m, task)(buf)
@@ -129,18 +132,22 @@ if task.endswith("Writer"):
                 w.write(r)
                 n += 1
     w.close(close_fh=False)
-    print(json.dumps({"s": time.perf_counter() - t0, "records": n, "out": len(buf.getvalue())}))
+    print(json.dumps({"s": time.perf_counter() - t0, "cpu_s": time.process_time() - c0,
+                      "records": n, "out": len(buf.getvalue())}))
 else:
     recs = read(path)[:nrec]
     meth = {"as_json": lambda r: r.as_json(), "as_dict": lambda r: r.as_dict(),
             "str": str, "as_marc": lambda r: r.as_marc()}[task]
     for r in recs[:50]:
         meth(r)  # warm
+    c0 = time.process_time()
     t0 = time.perf_counter()
     for r in recs:
         meth(r)
     dt = time.perf_counter() - t0
-    print(json.dumps({"s": dt, "records": len(recs), "us_per_record": dt * 1e6 / len(recs)}))
+    cpu = time.process_time() - c0
+    print(json.dumps({"s": dt, "records": len(recs), "us_per_record": dt * 1e6 / len(recs),
+                      "cpu_us_per_record": cpu * 1e6 / len(recs)}))
 '''
 
 
@@ -159,34 +166,46 @@ def py_benchmarks(a, pyfile):
         return json.loads(p.stdout)
 
     res = {"file_bytes": os.path.getsize(pyfile), "writers": {}, "methods": {}}
+    # Interleaved: each round runs ours, then pymarc (pymarc only in the first
+    # --pymarc-rounds rounds: it is slow). Ratios of medians, wall and CPU.
     for task in ("XMLWriter", "JSONWriter", "MARCWriter", "TextWriter"):
         ours, theirs = [], []
         for r in range(a.py_rounds):
-            ours.append(child("marcpipe", task, 0)["s"])
+            ours.append(child("marcpipe", task, 0))
             if have_pymarc and r < a.pymarc_rounds:
-                theirs.append(child("pymarc", task, 0)["s"])
-        row = {"marcpipe_median_s": statistics.median(ours), "marcpipe_best_s": min(ours)}
+                theirs.append(child("pymarc", task, 0))
+        row = {"marcpipe_median_s": statistics.median(x["s"] for x in ours),
+               "marcpipe_median_cpu_s": statistics.median(x["cpu_s"] for x in ours),
+               "marcpipe_best_s": min(x["s"] for x in ours)}
         if theirs:
-            row["pymarc_median_s"] = statistics.median(theirs)
+            row["pymarc_median_s"] = statistics.median(x["s"] for x in theirs)
+            row["pymarc_median_cpu_s"] = statistics.median(x["cpu_s"] for x in theirs)
             row["ratio"] = row["pymarc_median_s"] / row["marcpipe_median_s"]
+            row["ratio_cpu"] = row["pymarc_median_cpu_s"] / row["marcpipe_median_cpu_s"]
         res["writers"][task] = row
-        log("%-10s ours %.3fs  pymarc %s  ratio %s" % (
-            task, row["marcpipe_median_s"], "%.2fs" % row["pymarc_median_s"] if theirs else "SKIP",
-            "%.1fx" % row["ratio"] if theirs else "SKIP"))
+        log("%-10s ours %.3fs (cpu %.3fs)  pymarc %s  ratio %s" % (
+            task, row["marcpipe_median_s"], row["marcpipe_median_cpu_s"],
+            "%.2fs (cpu %.2fs)" % (row["pymarc_median_s"], row["pymarc_median_cpu_s"]) if theirs else "SKIP",
+            "%.1fx wall, %.1fx cpu" % (row["ratio"], row["ratio_cpu"]) if theirs else "SKIP"))
+    # Per record, single-threaded: CPU time is the measure that a loaded
+    # machine does not distort (wall time is kept too).
     for task in ("as_json", "as_dict", "str", "as_marc"):
         ours, theirs = [], []
         for r in range(a.py_rounds):
-            ours.append(child("marcpipe", task, a.py_records)["us_per_record"])
+            ours.append(child("marcpipe", task, a.py_records))
             if have_pymarc:
-                theirs.append(child("pymarc", task, a.py_records)["us_per_record"])
-        row = {"marcpipe_us": statistics.median(ours)}
+                theirs.append(child("pymarc", task, a.py_records))
+        row = {"marcpipe_us": statistics.median(x["cpu_us_per_record"] for x in ours),
+               "marcpipe_wall_us": statistics.median(x["us_per_record"] for x in ours)}
         if theirs:
-            row["pymarc_us"] = statistics.median(theirs)
+            row["pymarc_us"] = statistics.median(x["cpu_us_per_record"] for x in theirs)
+            row["pymarc_wall_us"] = statistics.median(x["us_per_record"] for x in theirs)
             row["ratio"] = row["pymarc_us"] / row["marcpipe_us"]
+            row["ratio_wall"] = row["pymarc_wall_us"] / row["marcpipe_wall_us"]
         res["methods"][task] = row
-        log("%-10s ours %.2f us/record  pymarc %s  ratio %s" % (
+        log("%-10s ours %.2f us/record cpu  pymarc %s  ratio %s" % (
             task, row["marcpipe_us"], "%.1f" % row["pymarc_us"] if theirs else "SKIP",
-            "%.1fx" % row["ratio"] if theirs else "SKIP"))
+            "%.1fx cpu (%.1fx wall)" % (row["ratio"], row["ratio_wall"]) if theirs else "SKIP"))
     return res
 
 
