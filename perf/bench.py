@@ -619,6 +619,10 @@ unset y2label
                         k, v["marcpipe_median_s"], "%.2f s" % v["pymarc_median_s"] if "pymarc_median_s" in v else "SKIP",
                         fmt(v.get("ratio")), fmt(v.get("ratio_cpu")),
                         "≥ 30×" if k in ("XMLWriter", "JSONWriter") else "—"))
+                for k, v in py.get("loops", {}).items():
+                    L.append("| read + %s per record, over the file | %.2f s | %s | %s | %s | %s |" % (
+                        k, v["marcpipe_median_s"], "%.2f s" % v["pymarc_median_s"] if "pymarc_median_s" in v else "SKIP",
+                        fmt(v.get("ratio")), fmt(v.get("ratio_cpu")), "≥ 20×" if k != "title" else "—"))
                 for k, v in py["methods"].items():
                     L.append("| %s() per record (CPU) | %.2f µs | %s | %s | %s | ≥ 20× |" % (
                         k, v["marcpipe_us"], "%.1f µs" % v["pymarc_us"] if "pymarc_us" in v else "SKIP",

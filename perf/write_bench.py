@@ -119,7 +119,21 @@ def read(p):
     with open(p, "rb") as f:
         return [r for r in m.MARCReader(f) if r is not None]
 
-if task.endswith("Writer"):
+METHODS = {"as_json": lambda r: r.as_json(), "as_dict": lambda r: r.as_dict(),
+           "str": str, "as_marc": lambda r: r.as_marc(), "title": lambda r: r.title}
+if task.startswith("loop_"):  # read the file and call the method on every record
+    meth = METHODS[task[5:]]
+    c0 = time.process_time()
+    t0 = time.perf_counter()
+    n = 0
+    with open(path, "rb") as f:
+        for r in m.MARCReader(f):
+            if r is not None:
+                meth(r)
+                n += 1
+    print(json.dumps({"s": time.perf_counter() - t0, "cpu_s": time.process_time() - c0,
+                      "records": n}))
+elif task.endswith("Writer"):
     binary = task in ("XMLWriter", "MARCWriter")
     c0 = time.process_time()
     t0 = time.perf_counter()
@@ -136,8 +150,7 @@ if task.endswith("Writer"):
                       "records": n, "out": len(buf.getvalue())}))
 else:
     recs = read(path)[:nrec]
-    meth = {"as_json": lambda r: r.as_json(), "as_dict": lambda r: r.as_dict(),
-            "str": str, "as_marc": lambda r: r.as_marc()}[task]
+    meth = METHODS[task]
     for r in recs[:50]:
         meth(r)  # warm
     c0 = time.process_time()
@@ -184,6 +197,27 @@ def py_benchmarks(a, pyfile):
             row["ratio_cpu"] = row["pymarc_median_cpu_s"] / row["marcpipe_median_cpu_s"]
         res["writers"][task] = row
         log("%-10s ours %.3fs (cpu %.3fs)  pymarc %s  ratio %s" % (
+            task, row["marcpipe_median_s"], row["marcpipe_median_cpu_s"],
+            "%.2fs (cpu %.2fs)" % (row["pymarc_median_s"], row["pymarc_median_cpu_s"]) if theirs else "SKIP",
+            "%.1fx wall, %.1fx cpu" % (row["ratio"], row["ratio_cpu"]) if theirs else "SKIP"))
+    # The issue's own measure: read the file and call the method on each
+    # record ("for r in MARCReader(f): r.as_json()"), both libraries.
+    res["loops"] = {}
+    for task in ("title", "as_json", "as_dict", "str"):
+        ours, theirs = [], []
+        for r in range(a.py_rounds):
+            ours.append(child("marcpipe", "loop_" + task, 0))
+            if have_pymarc and r < a.pymarc_rounds:
+                theirs.append(child("pymarc", "loop_" + task, 0))
+        row = {"marcpipe_median_s": statistics.median(x["s"] for x in ours),
+               "marcpipe_median_cpu_s": statistics.median(x["cpu_s"] for x in ours)}
+        if theirs:
+            row["pymarc_median_s"] = statistics.median(x["s"] for x in theirs)
+            row["pymarc_median_cpu_s"] = statistics.median(x["cpu_s"] for x in theirs)
+            row["ratio"] = row["pymarc_median_s"] / row["marcpipe_median_s"]
+            row["ratio_cpu"] = row["pymarc_median_cpu_s"] / row["marcpipe_median_cpu_s"]
+        res["loops"][task] = row
+        log("loop+%-8s ours %.3fs (cpu %.3fs)  pymarc %s  ratio %s" % (
             task, row["marcpipe_median_s"], row["marcpipe_median_cpu_s"],
             "%.2fs (cpu %.2fs)" % (row["pymarc_median_s"], row["pymarc_median_cpu_s"]) if theirs else "SKIP",
             "%.1fx wall, %.1fx cpu" % (row["ratio"], row["ratio_cpu"]) if theirs else "SKIP"))

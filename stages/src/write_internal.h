@@ -21,6 +21,9 @@
 #include "arena.h"
 #include "marc.h"
 #include "utf8.h"
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 typedef struct mp__sink {
     unsigned char *p; /* buffer */
@@ -91,6 +94,63 @@ static inline size_t mp__u8_step(const unsigned char *s, size_t n, uint32_t *cp)
         break;
     }
     return k;
+}
+
+/*
+ * Length of the run at d[0..n) that needs no escaping, in the formats
+ * that escape: JSON (0x20-0x7E but '"' and '\\'), MARCXML text (0x20-0x7F
+ * and TAB, LF but '&' '<' '>'), MARCXML attributes (text's, but '"', TAB,
+ * LF too). Bytes >= 0x80 always end a run (they are validated as UTF-8).
+ * 16 bytes at a time with SSE2: most text is plain ASCII.
+ */
+enum mp__run_kind { MP__RUN_JSON, MP__RUN_XML_TEXT, MP__RUN_XML_ATTR };
+
+static inline int mp__run_plain(unsigned char c, int kind)
+{
+    switch (kind) {
+    case MP__RUN_JSON:
+        return c >= 0x20 && c < 0x7F && c != '"' && c != '\\';
+    case MP__RUN_XML_TEXT:
+        return ((c >= 0x20 && c < 0x80) || c == '\t' || c == '\n') && c != '&' && c != '<' &&
+               c != '>';
+    default:
+        return c >= 0x20 && c < 0x80 && c != '&' && c != '<' && c != '>' && c != '"';
+    }
+}
+
+static inline size_t mp__plain_run(const unsigned char *d, size_t n, int kind)
+{
+    size_t i = 0;
+#if defined(__SSE2__)
+    const __m128i sp = _mm_set1_epi8(0x20), quot = _mm_set1_epi8('"');
+    const __m128i bsl = _mm_set1_epi8('\\'), del = _mm_set1_epi8(0x7F);
+    const __m128i amp = _mm_set1_epi8('&'), lt = _mm_set1_epi8('<'), gt = _mm_set1_epi8('>');
+    const __m128i tab = _mm_set1_epi8('\t'), lf = _mm_set1_epi8('\n');
+    for (; i + 16 <= n; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(d + i));
+        /* signed compare: bytes >= 0x80 are negative, so "below 0x20" too */
+        __m128i bad = _mm_cmplt_epi8(v, sp);
+        if (kind == MP__RUN_JSON) {
+            bad = _mm_or_si128(bad, _mm_or_si128(_mm_cmpeq_epi8(v, quot), _mm_cmpeq_epi8(v, bsl)));
+            bad = _mm_or_si128(bad, _mm_cmpeq_epi8(v, del));
+        } else {
+            if (kind == MP__RUN_XML_TEXT) /* TAB and LF are text */
+                bad = _mm_andnot_si128(_mm_or_si128(_mm_cmpeq_epi8(v, tab), _mm_cmpeq_epi8(v, lf)),
+                                       bad);
+            else
+                bad = _mm_or_si128(bad, _mm_cmpeq_epi8(v, quot));
+            bad = _mm_or_si128(
+                bad, _mm_or_si128(_mm_cmpeq_epi8(v, amp),
+                                  _mm_or_si128(_mm_cmpeq_epi8(v, lt), _mm_cmpeq_epi8(v, gt))));
+        }
+        unsigned m = (unsigned)_mm_movemask_epi8(bad);
+        if (m)
+            return i + (size_t)__builtin_ctz(m);
+    }
+#endif
+    while (i < n && mp__run_plain(d[i], kind))
+        i++;
+    return i;
 }
 
 /*

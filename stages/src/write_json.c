@@ -27,26 +27,23 @@ static void mp__u4(mp__sink *s, uint32_t v)
     s->len += 6;
 }
 
-/* A quoted, escaped JSON string. 0 or -1. */
+/* A quoted, escaped JSON string. 0 or -1. Room for the plain case is
+ * reserved at once; an escape reserves for itself and the rest, so
+ * before every plain copy at least n - i + 1 bytes are free. */
 static int mp__json_str(mp__sink *s, const char *text, size_t n, int ascii)
 {
     const unsigned char *d = (const unsigned char *)text;
-    if (mp__sink_reserve(s, 1) < 0)
+    if (mp__sink_reserve(s, n + 2) < 0)
         return -1;
     mp__sink_byte(s, '"');
     size_t i = 0;
-    while (i < n) {
-        size_t j = i;
-        while (j < n && d[j] >= 0x20 && d[j] < 0x7F && d[j] != '"' && d[j] != '\\')
-            j++;
-        if (j > i) {
-            if (mp__sink_put(s, d + i, j - i) < 0)
-                return -1;
-            i = j;
-            if (i == n)
-                break;
-        }
-        if (mp__sink_reserve(s, 12) < 0)
+    for (;;) {
+        size_t j = mp__plain_run(d + i, n - i, MP__RUN_JSON);
+        mp__sink_mem(s, d + i, j);
+        i += j;
+        if (i == n)
+            break;
+        if (mp__sink_reserve(s, 12 + (n - i) + 1) < 0)
             return -1;
         unsigned char c = d[i];
         if (c < 0x80) {
@@ -102,8 +99,6 @@ static int mp__json_str(mp__sink *s, const char *text, size_t n, int ascii)
         }
         i += k;
     }
-    if (mp__sink_reserve(s, 1) < 0)
-        return -1;
     mp__sink_byte(s, '"');
     return 0;
 }

@@ -17,21 +17,6 @@
  */
 #include "write_internal.h"
 
-/* 1: a byte copied as is in text content; attributes also need " TAB LF
- * escaped. ASCII only; 0x7F (a legal XML character) included. */
-static unsigned char mp__xml_plain[256];
-static unsigned char mp__xml_plain_attr[256];
-
-__attribute__((constructor)) static void mp__xml_tables(void)
-{
-    for (int c = 0x20; c <= 0x7F; c++)
-        mp__xml_plain[c] = mp__xml_plain_attr[c] = 1;
-    mp__xml_plain['\t'] = mp__xml_plain['\n'] = 1;
-    mp__xml_plain['&'] = mp__xml_plain['<'] = mp__xml_plain['>'] = 0;
-    mp__xml_plain_attr['&'] = mp__xml_plain_attr['<'] = mp__xml_plain_attr['>'] = 0;
-    mp__xml_plain_attr['"'] = 0;
-}
-
 static size_t mp__dec(unsigned char *o, uint32_t v)
 {
     char t[10];
@@ -49,20 +34,19 @@ static size_t mp__dec(unsigned char *o, uint32_t v)
 static int mp__xml_text(mp__sink *s, const char *text, size_t n, int attr, int ascii)
 {
     const unsigned char *d = (const unsigned char *)text;
-    const unsigned char *plain = attr ? mp__xml_plain_attr : mp__xml_plain;
+    int kind = attr ? MP__RUN_XML_ATTR : MP__RUN_XML_TEXT;
+    /* Room for the plain case at once; an escape reserves for itself and
+     * the rest, so before every plain copy n - i bytes are free. */
+    if (mp__sink_reserve(s, n) < 0)
+        return -1;
     size_t i = 0;
-    while (i < n) {
-        size_t j = i;
-        while (j < n && plain[d[j]])
-            j++;
-        if (j > i) {
-            if (mp__sink_put(s, d + i, j - i) < 0)
-                return -1;
-            i = j;
-            if (i == n)
-                break;
-        }
-        if (mp__sink_reserve(s, 12) < 0)
+    for (;;) {
+        size_t j = mp__plain_run(d + i, n - i, kind);
+        mp__sink_mem(s, d + i, j);
+        i += j;
+        if (i == n)
+            break;
+        if (mp__sink_reserve(s, 12 + (n - i)) < 0)
             return -1;
         unsigned char c = d[i];
         if (c < 0x80) {

@@ -109,9 +109,9 @@ class Record(_marcpipe.RecordBase):
 
     def __str__(self) -> str:
         """MARCMaker text, as pymarc's: ``=LDR  ...`` and one line per field."""
-        out = self._write(_MRK, _KEEP_LEADER)
-        if isinstance(out, bytes):
-            return out.decode("utf-8", "replace")
+        out = self._write(_MRK, _KEEP_LEADER, True)
+        if isinstance(out, str):
+            return out
         lines = [f"=LDR  {self.leader}"]
         lines.extend(str(f) for f in self.fields)
         return "\n".join(lines) + "\n"
@@ -247,9 +247,9 @@ class Record(_marcpipe.RecordBase):
         """``json.dumps(self.as_dict(), **kwargs)``; without arguments the
         library writes the same string in C."""
         if not kwargs:
-            out = self._write(_JSON, _AS_JSON_FLAGS)
-            if isinstance(out, bytes):
-                return out.decode("ascii")
+            out = self._write(_JSON, _AS_JSON_FLAGS, True)
+            if isinstance(out, str):
+                return out
         return json.dumps(self.as_dict(), **kwargs)
 
     # -- pymarc 5.x properties (title is implemented in C) ------------------------

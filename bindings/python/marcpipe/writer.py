@@ -212,9 +212,9 @@ class JSONWriter(Writer):
         Writer.write(self, record)
         if self.write_count > 0:
             self.file_handle.write(",")
-        data = record._write(_JSON, _JSON_FLAGS)
-        if isinstance(data, bytes):
-            self.file_handle.write(data.decode("ascii"))
+        data = record._write(_JSON, _JSON_FLAGS, True)
+        if isinstance(data, str):
+            self.file_handle.write(data)
         else:
             json.dump(record.as_dict(), self.file_handle, separators=(",", ":"))
         self.write_count += 1

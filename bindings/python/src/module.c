@@ -315,6 +315,12 @@ static int mod_clear(PyObject *m)
     Py_CLEAR(st->k_subfields);
     for (int i = 0; i < 1000; i++)
         Py_CLEAR(st->digit_tags[i]);
+    mp_buf_free(&st->scratch);
+    PyMem_Free(st->view_fields);
+    PyMem_Free(st->view_subs);
+    st->view_fields = NULL;
+    st->view_subs = NULL;
+    st->view_fcap = st->view_scap = 0;
     return 0;
 }
 

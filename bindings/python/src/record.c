@@ -623,15 +623,38 @@ typedef struct view_build {
     PyObject **refs; /* objects whose buffers the spans point into */
     size_t nrefs, rcap;
     char leader[LAYOUT_LEADER_LEN];
+    module_state *st; /* the arrays are the module's (returned by view_free) */
 } view_build;
+
+/* Starts a view, borrowing the module's arrays unless they are in use. */
+static void view_init(view_build *v, module_state *st)
+{
+    memset(v, 0, sizeof *v);
+    if (st && !st->view_busy) {
+        st->view_busy = 1;
+        v->st = st;
+        v->fields = st->view_fields;
+        v->fcap = st->view_fcap;
+        v->subs = st->view_subs;
+        v->scap = st->view_scap;
+    }
+}
 
 static void view_free(view_build *v)
 {
     for (size_t i = 0; i < v->nrefs; i++)
         Py_DECREF(v->refs[i]);
     PyMem_Free(v->refs);
-    PyMem_Free(v->fields);
-    PyMem_Free(v->subs);
+    if (v->st) { /* give the (maybe grown) arrays back for the next call */
+        v->st->view_fields = v->fields;
+        v->st->view_fcap = v->fcap;
+        v->st->view_subs = v->subs;
+        v->st->view_scap = v->scap;
+        v->st->view_busy = 0;
+    } else {
+        PyMem_Free(v->fields);
+        PyMem_Free(v->subs);
+    }
 }
 
 /* Keeps `obj` (a new reference, stolen; NULL: an error is set) alive. */
@@ -814,7 +837,6 @@ static int view_blob_field(view_build *v, RecordObject *o, uint32_t i)
 /* The whole record: 1, 0 (pymarc's path), -1 (error set). */
 static int view_record(view_build *v, RecordObject *o)
 {
-    memset(v, 0, sizeof *v);
     if (o->mode != REC_UTF8 || o->to_unicode != Py_True)
         return 0;
     if (o->leader) {
@@ -854,8 +876,9 @@ static int format_ok(int fmt, unsigned flags)
 }
 
 /*
- * _write(format, flags): the record serialised by the library (format an
- * mp_format, flags MP_WRITE_*) as bytes; None when its shape needs
+ * _write(format, flags, text=False): the record serialised by the library
+ * (format an mp_format, flags MP_WRITE_*) as bytes, or as str (UTF-8,
+ * invalid bytes replaced) with text=True; None when its shape needs
  * pymarc's path; an int (the library's refusal: MP_ETOOBIG, MP_EINVAL)
  * when the format cannot carry it. The Python layer turns those into
  * pymarc's behaviour or an exception.
@@ -864,15 +887,20 @@ static PyObject *Record_write(PyObject *self, PyObject *const *args, Py_ssize_t 
 {
     int fmt;
     unsigned flags;
-    if (nargs != 2 || !PyLong_Check(args[0]) || !PyLong_Check(args[1])) {
-        PyErr_SetString(PyExc_TypeError, "_write(format: int, flags: int)");
+    if (nargs < 2 || nargs > 3 || !PyLong_Check(args[0]) || !PyLong_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "_write(format: int, flags: int, text: bool = False)");
         return NULL;
     }
     fmt = (int)PyLong_AsLong(args[0]);
     flags = (unsigned)PyLong_AsUnsignedLong(args[1]);
-    if (PyErr_Occurred())
+    int text = nargs == 3 ? PyObject_IsTrue(args[2]) : 0;
+    if (PyErr_Occurred() || text < 0)
+        return NULL;
+    module_state *st = state_of_type(Py_TYPE(self));
+    if (!st)
         return NULL;
     view_build v;
+    view_init(&v, st);
     int r = view_record(&v, (RecordObject *)self);
     if (r <= 0) {
         view_free(&v);
@@ -881,21 +909,25 @@ static PyObject *Record_write(PyObject *self, PyObject *const *args, Py_ssize_t 
         Py_RETURN_NONE;
     }
     mp_record *rec = NULL;
-    mp_buf out = MP_BUF_INIT;
+    mp_buf *out = &st->scratch;
+    out->len = 0;
     PyObject *res = NULL;
     int rc = mp_record_view(&rec, v.leader, v.fields, (uint32_t)v.nfields);
     if (rc == MP_OK)
-        rc = mp_record_write(rec, (mp_format)fmt, flags, &out);
-    if (rc == MP_OK)
-        res = PyBytes_FromStringAndSize((const char *)out.data, (Py_ssize_t)out.len);
+        rc = mp_record_write(rec, (mp_format)fmt, flags, out);
+    if (rc == MP_OK && text)
+        res = PyUnicode_DecodeUTF8((const char *)out->data, (Py_ssize_t)out->len, "replace");
+    else if (rc == MP_OK)
+        res = PyBytes_FromStringAndSize((const char *)out->data, (Py_ssize_t)out->len);
     else if (rc == MP_ENOMEM)
         PyErr_NoMemory();
     else if (rc == MP_EINVAL && !format_ok(fmt, flags))
         PyErr_Format(PyExc_ValueError, "_write: bad format %d or flags %#x", fmt, flags);
     else
         res = PyLong_FromLong(rc);
+    if (out->cap > ((size_t)1 << 20)) /* one big record: do not keep its buffer */
+        mp_buf_free(out);
     mp_record_free(rec);
-    mp_buf_free(&out);
     view_free(&v);
     return res;
 }
@@ -1018,8 +1050,8 @@ static PyMethodDef Record_methods[] = {
      "get_fields(*tags): fields with any of the tags (all fields without arguments)."},
     {"_tags", Record_tags, METH_NOARGS, "tags of the fields, in order."},
     {"_write", (PyCFunction)(void (*)(void))Record_write, METH_FASTCALL,
-     "_write(format, flags): bytes from the library's serialiser, None for pymarc's path, "
-     "or the library's refusal code."},
+     "_write(format, flags, text=False): bytes (str with text) from the library's serialiser, "
+     "None for pymarc's path, or the library's refusal code."},
     {"_mark_utf8", Record_mark_utf8, METH_NOARGS,
      "leader/09 = 'a' in the compact leader; False when the leader is a Python object."},
     {"_as_dict", Record_as_dict, METH_NOARGS,
