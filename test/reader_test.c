@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "alloc.h"
 #include "marcfix.h"
 
 static mp_reader_options opts(unsigned threads, size_t chunk)
@@ -587,4 +588,95 @@ Test(reader, options_size_and_mode_are_checked, .timeout = 10)
     big.o.mode = MP_MODE_SEQUENTIAL;
     cr_assert_eq(mp_reader_open_mem(&r, one, sizeof one - 1, &big.o), MP_OK);
     mp_reader_close(r);
+}
+
+/* ---- hostile records and per-record memory failure (issue #16, item 4) ----- */
+
+Test(reader, hostile_directories_do_not_end_the_stream, .timeout = 120)
+{
+    /* 20 records of 7,497 overlapping entries (2 MB; 7.3 GB and an
+     * out-of-memory end before the cap), a 1 MB one, then 50 good records:
+     * every hostile record is one DIRECTORY error item, the 50 all arrive. */
+    mf_buf b;
+    mf_init(&b);
+    for (int i = 0; i < 20; i++)
+        mf_overlap_record(&b, 7497, 9999, NULL);
+    mf_overlap_record(&b, 90000, 9999, NULL); /* 1.09 MB, leader 99999 */
+    size_t good = b.len;
+    mf_sample(&b, 50, 9, NULL);
+    for (int mode = 0; mode < 2; mode++) {
+        mp_reader_options o = opts(2, 0);
+        mp_reader *r;
+        cr_assert_eq(mp_reader_open_mem(&r, b.p, b.len, mode ? &o : mf_seqopts(&o)), MP_OK);
+        const mp_record *rec;
+        int rc;
+        unsigned errors = 0, records = 0;
+        while ((rc = mp_reader_next(r, &rec)) == MP_OK || rc == MP_ERECORD) {
+            if (rc == MP_OK) {
+                cr_assert_geq(mp_record_offset(rec), good);
+                records++;
+            } else {
+                const mp_error_info *e = mp_reader_error(r);
+                cr_assert(e->kind == MP_EK_DIRECTORY || e->kind == MP_EK_LENGTH, "%s", e->message);
+                cr_assert_not_null(rec, "still indexed (up to the cap)");
+                errors++;
+            }
+        }
+        cr_assert_eq(rc, MP_EOF, "%s: %s", mp_err_name(rc), mp_reader_error(r)->message);
+        cr_assert_eq(errors, 21);
+        cr_assert_eq(records, 50);
+        mp_reader_close(r);
+    }
+    mf_free(&b);
+}
+
+Test(reader, allocation_failure_is_one_records_error_item, .timeout = 60)
+{
+    /* Sequential mode over memory, so the next allocation after the arming
+     * is the hostile record's index block: that record becomes a MEMORY
+     * error item, and the records after it are read (the stream used to
+     * end with MP_ENOMEM there, losing them). */
+    mf_buf b;
+    mf_init(&b);
+    size_t offs[6];
+    mf_sample(&b, 5, 21, offs);
+    size_t big = b.len;
+    /* 10 fields of 3,000 subfields: a 90 KB record whose subfield index
+     * (480 KB) needs a block larger than the arena's. */
+    char *f = malloc(5 + 3 * 3000 + 1);
+    cr_assert_not_null(f);
+    memcpy(f, "24510", 5);
+    for (int i = 0; i < 3000; i++)
+        memcpy(f + 5 + 3 * i, "$ax", 3);
+    f[5 + 3 * 3000] = 0;
+    const char *fields[11] = {"001big"};
+    for (int i = 1; i < 11; i++)
+        fields[i] = f;
+    mf_record(&b, NULL, fields, 11);
+    free(f);
+    mf_sample(&b, 5, 22, NULL);
+    mp_reader *r;
+    mp_reader_options o = opts(1, 0);
+    cr_assert_eq(mp_reader_open_mem(&r, b.p, b.len, mf_seqopts(&o)), MP_OK);
+    const mp_record *rec;
+    for (int i = 0; i < 5; i++)
+        cr_assert_eq(mp_reader_next(r, &rec), MP_OK);
+    mp__alloc_fail_at(1);
+    int rc = mp_reader_next(r, &rec);
+    mp__alloc_fail_at(0);
+    const mp_error_info *e = mp_reader_error(r);
+    cr_assert_eq(rc, MP_ERECORD, "%s", mp_err_name(rc));
+    cr_assert_null(rec, "%d %s", e->kind, e->message);
+    cr_assert_eq(e->kind, MP_EK_MEMORY, "%s", e->message);
+    cr_assert_eq(e->offset, big);
+    cr_assert_eq(e->code, MP_ERECORD);
+    for (int i = 0; i < 5; i++)
+        cr_assert_eq(mp_reader_next(r, &rec), MP_OK, "record %d after the failed one", i);
+    cr_assert_eq(mp_reader_next(r, &rec), MP_EOF);
+    uint64_t nrec, nerr;
+    mp_reader_counts(r, &nrec, &nerr, NULL);
+    cr_assert_eq(nrec, 10);
+    cr_assert_eq(nerr, 1);
+    mp_reader_close(r);
+    mf_free(&b);
 }

@@ -69,7 +69,12 @@ static void mp__item_info(mp__consumer *c, const mp__item *it, const mp_record *
         return;
     }
     mp__copy_cn(e, rec);
-    if (rec && rec->err) {
+    if (!rec) { /* the parser could not index it (out of memory) */
+        e->kind = MP_EK_MEMORY;
+        snprintf(e->message, sizeof e->message,
+                 "record %llu at offset %llu: not enough memory to index its %u bytes; skipped",
+                 ord, off, it->len);
+    } else if (rec->err) {
         e->kind = (mp_error_kind)rec->err->kind;
         memcpy(e->tag, rec->err->tag, sizeof e->tag);
         e->subfield = rec->err->subfield;
@@ -98,9 +103,6 @@ int mp__consumer_item(mp__consumer *c, const mp__item *it, const mp_record **rec
 {
     const mp_record *r = it->type == MP_ITEM_RECORD ? (const mp_record *)it->result : NULL;
     c->bytes = it->offset + it->len;
-    if (it->type == MP_ITEM_RECORD && !r) /* the parser failed (out of memory) */
-        return mp__consumer_end(
-            c, it->status < 0 && it->status != MP_ERECORD ? it->status : MP_ENOMEM, 0, it->offset);
     if (it->type == MP_ITEM_RECORD && r && it->status == 0) {
         if (r->dropped)
             return 0;

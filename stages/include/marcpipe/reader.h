@@ -75,7 +75,8 @@ typedef enum mp_utf8_handling {
     XX(ENCODING, "invalid UTF-8")                                                                  \
     XX(MARC8, "invalid MARC-8")                                                                    \
     XX(IO, "input/output error")                                                                   \
-    XX(FILTER, "the user record function failed")
+    XX(FILTER, "the user record function failed")                                                  \
+    XX(MEMORY, "not enough memory to index the record")
 
 typedef enum mp_error_kind {
 #define MP__EK_ENUM(name, msg) MP_EK_##name,
