@@ -40,9 +40,10 @@ typedef struct cli_totals {
     uint64_t by_kind[MP_EK_COUNT];
     uint64_t unreported; /* counted by the reader but never returned (--policy skip) */
     unsigned files, failed_files;
-    int stopped;    /* --policy stop or --max-errors ended the run */
-    int io_failure; /* a file could not be opened or read */
-    mp_stats stats; /* per-stage counters summed over files (pipeline only) */
+    int stopped;     /* --policy stop or --max-errors ended the run */
+    int io_failure;  /* a file could not be opened or read */
+    int write_errno; /* standard output failed (dump): errno, and the run ended */
+    mp_stats stats;  /* per-stage counters summed over files (pipeline only) */
     int have_stats;
 } cli_totals;
 
@@ -88,7 +89,8 @@ static void usage(FILE *out)
             "  -c, --chunk-size SIZE    bytes per pipeline chunk (default 512K); K, M, G\n"
             "                           suffixes are powers of 1024\n"
             "      --chunks N           chunk buffers in flight (default 4 x threads)\n"
-            "      --max-record-size SIZE  longest record accepted (default 8M)\n"
+            "      --max-record-size SIZE  longest record accepted (default 8M; 64 to\n"
+            "                           4294967295, i.e. 4G - 1)\n"
             "      --unordered          deliver records as workers finish (dump order varies)\n"
             "      --sequential         use the single-threaded sequential reader instead\n"
             "  -j, --json               machine-readable output: for count and stats one JSON\n"
@@ -283,8 +285,9 @@ static int parse_args(int argc, char **argv, cli_opts *o)
             o->ro.chunks_in_flight = (unsigned)v;
             break;
         case OPT_MAX_RECORD_SIZE:
-            if (parse_size(optarg, &v) != 0 || v < 24 || v > ((uint64_t)1 << 32))
-                return usage_error("--max-record-size wants a size from 24 to 4G, not '%s'",
+            if (parse_size(optarg, &v) != 0 || v < 64 || v > UINT32_MAX)
+                return usage_error("--max-record-size wants a size from 64 to 4294967295 "
+                                   "(4G - 1), not '%s'",
                                    optarg);
             o->ro.max_record_size = (size_t)v;
             break;
@@ -378,8 +381,13 @@ static int run_file(const char *path, cli_opts *o, cli_totals *t, mp_cli_progres
         o->ro.max_errors = o->max_errors - t->errors; /* what is left of the global cap */
     int rc = src_open(&src, path, o);
     if (rc != MP_OK) {
+        struct stat st;
         mp__cli_progress_clear(bar);
-        fprintf(stderr, "%s: %s: %s\n", prog, shown, mp_strerror(rc));
+        /* The options were checked when parsed: EINVAL here is the file's. */
+        if (rc == MP_EINVAL && stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+            fprintf(stderr, "%s: %s: is a directory\n", prog, shown);
+        else
+            fprintf(stderr, "%s: %s: %s\n", prog, shown, mp_strerror(rc));
         t->failed_files++;
         t->io_failure = 1;
         return 0;
@@ -399,6 +407,11 @@ static int run_file(const char *path, cli_opts *o, cli_totals *t, mp_cli_progres
                     mp__cli_dump_json(stdout, rec);
                 else
                     mp__cli_dump_line(stdout, rec);
+                if (ferror(stdout)) { /* a full disk, a closed pipe: stop reading now */
+                    t->write_errno = errno ? errno : EIO;
+                    end_run = 1;
+                    break;
+                }
             }
         } else if (rc == MP_ERECORD) {
             const mp_error_info *e = mp_reader_error(src);
@@ -424,9 +437,10 @@ static int run_file(const char *path, cli_opts *o, cli_totals *t, mp_cli_progres
             } else {
                 t->io_failure = 1;
                 t->failed_files++;
+                /* The library's message already names the failure and where. */
                 if (e != NULL && e->message[0] != '\0')
-                    fprintf(stderr, "%s: %s: offset %" PRIu64 ": %s: %.*s\n", prog, shown,
-                            e->offset, mp_strerror(rc), (int)sizeof e->message, e->message);
+                    fprintf(stderr, "%s: %s: %.*s\n", prog, shown, (int)sizeof e->message,
+                            e->message);
                 else
                     fprintf(stderr, "%s: %s: %s\n", prog, shown, mp_strerror(rc));
             }
@@ -442,7 +456,7 @@ static int run_file(const char *path, cli_opts *o, cli_totals *t, mp_cli_progres
     t->records += records;
     t->bytes += bytes;
     t->errors += items;
-    if (lib_errors > items) { /* --policy skip: counted, never returned */
+    if (o->ro.policy == MP_POLICY_SKIP && lib_errors > items) { /* counted, never returned */
         t->unreported += lib_errors - items;
         t->errors += lib_errors - items;
     }
@@ -624,8 +638,14 @@ int main(int argc, char **argv)
         else
             print_stats(&o, &t, secs);
     }
-    if (fflush(stdout) != 0 && errno != EPIPE) {
-        fprintf(stderr, "%s: cannot write output: %s\n", prog, strerror(errno));
+    /* A dump that failed to write stopped at once (t.write_errno); anything
+     * else shows at the last flush. A reader that went away (EPIPE) is not
+     * an error of ours. */
+    int werr = t.write_errno;
+    if (fflush(stdout) != 0 && werr == 0)
+        werr = errno ? errno : EIO;
+    if (werr != 0 && werr != EPIPE) {
+        fprintf(stderr, "%s: cannot write output: %s\n", prog, strerror(werr));
         status = EXIT_USAGE;
     }
     return status;

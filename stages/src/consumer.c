@@ -115,14 +115,16 @@ int mp__consumer_item(mp__consumer *c, const mp__item *it, const mp_record **rec
         *rc = MP_OK;
         return 1;
     }
-    /* An error item. */
-    c->errors++;
+    /* An error item. The one past the cap ends the stream instead of being
+     * delivered or skipped, and is not counted: `errors` never exceeds the
+     * cap (mp_reader_error describes it, with code MP_ELIMIT). */
     mp__item_info(c, it, r);
-    if (c->max_errors && c->errors > c->max_errors) {
+    if (c->max_errors && c->errors >= c->max_errors) {
         c->info.code = MP_ELIMIT;
         c->over = MP_ELIMIT;
         return MP_ELIMIT;
     }
+    c->errors++;
     if (c->policy == MP_POLICY_SKIP)
         return 0;
     c->last_rc = MP_ERECORD;

@@ -26,9 +26,9 @@ extern "C" {
 
 /*
  * XX(name, value, message). Values are stable ABI. -9 is unassigned: the
- * codes that nothing returned (ETOOBIG -9, ENOTSUP -15, EINTR -16, ERANGE
- * -17) were dropped before the ABI settled. A new code takes the next
- * value below the lowest one.
+ * codes that nothing returned (ETOOBIG -9, ENOTSUP, EINTR, ERANGE) were
+ * dropped before the ABI settled, and -15/-16 went to ECLOSED/EFORKED. A
+ * new code takes the next value below the lowest one.
  */
 #define MP_ERRNO_MAP(XX)                                                                           \
     XX(OK, 0, "success")                                                                           \
