@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include "alloc.h"
 #include "marcfix.h"
@@ -889,5 +890,40 @@ Test(reader, close_returns_after_the_last_callback_and_buffer_use, .timeout = 60
         memset(copy, 0, b.len);
         free(copy);
     }
+    mf_free(&b);
+}
+
+Test(reader, path_to_a_fifo_closes_promptly, .timeout = 30)
+{
+    /* A path that names a FIFO reads like a pipe: polled, so a close while
+     * the writer is quiet returns within a poll slice (it used to block in
+     * read() until the writer wrote or went away). */
+    char dir[] = "/tmp/mpfifoXXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char path[64];
+    snprintf(path, sizeof path, "%s/in", dir);
+    cr_assert_eq(mkfifo(path, 0600), 0);
+    int w = open(path, O_RDWR); /* a writer that stays: the reader's open does not block */
+    cr_assert_geq(w, 0);
+    mf_buf b;
+    size_t offs[4];
+    mf_init(&b);
+    mf_sample(&b, 3, 8, offs);
+    cr_assert_eq(write(w, b.p, b.len), (ssize_t)b.len);
+    mp_reader_options o = opts(2, 65536);
+    mp_reader *r;
+    const mp_record *rec;
+    cr_assert_eq(mp_reader_open_path(&r, path, &o), MP_OK);
+    expect_records(r, offs, 3);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    mp_reader_close(r);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    cr_assert_lt(secs, 1.0, "close took %.3f s", secs);
+    (void)rec;
+    close(w);
+    unlink(path);
+    rmdir(dir);
     mf_free(&b);
 }

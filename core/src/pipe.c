@@ -556,14 +556,19 @@ static bool mp__pipe_step(mp__pool_entry *e)
 
     if (mp__is_cancelled(p))
         return false;
+    bool scanned = false;
     if (mp__parse_one(p))
         progress = true;
     if (mp__token_take(&p->scan_tok)) {
         if (mp__scan_one(p))
-            progress = true;
+            progress = scanned = true;
         mp__token_give(&p->scan_tok);
     }
-    if (mp__token_take(&p->prod_tok)) {
+    /* A read may block (a quiet pipe, a callback): never before the chunk
+     * just scanned has been parsed - with one worker nobody else would, and
+     * its records would wait for the next read. The next pass parses it
+     * (this one reports progress, so there is a next pass), then reads. */
+    if (!scanned && mp__token_take(&p->prod_tok)) {
         if (mp__produce_one(p))
             progress = true;
         mp__token_give(&p->prod_tok);

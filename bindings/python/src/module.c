@@ -1,6 +1,6 @@
 /*
  * module.c - the marcpipe._marcpipe module: state, multi-phase init and the
- * module functions (_register, _scan, _decode, _error_kinds).
+ * module functions (_register, _scan, _decode, _error_kinds, _at_exit).
  */
 #include "binding.h"
 
@@ -218,6 +218,8 @@ static PyMethodDef mod_methods[] = {
     {"_decode", (PyCFunction)(void (*)(void))mod_decode, METH_VARARGS | METH_KEYWORDS,
      "internal: decode one record from bytes"},
     {"_error_kinds", mod_error_kinds, METH_NOARGS, "names of mp_error_kind values"},
+    {"_at_exit", reader_at_exit, METH_NOARGS,
+     "internal: the interpreter is exiting (abandoned reads no longer touch Python)"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -3,7 +3,13 @@
  *
  * Readers opened on a Pool hold a reference to it, so a Pool is never
  * destroyed under an attached reader; close() with readers still attached
- * is refused (the library answers MP_EBUSY).
+ * is refused (the library answers MP_EBUSY). A reader being opened counts
+ * as attached: `opening` (read and written with the GIL) covers the time
+ * between the open reading the pool pointer and the library's reservation,
+ * when the GIL is released, so close() can never free the pool under an
+ * open. Of a close() and a MARCReader(pool=...) racing, exactly one fails:
+ * the close with RuntimeError, or the open with ValueError("pool is
+ * closed").
  */
 #include "binding.h"
 
@@ -54,6 +60,10 @@ static void Pool_dealloc(PyObject *self)
 
 static PyObject *Pool_close(PyObject *self, PyObject *unused)
 {
+    if (((PoolObject *)self)->opening > 0) {
+        PyErr_SetString(PyExc_RuntimeError, "Pool.close(): readers are being opened on this pool");
+        return NULL;
+    }
     int rc = pool_destroy((PoolObject *)self);
     if (rc == MP_EBUSY) {
         PyErr_SetString(PyExc_RuntimeError, "Pool.close(): readers are still open on this pool");
