@@ -35,14 +35,14 @@
 #include "source.h"
 #include "text.h"
 
-#define MP__RT          0x1D /* record terminator */
-#define MP__FT          0x1E /* field terminator */
-#define MP__SD          0x1F /* subfield delimiter */
-#define MP__LEADER_LEN  24u
-#define MP__MIN_RECORD  25u          /* leader + record terminator */
-#define MP__JUNK_MAX    (64u * 1024) /* longest single junk span (then another item) */
-#define MP__FIELD_SLACK (64u * 1024) /* field bytes indexed beyond 2 x the data area (iso2709.c)   \
-                                      */
+#define MP__RT         0x1D /* record terminator */
+#define MP__FT         0x1E /* field terminator */
+#define MP__SD         0x1F /* subfield delimiter */
+#define MP__LEADER_LEN 24u
+#define MP__MIN_RECORD 25u          /* leader + record terminator */
+#define MP__JUNK_MAX   (64u * 1024) /* longest single junk span (then another item) */
+/* Field bytes a record may index beyond twice its data area (iso2709.c). */
+#define MP__FIELD_SLACK (64u * 1024)
 
 #define MP__DEFAULT_MAX_RECORD (8u * 1024 * 1024) /* options.max_record_size = 0 */
 #define MP__DEFAULT_CHUNK      (512u * 1024)      /* options.chunk_size = 0 */

@@ -93,6 +93,7 @@ typedef struct {
     PyObject_HEAD
     mp_pool *pool; /* NULL after close() */
     int opening;   /* readers being opened on it right now (GIL): close() refuses */
+    int closing;   /* close() is destroying it, GIL released (GIL): opens refuse */
 } PoolObject;
 
 /* ------------------------------------------------------------------------ */

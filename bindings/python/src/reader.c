@@ -600,7 +600,7 @@ static PyObject *Reader_open(PyObject *op, PyObject *args, PyObject *kw)
             PyErr_SetString(PyExc_TypeError, "pool must be a marcpipe.Pool");
             goto fail;
         }
-        if (!((PoolObject *)pool)->pool) {
+        if (!((PoolObject *)pool)->pool || ((PoolObject *)pool)->closing) {
             PyErr_SetString(PyExc_ValueError, "pool is closed");
             goto fail;
         }
