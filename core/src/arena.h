@@ -14,8 +14,10 @@
 
 typedef struct mp__arena_block mp__arena_block;
 
-/* Default-size blocks kept across a reset (the rest is freed). */
-#define MP__ARENA_KEEP_BLOCKS 4
+/* Default-size blocks kept across a reset (the rest is freed): room for a
+ * chunk's index and its serialised records (MARCXML: ~2.5 x the chunk) in
+ * steady state, so recycled chunks allocate nothing. */
+#define MP__ARENA_KEEP_BLOCKS 8
 
 typedef struct mp__arena {
     mp__arena_block *head; /* first block (kept across resets) */
@@ -33,6 +35,15 @@ typedef struct mp__arena_mark {
 void mp__arena_init(mp__arena *a, size_t block_size);
 /* Returns aligned memory or NULL when allocation fails (never aborts). */
 void *mp__arena_alloc(mp__arena *a, size_t n, size_t align);
+/*
+ * Gives back the tail of the LAST allocation: p (the pointer the last
+ * mp__arena_alloc returned) keeps its first n bytes and the rest is free
+ * again (n = 0 frees it all: the bytes stay readable until the next
+ * allocation, which may hand out the same address - a grow-in-place
+ * idiom). A no-op when p is not in the current block or n is larger
+ * than what p got.
+ */
+void mp__arena_trim(mp__arena *a, void *p, size_t n);
 /* Forgets all allocations; keeps up to MP__ARENA_KEEP_BLOCKS default-size
  * blocks and frees the others (and every oversized block). */
 void mp__arena_reset(mp__arena *a);

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "marc.h"
+#include "write_internal.h"
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -68,6 +69,12 @@ int mp__marc_fmt_init(mp__marc_fmt *fmt, const mp_reader_options *opts)
     fmt->text.marc8_replace = opts->marc8_replace;
     fmt->record_fn = opts->record_fn;
     fmt->record_fn_user = opts->record_fn_user;
+    if (opts->output_format != MP_FORMAT_AUTO && !mp__write_format_ok(opts->output_format))
+        return MP_EINVAL;
+    if (opts->output_flags & ~MP_WRITE_FLAGS_ALL)
+        return MP_EINVAL;
+    fmt->out_format = opts->output_format;
+    fmt->out_flags = opts->output_flags;
     return MP_OK;
 }
 
@@ -295,7 +302,9 @@ static int mp__text(mp__parse_ctx *x, const unsigned char *in, size_t n, const c
         r = mp__utf8_check(&x->fmt->text, in, n, x->a, out, out_len, &te);
     if (r < 0)
         return r;
-    if (r == 1) /* a problem the options do not let pass silently */
+    if (*out != (const char *)in)
+        x->rec->converted = 1; /* the text differs from the stored bytes */
+    if (r == 1)                /* a problem the options do not let pass silently */
         mp__rec_error(x, te.kind ? te.kind : MP_EK_ENCODING, tag, 0,
                       "field %.3s: %s at byte %zu of the field", tag,
                       te.message[0] ? te.message : "invalid text", te.position);
@@ -682,6 +691,7 @@ int mp__marc_parse_item(const void *fmtv, mp__item *item, mp__arena *arena)
     rec->raw_len = item->len;
     rec->offset = item->offset;
     rec->ordinal = item->ordinal;
+    rec->text_raw = fmt->encoding == MP_ENCODING_RAW;
     x.rec = rec;
     item->result = NULL;
     if (item->frame_kind == MP_EK_LENGTH || item->frame_kind == MP_EK_TERMINATOR)
@@ -703,6 +713,8 @@ int mp__marc_parse_item(const void *fmtv, mp__item *item, mp__arena *arena)
         if (x.oom)
             return MP_ENOMEM;
     }
+    if (fmt->out_format && !rec->dropped)
+        mp__write_prepare(rec, arena, fmt->out_format, fmt->out_flags);
     item->result = rec;
     item->status = rec->err ? MP_ERECORD : 0;
     return MP_OK;
