@@ -235,6 +235,49 @@ Test(frame, too_big_then_resync, .timeout = 10)
     mf_free(&b);
 }
 
+/* A record whose stated length ends on a terminator is clean - unless a
+ * terminator inside it is followed by a plausible leader (an anchor): then
+ * it ends at its first terminator (LENGTH) and the anchor starts the next
+ * unit, so no unit ever contains an anchor (FRAMING.md, "Anchors"). A
+ * stray terminator followed by anything else leaves the record whole. */
+Test(frame, inner_anchor_ends_the_record, .timeout = 10)
+{
+    mf_buf b;
+    size_t offs[4];
+    sample(&b, 3, offs);
+    size_t at = offs[1] + 30; /* inside record 1's directory */
+    b.p[at] = 0x1D;
+    memcpy(b.p + at + 1, "00100nam a2200037 a 4500", 24);
+    mp__marc_fmt f = fmt_with(0, MP_ENCODING_RAW);
+    fr out[32];
+    size_t k = frame_all(&f, b.p, b.len, out, 32);
+    cr_assert_geq(k, 4);
+    cr_assert_eq(out[0].kind, 0);
+    cr_assert_eq(out[1].rc, MP_FRAME_RECORD);
+    cr_assert_eq(out[1].off, offs[1]);
+    cr_assert_eq(out[1].len, at + 1 - offs[1]);
+    cr_assert_eq(out[1].kind, MP_EK_LENGTH);
+    cr_assert_eq(out[2].off, at + 1, "the anchor starts a unit");
+    cr_assert_eq(out[k - 1].off, offs[2]);
+    cr_assert_eq(out[k - 1].kind, 0);
+    cr_assert(mp__marc_anchor(b.p + at, b.len - at));
+    cr_assert(!mp__marc_anchor(b.p + at, 20), "a leader needs its 24 bytes");
+    cr_assert(!mp__marc_anchor(b.p + at + 1, b.len - at - 1), "no terminator before it");
+    check_prefix_stable(&f, b.p, b.len);
+    mf_free(&b);
+
+    /* A stray terminator before text: the record stays whole and clean. */
+    sample(&b, 3, offs);
+    at = offs[2] - 3;
+    b.p[at] = 0x1D;
+    k = frame_all(&f, b.p, b.len, out, 32);
+    cr_assert_eq(k, 3);
+    cr_assert_eq(out[1].len, offs[2] - offs[1]);
+    cr_assert_eq(out[1].kind, 0);
+    check_prefix_stable(&f, b.p, b.len);
+    mf_free(&b);
+}
+
 Test(frame, stable_on_damaged_mix, .timeout = 30)
 {
     mf_buf b;

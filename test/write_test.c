@@ -505,8 +505,8 @@ static void assert_stream(mp_format fmt, unsigned flags, int nrec, const char *w
     write_stream(fmt, flags, nrec, &b);
     cr_assert_eq(b.len, strlen(want), "format %d, %d records:\n%.*s", fmt, nrec, (int)b.len,
                  b.data);
-    cr_assert(b.len == 0 || memcmp(b.data, want, b.len) == 0, "format %d, %d records:\n%.*s",
-              fmt, nrec, (int)b.len, b.data);
+    cr_assert(b.len == 0 || memcmp(b.data, want, b.len) == 0, "format %d, %d records:\n%.*s", fmt,
+              nrec, (int)b.len, b.data);
     mp_buf_free(&b);
 }
 

@@ -183,6 +183,22 @@ typedef struct mp__pipe_config {
                          * power of two > T. Tests force tiny rings; FREE always holds T. */
     mp__format format;
     mp__source source;
+    /*
+     * Byte range (all zero: the whole input). The source's first byte is
+     * at stream offset `stream_offset` (item offsets count from there).
+     * Units that start before `emit_from` are framed and dropped: no item,
+     * no ordinal. The first unit that starts at or after `emit_until`
+     * (0: none) ends the stream: the scanner drops it and all after it,
+     * stops the producer (mp__pipe_input_stopped) and the terminal chunk
+     * says MP_EOF, whatever happened to the input beyond that point. Units
+     * are numbered from `first_ordinal`. The format must be able to frame
+     * from `stream_offset` as it would from the start of the input (for
+     * ISO 2709: an anchor, stages/FRAMING.md).
+     */
+    uint64_t stream_offset;
+    uint64_t emit_from;
+    uint64_t emit_until;
+    uint64_t first_ordinal;
 } mp__pipe_config;
 
 /* ---- lifecycle -------------------------------------------------------------- */
@@ -218,6 +234,10 @@ void mp__chunk_retain(mp__chunk *c);
 /* Drops one reference; at zero the chunk returns to the free ring and
  * the producer is woken. Any thread; not after mp__pipe_close. */
 void mp__chunk_release(mp__chunk *c);
+
+/* True once the pipeline wants no more input: cancelled, or the scanner
+ * reached cfg.emit_until. Any thread (sources poll it and return early). */
+int mp__pipe_input_stopped(const mp__pipe *p);
 
 /* Asks every stage to stop soon. Any thread; idempotent; non-blocking. */
 void mp__pipe_cancel(mp__pipe *p);

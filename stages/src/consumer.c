@@ -102,10 +102,12 @@ int mp__consumer_check(mp__consumer *c)
 int mp__consumer_item(mp__consumer *c, const mp__item *it, const mp_record **rec, int *rc)
 {
     const mp_record *r = it->type == MP_ITEM_RECORD ? (const mp_record *)it->result : NULL;
+    c->units++;
+    c->bytes += it->len; /* the items tile the input (or the range): a sum, in any order */
     /* Unordered delivery may hand back an earlier unit last: keep the
-     * furthest end seen, so counts never go backwards. */
-    if (it->offset + it->len > c->bytes)
-        c->bytes = it->offset + it->len;
+     * furthest end seen, so positions never go backwards. */
+    if (it->offset + it->len > c->pos)
+        c->pos = it->offset + it->len;
     if (it->type == MP_ITEM_RECORD && r && it->status == 0) {
         if (r->dropped)
             return 0;

@@ -4,7 +4,9 @@
  *
  * Framing in short: a unit starts at a plausible leader (digits at 0-4,
  * no 0x1D in 5-23, digits at 12-16 or "45" at 20-21). If its stated length
- * ends on 0x1D it is a clean RECORD; otherwise the record ends at the first
+ * ends on 0x1D - and no 0x1D inside it is followed by a plausible leader
+ * (an anchor: no unit may contain one, so byte ranges can find their
+ * units) - it is a clean RECORD; otherwise the record ends at the first
  * 0x1D and is delivered with frame_kind LENGTH or TERMINATOR (indexed,
  * MP_ERECORD) - this is how the 1.1 MB record of bad_hathi_records.mrc
  * (leader 99999), bad_too_long_plus_2.mrc and datos-20161010-slice.mrc
@@ -130,6 +132,35 @@ static int mp__clean_record_at(const unsigned char *q, size_t n, size_t max, siz
     return q[len - 1] == MP__RT ? MP__YES : MP__NO;
 }
 
+/*
+ * An anchor inside the n-byte unit at p: a record terminator followed by a
+ * plausible leader, strictly inside. No unit may contain one (FRAMING.md,
+ * "Anchors"), which is what lets a byte range find its first unit without
+ * reading the file from the start. The caller knows p[n - 1] is the
+ * terminator: a plausible leader's 24 bytes hold no terminator, so every
+ * leader that starts inside fits inside and the answer never needs bytes
+ * beyond the unit. Leaders hold no terminator either, so the search starts
+ * after p's own.
+ */
+static int mp__inner_anchor(const unsigned char *p, size_t n)
+{
+    size_t i = MP__LEADER_LEN;
+    while (i + 1 < n) {
+        const unsigned char *t = memchr(p + i, MP__RT, n - 1 - i);
+        if (!t)
+            return 0;
+        i = (size_t)(t - p) + 1;
+        if (mp__plausible(p + i, n - i) == MP__YES)
+            return 1;
+    }
+    return 0;
+}
+
+int mp__marc_anchor(const unsigned char *p, size_t n)
+{
+    return n > MP__LEADER_LEN && p[0] == MP__RT && mp__plausible(p + 1, n - 1) == MP__YES;
+}
+
 static mp__frame_rc mp__answer(mp__frame *out, mp__frame_rc rc, size_t len, uint16_t kind)
 {
     out->len = len;
@@ -203,7 +234,10 @@ mp__frame_rc mp__marc_frame(const void *fmtv, const unsigned char *p, size_t ava
             if (!fin)
                 return mp__answer(out, MP_FRAME_NEED, stated, 0);
         } else if (p[stated - 1] == MP__RT) {
-            return mp__answer(out, MP_FRAME_RECORD, stated, 0);
+            /* Clean, unless a terminator inside it is followed by a
+             * leader: then the record ends at its first terminator. */
+            if (!mp__inner_anchor(p, stated))
+                return mp__answer(out, MP_FRAME_RECORD, stated, 0);
         } else if (!memchr(p, MP__RT, stated)) {
             /* Only the terminator is damaged: when a plausible leader (or
              * the end of input) follows the stated length, trust the

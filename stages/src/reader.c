@@ -47,10 +47,10 @@ int mp__reader_options_copy(mp_reader_options *out, const mp_reader_options *opt
     out->size = sizeof *out;
     if ((unsigned)out->mode > MP_MODE_SEQUENTIAL)
         return MP_EINVAL;
-    /* Only ISO 2709 and whole inputs are read so far. */
+    /* Only ISO 2709 is read so far. */
     if (out->format != MP_FORMAT_AUTO && out->format != MP_FORMAT_ISO2709)
         return MP_EINVAL;
-    if (out->range_start != 0 || out->range_end != 0)
+    if (out->range_end != 0 && out->range_end < out->range_start)
         return MP_EINVAL;
     return MP_OK;
 }
@@ -100,11 +100,22 @@ static int mp__reader_open(mp_reader **out, const mp_reader_options *user_opts, 
     if ((rc = mp__marc_fmt_init(&r->fmt, &o)) < 0)
         goto fail;
     mp__consumer_init(&r->con, &o);
+    /* A byte range starts framing at the last anchor at or before its
+     * start (FRAMING.md, "Byte ranges"); a source that cannot seek is
+     * framed from its start, and what precedes the range is dropped. */
+    mp__seq_range range = {0, o.range_start, o.range_end, o.first_ordinal};
+    uint64_t size;
+    if ((o.range_start || o.range_end) && mp__src_size(src, &size)) {
+        if ((rc = mp__range_resync(src, size, o.range_start, &range.resync)) < 0)
+            goto fail;
+        if (range.resync && (rc = mp__src_seek(src, range.resync)) < 0)
+            goto fail;
+    }
     r->src = *src;
     r->gen = mp__fork_generation();
 
     if (o.mode == MP_MODE_SEQUENTIAL) {
-        if ((rc = mp__seq_init(&r->seq, &r->fmt, &r->con, &r->src)) < 0)
+        if ((rc = mp__seq_init(&r->seq, &r->fmt, &r->con, &r->src, &range)) < 0)
             goto fail;
         *out = r;
         return MP_OK;
@@ -130,6 +141,10 @@ static int mp__reader_open(mp_reader **out, const mp_reader_options *user_opts, 
         cfg.source.map = mp__reader_map; /* memory: chunks are views of the caller's bytes */
     cfg.source.close = mp__reader_src_close;
     cfg.source.src = &r->src;
+    cfg.stream_offset = range.resync;
+    cfg.emit_from = range.from;
+    cfg.emit_until = range.until;
+    cfg.first_ordinal = range.first_ordinal;
     if ((rc = mp__pipe_open(&r->pipe, &cfg)) < 0)
         goto fail;
     *out = r;
@@ -180,7 +195,7 @@ static int mp__reader_next(mp_reader *r, const mp_record **rec, const struct tim
     if ((rc = mp__consumer_check(&r->con)) != 0)
         return rc;
     if (mp__forked(r->gen)) /* opened before fork(): see reader.h */
-        return mp__consumer_end(&r->con, MP_EFORKED, 0, r->con.bytes);
+        return mp__consumer_end(&r->con, MP_EFORKED, 0, r->con.pos);
     if (!r->pipe)
         return mp__seq_next(&r->seq, rec);
     for (;;) {
@@ -208,7 +223,7 @@ static int mp__reader_next(mp_reader *r, const mp_record **rec, const struct tim
         if (rc < 0) {
             uint64_t off = 0;
             int first = mp__pipe_first_error(r->pipe, &off);
-            return mp__consumer_end(&r->con, first ? first : rc, 0, first ? off : r->con.bytes);
+            return mp__consumer_end(&r->con, first ? first : rc, 0, first ? off : r->con.pos);
         }
         r->cur = c;
         r->idx = 0;
@@ -241,6 +256,11 @@ MP_EXPORT void mp_reader_counts(const mp_reader *r, uint64_t *records, uint64_t 
         *errors = r ? r->con.errors : 0;
     if (bytes)
         *bytes = r ? r->con.bytes : 0;
+}
+
+MP_EXPORT uint64_t mp_reader_units(const mp_reader *r)
+{
+    return r ? r->con.units : 0;
 }
 
 MP_EXPORT void mp_reader_stats(const mp_reader *r, mp_stats *out)

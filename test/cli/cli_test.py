@@ -364,6 +364,85 @@ def t_reliability():
     check(total < 32 * 1024 * 1024,
           "dump > /dev/full stopped reading early (%d bytes taken of 64 MiB)" % total, err)
 
+# ---- byte ranges: split and --range ---------------------------------------------
+
+def ranges_sum_to_whole(path, plan_args, extra=()):
+    """count --range over every range of `split` adds up to the whole count:
+    records, errors by kind and bytes."""
+    rc, out, err = run(["split"] + plan_args + [path])
+    check(rc == 0, "split %s exits 0" % path, rc, err)
+    plan = json.loads(out)
+    size = os.path.getsize(path)
+    check(plan["file"] == path and plan["size"] == size, "split names file and size", plan)
+    rs = plan["ranges"]
+    check(rs[0]["start"] == 0 and rs[-1]["end"] == size and
+          all(a["end"] == b["start"] for a, b in zip(rs, rs[1:])),
+          "the ranges partition the file", rs)
+    _, out, _ = run(["count", "--json", "--quiet"] + list(extra) + [path])
+    whole = json.loads(out)
+    records, errors, nbytes, kinds = 0, 0, 0, {}
+    for r in rs:
+        _, out, err = run(["count", "--json", "--quiet", "--range",
+                           "%d:%d" % (r["start"], r["end"])] + list(extra) + [path])
+        part = json.loads(out)
+        records += part["records"]
+        errors += part["errors"]
+        nbytes += part["bytes"]
+        for k, v in part["errors_by_kind"].items():
+            kinds[k] = kinds.get(k, 0) + v
+    check((records, errors, nbytes, kinds) ==
+          (whole["records"], whole["errors"], whole["bytes"], whole["errors_by_kind"]),
+          "%s: the ranges' counts sum to the whole count" % path,
+          (records, errors, nbytes, kinds), whole)
+    return len(rs)
+
+
+def t_split_range():
+    n = ranges_sum_to_whole(SAMPLE, ["--parts", "4"])
+    check(n == 4, "4 parts of the sample", n)
+    ranges_sum_to_whole(SAMPLE, ["--parts", "7"], ["--sequential"])
+    ranges_sum_to_whole(SAMPLE, ["--target-size", "10K"])
+    # Each planned range after the first starts on a record of the whole read.
+    rc, out, err = run(["split", "--parts", "5", SAMPLE])
+    starts = {r.offset for r in marcfile.read(SAMPLE)}
+    for r in json.loads(out)["ranges"]:
+        check(r["start"] in starts, "range starts on a record", r)
+    # Arbitrary cuts compose too (inside records): 3 ranges by hand.
+    size = os.path.getsize(SAMPLE)
+    total = 0
+    for a, b in ((0, 1000), (1000, size // 2 + 7), (size // 2 + 7, None)):
+        _, out, _ = run(["count", "--range", "%d:%s" % (a, "" if b is None else b), SAMPLE])
+        total += int(out)
+    check(total == good_count(), "hand-made cuts add up", total)
+    # Two files: one JSON line each; stdin from a file works, a pipe does not.
+    rc, out, err = run(["split", "--parts", "2", SAMPLE, SAMPLE])
+    check(rc == 0 and len(out.splitlines()) == 2, "one line per file", out)
+    with open(SAMPLE, "rb") as f:
+        rc, out, err = run(["split", "--parts", "2", "-"], stdin=f)
+    check(rc == 0 and json.loads(out)["size"] == size, "split - on a file", rc, err)
+    p = subprocess.run(["sh", "-c", 'cat "$1" | "$2" split -', "sh", SAMPLE, CLI],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=TIMEOUT)
+    check(p.returncode == 2 and b"pipes cannot be split" in p.stderr, "split of a pipe", p)
+    p = subprocess.run(["sh", "-c", 'cat "$1" | "$2" count --range 5000: -', "sh", SAMPLE, CLI],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=TIMEOUT)
+    _, out, _ = run(["count", "--range", "5000:", SAMPLE])
+    check(p.stdout == out, "--range on a pipe = on the file", p.stdout, out)
+    for bad in (["count", "--range", "12", SAMPLE], ["count", "--range", "9:3", SAMPLE],
+                ["count", "--range", "x:", SAMPLE], ["split", "--parts", "0", SAMPLE],
+                ["split", "--parts", "2", "--target-size", "1M", SAMPLE]):
+        rc, out, err = run(bad)
+        check(rc == 2 and "--help" in err, "usage error: %s" % bad, rc, err)
+
+
+def t_split_range_corpus():
+    corpus = os.environ.get("MARCPIPE_CORPUS", os.path.join(ROOT, "..", "shared", "data"))
+    if not os.path.isdir(corpus):
+        skip("corpus %s not found (set MARCPIPE_CORPUS)" % corpus)
+    for d, _, names in os.walk(corpus):
+        for n in sorted(names):
+            if n.endswith((".mrc", ".marc", ".dat", ".usmarc")):
+                ranges_sum_to_whole(os.path.join(d, n), ["--parts", "5"])
+
 
 # ---- progress bar ---------------------------------------------------------------
 

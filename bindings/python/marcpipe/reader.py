@@ -13,6 +13,7 @@ from typing import Any, Callable, Optional
 
 from . import _marcpipe
 from .record import Record
+from .split import Split
 
 __all__ = ["MARCReader", "Pool", "map_records"]
 
@@ -159,6 +160,18 @@ class MARCReader(_marcpipe.ReaderBase):
     ``chunk_size`` (bytes per pipeline chunk), ``ordered`` (False: records in
     completion order), ``pool`` (a shared :class:`Pool`), ``strict``.
 
+    Byte ranges: ``range_start`` / ``range_end`` (``None``: the end) read only
+    the units (records and bad units) that *begin* in ``[range_start,
+    range_end)``, reading past the end to finish the last one; the readers of
+    any partition of a file together yield exactly the whole file's units
+    (see :func:`marcpipe.splits`, which plans ranges cheaply). A
+    :class:`marcpipe.Split` may be given as the source instead. Offsets stay
+    the file's; ordinals count from ``first_ordinal`` (default 0), and
+    ``units`` says how many units the reader read (the next range's
+    ``first_ordinal`` for file-wide ordinals). Paths, memory and regular
+    files are read from near ``range_start``; streams are read from their
+    start and what precedes the range is dropped.
+
     ``hide_utf8_warnings`` and ``permissive`` are accepted for pymarc
     compatibility and have no effect (marcpipe is always permissive).
 
@@ -182,7 +195,25 @@ class MARCReader(_marcpipe.ReaderBase):
         ordered: bool = True,
         pool: Optional[_marcpipe.Pool] = None,
         strict: bool = False,
+        range_start: Optional[int] = None,
+        range_end: Optional[int] = None,
+        first_ordinal: int = 0,
     ) -> None:
+        if isinstance(marc_target, Split):
+            if range_start is not None or range_end is not None:
+                raise ValueError("a Split carries its range: do not give range_start/range_end")
+            if marc_target.path is None:
+                raise ValueError("this Split describes in-memory data: pass the data itself "
+                                 "with range_start/range_end")
+            marc_target, range_start, range_end = marc_target
+        start = 0 if range_start is None else int(range_start)
+        end = 0 if range_end is None else int(range_end)
+        if start < 0 or end < 0 or first_ordinal < 0:
+            raise ValueError("range_start, range_end and first_ordinal must be >= 0")
+        if range_end is not None and end < start:
+            raise ValueError(f"range_end ({end}) is before range_start ({start})")
+        if range_end is not None and end == start:
+            start = end = 2**64 - 1  # an empty range: nothing begins in it
         kind, src, base, fobj = _classify(marc_target)
         self.to_unicode = to_unicode
         self.force_utf8 = force_utf8
@@ -212,6 +243,9 @@ class MARCReader(_marcpipe.ReaderBase):
             pool=pool,
             strict=bool(strict),
             record_cls=Record,
+            range_start=start,
+            range_end=end,
+            first_ordinal=int(first_ordinal),
             poll_fd=_poll_fd(fobj) if kind in ("readinto1", "read1") else -1,
         )
         if kind in ("read", "readinto", "read1", "readinto1"):

@@ -91,6 +91,10 @@ enum rec_mode {
     REC_CODEC = 2, /* decode with codec (encoding, errors) at access */
 };
 
+/* The record's compact state for pickle/copy (RecordBase._state) and the
+ * record rebuilt from it (_record_restore(cls, state), module.c). */
+PyObject *record_restore(PyTypeObject *cls, PyObject *state);
+
 /* A new record of type `tp` (RecordBase or a subclass) from the borrowed
  * `rec`, copying the layout a worker prepared when there is one. For
  * REC_CODEC, codec_utf8 / codec_file are the (encoding, errors) tuples for
@@ -128,6 +132,8 @@ typedef struct reader_args {
     int ordered;               /* 0: records in completion order */
     int policy;                /* mp_policy */
     mp_reader_mode mode;       /* MP_MODE_AUTO: the library's choice */
+    unsigned long long range_start, range_end; /* byte range; 0, 0: the whole input */
+    unsigned long long first_ordinal;          /* ordinal of the range's first unit */
 } reader_args;
 
 #define READER_ARGS_INIT                                                                           \

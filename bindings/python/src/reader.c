@@ -102,10 +102,11 @@ typedef struct {
     int strict;
     char handling[8]; /* utf8_handling name */
     int finished;
-    int forked;             /* this is a child of fork() and the reader was opened before it */
-    int close_pending;      /* close() called while another thread was inside next() */
-    PyObject *pending_file; /* the file object that close() asked to close then */
-    int close_efd;          /* eventfd the pending closer waits on, -1: none (GIL) */
+    int forked;              /* this is a child of fork() and the reader was opened before it */
+    int close_pending;       /* close() called while another thread was inside next() */
+    PyObject *pending_file;  /* the file object that close() asked to close then */
+    int close_efd;           /* eventfd the pending closer waits on, -1: none (GIL) */
+    uint64_t units_at_close; /* mp_reader_units when the C reader was closed */
     /* Set while a thread is inside next(). Only touched with the GIL held, so
      * the GIL orders it; atomic anyway so the contract does not depend on it. */
     atomic_int busy;
@@ -404,6 +405,7 @@ static void reader_close_c(ReaderObject *self, PyObject *file)
     self->cb = NULL;
     if (r) {
         int stuck = 0;
+        self->units_at_close = mp_reader_units(r);
         if (cb) {
             /* seq_cst: Dekker pair with py_read_cb (in_call++, then load closing) */
             atomic_store_explicit(&cb->closing, 1, memory_order_seq_cst);
@@ -502,6 +504,9 @@ int reader_options_from(const reader_args *a, mp_reader_options *o)
     o->unordered = !a->ordered;
     o->policy = (mp_policy)a->policy;
     o->mode = a->mode;
+    o->range_start = a->range_start;
+    o->range_end = a->range_end;
+    o->first_ordinal = a->first_ordinal;
     return 0;
 }
 
@@ -546,7 +551,8 @@ int raise_open_error(int rc, PyObject *path)
 
 /*
  * _open(kind, source, *, to_unicode, force_utf8, utf8_handling, file_codec,
- *       threads, chunk_size, ordered, pool, strict, record_cls, policy, poll_fd)
+ *       threads, chunk_size, ordered, pool, strict, record_cls, policy,
+ *       range_start, range_end, first_ordinal, poll_fd)
  * kind: "path" (source: str/bytes path), "mem" (buffer), "fd" (int in
  * source[0], owner in source[1]), "readinto" / "readinto1" / "read" /
  * "read1" (file object; poll_fd >= 0: its descriptor, see cb_src).
@@ -556,19 +562,20 @@ int raise_open_error(int rc, PyObject *path)
 static PyObject *Reader_open(PyObject *op, PyObject *args, PyObject *kw)
 {
     ReaderObject *self = (ReaderObject *)op;
-    static char *kwlist[] = {"kind",          "source",     "to_unicode", "force_utf8",
-                             "utf8_handling", "file_codec", "threads",    "chunk_size",
-                             "ordered",       "pool",       "strict",     "record_cls",
-                             "policy",        "poll_fd",    NULL};
+    static char *kwlist[] = {
+        "kind",    "source",      "to_unicode", "force_utf8",    "utf8_handling", "file_codec",
+        "threads", "chunk_size",  "ordered",    "pool",          "strict",        "record_cls",
+        "policy",  "range_start", "range_end",  "first_ordinal", "poll_fd",       NULL};
     reader_args a = READER_ARGS_INIT;
     const char *kind;
     PyObject *source, *pool = Py_None, *record_cls = Py_None;
     int strict = 0, poll_fd = -1;
     a.file_codec = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "sO|$ppsOInpOpOii:_open", kwlist, &kind, &source,
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "sO|$ppsOInpOpOiKKKi:_open", kwlist, &kind, &source,
                                      &a.to_unicode, &a.force_utf8, &a.utf8_handling, &a.file_codec,
                                      &a.threads, &a.chunk_size, &a.ordered, &pool, &strict,
-                                     &record_cls, &a.policy, &poll_fd))
+                                     &record_cls, &a.policy, &a.range_start, &a.range_end,
+                                     &a.first_ordinal, &poll_fd))
         return NULL;
     if (self->r || self->source) {
         PyErr_SetString(PyExc_RuntimeError, "reader already opened");
@@ -954,6 +961,12 @@ static PyObject *Reader_counts(PyObject *op, PyObject *unused)
                          (unsigned long long)bytes);
 }
 
+static PyObject *Reader_get_units(PyObject *op, void *c)
+{
+    ReaderObject *self = (ReaderObject *)op;
+    return PyLong_FromUnsignedLongLong(self->r ? mp_reader_units(self->r) : self->units_at_close);
+}
+
 static PyObject *Reader_stats(PyObject *op, PyObject *unused)
 {
     ReaderObject *self = (ReaderObject *)op;
@@ -1059,6 +1072,8 @@ static PyGetSetDef Reader_getset[] = {
     {"_current_raw", Reader_get_cur_raw, NULL, NULL, NULL},
     {"_current_span", Reader_get_cur_span, NULL, NULL, NULL},
     {"closed", Reader_get_closed, NULL, NULL, NULL},
+    {"units", Reader_get_units, NULL,
+     "units read so far: records and bad units (with first_ordinal: the next ordinal)", NULL},
     {"_source", Reader_get_source, NULL, NULL, NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };

@@ -158,7 +158,7 @@ typedef struct mp_reader_options {
     mp_format format;     /* input format; default MP_FORMAT_AUTO (sniffed) */
     int strict;           /* 1: warnings become error items */
     uint64_t range_start; /* read only the units that begin in [range_start, range_end) */
-    uint64_t range_end;   /* 0: to the end of the input */
+    uint64_t range_end;   /* 0: to the end of the input (see "Byte ranges" below) */
     /* Serialise every record in the parser workers (marcpipe/write.h):
      * 0 (MP_FORMAT_AUTO): no. Otherwise the workers serialise each record
      * they index (good and damaged ones) into the chunk arena, with
@@ -168,7 +168,37 @@ typedef struct mp_reader_options {
      * mp_record_output() gives the bytes. */
     mp_format output_format;
     unsigned output_flags;
+    uint64_t first_ordinal; /* ordinal of the first unit read (default 0; "Byte ranges") */
 } mp_reader_options;
+
+/*
+ * Byte ranges (range_start, range_end; stages/FRAMING.md, "Byte ranges").
+ * A reader given [range_start, range_end) yields exactly the units - good
+ * records and error items alike - that BEGIN in that range: it finds the
+ * first of them the way the whole-input read would (it starts framing at
+ * the last anchor at or before range_start: a record terminator followed
+ * by a leader) and reads past range_end to finish the last one. Any
+ * partition of an input into ranges therefore composes to the whole read:
+ * the same records and error items, with the same offsets, kinds and
+ * bytes, none lost, none twice, damaged data included - provided every
+ * range is read with the same max_record_size.
+ *  - Offsets are stream offsets (for _fd: from the descriptor's position
+ *    at open), as in a whole read.
+ *  - Ordinals are range-local: the range's first unit has ordinal
+ *    first_ordinal (default 0). A caller that knows how many units the
+ *    earlier ranges held (mp_reader_units) passes their sum to get the
+ *    whole read's ordinals (and messages) exactly.
+ *  - mp_reader_counts' bytes are the bytes of the range's units.
+ *  - MP_EOF means the range was read whole; an I/O error or truncation
+ *    after the last unit of the range is not reported (it belongs to a
+ *    later range).
+ *  - Paths, regular-file descriptors and memory are read from near
+ *    range_start (pread/seek); a pipe, socket or callback is read from
+ *    its start and what precedes the range is framed and dropped.
+ *  - range_end 0 means the end of the input; range_end < range_start is
+ *    MP_EINVAL; range_end == range_start (> 0) is an empty range.
+ * marcpipe/split.h plans ranges cheaply (mp_split_plan_path).
+ */
 
 /* Every field spelled out so that -Wmissing-field-initializers and C++
  * accept it; all but `size` are the zero defaults. */
@@ -176,7 +206,7 @@ typedef struct mp_reader_options {
     {                                                                                              \
         sizeof(mp_reader_options), MP_MODE_AUTO, 0, 0, 0, 0, MP_POLICY_REPORT, 0, 0,               \
             MP_ENCODING_AUTO, MP_UTF8_STRICT, 0, 0, NULL, NULL, NULL, MP_FORMAT_AUTO, 0, 0, 0,     \
-            MP_FORMAT_AUTO, 0                                                                      \
+            MP_FORMAT_AUTO, 0, 0                                                                   \
     }
 
 /* User read callback: > 0 bytes, 0 end of input, < 0 failure (set *sys_errno). */
@@ -234,9 +264,13 @@ MP_EXPORT int mp_reader_next_timeout(mp_reader *r, const mp_record **rec, int ti
 /* The last error item / failure; borrowed until the next call. */
 MP_EXPORT const mp_error_info *mp_reader_error(const mp_reader *r);
 
-/* Counts so far: good records delivered, error items (also skipped ones), bytes consumed. */
+/* Counts so far: good records delivered, error items (also skipped ones), bytes consumed
+ * (the bytes of the units read). */
 MP_EXPORT void mp_reader_counts(const mp_reader *r, uint64_t *records, uint64_t *errors,
                                 uint64_t *bytes);
+/* Units read so far: records and error items, delivered, skipped (policy)
+ * or dropped (record_fn) - the next unit's ordinal minus first_ordinal. */
+MP_EXPORT uint64_t mp_reader_units(const mp_reader *r);
 /* Per-stage counters; any thread while running. */
 MP_EXPORT void mp_reader_stats(const mp_reader *r, mp_stats *out);
 
