@@ -4,6 +4,7 @@
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "arena.h"
 #include "marc.h"
@@ -496,4 +497,83 @@ Test(parse, utf8_strict_and_marc8, .timeout = 10)
     cr_assert_eq(f->len, 2 + 2 + 5);
     done(&p);
     mf_free(&b);
+}
+
+/* ---- hostile directories (issue #16, item 4) ---------------------------------
+ * Entries that overlap cost entries x field length: 7,497 entries on one
+ * 9,999-byte field took 3.4 s and 592 MB for a 99,989-byte record. The
+ * field bytes indexed are now capped at twice the data area (+ 64 KiB). */
+
+Test(parse, overlapping_directory_costs_what_the_record_size_allows, .timeout = 30)
+{
+    static const size_t entries[] = {7497, 20000};
+    for (size_t t = 0; t < 2; t++) {
+        mf_buf b;
+        mf_init(&b);
+        mf_overlap_record(&b, entries[t], 9999, NULL);
+        if (t == 0)
+            cr_assert_eq(b.len, 99989, "the issue's record");
+        parsed p;
+        memset(&p, 0, sizeof p);
+        p.f = fmt_with(0, MP_ENCODING_AUTO);
+        mp__arena_init(&p.a, 4096);
+        p.it.data = b.p;
+        p.it.len = (uint32_t)b.len;
+        p.it.type = MP_ITEM_RECORD;
+        p.it.frame_kind = t == 1 ? MP_EK_LENGTH : 0; /* > 99999 bytes: framed as LENGTH */
+        cr_assert_eq(mp__marc_parse_item(&p.f, &p.it, &p.a), MP_OK);
+        const mp_record *rec = p.it.result;
+        cr_assert_not_null(rec);
+        cr_assert_eq(p.it.status, MP_ERECORD);
+        cr_assert_not_null(rec->err);
+        if (t == 0) {
+            cr_assert_eq(rec->err->kind, MP_EK_DIRECTORY, "%s", rec->err->msg);
+            cr_assert(strstr(rec->err->msg, "overlap"), "%s", rec->err->msg);
+        }
+        /* 2 x 9,998 + 64 KiB of field bytes: 8 of the fields. */
+        cr_assert_eq(mp_record_field_count(rec), 8, "%u fields", mp_record_field_count(rec));
+        size_t used = mp__arena_reserved(&p.a);
+        cr_assert_leq(used, 16 * b.len, "index of %zu bytes for a %zu-byte record", used, b.len);
+        done(&p);
+        mf_free(&b);
+    }
+}
+
+Test(parse, runaway_entries_of_a_huge_record_are_bounded, .timeout = 60)
+{
+    /* A 7.6 MB record (leader 99999, framed at its terminator) whose many
+     * entries all start at the first byte and have no terminator where
+     * their length says: each ran to the one field terminator at the end
+     * (33 s before the cap). */
+    size_t nent = 8000, text = 7600000;
+    size_t base = 24 + 12 * nent + 1, total = base + text + 2;
+    unsigned char *r = malloc(total);
+    cr_assert_not_null(r);
+    memcpy(r, "99999nam a22", 12);
+    snprintf((char *)r + 12, 6, "%05zu", base > 99999 ? (size_t)99999 : base);
+    memcpy(r + 17, " a 4500", 7);
+    for (size_t i = 0; i < nent; i++)
+        memcpy(r + 24 + 12 * i, "245999900000", 12);
+    r[base - 1] = 0x1E;
+    memcpy(r + base, "10", 2);
+    for (size_t j = 2; j < text; j++)
+        r[base + j] = (j % 4 == 2) ? 0x1F : 'q';
+    r[total - 2] = 0x1E;
+    r[total - 1] = 0x1D;
+    parsed p;
+    memset(&p, 0, sizeof p);
+    p.f = fmt_with(0, MP_ENCODING_AUTO);
+    mp__arena_init(&p.a, 65536);
+    p.it.data = r;
+    p.it.len = (uint32_t)total;
+    p.it.type = MP_ITEM_RECORD;
+    p.it.frame_kind = MP_EK_LENGTH;
+    cr_assert_eq(mp__marc_parse_item(&p.f, &p.it, &p.a), MP_OK);
+    const mp_record *rec = p.it.result;
+    cr_assert_eq(p.it.status, MP_ERECORD);
+    cr_assert_leq(mp_record_field_count(rec), 2);
+    size_t used = mp__arena_reserved(&p.a);
+    cr_assert_leq(used, 16 * total, "index of %zu bytes for a %zu-byte record", used, total);
+    done(&p);
+    free(r);
 }

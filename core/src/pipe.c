@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "alloc.h"
+#include "fork.h"
 #include "pipe.h"
 #include "pool_internal.h"
 #include "ring.h"
@@ -40,6 +41,7 @@ struct mp__pipe {
     mp__pipe_config cfg;  /* copied at open; read-only afterwards */
     mp_pool *pool;        /* set at open; read-only afterwards */
     int own_pool;         /* set at open: the pool is private (created/destroyed here) */
+    unsigned gen;         /* fork generation at open; read-only */
     unsigned T;           /* chunk count; read-only */
     mp__chunk *chunks;    /* T descriptors; each owned by whoever holds it (see pipe.h) */
 
@@ -580,15 +582,14 @@ static bool mp__parse_one(mp__pipe *p)
             bytes += it->len;
             if (it->type != MP_ITEM_RECORD)
                 continue;
+            mp__arena_mark m = mp__arena_save(&c->arena);
             int rc = f->parse_item(f->fmt, it, &c->arena);
             if (rc != MP_OK) {
-                /* The chunk fails as a whole: it becomes terminal, in order. */
-                c->status = rc == MP_ENOMEM ? MP_ENOMEM : rc;
-                c->offset = it->offset;
-                c->nitems = 0;
-                mp__record_error(p, c->status, it->offset);
-                mp__halt(p);
-                break;
+                /* Only this unit fails (an error item downstream); what it
+                 * took from the arena is reused by the next ones. */
+                mp__arena_rewind(&c->arena, m);
+                it->result = NULL;
+                it->status = rc;
             }
         }
         mp__count(&p->st[MP_STAGE_PARSER].bytes, bytes);
@@ -612,14 +613,19 @@ static bool mp__pipe_step(mp__pool_entry *e)
 
     if (mp__is_cancelled(p))
         return false;
+    bool scanned = false;
     if (mp__parse_one(p))
         progress = true;
     if (mp__token_take(&p->scan_tok)) {
         if (mp__scan_one(p))
-            progress = true;
+            progress = scanned = true;
         mp__token_give(&p->scan_tok);
     }
-    if (mp__token_take(&p->prod_tok)) {
+    /* A read may block (a quiet pipe, a callback): never before the chunk
+     * just scanned has been parsed - with one worker nobody else would, and
+     * its records would wait for the next read. The next pass parses it
+     * (this one reports progress, so there is a next pass), then reads. */
+    if (!scanned && mp__token_take(&p->prod_tok)) {
         if (mp__produce_one(p))
             progress = true;
         mp__token_give(&p->prod_tok);
@@ -647,6 +653,8 @@ static int mp__deliver(mp__pipe *p, mp__chunk *c, mp__chunk **out)
 int mp__pipe_next(mp__pipe *p, mp__chunk **out, const struct timespec *deadline)
 {
     *out = NULL;
+    if (mp__forked(p->gen))
+        return MP_EFORKED; /* its stages ran on threads the child does not have */
     if (p->cons.done)
         return p->cons.done_status;
     uint64_t t0 = mp__cpu_ns();
@@ -773,18 +781,33 @@ static unsigned mp__pow2_above(unsigned t)
 int mp__pipe_open(mp__pipe **out, const mp__pipe_config *cfg)
 {
     mp__pipe *p = NULL;
+    mp_pool *pool = NULL;
+    int own_pool = 0, reserved = 0;
     int rc = MP_EINVAL;
 
     if (!out)
         return MP_EINVAL;
     *out = NULL;
-    if (!cfg || cfg->chunk_size < 64 || cfg->chunks < 2 || cfg->chunks > (1u << 20) ||
-        !cfg->format.frame || !cfg->format.parse_item || !cfg->source.read)
+    if (!cfg || cfg->chunk_size < 64 || cfg->chunks == 1 || cfg->chunks > (1u << 20) ||
+        cfg->threads > 1024 || !cfg->format.frame || !cfg->format.parse_item || !cfg->source.read)
         return MP_EINVAL;
     if (cfg->ring_size && (cfg->ring_size < 2 || (cfg->ring_size & (cfg->ring_size - 1))))
         return MP_EINVAL;
     if (cfg->emit_until && cfg->emit_until < cfg->emit_from)
         return MP_EINVAL;
+
+    /* The pool first: a closed or inherited pool fails the open before
+     * anything is allocated, and the reservation keeps it alive meanwhile. */
+    if (cfg->pool) {
+        pool = cfg->pool;
+    } else {
+        if ((rc = mp_pool_create(&pool, cfg->threads)) != MP_OK)
+            goto fail;
+        own_pool = 1;
+    }
+    if ((rc = mp__pool_reserve(pool)) != MP_OK)
+        goto fail;
+    reserved = 1;
 
     rc = MP_ENOMEM;
     p = mp__calloc(1, sizeof(*p));
@@ -793,7 +816,15 @@ int mp__pipe_open(mp__pipe **out, const mp__pipe_config *cfg)
     p->cfg = *cfg;
     if (p->cfg.max_unit == 0)
         p->cfg.max_unit = cfg->chunk_size * 4;
+    p->pool = pool;
+    p->own_pool = own_pool;
+    p->gen = mp__fork_generation();
     p->T = cfg->chunks;
+    if (p->T == 0) {
+        unsigned w = mp_pool_threads(pool);
+        p->T = w > 1 ? 4 * w : 4;
+    }
+    p->cfg.chunks = p->T;
     p->prod.offset = cfg->stream_offset;
     p->scan.next_ordinal = cfg->first_ordinal;
     /* relaxed: initialisation before publication (attach releases it) */
@@ -815,7 +846,7 @@ int mp__pipe_open(mp__pipe **out, const mp__pipe_config *cfg)
         atomic_init(&p->st[s].cpu_ns, 0);
     }
 
-    unsigned rs = cfg->ring_size ? cfg->ring_size : mp__pow2_above(p->T);
+    unsigned rs = p->cfg.ring_size ? p->cfg.ring_size : mp__pow2_above(p->T);
     if ((rc = mp__ring_init(&p->free_r, MP_RING_MPSC, mp__pow2_above(p->T))) != MP_OK ||
         (rc = mp__ring_init(&p->filled, MP_RING_SPSC, rs)) != MP_OK ||
         (rc = mp__ring_init(&p->scanned, MP_RING_SPMC, rs)) != MP_OK ||
@@ -843,7 +874,7 @@ int mp__pipe_open(mp__pipe **out, const mp__pipe_config *cfg)
         }
         c->data = c->buf;
     }
-    if (cfg->ordered) {
+    if (p->cfg.ordered) {
         p->cons.window = mp__calloc(p->T, sizeof(*p->cons.window));
         if (!p->cons.window)
             goto fail;
@@ -852,24 +883,17 @@ int mp__pipe_open(mp__pipe **out, const mp__pipe_config *cfg)
         if (!mp__ring_tryput(&p->free_r, &p->chunks[i]))
             abort(); /* impossible: FREE is sized above T */
 
-    if (cfg->pool) {
-        p->pool = cfg->pool;
-    } else {
-        if ((rc = mp_pool_create(&p->pool, cfg->threads)) != MP_OK)
-            goto fail;
-        p->own_pool = 1;
-    }
     mp__pool_entry_init(&p->entry, mp__pipe_step);
-    if ((rc = mp__pool_attach(p->pool, &p->entry)) != MP_OK)
-        goto fail;
+    mp__pool_attach(pool, &p->entry);
     *out = p;
     return MP_OK;
 fail:
-    if (p) {
-        if (p->own_pool)
-            mp_pool_destroy(p->pool);
+    if (p)
         mp__pipe_free(p);
-    }
+    if (reserved)
+        mp__pool_unreserve(pool);
+    if (own_pool)
+        mp__pool_destroy_private(pool);
     return rc;
 }
 
@@ -877,11 +901,23 @@ void mp__pipe_close(mp__pipe *p)
 {
     if (!p)
         return;
+    if (mp__forked(p->gen)) {
+        /* A child of fork(): the workers are gone, possibly in the middle of
+         * changing the chunks (a realloc half done), so nothing of theirs is
+         * freed here. Unlink from the registry, give the pool back, close
+         * the source; the rest stays allocated (see fork.h). */
+        mp__pool_detach(p->pool, &p->entry);
+        if (p->own_pool)
+            mp__pool_destroy_private(p->pool);
+        if (p->cfg.source.close)
+            p->cfg.source.close(p->cfg.source.src);
+        return;
+    }
     mp__pipe_cancel(p);
     /* Grace period, then no worker inside: the stage state is ours now. */
     mp__pool_detach(p->pool, &p->entry);
     if (p->own_pool)
-        mp_pool_destroy(p->pool);
+        mp__pool_destroy_private(p->pool);
     if (p->cfg.source.close)
         p->cfg.source.close(p->cfg.source.src);
     mp__pipe_free(p);

@@ -112,7 +112,8 @@ static void usage(FILE *out)
             "  -c, --chunk-size SIZE    bytes per pipeline chunk (default 512K); K, M, G\n"
             "                           suffixes are powers of 1024\n"
             "      --chunks N           chunk buffers in flight (default 4 x threads)\n"
-            "      --max-record-size SIZE  longest record accepted (default 8M)\n"
+            "      --max-record-size SIZE  longest record accepted (default 8M; 64 to\n"
+            "                           4294967295, i.e. 4G - 1)\n"
             "      --unordered          deliver records as workers finish (dump order varies)\n"
             "      --sequential         use the single-threaded sequential reader instead\n"
             "  -r, --range A:B          read only the records and error items that begin at\n"
@@ -405,8 +406,9 @@ static int parse_args(int argc, char **argv, cli_opts *o)
             o->ro.chunks_in_flight = (unsigned)v;
             break;
         case OPT_MAX_RECORD_SIZE:
-            if (parse_size(optarg, &v) != 0 || v < 24 || v > ((uint64_t)1 << 32))
-                return usage_error("--max-record-size wants a size from 24 to 4G, not '%s'",
+            if (parse_size(optarg, &v) != 0 || v < 64 || v > UINT32_MAX)
+                return usage_error("--max-record-size wants a size from 64 to 4294967295 "
+                                   "(4G - 1), not '%s'",
                                    optarg);
             o->ro.max_record_size = (size_t)v;
             break;
@@ -573,9 +575,13 @@ static int run_file(const char *path, cli_opts *o, cli_totals *t, mp_cli_progres
         o->ro.max_errors = o->max_errors - t->errors; /* what is left of the global cap */
     int rc = src_open(&src, path, o);
     if (rc != MP_OK) {
+        struct stat st;
         mp__cli_progress_clear(bar);
-        if (rc == MP_EINVAL && o->ro.format != MP_FORMAT_AUTO &&
-            o->ro.format != MP_FORMAT_ISO2709 && (o->ro.range_start || o->ro.range_end))
+        /* The options were checked when parsed: EINVAL here is the file's. */
+        if (rc == MP_EINVAL && stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+            fprintf(stderr, "%s: %s: is a directory\n", prog, shown);
+        else if (rc == MP_EINVAL && o->ro.format != MP_FORMAT_AUTO &&
+                 o->ro.format != MP_FORMAT_ISO2709 && (o->ro.range_start || o->ro.range_end))
             fprintf(stderr, "%s: %s: byte ranges (--range) read ISO 2709 only\n", prog, shown);
         else
             fprintf(stderr, "%s: %s: %s\n", prog, shown, mp_strerror(rc));
@@ -650,9 +656,9 @@ static int run_file(const char *path, cli_opts *o, cli_totals *t, mp_cli_progres
         } else {
             t->io_failure = 1;
             t->failed_files++;
+            /* The library's message already names the failure and where. */
             if (e != NULL && e->message[0] != '\0')
-                fprintf(stderr, "%s: %s: offset %" PRIu64 ": %s: %.*s\n", prog, shown, e->offset,
-                        mp_strerror(rc), (int)sizeof e->message, e->message);
+                fprintf(stderr, "%s: %s: %.*s\n", prog, shown, (int)sizeof e->message, e->message);
             else
                 fprintf(stderr, "%s: %s: %s\n", prog, shown, mp_strerror(rc));
         }
@@ -662,7 +668,7 @@ static int run_file(const char *path, cli_opts *o, cli_totals *t, mp_cli_progres
     t->records += records;
     t->bytes += bytes;
     t->errors += items;
-    if (lib_errors > items) { /* --policy skip: counted, never returned */
+    if (o->ro.policy == MP_POLICY_SKIP && lib_errors > items) { /* counted, never returned */
         t->unreported += lib_errors - items;
         t->errors += lib_errors - items;
     }

@@ -246,9 +246,14 @@ mp__frame_rc mp__marc_frame(const void *fmtv, const unsigned char *p, size_t ava
         } else if (!memchr(p, MP__RT, stated)) {
             /* Only the terminator is damaged: when a plausible leader (or
              * the end of input) follows the stated length, trust the
-             * length, so the next record is not swallowed by a resync. */
+             * length, so the next record is not swallowed by a resync.
+             * "The input ends at L" needs a real end (not a caller that
+             * reached the maximum) and L < max: at L == max nothing past L
+             * can be examined, and whether the end of input is known there
+             * depends on how the input was cut into reads, so the answer
+             * would depend on the chunk size. */
             size_t more = 0;
-            int next = (fin && avail == stated)
+            int next = (final == MP_FINAL_EOF && avail == stated && stated < max)
                            ? MP__YES
                            : mp__clean_record_at(p + stated, w - stated, max, &more);
             if (next == MP__MORE && !fin) {
@@ -636,6 +641,13 @@ static int mp__index(mp__parse_ctx *x)
             return MP_ENOMEM;
     }
     size_t nf = 0, used_subs = 0;
+    /* Work bound. A sound directory indexes each byte of the data area
+     * once; overlapping entries (ISO 2709 does not forbid them) would cost
+     * entries x field length in time and memory - 7,497 entries on one
+     * 9,999-byte field is 75 MB of subfield index from a 100 KB record.
+     * So the field bodies indexed may add up to twice the data area plus
+     * MP__FIELD_SLACK; the entries past that are dropped with an error. */
+    size_t budget = 2 * area + MP__FIELD_SLACK, spent = 0;
     for (size_t i = 0; i < nent; i++) {
         const unsigned char *e = r + MP__LEADER_LEN + 12 * i;
         mp_field *f = &fields[nf];
@@ -672,6 +684,14 @@ static int mp__index(mp__parse_ctx *x)
         }
         const unsigned char *b = r + fs;
         size_t bl = be - fs;
+        if (bl > budget - spent) {
+            mp__rec_error(x, MP_EK_DIRECTORY, f->tag, 0,
+                          "directory entries overlap: entries %zu..%zu (from field %s) would "
+                          "index more than %zu bytes of a %zu-byte data area; dropped",
+                          i, nent - 1, f->tag, budget, area);
+            break;
+        }
+        spent += bl;
         f->data = (const char *)b;
         f->len = (uint32_t)bl;
         f->subfields = NULL;

@@ -41,9 +41,13 @@
 #define MP__LEADER_LEN 24u
 #define MP__MIN_RECORD 25u          /* leader + record terminator */
 #define MP__JUNK_MAX   (64u * 1024) /* longest single junk span (then another item) */
+/* Field bytes a record may index beyond twice its data area (iso2709.c). */
+#define MP__FIELD_SLACK (64u * 1024)
 
 #define MP__DEFAULT_MAX_RECORD (8u * 1024 * 1024) /* options.max_record_size = 0 */
 #define MP__DEFAULT_CHUNK      (512u * 1024)      /* options.chunk_size = 0 */
+#define MP__MAX_THREADS        1024u              /* options.threads (as mp_pool_create) */
+#define MP__MAX_CHUNKS         (1u << 20)         /* options.chunks_in_flight */
 
 /*
  * Format state: written by the reader's open, read-only afterwards -

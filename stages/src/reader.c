@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include "alloc.h"
 #include "ec.h"
+#include "fork.h"
 #include "format.h"
 #include "marc.h"
 #include "source.h"
@@ -30,6 +31,7 @@ struct mp_reader {
     mp__chunk *cur;   /* chunk being walked (one reference held), consumer only */
     uint32_t idx;     /* next item of cur */
     mp__seq seq;      /* sequential mode state, consumer thread only */
+    unsigned gen;     /* fork generation at open; read-only */
 };
 
 /* The first release's struct ended with `pool`: nothing shorter exists. */
@@ -102,7 +104,9 @@ static int mp__reader_open(mp_reader **out, const mp_reader_options *user_opts, 
     if ((rc = mp__reader_options_copy(&o, user_opts)) < 0)
         goto fail;
     size_t chunk = o.chunk_size ? o.chunk_size : MP__DEFAULT_CHUNK;
-    if (chunk < 64 || chunk > ((size_t)1 << 31)) {
+    /* Checked before anything is allocated (4 chunks per thread would be). */
+    if (chunk < 64 || chunk > ((size_t)1 << 31) || o.threads > MP__MAX_THREADS ||
+        o.chunks_in_flight > MP__MAX_CHUNKS) {
         rc = MP_EINVAL;
         goto fail;
     }
@@ -133,6 +137,7 @@ static int mp__reader_open(mp_reader **out, const mp_reader_options *user_opts, 
             goto fail;
     }
     r->src = *src;
+    r->gen = mp__fork_generation();
     if (r->src.kind == MP__SRC_MEM)
         (void)mp__fmt_resolve(&r->fmt, &r->src, NULL); /* the bytes are there: no wait */
 
@@ -143,24 +148,16 @@ static int mp__reader_open(mp_reader **out, const mp_reader_options *user_opts, 
         return MP_OK;
     }
 
-    unsigned threads = o.threads;
-    if (!threads) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = n > 0 ? (unsigned)n : 1;
-    }
-    unsigned workers = o.pool ? mp_pool_threads(o.pool) : threads;
-    unsigned chunks = o.chunks_in_flight;
-    if (!chunks)
-        chunks = workers * 4 < 4 ? 4 : workers * 4;
-    if (chunks < 2)
-        chunks = 2;
+    /* chunks 0: the pipeline sizes T from the pool it reserved (4 per
+     * worker); the pool is not touched before that reservation. */
+    unsigned chunks = o.chunks_in_flight == 1 ? 2 : o.chunks_in_flight;
 
     mp__pipe_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.chunk_size = chunk;
     cfg.chunks = chunks;
     cfg.max_unit = r->fmt.max_record;
-    cfg.threads = threads;
+    cfg.threads = o.threads;
     cfg.pool = o.pool;
     cfg.ordered = !o.unordered;
     cfg.format.frame = mp__fmt_frame;
@@ -224,6 +221,8 @@ static int mp__reader_next(mp_reader *r, const mp_record **rec, const struct tim
     *rec = NULL;
     if ((rc = mp__consumer_check(&r->con)) != 0)
         return rc;
+    if (mp__forked(r->gen)) /* opened before fork(): see reader.h */
+        return mp__consumer_end(&r->con, MP_EFORKED, 0, r->con.pos);
     if (!r->pipe)
         return mp__seq_next(&r->seq, rec);
     for (;;) {
@@ -311,6 +310,16 @@ MP_EXPORT void mp_reader_close(mp_reader *r)
 {
     if (!r)
         return;
+    if (mp__forked(r->gen)) {
+        /* A child of fork(): threads of the parent may have been changing
+         * this reader's memory when they vanished, so it is not freed.
+         * Close what the reader opened and unlink it from its pool. */
+        if (r->pipe)
+            mp__pipe_close(r->pipe); /* the same rule inside */
+        else
+            mp__src_close(&r->src);
+        return;
+    }
     if (r->pipe) {
         /* mp__pipe_close frees every chunk, the one held here included, and
          * closes the source. */

@@ -132,8 +132,12 @@ int mp__seq_next(mp__seq *s, const mp_record **rec)
         s->start += f.len;
         if (it->type == MP_ITEM_RECORD) {
             mp__arena_reset(&s->arena);
-            if ((rc = mp__fmt_parse_item(s->fmt, it, &s->arena)) < 0)
-                return mp__consumer_end(s->con, rc, 0, it->offset);
+            if ((rc = mp__fmt_parse_item(s->fmt, it, &s->arena)) < 0) {
+                /* As in the pipeline: this record's error item, not the end. */
+                mp__arena_reset(&s->arena);
+                it->result = NULL;
+                it->status = rc;
+            }
         }
         int d = mp__consumer_item(s->con, it, rec, &rc);
         if (d == 1)

@@ -38,10 +38,12 @@ int mp__src_path(mp__src *s, const char *path)
     if (fd < 0)
         return mp__errno_code(errno);
     struct stat st;
-    if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+    int fs = fstat(fd, &st);
+    if (fs == 0 && S_ISDIR(st.st_mode)) {
         close(fd);
         return MP_EINVAL;
     }
+    s->poll = fs != 0 || !S_ISREG(st.st_mode);
 #ifdef POSIX_FADV_SEQUENTIAL
     (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 #endif
@@ -56,8 +58,10 @@ int mp__src_fd(mp__src *s, int fd)
     s->fd = -1;
     if (fd < 0)
         return MP_EINVAL;
+    struct stat st;
     s->kind = MP__SRC_FD;
     s->fd = fd;
+    s->poll = fstat(fd, &st) != 0 || !S_ISREG(st.st_mode);
     return MP_OK;
 }
 
@@ -167,7 +171,7 @@ static ssize_t mp__src_read_raw(mp__src *s, unsigned char *buf, size_t cap, int 
     for (;;) {
         if (pipe && mp__pipe_input_stopped(pipe))
             return MP_ECANCELED;
-        if (pipe && s->kind == MP__SRC_FD) {
+        if (pipe && s->poll) {
             /* Slices of 50 ms so a cancel is seen while a pipe is quiet. */
             struct pollfd pfd = {s->fd, POLLIN, 0};
             int pr = poll(&pfd, 1, 50);

@@ -22,6 +22,8 @@ enum mp__src_kind { MP__SRC_PATH = 0, MP__SRC_FD = 1, MP__SRC_MEM = 2, MP__SRC_C
 typedef struct mp__src {
     int kind;                 /* enum mp__src_kind */
     int fd;                   /* PATH (owned) and FD (borrowed) */
+    int poll;                 /* PATH, FD: not a regular file (a pipe, FIFO, socket,
+                               * tty): a read may block, so it is polled in slices */
     const unsigned char *mem; /* MEM: the caller's buffer (borrowed) */
     size_t mem_len, mem_pos;  /* MEM: size and read position */
     mp_read_fn fn;            /* CB */
@@ -45,9 +47,10 @@ int mp__src_cb(mp__src *s, mp_read_fn fn, void *user);
 
 /*
  * Reads up to cap bytes: > 0, 0 at the end, or a negative MP_E* code with
- * *sys_errno. EINTR is retried. With a pipe, descriptors are polled in
- * slices of at most 50 ms and MP_ECANCELED is returned once the pipe is
- * cancelled; with pipe == NULL reads block.
+ * *sys_errno. EINTR is retried. With a pipe, descriptors that are not
+ * regular files (whether given as _fd or opened from a path: a FIFO,
+ * /dev/stdin) are polled in slices of at most 50 ms and MP_ECANCELED is
+ * returned once the pipe is cancelled; with pipe == NULL reads block.
  */
 ssize_t mp__src_read(mp__src *s, unsigned char *buf, size_t cap, int *sys_errno,
                      const mp__pipe *pipe);

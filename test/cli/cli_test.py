@@ -293,6 +293,77 @@ def t_corpus_smoke():
     check(obj["files"] == len(files) and obj["records"] > 4000, "corpus stats", obj)
 
 
+# ---- reliability (issue #16, item 9) -----------------------------------------------
+
+def t_reliability():
+    with tempfile.TemporaryDirectory() as tmp:
+        clean = clean_file(tmp)
+        # --max-record-size: what the help says is what the library takes.
+        for bad in ("24", "63", "4G", "4294967296"):
+            rc, out, err = run(["count", "--max-record-size", bad, clean])
+            check(rc == 2 and "64 to 4294967295" in err and clean not in err,
+                  "--max-record-size %s: a usage error naming the range, not the file" % bad,
+                  rc, err)
+        for good in ("64", "4294967295", "99999"):
+            rc, out, err = run(["count", "--quiet", "--max-record-size", good, clean])
+            check(rc in (0, 1) and out.strip().isdigit(), "--max-record-size %s accepted" % good,
+                  rc, out, err)
+        rc, out, err = run(["--help"])
+        check(b"4294967295" in out, "--help states the range", out[-2000:])
+        # --max-errors N: N items reported and counted, no SKIPPED kind without --policy skip.
+        recs = marcfile.read(SAMPLE)
+        damaged = os.path.join(tmp, "damaged.mrc")
+        with open(damaged, "wb") as f:
+            for r in recs[:30]:
+                f.write(b"junk\x1d" + r.raw)  # 30 JUNK items between good records
+        for n in (1, 2, 7):
+            rc, out, err = run(["stats", "--json", "--max-errors", str(n), damaged])
+            obj = json.loads(out)
+            check(rc == 1 and obj["errors"] == n and obj["stopped"],
+                  "--max-errors %d: %d errors counted, run stopped" % (n, n), obj, err)
+            check(set(obj["errors_by_kind"]) == {"JUNK"} and obj["errors_by_kind"]["JUNK"] == n,
+                  "--max-errors %d: only the reported kind, no SKIPPED" % n, obj)
+            check(err.count("JUNK") == n and "error cap reached" in err,
+                  "--max-errors %d: %d items on stderr, then the cap" % (n, n), err)
+        rc, out, err = run(["stats", "--json", "--policy", "skip", "--max-errors", "3", damaged])
+        obj = json.loads(out)
+        check(obj["errors"] == 3 and obj["errors_by_kind"].get("SKIPPED") == 3,
+              "--policy skip --max-errors 3: 3 skipped and counted", obj)
+        # A directory and an I/O error: one clear message each.
+        rc, out, err = run(["count", tmp])
+        check(rc == 2 and "is a directory" in err, "a directory says so", rc, err)
+        d = os.open(tmp, os.O_RDONLY)  # standard input is a directory: read() fails, EISDIR
+        try:
+            rc, out, err = run(["count", "-"], stdin=d)
+        finally:
+            os.close(d)
+        check(rc == 2 and err.count("input/output error") == 1 and "offset 0" in err,
+              "an I/O failure is reported once, with its offset", rc, err)
+    # dump into a full device stops reading at once instead of draining its input.
+    if not os.path.exists("/dev/full"):
+        skip("no /dev/full")
+    data = b"".join(r.raw for r in marcfile.read(SAMPLE) if not r.damaged)
+    total = 0
+    with open("/dev/full", "wb") as full:
+        p = subprocess.Popen([CLI, "dump", "-"], stdin=subprocess.PIPE, stdout=full,
+                             stderr=subprocess.PIPE)
+        try:
+            while total < 64 * 1024 * 1024:
+                p.stdin.write(data)
+                total += len(data)
+        except BrokenPipeError:
+            pass
+        try:
+            p.stdin.close()
+        except BrokenPipeError:
+            pass
+        err = p.stderr.read().decode("utf-8", "replace")
+        rc = p.wait(timeout=TIMEOUT)
+    check(rc == 2 and "cannot write" in err and "No space left" in err,
+          "dump > /dev/full: exit 2, says why", rc, err)
+    check(total < 32 * 1024 * 1024,
+          "dump > /dev/full stopped reading early (%d bytes taken of 64 MiB)" % total, err)
+
 # ---- byte ranges: split and --range ---------------------------------------------
 
 def ranges_sum_to_whole(path, plan_args, extra=()):

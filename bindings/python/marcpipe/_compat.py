@@ -33,6 +33,7 @@ from .exceptions import (
     RecordDirectoryInvalid,
     RecordLeaderInvalid,
     RecordLengthInvalid,
+    RecordMemoryError,
     RecordSyntaxError,
     RecordTooBig,
     RecordUnicodeDecodeError,
@@ -65,6 +66,7 @@ KIND_CLASS = {
     "MARC8": Marc8DecodeError,
     "IO": FatalReaderError,
     "FILTER": FilterError,
+    "MEMORY": RecordMemoryError,
     "SYNTAX": RecordSyntaxError,
     "DTD": DTDSkipped,
 }

@@ -111,6 +111,8 @@ extern PyType_Spec pool_spec;
 typedef struct {
     PyObject_HEAD
     mp_pool *pool; /* NULL after close() */
+    int opening;   /* readers being opened on it right now (GIL): close() refuses */
+    int closing;   /* close() is destroying it, GIL released (GIL): opens refuse */
 } PoolObject;
 
 /* ------------------------------------------------------------------------ */
@@ -169,6 +171,9 @@ static inline enum rec_mode rec_mode_for(const reader_args *a)
 PyObject *error_item_to_py(module_state *st, const mp_error_info *e, const mp_record *rec,
                            int to_unicode, int force_utf8, const char *utf8_handling,
                            PyObject **raw);
+
+/* _at_exit(): called by the package's atexit hook (module function). */
+PyObject *reader_at_exit(PyObject *m, PyObject *unused);
 
 /* Raises the Python exception for an mp_reader_open_* failure `rc`
  * (`path`: the path object for OSError's filename, or NULL). Returns -1. */

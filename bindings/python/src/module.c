@@ -1,7 +1,7 @@
 /*
  * module.c - the marcpipe._marcpipe module: state, multi-phase init and the
  * module functions (_register, _scan, _decode, _error_kinds, _record_restore,
- * _split_plan).
+ * _split_plan, _at_exit).
  */
 #include "binding.h"
 
@@ -314,6 +314,8 @@ static PyMethodDef mod_methods[] = {
      "internal: rebuild a record from RecordBase._state() (pickle, copy)"},
     {"_split_plan", (PyCFunction)(void (*)(void))mod_split_plan, METH_VARARGS | METH_KEYWORDS,
      "internal: mp_split_plan_* -> (input_size, [(start, end), ...])"},
+    {"_at_exit", reader_at_exit, METH_NOARGS,
+     "internal: the interpreter is exiting (abandoned reads no longer touch Python)"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -28,9 +28,9 @@ extern "C" {
  * XX(name, value, message). Values are stable ABI. The codes that nothing
  * returned (ENOTSUP -15, EINTR -16, ERANGE -17) were dropped before the
  * ABI settled; ETOOBIG, dropped with them, came back at its old value -9
- * with the writers (a record over the output format's size limits).
- * EFORMAT (-18) came with the input formats. A new code takes the next
- * value below the lowest one ever used (-19).
+ * with the writers (a record over the output format's size limits). A new
+ * code takes the next value below the lowest one ever used (ECLOSED -18,
+ * EFORKED -19, EFORMAT -20; next: -21).
  */
 #define MP_ERRNO_MAP(XX)                                                                           \
     XX(OK, 0, "success")                                                                           \
@@ -48,7 +48,9 @@ extern "C" {
     XX(EAGAIN, -12, "resource temporarily unavailable")                                            \
     XX(EBUSY, -13, "resource busy")                                                                \
     XX(ETHREAD, -14, "could not start a thread")                                                   \
-    XX(EFORMAT, -18, "input is not in the requested format")
+    XX(ECLOSED, -18, "the pool is closed")                                                         \
+    XX(EFORKED, -19, "handle created before fork(): unusable in the child process")               \
+    XX(EFORMAT, -20, "input is not in the requested format")
 
 typedef enum mp_errno {
 #define MP__ERRNO_ENUM(name, value, msg) MP_##name = (value),

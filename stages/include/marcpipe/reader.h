@@ -19,6 +19,7 @@
  * Thread-safety: a reader is used by one thread at a time (its
  * consumer); mp_reader_stats() may be called from any thread while it
  * runs. Different readers are independent, also on one shared mp_pool.
+ * After fork(), see mp_reader_close.
  */
 #ifndef MARCPIPE_READER_H
 #define MARCPIPE_READER_H
@@ -77,6 +78,7 @@ typedef enum mp_utf8_handling {
     XX(MARC8, "invalid MARC-8")                                                                    \
     XX(IO, "input/output error")                                                                   \
     XX(FILTER, "the user record function failed")                                                  \
+    XX(MEMORY, "not enough memory to index the record")                                       \
     XX(SYNTAX, "record is not well-formed XML, JSON or MARCMaker")                                 \
     XX(DTD, "document type declaration with entity declarations (not loaded)")
 
@@ -159,12 +161,12 @@ typedef enum mp_reader_mode {
 typedef struct mp_reader_options {
     size_t size;                    /* sizeof(mp_reader_options), or 0 */
     mp_reader_mode mode;            /* default MP_MODE_AUTO */
-    unsigned threads;               /* private pool workers; 0: online CPUs */
+    unsigned threads;               /* private pool workers; 0: online CPUs (at most 1024) */
     size_t chunk_size;              /* bytes per chunk; 0: 512 KiB (64 B .. 2 GiB) */
-    unsigned chunks_in_flight;      /* T; 0: 4 * workers, at least 4 */
-    size_t max_record_size;         /* 0: 8 MiB; 99999 is the ISO 2709 limit */
+    unsigned chunks_in_flight;      /* T; 0: 4 * workers, at least 4 (at most 2^20) */
+    size_t max_record_size;         /* 0: 8 MiB; else 64 .. 4 GiB - 1; ISO 2709 states 99999 */
     mp_policy policy;               /* default MP_POLICY_REPORT */
-    uint64_t max_errors;            /* error cap: after it, MP_ELIMIT (0: none) */
+    uint64_t max_errors;            /* error cap: N items, then MP_ELIMIT at the next (0: none) */
     int unordered;                  /* 1: deliver in completion order (default 0: input order) */
     mp_encoding encoding;           /* default MP_ENCODING_AUTO */
     mp_utf8_handling utf8_handling; /* default MP_UTF8_STRICT */
@@ -234,8 +236,10 @@ typedef ssize_t (*mp_read_fn)(void *user, void *buf, size_t cap, int *sys_errno)
 /*
  * Open a reader. `opts` may be NULL (defaults). On success *out owns the
  * reader (close with mp_reader_close). Return MP_OK, MP_ENOENT, MP_EACCES,
- * MP_EIO, MP_EINVAL (also for an unknown options.format), MP_ENOMEM or
- * MP_ETHREAD. A format mismatch is not an open error: the first
+ * MP_EIO, MP_EINVAL (also for an unknown options.format), MP_ENOMEM,
+ * MP_ETHREAD, MP_ECLOSED (opts->pool was being destroyed, see pool.h) or
+ * MP_EFORKED (opts->pool was created before fork() and this is the
+ * child). A format mismatch is not an open error: the first
  * mp_reader_next returns MP_EFORMAT.
  * One ownership rule for the source, whatever the mode and whether the
  * open succeeds or fails: what the reader opened itself (_path's file) it
@@ -243,9 +247,19 @@ typedef ssize_t (*mp_read_fn)(void *user, void *buf, size_t cap, int *sys_errno)
  * function and user pointer) it never closes or frees.
  *  _path: a file path ("-" is NOT stdin here; use _fd(0)).
  *  _fd:   borrowed descriptor (pipe, socket, file); not closed by the reader.
- *  _mem:  borrowed buffer; must stay valid until mp_reader_close.
+ *  _mem:  borrowed buffer.
  *  _cb:   called from a pipeline thread (sequential mode: the thread in
  *         mp_reader_next), never concurrently with itself.
+ *
+ * When a borrowed source may be released. The reader uses the descriptor,
+ * the buffer, the function and the user pointer from the open call until
+ * mp_reader_close returns, and never after: once close has returned, the
+ * caller may close the descriptor (and its number may be reused at once by
+ * the next open(), pipe() or socket()), free or change the buffer, and
+ * destroy whatever `user` points to. Before that it must not: a pipeline
+ * reads ahead on its own threads, so the source is in use between calls
+ * too, not only inside mp_reader_next. A failed open has not used the
+ * source once it returns.
  */
 MP_EXPORT int mp_reader_open_path(mp_reader **out, const char *path, const mp_reader_options *opts);
 MP_EXPORT int mp_reader_open_fd(mp_reader **out, int fd, const mp_reader_options *opts);
@@ -257,8 +271,10 @@ MP_EXPORT int mp_reader_open_cb(mp_reader **out, mp_read_fn fn, void *user,
 /*
  * Next item. MP_OK: *rec is a good record. MP_ERECORD: an error item
  * (mp_reader_error); *rec is the damaged record when one was framed and
- * partly parsed, NULL for skipped spans. MP_EOF: the whole input was
- * consumed. Other codes (MP_EIO, MP_ESTOPPED, MP_ELIMIT, MP_ENOMEM,
+ * partly parsed, NULL for skipped spans and for a record that could not
+ * be indexed for lack of memory (kind MP_EK_MEMORY: only that record is
+ * lost, the stream goes on). MP_EOF: the whole input was consumed. Other
+ * codes (MP_EIO, MP_ESTOPPED, MP_ELIMIT, MP_ENOMEM, MP_EFORKED,
  * MP_EFORMAT): the stream is over; mp_reader_error() says where. *rec is
  * borrowed until the next call.
  */
@@ -287,7 +303,34 @@ MP_EXPORT uint64_t mp_reader_units(const mp_reader *r);
 /* Per-stage counters; any thread while running. */
 MP_EXPORT void mp_reader_stats(const mp_reader *r, mp_stats *out);
 
-/* Stops the pipeline, joins its threads, frees everything. Any time; NULL ok. */
+/*
+ * Stops the pipeline, waits until none of its threads is inside it, and
+ * frees everything (records and error info it returned included). Any
+ * time; NULL ok; from the reader's consumer thread (not concurrently with
+ * another call on the same reader). When it returns, the reader no longer
+ * uses its source (see "When a borrowed source may be released" above).
+ *
+ * How long it takes: a descriptor is polled in slices of at most 50 ms,
+ * so closing a reader whose producer waits on a quiet pipe or socket
+ * returns within about 50 ms. A user callback (mp_reader_open_cb) is
+ * never interrupted: close waits until the call in progress returns, so
+ * close blocks as long as the callback blocks. A callback that can block
+ * for long (a network read) should give up by itself (a timeout, or a
+ * flag the caller sets before closing) - or the caller closes the reader
+ * from a thread that may wait.
+ *
+ * fork(): the child of a process that forked gets copies of its readers
+ * and pools, but not their threads. In the child, every reader and pool
+ * created before the fork is unusable: mp_reader_next returns MP_EFORKED
+ * (mp_reader_error says so), opening a reader on such a pool returns
+ * MP_EFORKED; mp_reader_close and mp_pool_destroy return at once, close
+ * the file a path reader opened and unlink the reader from its pool, but
+ * free no memory the parent's threads may have been changing at the
+ * moment of the fork (it stays allocated in the child). Readers and pools
+ * the child creates itself work normally. marcpipe registers liburcu-bp's
+ * fork handlers (urcu_bp_before_fork & co.) with pthread_atfork on first
+ * use; a program must not register them a second time.
+ */
 MP_EXPORT void mp_reader_close(mp_reader *r);
 
 #ifdef __cplusplus
