@@ -49,7 +49,7 @@ extern "C" {
     XX(EBUSY, -13, "resource busy")                                                                \
     XX(ETHREAD, -14, "could not start a thread")                                                   \
     XX(ECLOSED, -18, "the pool is closed")                                                         \
-    XX(EFORKED, -19, "handle created before fork(): unusable in the child process")               \
+    XX(EFORKED, -19, "handle created before fork(): unusable in the child process")                \
     XX(EFORMAT, -20, "input is not in the requested format")
 
 typedef enum mp_errno {

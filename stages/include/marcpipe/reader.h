@@ -78,7 +78,7 @@ typedef enum mp_utf8_handling {
     XX(MARC8, "invalid MARC-8")                                                                    \
     XX(IO, "input/output error")                                                                   \
     XX(FILTER, "the user record function failed")                                                  \
-    XX(MEMORY, "not enough memory to index the record")                                       \
+    XX(MEMORY, "not enough memory to index the record")                                            \
     XX(SYNTAX, "record is not well-formed XML, JSON or MARCMaker")                                 \
     XX(DTD, "document type declaration with entity declarations (not loaded)")
 
