@@ -578,20 +578,21 @@ int raise_open_error(int rc, PyObject *path)
 static PyObject *Reader_open(PyObject *op, PyObject *args, PyObject *kw)
 {
     ReaderObject *self = (ReaderObject *)op;
-    static char *kwlist[] = {
-        "kind",    "source",      "to_unicode", "force_utf8",    "utf8_handling", "file_codec",
-        "threads", "chunk_size",  "ordered",    "pool",          "strict",        "record_cls",
-        "policy",  "range_start", "range_end",  "first_ordinal", "poll_fd",       "format", NULL};
+    static char *kwlist[] = {"kind",          "source",      "to_unicode", "force_utf8",
+                             "utf8_handling", "file_codec",  "threads",    "chunk_size",
+                             "ordered",       "pool",        "strict",     "record_cls",
+                             "policy",        "range_start", "range_end",  "first_ordinal",
+                             "poll_fd",       "format",      NULL};
     reader_args a = READER_ARGS_INIT;
     const char *kind, *format = "iso2709";
     PyObject *source, *pool = Py_None, *record_cls = Py_None;
     int strict = 0, poll_fd = -1;
     a.file_codec = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "sO|$ppsOInpOpOiKKKis:_open", kwlist, &kind,
-                                     &source, &a.to_unicode, &a.force_utf8, &a.utf8_handling,
-                                     &a.file_codec, &a.threads, &a.chunk_size, &a.ordered, &pool,
-                                     &strict, &record_cls, &a.policy, &a.range_start,
-                                     &a.range_end, &a.first_ordinal, &poll_fd, &format))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "sO|$ppsOInpOpOiKKKis:_open", kwlist, &kind, &source,
+                                     &a.to_unicode, &a.force_utf8, &a.utf8_handling, &a.file_codec,
+                                     &a.threads, &a.chunk_size, &a.ordered, &pool, &strict,
+                                     &record_cls, &a.policy, &a.range_start, &a.range_end,
+                                     &a.first_ordinal, &poll_fd, &format))
         return NULL;
     if (format_from_name(format, &a.format) < 0)
         return NULL;
