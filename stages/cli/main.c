@@ -30,14 +30,32 @@ typedef struct cli_opts {
     unsigned threads;    /* as asked (0: online CPUs) */
     uint64_t max_errors; /* global cap over all files (0: none) */
     int json, quiet, verbose, sequential;
+    const char *errors_json; /* --errors-json FILE, or NULL */
+    FILE *ej;                /* its stream while the run goes on */
 } cli_opts;
+
+/* Counts of one input file. Main thread only. */
+typedef struct cli_file {
+    const char *path;
+    int failed;        /* could not be opened or read to its end */
+    const char *error; /* mp_err_name of the failure, or NULL */
+    uint64_t records, errors, bytes, warnings, warned;
+    uint64_t by_kind[MP_EK_COUNT];
+    uint64_t warn_kind[MP_EK_COUNT];
+    uint64_t unreported;
+} cli_file;
 
 /* Totals over all files. Main thread only. */
 typedef struct cli_totals {
-    uint64_t records; /* good records delivered */
-    uint64_t errors;  /* error items, including skipped ones */
-    uint64_t bytes;   /* bytes consumed */
+    uint64_t records;  /* good records delivered */
+    uint64_t errors;   /* error items, including skipped ones */
+    uint64_t bytes;    /* bytes consumed */
+    uint64_t warnings; /* warnings on good records */
+    uint64_t warned;   /* good records with warnings */
     uint64_t by_kind[MP_EK_COUNT];
+    uint64_t warn_kind[MP_EK_COUNT];
+    cli_file *per_file; /* one per FILE argument (nfiles entries) */
+    int nper;
     uint64_t unreported; /* counted by the reader but never returned (--policy skip) */
     unsigned files, failed_files;
     int stopped;    /* --policy stop or --max-errors ended the run */
@@ -82,8 +100,15 @@ static void usage(FILE *out)
             "                           utf8 (force UTF-8), marc8 (force MARC-8), raw (bytes\n"
             "                           as stored, no decoding or text validation)\n"
             "  -u, --utf8 H             invalid UTF-8: strict (default: error item), replace\n"
-            "                           (U+FFFD), ignore (drop the bad bytes)\n"
-            "      --marc8-replace      unknown MARC-8 characters become U+FFFD, not errors\n"
+            "                           (U+FFFD and a warning), ignore (drop the bad bytes and\n"
+            "                           a warning)\n"
+            "      --marc8-replace      invalid MARC-8 becomes U+FFFD and a warning, not an\n"
+            "                           error item\n"
+            "      --marc8-double D     MARC-8 double diacritics (ligature 0xEB/0xEC, double\n"
+            "                           tilde 0xFA/0xFB): combined (default: U+0361/U+0360 after\n"
+            "                           the first letter, as LoC and yaz) or halves\n"
+            "                           (U+FE20-U+FE23, one per half, as pymarc)\n"
+            "      --strict             warnings become error items (see below)\n"
             "      --no-normalize       do not NFC-normalise text converted from MARC-8\n"
             "  -c, --chunk-size SIZE    bytes per pipeline chunk (default 512K); K, M, G\n"
             "                           suffixes are powers of 1024\n"
@@ -93,23 +118,35 @@ static void usage(FILE *out)
             "      --sequential         use the single-threaded sequential reader instead\n"
             "  -j, --json               machine-readable output: for count and stats one JSON\n"
             "                           object on stdout (records, errors, errors_by_kind,\n"
-            "                           bytes, seconds, ...); for dump one MARC-in-JSON\n"
-            "                           object per record and line\n"
+            "                           warnings, warnings_by_kind, bytes, seconds, and the\n"
+            "                           same counts per input in \"per_file\"); for dump one\n"
+            "                           MARC-in-JSON object per record and line\n"
+            "      --errors-json FILE   write every error item, warning and failure to FILE\n"
+            "                           ('-': stdout) as one JSON object per line (ordinal and\n"
+            "                           offset count from 0, \"record\" from 1)\n"
             "  -q, --quiet              no error items and no progress bar on stderr\n"
             "  -v, --verbose            stats: add per-stage counters of the pipeline\n"
             "  -V, --version            print the version and exit\n"
             "  -h, --help               print this help and exit\n"
             "\n"
-            "Error items go to stderr as: FILE: record ORDINAL, offset OFFSET: KIND\n"
-            "[001 NUMBER] [field TAG $CODE]: MESSAGE. A progress bar is shown on stderr\n"
+            "Error items go to stderr as: FILE: record N, offset OFFSET: KIND [001 NUMBER]\n"
+            "[field TAG $CODE]: MESSAGE, where N counts the units of the file from 1\n"
+            "(records and skipped spans) and OFFSET is the byte offset from 0. A record\n"
+            "whose content is readable despite an anomaly (a bare subfield delimiter,\n"
+            "missing indicators, a non-ASCII subfield code, a misplaced field terminator,\n"
+            "text repaired under --utf8 replace or --marc8-replace, ...) is a good record\n"
+            "with warnings: they go to stderr as 'warning: FILE: record N, offset OFFSET:\n"
+            "KIND ...' and do not change the exit status (stages/FRAMING.md lists every\n"
+            "check). A progress bar is shown on stderr\n"
             "for runs longer than half a second when stderr is a terminal\n"
             "(environment: MARCPIPE_PROGRESS_DELAY=SECONDS changes the half second).\n"
             "\n"
             "Exit status:\n"
-            "  0  every record was read cleanly\n"
+            "  0  every record was read (with or without warnings)\n"
             "  1  data errors: error items were found (also with --policy skip), or\n"
             "     --policy stop / --max-errors ended the run\n"
-            "  2  usage error, or a file could not be opened or read\n"
+            "  2  usage error, or a file could not be opened or read (a directory, a\n"
+            "     missing file, an I/O error)\n"
             "\n"
             "Examples:\n"
             "  marcpipe count books.mrc\n"
@@ -200,6 +237,9 @@ enum {
     OPT_SEQUENTIAL,
     OPT_CHUNKS,
     OPT_MARC8_REPLACE,
+    OPT_MARC8_DOUBLE,
+    OPT_STRICT,
+    OPT_ERRORS_JSON,
 };
 
 static const struct option long_options[] = {
@@ -209,6 +249,9 @@ static const struct option long_options[] = {
     {"encoding", required_argument, NULL, 'e'},
     {"utf8", required_argument, NULL, 'u'},
     {"marc8-replace", no_argument, NULL, OPT_MARC8_REPLACE},
+    {"marc8-double", required_argument, NULL, OPT_MARC8_DOUBLE},
+    {"strict", no_argument, NULL, OPT_STRICT},
+    {"errors-json", required_argument, NULL, OPT_ERRORS_JSON},
     {"no-normalize", no_argument, NULL, OPT_NO_NORMALIZE},
     {"chunk-size", required_argument, NULL, 'c'},
     {"chunks", required_argument, NULL, OPT_CHUNKS},
@@ -232,6 +275,7 @@ static int parse_args(int argc, char **argv, cli_opts *o)
     static const char *const policies[] = {"report", "stop", "skip"};
     static const char *const encodings[] = {"auto", "utf8", "marc8", "raw"};
     static const char *const utf8s[] = {"strict", "replace", "ignore"};
+    static const char *const doubles[] = {"combined", "halves"};
     mp_reader_options defaults = MP_READER_OPTIONS_INIT;
     memset(o, 0, sizeof *o);
     o->ro = defaults;
@@ -267,6 +311,19 @@ static int parse_args(int argc, char **argv, cli_opts *o)
             break;
         case OPT_MARC8_REPLACE:
             o->ro.marc8_replace = 1;
+            break;
+        case OPT_MARC8_DOUBLE:
+            if ((k = pick(optarg, doubles, 2)) < 0)
+                return usage_error("--marc8-double wants combined or halves, not '%s'", optarg);
+            o->ro.marc8_double = (mp_marc8_double)k;
+            break;
+        case OPT_STRICT:
+            o->ro.strict = 1;
+            break;
+        case OPT_ERRORS_JSON:
+            if (optarg[0] == '\0')
+                return usage_error("--errors-json wants a file name or '-', not '%s'", optarg);
+            o->errors_json = optarg;
             break;
         case OPT_NO_NORMALIZE:
             o->ro.no_normalize = 1;
@@ -320,30 +377,110 @@ static int parse_args(int argc, char **argv, cli_opts *o)
 
 /* ---- reporting ------------------------------------------------------------ */
 
+/* Prints "TAG $C" context of an item or warning. */
+static void print_where(const char *cn, size_t cn_cap, const char *tag, char subfield)
+{
+    if (cn[0] != '\0')
+        fprintf(stderr, " [001 %.*s]", (int)cn_cap, cn);
+    if (tag[0] != '\0') {
+        fprintf(stderr, " [field %.3s", tag);
+        if (subfield > 0x20 && subfield < 0x7F)
+            fprintf(stderr, " $%c", subfield);
+        fputc(']', stderr);
+    }
+}
+
 static void print_item(const char *path, const mp_error_info *e)
 {
     fprintf(stderr, "%s: %s: record %" PRIu64 ", offset %" PRIu64 ": %s", prog,
-            strcmp(path, "-") == 0 ? "<stdin>" : path, e->ordinal, e->offset,
+            strcmp(path, "-") == 0 ? "<stdin>" : path, e->ordinal + 1, e->offset,
             mp_error_kind_name(e->kind));
-    if (e->control_number[0] != '\0')
-        fprintf(stderr, " [001 %.*s]", (int)sizeof e->control_number, e->control_number);
-    if (e->tag[0] != '\0') {
-        fprintf(stderr, " [field %.*s", (int)sizeof e->tag, e->tag);
-        if (e->subfield != 0)
-            fprintf(stderr, " $%c", e->subfield);
-        fputc(']', stderr);
-    }
+    print_where(e->control_number, sizeof e->control_number, e->tag, e->subfield);
     /* The library's message may repeat the position; print it once. */
     const char *msg = e->message;
     char prefix[64];
-    int pl = snprintf(prefix, sizeof prefix, "record %" PRIu64 " at offset %" PRIu64, e->ordinal,
-                      e->offset);
+    int pl = snprintf(prefix, sizeof prefix, "record %" PRIu64 " at offset %" PRIu64,
+                      e->ordinal + 1, e->offset);
     if (pl > 0 && strncmp(msg, prefix, (size_t)pl) == 0) {
         const char *colon = strstr(msg + pl, ": ");
         if (colon != NULL)
             msg = colon + 2;
     }
     fprintf(stderr, ": %.*s\n", (int)(sizeof e->message - (size_t)(msg - e->message)), msg);
+}
+
+/* The 001 of a record, printable, into buf (cap bytes). */
+static void record_cn(const mp_record *rec, char *buf, size_t cap)
+{
+    size_t n = 0;
+    const char *cn = mp_record_control_number(rec, &n);
+    if (!cn)
+        n = 0;
+    if (n > cap - 1)
+        n = cap - 1;
+    for (size_t i = 0; i < n; i++)
+        buf[i] = (unsigned char)cn[i] < 0x20 ? '?' : cn[i];
+    buf[n] = '\0';
+}
+
+static void print_warning(const char *path, const mp_record *rec, const mp_warning *w,
+                          const char *cn)
+{
+    fprintf(stderr, "%s: warning: %s: record %" PRIu64 ", offset %" PRIu64 ": %s", prog,
+            strcmp(path, "-") == 0 ? "<stdin>" : path, mp_record_ordinal(rec) + 1, w->offset,
+            mp_error_kind_name(w->kind));
+    print_where(cn, 32, w->tag, w->subfield);
+    fprintf(stderr, ": %.*s\n", (int)sizeof w->message, w->message);
+}
+
+/* --errors-json: the fields every line has. */
+static void ej_head(FILE *f, const char *type, const char *path)
+{
+    fprintf(f, "{\"type\":\"%s\",\"file\":", type);
+    mp__cli_json_string(f, path, strlen(path));
+}
+
+static void ej_where(FILE *f, const char *kind, uint64_t ordinal, uint64_t offset,
+                     const char *cn, const char *tag, char subfield, const char *msg,
+                     size_t msg_cap)
+{
+    fprintf(f, ",\"kind\":\"%s\",\"ordinal\":%" PRIu64 ",\"record\":%" PRIu64
+               ",\"offset\":%" PRIu64 ",\"control_number\":",
+            kind, ordinal, ordinal + 1, offset);
+    mp__cli_json_string(f, cn, strlen(cn));
+    fputs(",\"tag\":", f);
+    mp__cli_json_string(f, tag, strnlen(tag, 3));
+    fputs(",\"subfield\":", f);
+    mp__cli_json_string(f, &subfield, subfield ? 1 : 0);
+    fputs(",\"message\":", f);
+    mp__cli_json_string(f, msg, strnlen(msg, msg_cap));
+}
+
+static void ej_item(FILE *f, const char *path, const mp_error_info *e)
+{
+    ej_head(f, "error", path);
+    ej_where(f, mp_error_kind_name(e->kind), e->ordinal, e->offset, e->control_number, e->tag,
+             e->subfield, e->message, sizeof e->message);
+    fprintf(f, ",\"length\":%" PRIu64 "}\n", e->length);
+}
+
+static void ej_warning(FILE *f, const char *path, const mp_record *rec, const mp_warning *w,
+                       const char *cn)
+{
+    ej_head(f, "warning", path);
+    ej_where(f, mp_error_kind_name(w->kind), mp_record_ordinal(rec), w->offset, cn, w->tag,
+             w->subfield, w->message, sizeof w->message);
+    fputs("}\n", f);
+}
+
+/* A failure: open failed, or the stream ended on an error (not an item). */
+static void ej_failure(FILE *f, const char *path, int rc, uint64_t offset, const char *msg)
+{
+    ej_head(f, "failure", path);
+    fprintf(f, ",\"code\":\"%s\",\"offset\":%" PRIu64 ",\"message\":", mp_err_name(rc),
+            offset);
+    mp__cli_json_string(f, msg, strlen(msg));
+    fputs("}\n", f);
 }
 
 static void add_stats(mp_stats *sum, const mp_stats *s)
@@ -366,34 +503,73 @@ static void add_stats(mp_stats *sum, const mp_stats *s)
     sum->mpsc_stalls += s->mpsc_stalls;
 }
 
+/* The warnings of a good record: counted, printed, written as JSON. */
+static void handle_warnings(const char *path, const mp_record *rec, cli_opts *o, cli_file *pf,
+                            mp_cli_progress *bar)
+{
+    uint32_t n = mp_record_warning_count(rec);
+    if (n == 0)
+        return;
+    pf->warnings += n;
+    pf->warned++;
+    char cn[32];
+    record_cn(rec, cn, sizeof cn);
+    const mp_warning *last = NULL;
+    for (uint32_t i = 0; i < n; i++) {
+        const mp_warning *w = mp_record_warning(rec, i);
+        if (w == NULL) { /* past the kept ones: counted under the last kept kind */
+            if (last != NULL)
+                pf->warn_kind[last->kind] += n - i;
+            break;
+        }
+        last = w;
+        if ((unsigned)w->kind < MP_EK_COUNT)
+            pf->warn_kind[w->kind]++;
+        if (!o->quiet) {
+            mp__cli_progress_clear(bar);
+            print_warning(path, rec, w, cn);
+        }
+        if (o->ej)
+            ej_warning(o->ej, path, rec, w, cn);
+    }
+}
+
 /*
  * Reads one input to its end (or to the end of the run: --policy stop,
- * --max-errors). Updates *t. Returns 1 when the run must end now.
+ * --max-errors). Fills *pf and updates *t. Returns 1 when the run must end now.
  */
-static int run_file(const char *path, cli_opts *o, cli_totals *t, mp_cli_progress *bar)
+static int run_file(const char *path, cli_opts *o, cli_totals *t, cli_file *pf,
+                    mp_cli_progress *bar)
 {
     mp_reader *src = NULL;
     const char *shown = strcmp(path, "-") == 0 ? "<stdin>" : path;
+    memset(pf, 0, sizeof *pf);
+    pf->path = shown;
     if (o->max_errors > 0)
         o->ro.max_errors = o->max_errors - t->errors; /* what is left of the global cap */
     int rc = src_open(&src, path, o);
     if (rc != MP_OK) {
         mp__cli_progress_clear(bar);
         fprintf(stderr, "%s: %s: %s\n", prog, shown, mp_strerror(rc));
+        if (o->ej)
+            ej_failure(o->ej, shown, rc, 0, mp_strerror(rc));
+        pf->failed = 1;
+        pf->error = mp_err_name(rc);
         t->failed_files++;
         t->io_failure = 1;
         return 0;
     }
     t->files++;
 
-    uint64_t records = 0, items = 0, n = 0, bytes = 0, lib_records = 0, lib_errors = 0;
+    uint64_t n = 0, bytes = 0, lib_records = 0, lib_errors = 0;
     uint64_t bytes_before = t->bytes;
     int end_run = 0;
     const mp_record *rec;
     for (;;) {
         rc = mp_reader_next(src, &rec);
         if (rc == MP_OK) {
-            records++;
+            pf->records++;
+            handle_warnings(shown, rec, o, pf, bar);
             if (o->cmd == CMD_DUMP) {
                 if (o->json)
                     mp__cli_dump_json(stdout, rec);
@@ -402,13 +578,15 @@ static int run_file(const char *path, cli_opts *o, cli_totals *t, mp_cli_progres
             }
         } else if (rc == MP_ERECORD) {
             const mp_error_info *e = mp_reader_error(src);
-            items++;
+            pf->errors++;
             if (e != NULL && (unsigned)e->kind < MP_EK_COUNT)
-                t->by_kind[e->kind]++;
+                pf->by_kind[e->kind]++;
             if (!o->quiet && e != NULL) {
                 mp__cli_progress_clear(bar);
                 print_item(path, e);
             }
+            if (o->ej && e != NULL)
+                ej_item(o->ej, shown, e);
         } else if (rc == MP_EOF) {
             break;
         } else {
@@ -424,27 +602,40 @@ static int run_file(const char *path, cli_opts *o, cli_totals *t, mp_cli_progres
             } else {
                 t->io_failure = 1;
                 t->failed_files++;
+                pf->failed = 1;
+                pf->error = mp_err_name(rc);
                 if (e != NULL && e->message[0] != '\0')
                     fprintf(stderr, "%s: %s: offset %" PRIu64 ": %s: %.*s\n", prog, shown,
                             e->offset, mp_strerror(rc), (int)sizeof e->message, e->message);
                 else
                     fprintf(stderr, "%s: %s: %s\n", prog, shown, mp_strerror(rc));
+                if (o->ej)
+                    ej_failure(o->ej, shown, rc, e != NULL ? e->offset : 0,
+                               e != NULL && e->message[0] ? e->message : mp_strerror(rc));
             }
             break;
         }
         if ((++n & 255) == 0 && bar->enabled) {
             mp_reader_counts(src, &lib_records, &lib_errors, &bytes);
-            mp__cli_progress_update(bar, bytes_before + bytes, t->records + records);
+            mp__cli_progress_update(bar, bytes_before + bytes, t->records + pf->records);
         }
     }
 
     mp_reader_counts(src, &lib_records, &lib_errors, &bytes);
-    t->records += records;
+    pf->bytes = bytes;
+    if (lib_errors > pf->errors) { /* --policy skip: counted, never returned */
+        pf->unreported = lib_errors - pf->errors;
+        pf->errors = lib_errors;
+    }
+    t->records += pf->records;
     t->bytes += bytes;
-    t->errors += items;
-    if (lib_errors > items) { /* --policy skip: counted, never returned */
-        t->unreported += lib_errors - items;
-        t->errors += lib_errors - items;
+    t->errors += pf->errors;
+    t->unreported += pf->unreported;
+    t->warnings += pf->warnings;
+    t->warned += pf->warned;
+    for (int k = 0; k < MP_EK_COUNT; k++) {
+        t->by_kind[k] += pf->by_kind[k];
+        t->warn_kind[k] += pf->warn_kind[k];
     }
     if (!o->sequential) {
         mp_stats s;
@@ -464,27 +655,62 @@ static const char *const stage_names[MP_STAGE_COUNT] = {"producer", "scanner", "
                                                         "consumer"};
 static const char *const ring_names[MP_RING_COUNT] = {"free", "filled", "scanned", "parsed"};
 
+/* "KIND":n for the non-zero counts (+ "SKIPPED" for --policy skip). */
+static void print_json_kinds(const uint64_t *by_kind, uint64_t skipped)
+{
+    int first = 1;
+    putchar('{');
+    for (int k = 0; k < MP_EK_COUNT; k++) {
+        if (by_kind[k] == 0)
+            continue;
+        printf("%s\"%s\":%" PRIu64, first ? "" : ",", mp_error_kind_name((mp_error_kind)k),
+               by_kind[k]);
+        first = 0;
+    }
+    if (skipped > 0)
+        printf("%s\"SKIPPED\":%" PRIu64, first ? "" : ",", skipped);
+    putchar('}');
+}
+
+static void print_json_counts(uint64_t records, uint64_t errors, const uint64_t *by_kind,
+                              uint64_t skipped, uint64_t warnings, uint64_t warned,
+                              const uint64_t *warn_kind)
+{
+    printf("\"records\":%" PRIu64 ",\"errors\":%" PRIu64 ",\"errors_by_kind\":", records,
+           errors);
+    print_json_kinds(by_kind, skipped);
+    printf(",\"warnings\":%" PRIu64 ",\"records_with_warnings\":%" PRIu64
+           ",\"warnings_by_kind\":",
+           warnings, warned);
+    print_json_kinds(warn_kind, 0);
+}
+
 static void print_json(const cli_opts *o, const cli_totals *t, double secs, int status)
 {
     printf("{\"command\":\"%s\",\"version\":\"%s\",\"reader\":\"%s\",\"threads\":%u,",
            cmd_names[o->cmd], mp_version(), o->sequential ? "sequential" : "pipeline",
            o->sequential ? 1u : o->threads);
-    printf("\"files\":%u,\"failed_files\":%u,\"records\":%" PRIu64 ",\"errors\":%" PRIu64
-           ",\"errors_by_kind\":{",
-           t->files, t->failed_files, t->records, t->errors);
-    int first = 1;
-    for (int k = 0; k < MP_EK_COUNT; k++) {
-        if (t->by_kind[k] == 0)
-            continue;
-        printf("%s\"%s\":%" PRIu64, first ? "" : ",", mp_error_kind_name((mp_error_kind)k),
-               t->by_kind[k]);
-        first = 0;
-    }
-    if (t->unreported > 0)
-        printf("%s\"SKIPPED\":%" PRIu64, first ? "" : ",", t->unreported);
-    printf("},\"bytes\":%" PRIu64 ",\"seconds\":%.6f,\"mb_per_s\":%.3f,\"records_per_s\":%.1f,",
+    printf("\"files\":%u,\"failed_files\":%u,", t->files, t->failed_files);
+    print_json_counts(t->records, t->errors, t->by_kind, t->unreported, t->warnings, t->warned,
+                      t->warn_kind);
+    printf(",\"bytes\":%" PRIu64 ",\"seconds\":%.6f,\"mb_per_s\":%.3f,\"records_per_s\":%.1f,",
            t->bytes, secs, secs > 0 ? (double)t->bytes / 1e6 / secs : 0.0,
            secs > 0 ? (double)t->records / secs : 0.0);
+    printf("\"per_file\":[");
+    for (int i = 0; i < t->nper; i++) {
+        const cli_file *f = &t->per_file[i];
+        printf("%s{\"file\":", i ? "," : "");
+        mp__cli_json_string(stdout, f->path, strlen(f->path));
+        printf(",\"failed\":%s,\"error\":", f->failed ? "true" : "false");
+        if (f->error)
+            printf("\"%s\",", f->error);
+        else
+            printf("null,");
+        print_json_counts(f->records, f->errors, f->by_kind, f->unreported, f->warnings,
+                          f->warned, f->warn_kind);
+        printf(",\"bytes\":%" PRIu64 "}", f->bytes);
+    }
+    printf("],");
     printf("\"stopped\":%s,\"exit_code\":%d", t->stopped ? "true" : "false", status);
     if (o->verbose && t->have_stats) {
         printf(",\"stages\":{");
@@ -518,6 +744,10 @@ static void print_stats(const cli_opts *o, const cli_totals *t, double secs)
     if (t->unreported > 0)
         printf("  %-12s %" PRIu64 " (kinds not reported: --policy skip)\n", "SKIPPED",
                t->unreported);
+    printf("warnings     %" PRIu64 " (in %" PRIu64 " records)\n", t->warnings, t->warned);
+    for (int k = 0; k < MP_EK_COUNT; k++)
+        if (t->warn_kind[k] > 0)
+            printf("  %-12s %" PRIu64 "\n", mp_error_kind_name((mp_error_kind)k), t->warn_kind[k]);
     printf("bytes        %" PRIu64 " (%.2f MB)\n", t->bytes, (double)t->bytes / 1e6);
     printf("seconds      %.3f\n", secs);
     printf("MB/s         %.1f\n", secs > 0 ? (double)t->bytes / 1e6 / secs : 0.0);
@@ -601,11 +831,33 @@ int main(int argc, char **argv)
         o.threads = mp_pool_threads(pool); /* report what runs, not "0" */
     }
 
+    if (o.errors_json != NULL) {
+        o.ej = strcmp(o.errors_json, "-") == 0 ? stdout : fopen(o.errors_json, "w");
+        if (o.ej == NULL) {
+            fprintf(stderr, "%s: --errors-json %s: %s\n", prog, o.errors_json, strerror(errno));
+            if (pool != NULL)
+                mp_pool_destroy(pool);
+            return EXIT_USAGE;
+        }
+    }
     cli_totals t;
     memset(&t, 0, sizeof t);
-    for (int i = 0; i < nfiles; i++)
-        if (run_file(files[i], &o, &t, &bar))
+    t.per_file = calloc((size_t)nfiles, sizeof *t.per_file);
+    if (t.per_file == NULL) {
+        fprintf(stderr, "%s: out of memory\n", prog);
+        if (pool != NULL)
+            mp_pool_destroy(pool);
+        return EXIT_USAGE;
+    }
+    for (int i = 0; i < nfiles; i++) {
+        t.nper = i + 1;
+        if (run_file(files[i], &o, &t, &t.per_file[i], &bar))
             break;
+    }
+    if (o.ej != NULL && o.ej != stdout && fclose(o.ej) != 0) {
+        fprintf(stderr, "%s: --errors-json %s: %s\n", prog, o.errors_json, strerror(errno));
+        t.io_failure = 1;
+    }
     double secs = mp__cli_now() - t0;
     mp__cli_progress_clear(&bar);
     if (pool != NULL && mp_pool_destroy(pool) != MP_OK)
@@ -628,5 +880,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s: cannot write output: %s\n", prog, strerror(errno));
         status = EXIT_USAGE;
     }
+    free(t.per_file);
     return status;
 }

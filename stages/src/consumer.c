@@ -45,7 +45,7 @@ static void mp__item_info(mp__consumer *c, const mp__item *it, const mp_record *
     e->offset = it->offset;
     e->length = it->len;
     unsigned long long off = (unsigned long long)it->offset;
-    unsigned long long ord = (unsigned long long)it->ordinal;
+    unsigned long long ord = (unsigned long long)it->ordinal + 1; /* people count from 1 */
     if (it->type == MP_ITEM_SKIP) {
         e->kind = (mp_error_kind)it->frame_kind;
         switch (it->frame_kind) {
@@ -105,6 +105,16 @@ int mp__consumer_item(mp__consumer *c, const mp__item *it, const mp_record **rec
         if (r->dropped)
             return 0;
         c->records++;
+        if (r->nwarns) {
+            c->warned++;
+            c->warnings += r->nwarns;
+            uint32_t kept = r->nwarns < MP_RECORD_WARNINGS_KEPT ? r->nwarns : MP_RECORD_WARNINGS_KEPT;
+            for (uint32_t i = 0; i < kept; i++)
+                c->warn_kind[(unsigned)r->warns[i].kind & 31u]++;
+            /* Warnings past the kept ones are counted under the last kept kind. */
+            if (r->nwarns > kept)
+                c->warn_kind[(unsigned)r->warns[kept - 1].kind & 31u] += r->nwarns - kept;
+        }
         c->last_rc = MP_OK;
         *rec = r;
         *rc = MP_OK;

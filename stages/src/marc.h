@@ -49,7 +49,8 @@
 typedef struct mp__marc_fmt {
     size_t max_record;  /* largest unit framed (opts->max_record_size) */
     int encoding;       /* mp_encoding */
-    mp__text_opts text; /* utf8_handling, normalize, marc8_replace */
+    mp__text_opts text; /* utf8_handling, normalize, marc8_replace, double diacritics */
+    int strict;         /* opts->strict: warnings become the record's error */
     mp_record_fn record_fn;
     void *record_fn_user;
 } mp__marc_fmt;
@@ -75,7 +76,10 @@ struct mp_record {
     uint8_t is_clone; /* allocated by mp_record_clone */
     uint64_t offset;  /* stream offset of raw[0] */
     uint64_t ordinal; /* unit ordinal */
-    mp__rec_err *err; /* first problem, NULL for a clean record */
+    mp__rec_err *err; /* first error, NULL for a record without errors */
+    mp_warning *warns; /* the first min(nwarns, MP_RECORD_WARNINGS_KEPT) warnings (arena or clone) */
+    uint32_t nwarns;   /* warnings found */
+    uint32_t warns_cap; /* entries allocated at warns (worker only, while parsing) */
     /* Set by the worker around record_fn only (the record's chunk arena),
      * NULL otherwise: what mp_record_annotate allocates from. */
     mp__arena *arena;
@@ -110,6 +114,9 @@ typedef struct mp__consumer {
     size_t max_record;
     uint64_t records; /* good records delivered */
     uint64_t errors;  /* error items (also skipped ones) */
+    uint64_t warnings;      /* warnings on good records delivered */
+    uint64_t warned;        /* good records delivered with at least one warning */
+    uint64_t warn_kind[32]; /* warnings by kind (mp_counts.warnings_by_kind) */
     uint64_t bytes;   /* stream bytes consumed (end of the last item) */
     int over;         /* terminal code once the stream is over, else 0 */
     int last_rc;      /* code of the last delivered item (for ESTOPPED) */

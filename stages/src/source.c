@@ -20,6 +20,8 @@ static int mp__errno_code(int e)
         return MP_EACCES;
     case ENOMEM:
         return MP_ENOMEM;
+    case EISDIR:
+        return MP_EISDIR;
     default:
         return MP_EIO;
     }
@@ -40,7 +42,7 @@ int mp__src_path(mp__src *s, const char *path)
     struct stat st;
     if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
         close(fd);
-        return MP_EINVAL;
+        return MP_EISDIR;
     }
 #ifdef POSIX_FADV_SEQUENTIAL
     (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
@@ -56,6 +58,9 @@ int mp__src_fd(mp__src *s, int fd)
     s->fd = -1;
     if (fd < 0)
         return MP_EINVAL;
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode))
+        return MP_EISDIR; /* read() would fail with EISDIR: say so at open */
     s->kind = MP__SRC_FD;
     s->fd = fd;
     return MP_OK;
