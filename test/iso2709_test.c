@@ -271,8 +271,7 @@ static void parse(parsed *p, const unsigned char *data, size_t len, int enc)
     cr_assert_not_null(p->rec);
 }
 
-static void parse_with(parsed *p, const unsigned char *data, size_t len,
-                       const mp_reader_options *o)
+static void parse_with(parsed *p, const unsigned char *data, size_t len, const mp_reader_options *o)
 {
     memset(p, 0, sizeof *p);
     cr_assert_eq(mp__marc_fmt_init(&p->f, o), MP_OK);

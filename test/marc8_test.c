@@ -255,11 +255,13 @@ Test(marc8, invalid_escape_keeps_the_text_around_it, .timeout = 10)
 {
     /* pymarc keeps "Socit\u00e9" (it drops the ESC); yaz fails on the
      * field. The ESC alone is the problem: 't' and the e-acute survive. */
-    CHECK(&NFC, "Soci\x1bt\xe2"
-                "e",
+    CHECK(&NFC,
+          "Soci\x1bt\xe2"
+          "e",
           "Soci\xef\xbf\xbdt\xc3\xa9", 1);
-    CHECK(&REPL, "Soci\x1bt\xe2"
-                 "e",
+    CHECK(&REPL,
+          "Soci\x1bt\xe2"
+          "e",
           "Soci\xef\xbf\xbdt\xc3\xa9", 0);
     /* A technique-1 final that names no set, then a valid one. */
     CHECK(&NFC, "\x1bqx\x1bga\x1bsx", "\xef\xbf\xbdqx\xce\xb1x", 1);
@@ -293,11 +295,11 @@ Test(marc8, iii_vendor_codes_in_eacc, .timeout = 10)
 {
     /* Innovative Interfaces codes met in EACC runs, mapped as pymarc maps
      * them (no U+007F / U+0014 / U+0019 leaking into the text). */
-    CHECK(&NFC, "\x1b$1\x7f\x20\x14\x1b(B", "\xe2\x80\x94", 0);         /* em dash */
-    CHECK(&NFC, "\x1b$1\x7f\x20\x19", "\xe2\x80\x99", 0);                 /* U+2019 */
-    CHECK(&NFC, "\x1b$1\x7f\x20\x20", "\xe2\x80\x9d", 0);                 /* U+201D */
-    CHECK(&NFC, "\x1b$1\x7f\x21\x22", "\xe2\x84\xa2", 0);                 /* U+2122 */
-    CHECK(&NFC, "\x1b$1\x21\x20\x3d", "\xe2\x80\xa6", 0);                 /* U+2026 */
+    CHECK(&NFC, "\x1b$1\x7f\x20\x14\x1b(B", "\xe2\x80\x94", 0);          /* em dash */
+    CHECK(&NFC, "\x1b$1\x7f\x20\x19", "\xe2\x80\x99", 0);                /* U+2019 */
+    CHECK(&NFC, "\x1b$1\x7f\x20\x20", "\xe2\x80\x9d", 0);                /* U+201D */
+    CHECK(&NFC, "\x1b$1\x7f\x21\x22", "\xe2\x84\xa2", 0);                /* U+2122 */
+    CHECK(&NFC, "\x1b$1\x21\x20\x3d", "\xe2\x80\xa6", 0);                /* U+2026 */
     CHECK(&NFC, "\x1b$1\x21\x20\x40!0!", "\xe2\x80\x9c\xe4\xb8\x80", 0); /* U+201C, CJK */
     /* Outside EACC the same bytes are what they are in ASCII. */
     CHECK(&NFC, "\x7f\x20\x14", "\x7f\x20\x14", 0);
@@ -310,7 +312,15 @@ Test(marc8, subfield_codes_are_not_decoded, .timeout = 10)
     CHECK(&codes, "\x1f\x1b(Nx", "\x1f\x1b(Nx", 0);
     CHECK(&NFC, "\x1f\x1b(Nx", "\x1f\xd0\xac", 0); /* without: Cyrillic (as yaz-iconv) */
     /* Codes stay ASCII; the values are decoded. */
-    CHECK(&codes, "\x1f" "a\xe2" "e\x1f" "b\xA1", "\x1f" "a\xc3\xa9\x1f" "b\xc5\x81", 0);
+    CHECK(&codes,
+          "\x1f"
+          "a\xe2"
+          "e\x1f"
+          "b\xA1",
+          "\x1f"
+          "a\xc3\xa9\x1f"
+          "b\xc5\x81",
+          0);
 }
 
 Test(marc8, large_fields_use_the_arena, .timeout = 10)

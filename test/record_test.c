@@ -142,3 +142,38 @@ Test(record, kind_names, .timeout = 10)
     cr_assert_str_eq(mp_error_kind_name(MP_EK_NONE), "NONE");
     cr_assert_str_eq(mp_error_kind_name((mp_error_kind)999), "UNKNOWN");
 }
+
+Test(record, tag_patterns_are_validated, .timeout = 10)
+{
+    static const char *const good[] = {"245", "6XX", "x00", "XXX", "00x", "LDR", "BAS"};
+    static const char *const bad[] = {"24",
+                                      "2450",
+                                      "",
+                                      " 45",
+                                      "24 ",
+                                      "2\x01"
+                                      "5",
+                                      "24\x7f",
+                                      "\xc3\xa9"
+                                      "5"};
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++)
+        cr_assert_eq(mp_tag_pattern_check(good[i]), MP_OK, "%s", good[i]);
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        cr_assert_eq(mp_tag_pattern_check(bad[i]), MP_EINVAL, "'%s'", bad[i]);
+    cr_assert_eq(mp_tag_pattern_check(NULL), MP_EINVAL);
+
+    mf_buf b;
+    mp_reader *r = open_one(&b, MP_ENCODING_AUTO);
+    const mp_record *rec;
+    cr_assert_eq(mp_reader_next(r, &rec), MP_OK);
+    /* "2450" used to match the 245 (only 3 characters were read). */
+    cr_assert_null(mp_record_first(rec, "2450"));
+    cr_assert_null(mp_record_first(rec, "24"));
+    cr_assert_null(mp_record_first(rec, NULL));
+    cr_assert_not_null(mp_record_first(rec, "245"));
+    uint32_t pos = 1;
+    cr_assert_null(mp_record_find(rec, "24", &pos));
+    cr_assert_eq(pos, mp_record_field_count(rec)); /* as "none left" */
+    mp_reader_close(r);
+    mf_free(&b);
+}

@@ -440,12 +440,12 @@ static void ej_head(FILE *f, const char *type, const char *path)
     mp__cli_json_string(f, path, strlen(path));
 }
 
-static void ej_where(FILE *f, const char *kind, uint64_t ordinal, uint64_t offset,
-                     const char *cn, const char *tag, char subfield, const char *msg,
-                     size_t msg_cap)
+static void ej_where(FILE *f, const char *kind, uint64_t ordinal, uint64_t offset, const char *cn,
+                     const char *tag, char subfield, const char *msg, size_t msg_cap)
 {
-    fprintf(f, ",\"kind\":\"%s\",\"ordinal\":%" PRIu64 ",\"record\":%" PRIu64
-               ",\"offset\":%" PRIu64 ",\"control_number\":",
+    fprintf(f,
+            ",\"kind\":\"%s\",\"ordinal\":%" PRIu64 ",\"record\":%" PRIu64 ",\"offset\":%" PRIu64
+            ",\"control_number\":",
             kind, ordinal, ordinal + 1, offset);
     mp__cli_json_string(f, cn, strlen(cn));
     fputs(",\"tag\":", f);
@@ -477,8 +477,7 @@ static void ej_warning(FILE *f, const char *path, const mp_record *rec, const mp
 static void ej_failure(FILE *f, const char *path, int rc, uint64_t offset, const char *msg)
 {
     ej_head(f, "failure", path);
-    fprintf(f, ",\"code\":\"%s\",\"offset\":%" PRIu64 ",\"message\":", mp_err_name(rc),
-            offset);
+    fprintf(f, ",\"code\":\"%s\",\"offset\":%" PRIu64 ",\"message\":", mp_err_name(rc), offset);
     mp__cli_json_string(f, msg, strlen(msg));
     fputs("}\n", f);
 }
@@ -676,11 +675,9 @@ static void print_json_counts(uint64_t records, uint64_t errors, const uint64_t 
                               uint64_t skipped, uint64_t warnings, uint64_t warned,
                               const uint64_t *warn_kind)
 {
-    printf("\"records\":%" PRIu64 ",\"errors\":%" PRIu64 ",\"errors_by_kind\":", records,
-           errors);
+    printf("\"records\":%" PRIu64 ",\"errors\":%" PRIu64 ",\"errors_by_kind\":", records, errors);
     print_json_kinds(by_kind, skipped);
-    printf(",\"warnings\":%" PRIu64 ",\"records_with_warnings\":%" PRIu64
-           ",\"warnings_by_kind\":",
+    printf(",\"warnings\":%" PRIu64 ",\"records_with_warnings\":%" PRIu64 ",\"warnings_by_kind\":",
            warnings, warned);
     print_json_kinds(warn_kind, 0);
 }
@@ -706,8 +703,8 @@ static void print_json(const cli_opts *o, const cli_totals *t, double secs, int 
             printf("\"%s\",", f->error);
         else
             printf("null,");
-        print_json_counts(f->records, f->errors, f->by_kind, f->unreported, f->warnings,
-                          f->warned, f->warn_kind);
+        print_json_counts(f->records, f->errors, f->by_kind, f->unreported, f->warnings, f->warned,
+                          f->warn_kind);
         printf(",\"bytes\":%" PRIu64 "}", f->bytes);
     }
     printf("],");

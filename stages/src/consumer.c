@@ -108,7 +108,8 @@ int mp__consumer_item(mp__consumer *c, const mp__item *it, const mp_record **rec
         if (r->nwarns) {
             c->warned++;
             c->warnings += r->nwarns;
-            uint32_t kept = r->nwarns < MP_RECORD_WARNINGS_KEPT ? r->nwarns : MP_RECORD_WARNINGS_KEPT;
+            uint32_t kept =
+                r->nwarns < MP_RECORD_WARNINGS_KEPT ? r->nwarns : MP_RECORD_WARNINGS_KEPT;
             for (uint32_t i = 0; i < kept; i++)
                 c->warn_kind[(unsigned)r->warns[i].kind & 31u]++;
             /* Warnings past the kept ones are counted under the last kept kind. */

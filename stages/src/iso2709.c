@@ -460,9 +460,8 @@ static size_t mp__delim_pos(const mp__parse_ctx *x, size_t d)
  * own bytes (not decoded), so a non-ASCII code byte is read here as
  * pymarc reads it. Returns 0, or 1 when `cap` subfields are used up.
  */
-static int mp__subfield(mp__parse_ctx *x, mp_field *f, const char *t, size_t q, size_t nx,
-                        size_t d, int at_end, int raw, mp_subfield *subs, size_t cap,
-                        uint32_t *ns)
+static int mp__subfield(mp__parse_ctx *x, mp_field *f, const char *t, size_t q, size_t nx, size_t d,
+                        int at_end, int raw, mp_subfield *subs, size_t cap, uint32_t *ns)
 {
     if (q + 1 >= nx) { /* a delimiter right before another one, or last */
         mp__rec_warn(x, MP_EK_SUBFIELD, f->tag, 0, mp__delim_pos(x, d),
@@ -478,12 +477,11 @@ static int mp__subfield(mp__parse_ctx *x, mp_field *f, const char *t, size_t q, 
         if (c < 0) {
             skip = 1;
             mp__rec_error(x, MP_EK_SUBFIELD, f->tag, 0,
-                          "field %s: subfield code byte 0x%02X has no ASCII reading", f->tag,
-                          code);
+                          "field %s: subfield code byte 0x%02X has no ASCII reading", f->tag, code);
         } else {
             mp__rec_warn(x, MP_EK_SUBFIELD, f->tag, (char)c, mp__delim_pos(x, d) + 1,
-                         "field %s: subfield code byte 0x%02X is not ASCII; read as '%c'",
-                         f->tag, code, c >= 0x20 && c < 0x7F ? c : '?');
+                         "field %s: subfield code byte 0x%02X is not ASCII; read as '%c'", f->tag,
+                         code, c >= 0x20 && c < 0x7F ? c : '?');
             code = (unsigned char)c;
         }
     } else if (code <= 0x20 || code == 0x7F) {
@@ -832,9 +830,10 @@ static int mp__index(mp__parse_ctx *x)
                               "field %s: length %zu at byte %zu overruns the record (%zu bytes)",
                               f->tag, flen, fs, n);
             else
-                mp__rec_warn(x, MP_EK_FIELD, f->tag, 0, fs + flen - 1,
-                             "field %s: no field terminator at byte %zu; the field ends at byte %zu",
-                             f->tag, fs + flen - 1, be);
+                mp__rec_warn(
+                    x, MP_EK_FIELD, f->tag, 0, fs + flen - 1,
+                    "field %s: no field terminator at byte %zu; the field ends at byte %zu", f->tag,
+                    fs + flen - 1, be);
         } else {
             be = fs + flen - 1;
         }
@@ -860,8 +859,7 @@ static int mp__index(mp__parse_ctx *x)
             if (special || (u8clean && bl > 0 && (b[0] & 0xC0) == 0x80)) {
                 const char *o;
                 size_t on;
-                if (mp__text(x, &x->fmt->text, b, bl, &o, &on, f->tag, (size_t)(b - r), NULL) <
-                    0)
+                if (mp__text(x, &x->fmt->text, b, bl, &o, &on, f->tag, (size_t)(b - r), NULL) < 0)
                     return MP_ENOMEM;
                 f->data = o;
                 f->len = (uint32_t)on;

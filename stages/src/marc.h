@@ -77,8 +77,9 @@ struct mp_record {
     uint64_t offset;  /* stream offset of raw[0] */
     uint64_t ordinal; /* unit ordinal */
     mp__rec_err *err; /* first error, NULL for a record without errors */
-    mp_warning *warns; /* the first min(nwarns, MP_RECORD_WARNINGS_KEPT) warnings (arena or clone) */
-    uint32_t nwarns;   /* warnings found */
+    mp_warning
+        *warns;      /* the first min(nwarns, MP_RECORD_WARNINGS_KEPT) warnings (arena or clone) */
+    uint32_t nwarns; /* warnings found */
     uint32_t warns_cap; /* entries allocated at warns (worker only, while parsing) */
     /* Set by the worker around record_fn only (the record's chunk arena),
      * NULL otherwise: what mp_record_annotate allocates from. */
@@ -112,14 +113,14 @@ typedef struct mp__consumer {
     mp_policy policy;
     uint64_t max_errors;
     size_t max_record;
-    uint64_t records; /* good records delivered */
-    uint64_t errors;  /* error items (also skipped ones) */
+    uint64_t records;       /* good records delivered */
+    uint64_t errors;        /* error items (also skipped ones) */
     uint64_t warnings;      /* warnings on good records delivered */
     uint64_t warned;        /* good records delivered with at least one warning */
     uint64_t warn_kind[32]; /* warnings by kind (mp_counts.warnings_by_kind) */
-    uint64_t bytes;   /* stream bytes consumed (end of the last item) */
-    int over;         /* terminal code once the stream is over, else 0 */
-    int last_rc;      /* code of the last delivered item (for ESTOPPED) */
+    uint64_t bytes;         /* stream bytes consumed (end of the last item) */
+    int over;               /* terminal code once the stream is over, else 0 */
+    int last_rc;            /* code of the last delivered item (for ESTOPPED) */
     mp_error_info info;
 } mp__consumer;
 

@@ -290,8 +290,8 @@ static void m8_decode(m8_state *s, const unsigned char *in, size_t n)
                    its subfields converted one by one. */
                 g0 = MP__M8_ASCII;
                 g1 = MP__M8_ANSEL;
-                if (b == 0x1F && s->codes && i + 1 < n && in[i + 1] < 0x80 &&
-                    in[i + 1] != 0x1F && in[i + 1] != 0x1E && in[i + 1] != 0x1D) {
+                if (b == 0x1F && s->codes && i + 1 < n && in[i + 1] < 0x80 && in[i + 1] != 0x1F &&
+                    in[i + 1] != 0x1E && in[i + 1] != 0x1D) {
                     m8_put(s, in[i + 1]); /* the subfield code, as is */
                     i += 2;
                     continue;

@@ -59,13 +59,13 @@ static int mp__options_validate(const mp_reader_options *o, char *msg, size_t ca
     if (o->chunk_size && (o->chunk_size < 64 || o->chunk_size > ((size_t)1 << 31)))
         return mp__bad_option(msg, cap, "chunk_size", o->chunk_size,
                               "want 0 (default 512 KiB) or 64 .. 2147483648");
-    if (o->max_record_size &&
-        (o->max_record_size < 64 || o->max_record_size > (size_t)UINT32_MAX))
+    if (o->max_record_size && (o->max_record_size < 64 || o->max_record_size > (size_t)UINT32_MAX))
         return mp__bad_option(msg, cap, "max_record_size", o->max_record_size,
                               "want 0 (default 8 MiB) or 64 .. 4294967295");
     if ((unsigned)o->policy > MP_POLICY_SKIP)
-        return mp__bad_option(msg, cap, "policy", (unsigned)o->policy,
-                              "want MP_POLICY_REPORT (0), MP_POLICY_STOP (1) or MP_POLICY_SKIP (2)");
+        return mp__bad_option(
+            msg, cap, "policy", (unsigned)o->policy,
+            "want MP_POLICY_REPORT (0), MP_POLICY_STOP (1) or MP_POLICY_SKIP (2)");
     if ((unsigned)o->encoding > MP_ENCODING_RAW)
         return mp__bad_option(msg, cap, "encoding", (unsigned)o->encoding,
                               "want MP_ENCODING_AUTO (0), _UTF8 (1), _MARC8 (2) or _RAW (3)");
@@ -213,6 +213,8 @@ fail:
 MP_EXPORT int mp_reader_open_path(mp_reader **out, const char *path, const mp_reader_options *opts)
 {
     mp__src s;
+    if (out)
+        *out = NULL; /* also when the source cannot be opened */
     int rc = mp__src_path(&s, path);
     return rc < 0 ? rc : mp__reader_open(out, opts, &s);
 }
@@ -220,6 +222,8 @@ MP_EXPORT int mp_reader_open_path(mp_reader **out, const char *path, const mp_re
 MP_EXPORT int mp_reader_open_fd(mp_reader **out, int fd, const mp_reader_options *opts)
 {
     mp__src s;
+    if (out)
+        *out = NULL; /* also when the source cannot be opened */
     int rc = mp__src_fd(&s, fd);
     return rc < 0 ? rc : mp__reader_open(out, opts, &s);
 }
@@ -228,6 +232,8 @@ MP_EXPORT int mp_reader_open_mem(mp_reader **out, const void *data, size_t len,
                                  const mp_reader_options *opts)
 {
     mp__src s;
+    if (out)
+        *out = NULL; /* also when the source cannot be opened */
     int rc = mp__src_mem(&s, data, len);
     return rc < 0 ? rc : mp__reader_open(out, opts, &s);
 }
@@ -236,6 +242,8 @@ MP_EXPORT int mp_reader_open_cb(mp_reader **out, mp_read_fn fn, void *user,
                                 const mp_reader_options *opts)
 {
     mp__src s;
+    if (out)
+        *out = NULL; /* also when the source cannot be opened */
     int rc = mp__src_cb(&s, fn, user);
     return rc < 0 ? rc : mp__reader_open(out, opts, &s);
 }

@@ -43,7 +43,7 @@ extern "C" {
     XX(ETHREAD, -14, "could not start a thread")                                                   \
     XX(ENOTSUP, -15, "operation not supported")                                                    \
     XX(EINTR, -16, "interrupted")                                                                  \
-    XX(ERANGE, -17, "value out of range")                                                         \
+    XX(ERANGE, -17, "value out of range")                                                          \
     XX(EISDIR, -18, "is a directory")
 
 typedef enum mp_errno {

@@ -149,8 +149,8 @@ typedef struct mp_reader_options {
      * warning or error, is the item's kind and message). Default 0:
      * readable records are delivered with their warnings attached. */
     int strict;
-    uint64_t range_start; /* read only the units that begin in [range_start, range_end) */
-    uint64_t range_end;   /* 0: to the end of the input */
+    uint64_t range_start;         /* read only the units that begin in [range_start, range_end) */
+    uint64_t range_end;           /* 0: to the end of the input */
     mp_marc8_double marc8_double; /* default MP_MARC8_DOUBLE_COMBINED */
 } mp_reader_options;
 

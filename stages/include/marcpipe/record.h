@@ -48,7 +48,7 @@ typedef struct mp_record mp_record;
     XX(ENCODING, "invalid UTF-8")                                                                  \
     XX(MARC8, "invalid MARC-8")                                                                    \
     XX(IO, "input/output error")                                                                   \
-    XX(FILTER, "the user record function failed")                                                 \
+    XX(FILTER, "the user record function failed")                                                  \
     XX(NO_FIELDS, "record has no fields")
 
 typedef enum mp_error_kind {
@@ -59,7 +59,6 @@ typedef enum mp_error_kind {
 } mp_error_kind;
 
 MP_EXPORT const char *mp_error_kind_name(mp_error_kind kind); /* "TRUNCATED" */
-
 
 /*
  * One warning: an anomaly that left the record's content readable (see
