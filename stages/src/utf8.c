@@ -129,7 +129,7 @@ int mp__subfield_code_normalize(const unsigned char *s, size_t n, size_t *skip)
      * (reordering moves only combining marks, never an ASCII starter), so
      * the first ASCII character can be found character by character. */
     if (u8_first_bad(s, n) == n) {
-        *skip = u8_step(s, n, &bad);
+        *skip = mp__utf8_step(s, n, &bad);
         for (size_t i = 0; i < n;) {
             utf8proc_int32_t cp;
             utf8proc_ssize_t l = utf8proc_iterate(s + i, (utf8proc_ssize_t)(n - i), &cp);
