@@ -799,3 +799,50 @@ Test(reader, a_directory_is_not_a_file, .timeout = 10)
     cr_assert_str_eq(mp_strerror(MP_EISDIR), "is a directory");
     cr_assert_str_eq(mp_err_name(MP_EISDIR), "MP_EISDIR");
 }
+
+Test(reader, error_data_is_the_unit_in_both_modes, .timeout = 20)
+{
+    mf_buf b;
+    warned_stream(&b); /* "junk\x1d" is unit 4 */
+    static const char *const bad[] = {"001x", "010\xe9 $a1"};
+    size_t bad_off = b.len;
+    mf_record(&b, NULL, bad, 2);
+    mf_appends(&b, "0012X");
+    for (int mode = MP_MODE_PIPELINE; mode <= MP_MODE_SEQUENTIAL; mode++) {
+        mp_reader_options o = opts(2, 64);
+        o.mode = (mp_reader_mode)mode;
+        mp_reader *r;
+        cr_assert_eq(mp_reader_open_mem(&r, b.p, b.len, &o), MP_OK);
+        size_t len = 99;
+        cr_assert_null(mp_reader_error_data(r, &len));
+        cr_assert_eq(len, 0);
+        const mp_record *rec;
+        int rc, seen = 0;
+        while ((rc = mp_reader_next(r, &rec)) == MP_OK || rc == MP_ERECORD) {
+            if (rc != MP_ERECORD)
+                continue;
+            const mp_error_info *e = mp_reader_error(r);
+            const unsigned char *d = mp_reader_error_data(r, &len);
+            cr_assert_not_null(d);
+            cr_assert_eq(len, e->length);
+            cr_assert(memcmp(d, b.p + e->offset, len) == 0, "unit %llu",
+                      (unsigned long long)e->ordinal);
+            if (seen == 0)
+                cr_assert(len == 5 && memcmp(d, "junk\x1d", 5) == 0);
+            if (seen == 1) {
+                cr_assert_eq(e->offset, bad_off);
+                size_t rl;
+                cr_assert_eq(mp_record_raw(rec, &rl), d); /* the record's own bytes */
+                cr_assert_eq(rl, len);
+            }
+            if (seen == 2)
+                cr_assert(len == 5 && memcmp(d, "0012X", 5) == 0 && e->kind == MP_EK_TRUNCATED);
+            seen++;
+        }
+        cr_assert_eq(rc, MP_EOF);
+        cr_assert_eq(seen, 3);
+        mp_reader_close(r);
+    }
+    cr_assert_null(mp_reader_error_data(NULL, NULL));
+    mf_free(&b);
+}

@@ -177,3 +177,54 @@ Test(record, tag_patterns_are_validated, .timeout = 10)
     mp_reader_close(r);
     mf_free(&b);
 }
+
+Test(record, field_raw_is_the_body_as_stored, .timeout = 10)
+{
+    /* MARC-8: the 245 and the 008 are decoded, the others are not. */
+    static const char *const fl[] = {"001cn1",
+                                     "008a\xe2"
+                                     "e",
+                                     "020  $a123",
+                                     "24510$aCaf\xe2"
+                                     "e$bx"};
+    mf_buf b;
+    mf_init(&b);
+    mf_record(&b, "nam  22 a 4500", fl, 4);
+    for (int enc = MP_ENCODING_AUTO; enc <= MP_ENCODING_RAW; enc += MP_ENCODING_RAW) {
+        mp_reader_options o = MP_READER_OPTIONS_INIT;
+        o.encoding = (mp_encoding)enc;
+        mp_reader *r;
+        cr_assert_eq(mp_reader_open_mem(&r, b.p, b.len, &o), MP_OK);
+        const mp_record *rec;
+        cr_assert_eq(mp_reader_next(r, &rec), MP_OK);
+        size_t len;
+        const char *p = mp_record_field_raw(rec, 1, &len);
+        cr_assert(len == 3 && memcmp(p,
+                                     "a\xe2"
+                                     "e",
+                                     3) == 0);
+        p = mp_record_field_raw(rec, 3, &len);
+        cr_assert(len == 12 && memcmp(p,
+                                      "10\x1f"
+                                      "aCaf\xe2"
+                                      "e\x1f"
+                                      "bx",
+                                      12) == 0);
+        p = mp_record_field_raw(rec, 2, &len);
+        cr_assert_eq(p, mp_record_field(rec, 2)->data); /* not decoded: the same bytes */
+        if (enc == MP_ENCODING_AUTO)                    /* decoded: data differs from raw */
+            cr_assert_neq(mp_record_field(rec, 3)->data, mp_record_field_raw(rec, 3, NULL));
+        cr_assert_null(mp_record_field_raw(rec, 4, &len));
+        cr_assert_eq(len, 0);
+        mp_record *c;
+        cr_assert_eq(mp_record_clone(rec, &c), MP_OK);
+        p = mp_record_field_raw(c, 3, &len);
+        cr_assert(len == 12 && memcmp(p, "10\x1f", 3) == 0);
+        size_t rl;
+        const unsigned char *craw = mp_record_raw(c, &rl);
+        cr_assert((const unsigned char *)p >= craw && (const unsigned char *)p < craw + rl);
+        mp_record_free(c);
+        mp_reader_close(r);
+    }
+    mf_free(&b);
+}

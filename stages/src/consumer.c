@@ -40,6 +40,8 @@ static void mp__item_info(mp__consumer *c, const mp__item *it, const mp_record *
 {
     mp_error_info *e = &c->info;
     memset(e, 0, sizeof *e);
+    c->err_data = it->data;
+    c->err_len = it->len;
     e->code = MP_ERECORD;
     e->ordinal = it->ordinal;
     e->offset = it->offset;
@@ -89,6 +91,8 @@ int mp__consumer_check(mp__consumer *c)
     if (c->policy == MP_POLICY_STOP && c->last_rc == MP_ERECORD) {
         c->over = MP_ESTOPPED;
         c->info.code = MP_ESTOPPED;
+        c->err_data = NULL; /* not an item: mp_reader_error_data says NULL */
+        c->err_len = 0;
         return c->over;
     }
     return 0;
@@ -148,6 +152,8 @@ int mp__consumer_end(mp__consumer *c, int status, int sys_errno, uint64_t offset
     }
     mp_error_info *e = &c->info;
     memset(e, 0, sizeof *e);
+    c->err_data = NULL;
+    c->err_len = 0;
     e->code = status;
     e->kind = status == MP_EIO ? MP_EK_IO : MP_EK_NONE;
     e->offset = offset;

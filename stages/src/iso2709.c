@@ -886,6 +886,21 @@ static int mp__index(mp__parse_ctx *x)
             if (rc < 0)
                 return MP_ENOMEM;
         }
+        if (!rec->fraw && f->data != (const char *)b) {
+            /* Decoding changed this field: keep every field's raw body from
+             * now on. The earlier ones were not changed: data is raw. */
+            rec->fraw = mp__arena_alloc(x->a, 2 * nent * sizeof *rec->fraw, _Alignof(uint32_t));
+            if (!rec->fraw)
+                return MP_ENOMEM;
+            for (size_t k = 0; k < nf; k++) {
+                rec->fraw[2 * k] = (uint32_t)((const unsigned char *)fields[k].data - r);
+                rec->fraw[2 * k + 1] = fields[k].len;
+            }
+        }
+        if (rec->fraw) {
+            rec->fraw[2 * nf] = (uint32_t)(b - r);
+            rec->fraw[2 * nf + 1] = (uint32_t)bl;
+        }
         nf++;
     }
     if (nent == 0) /* pymarc: NoFieldsFound */

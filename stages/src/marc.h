@@ -81,6 +81,10 @@ struct mp_record {
         *warns;      /* the first min(nwarns, MP_RECORD_WARNINGS_KEPT) warnings (arena or clone) */
     uint32_t nwarns; /* warnings found */
     uint32_t warns_cap; /* entries allocated at warns (worker only, while parsing) */
+    /* Where each field's body lies in raw: [2 * i] offset, [2 * i + 1]
+     * length. Only when decoding changed some field's data (NULL: every
+     * field's data is its raw body). Arena or clone. */
+    uint32_t *fraw;
     /* Set by the worker around record_fn only (the record's chunk arena),
      * NULL otherwise: what mp_record_annotate allocates from. */
     mp__arena *arena;
@@ -122,6 +126,10 @@ typedef struct mp__consumer {
     int over;               /* terminal code once the stream is over, else 0 */
     int last_rc;            /* code of the last delivered item (for ESTOPPED) */
     mp_error_info info;
+    /* The bytes of the unit info describes (item data: chunk, spill or
+     * window), valid until the next call; NULL for failures. */
+    const unsigned char *err_data;
+    size_t err_len;
 } mp__consumer;
 
 void mp__consumer_init(mp__consumer *c, const mp_reader_options *opts);

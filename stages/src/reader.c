@@ -307,6 +307,14 @@ MP_EXPORT const mp_error_info *mp_reader_error(const mp_reader *r)
     return r ? &r->con.info : NULL;
 }
 
+MP_EXPORT const unsigned char *mp_reader_error_data(const mp_reader *r, size_t *len)
+{
+    const unsigned char *p = r ? r->con.err_data : NULL;
+    if (len)
+        *len = p ? r->con.err_len : 0;
+    return p;
+}
+
 MP_EXPORT void mp_reader_counts(const mp_reader *r, uint64_t *records, uint64_t *errors,
                                 uint64_t *bytes)
 {

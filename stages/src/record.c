@@ -165,6 +165,23 @@ MP_EXPORT const char *mp_record_control_number(const mp_record *rec, size_t *len
     return rec->cn;
 }
 
+MP_EXPORT const char *mp_record_field_raw(const mp_record *rec, uint32_t i, size_t *len)
+{
+    if (!rec || i >= rec->nfields) {
+        if (len)
+            *len = 0;
+        return NULL;
+    }
+    if (!rec->fraw) {
+        if (len)
+            *len = rec->fields[i].len;
+        return rec->fields[i].data;
+    }
+    if (len)
+        *len = rec->fraw[2 * i + 1];
+    return (const char *)rec->raw + rec->fraw[2 * i];
+}
+
 MP_EXPORT uint32_t mp_record_warning_count(const mp_record *rec)
 {
     return rec ? rec->nwarns : 0;
@@ -245,8 +262,10 @@ MP_EXPORT int mp_record_clone(const mp_record *rec, mp_record **out)
         }
     }
     uint32_t nw = rec->nwarns < MP_RECORD_WARNINGS_KEPT ? rec->nwarns : MP_RECORD_WARNINGS_KEPT;
+    size_t nraw = rec->fraw ? 2 * (size_t)rec->nfields : 0;
     size_t sz = mp__align8(sizeof(mp_record)) + mp__align8(sizeof(mp__rec_err)) +
-                mp__align8(nw * sizeof(mp_warning)) + mp__align8(rec->nfields * sizeof(mp_field)) +
+                mp__align8(nw * sizeof(mp_warning)) + mp__align8(nraw * sizeof(uint32_t)) +
+                mp__align8(rec->nfields * sizeof(mp_field)) +
                 mp__align8(nsubs * sizeof(mp_subfield)) + rec->raw_len + text + 1;
     char *mem = mp__malloc(sz);
     if (!mem)
@@ -271,6 +290,12 @@ MP_EXPORT int mp_record_clone(const mp_record *rec, mp_record **out)
         memcpy(c->warns, rec->warns, nw * sizeof(mp_warning));
     }
     p += mp__align8(nw * sizeof(mp_warning));
+    c->fraw = NULL;
+    if (nraw) { /* offsets into raw: valid for the copy of raw too */
+        c->fraw = (uint32_t *)p;
+        memcpy(c->fraw, rec->fraw, nraw * sizeof(uint32_t));
+    }
+    p += mp__align8(nraw * sizeof(uint32_t));
     mp_field *fields = (mp_field *)p;
     p += mp__align8(rec->nfields * sizeof(mp_field));
     mp_subfield *subs = (mp_subfield *)p;

@@ -216,6 +216,15 @@ MP_EXPORT int mp_reader_next_timeout(mp_reader *r, const mp_record **rec, int ti
 /* The last error item / failure; borrowed until the next call. */
 MP_EXPORT const mp_error_info *mp_reader_error(const mp_reader *r);
 
+/*
+ * The bytes of the unit the last error item describes - a skipped span
+ * (JUNK, TRUNCATED, TOO_BIG) or the damaged record's raw bytes - as read
+ * from the input, mp_error_info.length of them. Borrowed until the next
+ * call on the reader. NULL with *len = 0 when the last failure is not an
+ * item (I/O errors, MP_ESTOPPED, ...) or nothing failed yet. len may be NULL.
+ */
+MP_EXPORT const unsigned char *mp_reader_error_data(const mp_reader *r, size_t *len);
+
 /* Counts so far: good records delivered, error items (also skipped ones), bytes consumed. */
 MP_EXPORT void mp_reader_counts(const mp_reader *r, uint64_t *records, uint64_t *errors,
                                 uint64_t *bytes);

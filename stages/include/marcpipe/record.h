@@ -141,6 +141,14 @@ MP_EXPORT const mp_field *mp_record_find(const mp_record *rec, const char *patte
 /* First field whose tag matches `pattern`, or NULL (also for an invalid pattern). */
 MP_EXPORT const mp_field *mp_record_first(const mp_record *rec, const char *pattern);
 
+/*
+ * The body of field i as stored in the record - before any MARC-8 or
+ * UTF-8 decoding, indicators and subfield delimiters included, without the
+ * field terminator - and its length in *len; NULL when i >= field count.
+ * Equals mp_field.data when nothing was decoded. Borrowed like the record.
+ */
+MP_EXPORT const char *mp_record_field_raw(const mp_record *rec, uint32_t i, size_t *len);
+
 /* Control number: the 001 data, or NULL when absent (len in *len). */
 MP_EXPORT const char *mp_record_control_number(const mp_record *rec, size_t *len);
 
