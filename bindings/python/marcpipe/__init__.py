@@ -12,7 +12,7 @@ Switching from pymarc: ``from marcpipe import MARCReader``.
 """
 
 from . import _compat, _marcpipe
-from . import exceptions
+from . import exceptions, field, leader, reader, record
 from .exceptions import *  # noqa: F401,F403
 from .field import END_OF_FIELD, SUBFIELD_INDICATOR, Field, Indicators, RawField, Subfield
 from .leader import Leader
@@ -31,6 +31,8 @@ _marcpipe._register(
     error_factory=_compat.make_error,
     title_slow=_title_slow,
     error_base=exceptions.PymarcException,
+    warning_factory=_compat.make_warning,
+    warning_hook=_compat.warning_hook,
 )
 
 __all__ = [
@@ -45,6 +47,10 @@ __all__ = [
     "map_records",
     "map_marc8_record",
     "exceptions",
+    "field",
+    "leader",
+    "reader",
+    "record",
     "END_OF_FIELD",
     "END_OF_RECORD",
     "SUBFIELD_INDICATOR",

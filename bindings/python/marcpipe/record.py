@@ -14,7 +14,7 @@ import re
 from typing import Any, Dict, List, Optional
 
 from . import _marcpipe
-from .exceptions import FieldNotFound, MissingLinkedFields
+from .exceptions import FieldNotFound, MissingLinkedFields, RecordLeaderInvalid
 from .field import END_OF_FIELD, Field, RawField
 from .leader import LEADER_LEN, Leader
 
@@ -45,7 +45,10 @@ class Record(_marcpipe.RecordBase):
     fields, ``record.leader`` (a :class:`Leader`), properties ``title``,
     ``author``, ``isbn``... ``as_marc()``, ``as_dict()``, ``as_json()``,
     ``str(record)`` (MARCMaker). ``record.offset`` / ``record.ordinal`` give
-    the position in the stream it was read from (None when built by hand).
+    the position in the stream it was read from (0-based; every record a
+    reader yields has them, ``Record(data=...)`` too (0, 0); None only for a
+    record built field by field; both are writable). ``record.warnings``: the problems that left
+    it readable (a tuple of :class:`RecordWarning`, ``()`` when none).
     """
 
     __slots__ = ()
@@ -88,15 +91,28 @@ class Record(_marcpipe.RecordBase):
         utf8_handling: str = "strict",
         encoding: str = "iso8859-1",
     ) -> None:
-        """Fill this record from one record in transmission format (ISO 2709 bytes)."""
+        """Fill this record from one record in transmission format (ISO 2709 bytes).
+
+        Raises the exception pymarc's ``decode_marc`` raises for bad bytes
+        (``RecordLeaderInvalid`` for fewer than 24 bytes, ``BaseAddressInvalid``
+        ...); problems that leave the record readable are in
+        ``self.warnings``. ``encoding`` is accepted for pymarc compatibility:
+        non-UTF-8 records are MARC-8 (MARCReader's ``file_encoding`` reads
+        other encodings).
+        """
         if isinstance(marc, str):
             marc = marc.encode("latin-1")
+        if len(marc) < LEADER_LEN:  # pymarc: the leader is not 24 bytes long
+            raise RecordLeaderInvalid()
         tmp = _marcpipe._decode(
             marc, to_unicode=to_unicode, force_utf8=force_utf8 or self.force_utf8,
-            utf8_handling=utf8_handling,
+            utf8_handling=utf8_handling, hide_utf8_warnings=hide_utf8_warnings,
         )
         self.leader = tmp.leader
         self.fields = list(tmp.fields)
+        self.warnings = tmp.warnings
+        self.offset = tmp.offset
+        self.ordinal = tmp.ordinal
 
     def __str__(self) -> str:
         lines = [f"=LDR  {self.leader}"]
