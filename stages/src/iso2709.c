@@ -248,8 +248,8 @@ typedef struct mp__parse_ctx {
     const unsigned char *area;
     size_t area_len;
     const uint64_t *sdmap;
-    /* The data field being indexed: its raw subfield text (from the first
-     * delimiter), for warning positions. */
+    /* The data field being decoded: its raw subfield text (from the first
+     * delimiter), for the positions of warnings found in the decoded text. */
     const unsigned char *ftext;
     size_t ftext_len;
 } mp__parse_ctx;
@@ -437,34 +437,39 @@ static size_t mp__count_sd(const unsigned char *p, size_t n)
     return mp__scan_area(p, n, &ignored, NULL);
 }
 
-/* Record position of the d-th delimiter (0-based) of the current data
- * field's raw subfield text. Decoding keeps delimiters one to one, so the
- * d-th delimiter of the decoded text is this one. */
-static size_t mp__delim_pos(const mp__parse_ctx *x, size_t d)
+/* Record position of the delimiter at t[q] of the current data field's
+ * text t. When t was decoded (x->ftext is then its raw text): decoding
+ * keeps delimiters one to one, so it is the raw text's delimiter with as
+ * many delimiters before it. Slow path only (a warning is being recorded). */
+static size_t mp__delim_pos(const mp__parse_ctx *x, const char *t, size_t q)
 {
+    const unsigned char *raw = x->rec->raw;
+    if ((const unsigned char *)t >= raw && (const unsigned char *)t < raw + x->rec->raw_len)
+        return (size_t)((const unsigned char *)t + q - raw); /* not decoded: t is raw */
+    size_t d = 0;
+    for (const char *p = t; p < t + q && (p = memchr(p, MP__SD, (size_t)(t + q - p))) != NULL; p++)
+        d++;
     const unsigned char *p = x->ftext, *e = x->ftext + x->ftext_len;
     for (size_t k = 0; p < e; k++) {
-        const unsigned char *q = memchr(p, MP__SD, (size_t)(e - p));
-        if (!q)
+        const unsigned char *h = memchr(p, MP__SD, (size_t)(e - p));
+        if (!h)
             break;
         if (k == d)
-            return (size_t)(q - x->rec->raw);
-        p = q + 1;
+            return (size_t)(h - x->rec->raw);
+        p = h + 1;
     }
     return (size_t)(x->ftext - x->rec->raw);
 }
 
-/*
- * One subfield: the delimiter at t[q] (the d-th of the field), the next
- * delimiter (or the end of the text) at t[nx]. `raw`: t is the record's
- * own bytes (not decoded), so a non-ASCII code byte is read here as
- * pymarc reads it. Returns 0, or 1 when `cap` subfields are used up.
- */
-static int mp__subfield(mp__parse_ctx *x, mp_field *f, const char *t, size_t q, size_t nx, size_t d,
-                        int at_end, int raw, mp_subfield *subs, size_t cap, uint32_t *ns)
+/* mp__subfield's rare cases: an empty subfield, a delimiter ending the
+ * field, a code that is not a printable ASCII character. Kept out of line
+ * so that the common path stays inlined in the field walk. */
+__attribute__((noinline)) static int mp__subfield_odd(mp__parse_ctx *x, mp_field *f, const char *t,
+                                                      size_t q, size_t nx, int at_end, int raw,
+                                                      mp_subfield *subs, size_t cap, uint32_t *ns)
 {
     if (q + 1 >= nx) { /* a delimiter right before another one, or last */
-        mp__rec_warn(x, MP_EK_SUBFIELD, f->tag, 0, mp__delim_pos(x, d),
+        mp__rec_warn(x, MP_EK_SUBFIELD, f->tag, 0, mp__delim_pos(x, t, q),
                      at_end ? "field %s: delimiter without a code at the end of the field; dropped"
                             : "field %s: empty subfield (two delimiters in a row); dropped",
                      f->tag);
@@ -479,13 +484,13 @@ static int mp__subfield(mp__parse_ctx *x, mp_field *f, const char *t, size_t q, 
             mp__rec_error(x, MP_EK_SUBFIELD, f->tag, 0,
                           "field %s: subfield code byte 0x%02X has no ASCII reading", f->tag, code);
         } else {
-            mp__rec_warn(x, MP_EK_SUBFIELD, f->tag, (char)c, mp__delim_pos(x, d) + 1,
+            mp__rec_warn(x, MP_EK_SUBFIELD, f->tag, (char)c, mp__delim_pos(x, t, q) + 1,
                          "field %s: subfield code byte 0x%02X is not ASCII; read as '%c'", f->tag,
                          code, c >= 0x20 && c < 0x7F ? c : '?');
             code = (unsigned char)c;
         }
     } else if (code <= 0x20 || code == 0x7F) {
-        mp__rec_warn(x, MP_EK_SUBFIELD, f->tag, (char)code, mp__delim_pos(x, d) + 1,
+        mp__rec_warn(x, MP_EK_SUBFIELD, f->tag, (char)code, mp__delim_pos(x, t, q) + 1,
                      "field %s: subfield code is byte 0x%02X (a control character or space)",
                      f->tag, code);
     }
@@ -499,6 +504,30 @@ static int mp__subfield(mp__parse_ctx *x, mp_field *f, const char *t, size_t q, 
 }
 
 /*
+ * One subfield: the delimiter at t[q], the next delimiter (or the end of
+ * the text) at t[nx]. `raw`: t is the record's own bytes (not decoded), so
+ * a non-ASCII code byte is read here as pymarc reads it. Returns 0, or 1
+ * when `cap` subfields are used up.
+ */
+static inline int mp__subfield(mp__parse_ctx *x, mp_field *f, const char *t, size_t q, size_t nx,
+                               int at_end, int raw, mp_subfield *subs, size_t cap, uint32_t *ns)
+{
+    if (__builtin_expect(q + 1 < nx, 1)) {
+        unsigned char code = (unsigned char)t[q + 1];
+        if (__builtin_expect(code > 0x20 && code < 0x7F, 1)) {
+            if (*ns == cap)
+                return 1;
+            subs[*ns].code = (char)code;
+            subs[*ns].data = t + q + 2;
+            subs[*ns].len = (uint32_t)(nx - q - 2);
+            (*ns)++;
+            return 0;
+        }
+    }
+    return mp__subfield_odd(x, f, t, q, nx, at_end, raw, subs, cap, ns);
+}
+
+/*
  * Before decoding a data field's subfield text tx[0..n): every non-ASCII
  * code byte is read as pymarc reads it (mp__subfield_code_normalize) and
  * the code's bytes are replaced by that ASCII character, so the decoder
@@ -506,9 +535,9 @@ static int mp__subfield(mp__parse_ctx *x, mp_field *f, const char *t, size_t q, 
  * changes, else a copy in the arena, *rw saying what moved), or NULL on
  * arena failure (x->oom). `pos`: record position of tx.
  */
-static const unsigned char *mp__rewrite_codes(mp__parse_ctx *x, const char *tag,
-                                              const unsigned char *tx, size_t n, size_t pos,
-                                              size_t *out_n, mp__rewrites *rw)
+__attribute__((noinline)) static const unsigned char *
+mp__rewrite_codes(mp__parse_ctx *x, const char *tag, const unsigned char *tx, size_t n, size_t pos,
+                  size_t *out_n, mp__rewrites *rw)
 {
     size_t found = 0;
     rw->n = 0;
@@ -557,17 +586,13 @@ static const unsigned char *mp__rewrite_codes(mp__parse_ctx *x, const char *tag,
     return cp;
 }
 
-/* Returns 0, MP_ENOMEM, or 1 when the field holds more than `cap`
- * subfields (only with overlapping field bodies: the caller then sizes an
- * array for this field alone and calls again). `pos`: record position
- * of b. */
-static int mp__data_field(mp__parse_ctx *x, mp_field *f, const unsigned char *b, size_t n,
-                          size_t pos, mp_subfield *subs, size_t cap, int special)
+/* The indicator checks of a data field whose first subfield is not
+ * preceded by exactly two printable indicators (b[0..k) before it; `pos`:
+ * record position of b). Out of line: the common case is one compare. */
+__attribute__((noinline)) static void mp__indicators_odd(mp__parse_ctx *x, const mp_field *f,
+                                                         const unsigned char *b, size_t k,
+                                                         size_t pos)
 {
-    const unsigned char *sd = memchr(b, MP__SD, n);
-    size_t k = sd ? (size_t)(sd - b) : n; /* indicator region */
-    f->ind1 = k > 0 ? (char)b[0] : ' ';
-    f->ind2 = k > 1 ? (char)b[1] : ' ';
     if (k != 2) {
         for (size_t i = 0; i < k; i++) {
             if (b[i] >= 0x80) { /* pymarc reads indicators as ASCII and fails */
@@ -599,14 +624,29 @@ static int mp__data_field(mp__parse_ctx *x, mp_field *f, const unsigned char *b,
                          i + 1, b[i]);
         }
     }
+}
+
+/* Returns 0, MP_ENOMEM, or 1 when the field holds more than `cap`
+ * subfields (only with overlapping field bodies: the caller then sizes an
+ * array for this field alone and calls again). `pos`: record position
+ * of b. */
+static int mp__data_field(mp__parse_ctx *x, mp_field *f, const unsigned char *b, size_t n,
+                          size_t pos, mp_subfield *subs, size_t cap, int special)
+{
+    const unsigned char *sd = memchr(b, MP__SD, n);
+    size_t k = sd ? (size_t)(sd - b) : n; /* indicator region */
+    f->ind1 = k > 0 ? (char)b[0] : ' ';
+    f->ind2 = k > 1 ? (char)b[1] : ' ';
+    if (__builtin_expect(k != 2 || b[0] < 0x20 || b[0] >= 0x7F || b[1] < 0x20 || b[1] >= 0x7F, 0))
+        mp__indicators_odd(x, f, b, k, pos);
     /* Subfield text: converted in one call (a delimiter resets MARC-8 state,
      * so this equals converting subfield by subfield). */
     const char *t = (const char *)b + k;
     size_t tn = n - k;
     int raw = 1;
-    x->ftext = b + k;
-    x->ftext_len = tn;
     if (special && tn > 0) {
+        x->ftext = b + k; /* for warnings about the decoded text (mp__delim_pos) */
+        x->ftext_len = tn;
         const char *o;
         size_t on, rn;
         mp__rewrites rw;
@@ -634,7 +674,7 @@ static int mp__data_field(mp__parse_ctx *x, mp_field *f, const unsigned char *b,
     /* Walk the delimiters (t[0] is one, when tn > 0): each delimiter d
      * with its successor d' (or the end) delimits the subfield [d+2, d'). */
     uint32_t ns = 0;
-    size_t cur = 0, i = 0, nd = 0; /* nd: delimiters walked past */
+    size_t cur = 0, i = 0;
     int rc = 0;
     const unsigned char *ut = (const unsigned char *)t;
     if (x->sdmap && tn > 1 && ut >= x->area && ut + tn <= x->area + x->area_len) {
@@ -649,7 +689,7 @@ static int mp__data_field(mp__parse_ctx *x, mp_field *f, const unsigned char *b,
                     goto walked;
                 m &= m - 1;
                 d -= a - 1; /* relative to t */
-                rc = mp__subfield(x, f, t, cur, d, nd++, 0, raw, subs, cap, &ns);
+                rc = mp__subfield(x, f, t, cur, d, 0, raw, subs, cap, &ns);
                 cur = d;
             }
             if (rc != 0 || (++w << 6) >= e)
@@ -669,7 +709,7 @@ static int mp__data_field(mp__parse_ctx *x, mp_field *f, const unsigned char *b,
         while (m && rc == 0) {
             size_t d = i + (size_t)__builtin_ctz(m);
             m &= m - 1;
-            rc = mp__subfield(x, f, t, cur, d, nd++, 0, raw, subs, cap, &ns);
+            rc = mp__subfield(x, f, t, cur, d, 0, raw, subs, cap, &ns);
             cur = d;
         }
     }
@@ -677,16 +717,57 @@ static int mp__data_field(mp__parse_ctx *x, mp_field *f, const unsigned char *b,
     for (; i < tn && rc == 0; i++) {
         if (i == 0 || t[i] != MP__SD)
             continue;
-        rc = mp__subfield(x, f, t, cur, i, nd++, 0, raw, subs, cap, &ns);
+        rc = mp__subfield(x, f, t, cur, i, 0, raw, subs, cap, &ns);
         cur = i;
     }
     if (rc == 0 && tn > 0)
-        rc = mp__subfield(x, f, t, cur, tn, nd, 1, raw, subs, cap, &ns);
+        rc = mp__subfield(x, f, t, cur, tn, 1, raw, subs, cap, &ns);
     if (rc == 1)
         return 1;
     f->subfields = subs;
     f->nsubfields = ns;
     return 0;
+}
+
+static inline int mp__printable(unsigned char c)
+{
+    return c >= 0x20 && c < 0x7F;
+}
+
+/* Directory entry i's tag e[0..3) holds a byte that is not printable. */
+__attribute__((noinline)) static void mp__bad_tag(mp__parse_ctx *x, mp_field *f,
+                                                  const unsigned char *e, size_t i)
+{
+    for (int j = 0; j < 3; j++) {
+        if (!mp__printable(e[j])) {
+            f->tag[j] = '?';
+            mp__rec_error(x, MP_EK_DIRECTORY, NULL, 0,
+                          "directory entry %zu: tag byte %d is 0x%02X (not printable ASCII)", i + 1,
+                          j + 1, e[j]);
+        }
+    }
+}
+
+/*
+ * Every field starts just after a terminator (the directory's or the
+ * previous field's). The field at fs does not: the offsets are off,
+ * typically because a producer counted characters, not bytes, in an
+ * earlier field. Returns the nearest field boundary, before or after, and
+ * records the warning.
+ */
+__attribute__((noinline)) static size_t mp__snap_start(mp__parse_ctx *x, const mp_field *f,
+                                                       size_t base, size_t end, size_t fs)
+{
+    const unsigned char *r = x->rec->raw;
+    const unsigned char *bk = memrchr(r + base - 1, MP__FT, fs - base);
+    const unsigned char *fw = memchr(r + fs, MP__FT, end - fs);
+    size_t back = bk ? (size_t)(bk - r) + 1 : base;
+    size_t fwd = fw && (size_t)(fw - r) + 1 < end ? (size_t)(fw - r) + 1 : 0;
+    size_t nfs = fwd && fwd - fs <= fs - back ? fwd : back;
+    mp__rec_warn(x, MP_EK_FIELD, f->tag, 0, fs,
+                 "field %s: starts at byte %zu, not after a field terminator; read from byte %zu",
+                 f->tag, fs, nfs);
+    return nfs;
 }
 
 static int mp__index(mp__parse_ctx *x)
@@ -784,14 +865,9 @@ static int mp__index(mp__parse_ctx *x)
         mp_field *f = &fields[nf];
         memcpy(f->tag, e, 3);
         f->tag[3] = 0;
-        for (int j = 0; j < 3; j++) {
-            if (e[j] < 0x20 || e[j] >= 0x7F) {
-                f->tag[j] = '?';
-                mp__rec_error(x, MP_EK_DIRECTORY, NULL, 0,
-                              "directory entry %zu: tag byte %d is 0x%02X (not printable ASCII)",
-                              i + 1, j + 1, e[j]);
-            }
-        }
+        if (__builtin_expect(!mp__printable(e[0]) || !mp__printable(e[1]) || !mp__printable(e[2]),
+                             0))
+            mp__bad_tag(x, f, e, i);
         if (!mp__all_digits(e + 3, 9)) {
             mp__rec_error(x, MP_EK_DIRECTORY, f->tag, 0,
                           "directory entry %zu (%s): length/start not numeric", i + 1, f->tag);
@@ -804,23 +880,8 @@ static int mp__index(mp__parse_ctx *x)
                           end);
             continue;
         }
-        if (fs > base && r[fs - 1] != MP__FT && flen > 0 && fs + flen <= end) {
-            /* Every field starts just after a terminator (the directory's
-             * or the previous field's). This one does not: the offsets are
-             * off, typically because a producer counted characters, not
-             * bytes, in an earlier field. Read from the nearest field
-             * boundary, before or after. */
-            const unsigned char *bk = memrchr(r + base - 1, MP__FT, fs - base);
-            const unsigned char *fw = memchr(r + fs, MP__FT, end - fs);
-            size_t back = bk ? (size_t)(bk - r) + 1 : base;
-            size_t fwd = fw && (size_t)(fw - r) + 1 < end ? (size_t)(fw - r) + 1 : 0;
-            size_t nfs = fwd && fwd - fs <= fs - back ? fwd : back;
-            mp__rec_warn(x, MP_EK_FIELD, f->tag, 0, fs,
-                         "field %s: starts at byte %zu, not after a field terminator; read from "
-                         "byte %zu",
-                         f->tag, fs, nfs);
-            fs = nfs;
-        }
+        if (__builtin_expect(fs > base && r[fs - 1] != MP__FT, 0) && flen > 0 && fs + flen <= end)
+            fs = mp__snap_start(x, f, base, end, fs);
         size_t be; /* body end (exclusive, without the terminator) */
         if (flen == 0 || fs + flen > end || r[fs + flen - 1] != MP__FT) {
             const unsigned char *t = memchr(r + fs, MP__FT, end - fs);
@@ -886,7 +947,7 @@ static int mp__index(mp__parse_ctx *x)
             if (rc < 0)
                 return MP_ENOMEM;
         }
-        if (!rec->fraw && f->data != (const char *)b) {
+        if (special && !rec->fraw && f->data != (const char *)b) {
             /* Decoding changed this field: keep every field's raw body from
              * now on. The earlier ones were not changed: data is raw. */
             rec->fraw = mp__arena_alloc(x->a, 2 * nent * sizeof *rec->fraw, _Alignof(uint32_t));
@@ -897,7 +958,7 @@ static int mp__index(mp__parse_ctx *x)
                 rec->fraw[2 * k + 1] = fields[k].len;
             }
         }
-        if (rec->fraw) {
+        if (__builtin_expect(rec->fraw != NULL, 0)) {
             rec->fraw[2 * nf] = (uint32_t)(b - r);
             rec->fraw[2 * nf + 1] = (uint32_t)bl;
         }

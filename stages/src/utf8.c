@@ -15,7 +15,7 @@
 #include "utf8.h"
 
 /* Index of the first ill-formed byte in in[0..n), or n. */
-static size_t u8_first_bad(const unsigned char *in, size_t n)
+static inline __attribute__((always_inline)) size_t u8_first_bad(const unsigned char *in, size_t n)
 {
     const uint64_t hi = 0x8080808080808080ull;
     size_t i = 0, bad;

@@ -45,14 +45,14 @@ typedef struct module_state {
     PyTypeObject *reader_type; /* ReaderBase */
     PyTypeObject *pool_type;   /* Pool */
     /* registered by the Python layer; NULL until _register() */
-    PyObject *error_base;     /* marcpipe.PymarcException */
-    PyObject *record_cls;     /* marcpipe.Record (subclass of RecordBase) */
-    PyObject *field_factory;  /* f(tag, indicators|None, subfields|None, data|None, raw) */
-    PyObject *subfield_cls;   /* namedtuple Subfield(code, value) */
-    PyObject *indicators_cls; /* namedtuple Indicators(first, second) */
-    PyObject *leader_cls;     /* Leader(str) */
-    PyObject *error_factory;  /* f(kind, code, ordinal, offset, length, cn, tag, sf, raw, ...) */
-    PyObject *title_slow;     /* f(record): title when fields were materialized */
+    PyObject *error_base;      /* marcpipe.PymarcException */
+    PyObject *record_cls;      /* marcpipe.Record (subclass of RecordBase) */
+    PyObject *field_factory;   /* f(tag, indicators|None, subfields|None, data|None, raw) */
+    PyObject *subfield_cls;    /* namedtuple Subfield(code, value) */
+    PyObject *indicators_cls;  /* namedtuple Indicators(first, second) */
+    PyObject *leader_cls;      /* Leader(str) */
+    PyObject *error_factory;   /* f(kind, code, ordinal, offset, length, cn, tag, sf, raw, ...) */
+    PyObject *title_slow;      /* f(record): title when fields were materialized */
     PyObject *warning_factory; /* f(kind, offset, ordinal, tag, subfield, message) */
     PyObject *warning_hook;    /* f(record, quiet): pymarc's warnings / logging, or None */
 } module_state;

@@ -17,8 +17,7 @@ const layout_opts LAYOUT_PLAIN = {.marc8_control_latin1 = 0};
 
 /* The stored bytes of control field i when pymarc's Latin-1 reading
  * applies (a MARC-8 record whose field the library decoded), else NULL. */
-static const char *latin1_source(const mp_record *rec, const layout_opts *o, uint32_t i,
-                                 size_t *n)
+static const char *latin1_source(const mp_record *rec, const layout_opts *o, uint32_t i, size_t *n)
 {
     if (!o || !o->marc8_control_latin1 || mp_record_leader(rec)[9] == 'a')
         return NULL;

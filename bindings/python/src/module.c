@@ -23,8 +23,8 @@ static PyObject *mod_register(PyObject *m, PyObject *args, PyObject *kw)
                              "leader",          "error_factory", "title_slow", "error_base",
                              "warning_factory", "warning_hook",  NULL};
     PyObject *a[10];
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOOOOOOO:_register", kwlist, &a[0], &a[1],
-                                     &a[2], &a[3], &a[4], &a[5], &a[6], &a[7], &a[8], &a[9]))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOOOOOOO:_register", kwlist, &a[0], &a[1], &a[2],
+                                     &a[3], &a[4], &a[5], &a[6], &a[7], &a[8], &a[9]))
         return NULL;
     module_state *st = PyModule_GetState(m);
     if (!PyType_Check(a[0]) || !PyType_IsSubtype((PyTypeObject *)a[0], st->record_type)) {
@@ -78,9 +78,8 @@ static PyObject *scan_item(int rc, const mp_record *rec, const mp_error_info *e)
  */
 static PyObject *mod_scan(PyObject *m, PyObject *args, PyObject *kw)
 {
-    static char *kwlist[] = {"source",     "sequential",   "to_unicode", "force_utf8",
-                             "utf8_handling", "threads",   "chunk_size", "marc8_double",
-                             "strict",     NULL};
+    static char *kwlist[] = {"source",  "sequential", "to_unicode",   "force_utf8", "utf8_handling",
+                             "threads", "chunk_size", "marc8_double", "strict",     NULL};
     PyObject *source;
     reader_args a = READER_ARGS_INIT;
     int sequential = 1;

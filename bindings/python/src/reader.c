@@ -301,10 +301,11 @@ int raise_open_error(int rc, PyObject *path, const mp_reader_options *o)
 static PyObject *Reader_open(PyObject *op, PyObject *args, PyObject *kw)
 {
     ReaderObject *self = (ReaderObject *)op;
-    static char *kwlist[] = {"kind",          "source",     "to_unicode", "force_utf8",
-                             "utf8_handling", "file_codec", "threads",    "chunk_size",
-                             "ordered",       "pool",       "strict",     "record_cls",
-                             "policy",        "marc8_double", "hide_utf8_warnings", NULL};
+    static char *kwlist[] = {
+        "kind",       "source",     "to_unicode", "force_utf8",   "utf8_handling",
+        "file_codec", "threads",    "chunk_size", "ordered",      "pool",
+        "strict",     "record_cls", "policy",     "marc8_double", "hide_utf8_warnings",
+        NULL};
     reader_args a = READER_ARGS_INIT;
     const char *kind;
     PyObject *source, *pool = Py_None, *record_cls = Py_None;
@@ -452,9 +453,9 @@ PyObject *error_item_to_py(module_state *st, const mp_error_info *e, const unsig
         text_field(e->tag, sizeof e->tag), text_field(sf, sizeof sf), raw ? raw : Py_None);
     if (!args)
         goto out;
-    kw = Py_BuildValue("{sNsNsN}", "message", text_field(e->message, sizeof e->message),
-                       "force_utf8", PyBool_FromLong(force_utf8), "decode",
-                       PyBool_FromLong(decode));
+    kw =
+        Py_BuildValue("{sNsNsN}", "message", text_field(e->message, sizeof e->message),
+                      "force_utf8", PyBool_FromLong(force_utf8), "decode", PyBool_FromLong(decode));
     if (!kw)
         goto out;
     res = PyObject_Call(st->error_factory, args, kw);

@@ -720,7 +720,8 @@ static PyGetSetDef Record_getset[] = {
      "0-based unit ordinal in its stream, or None for a record built by hand", NULL},
     {"warnings", Record_get_warnings, Record_set_warnings,
      "tuple of the problems that left the record readable (RecordWarning objects; "
-     "stages/FRAMING.md lists the checks); () when none", NULL},
+     "stages/FRAMING.md lists the checks); () when none",
+     NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
