@@ -260,6 +260,19 @@ class Harness:
                 self.note("python binding benchmark (py_bench.py) gave no result (rc %d): %s"
                           % (p.returncode, out[-300:]))
 
+    def run_writers(self):
+        """perf/write_bench.py: convert vs yaz-marcdump, the ISO 2709 copy, the
+        Python writers vs pymarc (not in the smoke run)."""
+        if self.a.smoke:
+            return
+        wb = os.path.join(HERE, "write_bench.py")
+        cmd = [sys.executable, wb, "--build", os.path.abspath(self.a.build), "--corpus",
+               self.a.corpus or "", "--out", self.out, "--file", self.big, "-k", str(self.a.k)]
+        o = run_json(cmd, timeout=7200, allow_fail=True)[0]
+        if "failed" in o:
+            self.failures.append("write_bench: %s" % o)
+        self.results["writers"] = o
+
     def run_latency(self):
         n = "50" if self.a.smoke else "2000"
         o = run_json([self.tool("mpbench"), "latency", self.ten, "-n", n, "-t", "2"], allow_fail=True)[0]
@@ -575,6 +588,46 @@ unset y2label
         else:
             L.append("(no stats: the pipeline run failed)")
         L.append("")
+        wr = r.get("writers") or {}
+        if wr.get("c"):
+            c = wr["c"]
+            L.append("### Writers (perf/write_bench.py: medians of %d interleaved rounds)"
+                     % next(iter(c["configs"].values()))["runs"])
+            L.append("")
+            L.append("Input: %s (%.1f MB), output to /dev/null; load at the time %s." % (
+                os.path.basename(c["file"]), c["bytes"] / 1e6, " ".join("%.2f" % x for x in c["load"])))
+            L.append("")
+            L.append("| command | median s | MB/s (input) | CPU s |")
+            L.append("|---|---:|---:|---:|")
+            for name, v in c["configs"].items():
+                L.append("| %s | %.2f | %.1f | %.2f |" % (name, v["median_s"], v["median_mb_s"], v["median_cpu_s"]))
+            L.append("")
+            L.append("| ratio | value | target |")
+            L.append("|---|---:|---|")
+            L.append("| convert -o marcxml vs yaz-marcdump -o marcxml (wall) | %s | ≥ 3× |" % fmt(c.get("ratio_marcxml_vs_yaz")))
+            L.append("| same, CPU seconds | %s | — |" % fmt(c.get("ratio_marcxml_vs_yaz_cpu")))
+            L.append("| ISO 2709 → ISO 2709 copy, MB/s | %s | ≥ 1000 |" % fmt(c.get("iso2709_copy_mb_s"), 0))
+            py = wr.get("python") or {}
+            if py:
+                L.append("")
+                L.append("Python (%.0f MB file; pymarc 5.3.1 from ../shared/peers):" % (py["file_bytes"] / 1e6))
+                L.append("")
+                L.append("| | marcpipe | pymarc | ratio (wall) | ratio (CPU) | target |")
+                L.append("|---|---:|---:|---:|---:|---|")
+                for k, v in py["writers"].items():
+                    L.append("| %s over the file | %.2f s | %s | %s | %s | %s |" % (
+                        k, v["marcpipe_median_s"], "%.2f s" % v["pymarc_median_s"] if "pymarc_median_s" in v else "SKIP",
+                        fmt(v.get("ratio")), fmt(v.get("ratio_cpu")),
+                        "≥ 30×" if k in ("XMLWriter", "JSONWriter") else "—"))
+                for k, v in py.get("loops", {}).items():
+                    L.append("| read + %s per record, over the file | %.2f s | %s | %s | %s | %s |" % (
+                        k, v["marcpipe_median_s"], "%.2f s" % v["pymarc_median_s"] if "pymarc_median_s" in v else "SKIP",
+                        fmt(v.get("ratio")), fmt(v.get("ratio_cpu")), "≥ 20×" if k != "title" else "—"))
+                for k, v in py["methods"].items():
+                    L.append("| %s() per record (CPU) | %.2f µs | %s | %s | %s | ≥ 20× |" % (
+                        k, v["marcpipe_us"], "%.1f µs" % v["pymarc_us"] if "pymarc_us" in v else "SKIP",
+                        fmt(v.get("ratio_wall")), fmt(v.get("ratio"))))
+            L.append("")
         L.append("### Latency (10-record file, %s iterations)" % ((r["latency"] or {}).get("series", [{}])[0].get("iters", "?")))
         L.append("")
         L.append("| variant | open+read+close median µs | p99 µs | first record median µs | p99 µs |")
@@ -637,6 +690,7 @@ unset y2label
         self.run_peers()
         self.run_latency()
         self.run_stress()
+        self.run_writers()
         m["load_end"] = load()
         m["uptime_end"] = sh("uptime")
         self.analyse()

@@ -86,6 +86,19 @@ void *mp__arena_alloc(mp__arena *a, size_t n, size_t align)
     return p;
 }
 
+void mp__arena_trim(mp__arena *a, void *p, size_t n)
+{
+    if (!a->cur || !p)
+        return;
+    uintptr_t base = (uintptr_t)a->cur->data, q = (uintptr_t)p;
+    if (q < base || q > base + a->used)
+        return;
+    size_t end = (size_t)(q - base);
+    if (n > a->used - end)
+        return;
+    a->used = end + n;
+}
+
 void mp__arena_reset(mp__arena *a)
 {
     mp__arena_block **link = &a->head;

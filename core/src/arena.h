@@ -22,6 +22,15 @@ typedef struct mp__arena {
 void mp__arena_init(mp__arena *a, size_t block_size);
 /* Returns aligned memory or NULL when allocation fails (never aborts). */
 void *mp__arena_alloc(mp__arena *a, size_t n, size_t align);
+/*
+ * Gives back the tail of the LAST allocation: p (the pointer the last
+ * mp__arena_alloc returned) keeps its first n bytes and the rest is free
+ * again (n = 0 frees it all: the bytes stay readable until the next
+ * allocation, which may hand out the same address - a grow-in-place
+ * idiom). A no-op when p is not in the current block or n is larger
+ * than what p got.
+ */
+void mp__arena_trim(mp__arena *a, void *p, size_t n);
 /* Forgets all allocations, keeps the blocks. */
 void mp__arena_reset(mp__arena *a);
 void mp__arena_free(mp__arena *a);

@@ -1,11 +1,16 @@
 /*
- * main.c - the `marcpipe` command-line tool: count, dump, stats.
+ * main.c - the `marcpipe` command-line tool: count, dump, stats, convert.
  *
  * Reads each FILE (or '-' for standard input) through the pipeline reader
  * (or the sequential reader with --sequential). Several files are read one
  * after the other on ONE shared mp_pool, so the worker threads are started
  * once. The tool is the consumer of each reader and runs single-threaded
  * on its side; it is the only place in marcpipe that prints.
+ *
+ * convert (and dump, a convert to the line format) opens one mp_writer for
+ * the whole run and hands each reader to mp_convert(): the readers are
+ * opened with output_format, so the records are serialised by the parser
+ * workers and this thread only writes the bytes in input order.
  *
  * Exit status: 0 clean, 1 data errors reported, 2 usage or I/O failure.
  */
@@ -20,9 +25,9 @@
 
 enum { EXIT_CLEAN = 0, EXIT_DATA = 1, EXIT_USAGE = 2 };
 
-typedef enum cli_cmd { CMD_COUNT, CMD_DUMP, CMD_STATS } cli_cmd;
+typedef enum cli_cmd { CMD_COUNT, CMD_DUMP, CMD_STATS, CMD_CONVERT } cli_cmd;
 
-static const char *const cmd_names[] = {"count", "dump", "stats"};
+static const char *const cmd_names[] = {"count", "dump", "stats", "convert"};
 
 typedef struct cli_opts {
     cli_cmd cmd;
@@ -30,6 +35,10 @@ typedef struct cli_opts {
     unsigned threads;    /* as asked (0: online CPUs) */
     uint64_t max_errors; /* global cap over all files (0: none) */
     int json, quiet, verbose, sequential;
+    int out_format;          /* -o (mp_format), 0: not given */
+    unsigned out_flags;      /* MP_WRITE_* from --ascii, --keep-leader, ... */
+    mp_damaged damaged;      /* --damaged */
+    const char *output;      /* --output FILE, NULL or "-": standard output */
     const char *errors_json; /* --errors-json FILE, or NULL */
     FILE *ej;                /* its stream while the run goes on */
 } cli_opts;
@@ -54,13 +63,14 @@ typedef struct cli_totals {
     uint64_t warned;   /* good records with warnings */
     uint64_t by_kind[MP_EK_COUNT];
     uint64_t warn_kind[MP_EK_COUNT];
-    cli_file *per_file; /* one per FILE argument (nfiles entries) */
+    cli_file *per_file; /* one per FILE argument */
     int nper;
     uint64_t unreported; /* counted by the reader but never returned (--policy skip) */
     unsigned files, failed_files;
-    int stopped;    /* --policy stop or --max-errors ended the run */
-    int io_failure; /* a file could not be opened or read */
-    mp_stats stats; /* per-stage counters summed over files (pipeline only) */
+    uint64_t refused; /* records the writer could not write (convert, dump) */
+    int stopped;      /* --policy stop, --damaged stop or --max-errors ended the run */
+    int io_failure;   /* a file could not be opened or read, or the output failed */
+    mp_stats stats;   /* per-stage counters summed over files (pipeline only) */
     int have_stats;
 } cli_totals;
 
@@ -80,15 +90,19 @@ static void usage(FILE *out)
     fprintf(out,
             "Usage: marcpipe COMMAND [OPTIONS] FILE...\n"
             "\n"
-            "Read MARC 21 / ISO 2709 files through marcpipe's multi-threaded pipeline.\n"
+            "Read MARC 21 / ISO 2709 files through marcpipe's multi-threaded pipeline,\n"
+            "and write them in other formats.\n"
             "FILE '-' is standard input. Several files are read one after the other on\n"
             "one shared pool of worker threads; counts and times cover all of them.\n"
             "\n"
             "Commands:\n"
-            "  count   parse and validate every record; print the number of good records\n"
-            "  dump    print every good record in yaz-marcdump's line format (leader line,\n"
-            "          '001 value', 'TAG ind1ind2 $a value $b value', blank line)\n"
-            "  stats   print records, error items by kind, bytes, seconds, MB/s, records/s\n"
+            "  count    parse and validate every record; print the number of good records\n"
+            "  dump     print every good record in yaz-marcdump's line format (leader line,\n"
+            "           '001 value', 'TAG ind1ind2 $a value $b value', blank line): the same\n"
+            "           as 'convert -o line' (with --json: 'convert -o ndjson')\n"
+            "  stats    print records, error items by kind, bytes, seconds, MB/s, records/s\n"
+            "  convert  write every good record in another format (-o) to standard output\n"
+            "           or --output FILE, in input order; the parser threads serialise\n"
             "\n"
             "Options:\n"
             "  -t, --threads N          parser worker threads (default 0: one per CPU)\n"
@@ -124,6 +138,23 @@ static void usage(FILE *out)
             "      --errors-json FILE   write every error item, warning and failure to FILE\n"
             "                           ('-': stdout) as one JSON object per line (ordinal and\n"
             "                           offset count from 0, \"record\" from 1)\n"
+            "  -i, --input-format F     iso2709 (or marc; default auto: detected)\n"
+            "  -o, --output-format F    convert: iso2709 (or marc), marcxml (or xml), json\n"
+            "                           (one array, one record per line), ndjson (one\n"
+            "                           object per line), mrk (MARCMaker, as pymarc's\n"
+            "                           TextWriter), line (default, as dump); -i and -o\n"
+            "                           mean what they mean for yaz-marcdump\n"
+            "  -f, --from E             the same as --encoding (yaz-marcdump's -f)\n"
+            "      --output FILE        convert, dump: write to FILE (default '-': stdout)\n"
+            "      --damaged D          convert, dump: a damaged record (an error item with a\n"
+            "                           parsed record) is reported and then: skip (default:\n"
+            "                           not written), write (what was parsed), stop (the\n"
+            "                           run ends); framing errors are never written\n"
+            "      --keep-leader        leave leader/09 as read (default: 'a' in iso2709,\n"
+            "                           marcxml and json output, whose text is UTF-8)\n"
+            "      --ascii              json: \\uXXXX escapes; marcxml: &#N; for non-ASCII\n"
+            "      --compact-xml        marcxml without line breaks, as pymarc writes it\n"
+            "      --spaced-json        json with ', ' and ': ', as pymarc's as_json\n"
             "  -q, --quiet              no error items and no progress bar on stderr\n"
             "  -v, --verbose            stats: add per-stage counters of the pipeline\n"
             "  -V, --version            print the version and exit\n"
@@ -137,21 +168,24 @@ static void usage(FILE *out)
             "text repaired under --utf8 replace or --marc8-replace, ...) is a good record\n"
             "with warnings: they go to stderr as 'warning: FILE: record N, offset OFFSET:\n"
             "KIND ...' and do not change the exit status (stages/FRAMING.md lists every\n"
-            "check). A progress bar is shown on stderr\n"
+            "check); convert and dump write such records. A progress bar is shown on stderr\n"
             "for runs longer than half a second when stderr is a terminal\n"
             "(environment: MARCPIPE_PROGRESS_DELAY=SECONDS changes the half second).\n"
             "\n"
             "Exit status:\n"
             "  0  every record was read (with or without warnings)\n"
-            "  1  data errors: error items were found (also with --policy skip), or\n"
-            "     --policy stop / --max-errors ended the run\n"
-            "  2  usage error, or a file could not be opened or read (a directory, a\n"
-            "     missing file, an I/O error)\n"
+            "  1  data errors: error items were found (also with --policy skip), a\n"
+            "     record could not be written (over iso2709's 99999 bytes), or\n"
+            "     --policy stop / --damaged stop / --max-errors ended the run\n"
+            "  2  usage error, a file could not be opened or read (a directory, a missing\n"
+            "     file, an I/O error), or the output failed\n"
             "\n"
             "Examples:\n"
             "  marcpipe count books.mrc\n"
             "  marcpipe stats --threads 4 --json a.mrc b.mrc\n"
             "  marcpipe dump books.mrc | less\n"
+            "  marcpipe convert -o marcxml --output books.xml books.mrc\n"
+            "  marcpipe convert -o iso2709 --damaged write --output fixed.mrc broken.mrc\n"
             "  curl -s https://example.org/export.mrc | marcpipe stats -\n"
             "  marcpipe count --policy stop --encoding marc8 old-catalogue.mrc\n");
 }
@@ -237,6 +271,12 @@ enum {
     OPT_SEQUENTIAL,
     OPT_CHUNKS,
     OPT_MARC8_REPLACE,
+    OPT_OUTPUT,
+    OPT_DAMAGED,
+    OPT_KEEP_LEADER,
+    OPT_ASCII,
+    OPT_COMPACT_XML,
+    OPT_SPACED_JSON,
     OPT_MARC8_DOUBLE,
     OPT_STRICT,
     OPT_ERRORS_JSON,
@@ -258,6 +298,15 @@ static const struct option long_options[] = {
     {"max-record-size", required_argument, NULL, OPT_MAX_RECORD_SIZE},
     {"unordered", no_argument, NULL, OPT_UNORDERED},
     {"sequential", no_argument, NULL, OPT_SEQUENTIAL},
+    {"input-format", required_argument, NULL, 'i'},
+    {"output-format", required_argument, NULL, 'o'},
+    {"from", required_argument, NULL, 'f'},
+    {"output", required_argument, NULL, OPT_OUTPUT},
+    {"damaged", required_argument, NULL, OPT_DAMAGED},
+    {"keep-leader", no_argument, NULL, OPT_KEEP_LEADER},
+    {"ascii", no_argument, NULL, OPT_ASCII},
+    {"compact-xml", no_argument, NULL, OPT_COMPACT_XML},
+    {"spaced-json", no_argument, NULL, OPT_SPACED_JSON},
     {"json", no_argument, NULL, 'j'},
     {"quiet", no_argument, NULL, 'q'},
     {"verbose", no_argument, NULL, 'v'},
@@ -275,14 +324,26 @@ static int parse_args(int argc, char **argv, cli_opts *o)
     static const char *const policies[] = {"report", "stop", "skip"};
     static const char *const encodings[] = {"auto", "utf8", "marc8", "raw"};
     static const char *const utf8s[] = {"strict", "replace", "ignore"};
+    static const char *const damaged[] = {"skip", "write", "stop"};
     static const char *const doubles[] = {"combined", "halves"};
+    /* Format names, yaz-marcdump's where it has one ("marc", "marcxml", "json", "line"). */
+    static const char *const in_names[] = {"auto", "iso2709", "marc", "marcxml",
+                                           "xml",  "json",    "mrk"};
+    static const mp_format in_fmts[] = {MP_FORMAT_AUTO,    MP_FORMAT_ISO2709, MP_FORMAT_ISO2709,
+                                        MP_FORMAT_MARCXML, MP_FORMAT_MARCXML, MP_FORMAT_JSON,
+                                        MP_FORMAT_MRK};
+    static const char *const out_names[] = {"iso2709", "marc",   "marcxml", "xml",
+                                            "json",    "ndjson", "mrk",     "line"};
+    static const mp_format out_fmts[] = {MP_FORMAT_ISO2709, MP_FORMAT_ISO2709, MP_FORMAT_MARCXML,
+                                         MP_FORMAT_MARCXML, MP_FORMAT_JSON,    MP_FORMAT_NDJSON,
+                                         MP_FORMAT_MRK,     MP_FORMAT_LINE};
     mp_reader_options defaults = MP_READER_OPTIONS_INIT;
     memset(o, 0, sizeof *o);
     o->ro = defaults;
     uint64_t v;
     int c, k;
 
-    while ((c = getopt_long(argc, argv, "t:p:m:e:u:c:jqvVh", long_options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "t:p:m:e:f:u:c:i:o:jqvVh", long_options, NULL)) != -1) {
         switch (c) {
         case 't':
             if (parse_uint(optarg, 1024, &v) != 0)
@@ -300,9 +361,44 @@ static int parse_args(int argc, char **argv, cli_opts *o)
             o->max_errors = v;
             break;
         case 'e':
+        case 'f':
             if ((k = pick(optarg, encodings, 4)) < 0)
                 return usage_error("--encoding wants auto, utf8, marc8 or raw, not '%s'", optarg);
             o->ro.encoding = (mp_encoding)k;
+            break;
+        case 'i':
+            if ((k = pick(optarg, in_names, 7)) < 0)
+                return usage_error("--input-format wants auto, iso2709 (marc), marcxml, json or "
+                                   "mrk, not '%s'",
+                                   optarg);
+            o->ro.format = in_fmts[k];
+            break;
+        case 'o':
+            if ((k = pick(optarg, out_names, 8)) < 0)
+                return usage_error("--output-format wants iso2709 (marc), marcxml, json, ndjson, "
+                                   "mrk or line, not '%s'",
+                                   optarg);
+            o->out_format = out_fmts[k];
+            break;
+        case OPT_OUTPUT:
+            o->output = optarg;
+            break;
+        case OPT_DAMAGED:
+            if ((k = pick(optarg, damaged, 3)) < 0)
+                return usage_error("--damaged wants skip, write or stop, not '%s'", optarg);
+            o->damaged = (mp_damaged)k;
+            break;
+        case OPT_KEEP_LEADER:
+            o->out_flags |= MP_WRITE_KEEP_LEADER;
+            break;
+        case OPT_ASCII:
+            o->out_flags |= MP_WRITE_ASCII;
+            break;
+        case OPT_COMPACT_XML:
+            o->out_flags |= MP_WRITE_XML_COMPACT;
+            break;
+        case OPT_SPACED_JSON:
+            o->out_flags |= MP_WRITE_JSON_SPACED;
             break;
         case 'u':
             if ((k = pick(optarg, utf8s, 3)) < 0)
@@ -503,7 +599,7 @@ static void add_stats(mp_stats *sum, const mp_stats *s)
 }
 
 /* The warnings of a good record: counted, printed, written as JSON. */
-static void handle_warnings(const char *path, const mp_record *rec, cli_opts *o, cli_file *pf,
+static void handle_warnings(const char *path, const mp_record *rec, const cli_opts *o, cli_file *pf,
                             mp_cli_progress *bar)
 {
     uint32_t n = mp_record_warning_count(rec);
@@ -533,12 +629,76 @@ static void handle_warnings(const char *path, const mp_record *rec, cli_opts *o,
     }
 }
 
+/* An error item: counted, printed, written as JSON. */
+static void handle_item(const char *path, const mp_error_info *e, const cli_opts *o, cli_file *pf,
+                        mp_cli_progress *bar)
+{
+    pf->errors++;
+    if ((unsigned)e->kind < MP_EK_COUNT)
+        pf->by_kind[e->kind]++;
+    if (!o->quiet) {
+        mp__cli_progress_clear(bar);
+        print_item(path, e);
+    }
+    if (o->ej)
+        ej_item(o->ej, pf->path, e);
+}
+
+/* What convert and dump hand to mp_convert's callbacks. Main thread only. */
+typedef struct conv_ctx {
+    const char *path;
+    const cli_opts *o;
+    cli_totals *t;
+    cli_file *pf;
+    mp_cli_progress *bar;
+    uint64_t bytes_before;   /* t->bytes before this file */
+    uint64_t records_before; /* t->records before this file */
+} conv_ctx;
+
+static int conv_error(void *user, int rc, const mp_error_info *e)
+{
+    conv_ctx *c = user;
+    if (rc == MP_ERECORD) {
+        handle_item(c->path, e, c->o, c->pf, c->bar);
+        return 0;
+    }
+    c->t->refused++; /* the writer's refusal (over ISO 2709's limits) */
+    if (!c->o->quiet) {
+        mp__cli_progress_clear(c->bar);
+        print_item(c->path, e);
+    }
+    if (c->o->ej) {
+        ej_head(c->o->ej, "refused", c->pf->path);
+        ej_where(c->o->ej, mp_error_kind_name(e->kind), e->ordinal, e->offset, e->control_number,
+                 e->tag, e->subfield, e->message, sizeof e->message);
+        fprintf(c->o->ej, ",\"length\":%" PRIu64 "}\n", e->length);
+    }
+    return 0;
+}
+
+static int conv_warnings(void *user, const mp_record *rec)
+{
+    conv_ctx *c = user;
+    handle_warnings(c->path, rec, c->o, c->pf, c->bar);
+    return 0;
+}
+
+static void conv_progress(void *user, const mp_convert_counts *k)
+{
+    conv_ctx *c = user;
+    if (c->bar->enabled)
+        mp__cli_progress_update(c->bar, c->bytes_before + k->bytes_in,
+                                c->records_before + k->records);
+}
+
 /*
  * Reads one input to its end (or to the end of the run: --policy stop,
- * --max-errors). Fills *pf and updates *t. Returns 1 when the run must end now.
+ * --damaged stop, --max-errors, a failed output). count and stats read
+ * here; dump and convert hand the reader to mp_convert with the run's
+ * writer w. Fills *pf and updates *t. Returns 1 when the run must end now.
  */
 static int run_file(const char *path, cli_opts *o, cli_totals *t, cli_file *pf,
-                    mp_cli_progress *bar)
+                    mp_cli_progress *bar, mp_writer *w)
 {
     mp_reader *src = NULL;
     const char *shown = strcmp(path, "-") == 0 ? "<stdin>" : path;
@@ -549,7 +709,11 @@ static int run_file(const char *path, cli_opts *o, cli_totals *t, cli_file *pf,
     int rc = src_open(&src, path, o);
     if (rc != MP_OK) {
         mp__cli_progress_clear(bar);
-        fprintf(stderr, "%s: %s: %s\n", prog, shown, mp_strerror(rc));
+        if (rc == MP_EINVAL && o->ro.format != MP_FORMAT_AUTO && o->ro.format != MP_FORMAT_ISO2709)
+            fprintf(stderr, "%s: %s: this build cannot read that --input-format yet\n", prog,
+                    shown);
+        else
+            fprintf(stderr, "%s: %s: %s\n", prog, shown, mp_strerror(rc));
         if (o->ej)
             ej_failure(o->ej, shown, rc, 0, mp_strerror(rc));
         pf->failed = 1;
@@ -562,61 +726,75 @@ static int run_file(const char *path, cli_opts *o, cli_totals *t, cli_file *pf,
 
     uint64_t n = 0, bytes = 0, lib_records = 0, lib_errors = 0;
     uint64_t bytes_before = t->bytes;
-    int end_run = 0;
+    int end_run = 0, damaged_stop = 0;
     const mp_record *rec;
-    for (;;) {
-        rc = mp_reader_next(src, &rec);
+    if (w != NULL) {
+        conv_ctx cc = {path, o, t, pf, bar, bytes_before, t->records};
+        mp_convert_options co = MP_CONVERT_OPTIONS_INIT;
+        co.damaged = o->damaged;
+        co.on_error = conv_error;
+        co.on_warnings = conv_warnings;
+        co.on_progress = conv_progress;
+        co.user = &cc;
+        mp_convert_counts k;
+        rc = mp_convert(src, w, &co, &k);
+        pf->records = k.records;
         if (rc == MP_OK) {
-            pf->records++;
-            handle_warnings(shown, rec, o, pf, bar);
-            if (o->cmd == CMD_DUMP) {
-                if (o->json)
-                    mp__cli_dump_json(stdout, rec);
-                else
-                    mp__cli_dump_line(stdout, rec);
-            }
-        } else if (rc == MP_ERECORD) {
-            const mp_error_info *e = mp_reader_error(src);
-            pf->errors++;
-            if (e != NULL && (unsigned)e->kind < MP_EK_COUNT)
-                pf->by_kind[e->kind]++;
-            if (!o->quiet && e != NULL) {
-                mp__cli_progress_clear(bar);
-                print_item(path, e);
-            }
-            if (o->ej && e != NULL)
-                ej_item(o->ej, shown, e);
-        } else if (rc == MP_EOF) {
-            break;
-        } else {
-            const mp_error_info *e = mp_reader_error(src);
+            rc = MP_EOF;
+        } else if (mp_writer_status(w) < 0) {
             mp__cli_progress_clear(bar);
-            if (rc == MP_ESTOPPED || rc == MP_ELIMIT) {
-                t->stopped = 1;
-                end_run = 1;
-                if (!o->quiet)
-                    fprintf(stderr, "%s: %s: %s; the run ends here\n", prog, shown,
-                            rc == MP_ESTOPPED ? "stopped at the first error (--policy stop)"
-                                              : "error cap reached (--max-errors)");
-            } else {
-                t->io_failure = 1;
-                t->failed_files++;
-                pf->failed = 1;
-                pf->error = mp_err_name(rc);
-                if (e != NULL && e->message[0] != '\0')
-                    fprintf(stderr, "%s: %s: offset %" PRIu64 ": %s: %.*s\n", prog, shown,
-                            e->offset, mp_strerror(rc), (int)sizeof e->message, e->message);
-                else
-                    fprintf(stderr, "%s: %s: %s\n", prog, shown, mp_strerror(rc));
-                if (o->ej)
-                    ej_failure(o->ej, shown, rc, e != NULL ? e->offset : 0,
-                               e != NULL && e->message[0] ? e->message : mp_strerror(rc));
-            }
-            break;
+            int err = mp_writer_errno(w);
+            fprintf(stderr, "%s: cannot write the output: %s\n", prog,
+                    err ? strerror(err) : mp_strerror(mp_writer_status(w)));
+            t->io_failure = 1;
+            end_run = 1;
+            rc = MP_EOF; /* reported */
+        } else if (rc == MP_ESTOPPED && o->damaged == MP_DAMAGED_STOP && k.damaged > 0) {
+            damaged_stop = 1;
         }
-        if ((++n & 255) == 0 && bar->enabled) {
-            mp_reader_counts(src, &lib_records, &lib_errors, &bytes);
-            mp__cli_progress_update(bar, bytes_before + bytes, t->records + pf->records);
+    } else {
+        for (;;) {
+            rc = mp_reader_next(src, &rec);
+            if (rc == MP_OK) {
+                pf->records++;
+                handle_warnings(shown, rec, o, pf, bar);
+            } else if (rc == MP_ERECORD) {
+                const mp_error_info *e = mp_reader_error(src);
+                if (e != NULL)
+                    handle_item(path, e, o, pf, bar);
+            } else {
+                break;
+            }
+            if ((++n & 255) == 0 && bar->enabled) {
+                mp_reader_counts(src, &lib_records, &lib_errors, &bytes);
+                mp__cli_progress_update(bar, bytes_before + bytes, t->records + pf->records);
+            }
+        }
+    }
+    if (rc != MP_EOF) {
+        const mp_error_info *e = mp_reader_error(src);
+        mp__cli_progress_clear(bar);
+        if (rc == MP_ESTOPPED || rc == MP_ELIMIT) {
+            t->stopped = 1;
+            end_run = 1;
+            if (!o->quiet)
+                fprintf(stderr, "%s: %s: %s; the run ends here\n", prog, shown,
+                        damaged_stop        ? "stopped at the first damaged record (--damaged stop)"
+                        : rc == MP_ESTOPPED ? "stopped at the first error (--policy stop)"
+                                            : "error cap reached (--max-errors)");
+        } else {
+            t->io_failure = 1;
+            t->failed_files++;
+            pf->failed = 1;
+            pf->error = mp_err_name(rc);
+            if (e != NULL && e->message[0] != '\0')
+                fprintf(stderr, "%s: %s: offset %" PRIu64 ": %s: %.*s\n", prog, shown, e->offset,
+                        mp_strerror(rc), (int)sizeof e->message, e->message);
+            else
+                fprintf(stderr, "%s: %s: %s\n", prog, shown, mp_strerror(rc));
+            if (o->ej)
+                ej_failure(o->ej, shown, rc, e != NULL ? e->offset : 0,
+                           e != NULL && e->message[0] ? e->message : mp_strerror(rc));
         }
     }
 
@@ -785,11 +963,35 @@ int main(int argc, char **argv)
     if (r >= 0)
         return r;
     if (optind >= argc)
-        return usage_error("%s", "missing COMMAND (count, dump or stats)");
-    int cmd = pick(argv[optind], cmd_names, 3);
+        return usage_error("%s", "missing COMMAND (count, dump, stats or convert)");
+    int cmd = pick(argv[optind], cmd_names, 4);
     if (cmd < 0)
-        return usage_error("unknown command '%s' (want count, dump or stats)", argv[optind]);
+        return usage_error("unknown command '%s' (want count, dump, stats or convert)",
+                           argv[optind]);
     o.cmd = (cli_cmd)cmd;
+    int writes = o.cmd == CMD_DUMP || o.cmd == CMD_CONVERT;
+    if (o.cmd == CMD_DUMP && o.out_format != 0)
+        return usage_error("%s", "dump prints the line format (--json: ndjson); use convert -o");
+    if (!writes && (o.out_format != 0 || o.output != NULL || o.out_flags != 0 || o.damaged != 0))
+        return usage_error("%s: -o, --output, --damaged and the output flags are for convert "
+                           "and dump",
+                           cmd_names[o.cmd]);
+    if (o.cmd == CMD_CONVERT && o.json)
+        return usage_error("%s", "convert: use -o json or -o ndjson instead of --json");
+    mp_writer_options wo = MP_WRITER_OPTIONS_INIT;
+    if (writes) {
+        wo.format = o.cmd == CMD_DUMP ? (o.json ? MP_FORMAT_NDJSON : MP_FORMAT_LINE)
+                    : o.out_format    ? (mp_format)o.out_format
+                                      : MP_FORMAT_LINE;
+        wo.flags = o.out_flags;
+        /* The parser workers serialise; the writer only copies their bytes. */
+        o.ro.output_format = wo.format;
+        o.ro.output_flags = wo.flags;
+    }
+    int to_stdout = writes && (o.output == NULL || strcmp(o.output, "-") == 0);
+    if (o.errors_json != NULL && strcmp(o.errors_json, "-") == 0 && (to_stdout || o.json))
+        return usage_error("%s", "--errors-json -: standard output already carries the records "
+                                 "or the --json summary; give a file");
     int nfiles = argc - optind - 1;
     char **files = argv + optind + 1;
     if (nfiles <= 0)
@@ -799,7 +1001,7 @@ int main(int argc, char **argv)
         if (strcmp(files[i], "-") == 0 && stdin_seen++)
             return usage_error("%s", "'-' (standard input) may be given only once");
 
-    /* Progress: only on a terminal, not when dump output goes to the same terminal. */
+    /* Progress: only on a terminal, not when records go to the same terminal. */
     uint64_t total_bytes = 0;
     int total_known = 1;
     for (int i = 0; i < nfiles; i++) {
@@ -809,12 +1011,23 @@ int main(int argc, char **argv)
         else
             total_known = 0;
     }
-    int bar_on = !o.quiet && isatty(STDERR_FILENO) && !(o.cmd == CMD_DUMP && isatty(STDOUT_FILENO));
+    int bar_on = !o.quiet && isatty(STDERR_FILENO) && !(to_stdout && isatty(STDOUT_FILENO));
     mp_cli_progress bar;
     mp__cli_progress_init(&bar, bar_on, total_known ? total_bytes : 0);
 
     static char outbuf[1 << 20];
     setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
+
+    mp_writer *w = NULL;
+    if (writes) {
+        int rc = to_stdout ? mp_writer_open_fd(&w, STDOUT_FILENO, &wo)
+                           : mp_writer_open_path(&w, o.output, &wo);
+        if (rc != MP_OK) {
+            fprintf(stderr, "%s: %s: %s\n", prog, to_stdout ? "<stdout>" : o.output,
+                    mp_strerror(rc));
+            return EXIT_USAGE;
+        }
+    }
 
     double t0 = mp__cli_now();
     if (!o.sequential) {
@@ -822,6 +1035,7 @@ int main(int argc, char **argv)
         if (rc != MP_OK) {
             fprintf(stderr, "%s: cannot start %u worker threads: %s\n", prog, o.threads,
                     mp_strerror(rc));
+            mp_writer_close(w);
             return EXIT_USAGE;
         }
         o.ro.pool = pool;
@@ -834,6 +1048,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "%s: --errors-json %s: %s\n", prog, o.errors_json, strerror(errno));
             if (pool != NULL)
                 mp_pool_destroy(pool);
+            mp_writer_close(w);
             return EXIT_USAGE;
         }
     }
@@ -844,16 +1059,26 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s: out of memory\n", prog);
         if (pool != NULL)
             mp_pool_destroy(pool);
+        mp_writer_close(w);
         return EXIT_USAGE;
     }
     for (int i = 0; i < nfiles; i++) {
         t.nper = i + 1;
-        if (run_file(files[i], &o, &t, &t.per_file[i], &bar))
+        if (run_file(files[i], &o, &t, &t.per_file[i], &bar, w))
             break;
     }
     if (o.ej != NULL && o.ej != stdout && fclose(o.ej) != 0) {
         fprintf(stderr, "%s: --errors-json %s: %s\n", prog, o.errors_json, strerror(errno));
         t.io_failure = 1;
+    }
+    if (w != NULL) {
+        int failed = mp_writer_status(w) < 0; /* already reported by run_file */
+        int rc = mp_writer_close(w);          /* footer, flush */
+        if (rc < 0 && !failed)
+            fprintf(stderr, "%s: cannot write the output: %s\n", prog,
+                    rc == MP_EIO ? strerror(errno) : mp_strerror(rc));
+        if (rc < 0)
+            t.io_failure = 1;
     }
     double secs = mp__cli_now() - t0;
     mp__cli_progress_clear(&bar);
@@ -862,10 +1087,10 @@ int main(int argc, char **argv)
 
     if (t.io_failure)
         status = EXIT_USAGE;
-    else if (t.errors > 0 || t.stopped)
+    else if (t.errors > 0 || t.stopped || t.refused > 0)
         status = EXIT_DATA;
 
-    if (o.cmd != CMD_DUMP) {
+    if (!writes) {
         if (o.json)
             print_json(&o, &t, secs, status);
         else if (o.cmd == CMD_COUNT)

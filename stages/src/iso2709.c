@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "marc.h"
+#include "write_internal.h"
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -70,6 +71,12 @@ int mp__marc_fmt_init(mp__marc_fmt *fmt, const mp_reader_options *opts)
     fmt->strict = opts->strict != 0;
     fmt->record_fn = opts->record_fn;
     fmt->record_fn_user = opts->record_fn_user;
+    if (opts->output_format != MP_FORMAT_AUTO && !mp__write_format_ok(opts->output_format))
+        return MP_EINVAL;
+    if (opts->output_flags & ~MP_WRITE_FLAGS_ALL)
+        return MP_EINVAL;
+    fmt->out_format = opts->output_format;
+    fmt->out_flags = opts->output_flags;
     return MP_OK;
 }
 
@@ -371,6 +378,8 @@ static int mp__text(mp__parse_ctx *x, const mp__text_opts *o, const unsigned cha
         r = mp__utf8_check(o, in, n, x->a, out, out_len, &te);
     if (r < 0)
         return r;
+    if (*out != (const char *)in)
+        x->rec->converted = 1; /* the text differs from the stored bytes */
     if (te.kind == 0)
         return 0;
     size_t at = mp__unrewrite(rw, te.position);
@@ -990,6 +999,7 @@ int mp__marc_parse_item(const void *fmtv, mp__item *item, mp__arena *arena)
     rec->raw_len = item->len;
     rec->offset = item->offset;
     rec->ordinal = item->ordinal;
+    rec->text_raw = fmt->encoding == MP_ENCODING_RAW;
     x.rec = rec;
     item->result = NULL;
     if (item->frame_kind == MP_EK_LENGTH || item->frame_kind == MP_EK_TERMINATOR)
@@ -1011,6 +1021,8 @@ int mp__marc_parse_item(const void *fmtv, mp__item *item, mp__arena *arena)
         if (x.oom)
             return MP_ENOMEM;
     }
+    if (fmt->out_format && !rec->dropped)
+        mp__write_prepare(rec, arena, fmt->out_format, fmt->out_flags);
     item->result = rec;
     item->status = rec->err ? MP_ERECORD : 0;
     return MP_OK;

@@ -53,6 +53,8 @@ typedef struct mp__marc_fmt {
     int strict;         /* opts->strict: warnings become the record's error */
     mp_record_fn record_fn;
     void *record_fn_user;
+    int out_format;     /* mp_format the workers serialise to (0: none) */
+    unsigned out_flags; /* MP_WRITE_* flags for it */
 } mp__marc_fmt;
 
 /* First problem found in a record (in the arena, or in a clone). */
@@ -63,23 +65,41 @@ typedef struct mp__rec_err {
     char msg[115];
 } mp__rec_err;
 
+/* Who owns a record's memory; mp_record_free acts on it. */
+enum mp__rec_owner {
+    MP__OWN_ARENA = 0, /* borrowed: a chunk arena (or the sequential reader's) */
+    MP__OWN_CLONE = 1, /* one block from mp_record_clone */
+    MP__OWN_EDIT = 2,  /* editable (build.h): the record and its mp__edit */
+    MP__OWN_VIEW = 3,  /* mp_record_view: this header only, the arrays are borrowed */
+};
+
+typedef struct mp__edit mp__edit; /* build.c */
+
 /* A record: raw bytes + index. Written by the worker that parses it,
- * then only read (by the consumer and whoever it lends the record to). */
+ * then only read (by the consumer and whoever it lends the record to).
+ * Editable records (build.c) are written by their owner thread only. */
 struct mp_record {
-    const unsigned char *raw; /* ISO 2709 bytes (chunk, spill, window or clone) */
+    /* ISO 2709 bytes (chunk, spill, window or clone). Records without
+     * input bytes (no_input: built, edited, views) keep only their 24-byte
+     * leader here. */
+    const unsigned char *raw;
     uint32_t raw_len;
     uint32_t nfields;
-    mp_field *fields; /* nfields entries (arena or clone) */
+    mp_field *fields; /* nfields entries (arena, clone, edit storage or the caller's) */
     const char *cn;   /* 001 data, NULL when absent */
     uint32_t cn_len;
-    uint8_t dropped;  /* record_fn returned 1: not delivered */
-    uint8_t is_clone; /* allocated by mp_record_clone */
-    uint64_t offset;  /* stream offset of raw[0] */
-    uint64_t ordinal; /* unit ordinal */
-    mp__rec_err *err; /* first error, NULL for a record without errors */
-    mp_warning
-        *warns;      /* the first min(nwarns, MP_RECORD_WARNINGS_KEPT) warnings (arena or clone) */
-    uint32_t nwarns; /* warnings found */
+    uint8_t dropped;   /* record_fn returned 1: not delivered */
+    uint8_t owner;     /* enum mp__rec_owner */
+    uint8_t no_input;  /* built, edited or a view: raw is the leader only */
+    uint8_t converted; /* some text was decoded into the arena: it differs from raw */
+    uint8_t text_raw;  /* read with MP_ENCODING_RAW: text as stored, maybe not UTF-8 */
+    uint64_t offset;   /* stream offset of raw[0] */
+    uint64_t ordinal;  /* unit ordinal */
+    mp__rec_err *err;  /* first error, NULL for a record without errors */
+    /* The first min(nwarns, MP_RECORD_WARNINGS_KEPT) warnings (arena or
+     * clone), NULL when none. */
+    mp_warning *warns;
+    uint32_t nwarns;    /* warnings found */
     uint32_t warns_cap; /* entries allocated at warns (worker only, while parsing) */
     /* Where each field's body lies in raw: [2 * i] offset, [2 * i + 1]
      * length. Only when decoding changed some field's data (NULL: every
@@ -90,7 +110,21 @@ struct mp_record {
     mp__arena *arena;
     const void *ann; /* mp_record_annotate's block (arena), or NULL */
     size_t ann_len;
+    /* The serialised record (reader option output_format), written by the
+     * worker that parsed it, in the chunk arena or the raw bytes
+     * themselves; read by the consumer (mp_writer_write). out_rc: the
+     * serialiser's refusal (MP_ETOOBIG, MP_EINVAL), 0 otherwise; out ==
+     * NULL with out_rc == 0 means "not prepared" (serialise inline). */
+    const unsigned char *out;
+    uint32_t out_len;
+    int32_t out_rc;
+    uint32_t out_flags; /* the flags out was made with */
+    uint8_t out_format; /* mp_format of out, 0 when none */
+    mp__edit *edit;     /* MP__OWN_EDIT: the owned storage (build.c) */
 };
+
+/* Frees an MP__OWN_EDIT record and its storage (build.c). */
+void mp__record_edit_free(mp_record *rec);
 
 /* Copies the caller's options into *out: the first opts->size bytes
  * (0: all), zero for fields past them, all zero for NULL. MP_OK, or

@@ -20,6 +20,7 @@ import logging
 import warnings
 from typing import Iterator, List, Optional, Tuple, Type
 
+from . import _marcpipe
 from .exceptions import (
     BadSubfieldCodeWarning,
     BaseAddressInvalid,
@@ -165,6 +166,17 @@ def pymarc_check(marc: bytes, force_utf8: bool = False) -> Optional[_Found]:
     except _Refused as r:
         return r.cls, r.cls_args
     return None
+
+
+def _marc8(data: bytes) -> str:
+    """MARC-8 -> str through the C decoder (pymarc's double-diacritic halves):
+    wraps the bytes in a one-field record. Problems become U+FFFD, quietly."""
+    body = b"  \x1fa" + data.replace(b"\x1d", b"").replace(b"\x1e", b"") + b"\x1e"
+    base = 24 + 12 + 1
+    total = base + len(body) + 1
+    leader = b"%05dnam  22%05d   4500" % (total, base)
+    rec = leader + b"245%04d00000" % len(body) + b"\x1e" + body + b"\x1d"
+    return _marcpipe._decode(rec, hide_utf8_warnings=True)["245"]["a"]
 
 
 def pymarc_framing(unit: bytes) -> Optional[Type[BaseException]]:

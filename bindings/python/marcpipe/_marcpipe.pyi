@@ -1,8 +1,23 @@
 """Type stubs for the C extension marcpipe._marcpipe."""
 
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
 
 LIB_VERSION: str
+
+# marcpipe/write.h: output formats (mp_format) and flags (MP_WRITE_*).
+FORMAT_ISO2709: int
+FORMAT_MARCXML: int
+FORMAT_JSON: int
+FORMAT_NDJSON: int
+FORMAT_MRK: int
+FORMAT_LINE: int
+WRITE_KEEP_LEADER: int
+WRITE_JSON_SPACED: int
+WRITE_ASCII: int
+WRITE_XML_COMPACT: int
+WRITE_XML_NAMESPACE: int
+E_TOOBIG: int  # MP_ETOOBIG: over ISO 2709's limits
+E_INVAL: int  # MP_EINVAL: a value the format cannot carry
 
 class RecordBase:
     title: Optional[str]
@@ -16,6 +31,11 @@ class RecordBase:
     def get(self, tag: str, default: Any = ...) -> Any: ...
     def get_fields(self, *tags: str) -> List[Any]: ...
     def _tags(self) -> List[str]: ...
+    def _write(self, format: int, flags: int, text: bool = ...) -> Union[bytes, str, int, None]:
+        """The library's serialisation (str with text=True); None: a shape
+        for pymarc's path; an int: the library's refusal (E_TOOBIG, E_INVAL)."""
+    def _mark_utf8(self) -> bool: ...
+    def _as_dict(self) -> Optional[Dict[str, Any]]: ...
     def __getitem__(self, tag: str) -> Any: ...
     def __contains__(self, tag: object) -> bool: ...
     def __iter__(self) -> Iterator[Any]: ...

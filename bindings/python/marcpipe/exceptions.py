@@ -52,6 +52,7 @@ __all__ = [
     "RecordUnicodeDecodeError",
     "RecordValueError",
     "FilterError",
+    "RecordTooLarge",
 ]
 
 
@@ -267,3 +268,11 @@ class MissingLinkedFields(PymarcException):
     def __str__(self) -> str:
         return self.field.tag + " field includes a subfield 6 but no linked fields could be found."
 
+
+class RecordTooLarge(PymarcException, ValueError):
+    """A record the output format cannot hold (marcpipe).
+
+    ISO 2709 (``as_marc()``, ``MARCWriter``) holds at most 99,999 bytes per
+    record and 9,999 per field; pymarc writes such a record with a length
+    that no reader can follow, marcpipe refuses it (nothing is written).
+    """

@@ -55,6 +55,20 @@ typedef struct module_state {
     PyObject *title_slow;      /* f(record): title when fields were materialized */
     PyObject *warning_factory; /* f(kind, offset, ordinal, tag, subfield, message) */
     PyObject *warning_hook;    /* f(record, quiet): pymarc's warnings / logging, or None */
+    /* as_dict() from the compact layout (record.c): its keys, interned once,
+     * and the str of every all-digit tag, made on first use. */
+    PyObject *k_leader, *k_fields, *k_ind1, *k_ind2, *k_subfields;
+    PyObject *digit_tags[1000];
+    /* RecordBase._write's output buffer, reused (the GIL serialises its
+     * users); shrunk back when one record made it big. */
+    mp_buf scratch;
+    /* ... and its view arrays, kept between calls; `view_busy` when a call
+     * is using them (a Field property could call back into _write: that
+     * call then allocates its own). */
+    mp_field *view_fields;
+    mp_subfield *view_subs;
+    size_t view_fcap, view_scap;
+    int view_busy;
 } module_state;
 
 extern struct PyModuleDef module_def;

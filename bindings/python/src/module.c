@@ -248,6 +248,34 @@ static int mod_exec(PyObject *m)
         return -1;
     if (PyModule_AddStringConstant(m, "LIB_VERSION", mp_version()) < 0)
         return -1;
+    if (!(st->k_leader = PyUnicode_InternFromString("leader")) ||
+        !(st->k_fields = PyUnicode_InternFromString("fields")) ||
+        !(st->k_ind1 = PyUnicode_InternFromString("ind1")) ||
+        !(st->k_ind2 = PyUnicode_InternFromString("ind2")) ||
+        !(st->k_subfields = PyUnicode_InternFromString("subfields")))
+        return -1;
+    /* marcpipe/write.h's formats and flags, for RecordBase._write. */
+    static const struct {
+        const char *name;
+        long value;
+    } consts[] = {
+        {"FORMAT_ISO2709", MP_FORMAT_ISO2709},
+        {"FORMAT_MARCXML", MP_FORMAT_MARCXML},
+        {"FORMAT_JSON", MP_FORMAT_JSON},
+        {"FORMAT_NDJSON", MP_FORMAT_NDJSON},
+        {"FORMAT_MRK", MP_FORMAT_MRK},
+        {"FORMAT_LINE", MP_FORMAT_LINE},
+        {"WRITE_KEEP_LEADER", MP_WRITE_KEEP_LEADER},
+        {"WRITE_JSON_SPACED", MP_WRITE_JSON_SPACED},
+        {"WRITE_ASCII", MP_WRITE_ASCII},
+        {"WRITE_XML_COMPACT", MP_WRITE_XML_COMPACT},
+        {"WRITE_XML_NAMESPACE", MP_WRITE_XML_NAMESPACE},
+        {"E_TOOBIG", MP_ETOOBIG},
+        {"E_INVAL", MP_EINVAL},
+    };
+    for (size_t i = 0; i < sizeof consts / sizeof consts[0]; i++)
+        if (PyModule_AddIntConstant(m, consts[i].name, consts[i].value) < 0)
+            return -1;
     return 0;
 }
 
@@ -269,6 +297,13 @@ static int mod_traverse(PyObject *m, visitproc visit, void *arg)
     Py_VISIT(st->title_slow);
     Py_VISIT(st->warning_factory);
     Py_VISIT(st->warning_hook);
+    Py_VISIT(st->k_leader);
+    Py_VISIT(st->k_fields);
+    Py_VISIT(st->k_ind1);
+    Py_VISIT(st->k_ind2);
+    Py_VISIT(st->k_subfields);
+    for (int i = 0; i < 1000; i++)
+        Py_VISIT(st->digit_tags[i]);
     return 0;
 }
 
@@ -290,6 +325,19 @@ static int mod_clear(PyObject *m)
     Py_CLEAR(st->title_slow);
     Py_CLEAR(st->warning_factory);
     Py_CLEAR(st->warning_hook);
+    Py_CLEAR(st->k_leader);
+    Py_CLEAR(st->k_fields);
+    Py_CLEAR(st->k_ind1);
+    Py_CLEAR(st->k_ind2);
+    Py_CLEAR(st->k_subfields);
+    for (int i = 0; i < 1000; i++)
+        Py_CLEAR(st->digit_tags[i]);
+    mp_buf_free(&st->scratch);
+    PyMem_Free(st->view_fields);
+    PyMem_Free(st->view_subs);
+    st->view_fields = NULL;
+    st->view_subs = NULL;
+    st->view_fcap = st->view_scap = 0;
     return 0;
 }
 

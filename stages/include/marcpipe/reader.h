@@ -101,13 +101,17 @@ typedef struct mp_error_info {
  * workers: must be thread-safe. */
 typedef int (*mp_record_fn)(void *user, const mp_record *rec);
 
-/* Record serialisations, for input (options.format) and output. */
+/* Record serialisations, for input (options.format) and output
+ * (options.output_format, marcpipe/write.h). The last two are output
+ * only: as input, NDJSON is JSON, and LINE cannot be read. */
 typedef enum mp_format {
-    MP_FORMAT_AUTO = 0,    /* input: sniffed from the first bytes */
+    MP_FORMAT_AUTO = 0,    /* input: sniffed from the first bytes; output: none */
     MP_FORMAT_ISO2709 = 1, /* ISO 2709 / MARC 21 exchange format */
     MP_FORMAT_MARCXML = 2, /* MARC 21 slim XML */
     MP_FORMAT_JSON = 3,    /* MARC-in-JSON: one record per line or a JSON array */
     MP_FORMAT_MRK = 4,     /* MARCMaker mnemonic text (=LDR  ...) */
+    MP_FORMAT_NDJSON = 5,  /* output: MARC-in-JSON, one object per line */
+    MP_FORMAT_LINE = 6,    /* output: yaz-marcdump's line format (marcpipe dump) */
 } mp_format;
 
 /* Who runs the work. zstd's nbWorkers = 0 in spirit: one handle, a mode. */
@@ -149,8 +153,17 @@ typedef struct mp_reader_options {
      * warning or error, is the item's kind and message). Default 0:
      * readable records are delivered with their warnings attached. */
     int strict;
-    uint64_t range_start;         /* read only the units that begin in [range_start, range_end) */
-    uint64_t range_end;           /* 0: to the end of the input */
+    uint64_t range_start; /* read only the units that begin in [range_start, range_end) */
+    uint64_t range_end;   /* 0: to the end of the input */
+    /* Serialise every record in the parser workers (marcpipe/write.h):
+     * 0 (MP_FORMAT_AUTO): no. Otherwise the workers serialise each record
+     * they index (good and damaged ones) into the chunk arena, with
+     * output_flags (MP_WRITE_*), and mp_writer_write() of a writer with
+     * the same format and flags copies those bytes instead of serialising
+     * on the consumer's thread: that is how mp_convert() runs in parallel.
+     * mp_record_output() gives the bytes. */
+    mp_format output_format;
+    unsigned output_flags;
     mp_marc8_double marc8_double; /* default MP_MARC8_DOUBLE_COMBINED */
 } mp_reader_options;
 
@@ -160,7 +173,7 @@ typedef struct mp_reader_options {
     {                                                                                              \
         sizeof(mp_reader_options), MP_MODE_AUTO, 0, 0, 0, 0, MP_POLICY_REPORT, 0, 0,               \
             MP_ENCODING_AUTO, MP_UTF8_STRICT, 0, 0, NULL, NULL, NULL, MP_FORMAT_AUTO, 0, 0, 0,     \
-            MP_MARC8_DOUBLE_COMBINED                                                               \
+            MP_FORMAT_AUTO, 0, MP_MARC8_DOUBLE_COMBINED                                            \
     }
 
 /* User read callback: > 0 bytes, 0 end of input, < 0 failure (set *sys_errno). */
