@@ -793,6 +793,69 @@ Test(write, convert_damaged_policies_and_refusals, .timeout = 60)
     mf_free(&in);
 }
 
+static int on_warnings(void *user, const mp_record *rec)
+{
+    int *seen = user;
+    seen[0]++;
+    seen[1] += (int)mp_record_warning_count(rec);
+    return seen[0] == seen[2]; /* stop at the seen[2]-th warned record (0: never) */
+}
+
+Test(write, convert_reports_warned_records_and_writes_them, .timeout = 30)
+{
+    /* clean, warned (a bare delimiter), clean, warned (no indicators). */
+    static const char *const clean[] = {"001c", "24510$aT"};
+    static const char *const bare[] = {"001w1", "650 0$aCats$"};
+    static const char *const noind[] = {"001w2", "020$a1"};
+    mf_buf in;
+    mf_init(&in);
+    mf_record(&in, NULL, clean, 2);
+    mf_record(&in, NULL, bare, 2);
+    mf_record(&in, NULL, clean, 2);
+    mf_record(&in, NULL, noind, 2);
+    for (int pipeline = 0; pipeline < 2; pipeline++) {
+        for (int stop_at = 0; stop_at <= 1; stop_at++) {
+            mp_reader_options ro = MP_READER_OPTIONS_INIT;
+            ro.mode = pipeline ? MP_MODE_PIPELINE : MP_MODE_SEQUENTIAL;
+            ro.output_format = MP_FORMAT_MARCXML;
+            mp_reader *r;
+            cr_assert_eq(mp_reader_open_mem(&r, in.p, in.len, &ro), MP_OK);
+            mp_buf out = MP_BUF_INIT;
+            mp_writer *w;
+            cr_assert_eq(
+                mp_writer_open_buf(&w, &out, &(mp_writer_options){0, MP_FORMAT_MARCXML, 0, 0}),
+                MP_OK);
+            int seen[3] = {0, 0, stop_at};
+            mp_convert_options co = MP_CONVERT_OPTIONS_INIT;
+            co.on_warnings = on_warnings;
+            co.user = seen;
+            mp_convert_counts c;
+            int rc = mp_convert(r, w, &co, &c);
+            cr_assert_eq(mp_writer_close(w), MP_OK);
+            mp_counts k = MP_COUNTS_INIT;
+            mp_reader_get_counts(r, &k);
+            mp_reader_close(r);
+            if (stop_at) { /* the callback ended it before the warned record was written */
+                cr_assert_eq(rc, MP_ESTOPPED);
+                cr_assert_eq(seen[0], 1);
+                cr_assert_eq(c.written, 1);
+            } else {
+                cr_assert_eq(rc, MP_OK);
+                cr_assert_eq(seen[0], 2); /* warned records are good records: written */
+                cr_assert_eq(seen[1], 2);
+                cr_assert_eq(c.records, 4);
+                cr_assert_eq(c.written, 4);
+                cr_assert_eq(c.errors, 0);
+                cr_assert_eq(k.warnings, 2);
+                cr_assert_eq(k.records_with_warnings, 2);
+                cr_assert_not_null(memmem(out.data, out.len, "Cats", 4));
+            }
+            mp_buf_free(&out);
+        }
+    }
+    mf_free(&in);
+}
+
 Test(write, convert_in_order_equals_inline, .timeout = 120)
 {
     /* Pipeline with tiny chunks and 4 workers, serialising in the workers,

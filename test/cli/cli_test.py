@@ -455,6 +455,17 @@ def t_warnings():
         rc, out, err = run(["dump", path])
         check(rc == 0 and out.count(b"\n\n") == 3 and b"650  0 $a Cats $x Behavior." in out,
               "dump prints the warned records", rc, out, err)
+        check(err.count(": warning: ") == 3, "dump reports the warnings too", err)
+        ej = os.path.join(tmp, "warnings.jsonl")
+        rc, out, err = run(["convert", "-o", "marcxml", "-q", "--errors-json", ej,
+                            "--output", os.path.join(tmp, "out.xml"), path])
+        with open(ej, encoding="utf-8") as f:
+            kinds = [json.loads(l)["kind"] for l in f]
+        check(rc == 0 and kinds == ["INDICATOR", "SUBFIELD", "SUBFIELD"],
+              "convert writes warned records and reports their warnings", rc, kinds, err)
+        rc, out, err = run(["convert", "-o", "marcxml", "--errors-json", "-", path])
+        check(rc == 2 and "--errors-json" in err, "--errors-json - with records on stdout", rc,
+              err)
         rc, out, err = run(["count", "-q", path])
         check(rc == 0 and err == "", "-q silences warnings", rc, err)
         rc, out, err = run(["count", "--strict", path])
