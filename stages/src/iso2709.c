@@ -471,18 +471,20 @@ static size_t mp__delim_pos(const mp__parse_ctx *x, const char *t, size_t q)
 }
 
 /* mp__subfield's rare cases: an empty subfield, a delimiter ending the
- * field, a code that is not a printable ASCII character. Kept out of line
- * so that the common path stays inlined in the field walk. */
-__attribute__((noinline)) static int mp__subfield_odd(mp__parse_ctx *x, mp_field *f, const char *t,
-                                                      size_t q, size_t nx, int at_end, int raw,
-                                                      mp_subfield *subs, size_t cap, uint32_t *ns)
+ * field, a code that is not a printable ASCII character. Returns -1 when
+ * there is no subfield to store, else the code | (bytes it takes << 8).
+ * Out of line, and taking nothing of the caller's by address, so that the
+ * common path stays inlined in the field walk with its state in registers. */
+__attribute__((noinline)) static int mp__subfield_odd(mp__parse_ctx *x, const mp_field *f,
+                                                      const char *t, size_t q, size_t nx,
+                                                      int at_end, int raw)
 {
     if (q + 1 >= nx) { /* a delimiter right before another one, or last */
         mp__rec_warn(x, MP_EK_SUBFIELD, f->tag, 0, mp__delim_pos(x, t, q),
                      at_end ? "field %s: delimiter without a code at the end of the field; dropped"
                             : "field %s: empty subfield (two delimiters in a row); dropped",
                      f->tag);
-        return 0;
+        return -1;
     }
     unsigned char code = (unsigned char)t[q + 1];
     size_t skip = 1;
@@ -503,13 +505,7 @@ __attribute__((noinline)) static int mp__subfield_odd(mp__parse_ctx *x, mp_field
                      "field %s: subfield code is byte 0x%02X (a control character or space)",
                      f->tag, code);
     }
-    if (*ns == cap)
-        return 1;
-    subs[*ns].code = (char)code;
-    subs[*ns].data = t + q + 1 + skip;
-    subs[*ns].len = (uint32_t)(nx - q - 1 - skip);
-    (*ns)++;
-    return 0;
+    return (int)code | (int)(skip << 8);
 }
 
 /*
@@ -521,19 +517,24 @@ __attribute__((noinline)) static int mp__subfield_odd(mp__parse_ctx *x, mp_field
 static inline int mp__subfield(mp__parse_ctx *x, mp_field *f, const char *t, size_t q, size_t nx,
                                int at_end, int raw, mp_subfield *subs, size_t cap, uint32_t *ns)
 {
-    if (__builtin_expect(q + 1 < nx, 1)) {
-        unsigned char code = (unsigned char)t[q + 1];
-        if (__builtin_expect(code > 0x20 && code < 0x7F, 1)) {
-            if (*ns == cap)
-                return 1;
-            subs[*ns].code = (char)code;
-            subs[*ns].data = t + q + 2;
-            subs[*ns].len = (uint32_t)(nx - q - 2);
-            (*ns)++;
+    unsigned code;
+    size_t skip = 1;
+    if (__builtin_expect(q + 1 < nx && (unsigned char)(t[q + 1] - 0x21) < 0x5E, 1)) {
+        code = (unsigned char)t[q + 1]; /* 0x21 .. 0x7E */
+    } else {
+        int r = mp__subfield_odd(x, f, t, q, nx, at_end, raw);
+        if (r < 0)
             return 0;
-        }
+        code = (unsigned)r & 0xFFu;
+        skip = (size_t)r >> 8;
     }
-    return mp__subfield_odd(x, f, t, q, nx, at_end, raw, subs, cap, ns);
+    if (*ns == cap)
+        return 1;
+    subs[*ns].code = (char)code;
+    subs[*ns].data = t + q + 1 + skip;
+    subs[*ns].len = (uint32_t)(nx - q - 1 - skip);
+    (*ns)++;
+    return 0;
 }
 
 /*
@@ -637,17 +638,16 @@ __attribute__((noinline)) static void mp__indicators_odd(mp__parse_ctx *x, const
 
 /* Returns 0, MP_ENOMEM, or 1 when the field holds more than `cap`
  * subfields (only with overlapping field bodies: the caller then sizes an
- * array for this field alone and calls again). `pos`: record position
- * of b. */
+ * array for this field alone and calls again). */
 static int mp__data_field(mp__parse_ctx *x, mp_field *f, const unsigned char *b, size_t n,
-                          size_t pos, mp_subfield *subs, size_t cap, int special)
+                          mp_subfield *subs, size_t cap, int special)
 {
     const unsigned char *sd = memchr(b, MP__SD, n);
     size_t k = sd ? (size_t)(sd - b) : n; /* indicator region */
     f->ind1 = k > 0 ? (char)b[0] : ' ';
     f->ind2 = k > 1 ? (char)b[1] : ' ';
     if (__builtin_expect(k != 2 || b[0] < 0x20 || b[0] >= 0x7F || b[1] < 0x20 || b[1] >= 0x7F, 0))
-        mp__indicators_odd(x, f, b, k, pos);
+        mp__indicators_odd(x, f, b, k, (size_t)(b - x->rec->raw));
     /* Subfield text: converted in one call (a delimiter resets MARC-8 state,
      * so this equals converting subfield by subfield). */
     const char *t = (const char *)b + k;
@@ -659,6 +659,7 @@ static int mp__data_field(mp__parse_ctx *x, mp_field *f, const unsigned char *b,
         const char *o;
         size_t on, rn;
         mp__rewrites rw;
+        size_t pos = (size_t)(b - x->rec->raw);
         const unsigned char *src = mp__rewrite_codes(x, f->tag, b + k, tn, pos + k, &rn, &rw);
         if (!src)
             return MP_ENOMEM;
@@ -889,7 +890,8 @@ static int mp__index(mp__parse_ctx *x)
                           end);
             continue;
         }
-        if (__builtin_expect(fs > base && r[fs - 1] != MP__FT, 0) && flen > 0 && fs + flen <= end)
+        /* r[base - 1] is the directory terminator: fs - 1 is always valid. */
+        if (__builtin_expect(r[fs - 1] != MP__FT, 0) && fs > base && flen > 0 && fs + flen <= end)
             fs = mp__snap_start(x, f, base, end, fs);
         size_t be; /* body end (exclusive, without the terminator) */
         if (flen == 0 || fs + flen > end || r[fs + flen - 1] != MP__FT) {
@@ -940,36 +942,37 @@ static int mp__index(mp__parse_ctx *x)
              * in the data area counted above; overlapping bodies (a damaged
              * directory) could exceed that count, so check. */
             uint32_t nwarns = rec->nwarns;
-            size_t pos = (size_t)(b - r);
-            int rc = mp__data_field(x, f, b, bl, pos, subs ? subs + used_subs : NULL,
-                                    nsd - used_subs, special);
+            int rc = mp__data_field(x, f, b, bl, subs ? subs + used_subs : NULL, nsd - used_subs,
+                                    special);
             if (rc == 1) {
                 size_t cnt = mp__count_sd(b, bl);
                 mp_subfield *own = mp__arena_alloc(x->a, cnt * sizeof *subs, _Alignof(mp_subfield));
                 if (!own)
                     return MP_ENOMEM;
                 rec->nwarns = nwarns; /* the field is indexed again: no warning twice */
-                rc = mp__data_field(x, f, b, bl, pos, own, cnt, special);
+                rc = mp__data_field(x, f, b, bl, own, cnt, special);
             } else if (rc == 0) {
                 used_subs += f->nsubfields;
             }
             if (rc < 0)
                 return MP_ENOMEM;
         }
-        if (special && !rec->fraw && f->data != (const char *)b) {
-            /* Decoding changed this field: keep every field's raw body from
-             * now on. The earlier ones were not changed: data is raw. */
-            rec->fraw = mp__arena_alloc(x->a, 2 * nent * sizeof *rec->fraw, _Alignof(uint32_t));
-            if (!rec->fraw)
-                return MP_ENOMEM;
-            for (size_t k = 0; k < nf; k++) {
-                rec->fraw[2 * k] = (uint32_t)((const unsigned char *)fields[k].data - r);
-                rec->fraw[2 * k + 1] = fields[k].len;
+        if (__builtin_expect(special, 0)) { /* only decoding changes a field's data */
+            if (!rec->fraw && f->data != (const char *)b) {
+                /* Decoding changed this field: keep every field's raw body
+                 * from now on. The earlier ones were not changed: data is raw. */
+                rec->fraw = mp__arena_alloc(x->a, 2 * nent * sizeof *rec->fraw, _Alignof(uint32_t));
+                if (!rec->fraw)
+                    return MP_ENOMEM;
+                for (size_t k = 0; k < nf; k++) {
+                    rec->fraw[2 * k] = (uint32_t)((const unsigned char *)fields[k].data - r);
+                    rec->fraw[2 * k + 1] = fields[k].len;
+                }
             }
-        }
-        if (__builtin_expect(rec->fraw != NULL, 0)) {
-            rec->fraw[2 * nf] = (uint32_t)(b - r);
-            rec->fraw[2 * nf + 1] = (uint32_t)bl;
+            if (rec->fraw) {
+                rec->fraw[2 * nf] = (uint32_t)(b - r);
+                rec->fraw[2 * nf + 1] = (uint32_t)bl;
+            }
         }
         nf++;
     }
