@@ -200,3 +200,20 @@ def test_warnings_filter_error_raises_from_next():
         with pytest.raises(marcpipe.BadSubfieldCodeWarning):
             next(r)
         r.close()
+
+
+def test_marc8_module_as_pymarc():
+    from marcpipe import marc8
+    assert marcpipe.marc8_to_unicode is marc8.marc8_to_unicode
+    assert marc8.marc8_to_unicode(b"CO\x1bb2\x1bs is a gas") == "CO\u2082 is a gas"
+    assert marc8.marc8_to_unicode(b"\xebt\xecs") == "t\ufe20s\ufe21"  # pymarc's halves
+    assert marc8.marc8_to_unicode(b"a\x1b$1\x7f \x14\x1b(B z") == "a\u2014 z"  # III em dash
+    assert marc8.marc8_to_unicode(b"") == ""
+    assert marc8.marc8_to_unicode(b"x\x01y") == "xy"  # C0 controls dropped, as pymarc
+    # Starting sets other than Basic Latin / ANSEL.
+    assert marc8.MARC8ToUnicode(G0=0x4E).translate(b"A") == "\u0430"  # Basic Cyrillic
+    assert marc8.MARC8ToUnicode(G0=0x31).translate(b"!0!") == "\u4e00"  # EACC
+    assert marc8.MARC8ToUnicode(G1=0x4E).translate(b"\xc1") == "\u0430"
+    assert marc8.MARC8ToUnicode().translate(b"caf\xe2e") == "caf\xe9"
+    # Invalid MARC-8 is visible (U+FFFD), the text around it kept.
+    assert marc8.marc8_to_unicode(b"Soci\x1bt\xe2e") == "Soci\ufffdt\xe9"
