@@ -1,11 +1,12 @@
 /*
  * arena.c - per-chunk bump allocator.
  *
- * Blocks form a list; a reset rewinds to the first block and keeps the
- * blocks of the default size, so a recycled chunk allocates nothing in
- * steady state. Oversized blocks (made for one large request) are freed
- * on reset so that one huge record does not pin memory for ever: the
- * memory bound per chunk stays (blocks kept) x block_size.
+ * Blocks form a list; a reset rewinds to the first block and keeps up to
+ * MP__ARENA_KEEP_BLOCKS blocks of the default size, so a recycled chunk
+ * allocates nothing in steady state. Oversized blocks (made for one large
+ * request) and default blocks past the budget are freed on reset, so one
+ * huge or hostile record does not pin memory for ever: what an arena holds
+ * between uses is at most MP__ARENA_KEEP_BLOCKS x block_size.
  *
  * Not thread-safe: owned by whoever owns the chunk (see arena.h).
  */
@@ -102,17 +103,32 @@ void mp__arena_trim(mp__arena *a, void *p, size_t n)
 void mp__arena_reset(mp__arena *a)
 {
     mp__arena_block **link = &a->head;
+    unsigned kept = 0;
     while (*link) {
         mp__arena_block *b = *link;
-        if (b->size > a->block_size) {
+        if (b->size > a->block_size || kept == MP__ARENA_KEEP_BLOCKS) {
             *link = b->next;
             mp__free(b);
         } else {
+            kept++;
             link = &b->next;
         }
     }
     a->cur = a->head;
     a->used = 0;
+}
+
+mp__arena_mark mp__arena_save(const mp__arena *a)
+{
+    mp__arena_mark m = {a->cur, a->used};
+    return m;
+}
+
+void mp__arena_rewind(mp__arena *a, mp__arena_mark m)
+{
+    /* cur == NULL: nothing was allocated then; the first block is free again. */
+    a->cur = m.cur ? m.cur : a->head;
+    a->used = m.cur ? m.used : 0;
 }
 
 void mp__arena_free(mp__arena *a)

@@ -1,5 +1,5 @@
 /*
- * main.c - the `marcpipe` command-line tool: count, dump, stats, convert.
+ * main.c - the `marcpipe` command-line tool: count, dump, stats, convert, split.
  *
  * Reads each FILE (or '-' for standard input) through the pipeline reader
  * (or the sequential reader with --sequential). Several files are read one
@@ -25,9 +25,9 @@
 
 enum { EXIT_CLEAN = 0, EXIT_DATA = 1, EXIT_USAGE = 2 };
 
-typedef enum cli_cmd { CMD_COUNT, CMD_DUMP, CMD_STATS, CMD_CONVERT } cli_cmd;
+typedef enum cli_cmd { CMD_COUNT, CMD_DUMP, CMD_STATS, CMD_CONVERT, CMD_SPLIT } cli_cmd;
 
-static const char *const cmd_names[] = {"count", "dump", "stats", "convert"};
+static const char *const cmd_names[] = {"count", "dump", "stats", "convert", "split"};
 
 typedef struct cli_opts {
     cli_cmd cmd;
@@ -39,6 +39,7 @@ typedef struct cli_opts {
     unsigned out_flags;      /* MP_WRITE_* from --ascii, --keep-leader, ... */
     mp_damaged damaged;      /* --damaged */
     const char *output;      /* --output FILE, NULL or "-": standard output */
+    mp_split_options split;  /* split: --parts, --target-size */
     const char *errors_json; /* --errors-json FILE, or NULL */
     FILE *ej;                /* its stream while the run goes on */
 } cli_opts;
@@ -103,6 +104,9 @@ static void usage(FILE *out)
             "  stats    print records, error items by kind, bytes, seconds, MB/s, records/s\n"
             "  convert  write every good record in another format (-o) to standard output\n"
             "           or --output FILE, in input order; the parser threads serialise\n"
+            "  split    plan byte ranges for parallel reading (no parsing): one JSON object\n"
+            "           per FILE, {\"file\",\"size\",\"ranges\":[{\"start\",\"end\"},...]};\n"
+            "           each range after the first starts on a record\n"
             "\n"
             "Options:\n"
             "  -t, --threads N          parser worker threads (default 0: one per CPU)\n"
@@ -127,9 +131,16 @@ static void usage(FILE *out)
             "  -c, --chunk-size SIZE    bytes per pipeline chunk (default 512K); K, M, G\n"
             "                           suffixes are powers of 1024\n"
             "      --chunks N           chunk buffers in flight (default 4 x threads)\n"
-            "      --max-record-size SIZE  longest record accepted (default 8M)\n"
+            "      --max-record-size SIZE  longest record accepted (default 8M; 64 to\n"
+            "                           4294967295, i.e. 4G - 1)\n"
             "      --unordered          deliver records as workers finish (dump order varies)\n"
             "      --sequential         use the single-threaded sequential reader instead\n"
+            "  -r, --range A:B          read only the records and error items that begin at\n"
+            "                           byte offsets A <= offset < B of each FILE ('A:' to the\n"
+            "                           end); the ranges of a partition add up to the whole\n"
+            "                           file (see 'split')\n"
+            "  -P, --parts N            split: at most N ranges (default: --target-size)\n"
+            "      --target-size SIZE   split: about SIZE bytes per range (default 64M)\n"
             "  -j, --json               machine-readable output: for count and stats one JSON\n"
             "                           object on stdout (records, errors, errors_by_kind,\n"
             "                           warnings, warnings_by_kind, bytes, seconds, and the\n"
@@ -187,7 +198,9 @@ static void usage(FILE *out)
             "  marcpipe convert -o marcxml --output books.xml books.mrc\n"
             "  marcpipe convert -o iso2709 --damaged write --output fixed.mrc broken.mrc\n"
             "  curl -s https://example.org/export.mrc | marcpipe stats -\n"
-            "  marcpipe count --policy stop --encoding marc8 old-catalogue.mrc\n");
+            "  marcpipe count --policy stop --encoding marc8 old-catalogue.mrc\n"
+            "  marcpipe split --parts 8 big.mrc\n"
+            "  marcpipe count --range 0:1048576 big.mrc\n");
 }
 
 static int usage_error(const char *fmt, const char *arg)
@@ -277,6 +290,7 @@ enum {
     OPT_ASCII,
     OPT_COMPACT_XML,
     OPT_SPACED_JSON,
+    OPT_TARGET_SIZE,
     OPT_MARC8_DOUBLE,
     OPT_STRICT,
     OPT_ERRORS_JSON,
@@ -307,6 +321,9 @@ static const struct option long_options[] = {
     {"ascii", no_argument, NULL, OPT_ASCII},
     {"compact-xml", no_argument, NULL, OPT_COMPACT_XML},
     {"spaced-json", no_argument, NULL, OPT_SPACED_JSON},
+    {"range", required_argument, NULL, 'r'},
+    {"parts", required_argument, NULL, 'P'},
+    {"target-size", required_argument, NULL, OPT_TARGET_SIZE},
     {"json", no_argument, NULL, 'j'},
     {"quiet", no_argument, NULL, 'q'},
     {"verbose", no_argument, NULL, 'v'},
@@ -338,12 +355,15 @@ static int parse_args(int argc, char **argv, cli_opts *o)
                                          MP_FORMAT_MARCXML, MP_FORMAT_JSON,    MP_FORMAT_NDJSON,
                                          MP_FORMAT_MRK,     MP_FORMAT_LINE};
     mp_reader_options defaults = MP_READER_OPTIONS_INIT;
+    mp_split_options split_defaults = MP_SPLIT_OPTIONS_INIT;
     memset(o, 0, sizeof *o);
     o->ro = defaults;
+    o->split = split_defaults;
+    char *colon;
     uint64_t v;
     int c, k;
 
-    while ((c = getopt_long(argc, argv, "t:p:m:e:f:u:c:i:o:jqvVh", long_options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "t:p:m:e:f:u:c:i:o:r:P:jqvVh", long_options, NULL)) != -1) {
         switch (c) {
         case 't':
             if (parse_uint(optarg, 1024, &v) != 0)
@@ -436,13 +456,48 @@ static int parse_args(int argc, char **argv, cli_opts *o)
             o->ro.chunks_in_flight = (unsigned)v;
             break;
         case OPT_MAX_RECORD_SIZE:
-            if (parse_size(optarg, &v) != 0 || v < 24 || v > ((uint64_t)1 << 32))
-                return usage_error("--max-record-size wants a size from 24 to 4G, not '%s'",
+            if (parse_size(optarg, &v) != 0 || v < 64 || v > UINT32_MAX)
+                return usage_error("--max-record-size wants a size from 64 to 4294967295 "
+                                   "(4G - 1), not '%s'",
                                    optarg);
             o->ro.max_record_size = (size_t)v;
             break;
         case OPT_UNORDERED:
             o->ro.unordered = 1;
+            break;
+        case 'r':
+            /* A:B, A: or :B (sizes with K/M/G suffixes allowed) */
+            colon = strchr(optarg, ':');
+            if (colon == NULL)
+                return usage_error("--range wants START:END byte offsets (END may be empty), not "
+                                   "'%s'",
+                                   optarg);
+            *colon = '\0';
+            v = 0;
+            if ((*optarg != '\0' && parse_size(optarg, &v) != 0)) {
+                *colon = ':';
+                return usage_error("--range: bad start offset in '%s'", optarg);
+            }
+            o->ro.range_start = v;
+            v = 0;
+            if (colon[1] != '\0' && (parse_size(colon + 1, &v) != 0 || v < o->ro.range_start)) {
+                *colon = ':';
+                return usage_error("--range: bad end offset (or end before start) in '%s'", optarg);
+            }
+            *colon = ':';
+            o->ro.range_end = v;
+            if (colon[1] != '\0' && v == 0) /* ":0" or "0:0": nothing */
+                o->ro.range_start = o->ro.range_end = UINT64_MAX;
+            break;
+        case 'P':
+            if (parse_uint(optarg, 1u << 24, &v) != 0 || v == 0)
+                return usage_error("--parts wants a number from 1 to 16777216, not '%s'", optarg);
+            o->split.parts = (unsigned)v;
+            break;
+        case OPT_TARGET_SIZE:
+            if (parse_size(optarg, &v) != 0 || v == 0)
+                return usage_error("--target-size wants a size such as 64M, not '%s'", optarg);
+            o->split.target_bytes = v;
             break;
         case OPT_SEQUENTIAL:
             o->sequential = 1;
@@ -787,9 +842,9 @@ static int run_file(const char *path, cli_opts *o, cli_totals *t, cli_file *pf,
             t->failed_files++;
             pf->failed = 1;
             pf->error = mp_err_name(rc);
+            /* The library's message already names the failure and where. */
             if (e != NULL && e->message[0] != '\0')
-                fprintf(stderr, "%s: %s: offset %" PRIu64 ": %s: %.*s\n", prog, shown, e->offset,
-                        mp_strerror(rc), (int)sizeof e->message, e->message);
+                fprintf(stderr, "%s: %s: %.*s\n", prog, shown, (int)sizeof e->message, e->message);
             else
                 fprintf(stderr, "%s: %s: %s\n", prog, shown, mp_strerror(rc));
             if (o->ej)
@@ -800,7 +855,7 @@ static int run_file(const char *path, cli_opts *o, cli_totals *t, cli_file *pf,
 
     mp_reader_counts(src, &lib_records, &lib_errors, &bytes);
     pf->bytes = bytes;
-    if (lib_errors > pf->errors) { /* --policy skip: counted, never returned */
+    if (o->ro.policy == MP_POLICY_SKIP && lib_errors > pf->errors) { /* counted, never returned */
         pf->unreported = lib_errors - pf->errors;
         pf->errors = lib_errors;
     }
@@ -826,6 +881,28 @@ static int run_file(const char *path, cli_opts *o, cli_totals *t, cli_file *pf,
         end_run = 1;
     }
     return end_run;
+}
+
+static int run_split(const char *path, const cli_opts *o)
+{
+    mp_split_plan *plan = NULL;
+    int rc = strcmp(path, "-") == 0 ? mp_split_plan_fd(&plan, 0, &o->split)
+                                    : mp_split_plan_path(&plan, path, &o->split);
+    if (rc != MP_OK) {
+        fprintf(stderr, "%s: %s: %s%s\n", prog, strcmp(path, "-") == 0 ? "<stdin>" : path,
+                mp_strerror(rc),
+                rc == MP_EINVAL ? " (split needs a regular file: pipes cannot be split)" : "");
+        return 1;
+    }
+    printf("{\"file\":");
+    mp__cli_json_string(stdout, path, strlen(path));
+    printf(",\"size\":%" PRIu64 ",\"ranges\":[", plan->input_size);
+    for (size_t i = 0; i < plan->count; i++)
+        printf("%s{\"start\":%" PRIu64 ",\"end\":%" PRIu64 "}", i ? "," : "", plan->ranges[i].start,
+               plan->ranges[i].end);
+    printf("]}\n");
+    mp_split_plan_free(plan);
+    return 0;
 }
 
 static const char *const stage_names[MP_STAGE_COUNT] = {"producer", "scanner", "parser",
@@ -963,10 +1040,10 @@ int main(int argc, char **argv)
     if (r >= 0)
         return r;
     if (optind >= argc)
-        return usage_error("%s", "missing COMMAND (count, dump, stats or convert)");
-    int cmd = pick(argv[optind], cmd_names, 4);
+        return usage_error("%s", "missing COMMAND (count, dump, stats, convert or split)");
+    int cmd = pick(argv[optind], cmd_names, 5);
     if (cmd < 0)
-        return usage_error("unknown command '%s' (want count, dump, stats or convert)",
+        return usage_error("unknown command '%s' (want count, dump, stats, convert or split)",
                            argv[optind]);
     o.cmd = (cli_cmd)cmd;
     int writes = o.cmd == CMD_DUMP || o.cmd == CMD_CONVERT;
@@ -1000,10 +1077,20 @@ int main(int argc, char **argv)
     for (int i = 0; i < nfiles; i++)
         if (strcmp(files[i], "-") == 0 && stdin_seen++)
             return usage_error("%s", "'-' (standard input) may be given only once");
+    if (o.split.parts && o.split.target_bytes)
+        return usage_error("%s", "--parts and --target-size exclude each other");
+    if (o.cmd == CMD_SPLIT) {
+        for (int i = 0; i < nfiles; i++)
+            if (run_split(files[i], &o))
+                status = EXIT_USAGE;
+        if (fflush(stdout) != 0 && errno != EPIPE)
+            status = EXIT_USAGE;
+        return status;
+    }
 
     /* Progress: only on a terminal, not when records go to the same terminal. */
     uint64_t total_bytes = 0;
-    int total_known = 1;
+    int total_known = o.ro.range_start == 0 && o.ro.range_end == 0; /* a range: unknown share */
     for (int i = 0; i < nfiles; i++) {
         struct stat st;
         if (strcmp(files[i], "-") != 0 && stat(files[i], &st) == 0 && S_ISREG(st.st_mode))

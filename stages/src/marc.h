@@ -41,9 +41,13 @@
 #define MP__LEADER_LEN 24u
 #define MP__MIN_RECORD 25u          /* leader + record terminator */
 #define MP__JUNK_MAX   (64u * 1024) /* longest single junk span (then another item) */
+/* Field bytes a record may index beyond twice its data area (iso2709.c). */
+#define MP__FIELD_SLACK (64u * 1024)
 
 #define MP__DEFAULT_MAX_RECORD (8u * 1024 * 1024) /* options.max_record_size = 0 */
 #define MP__DEFAULT_CHUNK      (512u * 1024)      /* options.chunk_size = 0 */
+#define MP__MAX_THREADS        1024u              /* options.threads (as mp_pool_create) */
+#define MP__MAX_CHUNKS         (1u << 20)         /* options.chunks_in_flight */
 
 /* Format state: written by the reader's open, read-only afterwards. */
 typedef struct mp__marc_fmt {
@@ -139,6 +143,14 @@ int mp__marc_fmt_init(mp__marc_fmt *fmt, const mp_reader_options *opts);
 mp__frame_rc mp__marc_frame(const void *fmt, const unsigned char *p, size_t avail, int final,
                             mp__frame *out);
 
+/*
+ * 1 when an anchor starts right after p[0]: p[0] is a record terminator
+ * and a plausible leader follows (stages/FRAMING.md, "Anchors"). Every
+ * anchor starts a unit of the whole-input framing. n: the bytes available
+ * at p, at least 25 unless the input ends sooner. Pure; any thread.
+ */
+int mp__marc_anchor(const unsigned char *p, size_t n);
+
 /* mp__format.parse_item: indexes one RECORD item into the arena and runs
  * record_fn. item->result = the mp_record (never NULL on MP_OK),
  * item->status = 0 or MP_ERECORD (damaged but indexed). Reentrant. */
@@ -153,10 +165,12 @@ typedef struct mp__consumer {
     size_t max_record;
     uint64_t records;       /* good records delivered */
     uint64_t errors;        /* error items (also skipped ones) */
+    uint64_t units;         /* items seen: delivered, skipped or dropped */
+    uint64_t bytes;         /* bytes of those items (they tile the input, or the range) */
+    uint64_t pos;           /* stream offset just past the last item */
     uint64_t warnings;      /* warnings on good records delivered */
     uint64_t warned;        /* good records delivered with at least one warning */
     uint64_t warn_kind[32]; /* warnings by kind (mp_counts.warnings_by_kind) */
-    uint64_t bytes;         /* stream bytes consumed (end of the last item) */
     int over;               /* terminal code once the stream is over, else 0 */
     int last_rc;            /* code of the last delivered item (for ESTOPPED) */
     mp_error_info info;
@@ -184,7 +198,24 @@ int mp__consumer_end(mp__consumer *c, int status, int sys_errno, uint64_t offset
  * STOP-policy error into MP_ESTOPPED). */
 int mp__consumer_check(mp__consumer *c);
 
+/* ---- byte ranges (range.c) -------------------------------------------- */
+
+/*
+ * The largest anchor at or before `start` (0 when none): where a reader of
+ * a range that starts there begins framing. `size`: the source's bytes
+ * (mp__src_size). Reads with mp__src_pread only. MP_OK, MP_EIO, MP_ENOMEM.
+ */
+int mp__range_resync(mp__src *src, uint64_t size, uint64_t start, uint64_t *q0);
+
 /* ---- the sequential mode: frame and parse on the caller's thread ------- */
+
+/* The byte range of a read (all zero: the whole input). */
+typedef struct mp__seq_range {
+    uint64_t resync;        /* stream offset where framing starts: an anchor (or 0) */
+    uint64_t from;          /* units starting before this are dropped */
+    uint64_t until;         /* the first unit starting at or after this ends the read (0: none) */
+    uint64_t first_ordinal; /* ordinal of the first unit delivered */
+} mp__seq_range;
 
 /* One growing window over the source, frame() and parse_item() run
  * inline, one arena reset per record. Owned by one reader; consumer
@@ -202,12 +233,15 @@ typedef struct mp__seq {
     int io_status, io_errno;  /* failure behind eof, 0 at a clean end */
     uint64_t io_off;          /* stream offset of the failure */
     uint64_t ordinal;         /* next unit ordinal */
+    mp__seq_range range;      /* the byte range read */
     mp__arena arena;          /* index of the current record */
     mp__item item;            /* the current item */
 } mp__seq;
 
-/* MP_OK or MP_ENOMEM (then nothing to free). */
-int mp__seq_init(mp__seq *s, const mp__marc_fmt *fmt, mp__consumer *con, mp__src *src);
+/* MP_OK or MP_ENOMEM (then nothing to free). A source that is not memory
+ * must already be positioned at range->resync (mp__src_seek). */
+int mp__seq_init(mp__seq *s, const mp__marc_fmt *fmt, mp__consumer *con, mp__src *src,
+                 const mp__seq_range *range);
 /* Same contract as mp_reader_next. */
 int mp__seq_next(mp__seq *s, const mp_record **rec);
 /* Frees the window and arena; does not close the source. */

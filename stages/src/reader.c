@@ -18,8 +18,10 @@
 #include <unistd.h>
 #include "alloc.h"
 #include "ec.h"
+#include "fork.h"
 #include "marc.h"
 #include "source.h"
+#include "write_internal.h"
 
 struct mp_reader {
     mp__marc_fmt fmt; /* written by open; read-only afterwards (workers read it) */
@@ -29,6 +31,7 @@ struct mp_reader {
     mp__chunk *cur;   /* chunk being walked (one reference held), consumer only */
     uint32_t idx;     /* next item of cur */
     mp__seq seq;      /* sequential mode state, consumer thread only */
+    unsigned gen;     /* fork generation at open; read-only */
 };
 
 /* The first release's struct ended with `pool`: nothing shorter exists. */
@@ -72,16 +75,24 @@ static int mp__options_validate(const mp_reader_options *o, char *msg, size_t ca
     if ((unsigned)o->utf8_handling > MP_UTF8_IGNORE)
         return mp__bad_option(msg, cap, "utf8_handling", (unsigned)o->utf8_handling,
                               "want MP_UTF8_STRICT (0), _REPLACE (1) or _IGNORE (2)");
-    /* Only ISO 2709 and whole inputs are read so far. */
+    if (o->threads > MP__MAX_THREADS)
+        return mp__bad_option(msg, cap, "threads", o->threads, "want 0 (one per CPU) .. 1024");
+    if (o->chunks_in_flight > MP__MAX_CHUNKS)
+        return mp__bad_option(msg, cap, "chunks_in_flight", o->chunks_in_flight,
+                              "want 0 (default) .. 1048576");
+    /* Only ISO 2709 is read so far. */
     if (o->format != MP_FORMAT_AUTO && o->format != MP_FORMAT_ISO2709)
         return mp__bad_option(msg, cap, "format", (unsigned)o->format,
                               "only MP_FORMAT_AUTO (0) and MP_FORMAT_ISO2709 (1) are read so far");
-    if (o->range_start != 0)
-        return mp__bad_option(msg, cap, "range_start", o->range_start,
-                              "byte ranges are not implemented yet: want 0");
-    if (o->range_end != 0)
+    if (o->range_end != 0 && o->range_end < o->range_start)
         return mp__bad_option(msg, cap, "range_end", o->range_end,
-                              "byte ranges are not implemented yet: want 0");
+                              "want 0 (to the end) or >= range_start");
+    if (o->output_format != MP_FORMAT_AUTO && !mp__write_format_ok(o->output_format))
+        return mp__bad_option(msg, cap, "output_format", (unsigned)o->output_format,
+                              "want 0 (none) or an output mp_format (write.h)");
+    if (o->output_flags & ~MP_WRITE_FLAGS_ALL)
+        return mp__bad_option(msg, cap, "output_flags", o->output_flags,
+                              "want MP_WRITE_* flags only");
     if ((unsigned)o->marc8_double > MP_MARC8_DOUBLE_HALVES)
         return mp__bad_option(msg, cap, "marc8_double", (unsigned)o->marc8_double,
                               "want MP_MARC8_DOUBLE_COMBINED (0) or MP_MARC8_DOUBLE_HALVES (1)");
@@ -154,6 +165,8 @@ static int mp__reader_open(mp_reader **out, const mp_reader_options *user_opts, 
     if ((rc = mp__reader_options_copy(&o, user_opts)) < 0)
         goto fail;
     size_t chunk = o.chunk_size ? o.chunk_size : MP__DEFAULT_CHUNK;
+    /* The limits are checked before anything is allocated (4 chunks per
+     * thread would be): mp__reader_options_copy did. */
     r = mp__calloc(1, sizeof *r);
     if (!r) {
         rc = MP_ENOMEM;
@@ -162,33 +175,37 @@ static int mp__reader_open(mp_reader **out, const mp_reader_options *user_opts, 
     if ((rc = mp__marc_fmt_init(&r->fmt, &o)) < 0)
         goto fail;
     mp__consumer_init(&r->con, &o);
+    /* A byte range starts framing at the last anchor at or before its
+     * start (FRAMING.md, "Byte ranges"); a source that cannot seek is
+     * framed from its start, and what precedes the range is dropped. */
+    mp__seq_range range = {0, o.range_start, o.range_end, o.first_ordinal};
+    uint64_t size;
+    if ((o.range_start || o.range_end) && mp__src_size(src, &size)) {
+        if ((rc = mp__range_resync(src, size, o.range_start, &range.resync)) < 0)
+            goto fail;
+        if (range.resync && (rc = mp__src_seek(src, range.resync)) < 0)
+            goto fail;
+    }
     r->src = *src;
+    r->gen = mp__fork_generation();
 
     if (o.mode == MP_MODE_SEQUENTIAL) {
-        if ((rc = mp__seq_init(&r->seq, &r->fmt, &r->con, &r->src)) < 0)
+        if ((rc = mp__seq_init(&r->seq, &r->fmt, &r->con, &r->src, &range)) < 0)
             goto fail;
         *out = r;
         return MP_OK;
     }
 
-    unsigned threads = o.threads;
-    if (!threads) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = n > 0 ? (unsigned)n : 1;
-    }
-    unsigned workers = o.pool ? mp_pool_threads(o.pool) : threads;
-    unsigned chunks = o.chunks_in_flight;
-    if (!chunks)
-        chunks = workers * 4 < 4 ? 4 : workers * 4;
-    if (chunks < 2)
-        chunks = 2;
+    /* chunks 0: the pipeline sizes T from the pool it reserved (4 per
+     * worker); the pool is not touched before that reservation. */
+    unsigned chunks = o.chunks_in_flight == 1 ? 2 : o.chunks_in_flight;
 
     mp__pipe_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.chunk_size = chunk;
     cfg.chunks = chunks;
     cfg.max_unit = r->fmt.max_record;
-    cfg.threads = threads;
+    cfg.threads = o.threads;
     cfg.pool = o.pool;
     cfg.ordered = !o.unordered;
     cfg.format.frame = mp__marc_frame;
@@ -199,6 +216,10 @@ static int mp__reader_open(mp_reader **out, const mp_reader_options *user_opts, 
         cfg.source.map = mp__reader_map; /* memory: chunks are views of the caller's bytes */
     cfg.source.close = mp__reader_src_close;
     cfg.source.src = &r->src;
+    cfg.stream_offset = range.resync;
+    cfg.emit_from = range.from;
+    cfg.emit_until = range.until;
+    cfg.first_ordinal = range.first_ordinal;
     if ((rc = mp__pipe_open(&r->pipe, &cfg)) < 0)
         goto fail;
     *out = r;
@@ -256,6 +277,8 @@ static int mp__reader_next(mp_reader *r, const mp_record **rec, const struct tim
     *rec = NULL;
     if ((rc = mp__consumer_check(&r->con)) != 0)
         return rc;
+    if (mp__forked(r->gen)) /* opened before fork(): see reader.h */
+        return mp__consumer_end(&r->con, MP_EFORKED, 0, r->con.pos);
     if (!r->pipe)
         return mp__seq_next(&r->seq, rec);
     for (;;) {
@@ -283,7 +306,7 @@ static int mp__reader_next(mp_reader *r, const mp_record **rec, const struct tim
         if (rc < 0) {
             uint64_t off = 0;
             int first = mp__pipe_first_error(r->pipe, &off);
-            return mp__consumer_end(&r->con, first ? first : rc, 0, first ? off : r->con.bytes);
+            return mp__consumer_end(&r->con, first ? first : rc, 0, first ? off : r->con.pos);
         }
         r->cur = c;
         r->idx = 0;
@@ -345,6 +368,11 @@ MP_EXPORT void mp_reader_get_counts(const mp_reader *r, mp_counts *out)
     memcpy(out, &c, c.size);
 }
 
+MP_EXPORT uint64_t mp_reader_units(const mp_reader *r)
+{
+    return r ? r->con.units : 0;
+}
+
 MP_EXPORT void mp_reader_stats(const mp_reader *r, mp_stats *out)
 {
     if (!out)
@@ -358,6 +386,16 @@ MP_EXPORT void mp_reader_close(mp_reader *r)
 {
     if (!r)
         return;
+    if (mp__forked(r->gen)) {
+        /* A child of fork(): threads of the parent may have been changing
+         * this reader's memory when they vanished, so it is not freed.
+         * Close what the reader opened and unlink it from its pool. */
+        if (r->pipe)
+            mp__pipe_close(r->pipe); /* the same rule inside */
+        else
+            mp__src_close(&r->src);
+        return;
+    }
     if (r->pipe) {
         /* mp__pipe_close frees every chunk, the one held here included, and
          * closes the source. */

@@ -40,10 +40,12 @@ int mp__src_path(mp__src *s, const char *path)
     if (fd < 0)
         return mp__errno_code(errno);
     struct stat st;
-    if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+    int fs = fstat(fd, &st);
+    if (fs == 0 && S_ISDIR(st.st_mode)) {
         close(fd);
         return MP_EISDIR;
     }
+    s->poll = fs != 0 || !S_ISREG(st.st_mode);
 #ifdef POSIX_FADV_SEQUENTIAL
     (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 #endif
@@ -63,6 +65,7 @@ int mp__src_fd(mp__src *s, int fd)
         return MP_EISDIR; /* read() would fail with EISDIR: say so at open */
     s->kind = MP__SRC_FD;
     s->fd = fd;
+    s->poll = fstat(fd, &st) != 0 || !S_ISREG(st.st_mode);
     return MP_OK;
 }
 
@@ -116,9 +119,9 @@ ssize_t mp__src_read(mp__src *s, unsigned char *buf, size_t cap, int *sys_errno,
         break;
     }
     for (;;) {
-        if (pipe && mp__pipe_cancelled(pipe))
+        if (pipe && mp__pipe_input_stopped(pipe))
             return MP_ECANCELED;
-        if (pipe && s->kind == MP__SRC_FD) {
+        if (pipe && s->poll) {
             /* Slices of 50 ms so a cancel is seen while a pipe is quiet. */
             struct pollfd pfd = {s->fd, POLLIN, 0};
             int pr = poll(&pfd, 1, 50);
@@ -160,6 +163,60 @@ ssize_t mp__src_map(mp__src *s, size_t cap, const unsigned char **data, int *sys
     *data = s->mem + s->mem_pos;
     s->mem_pos += n;
     return (ssize_t)n;
+}
+
+int mp__src_size(mp__src *s, uint64_t *size)
+{
+    struct stat st;
+    switch (s->kind) {
+    case MP__SRC_MEM:
+        *size = s->mem_len;
+        return 1;
+    case MP__SRC_PATH:
+    case MP__SRC_FD:
+        if (fstat(s->fd, &st) != 0 || !S_ISREG(st.st_mode))
+            return 0;
+        if (s->kind == MP__SRC_FD) {
+            off_t cur = lseek(s->fd, 0, SEEK_CUR);
+            if (cur < 0)
+                return 0;
+            s->base = (uint64_t)cur;
+        }
+        *size = (uint64_t)st.st_size > s->base ? (uint64_t)st.st_size - s->base : 0;
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+ssize_t mp__src_pread(mp__src *s, void *buf, size_t n, uint64_t off, int *sys_errno)
+{
+    *sys_errno = 0;
+    if (s->kind == MP__SRC_MEM) {
+        if (off >= s->mem_len)
+            return 0;
+        size_t k = s->mem_len - (size_t)off < n ? s->mem_len - (size_t)off : n;
+        memcpy(buf, s->mem + off, k);
+        return (ssize_t)k;
+    }
+    for (;;) {
+        ssize_t k = pread(s->fd, buf, n, (off_t)(s->base + off));
+        if (k >= 0)
+            return k;
+        if (errno != EINTR) {
+            *sys_errno = errno;
+            return MP_EIO;
+        }
+    }
+}
+
+int mp__src_seek(mp__src *s, uint64_t off)
+{
+    if (s->kind == MP__SRC_MEM) {
+        s->mem_pos = off < s->mem_len ? (size_t)off : s->mem_len;
+        return MP_OK;
+    }
+    return lseek(s->fd, (off_t)(s->base + off), SEEK_SET) < 0 ? MP_EIO : MP_OK;
 }
 
 void mp__src_close(mp__src *s)

@@ -18,6 +18,7 @@ Cases:
                  pymarc 5.3.1's as_json() per record; -o json / mrk / compact
                  marcxml equal pymarc's JSONWriter / TextWriter / XMLWriter
                  output byte for byte
+  progress       a progress bar on a terminal stderr, as for stats
   usage          bad option combinations, unwritable outputs: exit 2
 Exit status 0 pass, 1 fail, 77 skip (printed as "SKIP: ...").
 """
@@ -354,6 +355,56 @@ def t_vs_pymarc():
     check(total > 3945, "records compared", total)
     print("as_json, JSONWriter, TextWriter, XMLWriter equal on %d records of %d files"
           % (total, len(files)))
+
+
+# ---- progress ----------------------------------------------------------------------------
+
+def t_progress():
+    """A progress bar on a terminal stderr while writing to a file (as for
+    stats), none when the records go to that terminal, and the output is
+    unaffected either way."""
+    import pty
+    import select
+    with tempfile.TemporaryDirectory() as tmp:
+        big = os.path.join(tmp, "big.mrc")
+        subprocess.run([sys.executable, os.path.join(ROOT, "examples", "data", "make_sample.py"),
+                        big, "--records", "3000"], check=True, timeout=TIMEOUT)
+        out = os.path.join(tmp, "out.xml")
+        env = dict(os.environ, MARCPIPE_PROGRESS_DELAY="0")
+
+        def on_tty(argv, stdout):
+            """Runs with stderr on a terminal (stdout too when stdout is None)."""
+            master, slave = pty.openpty()
+            p = subprocess.Popen([CLI] + argv, stdout=slave if stdout is None else stdout,
+                                 stderr=slave, env=env)
+            os.close(slave)
+            tty = b""
+            while True:
+                r, _, _ = select.select([master], [], [], 0.2)
+                if r:
+                    try:
+                        chunk = os.read(master, 65536)
+                    except OSError:
+                        break
+                    if not chunk:
+                        break
+                    tty += chunk
+                elif p.poll() is not None:
+                    break
+            rc = p.wait(TIMEOUT)
+            os.close(master)
+            return rc, tty
+
+        rc, tty = on_tty(["convert", "-o", "marcxml", "--chunk-size", "4K", "--output", out, big],
+                         subprocess.DEVNULL)
+        check(rc == 1 and b"rec/s" in tty, "progress bar drawn while converting to a file", rc,
+              tty[-400:])
+        check(tty.rfind(b"\r\x1b[K") > tty.rfind(b"rec/s"), "the last bar is cleared", tty[-300:])
+        root = ET.parse(out).getroot()
+        check(len(root) == 2999, "output complete", len(root))
+        rc, tty = on_tty(["convert", "-o", "line", big], None)  # records to the terminal
+        check(rc == 1 and b"rec/s" not in tty and b"001 mp000001" in tty,
+              "no bar when the records go to the terminal", rc, tty[-300:])
 
 
 # ---- usage -----------------------------------------------------------------------------

@@ -203,6 +203,22 @@ def t_service(binary, sample):
                 srv.wait()
 
 
+def t_split_threads(binary, sample):
+    """The ranges of a split, read by one thread each, add up to the whole file."""
+    n = len(good_records(sample))
+    damaged = len(marcfile.read(sample)) - n
+    for parts in ("1", "3", "8", "1000"):
+        rc, out, err = run([binary, sample, parts])
+        check(rc == 0, "split_threads exits 0 (%s parts)" % parts, rc, err)
+        words = out.split()
+        check(words[0] == "ranges" and 1 <= int(words[1]) <= int(parts),
+              "at most %s ranges" % parts, out)
+        check(words[2:] == ["records", str(n), "errors", str(damaged)],
+              "%s parts: the sums are the whole file's" % parts, out)
+    rc, out, err = run([binary, "/nonexistent.mrc"])
+    check(rc == 2 and "nonexistent" in err, "a missing file exits 2", rc, err)
+
+
 def main():
     name, binary, sample = sys.argv[1:4]
     globals()["t_" + name](binary, sample)

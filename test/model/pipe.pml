@@ -233,18 +233,25 @@ prod_out:
 }
 
 /* mp__token_take: relaxed pre-check + exchange; one atomic step here */
+/* mp__pipe_step: no read right after a scan made progress (the next pass
+ * parses the scanned chunk first; a read may block) */
 inline pipe_step(prog) {
-    bit tk;
+    bit tk, scanned;
     if
     :: cancel -> skip
     :: else ->
         parse_one(prog);
         atomic { tk = !scan_tok; scan_tok = 1 }
-        if :: tk -> scan_one(prog); scan_tok = 0 :: else fi;
-        atomic { tk = !prod_tok; prod_tok = 1 }
-        if :: tk -> produce_one(prog); prod_tok = 0 :: else fi
+        if :: tk -> scan_one(scanned); scan_tok = 0 :: else fi;
+        if
+        :: scanned -> prog = 1
+        :: else ->
+            atomic { tk = !prod_tok; prod_tok = 1 }
+            if :: tk -> produce_one(prog); prod_tok = 0 :: else fi
+        fi
     fi;
-    tk = 0
+    tk = 0;
+    scanned = 0
 }
 
 /* ---- pool.c: the worker loop --------------------------------------------- */

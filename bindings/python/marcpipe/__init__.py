@@ -10,6 +10,11 @@
 
 Switching from pymarc: ``from marcpipe import MARCReader`` (and MARCWriter,
 XMLWriter, JSONWriter, TextWriter, record_to_xml: pymarc's writers, in C).
+
+Parallel and distributed reading: ``marcpipe.splits(path, parts=8)`` plans
+byte ranges that readers (``MARCReader(split)``) read independently;
+records pickle compactly; ``marcpipe.dask.read_marc`` (an optional module:
+importing marcpipe does not import Dask) reads files as a ``dask.bag``.
 """
 
 from . import _compat, _marcpipe
@@ -20,6 +25,7 @@ from .leader import Leader
 from .marc8 import MARC8ToUnicode, marc8_to_unicode
 from .reader import MARCReader, Pool, map_records
 from .record import END_OF_RECORD, Record, _title_slow, map_marc8_record
+from .split import Split, parse_bytes, splits
 from .writer import (
     JSONWriter,
     MARCWriter,
@@ -57,6 +63,9 @@ __all__ = [
     "Leader",
     "map_records",
     "map_marc8_record",
+    "splits",
+    "Split",
+    "parse_bytes",
     "Writer",
     "MARCWriter",
     "XMLWriter",

@@ -37,6 +37,7 @@ from .exceptions import (
     RecordDirectoryInvalid,
     RecordLeaderInvalid,
     RecordLengthInvalid,
+    RecordMemoryError,
     RecordTooBig,
     RecordUnicodeDecodeError,
     RecordValueError,
@@ -68,6 +69,7 @@ KIND_CLASS = {
     "MARC8": Marc8DecodeError,
     "IO": FatalReaderError,
     "FILTER": FilterError,
+    "MEMORY": RecordMemoryError,
     "NO_FIELDS": NoFieldsFound,
 }
 

@@ -52,6 +52,7 @@ __all__ = [
     "RecordUnicodeDecodeError",
     "RecordValueError",
     "FilterError",
+    "RecordMemoryError",
     "RecordTooLarge",
 ]
 
@@ -195,6 +196,15 @@ class FilterError(_Positioned, PymarcException):
     """A user record function failed (marcpipe)."""
 
     _text = "Record function failed"
+
+
+class RecordMemoryError(_Positioned, PymarcException):
+    """A record could not be indexed for lack of memory (marcpipe).
+
+    Only that record is lost: the reader goes on with the next one.
+    """
+
+    _text = "Not enough memory to index the record"
 
 
 class RecordUnicodeDecodeError(_Positioned, PymarcException, UnicodeDecodeError):

@@ -56,11 +56,30 @@ class Record(_marcpipe.RecordBase):
     ``str(record)`` (MARCMaker). ``record.offset`` / ``record.ordinal`` give
     the position in the stream it was read from (0-based; every record a
     reader yields has them, ``Record(data=...)`` too (0, 0); None only for a
-    record built field by field; both are writable). ``record.warnings``: the problems that left
-    it readable (a tuple of :class:`RecordWarning`, ``()`` when none).
+    record built field by field; both are writable; for a byte-range read the
+    offset is the file's, the ordinal counts from the reader's
+    ``first_ordinal``). ``record.warnings``: the problems that left it
+    readable (a tuple of :class:`RecordWarning`, ``()`` when none).
+
+    Records pickle and ``copy``/``deepcopy`` compactly: a record as read is
+    its one compact block (leader, field/subfield index and text) in one
+    ``bytes``, with no object per field; fields touched or edited in Python
+    travel as they are (see :meth:`__reduce__`).
     """
 
     __slots__ = ()
+
+    def __reduce__(self) -> Any:
+        """Pickle/copy support: ``(_restore_record, (cls, compact state))``.
+
+        The state is the compact layout as one ``bytes`` object, plus only
+        what Python changed: the field list once it was replaced or
+        materialized (``record.fields``, ``add_field``...), the Field objects
+        already built (edits made through them stick) and the Leader once
+        it was touched. The layout is native binary: a record pickled on a
+        machine of another byte order or ABI is refused (``ValueError``).
+        """
+        return (_restore_record, (type(self), self._state()))
 
     def __init__(
         self,
@@ -359,6 +378,11 @@ class Record(_marcpipe.RecordBase):
             if f.tag == "264" and f.indicator2 == "1":
                 return f.get("c")
         return None
+
+
+def _restore_record(cls: type, state: tuple) -> Record:
+    """Unpickle / copy: the record :meth:`Record.__reduce__` described."""
+    return _marcpipe._record_restore(cls, state)
 
 
 def _title_slow(record: Record) -> Optional[str]:

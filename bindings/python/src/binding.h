@@ -93,6 +93,10 @@ enum rec_mode {
     REC_CODEC = 2, /* decode with codec (encoding, errors) at access */
 };
 
+/* The record's compact state for pickle/copy (RecordBase._state) and the
+ * record rebuilt from it (_record_restore(cls, state), module.c). */
+PyObject *record_restore(PyTypeObject *cls, PyObject *state);
+
 /* A new record of type `tp` (RecordBase or a subclass) from the borrowed
  * `rec`, copying the layout a worker prepared when there is one (else
  * building it here with `lo`). For REC_CODEC, codec_utf8 / codec_file are
@@ -113,6 +117,8 @@ extern PyType_Spec pool_spec;
 typedef struct {
     PyObject_HEAD
     mp_pool *pool; /* NULL after close() */
+    int opening;   /* readers being opened on it right now (GIL): close() refuses */
+    int closing;   /* close() is destroying it, GIL released (GIL): opens refuse */
 } PoolObject;
 
 /* ------------------------------------------------------------------------ */
@@ -133,8 +139,10 @@ typedef struct reader_args {
     int ordered;               /* 0: records in completion order */
     int policy;                /* mp_policy */
     mp_reader_mode mode;       /* MP_MODE_AUTO: the library's choice */
-    const char *marc8_double;  /* "halves" (pymarc, the default) or "combined" */
-    int strict;                /* warnings become error items */
+    unsigned long long range_start, range_end; /* byte range; 0, 0: the whole input */
+    unsigned long long first_ordinal;          /* ordinal of the range's first unit */
+    const char *marc8_double;                  /* "halves" (pymarc, the default) or "combined" */
+    int strict;                                /* warnings become error items */
 } reader_args;
 
 #define READER_ARGS_INIT                                                                           \
@@ -174,6 +182,9 @@ static inline enum rec_mode rec_mode_for(const reader_args *a)
  */
 PyObject *error_item_to_py(module_state *st, const mp_error_info *e, const unsigned char *unit,
                            size_t unit_len, int force_utf8, int decode, PyObject **raw);
+
+/* _at_exit(): called by the package's atexit hook (module function). */
+PyObject *reader_at_exit(PyObject *m, PyObject *unused);
 
 /* Raises the Python exception for an mp_reader_open_* failure `rc`
  * (`path`: the path object for OSError's filename, or NULL; `o`: the

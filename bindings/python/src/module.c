@@ -1,9 +1,11 @@
 /*
  * module.c - the marcpipe._marcpipe module: state, multi-phase init and the
- * module functions (_register, _scan, _decode, _error_kinds).
+ * module functions (_register, _scan, _decode, _error_kinds, _record_restore,
+ * _split_plan, _at_exit).
  */
 #include "binding.h"
 
+#include <limits.h>
 #include <string.h>
 
 module_state *state_of_type(PyTypeObject *tp)
@@ -207,6 +209,93 @@ out:
     return res;
 }
 
+/* _record_restore(cls, state): the record _state() described (pickle, copy). */
+static PyObject *mod_record_restore(PyObject *m, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2 || !PyType_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "_record_restore(cls, state)");
+        return NULL;
+    }
+    return record_restore((PyTypeObject *)args[0], args[1]);
+}
+
+/*
+ * _split_plan(source, parts=0, target_bytes=0, search_limit=0)
+ * source: a str/PathLike path, an int descriptor of a regular file, or a
+ * bytes-like object. Returns (input_size, [(start, end), ...]): the plan of
+ * mp_split_plan_* (marcpipe/split.h). Raises ValueError for a source that
+ * cannot be split (a pipe) or bad options, OSError for a missing file.
+ */
+static PyObject *mod_split_plan(PyObject *m, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"source", "parts", "target_bytes", "search_limit", NULL};
+    PyObject *source, *pathb = NULL, *res = NULL, *list = NULL;
+    unsigned int parts = 0;
+    unsigned long long target = 0, limit = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|IKK:_split_plan", kwlist, &source, &parts,
+                                     &target, &limit))
+        return NULL;
+    mp_split_options so = MP_SPLIT_OPTIONS_INIT;
+    so.parts = parts;
+    so.target_bytes = target;
+    so.search_limit = limit;
+    mp_split_plan *plan = NULL;
+    int rc;
+    if (PyLong_Check(source)) {
+        long v = PyLong_AsLong(source);
+        if (v == -1 && PyErr_Occurred())
+            return NULL;
+        if (v < 0 || v > INT_MAX) {
+            PyErr_SetString(PyExc_ValueError, "_split_plan: bad file descriptor");
+            return NULL;
+        }
+        int fd = (int)v;
+        Py_BEGIN_ALLOW_THREADS
+        rc = mp_split_plan_fd(&plan, fd, &so);
+        Py_END_ALLOW_THREADS
+    } else if (PyUnicode_Check(source) || PyObject_HasAttrString(source, "__fspath__")) {
+        if (!PyUnicode_FSConverter(source, &pathb))
+            return NULL;
+        const char *p = PyBytes_AS_STRING(pathb);
+        Py_BEGIN_ALLOW_THREADS
+        rc = mp_split_plan_path(&plan, p, &so);
+        Py_END_ALLOW_THREADS
+    } else {
+        Py_buffer view;
+        if (PyObject_GetBuffer(source, &view, PyBUF_SIMPLE) < 0)
+            return NULL;
+        Py_BEGIN_ALLOW_THREADS
+        rc = mp_split_plan_mem(&plan, view.buf, (size_t)view.len, &so);
+        Py_END_ALLOW_THREADS
+        PyBuffer_Release(&view);
+    }
+    if (rc != MP_OK) {
+        if (rc == MP_EINVAL)
+            PyErr_SetString(PyExc_ValueError,
+                            "marcpipe: cannot plan splits (a regular file or memory is needed, "
+                            "and parts and target_bytes exclude each other)");
+        else
+            raise_open_error(rc, pathb ? source : NULL, NULL);
+        goto out;
+    }
+    list = PyList_New((Py_ssize_t)plan->count);
+    for (size_t i = 0; list && i < plan->count; i++) {
+        PyObject *t = Py_BuildValue("(KK)", (unsigned long long)plan->ranges[i].start,
+                                    (unsigned long long)plan->ranges[i].end);
+        if (!t) {
+            Py_CLEAR(list);
+            break;
+        }
+        PyList_SET_ITEM(list, (Py_ssize_t)i, t);
+    }
+    if (list)
+        res = Py_BuildValue("(KN)", (unsigned long long)plan->input_size, list);
+out:
+    mp_split_plan_free(plan);
+    Py_XDECREF(pathb);
+    return res;
+}
+
 static PyObject *mod_error_kinds(PyObject *m, PyObject *unused)
 {
     PyObject *l = PyList_New(MP_EK_COUNT);
@@ -231,6 +320,12 @@ static PyMethodDef mod_methods[] = {
     {"_decode", (PyCFunction)(void (*)(void))mod_decode, METH_VARARGS | METH_KEYWORDS,
      "internal: decode one record from bytes"},
     {"_error_kinds", mod_error_kinds, METH_NOARGS, "names of mp_error_kind values"},
+    {"_record_restore", (PyCFunction)(void (*)(void))mod_record_restore, METH_FASTCALL,
+     "internal: rebuild a record from RecordBase._state() (pickle, copy)"},
+    {"_split_plan", (PyCFunction)(void (*)(void))mod_split_plan, METH_VARARGS | METH_KEYWORDS,
+     "internal: mp_split_plan_* -> (input_size, [(start, end), ...])"},
+    {"_at_exit", reader_at_exit, METH_NOARGS,
+     "internal: the interpreter is exiting (abandoned reads no longer touch Python)"},
     {NULL, NULL, 0, NULL},
 };
 

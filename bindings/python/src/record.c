@@ -698,6 +698,178 @@ static PyObject *Record_tags(PyObject *self, PyObject *unused)
     return out;
 }
 
+/* ---- pickle / copy -------------------------------------------------------- */
+
+/* The blob is native structs: a state says which layout it is in, and a
+ * restore on another layout (another ABI or byte order) refuses it. */
+#define STATE_VERSION 1
+static long layout_signature(void)
+{
+    const uint16_t one = 1;
+    return (long)(sizeof(layout_field) << 16 | sizeof(layout_subfield) << 8 |
+                  (unsigned)*(const unsigned char *)&one);
+}
+
+static PyObject *opt_u64(uint64_t v, int valid)
+{
+    return valid ? PyLong_FromUnsignedLongLong(v) : Py_NewRef(Py_None);
+}
+
+/*
+ * _state(): (version, signature, blob, nfields, nsubs, mode, offset, ordinal,
+ *            codec, force_utf8, to_unicode, leader, fields, built)
+ * The compact layout as one bytes object - no per-field objects - unless
+ * the record was changed in Python: `fields` is the materialized list
+ * (then the blob keeps only the raw leader), `built` the Field objects
+ * already built from the layout ((index, field) pairs: edits made through
+ * them stick), `leader` the Leader object once it was touched.
+ */
+static PyObject *Record_state(PyObject *self, PyObject *unused)
+{
+    RecordObject *o = (RecordObject *)self;
+    size_t size = o->fields ? LAYOUT_LEADER_LEN : (size_t)Py_SIZE(o);
+    PyObject *blob = PyBytes_FromStringAndSize(REC_BLOB(o), (Py_ssize_t)size);
+    PyObject *built = NULL, *res = NULL;
+    if (!blob)
+        return NULL;
+    if (!o->fields && o->slots) {
+        built = PyList_New(0);
+        for (uint32_t i = 0; built && i < o->nfields; i++) {
+            if (!o->slots[i])
+                continue;
+            PyObject *pair = Py_BuildValue("(IO)", i, o->slots[i]);
+            if (!pair || PyList_Append(built, pair) < 0) {
+                Py_XDECREF(pair);
+                Py_CLEAR(built);
+            }
+            Py_XDECREF(pair);
+        }
+        if (!built)
+            goto out;
+    }
+    int pos = o->offset != UINT64_MAX;
+    PyObject *off = opt_u64(o->offset, pos), *ord = off ? opt_u64(o->ordinal, pos) : NULL;
+    if (!ord) {
+        Py_XDECREF(off);
+        goto out;
+    }
+    res = Py_BuildValue("(ilNIIINNOOOOOO)", STATE_VERSION, layout_signature(), blob,
+                        o->fields ? 0u : o->nfields, o->fields ? 0u : o->nsubs, o->mode, off, ord,
+                        o->codec ? o->codec : Py_None, o->force_utf8 ? o->force_utf8 : Py_None,
+                        o->to_unicode ? o->to_unicode : Py_None, o->leader ? o->leader : Py_None,
+                        o->fields ? o->fields : Py_None, built ? built : Py_None);
+    blob = NULL; /* stolen by N */
+out:
+    Py_XDECREF(blob);
+    Py_XDECREF(built);
+    return res;
+}
+
+/* Checks that every index of the blob stays inside it (a state may come
+ * from anywhere: a corrupt one must fail, not read out of bounds). */
+static int blob_valid(const char *blob, size_t size, uint32_t nf, uint32_t ns)
+{
+    uint64_t fixed = LAYOUT_LEADER_LEN + (uint64_t)nf * sizeof(layout_field) +
+                     (uint64_t)ns * sizeof(layout_subfield);
+    if (fixed > size)
+        return 0;
+    uint64_t text = size - fixed;
+    const layout_field *f = (const layout_field *)(blob + LAYOUT_LEADER_LEN);
+    const layout_subfield *s = (const layout_subfield *)(f + nf);
+    for (uint32_t i = 0; i < nf; i++) {
+        if (f[i].ctrl ? (uint64_t)f[i].off + f[i].len > text : (uint64_t)f[i].sub0 + f[i].nsub > ns)
+            return 0;
+    }
+    for (uint32_t j = 0; j < ns; j++)
+        if ((uint64_t)s[j].off + s[j].len > text)
+            return 0;
+    return 1;
+}
+
+PyObject *record_restore(PyTypeObject *cls, PyObject *state)
+{
+    int version;
+    long sig;
+    Py_buffer blob;
+    unsigned int nf, ns, mode;
+    PyObject *off, *ord, *codec, *fu8, *tu, *leader, *fields, *built;
+    module_state *st = state_of_type(cls);
+    if (!st)
+        return NULL;
+    if (!PyType_IsSubtype(cls, st->record_type)) {
+        PyErr_SetString(PyExc_TypeError, "_record_restore: cls must subclass RecordBase");
+        return NULL;
+    }
+    if (!PyTuple_Check(state) ||
+        !PyArg_ParseTuple(state, "ily*IIIOOOOOOOO:_record_restore", &version, &sig, &blob, &nf, &ns,
+                          &mode, &off, &ord, &codec, &fu8, &tu, &leader, &fields, &built)) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_TypeError, "_record_restore: state must be a tuple");
+        return NULL;
+    }
+    RecordObject *o = NULL;
+    const char *why = NULL;
+    if (version != STATE_VERSION || sig != layout_signature())
+        why = "the record was pickled by another marcpipe version or platform";
+    else if (mode > REC_CODEC || (size_t)blob.len < LAYOUT_LEADER_LEN ||
+             !blob_valid(blob.buf, (size_t)blob.len, nf, ns))
+        why = "corrupt record state";
+    else if (mode == REC_CODEC && !(PyTuple_Check(codec) && PyTuple_GET_SIZE(codec) == 2 &&
+                                    PyUnicode_Check(PyTuple_GET_ITEM(codec, 0)) &&
+                                    PyUnicode_Check(PyTuple_GET_ITEM(codec, 1))))
+        why = "corrupt record state (codec)";
+    else if ((fields != Py_None && !PyList_Check(fields)) ||
+             (built != Py_None && (!PyList_Check(built) || fields != Py_None)))
+        why = "corrupt record state (fields)";
+    if (why) {
+        PyErr_SetString(PyExc_ValueError, why);
+        goto fail;
+    }
+    o = (RecordObject *)cls->tp_alloc(cls, blob.len);
+    if (!o)
+        goto fail;
+    memcpy(REC_BLOB(o), blob.buf, (size_t)blob.len);
+    o->nfields = nf;
+    o->nsubs = ns;
+    o->mode = mode;
+    o->offset = off == Py_None ? UINT64_MAX : PyLong_AsUnsignedLongLong(off);
+    o->ordinal = ord == Py_None ? 0 : PyLong_AsUnsignedLongLong(ord);
+    if (PyErr_Occurred())
+        goto fail;
+    if (mode == REC_CODEC)
+        o->codec = Py_NewRef(codec);
+    o->force_utf8 = Py_NewRef(fu8);
+    o->to_unicode = Py_NewRef(tu);
+    if (leader != Py_None)
+        o->leader = Py_NewRef(leader);
+    if (fields != Py_None)
+        o->fields = Py_NewRef(fields);
+    if (built != Py_None && PyList_GET_SIZE(built) > 0) {
+        o->slots = PyMem_Calloc(nf ? nf : 1, sizeof(PyObject *));
+        if (!o->slots) {
+            PyErr_NoMemory();
+            goto fail;
+        }
+        for (Py_ssize_t k = 0; k < PyList_GET_SIZE(built); k++) {
+            unsigned int i;
+            PyObject *f;
+            if (!PyArg_ParseTuple(PyList_GET_ITEM(built, k), "IO", &i, &f))
+                goto fail;
+            if (i >= nf) {
+                PyErr_SetString(PyExc_ValueError, "corrupt record state (field index)");
+                goto fail;
+            }
+            Py_XSETREF(o->slots[i], Py_NewRef(f));
+        }
+    }
+    PyBuffer_Release(&blob);
+    return (PyObject *)o;
+fail:
+    PyBuffer_Release(&blob);
+    Py_XDECREF(o);
+    return NULL;
+}
+
 /* ------------------------------------------------------------------------ */
 /* serialising: as_marc, as_json, str(), MARCXML through marcpipe/write.h   */
 
@@ -1142,6 +1314,8 @@ fail:
 }
 
 static PyMethodDef Record_methods[] = {
+    {"_state", Record_state, METH_NOARGS,
+     "internal: the record's compact state for pickle and copy (see _record_restore)."},
     {"get", (PyCFunction)(void (*)(void))Record_get, METH_FASTCALL,
      "get(tag, default=None): the first field with that tag, or default."},
     {"get_fields", (PyCFunction)(void (*)(void))Record_get_fields, METH_FASTCALL,

@@ -29,8 +29,8 @@ extern "C" {
  * returned (ENOTSUP -15, EINTR -16, ERANGE -17) were dropped before the
  * ABI settled; ETOOBIG, dropped with them, came back at its old value -9
  * with the writers (a record over the output format's size limits). A new
- * code takes the next value below the lowest one ever used: EISDIR took
- * -18, the next is -19.
+ * code takes the next value below the lowest one ever used (ECLOSED -18,
+ * EFORKED -19, EISDIR -20; next: -21).
  */
 #define MP_ERRNO_MAP(XX)                                                                           \
     XX(OK, 0, "success")                                                                           \
@@ -48,7 +48,9 @@ extern "C" {
     XX(EAGAIN, -12, "resource temporarily unavailable")                                            \
     XX(EBUSY, -13, "resource busy")                                                                \
     XX(ETHREAD, -14, "could not start a thread")                                                   \
-    XX(EISDIR, -18, "is a directory")
+    XX(ECLOSED, -18, "the pool is closed")                                                         \
+    XX(EFORKED, -19, "handle created before fork(): unusable in the child process")                \
+    XX(EISDIR, -20, "is a directory")
 
 typedef enum mp_errno {
 #define MP__ERRNO_ENUM(name, value, msg) MP_##name = (value),

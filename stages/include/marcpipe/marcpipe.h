@@ -8,4 +8,5 @@
 #include <marcpipe/reader.h>
 #include <marcpipe/build.h>
 #include <marcpipe/write.h>
+#include <marcpipe/split.h>
 #endif

@@ -18,6 +18,7 @@
  * Thread-safety: a reader is used by one thread at a time (its
  * consumer); mp_reader_stats() may be called from any thread while it
  * runs. Different readers are independent, also on one shared mp_pool.
+ * After fork(), see mp_reader_close.
  */
 #ifndef MARCPIPE_READER_H
 #define MARCPIPE_READER_H
@@ -133,12 +134,12 @@ typedef enum mp_reader_mode {
 typedef struct mp_reader_options {
     size_t size;                    /* sizeof(mp_reader_options), or 0 */
     mp_reader_mode mode;            /* default MP_MODE_AUTO */
-    unsigned threads;               /* private pool workers; 0: online CPUs */
+    unsigned threads;               /* private pool workers; 0: online CPUs (at most 1024) */
     size_t chunk_size;              /* bytes per chunk; 0: 512 KiB (64 B .. 2 GiB) */
-    unsigned chunks_in_flight;      /* T; 0: 4 * workers, at least 4 */
-    size_t max_record_size;         /* 0: 8 MiB; 99999 is the ISO 2709 limit */
+    unsigned chunks_in_flight;      /* T; 0: 4 * workers, at least 4 (at most 2^20) */
+    size_t max_record_size;         /* 0: 8 MiB; else 64 .. 4 GiB - 1; ISO 2709 states 99999 */
     mp_policy policy;               /* default MP_POLICY_REPORT */
-    uint64_t max_errors;            /* error cap: after it, MP_ELIMIT (0: none) */
+    uint64_t max_errors;            /* error cap: N items, then MP_ELIMIT at the next (0: none) */
     int unordered;                  /* 1: deliver in completion order (default 0: input order) */
     mp_encoding encoding;           /* default MP_ENCODING_AUTO */
     mp_utf8_handling utf8_handling; /* default MP_UTF8_STRICT */
@@ -154,7 +155,7 @@ typedef struct mp_reader_options {
      * readable records are delivered with their warnings attached. */
     int strict;
     uint64_t range_start; /* read only the units that begin in [range_start, range_end) */
-    uint64_t range_end;   /* 0: to the end of the input */
+    uint64_t range_end;   /* 0: to the end of the input (see "Byte ranges" below) */
     /* Serialise every record in the parser workers (marcpipe/write.h):
      * 0 (MP_FORMAT_AUTO): no. Otherwise the workers serialise each record
      * they index (good and damaged ones) into the chunk arena, with
@@ -164,8 +165,38 @@ typedef struct mp_reader_options {
      * mp_record_output() gives the bytes. */
     mp_format output_format;
     unsigned output_flags;
+    uint64_t first_ordinal;       /* ordinal of the first unit read (default 0; "Byte ranges") */
     mp_marc8_double marc8_double; /* default MP_MARC8_DOUBLE_COMBINED */
 } mp_reader_options;
+
+/*
+ * Byte ranges (range_start, range_end; stages/FRAMING.md, "Byte ranges").
+ * A reader given [range_start, range_end) yields exactly the units - good
+ * records and error items alike - that BEGIN in that range: it finds the
+ * first of them the way the whole-input read would (it starts framing at
+ * the last anchor at or before range_start: a record terminator followed
+ * by a leader) and reads past range_end to finish the last one. Any
+ * partition of an input into ranges therefore composes to the whole read:
+ * the same records and error items, with the same offsets, kinds and
+ * bytes, none lost, none twice, damaged data included - provided every
+ * range is read with the same max_record_size.
+ *  - Offsets are stream offsets (for _fd: from the descriptor's position
+ *    at open), as in a whole read.
+ *  - Ordinals are range-local: the range's first unit has ordinal
+ *    first_ordinal (default 0). A caller that knows how many units the
+ *    earlier ranges held (mp_reader_units) passes their sum to get the
+ *    whole read's ordinals (and messages) exactly.
+ *  - mp_reader_counts' bytes are the bytes of the range's units.
+ *  - MP_EOF means the range was read whole; an I/O error or truncation
+ *    after the last unit of the range is not reported (it belongs to a
+ *    later range).
+ *  - Paths, regular-file descriptors and memory are read from near
+ *    range_start (pread/seek); a pipe, socket or callback is read from
+ *    its start and what precedes the range is framed and dropped.
+ *  - range_end 0 means the end of the input; range_end < range_start is
+ *    MP_EINVAL; range_end == range_start (> 0) is an empty range.
+ * marcpipe/split.h plans ranges cheaply (mp_split_plan_path).
+ */
 
 /* Every field spelled out so that -Wmissing-field-initializers and C++
  * accept it; all but `size` are the zero defaults. */
@@ -173,7 +204,7 @@ typedef struct mp_reader_options {
     {                                                                                              \
         sizeof(mp_reader_options), MP_MODE_AUTO, 0, 0, 0, 0, MP_POLICY_REPORT, 0, 0,               \
             MP_ENCODING_AUTO, MP_UTF8_STRICT, 0, 0, NULL, NULL, NULL, MP_FORMAT_AUTO, 0, 0, 0,     \
-            MP_FORMAT_AUTO, 0, MP_MARC8_DOUBLE_COMBINED                                            \
+            MP_FORMAT_AUTO, 0, 0, MP_MARC8_DOUBLE_COMBINED                                         \
     }
 
 /* User read callback: > 0 bytes, 0 end of input, < 0 failure (set *sys_errno). */
@@ -194,16 +225,28 @@ MP_EXPORT int mp_reader_options_check(const mp_reader_options *opts, char *msg, 
  * reader (close with mp_reader_close). Return MP_OK, MP_ENOENT, MP_EACCES,
  * MP_EISDIR (_path or _fd names a directory), MP_EIO, MP_EINVAL (an
  * invalid option - mp_reader_options_check says which - or argument),
- * MP_ENOMEM or MP_ETHREAD.
+ * MP_ENOMEM, MP_ETHREAD, MP_ECLOSED (opts->pool was being destroyed, see
+ * pool.h) or MP_EFORKED (opts->pool was created before fork() and this is
+ * the child).
  * One ownership rule for the source, whatever the mode and whether the
  * open succeeds or fails: what the reader opened itself (_path's file) it
  * closes; what the caller lends it (_fd's descriptor, _mem's bytes, _cb's
  * function and user pointer) it never closes or frees.
  *  _path: a file path ("-" is NOT stdin here; use _fd(0)).
  *  _fd:   borrowed descriptor (pipe, socket, file); not closed by the reader.
- *  _mem:  borrowed buffer; must stay valid until mp_reader_close.
+ *  _mem:  borrowed buffer.
  *  _cb:   called from a pipeline thread (sequential mode: the thread in
  *         mp_reader_next), never concurrently with itself.
+ *
+ * When a borrowed source may be released. The reader uses the descriptor,
+ * the buffer, the function and the user pointer from the open call until
+ * mp_reader_close returns, and never after: once close has returned, the
+ * caller may close the descriptor (and its number may be reused at once by
+ * the next open(), pipe() or socket()), free or change the buffer, and
+ * destroy whatever `user` points to. Before that it must not: a pipeline
+ * reads ahead on its own threads, so the source is in use between calls
+ * too, not only inside mp_reader_next. A failed open has not used the
+ * source once it returns.
  */
 MP_EXPORT int mp_reader_open_path(mp_reader **out, const char *path, const mp_reader_options *opts);
 MP_EXPORT int mp_reader_open_fd(mp_reader **out, int fd, const mp_reader_options *opts);
@@ -215,8 +258,10 @@ MP_EXPORT int mp_reader_open_cb(mp_reader **out, mp_read_fn fn, void *user,
 /*
  * Next item. MP_OK: *rec is a good record. MP_ERECORD: an error item
  * (mp_reader_error); *rec is the damaged record when one was framed and
- * partly parsed, NULL for skipped spans. MP_EOF: the whole input was
- * consumed. Other codes (MP_EIO, MP_ESTOPPED, MP_ELIMIT, MP_ENOMEM): the
+ * partly parsed, NULL for skipped spans and for a record that could not
+ * be indexed for lack of memory (kind MP_EK_MEMORY: only that record is
+ * lost, the stream goes on). MP_EOF: the whole input was consumed. Other
+ * codes (MP_EIO, MP_ESTOPPED, MP_ELIMIT, MP_ENOMEM, MP_EFORKED): the
  * stream is over; mp_reader_error() says where. *rec is borrowed until the
  * next call.
  */
@@ -238,7 +283,8 @@ MP_EXPORT const mp_error_info *mp_reader_error(const mp_reader *r);
  */
 MP_EXPORT const unsigned char *mp_reader_error_data(const mp_reader *r, size_t *len);
 
-/* Counts so far: good records delivered, error items (also skipped ones), bytes consumed. */
+/* Counts so far: good records delivered, error items (also skipped ones), bytes consumed
+ * (the bytes of the units read). */
 MP_EXPORT void mp_reader_counts(const mp_reader *r, uint64_t *records, uint64_t *errors,
                                 uint64_t *bytes);
 
@@ -268,10 +314,41 @@ typedef struct mp_counts {
 /* Fills *out (see mp_counts). Same thread rule as mp_reader_counts: the
  * consumer's thread, or any thread once it no longer calls next(). */
 MP_EXPORT void mp_reader_get_counts(const mp_reader *r, mp_counts *out);
+
+/* Units read so far: records and error items, delivered, skipped (policy)
+ * or dropped (record_fn) - the next unit's ordinal minus first_ordinal. */
+MP_EXPORT uint64_t mp_reader_units(const mp_reader *r);
 /* Per-stage counters; any thread while running. */
 MP_EXPORT void mp_reader_stats(const mp_reader *r, mp_stats *out);
 
-/* Stops the pipeline, joins its threads, frees everything. Any time; NULL ok. */
+/*
+ * Stops the pipeline, waits until none of its threads is inside it, and
+ * frees everything (records and error info it returned included). Any
+ * time; NULL ok; from the reader's consumer thread (not concurrently with
+ * another call on the same reader). When it returns, the reader no longer
+ * uses its source (see "When a borrowed source may be released" above).
+ *
+ * How long it takes: a descriptor is polled in slices of at most 50 ms,
+ * so closing a reader whose producer waits on a quiet pipe or socket
+ * returns within about 50 ms. A user callback (mp_reader_open_cb) is
+ * never interrupted: close waits until the call in progress returns, so
+ * close blocks as long as the callback blocks. A callback that can block
+ * for long (a network read) should give up by itself (a timeout, or a
+ * flag the caller sets before closing) - or the caller closes the reader
+ * from a thread that may wait.
+ *
+ * fork(): the child of a process that forked gets copies of its readers
+ * and pools, but not their threads. In the child, every reader and pool
+ * created before the fork is unusable: mp_reader_next returns MP_EFORKED
+ * (mp_reader_error says so), opening a reader on such a pool returns
+ * MP_EFORKED; mp_reader_close and mp_pool_destroy return at once, close
+ * the file a path reader opened and unlink the reader from its pool, but
+ * free no memory the parent's threads may have been changing at the
+ * moment of the fork (it stays allocated in the child). Readers and pools
+ * the child creates itself work normally. marcpipe registers liburcu-bp's
+ * fork handlers (urcu_bp_before_fork & co.) with pthread_atfork on first
+ * use; a program must not register them a second time.
+ */
 MP_EXPORT void mp_reader_close(mp_reader *r);
 
 #ifdef __cplusplus

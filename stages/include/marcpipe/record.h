@@ -49,6 +49,7 @@ typedef struct mp_record mp_record;
     XX(MARC8, "invalid MARC-8")                                                                    \
     XX(IO, "input/output error")                                                                   \
     XX(FILTER, "the user record function failed")                                                  \
+    XX(MEMORY, "not enough memory to index the record")                                            \
     XX(NO_FIELDS, "record has no fields")
 
 typedef enum mp_error_kind {
