@@ -594,16 +594,21 @@ Test(format, corpus_through_yaz_marcxml_and_json_reads_back_equal, .timeout = 60
         o.no_normalize = 1;
         mf_seq s;
         long n = read_file(path, &o, &s);
-        int utf8 = 1;
+        int utf8 = 1, warned = 0;
         mp_reader *r;
         if (n > 0 && mp_reader_open_path(&r, path, &o) == MP_OK) {
             const mp_record *rec;
-            while (mp_reader_next(r, &rec) == MP_OK)
+            while (mp_reader_next(r, &rec) == MP_OK) {
                 utf8 &= mp_record_coding_scheme(rec) == 'a';
+                warned |= mp_record_warning_count(rec) != 0;
+            }
             mp_reader_close(r);
         }
         mf_seq_free(&s);
-        if (n <= 0)
+        /* Records read with warnings neither: YAZ drops the control
+         * characters (an XML document cannot hold them) and marcpipe's
+         * writers rebuild such records. */
+        if (n <= 0 || warned)
             continue;
         const char *conv = utf8 ? "" : "-f marc8 -t utf8 ";
         char args[64];

@@ -219,7 +219,11 @@ Test(parse, damaged_records_are_error_items, .timeout = 10)
     bad("{" LDR ",\"fields\":[{}]}", MP_EK_FIELD, "empty field object");
     bad("{" LDR ",\"fields\":[{\"001\":7}]}", MP_EK_FIELD, "neither a string nor an object");
     bad("{" LDR ",\"fields\":[{\"24\":\"x\"}]}", MP_EK_FIELD, "not 3 printable");
-    bad("{" LDR ",\"fields\":[{\"245\":{\"ind1\":\"10\"}}]}", MP_EK_INDICATOR, "indicator 1");
+    bad("{" LDR ",\"fields\":[{\"245\":{\"ind1\":\"\\u00e9\"}}]}", MP_EK_INDICATOR, "(not ASCII)");
+    bad("{" LDR ",\"fields\":[{\"245\":{\"ind2\":\"\\u001e\"}}]}", MP_EK_INDICATOR,
+        "delimiter byte 0x1E");
+    bad("{" LDR ",\"fields\":[{\"245\":{\"subfields\":[{\"\\u001f\":\"x\"}]}}]}", MP_EK_SUBFIELD,
+        "not one ASCII character");
     bad("{" LDR ",\"fields\":[{\"245\":{\"ind1\":null}}]}", MP_EK_INDICATOR, "not a string");
     bad("{" LDR ",\"fields\":[{\"245\":{\"subfields\":[{\"\":\"x\"}]}}]}", MP_EK_SUBFIELD,
         "without a code");
@@ -230,6 +234,50 @@ Test(parse, damaged_records_are_error_items, .timeout = 10)
     bad("{" LDR ",\"fields\":[{\"245\":{\"subfields\":[{\"a\":\"x\\u001fy\"}]}}]}", MP_EK_FIELD,
         "delimiter byte 0x1F");
     bad("{" LDR ",\"fields\":[{\"001\":\"\xC3(\"}]}", MP_EK_SYNTAX, "invalid JSON");
+}
+
+Test(parse, readable_anomalies_are_warnings_and_strict_makes_them_errors, .timeout = 10)
+{
+    static const struct {
+        const char *unit;
+        int kind;
+        const char *msg;
+    } cases[] = {
+        {"{" LDR ",\"fields\":[{\"245\":{\"ind1\":\"\",\"ind2\":\"0\"}}]}", MP_EK_INDICATOR,
+         "indicator 1 is empty; read as blank"},
+        {"{" LDR ",\"fields\":[{\"245\":{\"ind1\":\"10\"}}]}", MP_EK_INDICATOR,
+         "indicator 1 is '10' (2 bytes); the first is read"},
+        {"{" LDR ",\"fields\":[{\"245\":{\"ind2\":\"\\u0001\"}}]}", MP_EK_INDICATOR,
+         "indicator 2 is byte 0x01 (a control character)"},
+        {"{" LDR ",\"fields\":[{\"245\":{\"subfields\":[{\" \":\"x\"}]}}]}", MP_EK_SUBFIELD,
+         "subfield code is byte 0x20"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        parsed p;
+        parse(&p, cases[i].unit);
+        cr_assert_eq(p.it.status, 0, "%s: %s", cases[i].unit, p.rec->err ? p.rec->err->msg : "");
+        cr_assert_eq(mp_record_warning_count(p.rec), 1);
+        const mp_warning *w = mp_record_warning(p.rec, 0);
+        cr_assert_eq(w->kind, cases[i].kind);
+        cr_assert_str_eq(w->tag, "245");
+        cr_assert(strstr(w->message, cases[i].msg), "'%s'", w->message);
+        cr_assert_eq(mp_record_field_count(p.rec), 1, "the field is kept");
+        mp__arena_free(&p.a);
+        /* strict: the same problem is the record's error */
+        memset(&p, 0, sizeof p);
+        p.f = json_fmt(0);
+        p.f.strict = 1;
+        mp__arena_init(&p.a, 4096);
+        p.it.data = (const unsigned char *)cases[i].unit;
+        p.it.len = (uint32_t)strlen(cases[i].unit);
+        p.it.type = MP_ITEM_RECORD;
+        cr_assert_eq(mp__json_parse_item(&p.f, &p.it, &p.a), MP_OK);
+        p.rec = p.it.result;
+        cr_assert_eq(p.it.status, MP_ERECORD);
+        cr_assert_eq(p.rec->err->kind, cases[i].kind);
+        cr_assert(strstr(p.rec->err->msg, cases[i].msg), "'%s'", p.rec->err->msg);
+        mp__arena_free(&p.a);
+    }
 }
 
 /* ---- through the reader ------------------------------------------------------ */

@@ -373,10 +373,13 @@ typedef struct parsed {
 } parsed;
 
 /* which: 0 the reader's choice, 1 fast path only (may decline), 2 libxml2. */
+static int g_strict; /* parse(): options.strict */
+
 static int parse(parsed *p, const char *unit, int which)
 {
     memset(p, 0, sizeof *p);
     p->f = xml_fmt(0);
+    p->f.strict = g_strict;
     mp__arena_init(&p->a, 4096);
     p->it.data = (const unsigned char *)unit;
     p->it.len = (uint32_t)strlen(unit);
@@ -521,19 +524,87 @@ static void bad(const char *unit, int kind, const char *msg)
     }
 }
 
+/* A good record with one warning of `kind` whose message holds `msg`
+ * (both parsers alike), then with options.strict the same as an error
+ * item. */
+static void warned(const char *unit, int kind, const char *msg)
+{
+    for (int strict = 0; strict < 2; strict++) {
+        g_strict = strict;
+        for (int w = 0; w < 3; w += 2) {
+            parsed p;
+            cr_assert_eq(parse(&p, unit, w), MP_OK);
+            if (strict) {
+                cr_assert_eq(p.it.status, MP_ERECORD, "%s: strict, no error", unit);
+                cr_assert_eq(p.rec->err->kind, kind);
+                cr_assert(strstr(p.rec->err->msg, msg), "%s: '%s'", unit, p.rec->err->msg);
+                cr_assert_eq(mp_record_warning_count(p.rec), 0);
+            } else {
+                cr_assert_eq(p.it.status, 0, "%s: %s", unit, p.rec->err ? p.rec->err->msg : "");
+                cr_assert_eq(mp_record_warning_count(p.rec), 1, "%s", unit);
+                const mp_warning *wn = mp_record_warning(p.rec, 0);
+                cr_assert_eq(wn->kind, kind);
+                cr_assert_eq(wn->offset, p.rec->offset, "text formats: the unit's offset");
+                cr_assert_str_eq(wn->tag, "245");
+                cr_assert(strstr(wn->message, msg), "%s: '%s'", unit, wn->message);
+            }
+            done(&p);
+        }
+    }
+    g_strict = 0;
+}
+
+Test(parse, readable_anomalies_are_warnings_as_in_iso2709, .timeout = 10)
+{
+    warned("<record>" LDR "<datafield tag=\"245\" ind1=\"\" ind2=\"0\"><subfield code=\"a\">x"
+           "</subfield></datafield></record>",
+           MP_EK_INDICATOR, "indicator 1 is empty; read as blank");
+    warned("<record>" LDR "<datafield tag=\"245\" ind1=\"12\"/></record>", MP_EK_INDICATOR,
+           "indicator 1 is '12' (2 bytes); the first is read");
+    warned("<record>" LDR "<datafield tag=\"245\" ind2=\"&#9;\"/></record>", MP_EK_INDICATOR,
+           "indicator 2 is byte 0x09 (a control character)");
+    warned("<record>" LDR "<datafield tag=\"245\"><subfield code=\" \">x</subfield>"
+           "</datafield></record>",
+           MP_EK_SUBFIELD, "subfield code is byte 0x20");
+    /* what the record holds */
+    parsed p;
+    cr_assert_eq(parse(&p,
+                       "<record>" LDR "<datafield tag=\"245\" ind1=\"\" ind2=\"12\">"
+                       "<subfield code=\"&#9;\">x</subfield><subfield code=\"b\">y</subfield>"
+                       "</datafield></record>",
+                       0),
+                 MP_OK);
+    cr_assert_eq(p.it.status, 0);
+    cr_assert_eq(mp_record_warning_count(p.rec), 3);
+    const mp_field *f = field(p.rec, "245");
+    cr_assert(f->ind1 == ' ' && f->ind2 == '1');
+    cr_assert_eq(f->nsubfields, 2);
+    cr_assert(f->subfields[0].code == '\t' && f->subfields[0].len == 1);
+    sub_is(f, 'b', "y");
+    /* the raw record says the same to the ISO 2709 parser */
+    cr_assert(memcmp(f->data,
+                     " 1\x1F\tx\x1F"
+                     "by",
+                     8) == 0);
+    done(&p);
+}
+
 Test(parse, damaged_records_are_error_items_with_what_was_read, .timeout = 10)
 {
     bad("<record>" LDR "<datafield tag=\"245\"><subfield>x</subfield></datafield></record>",
         MP_EK_SUBFIELD, "without a code");
     bad("<record>" LDR "<datafield tag=\"245\"><subfield code=\"ab\">x</subfield></datafield>"
         "</record>",
-        MP_EK_SUBFIELD, "not one printable character");
+        MP_EK_SUBFIELD, "not one ASCII character");
+    bad("<record>" LDR "<datafield tag=\"245\"><subfield code=\"\xC3\xA9\">x</subfield></datafield>"
+        "</record>",
+        MP_EK_SUBFIELD, "not one ASCII character");
     bad("<record>" LDR "<datafield ind1=\"1\"><subfield code=\"a\">x</subfield></datafield>"
         "</record>",
         MP_EK_FIELD, "without a tag");
     bad("<record>" LDR "<datafield tag=\"42\"/></record>", MP_EK_FIELD, "not 3 printable");
-    bad("<record>" LDR "<datafield tag=\"245\" ind1=\"12\"/></record>", MP_EK_INDICATOR,
-        "indicator 1");
+    bad("<record>" LDR "<datafield tag=\"245\" ind1=\"\xC3\xA9\"/></record>", MP_EK_INDICATOR,
+        "indicator 1 is '\xC3\xA9' (not ASCII)");
     bad("<record><leader>      Z   22 4500</leader></record>", MP_EK_LEADER, "17 bytes long");
     bad("<record>" LDR "<subfield code=\"a\">x</subfield></record>", MP_EK_SUBFIELD,
         "outside a <datafield>");
@@ -749,8 +820,7 @@ Test(hostile, deep_nesting_and_huge_attributes_stay_bounded, .timeout = 60)
         cr_assert_eq(s.n, 3, "%zu items", s.n);
         cr_assert_eq(s.v[0].rc, MP_ERECORD);
         cr_assert_eq(s.v[0].kind, MP_EK_SYNTAX, "libxml2's depth limit");
-        cr_assert_eq(s.v[1].rc, MP_ERECORD);
-        cr_assert_eq(s.v[1].kind, MP_EK_INDICATOR);
+        cr_assert_eq(s.v[1].rc, MP_OK, "a 3 MB indicator: its first byte, with a warning");
         cr_assert_eq(s.v[2].rc, MP_OK);
         mf_seq_free(&s);
     }
@@ -801,7 +871,7 @@ Test(hostile, errors_carry_offsets_and_ordinals_and_the_stream_goes_on, .timeout
         cr_assert_eq(e->offset, off1);
         cr_assert_eq(e->ordinal, 1);
         cr_assert_eq(e->length, strlen(r1));
-        cr_assert(strstr(e->message, "record 1 at offset"), "%s", e->message);
+        cr_assert(strstr(e->message, "record 2 at offset"), "%s", e->message);
         cr_assert_eq(mp_reader_next(r, &rec), MP_OK);
         size_t n;
         cr_assert_eq(*mp_record_control_number(rec, &n), 'c');

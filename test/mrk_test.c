@@ -190,12 +190,48 @@ Test(parse, the_invalid_lines_of_pymarc, .timeout = 10)
     bad("=008", MP_EK_SYNTAX, "two spaces");
     bad("=009 00755cam", MP_EK_SYNTAX, "two spaces");
     bad("=999", MP_EK_SYNTAX, "two spaces");
-    bad(LDR "\n=245  1", MP_EK_INDICATOR, "no indicators");
     bad(LDR "\n=245  10x$ab", MP_EK_SUBFIELD, "before the first '$'");
-    bad(LDR "\n=245  10$ab$$c", MP_EK_SUBFIELD, "without a code");
     bad("=LDR  short", MP_EK_LEADER, "5 bytes long");
     bad(LDR "\n=245  10$a\xC3(", MP_EK_ENCODING, "245");
     bad(LDR "\n=245  10$ax\x1Fy", MP_EK_FIELD, "delimiter byte 0x1F");
+}
+
+/* What ISO 2709 reads with a warning (FRAMING.md checks 17 and 21) is a
+ * warning here too; strict makes it the record's error. */
+Test(parse, readable_anomalies_are_warnings, .timeout = 10)
+{
+    parsed p;
+    parse(&p, LDR "\n=245  1", 0);
+    cr_assert_eq(p.it.status, 0);
+    cr_assert_eq(mp_record_warning_count(p.rec), 1);
+    cr_assert(strstr(mp_record_warning(p.rec, 0)->message, "1 indicator(s)"));
+    const mp_field *f = mp_record_field(p.rec, 0);
+    cr_assert(f->ind1 == '1' && f->ind2 == ' ' && f->nsubfields == 0);
+    mp__arena_free(&p.a);
+    parse(&p, LDR "\n=245  10$ab$$c$", 0);
+    cr_assert_eq(p.it.status, 0);
+    cr_assert_eq(mp_record_warning_count(p.rec), 2);
+    cr_assert_eq(mp_record_warning(p.rec, 0)->kind, MP_EK_SUBFIELD);
+    cr_assert(strstr(mp_record_warning(p.rec, 0)->message, "twice in a row"));
+    cr_assert(strstr(mp_record_warning(p.rec, 1)->message, "at the end of the field"));
+    f = mp_record_field(p.rec, 0);
+    cr_assert_eq(f->nsubfields, 2);
+    sub_is(f, 0, 'a', "b");
+    sub_is(f, 1, 'c', "");
+    mp__arena_free(&p.a);
+    memset(&p, 0, sizeof p);
+    p.f = mrk_fmt(0, 0);
+    p.f.strict = 1;
+    mp__arena_init(&p.a, 4096);
+    const char *u = LDR "\n=245  10$ab$$c";
+    p.it.data = (const unsigned char *)u;
+    p.it.len = (uint32_t)strlen(u);
+    p.it.type = MP_ITEM_RECORD;
+    cr_assert_eq(mp__mrk_parse_item(&p.f, &p.it, &p.a), MP_OK);
+    p.rec = p.it.result;
+    cr_assert_eq(p.it.status, MP_ERECORD);
+    cr_assert_eq(p.rec->err->kind, MP_EK_SUBFIELD);
+    mp__arena_free(&p.a);
 }
 
 Test(parse, encodings, .timeout = 10)

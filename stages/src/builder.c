@@ -77,6 +77,40 @@ void mp__bld_error(mp__bld *b, int kind, const char *tag, char sub, const char *
         b->oom = 1;
 }
 
+void mp__bld_warn(mp__bld *b, int kind, const char *tag, char sub, const char *fmt, ...)
+{
+    mp_record *rec = b->rec;
+    va_list ap;
+    if (b->fmt->strict) { /* the warning is the record's error */
+        if (rec->err)
+            return;
+        char msg[sizeof rec->err->msg];
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof msg, fmt, ap);
+        va_end(ap);
+        if (mp__rec_set_error(rec, b->a, kind, tag, sub, "%s", msg) < 0)
+            b->oom = 1;
+        return;
+    }
+    uint32_t i = rec->nwarns++;
+    if (i >= MP_RECORD_WARNINGS_KEPT)
+        return; /* counted, not kept */
+    if (!mp__bld_grow(b, (void **)&rec->warns, &b->wcap, (size_t)i + 1, sizeof *rec->warns,
+                      _Alignof(mp_warning)))
+        return;
+    rec->warns_cap = (uint32_t)b->wcap;
+    mp_warning *w = &rec->warns[i];
+    memset(w, 0, sizeof *w);
+    w->kind = (mp_error_kind)kind;
+    w->offset = rec->offset; /* the unit's start: text formats do not track byte positions */
+    if (tag)
+        memcpy(w->tag, tag, 3);
+    w->subfield = sub;
+    va_start(ap, fmt);
+    vsnprintf(w->message, sizeof w->message, fmt, ap);
+    va_end(ap);
+}
+
 /* Closes whatever element is open (a parser that lost its place). */
 static void mp__bld_close(mp__bld *b)
 {
@@ -191,13 +225,34 @@ void mp__bld_indicator(mp__bld *b, int which, const char *p, size_t n)
         return;
     mp__bfield *f = &b->f[b->nf - 1];
     char c = ' ';
-    if (p) {
-        unsigned char u = n ? (unsigned char)p[0] : 0;
-        if (n != 1 || u < 0x20 || u >= 0x7F)
-            mp__bld_error(b, MP_EK_INDICATOR, f->tag, 0, "field %s: indicator %d is '%.*s'", f->tag,
-                          which, (int)(n < 8 ? n : 8), p);
-        if (n >= 1 && u >= 0x20 && u < 0x7F)
+    if (p && n == 0) {
+        mp__bld_warn(b, MP_EK_INDICATOR, f->tag, 0,
+                     "field %s: indicator %d is empty; read as blank", f->tag, which);
+    } else if (p) {
+        unsigned char u = (unsigned char)p[0];
+        int ok = 1;
+        if (u >= 0x80) {
+            mp__bld_error(b, MP_EK_INDICATOR, f->tag, 0,
+                          "field %s: indicator %d is '%.*s' (not ASCII)", f->tag, which,
+                          (int)(n < 8 ? n : 8), p);
+            ok = 0;
+        } else if (u >= MP__RT && u <= MP__SD) {
+            mp__bld_error(b, MP_EK_INDICATOR, f->tag, 0,
+                          "field %s: indicator %d is the ISO 2709 delimiter byte 0x%02X", f->tag,
+                          which, u);
+            ok = 0;
+        } else if (u < 0x20 || u == 0x7F) {
+            mp__bld_warn(b, MP_EK_INDICATOR, f->tag, 0,
+                         "field %s: indicator %d is byte 0x%02X (a control character)", f->tag,
+                         which, u);
+        }
+        if (ok) {
             c = (char)u;
+            if (n > 1)
+                mp__bld_warn(b, MP_EK_INDICATOR, f->tag, 0,
+                             "field %s: indicator %d is '%.*s' (%zu bytes); the first is read",
+                             f->tag, which, (int)(n < 8 ? n : 8), p, n);
+        }
     }
     b->d[f->start + (size_t)(which - 1)] = (unsigned char)c;
 }
@@ -210,13 +265,20 @@ void mp__bld_sub_begin(mp__bld *b, const char *code, size_t n)
         return;
     const char *tag = b->f[b->nf - 1].tag;
     unsigned char c = code && n ? (unsigned char)code[0] : 0;
-    int usable = c > 0x20 && c < 0x7F;
+    /* A control character or space is kept with a warning, as in ISO 2709
+     * (FRAMING.md, checks 22); no code, a delimiter byte, a non-ASCII byte
+     * or more than one character is an error. */
+    int usable = code && n && c < 0x80 && (c < MP__RT || c > MP__SD);
     if (!code || n == 0)
         mp__bld_error(b, MP_EK_SUBFIELD, tag, 0, "field %s: subfield without a code", tag);
     else if (n != 1 || !usable)
         mp__bld_error(b, MP_EK_SUBFIELD, tag, usable ? (char)c : 0,
-                      "field %s: subfield code '%.*s' is not one printable character", tag,
+                      "field %s: subfield code '%.*s' is not one ASCII character", tag,
                       (int)(n < 8 ? n : 8), code);
+    else if (c <= 0x20 || c == 0x7F)
+        mp__bld_warn(b, MP_EK_SUBFIELD, tag, (char)c,
+                     "field %s: subfield code is byte 0x%02X (a control character or space)", tag,
+                     c);
     if (!usable) {
         b->open = MP__BLD_SUB_SKIP;
         return;

@@ -69,6 +69,7 @@ typedef struct mp__bld {
     size_t nf, fcap;
     mp__bsub *s;
     size_t ns, scap;
+    size_t wcap; /* entries allocated at rec->warns */
 } mp__bld;
 
 /* Starts a record for `item` (size_hint: expected data bytes). MP_OK or
@@ -81,6 +82,13 @@ int mp__bld_init(mp__bld *b, const mp__marc_fmt *fmt, mp__item *item, mp__arena 
 __attribute__((format(printf, 5, 6))) void mp__bld_error(mp__bld *b, int kind, const char *tag,
                                                          char sub, const char *fmt, ...);
 
+/* A problem that leaves the record readable (FRAMING.md, "Checks"): a
+ * warning on the record (offset: the unit's start; the first
+ * MP_RECORD_WARNINGS_KEPT kept, all counted), or with options.strict the
+ * record's error. */
+__attribute__((format(printf, 5, 6))) void mp__bld_warn(mp__bld *b, int kind, const char *tag,
+                                                        char sub, const char *fmt, ...);
+
 void mp__bld_leader_begin(mp__bld *b);
 void mp__bld_leader_end(mp__bld *b); /* a leader of another length than 24: LEADER error */
 
@@ -90,12 +98,16 @@ void mp__bld_control_begin(mp__bld *b, const char *tag, size_t n);
 void mp__bld_control_end(mp__bld *b);
 void mp__bld_data_begin(mp__bld *b, const char *tag, size_t n);
 /* Indicator `which` (1 or 2) of the open data field: p == NULL: absent
- * (blank, no error); otherwise one printable ASCII character, or an
- * INDICATOR error. May come after subfields (JSON). */
+ * (blank, nothing said). Otherwise (FRAMING.md, "What a text format
+ * makes"): empty is a blank with a warning; a control character is kept
+ * with a warning; more than one character: the first is read, with a
+ * warning; a non-ASCII first byte or an ISO 2709 delimiter is an
+ * INDICATOR error (blank). May come after subfields (JSON). */
 void mp__bld_indicator(mp__bld *b, int which, const char *p, size_t n);
-/* code: NULL when missing. One printable ASCII character (not blank),
- * else a SUBFIELD error: the first such character stands in, and without
- * one the subfield is dropped. */
+/* code: NULL when missing. One ASCII character: kept (a control
+ * character or space with a warning, not a delimiter byte); anything else
+ * is a SUBFIELD error: the first character stands in when usable, and
+ * without one the subfield is dropped. */
 void mp__bld_sub_begin(mp__bld *b, const char *code, size_t n);
 void mp__bld_sub_end(mp__bld *b);
 void mp__bld_data_end(mp__bld *b);

@@ -204,8 +204,14 @@ static void mp__mrk_line(mp__mrk *m, const unsigned char *l, size_t n, size_t li
     }
     mp__bld_data_begin(b, tag, 3);
     const char *ftag = b->nf ? b->f[b->nf - 1].tag : tag;
-    if (dn < 2) {
-        mp__bld_error(b, MP_EK_INDICATOR, ftag, 0, "field %s: no indicators", ftag);
+    if (dn < 2) { /* as ISO 2709's check 17: the missing ones are blanks */
+        mp__bld_warn(b, MP_EK_INDICATOR, ftag, 0,
+                     "field %s: %zu indicator(s) before the data; read as blank", ftag, dn);
+        if (dn == 1) {
+            char ind = (char)(d[0] == '\\' ? ' ' : d[0]);
+            mp__bld_indicator(b, 1, &ind, 1);
+        }
+        dn = 0;
     } else {
         char ind[2] = {(char)(d[0] == '\\' ? ' ' : d[0]), (char)(d[1] == '\\' ? ' ' : d[1])};
         mp__bld_indicator(b, 1, ind, 1);
@@ -220,8 +226,11 @@ static void mp__mrk_line(mp__mrk *m, const unsigned char *l, size_t n, size_t li
         const unsigned char *s = sd + 1, *end = d + dn;
         const unsigned char *next = memchr(s, '$', (size_t)(end - s));
         const unsigned char *e = next ? next : end;
-        if (e == s) {
-            mp__bld_sub_begin(b, NULL, 0);
+        if (e == s) { /* as ISO 2709's check 21: no subfield for it */
+            mp__bld_warn(b, MP_EK_SUBFIELD, ftag, 0,
+                         next ? "field %s: empty subfield ('$' twice in a row); dropped"
+                              : "field %s: '$' without a code at the end of the field; dropped",
+                         ftag);
         } else {
             mp__bld_sub_begin(b, (const char *)s, 1);
             mp__mrk_text(m, s + 1, (size_t)(e - s - 1), 0, ftag);

@@ -219,6 +219,34 @@ def test_json_errors():
     assert len(marcpipe.parse_json_to_array(lines, errors="skip")) == 2
 
 
+def test_readable_anomalies_are_warnings_and_strict_makes_them_errors(recwarn):
+    doc = collection(
+        "<record><leader>" + LDR + '</leader><datafield tag="245" ind1="" ind2="12">'
+        '<subfield code="a">x</subfield></datafield></record>',
+        rec_xml("2"),
+    ).encode()
+    first, second = list(marcpipe.MARCXMLReader(doc))
+    assert first["245"].indicators == marcpipe.Indicators(" ", "1")
+    assert [(w.kind, w.tag) for w in first.warnings] == [("INDICATOR", "245")] * 2
+    assert "indicator 1 is empty" in first.warnings[0].message
+    assert first.warnings[0].offset == doc.index(b"<record>")
+    assert not second.warnings
+    reader = marcpipe.MARCXMLReader(doc, strict=True)
+    with pytest.raises(marcpipe.exceptions.IndicatorInvalid, match="indicator 1 is empty"):
+        next(reader)
+    assert next(reader)["001"].data == "2"
+    reader.close()
+    lines = '{"leader": "' + LDR + '", "fields": [{"245": {"ind1": "\\u0001", "subfields": []}}]}'
+    (rec,) = list(marcpipe.JSONReader(lines))
+    assert rec["245"].indicator1 == "\x01" and rec.warnings[0].kind == "INDICATOR"
+    with pytest.raises(marcpipe.exceptions.IndicatorInvalid):
+        next(marcpipe.JSONReader(lines, strict=True))
+    (rec,) = list(marcpipe.MARCMakerReader(f"=LDR  {LDR}\n=245  1\n=500  \\\\$$ax$\n"))
+    assert rec["245"].indicators == marcpipe.Indicators("1", " ")
+    assert rec["500"].subfields == [marcpipe.Subfield("a", "x")]
+    assert [w.kind for w in rec.warnings] == ["INDICATOR", "SUBFIELD", "SUBFIELD"]
+
+
 def test_marcmaker_errors_are_pymarcs():
     reader = marcpipe.MARCMakerReader(f"=LDR  {LDR}\n=245 10$ax\n\n=LDR  {LDR}\n=001  ok\n")
     with pytest.raises(PymarcException, match=r'Unable to parse line "=245 10\$ax"'):

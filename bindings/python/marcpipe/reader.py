@@ -166,11 +166,23 @@ class MARCReader(_marcpipe.ReaderBase):
     :class:`Record`, or ``None`` for a bad unit, with ``current_exception``
     (an exception named as pymarc names it, with ``.offset``, ``.ordinal``...)
     and ``current_chunk`` (its raw bytes). Unlike pymarc, the stream always
-    goes on after a bad unit. ``strict=True`` raises the exception instead.
+    goes on after a bad unit. A record whose content is readable despite an
+    anomaly (missing indicators, a bare subfield delimiter, a non-ASCII
+    subfield code, text repaired under ``utf8_handling="replace"``, invalid
+    MARC-8 replaced with U+FFFD, ...) is yielded with ``record.warnings``;
+    a bad subfield code is also reported with ``warnings.warn``
+    (:class:`BadSubfieldCodeWarning`, as pymarc does) and the others on the
+    ``marcpipe`` logger. ``stages/FRAMING.md`` lists every check.
 
     Keyword-only: ``threads`` (private pool workers; default: one per CPU),
     ``chunk_size`` (bytes per pipeline chunk), ``ordered`` (False: records in
-    completion order), ``pool`` (a shared :class:`Pool`), ``strict``.
+    completion order), ``pool`` (a shared :class:`Pool`), ``strict`` (True:
+    every warning is an error, and a bad unit raises its exception instead
+    of yielding ``None``), ``marc8_double`` (the MARC-8 ligature and double
+    tilde halves 0xEB/0xEC, 0xFA/0xFB: ``"halves"``, the default, gives
+    pymarc's U+FE20-U+FE23, one combining half per half; ``"combined"``
+    gives the Library of Congress's preferred U+0361/U+0360 after the first
+    letter, as yaz and the C library's default do).
 
     Byte ranges: ``range_start`` / ``range_end`` (``None``: the end) read only
     the units (records and bad units) that *begin* in ``[range_start,
@@ -184,8 +196,10 @@ class MARCReader(_marcpipe.ReaderBase):
     files are read from near ``range_start``; streams are read from their
     start and what precedes the range is dropped.
 
-    ``hide_utf8_warnings`` and ``permissive`` are accepted for pymarc
-    compatibility and have no effect (marcpipe is always permissive).
+
+    ``hide_utf8_warnings`` keeps MARC-8/UTF-8 repairs off the logger (they
+    stay in ``record.warnings``); ``permissive`` is accepted for pymarc
+    compatibility and has no effect (marcpipe is always permissive).
 
     The source must be ISO 2709: when its first bytes look like MARCXML,
     MARC-in-JSON or MARCMaker, the first ``next()`` raises
@@ -216,6 +230,7 @@ class MARCReader(_marcpipe.ReaderBase):
         range_start: Optional[int] = None,
         range_end: Optional[int] = None,
         first_ordinal: int = 0,
+        marc8_double: str = "halves",
     ) -> None:
         if isinstance(marc_target, Split):
             if range_start is not None or range_end is not None:
@@ -265,6 +280,8 @@ class MARCReader(_marcpipe.ReaderBase):
             range_end=end,
             first_ordinal=int(first_ordinal),
             poll_fd=_poll_fd(fobj) if kind in ("readinto1", "read1") else -1,
+            marc8_double=marc8_double,
+            hide_utf8_warnings=bool(hide_utf8_warnings),
             format="iso2709",
         )
         if kind in ("read", "readinto", "read1", "readinto1"):
@@ -392,7 +409,10 @@ class _TextReader(MARCReader):
     A bad record raises its exception from ``next()``, as pymarc's readers
     raise - but the stream goes on: calling ``next()`` again gives the
     next record. ``permissive=True`` yields ``None`` instead and keeps the
-    exception in ``current_exception`` (MARCReader's way).
+    exception in ``current_exception`` (MARCReader's way). What leaves a
+    record readable (an empty or control-character indicator, a space as
+    subfield code...: stages/FRAMING.md) is a warning in
+    ``record.warnings``; ``strict=True`` makes it the record's error.
     """
 
     _FORMAT = ""
@@ -408,6 +428,7 @@ class _TextReader(MARCReader):
         ordered: bool = True,
         pool: Optional[_marcpipe.Pool] = None,
         permissive: bool = False,
+        strict: bool = False,
     ) -> None:
         kind, src, base, fobj = _text_source(
             target, encoding, self._CONTENT_STRINGS, self._FORMAT == "marcxml"
@@ -432,7 +453,8 @@ class _TextReader(MARCReader):
             chunk_size=chunk_size or 0,
             ordered=bool(ordered),
             pool=pool,
-            strict=not permissive,
+            strict=bool(strict),
+            raise_errors=not permissive,
             record_cls=Record,
             format=self._FORMAT,
         )
@@ -457,7 +479,7 @@ class MARCXMLReader(_TextReader):
     following record; ``permissive=True`` yields ``None`` instead. pymarc's
     functions ``parse_xml_to_array``, ``map_xml`` and ``parse_xml`` run on
     this reader. Keyword-only: ``threads``, ``chunk_size``, ``ordered``,
-    ``pool`` as for MARCReader.
+    ``pool``, ``strict`` (warnings are errors) as for MARCReader.
     """
 
     _FORMAT = "marcxml"
@@ -552,16 +574,14 @@ class MARCMakerReader(_TextReader):
             return Leader(data.replace("\\", " "))
         if tag < "010":
             return Field(tag, data=data.replace("\\", " "))
-        if len(data) < 2:
-            raise ValueError("A data field needs two indicators.")
-        ind = Indicators(*(" " if c == "\\" else c for c in data[:2]))
+        # fewer than two indicators: blanks (a warning in the pipeline)
+        ind = Indicators(*(" " if c == "\\" else c for c in (data[:2] + "  ")[:2]))
         rest = data[2:]
         subfields = []
         if rest:
             if rest[0] != "$":
                 raise ValueError('Subfields should start with a "$".')
             for piece in rest[1:].split("$"):
-                if not piece:
-                    raise ValueError("A subfield needs a code.")
-                subfields.append(Subfield(piece[0], piece[1:]))
+                if piece:  # "$$" or a last "$": no subfield (a warning in the pipeline)
+                    subfields.append(Subfield(piece[0], piece[1:]))
         return Field(tag, indicators=ind, subfields=subfields)

@@ -30,7 +30,7 @@ extern "C" {
  * ABI settled; ETOOBIG, dropped with them, came back at its old value -9
  * with the writers (a record over the output format's size limits). A new
  * code takes the next value below the lowest one ever used (ECLOSED -18,
- * EFORKED -19, EFORMAT -20; next: -21).
+ * EFORKED -19, EISDIR -20, EFORMAT -21; next: -22).
  */
 #define MP_ERRNO_MAP(XX)                                                                           \
     XX(OK, 0, "success")                                                                           \
@@ -50,7 +50,8 @@ extern "C" {
     XX(ETHREAD, -14, "could not start a thread")                                                   \
     XX(ECLOSED, -18, "the pool is closed")                                                         \
     XX(EFORKED, -19, "handle created before fork(): unusable in the child process")                \
-    XX(EFORMAT, -20, "input is not in the requested format")
+    XX(EISDIR, -20, "is a directory")                                                              \
+    XX(EFORMAT, -21, "input is not in the requested format")
 
 typedef enum mp_errno {
 #define MP__ERRNO_ENUM(name, value, msg) MP_##name = (value),
