@@ -171,7 +171,9 @@ typedef struct mp_reader_options {
     mp_format format; /* input format; default MP_FORMAT_AUTO (detected) */
     /* 1: every warning becomes an error item (the record's first problem,
      * warning or error, is the item's kind and message). Default 0:
-     * readable records are delivered with their warnings attached. */
+     * readable records are delivered with their warnings attached. Which
+     * checks warn: stages/FRAMING.md, "Checks" (ISO 2709) and "What a
+     * text format makes" (MARCXML, MARC-in-JSON, MARCMaker). */
     int strict;
     uint64_t range_start; /* read only the units that begin in [range_start, range_end) */
     uint64_t range_end;   /* 0: to the end of the input (see "Byte ranges" below) */
