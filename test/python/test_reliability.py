@@ -31,8 +31,10 @@ RECORDS = [make_record([("001", None, f"cn{i}"), ("245", "00", [("a", f"T{i}")])
 DATA = b"".join(RECORDS)
 SANITIZED = bool(os.environ.get("MP_SANITIZED"))
 # close() promises CLOSE_WAIT_MS (100 ms) plus one 50 ms wait slice; the
-# assertions leave room for a loaded 2-core machine (and ASan).
-CLOSE_BUDGET = 1.0 if SANITIZED else 0.5
+# assertions leave room for a loaded, shared 2-core machine (and ASan): they
+# catch a close that waits for the source (for ever, before the fix), not a
+# slow scheduler. The figures in test/RELIABILITY.md are measured quietly.
+CLOSE_BUDGET = 2.0 if SANITIZED else 1.0
 
 
 @pytest.fixture(autouse=True)
