@@ -3,7 +3,9 @@
  *
  *   mpbench floor FILE            read() + memchr(0x1D) over the file
  *   mpbench seq FILE              mp_reader, MP_MODE_SEQUENTIAL (single thread, full parse)
- *   mpbench pipe FILE             mp_reader pipeline (full parse)
+ *   mpbench pipe FILE             mp_reader pipeline, MP_MODE_PIPELINE (full parse)
+ *   mpbench auto FILE             mp_reader with default options (MP_MODE_AUTO: the library
+ *                                 chooses; stats say which path ran)
  *   mpbench yaz FILE              yaz_marc_read_iso2709 on -t threads (when built with YAZ)
  *   mpbench latency FILE          open + read all + close of a small file, many times
  *
@@ -170,6 +172,8 @@ static void run_seq(run_result *r)
 static mp_pool *g_pool;
 static mp_stats g_stats;
 
+static mp_reader_mode g_mode = MP_MODE_PIPELINE; /* pipe: forced; auto: the default */
+
 static void run_pipe(run_result *r)
 {
     mp_reader *rd = NULL;
@@ -177,6 +181,7 @@ static void run_pipe(run_result *r)
     const mp_record *rec;
     int rc;
     options_from_args(&o);
+    o.mode = g_mode;
     o.pool = g_pool;
     rc = A.mem ? mp_reader_open_mem(&rd, g_data, g_len, &o) : mp_reader_open_path(&rd, A.file, &o);
     if (rc != MP_OK) {
@@ -289,61 +294,80 @@ static void run_yaz(run_result *r)
 
 /* ---- latency ------------------------------------------------------------------ */
 
-static void latency_series(const char *name, int variant)
+/* Latency variants: how the small file is opened. */
+enum { LAT_SEQ, LAT_PIPE_PRIVATE, LAT_PIPE_SHARED, LAT_DEFAULT, LAT_DEFAULT_SHARED, LAT_N };
+static const char *const lat_name[LAT_N] = {"seqreader", "pipeline_private_pool",
+                                            "pipeline_shared_pool", "default_reader",
+                                            "default_reader_shared_pool"};
+
+/* One open + read all + close; returns MP_EOF on success. *first: seconds to the first item. */
+static int latency_once(int variant, double *first, double *total, uint64_t *recs, unsigned *mode)
+{
+    mp_reader_options o;
+    mp_reader *rd = NULL;
+    const mp_record *rec;
+    int rc, got = 0;
+    options_from_args(&o);
+    o.mode = variant == LAT_SEQ                                          ? MP_MODE_SEQUENTIAL
+             : variant == LAT_PIPE_PRIVATE || variant == LAT_PIPE_SHARED ? MP_MODE_PIPELINE
+                                                                         : MP_MODE_AUTO;
+    o.pool = variant == LAT_PIPE_SHARED || variant == LAT_DEFAULT_SHARED ? g_pool : NULL;
+    double t0 = bu_now(), t1 = 0;
+    if (mp_reader_open_path(&rd, A.file, &o) != MP_OK)
+        return -1;
+    while ((rc = mp_reader_next(rd, &rec)) == MP_OK || rc == MP_ERECORD)
+        if (!got++)
+            t1 = bu_now();
+    mp_stats st;
+    mp_reader_stats(rd, &st);
+    *mode = st.mode;
+    mp_reader_close(rd);
+    double t2 = bu_now();
+    *first = (t1 > 0 ? t1 - t0 : t2 - t0) * 1e6;
+    *total = (t2 - t0) * 1e6;
+    *recs += (uint64_t)got;
+    return rc;
+}
+
+/* Every variant once per round, rounds interleaved, so that a slow spell of
+ * a shared machine hits all variants alike (and none runs cold alone). */
+static void run_latency(void)
 {
     int n = A.iters;
-    double *first = malloc((size_t)n * sizeof *first), *total = malloc((size_t)n * sizeof *total);
-    uint64_t recs = 0;
-    int fails = 0, m = 0;
-    for (int i = 0; i < n; i++) {
-        mp_reader_options o;
-        const mp_record *rec;
-        int rc, got = 0;
-        options_from_args(&o);
-        if (variant == 0)
-            o.mode = MP_MODE_SEQUENTIAL;
-        double t0 = bu_now(), t1 = 0;
-        if (variant == 0) {
-            mp_reader *sr = NULL;
-            if (mp_reader_open_path(&sr, A.file, &o) != MP_OK) {
-                fails++;
-                continue;
-            }
-            while ((rc = mp_reader_next(sr, &rec)) == MP_OK || rc == MP_ERECORD) {
-                if (!got++)
-                    t1 = bu_now();
-            }
-            mp_reader_close(sr);
-        } else {
-            mp_reader *rd = NULL;
-            o.pool = variant == 2 ? g_pool : NULL;
-            if (mp_reader_open_path(&rd, A.file, &o) != MP_OK) {
-                fails++;
-                continue;
-            }
-            while ((rc = mp_reader_next(rd, &rec)) == MP_OK || rc == MP_ERECORD) {
-                if (!got++)
-                    t1 = bu_now();
-            }
-            mp_reader_close(rd);
-        }
-        double t2 = bu_now();
-        fails += rc != MP_EOF;
-        recs += (uint64_t)got;
-        first[m] = (t1 > 0 ? t1 - t0 : t2 - t0) * 1e6;
-        total[m] = (t2 - t0) * 1e6;
-        m++;
+    double *first[LAT_N], *total[LAT_N];
+    uint64_t recs[LAT_N] = {0};
+    int fails[LAT_N] = {0}, m[LAT_N] = {0};
+    unsigned mode[LAT_N] = {0};
+    for (int v = 0; v < LAT_N; v++) {
+        first[v] = malloc((size_t)n * sizeof(double));
+        total[v] = malloc((size_t)n * sizeof(double));
     }
-    double f50 = bu_quantile(first, (size_t)m, 0.5), f99 = bu_quantile(first, (size_t)m, 0.99);
-    double t50 = bu_quantile(total, (size_t)m, 0.5), t99 = bu_quantile(total, (size_t)m, 0.99);
-    double tmin = m ? total[0] : 0;
-    printf("%s{\"variant\":\"%s\",\"iters\":%d,\"records_per_iter\":%.1f,\"failures\":%d,"
-           "\"first_us_median\":%.1f,\"first_us_p99\":%.1f,\"total_us_median\":%.1f,"
-           "\"total_us_p99\":%.1f,\"total_us_min\":%.1f}",
-           variant ? "," : "", name, n, n ? (double)recs / n : 0.0, fails, f50, f99, t50, t99,
-           tmin);
-    free(first);
-    free(total);
+    for (int i = 0; i < n; i++)
+        for (int v = 0; v < LAT_N; v++) {
+            int rc = latency_once(v, &first[v][m[v]], &total[v][m[v]], &recs[v], &mode[v]);
+            if (rc != MP_EOF)
+                fails[v]++;
+            else
+                m[v]++;
+        }
+    printf("{\"mode\":\"latency\",\"file\":\"%s\",\"threads\":%d,\"series\":[", A.file, A.threads);
+    for (int v = 0; v < LAT_N; v++) {
+        size_t k = (size_t)m[v];
+        double f50 = bu_quantile(first[v], k, 0.5), f99 = bu_quantile(first[v], k, 0.99);
+        double t50 = bu_quantile(total[v], k, 0.5), t99 = bu_quantile(total[v], k, 0.99);
+        double t25 = bu_quantile(total[v], k, 0.25), t75 = bu_quantile(total[v], k, 0.75);
+        double tmin = k ? bu_quantile(total[v], k, 0.0) : 0;
+        printf("%s{\"variant\":\"%s\",\"iters\":%d,\"records_per_iter\":%.1f,\"failures\":%d,"
+               "\"path\":\"%s\",\"first_us_median\":%.1f,\"first_us_p99\":%.1f,"
+               "\"total_us_median\":%.1f,\"total_us_p25\":%.1f,\"total_us_p75\":%.1f,"
+               "\"total_us_p99\":%.1f,\"total_us_min\":%.1f}",
+               v ? "," : "", lat_name[v], n, n ? (double)recs[v] / n : 0.0, fails[v],
+               mode[v] == MP_MODE_SEQUENTIAL ? "sequential" : "pipeline", f50, f99, t50, t25, t75,
+               t99, tmin);
+        free(first[v]);
+        free(total[v]);
+    }
+    printf("]}\n");
 }
 
 /* ---- main -------------------------------------------------------------------- */
@@ -354,15 +378,18 @@ static void print_stats(const mp_stats *s)
     printf(",\"stats\":{\"stages\":{");
     for (int i = 0; i < MP_STAGE_COUNT; i++)
         printf("%s\"%s\":{\"items\":%llu,\"bytes\":%llu,\"sleeps\":%llu,\"wakeups\":%llu,"
-               "\"cpu_ns\":%llu}",
+               "\"cpu_ns\":%llu,\"steps\":%llu,\"timed_steps\":%llu}",
                i ? "," : "", stage[i], (unsigned long long)s->stage[i].items,
                (unsigned long long)s->stage[i].bytes, (unsigned long long)s->stage[i].sleeps,
-               (unsigned long long)s->stage[i].wakeups, (unsigned long long)s->stage[i].cpu_ns);
+               (unsigned long long)s->stage[i].wakeups, (unsigned long long)s->stage[i].cpu_ns,
+               (unsigned long long)s->stage[i].steps, (unsigned long long)s->stage[i].timed_steps);
     printf("},\"ring_capacity\":[%u,%u,%u,%u],\"ring_hwm\":[%u,%u,%u,%u],\"chunks_total\":%u,"
-           "\"chunks_in_flight_max\":%u,\"mpsc_stalls\":%llu}",
+           "\"chunks_in_flight_max\":%u,\"mpsc_stalls\":%llu,\"mode\":%u,\"mode_reason\":%u,"
+           "\"workers\":%u,\"chunks_local\":%llu,\"chunks_consumer\":%llu}",
            s->ring_capacity[0], s->ring_capacity[1], s->ring_capacity[2], s->ring_capacity[3],
            s->ring_hwm[0], s->ring_hwm[1], s->ring_hwm[2], s->ring_hwm[3], s->chunks_total,
-           s->chunks_in_flight_max, (unsigned long long)s->mpsc_stalls);
+           s->chunks_in_flight_max, (unsigned long long)s->mpsc_stalls, s->mode, s->mode_reason,
+           s->workers, (unsigned long long)s->chunks_local, (unsigned long long)s->chunks_consumer);
 }
 
 static int parse_args(int argc, char **argv)
@@ -431,12 +458,7 @@ int main(int argc, char **argv)
         }
     }
     if (!strcmp(A.mode, "latency")) {
-        printf("{\"mode\":\"latency\",\"file\":\"%s\",\"threads\":%d,\"series\":[", A.file,
-               A.threads);
-        latency_series("seqreader", 0);
-        latency_series("pipeline_private_pool", 1);
-        latency_series("pipeline_shared_pool", 2);
-        printf("]}\n");
+        run_latency();
         mp_pool_destroy(g_pool);
         return 0;
     }
@@ -446,6 +468,10 @@ int main(int argc, char **argv)
         fn = run_seq;
     else if (!strcmp(A.mode, "pipe"))
         fn = run_pipe;
+    else if (!strcmp(A.mode, "auto")) {
+        g_mode = MP_MODE_AUTO; /* the default reader: the library chooses the path */
+        fn = run_pipe;
+    }
 #ifdef MP_PERF_HAVE_YAZ
     else if (!strcmp(A.mode, "yaz"))
         fn = run_yaz;

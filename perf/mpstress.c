@@ -277,6 +277,7 @@ static void scenario_paced(const char *name, pace_fn pace, unsigned inflight, si
     do {
         mp_reader *r = NULL;
         mp_reader_options o = MP_READER_OPTIONS_INIT;
+        o.mode = MP_MODE_PIPELINE; /* these scenarios stress the pipeline */
         sampler sp;
         o.threads = g_threads;
         o.chunks_in_flight = inflight;
@@ -323,6 +324,7 @@ static void scenario_early_close(void)
     while (bu_now() < end || iters < 20) {
         mp_reader *r = NULL;
         mp_reader_options o = MP_READER_OPTIONS_INIT;
+        o.mode = MP_MODE_PIPELINE; /* these scenarios stress the pipeline */
         o.threads = 1 + (unsigned)(rnd() % 3);
         o.chunk_size = (size_t)1 << (12 + rnd() % 8);
         o.chunks_in_flight = 2 + (unsigned)(rnd() % 8);
@@ -375,6 +377,7 @@ static void scenario_many(void)
     unsigned opened = 0;
     for (unsigned i = 0; i < N && rc == MP_OK; i++) {
         mp_reader_options o = MP_READER_OPTIONS_INIT;
+        o.mode = MP_MODE_PIPELINE; /* these scenarios stress the pipeline */
         o.pool = pool;
         o.chunk_size = 4096;
         o.chunks_in_flight = 4;
@@ -437,6 +440,7 @@ static void scenario_tiny(void)
     do {
         mp_reader *r = NULL;
         mp_reader_options o = MP_READER_OPTIONS_INIT;
+        o.mode = MP_MODE_PIPELINE; /* these scenarios stress the pipeline */
         o.threads = g_threads;
         o.chunk_size = 64 << (iters % 3);
         o.chunks_in_flight = 2 + iters % 2;
@@ -507,6 +511,7 @@ static void scenario_big(int from_file)
     int ok = 1;
     mp_reader *r = NULL;
     mp_reader_options o = MP_READER_OPTIONS_INIT;
+    o.mode = MP_MODE_PIPELINE; /* these scenarios stress the pipeline */
     cycle_src c = {0, 0};
     sampler sp;
     drain d;

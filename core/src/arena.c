@@ -3,8 +3,9 @@
  *
  * Blocks form a list; a reset rewinds to the first block and keeps the
  * blocks of the default size, so a recycled chunk allocates nothing in
- * steady state. Oversized blocks (made for one large request) are freed
- * on reset so that one huge record does not pin memory for ever: the
+ * steady state, and mp__arena_free hands them to the buffer cache
+ * (alloc.h), so the next arena of that size starts with mapped pages. Oversized blocks (made for
+ * one large request) are freed on reset so that one huge record does not pin memory for ever: the
  * memory bound per chunk stays (blocks kept) x block_size.
  *
  * Not thread-safe: owned by whoever owns the chunk (see arena.h).
@@ -30,7 +31,9 @@ void mp__arena_init(mp__arena *a, size_t block_size)
 
 static mp__arena_block *mp__arena_block_new(size_t size)
 {
-    mp__arena_block *b = mp__malloc(sizeof(*b) + size);
+    /* Default-size blocks come from (and go back to) the buffer cache, so a
+     * new chunk or reader reuses pages that are already mapped. */
+    mp__arena_block *b = mp__buf_get(sizeof(*b) + size);
     if (!b)
         return NULL;
     b->next = NULL;
@@ -107,7 +110,10 @@ void mp__arena_free(mp__arena *a)
     mp__arena_block *b = a->head;
     while (b) {
         mp__arena_block *n = b->next;
-        mp__free(b);
+        if (b->size == a->block_size)
+            mp__buf_put(b, sizeof(*b) + b->size);
+        else
+            mp__free(b); /* a one-off size: not worth a cache slot */
         b = n;
     }
     a->head = a->cur = NULL;

@@ -1,11 +1,13 @@
 /*
  * main.c - the `marcpipe` command-line tool: count, dump, stats.
  *
- * Reads each FILE (or '-' for standard input) through the pipeline reader
- * (or the sequential reader with --sequential). Several files are read one
- * after the other on ONE shared mp_pool, so the worker threads are started
- * once. The tool is the consumer of each reader and runs single-threaded
- * on its side; it is the only place in marcpipe that prints.
+ * Reads each FILE (or '-' for standard input) through the reader in its
+ * default mode (MP_MODE_AUTO: the pipeline, or the sequential reader for
+ * small files), or as --pipeline / --sequential force. Files that run the
+ * pipeline share ONE mp_pool, started at the first such file, so worker
+ * threads are started once (and never for a run of small files). The tool
+ * is the consumer of each reader and runs single-threaded on its side; it
+ * is the only place in marcpipe that prints.
  *
  * Exit status: 0 clean, 1 data errors reported, 2 usage or I/O failure.
  */
@@ -27,9 +29,10 @@ static const char *const cmd_names[] = {"count", "dump", "stats"};
 typedef struct cli_opts {
     cli_cmd cmd;
     mp_reader_options ro;
-    unsigned threads;    /* as asked (0: online CPUs) */
+    unsigned threads;    /* as asked (0: online CPUs); then the pool's size */
     uint64_t max_errors; /* global cap over all files (0: none) */
-    int json, quiet, verbose, sequential;
+    int json, quiet, verbose, sequential, pipeline;
+    mp_pool *pool; /* shared by the files that run the pipeline; started lazily */
 } cli_opts;
 
 /* Totals over all files. Main thread only. */
@@ -44,6 +47,7 @@ typedef struct cli_totals {
     int io_failure; /* a file could not be opened or read */
     mp_stats stats; /* per-stage counters summed over files (pipeline only) */
     int have_stats;
+    unsigned files_pipeline, files_sequential; /* which path each file ran */
 } cli_totals;
 
 static const char *prog = "marcpipe";
@@ -65,6 +69,8 @@ static void usage(FILE *out)
             "Read MARC 21 / ISO 2709 files through marcpipe's multi-threaded pipeline.\n"
             "FILE '-' is standard input. Several files are read one after the other on\n"
             "one shared pool of worker threads; counts and times cover all of them.\n"
+            "Files under 1 MiB (and every file on a one-CPU machine) are read by the\n"
+            "sequential reader, which is faster there, unless --pipeline is given.\n"
             "\n"
             "Commands:\n"
             "  count   parse and validate every record; print the number of good records\n"
@@ -91,6 +97,8 @@ static void usage(FILE *out)
             "      --max-record-size SIZE  longest record accepted (default 8M)\n"
             "      --unordered          deliver records as workers finish (dump order varies)\n"
             "      --sequential         use the single-threaded sequential reader instead\n"
+            "      --pipeline           use the pipeline even where the sequential reader\n"
+            "                           would be chosen (small files, one CPU)\n"
             "  -j, --json               machine-readable output: for count and stats one JSON\n"
             "                           object on stdout (records, errors, errors_by_kind,\n"
             "                           bytes, seconds, ...); for dump one MARC-in-JSON\n"
@@ -198,6 +206,7 @@ enum {
     OPT_MAX_RECORD_SIZE,
     OPT_UNORDERED,
     OPT_SEQUENTIAL,
+    OPT_PIPELINE,
     OPT_CHUNKS,
     OPT_MARC8_REPLACE,
 };
@@ -215,6 +224,7 @@ static const struct option long_options[] = {
     {"max-record-size", required_argument, NULL, OPT_MAX_RECORD_SIZE},
     {"unordered", no_argument, NULL, OPT_UNORDERED},
     {"sequential", no_argument, NULL, OPT_SEQUENTIAL},
+    {"pipeline", no_argument, NULL, OPT_PIPELINE},
     {"json", no_argument, NULL, 'j'},
     {"quiet", no_argument, NULL, 'q'},
     {"verbose", no_argument, NULL, 'v'},
@@ -293,7 +303,13 @@ static int parse_args(int argc, char **argv, cli_opts *o)
             break;
         case OPT_SEQUENTIAL:
             o->sequential = 1;
+            o->pipeline = 0;
             o->ro.mode = MP_MODE_SEQUENTIAL;
+            break;
+        case OPT_PIPELINE:
+            o->pipeline = 1;
+            o->sequential = 0;
+            o->ro.mode = MP_MODE_PIPELINE;
             break;
         case 'j':
             o->json = 1;
@@ -367,6 +383,31 @@ static void add_stats(mp_stats *sum, const mp_stats *s)
 }
 
 /*
+ * Whether `path` may run the pipeline, so the shared pool must exist before
+ * it is opened: not with --sequential, nor for a regular file the library's
+ * MP_MODE_AUTO reads sequentially (smaller than MP_AUTO_MIN_PIPELINE_BYTES);
+ * the library still makes the choice itself.
+ */
+static int may_run_pipeline(const char *path, const cli_opts *o)
+{
+    struct stat st;
+    if (o->sequential)
+        return 0;
+    if (o->pipeline)
+        return 1;
+    int r = strcmp(path, "-") == 0 ? fstat(0, &st) : stat(path, &st);
+    return !(r == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size < MP_AUTO_MIN_PIPELINE_BYTES);
+}
+
+/* What the run used: "sequential", "pipeline" or "mixed" (files differed). */
+static const char *reader_used(const cli_totals *t)
+{
+    if (t->files_pipeline == 0)
+        return "sequential";
+    return t->files_sequential == 0 ? "pipeline" : "mixed";
+}
+
+/*
  * Reads one input to its end (or to the end of the run: --policy stop,
  * --max-errors). Updates *t. Returns 1 when the run must end now.
  */
@@ -376,7 +417,20 @@ static int run_file(const char *path, cli_opts *o, cli_totals *t, mp_cli_progres
     const char *shown = strcmp(path, "-") == 0 ? "<stdin>" : path;
     if (o->max_errors > 0)
         o->ro.max_errors = o->max_errors - t->errors; /* what is left of the global cap */
-    int rc = src_open(&src, path, o);
+    int rc = MP_OK;
+    if (!o->pool && may_run_pipeline(path, o)) {
+        rc = mp_pool_create(&o->pool, o->threads);
+        if (rc != MP_OK) {
+            mp__cli_progress_clear(bar);
+            fprintf(stderr, "%s: cannot start %u worker threads: %s\n", prog, o->threads,
+                    mp_strerror(rc));
+            t->failed_files++;
+            t->io_failure = 1;
+            return 1;
+        }
+        o->ro.pool = o->pool;
+    }
+    rc = src_open(&src, path, o);
     if (rc != MP_OK) {
         mp__cli_progress_clear(bar);
         fprintf(stderr, "%s: %s: %s\n", prog, shown, mp_strerror(rc));
@@ -446,11 +500,14 @@ static int run_file(const char *path, cli_opts *o, cli_totals *t, mp_cli_progres
         t->unreported += lib_errors - items;
         t->errors += lib_errors - items;
     }
-    if (!o->sequential) {
-        mp_stats s;
-        mp_reader_stats(src, &s);
+    mp_stats s;
+    mp_reader_stats(src, &s);
+    if (s.mode == MP_MODE_PIPELINE) {
         add_stats(&t->stats, &s);
         t->have_stats = 1;
+        t->files_pipeline++;
+    } else {
+        t->files_sequential++;
     }
     mp_reader_close(src);
     if (o->max_errors > 0 && t->errors >= o->max_errors && !end_run) {
@@ -466,9 +523,11 @@ static const char *const ring_names[MP_RING_COUNT] = {"free", "filled", "scanned
 
 static void print_json(const cli_opts *o, const cli_totals *t, double secs, int status)
 {
-    printf("{\"command\":\"%s\",\"version\":\"%s\",\"reader\":\"%s\",\"threads\":%u,",
-           cmd_names[o->cmd], mp_version(), o->sequential ? "sequential" : "pipeline",
-           o->sequential ? 1u : o->threads);
+    printf("{\"command\":\"%s\",\"version\":\"%s\",\"reader\":\"%s\",\"threads\":%u,"
+           "\"files_pipeline\":%u,\"files_sequential\":%u,",
+           cmd_names[o->cmd], mp_version(), reader_used(t),
+           t->files_pipeline ? mp_pool_threads(o->pool) : 1u, t->files_pipeline,
+           t->files_sequential);
     printf("\"files\":%u,\"failed_files\":%u,\"records\":%" PRIu64 ",\"errors\":%" PRIu64
            ",\"errors_by_kind\":{",
            t->files, t->failed_files, t->records, t->errors);
@@ -522,10 +581,13 @@ static void print_stats(const cli_opts *o, const cli_totals *t, double secs)
     printf("seconds      %.3f\n", secs);
     printf("MB/s         %.1f\n", secs > 0 ? (double)t->bytes / 1e6 / secs : 0.0);
     printf("records/s    %.0f\n", secs > 0 ? (double)t->records / secs : 0.0);
-    if (o->sequential)
+    if (t->files_pipeline == 0)
         printf("reader       sequential (1 thread)\n");
+    else if (t->files_sequential == 0)
+        printf("reader       pipeline, %u worker threads\n", mp_pool_threads(o->pool));
     else
-        printf("reader       pipeline, %u worker threads\n", o->threads);
+        printf("reader       pipeline for %u files (%u worker threads), sequential for %u\n",
+               t->files_pipeline, mp_pool_threads(o->pool), t->files_sequential);
     if (t->stopped)
         printf("stopped      yes (--policy stop or --max-errors)\n");
     if (o->verbose && t->have_stats) {
@@ -550,7 +612,6 @@ int main(int argc, char **argv)
 {
     cli_opts o;
     int status = EXIT_CLEAN;
-    mp_pool *pool = NULL;
 
     /* GNU getopt permutes argv: options may come before or after the
      * command and between files; the non-options end up at the end. */
@@ -590,16 +651,6 @@ int main(int argc, char **argv)
     setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
 
     double t0 = mp__cli_now();
-    if (!o.sequential) {
-        int rc = mp_pool_create(&pool, o.threads);
-        if (rc != MP_OK) {
-            fprintf(stderr, "%s: cannot start %u worker threads: %s\n", prog, o.threads,
-                    mp_strerror(rc));
-            return EXIT_USAGE;
-        }
-        o.ro.pool = pool;
-        o.threads = mp_pool_threads(pool); /* report what runs, not "0" */
-    }
 
     cli_totals t;
     memset(&t, 0, sizeof t);
@@ -608,7 +659,7 @@ int main(int argc, char **argv)
             break;
     double secs = mp__cli_now() - t0;
     mp__cli_progress_clear(&bar);
-    if (pool != NULL && mp_pool_destroy(pool) != MP_OK)
+    if (o.pool != NULL && mp_pool_destroy(o.pool) != MP_OK)
         fprintf(stderr, "%s: internal: worker pool still busy at exit\n", prog);
 
     if (t.io_failure)

@@ -11,6 +11,8 @@
  * its last item, which is also when the record it returned last stops
  * being valid.
  */
+/* sched_getaffinity and CPU_COUNT: _GNU_SOURCE comes from the build (CMakeLists.txt). */
+#include <sched.h>
 #include <stddef.h>
 #include <string.h>
 #include <time.h>
@@ -21,14 +23,50 @@
 #include "source.h"
 
 struct mp_reader {
-    mp__marc_fmt fmt; /* written by open; read-only afterwards (workers read it) */
-    mp__src src;      /* the producer task's (pipeline) or the consumer's (sequential) */
-    mp__consumer con; /* consumer thread only */
-    mp__pipe *pipe;   /* pipeline mode, NULL in sequential mode */
-    mp__chunk *cur;   /* chunk being walked (one reference held), consumer only */
-    uint32_t idx;     /* next item of cur */
-    mp__seq seq;      /* sequential mode state, consumer thread only */
+    mp__marc_fmt fmt;      /* written by open; read-only afterwards (workers read it) */
+    mp__src src;           /* the producer task's (pipeline) or the consumer's (sequential) */
+    mp__consumer con;      /* consumer thread only */
+    mp__pipe *pipe;        /* pipeline mode, NULL in sequential mode */
+    mp__chunk *cur;        /* chunk being walked (one reference held), consumer only */
+    uint32_t idx;          /* next item of cur */
+    mp__seq seq;           /* sequential mode state, consumer thread only */
+    mp_reader_mode mode;   /* the path that runs (never AUTO); set by open */
+    mp_mode_reason reason; /* why; set by open */
 };
+
+/* CPUs this thread may run on: its affinity mask, which the kernel already
+ * intersects with the active CPUs (one system call; sysconf's online count
+ * reads a file in /sys). */
+static unsigned mp__usable_cpus(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) {
+        int k = CPU_COUNT(&set);
+        if (k > 0)
+            return (unsigned)k;
+    }
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    return online > 0 ? (unsigned)online : 1;
+}
+
+/* MP_MODE_AUTO's choice (reader.h): the path and the reason. */
+static mp_reader_mode mp__auto_mode(const mp__src *src, mp_mode_reason *why)
+{
+    if (mp__usable_cpus() < 2) {
+        *why = MP_MODE_REASON_ONE_CPU;
+        return MP_MODE_SEQUENTIAL;
+    }
+    if (src->size < 0) {
+        *why = MP_MODE_REASON_STREAM;
+        return MP_MODE_PIPELINE;
+    }
+    if ((uint64_t)src->size < MP_AUTO_MIN_PIPELINE_BYTES) {
+        *why = MP_MODE_REASON_SMALL_INPUT;
+        return MP_MODE_SEQUENTIAL;
+    }
+    *why = MP_MODE_REASON_LARGE_INPUT;
+    return MP_MODE_PIPELINE;
+}
 
 /* The first release's struct ended with `pool`: nothing shorter exists. */
 #define MP__OPTIONS_V1_SIZE (offsetof(mp_reader_options, pool) + sizeof(mp_pool *))
@@ -98,7 +136,11 @@ static int mp__reader_open(mp_reader **out, const mp_reader_options *user_opts, 
     mp__consumer_init(&r->con, &o);
     r->src = *src;
 
-    if (o.mode == MP_MODE_SEQUENTIAL) {
+    r->mode = o.mode;
+    r->reason = MP_MODE_REASON_REQUESTED;
+    if (o.mode == MP_MODE_AUTO)
+        r->mode = mp__auto_mode(&r->src, &r->reason);
+    if (r->mode == MP_MODE_SEQUENTIAL) {
         if ((rc = mp__seq_init(&r->seq, &r->fmt, &r->con, &r->src)) < 0)
             goto fail;
         *out = r;
@@ -125,6 +167,10 @@ static int mp__reader_open(mp_reader **out, const mp_reader_options *user_opts, 
     cfg.threads = threads;
     cfg.pool = o.pool;
     cfg.ordered = !o.unordered;
+    /* The consumer thread works instead of sleeping while its next chunk is
+     * not ready; it reads too when a read can never block it (a file or
+     * memory), so a deadline (mp_reader_next_timeout) still holds. */
+    cfg.help = mp__src_never_blocks(&r->src) ? MP_HELP_ALL : MP_HELP_PARSE;
     cfg.format.frame = mp__marc_frame;
     cfg.format.parse_item = mp__marc_parse_item;
     cfg.format.fmt = &r->fmt;
@@ -249,8 +295,16 @@ MP_EXPORT void mp_reader_stats(const mp_reader *r, mp_stats *out)
     if (!out)
         return;
     memset(out, 0, sizeof *out);
-    if (r && r->pipe)
+    if (!r)
+        return;
+    if (r->pipe) {
         mp__pipe_stats(r->pipe, out);
+    } else {
+        out->stage[MP_STAGE_CONSUMER].items = r->con.records + r->con.errors;
+        out->stage[MP_STAGE_CONSUMER].bytes = r->con.bytes;
+    }
+    out->mode = (uint32_t)r->mode;
+    out->mode_reason = (uint32_t)r->reason;
 }
 
 MP_EXPORT void mp_reader_close(mp_reader *r)

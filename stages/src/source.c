@@ -25,10 +25,26 @@ static int mp__errno_code(int e)
     }
 }
 
+/* What fstat says about a descriptor: regular file and bytes left from
+ * `at` (the file offset; -1: ask the descriptor). */
+static void mp__src_probe(mp__src *s, const struct stat *st, off_t at)
+{
+    s->regular = 0;
+    s->size = -1;
+    if (!S_ISREG(st->st_mode))
+        return;
+    s->regular = 1;
+    if (at < 0)
+        at = lseek(s->fd, 0, SEEK_CUR);
+    if (at >= 0 && st->st_size >= at)
+        s->size = (int64_t)(st->st_size - at);
+}
+
 int mp__src_path(mp__src *s, const char *path)
 {
     memset(s, 0, sizeof *s);
     s->fd = -1;
+    s->size = -1;
     if (!path)
         return MP_EINVAL;
     int fd;
@@ -38,7 +54,8 @@ int mp__src_path(mp__src *s, const char *path)
     if (fd < 0)
         return mp__errno_code(errno);
     struct stat st;
-    if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+    int have_st = fstat(fd, &st) == 0;
+    if (have_st && S_ISDIR(st.st_mode)) {
         close(fd);
         return MP_EINVAL;
     }
@@ -47,6 +64,8 @@ int mp__src_path(mp__src *s, const char *path)
 #endif
     s->kind = MP__SRC_PATH;
     s->fd = fd;
+    if (have_st)
+        mp__src_probe(s, &st, 0); /* just opened: at offset 0 */
     return MP_OK;
 }
 
@@ -54,10 +73,14 @@ int mp__src_fd(mp__src *s, int fd)
 {
     memset(s, 0, sizeof *s);
     s->fd = -1;
+    s->size = -1;
     if (fd < 0)
         return MP_EINVAL;
     s->kind = MP__SRC_FD;
     s->fd = fd;
+    struct stat st;
+    if (fstat(fd, &st) == 0)
+        mp__src_probe(s, &st, -1);
     return MP_OK;
 }
 
@@ -70,6 +93,7 @@ int mp__src_mem(mp__src *s, const void *data, size_t len)
     s->kind = MP__SRC_MEM;
     s->mem = data;
     s->mem_len = len;
+    s->size = (int64_t)len;
     return MP_OK;
 }
 
@@ -77,6 +101,7 @@ int mp__src_cb(mp__src *s, mp_read_fn fn, void *user)
 {
     memset(s, 0, sizeof *s);
     s->fd = -1;
+    s->size = -1;
     if (!fn)
         return MP_EINVAL;
     s->kind = MP__SRC_CB;
@@ -139,6 +164,11 @@ ssize_t mp__src_read(mp__src *s, unsigned char *buf, size_t cap, int *sys_errno,
         *sys_errno = errno;
         return MP_EIO;
     }
+}
+
+int mp__src_never_blocks(const mp__src *s)
+{
+    return s->kind == MP__SRC_MEM || s->regular;
 }
 
 int mp__src_can_map(const mp__src *s)

@@ -23,6 +23,8 @@ typedef struct mp__src {
     size_t mem_len, mem_pos;  /* MEM: size and read position */
     mp_read_fn fn;            /* CB */
     void *user;               /* CB */
+    int regular;              /* PATH/FD on a regular file: a read never waits for data */
+    int64_t size; /* bytes left to read when known at open (regular file, MEM), else -1 */
 } mp__src;
 
 /* Opens a path (MP_ENOENT, MP_EACCES, MP_EIO, MP_EINVAL). */
@@ -51,6 +53,10 @@ ssize_t mp__src_read(mp__src *s, unsigned char *buf, size_t cap, int *sys_errno,
  */
 int mp__src_can_map(const mp__src *s);
 ssize_t mp__src_map(mp__src *s, size_t cap, const unsigned char **data, int *sys_errno);
+
+/* 1 when a read never waits for data to arrive (memory, regular files):
+ * any thread may then read, also the consumer thread with a deadline. */
+int mp__src_never_blocks(const mp__src *s);
 
 /* Closes what the source owns (the descriptor of a path). Idempotent. */
 void mp__src_close(mp__src *s);

@@ -115,12 +115,41 @@ typedef enum mp_format {
     MP_FORMAT_MRK = 4,     /* MARCMaker mnemonic text (=LDR  ...) */
 } mp_format;
 
-/* Who runs the work. zstd's nbWorkers = 0 in spirit: one handle, a mode. */
+/*
+ * Who runs the work. zstd's nbWorkers = 0 in spirit: one handle, a mode.
+ *
+ * MP_MODE_AUTO takes the sequential path when the pipeline cannot pay for
+ * its start-up and hand-offs: fewer than 2 CPUs usable by the process
+ * (its affinity mask, as `taskset` or a container sets it), or an input
+ * whose size is known at open (a regular file or memory) and smaller than
+ * MP_AUTO_MIN_PIPELINE_BYTES, where starting threads costs more than
+ * parsing the whole input on the calling thread. Otherwise the pipeline
+ * runs; its consumer thread then parses chunks itself whenever the one it
+ * needs is not ready, so a pipeline whose workers get no CPU (a loaded
+ * machine) degrades towards the sequential reader's speed instead of
+ * waiting. mp_reader_stats() says which path ran and why (mode,
+ * mode_reason).
+ */
 typedef enum mp_reader_mode {
-    MP_MODE_AUTO = 0,       /* the library chooses (default; today: the pipeline) */
+    MP_MODE_AUTO = 0,       /* the library chooses (default; see above) */
     MP_MODE_PIPELINE = 1,   /* producer, scanner and parser stages on pool threads */
     MP_MODE_SEQUENTIAL = 2, /* no threads: the calling thread frames and parses inline */
 } mp_reader_mode;
+
+/* Inputs smaller than this (when their size is known) are read sequentially
+ * under MP_MODE_AUTO. Measured: below it the sequential reader finishes
+ * before a private pool's threads have started (perf/PERFORMANCE.md). */
+#define MP_AUTO_MIN_PIPELINE_BYTES ((uint64_t)1 << 20)
+
+/* Why a reader runs the path it runs (mp_stats.mode_reason). */
+typedef enum mp_mode_reason {
+    MP_MODE_REASON_NONE = 0,        /* no reader (mp_reader_stats(NULL, ...)) */
+    MP_MODE_REASON_REQUESTED = 1,   /* options.mode asked for it */
+    MP_MODE_REASON_ONE_CPU = 2,     /* AUTO: fewer than 2 usable CPUs */
+    MP_MODE_REASON_SMALL_INPUT = 3, /* AUTO: known size < MP_AUTO_MIN_PIPELINE_BYTES */
+    MP_MODE_REASON_LARGE_INPUT = 4, /* AUTO: known size >= MP_AUTO_MIN_PIPELINE_BYTES */
+    MP_MODE_REASON_STREAM = 5,      /* AUTO: size unknown (pipe, socket, callback) */
+} mp_mode_reason;
 
 /*
  * Reader options. Every field's zero value means its default, so
@@ -207,7 +236,9 @@ MP_EXPORT const mp_error_info *mp_reader_error(const mp_reader *r);
 /* Counts so far: good records delivered, error items (also skipped ones), bytes consumed. */
 MP_EXPORT void mp_reader_counts(const mp_reader *r, uint64_t *records, uint64_t *errors,
                                 uint64_t *bytes);
-/* Per-stage counters; any thread while running. */
+/* Per-stage counters and which path ran (mode, mode_reason, workers); any
+ * thread while running. In sequential mode the stage counters are zero
+ * except the consumer's items (records delivered) and bytes. */
 MP_EXPORT void mp_reader_stats(const mp_reader *r, mp_stats *out);
 
 /* Stops the pipeline, joins its threads, frees everything. Any time; NULL ok. */
