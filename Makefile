@@ -9,18 +9,23 @@ CORPUS ?= $(abspath ../shared/data)
 CMAKE_ARGS ?=
 CONFIGURE = cmake -S . -DMP_WERROR=ON -DPython3_EXECUTABLE=$(PY) $(CMAKE_ARGS)
 SAMPLE = examples/data/sample.mrc
+CLANG_FORMAT ?= clang-format
+# The C sources `make format` formats and `make format-check` checks (not the
+# copies a build leaves in bindings/python/build/).
+FORMAT_FILES = $(shell find core stages bindings test perf examples -name build -prune -o \
+                 -name '*.[ch]' -print)
 
 .PHONY: all deps-run deps-test deps-bench configure build run test test-main test-asan test-tsan \
-        test-fuzz bench soak fuzz format clean help
+        test-fuzz bench soak format format-check clean help
 
 all: build
 
 help:
 	@echo "make run     install deps, build, run the CLI on the bundled sample"
-	@echo "make test    install deps, build, run every test (Criterion, stress, pytest, ASan, TSan)"
+	@echo "make test    install deps, check formatting, build, run every test (Criterion, stress, pytest, ASan, TSan)"
 	@echo "make bench   full perf harness (perf/PERFORMANCE.md)"
 	@echo "make soak    long reliability runs (fuzzing, mutants, early closes)"
-	@echo "make format  apply .clang-format"
+	@echo "make format  apply .clang-format (make format-check: check only; make test runs it)"
 
 deps-run:
 	@.ci/deps.sh run
@@ -43,6 +48,7 @@ run: deps-run
 	@$(BUILD)/stages/cli/marcpipe dump --quiet $(SAMPLE) | head -n 40
 
 test: deps-test
+	$(MAKE) --no-print-directory format-check
 	$(MAKE) --no-print-directory test-main
 	$(MAKE) --no-print-directory test-asan
 	$(MAKE) --no-print-directory test-tsan
@@ -84,7 +90,7 @@ test-fuzz:
 # mutants, 50,000 early closes, 2 min of pool churn, 5 min per fuzz target.
 soak: deps-test
 	$(MAKE) --no-print-directory build
-	cd $(BUILD) && MARCPIPE_CORPUS=$(CORPUS) MP_SOAK=1 ctest --output-on-failure -L soak --timeout 3600
+	cd $(BUILD) && MARCPIPE_CORPUS=$(CORPUS) ctest --output-on-failure -L soak --timeout 3600
 	@if command -v $(FUZZ_CC) >/dev/null 2>&1; then \
 	  CC=$(FUZZ_CC) $(CONFIGURE) -B build-fuzz $(FUZZ_CMAKE) >/dev/null && \
 	  cmake --build build-fuzz -j$(JOBS) && \
@@ -92,7 +98,11 @@ soak: deps-test
 	else echo "SKIP: $(FUZZ_CC) not found; soak fuzzing skipped"; fi
 
 format:
-	find core stages bindings test perf examples -name '*.[ch]' | xargs clang-format -i
+	$(CLANG_FORMAT) -i $(FORMAT_FILES)
+
+# Fails on any file `make format` would change.
+format-check:
+	$(CLANG_FORMAT) --dry-run --Werror $(FORMAT_FILES)
 
 clean:
 	rm -rf build build-asan build-tsan build-fuzz

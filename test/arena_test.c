@@ -1,4 +1,4 @@
-/* arena_test.c - bump allocator, block reuse, large requests, alloc fault hook. */
+/* arena_test.c - bump allocator, block reuse, large requests, fault injection. */
 #include <criterion/criterion.h>
 #include <stdint.h>
 #include <string.h>
@@ -54,31 +54,4 @@ Test(arena, fault_injection_returns_null, .timeout = 10)
     cr_assert_not_null(mp__arena_alloc(&a, 10, 1), "only the k-th allocation fails");
     mp__alloc_fail_at(0);
     mp__arena_free(&a);
-}
-
-Test(alloc, kth_allocation_fails_once, .timeout = 10)
-{
-    mp__alloc_fail_at(3);
-    void *a = mp__malloc(8), *b = mp__calloc(2, 8), *c = mp__malloc(8), *d = mp__malloc(8);
-    cr_assert_not_null(a);
-    cr_assert_not_null(b);
-    cr_assert_null(c);
-    cr_assert_not_null(d);
-    cr_assert_eq(mp__alloc_fail_at(0), 4);
-    void *e;
-    cr_assert_eq(mp__aligned_alloc(&e, 64, 100), MP_OK);
-    cr_assert_eq((uintptr_t)e % 64, 0);
-    mp__free(a);
-    mp__free(b);
-    mp__free(d);
-    mp__free(e);
-}
-
-Test(error, names_and_messages, .timeout = 10)
-{
-    cr_assert_str_eq(mp_err_name(MP_EIO), "MP_EIO");
-    cr_assert_str_eq(mp_strerror(MP_OK), "success");
-    cr_assert_str_eq(mp_strerror(-999), "unknown error");
-    cr_assert_str_eq(mp_err_name(-999), "MP_UNKNOWN");
-    cr_assert_str_eq(mp_version(), MP_VERSION_STRING);
 }

@@ -9,7 +9,6 @@
  */
 #include <criterion/criterion.h>
 #include <dirent.h>
-#include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +16,7 @@
 #include <marcpipe/reader.h>
 #include "alloc.h"
 #include "arena.h"
+#include "corpus.h"
 #include "text.h"
 
 static mp__arena arena;
@@ -379,17 +379,6 @@ Test(marc8, fuzz_regressions_replay, .timeout = 30)
     cr_assert_gt(count, 0);
 }
 
-static const char *corpus(char *buf, size_t size)
-{
-    const char *env = getenv("MARCPIPE_CORPUS");
-    if (env && *env)
-        return env;
-    char dir[1024];
-    src_dir(dir, sizeof dir);
-    snprintf(buf, size, "%s/../../shared/data", dir);
-    return buf;
-}
-
 typedef struct field {
     char tag[4];
     const unsigned char *data;
@@ -494,28 +483,26 @@ static int not_marc8(const char *path)
 
 Test(marc8, equals_yaz_on_corpus, .timeout = 300)
 {
-    char cbuf[1200], dir[1024], pat[1400], cmd[3200];
-    const char *c = corpus(cbuf, sizeof cbuf);
-    struct stat st;
-    if (stat(c, &st) != 0 || system("command -v yaz-marcdump >/dev/null 2>&1") != 0) {
+    char dir[1024], sub[1400], cmd[3200];
+    const char *c = mf_corpus_dir();
+    if (!mf_is_dir(c) || system("command -v yaz-marcdump >/dev/null 2>&1") != 0) {
         printf("SKIP: marc8 yaz comparison: corpus %s or yaz-marcdump absent\n", c);
         cr_skip_test("SKIP: corpus %s or yaz-marcdump absent", c);
     }
     src_dir(dir, sizeof dir);
 
-    static const char *const pats[] = {"marc8/*.marc", "marc4j/*.mrc", "pymarc/*.dat",
-                                       "pymarc/*.mrc"};
-    long files = 0, records = 0, fields = 0, diffs = 0, unexplained = 0, yaz_failed = 0,
+    /* The folders of the corpus that hold MARC-8 records. */
+    static const char *const subdirs[] = {"marc8", "marc4j", "pymarc"};
+    long nfiles = 0, records = 0, fields = 0, diffs = 0, unexplained = 0, yaz_failed = 0,
          split_checked = 0, invalid_diffs = 0, fffd_only = 0, framing_diffs = 0;
     field *fl = malloc(sizeof(field) * 4096);
     cr_assert_not_null(fl);
-    for (size_t pi = 0; pi < sizeof pats / sizeof pats[0]; pi++) {
-        glob_t g;
-        snprintf(pat, sizeof pat, "%s/%s", c, pats[pi]);
-        if (glob(pat, 0, NULL, &g) != 0)
-            continue;
-        for (size_t gi = 0; gi < g.gl_pathc; gi++) {
-            const char *path = g.gl_pathv[gi];
+    for (size_t si = 0; si < sizeof subdirs / sizeof subdirs[0]; si++) {
+        mf_corpus files;
+        snprintf(sub, sizeof sub, "%s/%s", c, subdirs[si]);
+        mf_corpus_list(&files, sub);
+        for (size_t gi = 0; gi < files.n; gi++) {
+            const char *path = files.v[gi].path;
             if (not_marc8(path))
                 continue;
             size_t n;
@@ -668,15 +655,15 @@ Test(marc8, equals_yaz_on_corpus, .timeout = 300)
             free(line);
             pclose(p);
             free(data);
-            files += file_used;
+            nfiles += file_used;
         }
-        globfree(&g);
+        mf_corpus_free(&files);
     }
     free(fl);
     printf("marc8 vs yaz: %ld files, %ld records, %ld fields compared, %ld differences: "
            "%ld on invalid MARC-8 (%ld of them same but U+FFFD), %ld framing, %ld unexplained; "
            "%ld records yaz could not convert; %ld fields split-checked\n",
-           files, records, fields, diffs, invalid_diffs, fffd_only, framing_diffs, unexplained,
+           nfiles, records, fields, diffs, invalid_diffs, fffd_only, framing_diffs, unexplained,
            yaz_failed, split_checked);
     cr_assert_gt(fields, 0);
     cr_assert_eq(unexplained, 0, "%ld unexplained differences from yaz", unexplained);

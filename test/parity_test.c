@@ -3,14 +3,13 @@
  * yields (type, offset, length, ordinal, kind, index hash, terminal code)
  * for 1, 2, 4 and 8 workers and chunk sizes from 4 KiB to 4 MiB: on
  * generated fixtures always, and on every file of $MARCPIPE_CORPUS
- * (default ../shared/data) when it is present.
+ * (default ../shared/data, test/support/corpus.h) when it is present.
  */
 #include <criterion/criterion.h>
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+#include "corpus.h"
 #include "marcfix.h"
 
 static const unsigned workers[] = {1, 2, 4, 8};
@@ -86,52 +85,25 @@ Test(parity, empty_and_tiny_inputs, .timeout = 30)
     check_parity("terminator", (const unsigned char *)"\x1d", 1, MP_ENCODING_AUTO, 0);
 }
 
-static int is_marc_name(const char *n)
-{
-    const char *dot = strrchr(n, '.');
-    return dot && (!strcmp(dot, ".mrc") || !strcmp(dot, ".marc") || !strcmp(dot, ".dat") ||
-                   !strcmp(dot, ".usmarc"));
-}
-
-static void walk(const char *dir, int *nfiles)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        char path[4096];
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        struct stat st;
-        if (stat(path, &st) != 0)
-            continue;
-        if (S_ISDIR(st.st_mode)) {
-            walk(path, nfiles);
-        } else if (S_ISREG(st.st_mode) && is_marc_name(e->d_name)) {
-            size_t len;
-            unsigned char *data = mf_read_file(path, &len);
-            cr_assert_not_null(data, "cannot read %s", path);
-            check_parity(path, data, len, MP_ENCODING_RAW, 0);
-            check_parity(path, data, len, MP_ENCODING_AUTO, 0);
-            free(data);
-            (*nfiles)++;
-        }
-    }
-    closedir(d);
-}
-
 Test(parity, corpus, .timeout = 600)
 {
-    const char *dir = getenv("MARCPIPE_CORPUS");
-    if (!dir || !*dir)
-        dir = "../shared/data";
-    struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+    const char *dir = mf_corpus_dir();
+    if (!mf_is_dir(dir))
         cr_skip_test("SKIP: corpus %s not found (set MARCPIPE_CORPUS)", dir);
+    mf_corpus files;
+    mf_corpus_list(&files, dir);
     int n = 0;
-    walk(dir, &n);
+    for (size_t i = 0; i < files.n; i++) {
+        const char *path = files.v[i].path;
+        size_t len;
+        unsigned char *data = mf_read_file(path, &len);
+        cr_assert_not_null(data, "cannot read %s", path);
+        check_parity(path, data, len, MP_ENCODING_RAW, 0);
+        check_parity(path, data, len, MP_ENCODING_AUTO, 0);
+        free(data);
+        n++;
+    }
+    mf_corpus_free(&files);
     cr_assert_gt(n, 0, "no MARC files under %s", dir);
     cr_log_info("parity checked on %d corpus files", n);
 }

@@ -17,14 +17,13 @@
  * (LeakSanitizer in the ASan build). Options: --seconds N (ignored, for
  * CTest), --mutants N (default 10000), --seed S.
  */
-#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include "../test/fuzz/relcheck.h"
+#include "corpus.h"
 
 static const char *g_input = "(none)";
 static unsigned g_timeout = 60;
@@ -101,42 +100,15 @@ static int parity(const char *what, const unsigned char *data, size_t len, size_
 
 /* ---- 1. the corpus -------------------------------------------------------- */
 
-static int is_marc(const char *name)
-{
-    static const char *ext[] = {".mrc", ".dat", ".usmarc", ".marc", ".iso", NULL};
-    size_t n = strlen(name);
-    for (int i = 0; ext[i]; i++) {
-        size_t e = strlen(ext[i]);
-        if (n > e && strcmp(name + n - e, ext[i]) == 0)
-            return 1;
-    }
-    return 0;
-}
-
 static unsigned long g_files;
 
-static void corpus_dir(const char *dir, int depth)
+static void corpus_files(const char *dir)
 {
-    DIR *d = opendir(dir);
-    struct dirent *de;
-    if (!d || depth > 3) {
-        if (d)
-            closedir(d);
-        return;
-    }
-    while ((de = readdir(d)) != NULL) {
-        char path[4096];
-        struct stat st;
-        if (de->d_name[0] == '.')
-            continue;
-        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-        if (stat(path, &st) != 0)
-            continue;
-        if (S_ISDIR(st.st_mode)) {
-            corpus_dir(path, depth + 1);
-            continue;
-        }
-        if (!is_marc(de->d_name) || st.st_size > 64 * 1024 * 1024)
+    mf_corpus files;
+    mf_corpus_list(&files, dir);
+    for (size_t i = 0; i < files.n; i++) {
+        const char *path = files.v[i].path;
+        if (files.v[i].size > 64 * 1024 * 1024)
             continue;
         size_t len;
         unsigned char *data = mf_read_file(path, &len);
@@ -157,7 +129,7 @@ static void corpus_dir(const char *dir, int depth)
         mf_seq_free(&ref);
         free(data);
     }
-    closedir(d);
+    mf_corpus_free(&files);
 }
 
 /* ---- 2. truncation at every offset ----------------------------------------- */
@@ -330,16 +302,13 @@ int main(int argc, char **argv)
             i++; /* bounded by counts, not time */
     }
     signal(SIGALRM, on_alarm);
-    const char *corpus = getenv("MARCPIPE_CORPUS");
-    if (!corpus || !*corpus)
-        corpus = "../shared/data";
+    const char *corpus = mf_corpus_dir();
     if (mp_pool_create(&g_pool, 2) != MP_OK) {
         fprintf(stderr, "cannot create the pool\n");
         return 1;
     }
-    struct stat st;
-    if (stat(corpus, &st) == 0 && S_ISDIR(st.st_mode))
-        corpus_dir(corpus, 0);
+    if (mf_is_dir(corpus))
+        corpus_files(corpus);
     else
         printf("SKIP: corpus %s absent; the corpus part of the hostile run is skipped\n", corpus);
     printf("corpus: %lu files, %lu pipeline runs so far\n", g_files, g_inputs);

@@ -1,6 +1,6 @@
 /*
  * yaz_test.c - marcpipe against YAZ (yaz-marcdump -i marc -o line) on
- * every file of $MARCPIPE_CORPUS (default ../shared/data).
+ * every MARC file of $MARCPIPE_CORPUS (default ../shared/data, test/support/corpus.h).
  *
  * Undamaged files (no error item from marcpipe): the same records with the
  * same fields, indicators and subfields, compared through YAZ's "line"
@@ -10,11 +10,10 @@
  * the MARC-8/UTF-8 suites). Skips visibly without the corpus or YAZ.
  */
 #include <criterion/criterion.h>
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+#include "corpus.h"
 #include "marcfix.h"
 
 static void dump_record(mf_buf *out, const mp_record *rec)
@@ -155,44 +154,11 @@ static void compare_file(const char *path)
     free(data);
 }
 
-static int is_marc_name(const char *n)
-{
-    const char *dot = strrchr(n, '.');
-    return dot && (!strcmp(dot, ".mrc") || !strcmp(dot, ".marc") || !strcmp(dot, ".dat") ||
-                   !strcmp(dot, ".usmarc"));
-}
-
-static void walk(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        char path[4096];
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        struct stat st;
-        if (stat(path, &st) != 0)
-            continue;
-        if (S_ISDIR(st.st_mode))
-            walk(path);
-        else if (S_ISREG(st.st_mode) && is_marc_name(e->d_name))
-            compare_file(path);
-    }
-    closedir(d);
-}
-
+/* The corpus directory, or NULL when it is absent. */
 static const char *corpus(void)
 {
-    const char *dir = getenv("MARCPIPE_CORPUS");
-    if (!dir || !*dir)
-        dir = "../shared/data";
-    struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-        return NULL;
-    return dir;
+    const char *dir = mf_corpus_dir();
+    return mf_is_dir(dir) ? dir : NULL;
 }
 
 Test(yaz, same_records_as_yaz_marcdump, .timeout = 600)
@@ -202,7 +168,11 @@ Test(yaz, same_records_as_yaz_marcdump, .timeout = 600)
         cr_skip_test("SKIP: corpus not found (set MARCPIPE_CORPUS)");
     if (system("command -v yaz-marcdump >/dev/null 2>&1") != 0)
         cr_skip_test("SKIP: yaz-marcdump not installed (Debian package yaz)");
-    walk(dir);
+    mf_corpus files;
+    mf_corpus_list(&files, dir);
+    for (size_t i = 0; i < files.n; i++)
+        compare_file(files.v[i].path);
+    mf_corpus_free(&files);
     cr_assert_gt(checked, 0);
     cr_log_info("%d files compared with yaz-marcdump, %d damaged", checked, damaged);
 }

@@ -43,7 +43,9 @@ for comp in ("core", "stages"):
             with open(target, "wb") as f:
                 f.write(data)
         lib_sources.append(os.path.relpath(target, HERE))
-sources = ["src/_marcpipe.c"] + lib_sources
+# One C file per type, plus the record layout built in the workers (layout.c).
+sources = ["src/module.c", "src/record.c", "src/reader.c", "src/pool.c", "src/layout.c"]
+sources += lib_sources
 
 ext = Extension(
     "marcpipe._marcpipe",

@@ -4,6 +4,7 @@
  */
 #include <string.h>
 #include "cli.h"
+#include "utf8.h"
 
 void mp__cli_dump_line(FILE *out, const mp_record *rec)
 {
@@ -34,39 +35,6 @@ void mp__cli_dump_line(FILE *out, const mp_record *rec)
     fputc('\n', out);
 }
 
-/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    size_t len;
-    uint32_t cp;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF) {
-        len = 2;
-        cp = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3;
-        cp = c & 0x0F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4;
-        cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3F);
-    }
-    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-        (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return len;
-}
-
 void mp__cli_json_string(FILE *out, const char *str, size_t n)
 {
     const unsigned char *s = (const unsigned char *)str;
@@ -85,8 +53,9 @@ void mp__cli_json_string(FILE *out, const char *str, size_t n)
             fputc(c, out);
             i++;
         } else {
-            size_t len = utf8_seq(s + i, n - i);
-            if (len == 0) {
+            size_t bad;
+            size_t len = mp__utf8_step(s + i, n - i, &bad);
+            if (len == 0) { /* each invalid byte becomes one U+FFFD (cli.h) */
                 fputs("\\ufffd", out);
                 i++;
             } else {

@@ -97,7 +97,10 @@ int mp__consumer_check(mp__consumer *c)
 int mp__consumer_item(mp__consumer *c, const mp__item *it, const mp_record **rec, int *rc)
 {
     const mp_record *r = it->type == MP_ITEM_RECORD ? (const mp_record *)it->result : NULL;
-    c->bytes = it->offset + it->len;
+    /* Unordered delivery may hand back an earlier unit last: keep the
+     * furthest end seen, so counts never go backwards. */
+    if (it->offset + it->len > c->bytes)
+        c->bytes = it->offset + it->len;
     if (it->type == MP_ITEM_RECORD && !r) /* the parser failed (out of memory) */
         return mp__consumer_end(
             c, it->status < 0 && it->status != MP_ERECORD ? it->status : MP_ENOMEM, 0, it->offset);

@@ -1,61 +1,17 @@
 /*
  * utf8.c - UTF-8 validation and repair (see text.h).
  *
- * Well-formedness as Unicode 15 table 3-7: no overlongs, no surrogates,
- * nothing above U+10FFFF. Repair replaces each maximal subpart of an
- * ill-formed sequence with one U+FFFD (Unicode's "substitution of maximal
- * subparts", what Python's bytes.decode('utf-8', 'replace') does) or drops
- * it. Pure and reentrant.
+ * Well-formedness is utf8.h's (Unicode 15 table 3-7). Repair replaces each
+ * maximal subpart of an ill-formed sequence with one U+FFFD (Unicode's
+ * "substitution of maximal subparts", what Python's
+ * bytes.decode('utf-8', 'replace') does) or drops it. Pure and reentrant.
  */
 #include <stdio.h>
 #include <string.h>
 #include <marcpipe/common.h>
 #include <marcpipe/reader.h>
 #include "text.h"
-
-/*
- * Length (1-4) of the well-formed sequence at p[0..n), n >= 1, or 0 with
- * *bad = the length of the maximal ill-formed subpart (1-3).
- */
-static inline size_t u8_step(const unsigned char *p, size_t n, size_t *bad)
-{
-    unsigned b = p[0], lo = 0x80, hi = 0xBF;
-    size_t need;
-
-    if (b < 0x80)
-        return 1;
-    if (b < 0xC2) { /* continuation byte or overlong 2-byte lead */
-        *bad = 1;
-        return 0;
-    }
-    if (b < 0xE0) {
-        need = 1;
-    } else if (b < 0xF0) {
-        need = 2;
-        if (b == 0xE0)
-            lo = 0xA0; /* overlong */
-        else if (b == 0xED)
-            hi = 0x9F; /* surrogates */
-    } else if (b < 0xF5) {
-        need = 3;
-        if (b == 0xF0)
-            lo = 0x90; /* overlong */
-        else if (b == 0xF4)
-            hi = 0x8F; /* > U+10FFFF */
-    } else {
-        *bad = 1;
-        return 0;
-    }
-    for (size_t k = 1; k <= need; k++) {
-        if (k >= n || p[k] < lo || p[k] > hi) {
-            *bad = k;
-            return 0;
-        }
-        lo = 0x80;
-        hi = 0xBF;
-    }
-    return need + 1;
-}
+#include "utf8.h"
 
 /* Index of the first ill-formed byte in in[0..n), or n. */
 static size_t u8_first_bad(const unsigned char *in, size_t n)
@@ -78,7 +34,7 @@ static size_t u8_first_bad(const unsigned char *in, size_t n)
             i++;
             continue;
         }
-        size_t l = u8_step(in + i, n - i, &bad);
+        size_t l = mp__utf8_step(in + i, n - i, &bad);
         if (!l)
             return i;
         i += l;
@@ -93,7 +49,7 @@ static size_t u8_repair(const unsigned char *in, size_t n, size_t from, int repl
     size_t i = from, len = 0, bad;
 
     while (i < n) {
-        size_t l = u8_step(in + i, n - i, &bad);
+        size_t l = mp__utf8_step(in + i, n - i, &bad);
         if (l) {
             if (dst)
                 memcpy(dst + len, in + i, l);

@@ -11,10 +11,9 @@
 Switching from pymarc: ``from marcpipe import MARCReader``.
 """
 
-from . import _marcpipe
+from . import _compat, _marcpipe
 from . import exceptions
 from .exceptions import *  # noqa: F401,F403
-from .exceptions import _make_error
 from .field import END_OF_FIELD, SUBFIELD_INDICATOR, Field, Indicators, RawField, Subfield
 from .leader import Leader
 from .reader import MARCReader, Pool, map_records
@@ -29,8 +28,9 @@ _marcpipe._register(
     subfield=Subfield,
     indicators=Indicators,
     leader=Leader,
-    error_factory=_make_error,
+    error_factory=_compat.make_error,
     title_slow=_title_slow,
+    error_base=exceptions.PymarcException,
 )
 
 __all__ = [

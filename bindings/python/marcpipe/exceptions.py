@@ -8,13 +8,16 @@ unit), ``kind`` (the C library's error kind, e.g. ``"TRUNCATED"``),
 ``subfield`` (where relevant, else ``""``) and ``message`` (the library's
 text). Exceptions raised outside a reader (``Record(data=...)``) carry the
 same attributes.
+
+This module is a leaf: it imports nothing from the package, so every other
+module may import it. Which class an error item becomes is decided in
+``_compat`` (pymarc's rules), not here.
 """
 
 from __future__ import annotations
 
 from typing import Optional
 
-from ._marcpipe import PymarcException
 
 __all__ = [
     "PymarcException",
@@ -43,6 +46,10 @@ __all__ = [
     "RecordValueError",
     "FilterError",
 ]
+
+
+class PymarcException(Exception):
+    """Base of every marcpipe / pymarc exception."""
 
 
 class _Positioned:
@@ -217,119 +224,3 @@ class MissingLinkedFields(PymarcException):
     def __str__(self) -> str:
         return self.field.tag + " field includes a subfield 6 but no linked fields could be found."
 
-
-# C error kind -> class, used when pymarc's own checks do not single out a class.
-_KIND_CLASS = {
-    "LENGTH": RecordLengthInvalid,
-    "TERMINATOR": EndOfRecordNotFound,
-    "JUNK": JunkSkipped,
-    "TRUNCATED": TruncatedRecord,
-    "TOO_BIG": RecordTooBig,
-    "LEADER": RecordLeaderInvalid,
-    "BASE_ADDRESS": BaseAddressInvalid,
-    "DIRECTORY": RecordDirectoryInvalid,
-    "FIELD": FieldNotFound,
-    "INDICATOR": IndicatorInvalid,
-    "SUBFIELD": SubfieldInvalid,
-    "ENCODING": RecordUnicodeDecodeError,
-    "MARC8": Marc8DecodeError,
-    "FILTER": FilterError,
-}
-
-# Kinds found while parsing a framed record: pymarc's checks on the raw bytes
-# pick the exact pymarc class. Framing kinds keep their mapping.
-_PARSE_KINDS = {"LEADER", "BASE_ADDRESS", "DIRECTORY", "FIELD", "INDICATOR", "SUBFIELD", "ENCODING"}
-
-
-def _pymarc_check(marc: bytes, force_utf8: bool = False):
-    """Runs pymarc 5.x's record checks in its order; returns (class, args) or None."""
-    try:
-        leader = marc[0:24].decode("ascii")
-    except UnicodeDecodeError as e:
-        return RecordUnicodeDecodeError, (e.encoding, e.object, e.start, e.end, e.reason)
-    if len(leader) != 24:
-        return RecordLeaderInvalid, ()
-    utf8 = leader[9] == "a" or force_utf8
-    try:
-        base = int(marc[12:17])
-    except ValueError:
-        return RecordValueError, ()
-    if base <= 0:
-        return BaseAddressNotFound, ()
-    if base >= len(marc):
-        return BaseAddressInvalid, ()
-    try:
-        if len(marc) < int(leader[:5]):
-            return TruncatedRecord, ()
-    except ValueError:
-        return RecordValueError, ()
-    try:
-        directory = marc[24 : base - 1].decode("ascii")
-    except UnicodeDecodeError as e:
-        return RecordUnicodeDecodeError, (e.encoding, e.object, e.start, e.end, e.reason)
-    if len(directory) % 12 != 0:
-        return RecordDirectoryInvalid, ()
-    count = len(directory) // 12
-    for i in range(count):
-        entry = directory[i * 12 : i * 12 + 12]
-        try:
-            length = int(entry[3:7])
-            start = int(entry[7:12])
-        except ValueError:
-            return RecordValueError, ()
-        tag = entry[0:3]
-        data = marc[base + start : base + start + length - 1]
-        if tag < "010" and tag.isdigit():
-            continue
-        parts = data.split(b"\x1f")
-        try:
-            parts[0].decode("ascii")
-        except UnicodeDecodeError as e:
-            return RecordUnicodeDecodeError, (e.encoding, e.object, e.start, e.end, e.reason)
-        if utf8:
-            for p in parts[1:]:
-                try:
-                    p[1:].decode("utf-8")
-                except UnicodeDecodeError as e:
-                    return RecordUnicodeDecodeError, (e.encoding, e.object, e.start, e.end, e.reason)
-    if count == 0:
-        return NoFieldsFound, ()
-    return None
-
-
-# Kinds where the C parser is stricter than pymarc: when pymarc's checks pass,
-# the record is decoded the way pymarc decodes it and yielded.
-_TOLERATED_KINDS = {"INDICATOR", "SUBFIELD", "FIELD"}
-
-
-def _make_error(kind, code, ordinal, offset, length, control_number, tag, subfield, raw,
-                message="", to_unicode=True, force_utf8=False, utf8_handling="strict"):
-    """Error factory called by the C reader for every error item.
-
-    Returns the exception, or a Record when pymarc would have read the unit.
-    """
-    cls, args = _KIND_CLASS.get(kind, FieldNotFound), ()
-    if raw is not None and kind in _PARSE_KINDS:
-        found = _pymarc_check(raw, force_utf8)
-        if found is not None:
-            cls, args = found
-        elif kind in _TOLERATED_KINDS:
-            from ._fallback import pymarc_decode
-
-            try:
-                return pymarc_decode(raw, to_unicode, force_utf8, utf8_handling)
-            except Exception:
-                pass
-    if cls in (RecordUnicodeDecodeError, Marc8DecodeError) and not args:
-        enc = "utf-8" if cls is RecordUnicodeDecodeError else "marc8"
-        args = (enc, raw or b"", 0, 1, message or "invalid " + enc)
-    exc = cls(*args)
-    exc.kind = kind
-    exc.ordinal = ordinal
-    exc.offset = offset
-    exc.length = length
-    exc.control_number = control_number
-    exc.tag = tag
-    exc.subfield = subfield
-    exc.message = message
-    return exc

@@ -24,7 +24,12 @@ extern "C" {
 #define MP_VERSION_PATCH  0
 #define MP_VERSION_STRING "0.1.0"
 
-/* XX(name, value, message). Values are stable ABI. */
+/*
+ * XX(name, value, message). Values are stable ABI. -9 is unassigned: the
+ * codes that nothing returned (ETOOBIG -9, ENOTSUP -15, EINTR -16, ERANGE
+ * -17) were dropped before the ABI settled. A new code takes the next
+ * value below the lowest one.
+ */
 #define MP_ERRNO_MAP(XX)                                                                           \
     XX(OK, 0, "success")                                                                           \
     XX(EOF, -1, "end of stream")                                                                   \
@@ -35,15 +40,11 @@ extern "C" {
     XX(ECANCELED, -6, "pipeline was cancelled")                                                    \
     XX(ENOENT, -7, "no such file or directory")                                                    \
     XX(EACCES, -8, "permission denied")                                                            \
-    XX(ETOOBIG, -9, "record larger than the configured maximum")                                   \
     XX(ESTOPPED, -10, "stopped at the first error (policy)")                                       \
     XX(ELIMIT, -11, "error cap reached")                                                           \
     XX(EAGAIN, -12, "resource temporarily unavailable")                                            \
     XX(EBUSY, -13, "resource busy")                                                                \
-    XX(ETHREAD, -14, "could not start a thread")                                                   \
-    XX(ENOTSUP, -15, "operation not supported")                                                    \
-    XX(EINTR, -16, "interrupted")                                                                  \
-    XX(ERANGE, -17, "value out of range")
+    XX(ETHREAD, -14, "could not start a thread")
 
 typedef enum mp_errno {
 #define MP__ERRNO_ENUM(name, value, msg) MP_##name = (value),

@@ -1,0 +1,150 @@
+/*
+ * binding.h - what the C files of marcpipe._marcpipe share.
+ *
+ * One C file per exposed type, as python-zstandard's c-ext/ does:
+ *   record.c  RecordBase: a MARC record copied out of the pipeline into ONE
+ *             Python object (leader + compact field/subfield index + text);
+ *             Field objects are built only when touched.
+ *   reader.c  ReaderBase: wraps an mp_reader; its tp_iternext is the hot
+ *             loop. Also the helpers every reader entry point uses:
+ *             reader_options_from(), error_item_to_py(), raise_open_error().
+ *   pool.c    Pool: wraps an mp_pool shared by many readers.
+ *   module.c  module state, multi-phase init, _register/_scan/_decode.
+ *   layout.c  the compact record layout, built by the parser workers. It
+ *             runs without the GIL and includes layout.h, never this file.
+ * The pure-Python layer (the marcpipe package) subclasses RecordBase and
+ * ReaderBase and registers its classes (Field, Subfield, Indicators,
+ * Leader, PymarcException, the error factory) with _register(); they live
+ * in the module state.
+ *
+ * GIL: workers never touch Python. The consumer call first tries the
+ * pipeline without blocking while holding the GIL (the common case when the
+ * workers are ahead), and only otherwise waits in slices of at most 50 ms
+ * with the GIL released, checking signals between slices so Ctrl-C
+ * interrupts within ~50 ms. A callback source (a Python file object) runs
+ * on the producer thread and takes the GIL for each read (PyGILState).
+ *
+ * Names: mp_ is the library's public API; the binding's own shared names
+ * carry no prefix and stay inside the extension (hidden visibility).
+ */
+#ifndef MP_PY_BINDING_H
+#define MP_PY_BINDING_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <marcpipe/marcpipe.h>
+
+#include "layout.h"
+
+/* ------------------------------------------------------------------------ */
+/* module state (module.c)                                                  */
+
+typedef struct module_state {
+    PyTypeObject *record_type; /* RecordBase */
+    PyTypeObject *reader_type; /* ReaderBase */
+    PyTypeObject *pool_type;   /* Pool */
+    /* registered by the Python layer; NULL until _register() */
+    PyObject *error_base;     /* marcpipe.PymarcException */
+    PyObject *record_cls;     /* marcpipe.Record (subclass of RecordBase) */
+    PyObject *field_factory;  /* f(tag, indicators|None, subfields|None, data|None, raw) */
+    PyObject *subfield_cls;   /* namedtuple Subfield(code, value) */
+    PyObject *indicators_cls; /* namedtuple Indicators(first, second) */
+    PyObject *leader_cls;     /* Leader(str) */
+    PyObject *error_factory;  /* f(kind, code, ordinal, offset, length, cn, tag, sf, raw, ...) */
+    PyObject *title_slow;     /* f(record): title when fields were materialized */
+} module_state;
+
+extern struct PyModuleDef module_def;
+
+/* The state of the module that created `tp` (a heap type of this module or
+ * a subclass); NULL with an exception set when there is none. */
+module_state *state_of_type(PyTypeObject *tp);
+
+/* The class of the errors the library reports: PymarcException once the
+ * Python layer registered it, RuntimeError before. Borrowed. */
+PyObject *error_base(const module_state *st);
+
+/* ------------------------------------------------------------------------ */
+/* records (record.c)                                                       */
+
+extern PyType_Spec record_spec;
+
+/* How a record's text turns into Python values. */
+enum rec_mode {
+    REC_UTF8 = 0,  /* text is UTF-8 (converted / validated by the workers) */
+    REC_BYTES = 1, /* to_unicode=False: values are bytes */
+    REC_CODEC = 2, /* decode with codec (encoding, errors) at access */
+};
+
+/* A new record of type `tp` (RecordBase or a subclass) from the borrowed
+ * `rec`, copying the layout a worker prepared when there is one. For
+ * REC_CODEC, codec_utf8 / codec_file are the (encoding, errors) tuples for
+ * UTF-8 records and for the others (borrowed; NULL otherwise). */
+PyObject *record_from_c(PyTypeObject *tp, const mp_record *rec, enum rec_mode mode,
+                        PyObject *codec_utf8, PyObject *codec_file, int force_utf8);
+
+/* ------------------------------------------------------------------------ */
+/* pools (pool.c)                                                           */
+
+extern PyType_Spec pool_spec;
+
+typedef struct {
+    PyObject_HEAD
+    mp_pool *pool; /* NULL after close() */
+} PoolObject;
+
+/* ------------------------------------------------------------------------ */
+/* readers (reader.c)                                                       */
+
+extern PyType_Spec reader_spec;
+
+/* The keyword arguments every reader entry point shares, as parsed
+ * (PyArg_ParseTupleAndKeywords writes into the fields). Borrowed for the
+ * duration of the call. Start from READER_ARGS_INIT: MARCReader's defaults. */
+typedef struct reader_args {
+    int to_unicode;            /* 0: values are bytes */
+    int force_utf8;            /* every record is UTF-8, whatever leader/09 says */
+    const char *utf8_handling; /* "strict", "replace" or "ignore" */
+    PyObject *file_codec;      /* NULL or None: MARC-8; else the codec of non-UTF-8 records */
+    unsigned int threads;      /* private pool workers; 0: one per CPU */
+    Py_ssize_t chunk_size;     /* <= 0: the library's default */
+    int ordered;               /* 0: records in completion order */
+    int policy;                /* mp_policy */
+    mp_reader_mode mode;       /* MP_MODE_AUTO: the library's choice */
+} reader_args;
+
+#define READER_ARGS_INIT                                                                           \
+    {                                                                                              \
+        .to_unicode = 1, .utf8_handling = "strict", .ordered = 1, .policy = MP_POLICY_REPORT       \
+    }
+
+/* The mp_reader_options for `a` (the one place Python-level reader
+ * arguments become library options). -1 with ValueError set on a bad value. */
+int reader_options_from(const reader_args *a, mp_reader_options *o);
+
+/* The record mode that goes with the options reader_options_from chose. */
+static inline enum rec_mode rec_mode_for(const reader_args *a)
+{
+    if (!a->to_unicode)
+        return REC_BYTES;
+    return a->file_codec && a->file_codec != Py_None ? REC_CODEC : REC_UTF8;
+}
+
+/*
+ * The error item `e` as a Python object made by the registered error
+ * factory: the exception pymarc would raise, or a Record when pymarc would
+ * have read the unit (the Python layer decoded it then). `rec` is the
+ * damaged record or NULL (borrowed). When `raw` is not NULL, *raw receives
+ * the unit's bytes (new reference) or NULL. Returns a new reference; NULL
+ * with an exception set (and *raw NULL) on failure.
+ */
+PyObject *error_item_to_py(module_state *st, const mp_error_info *e, const mp_record *rec,
+                           int to_unicode, int force_utf8, const char *utf8_handling,
+                           PyObject **raw);
+
+/* Raises the Python exception for an mp_reader_open_* failure `rc`
+ * (`path`: the path object for OSError's filename, or NULL). Returns -1. */
+int raise_open_error(int rc, PyObject *path);
+
+#endif

@@ -1,0 +1,160 @@
+/*
+ * layout.c - builds the compact record layout (layout.h) from an mp_record.
+ *
+ * Runs in the parser workers without the GIL: this file includes no Python
+ * header on purpose (see layout.h), and every function is reentrant.
+ */
+#include "layout.h"
+
+#include <string.h>
+
+#ifdef Py_PYTHON_H
+#error "layout.c runs in the parser workers without the GIL: no Python API here"
+#endif
+
+static int pymarc_is_control(const char *tag)
+{
+    /* pymarc: tag < "010" and tag.isdigit() */
+    for (int i = 0; i < 3; i++)
+        if (tag[i] < '0' || tag[i] > '9')
+            return 0;
+    return memcmp(tag, "010", 3) < 0;
+}
+
+/* Splits a data field body (indicators + 0x1F-separated subfields) the way
+ * pymarc does; used only when the C parser's view of the field differs from
+ * pymarc's control-field rule. Pass out == NULL to count. */
+static uint32_t split_body(const char *d, uint32_t n, char *ind1, char *ind2, layout_subfield *out,
+                           char *text, uint32_t *text_pos)
+{
+    const char *us = memchr(d, 0x1f, n);
+    uint32_t nind = us ? (uint32_t)(us - d) : n;
+    *ind1 = nind >= 1 ? d[0] : ' ';
+    *ind2 = nind >= 2 ? d[1] : ' ';
+    uint32_t count = 0;
+    while (us) {
+        const char *start = us + 1;
+        const char *end = d + n;
+        const char *next = memchr(start, 0x1f, (size_t)(end - start));
+        const char *stop = next ? next : end;
+        if (stop > start) { /* pymarc skips empty pieces */
+            if (out) {
+                out[count].code = start[0];
+                out[count].off = *text_pos;
+                out[count].len = (uint32_t)(stop - start - 1);
+                memset(out[count].pad, 0, sizeof out[count].pad);
+                memcpy(text + *text_pos, start + 1, out[count].len);
+                *text_pos += out[count].len;
+            }
+            count++;
+        }
+        us = next;
+    }
+    return count;
+}
+
+int layout_measure(const mp_record *rec, layout_dims *d)
+{
+    uint32_t nf = mp_record_field_count(rec);
+    size_t nsubs = 0, text = 0;
+    for (uint32_t i = 0; i < nf; i++) {
+        const mp_field *f = mp_record_field(rec, i);
+        if (pymarc_is_control(f->tag)) {
+            text += f->len;
+        } else if (f->is_control) {
+            char a, b;
+            nsubs += split_body(f->data, f->len, &a, &b, NULL, NULL, NULL);
+            text += f->len;
+        } else {
+            nsubs += f->nsubfields;
+            for (uint32_t j = 0; j < f->nsubfields; j++)
+                text += f->subfields[j].len;
+        }
+    }
+    size_t size = LAYOUT_LEADER_LEN + (size_t)nf * sizeof(layout_field) +
+                  nsubs * sizeof(layout_subfield) + text;
+    if (size > UINT32_MAX || nsubs > UINT32_MAX)
+        return -1;
+    d->nfields = nf;
+    d->nsubs = (uint32_t)nsubs;
+    d->size = size;
+    return 0;
+}
+
+void layout_fill(const mp_record *rec, const layout_dims *d, char *blob)
+{
+    /* The leader as stored (pymarc keeps 09 as read even after MARC-8
+     * conversion); the library's view may already say UTF-8. */
+    size_t rawlen = 0;
+    const unsigned char *raw = mp_record_raw(rec, &rawlen);
+    memcpy(blob, raw && rawlen >= LAYOUT_LEADER_LEN ? (const char *)raw : mp_record_leader(rec),
+           LAYOUT_LEADER_LEN);
+    layout_field *fo = layout_fields(blob);
+    layout_subfield *so = layout_subfields(blob, d->nfields);
+    char *t = layout_text(blob, d->nfields, d->nsubs);
+    uint32_t tp = 0, sp = 0;
+    for (uint32_t i = 0; i < d->nfields; i++) {
+        const mp_field *f = mp_record_field(rec, i);
+        layout_field *fd = &fo[i];
+        memcpy(fd->tag, f->tag, 3);
+        fd->ctrl = (uint8_t)pymarc_is_control(f->tag);
+        fd->sub0 = sp;
+        fd->nsub = 0;
+        fd->pad = 0;
+        if (fd->ctrl) {
+            fd->ind1 = fd->ind2 = ' ';
+            fd->off = tp;
+            fd->len = f->len;
+            memcpy(t + tp, f->data, f->len);
+            tp += f->len;
+        } else if (f->is_control) {
+            fd->off = fd->len = 0;
+            fd->nsub = split_body(f->data, f->len, &fd->ind1, &fd->ind2, so + sp, t, &tp);
+            sp += fd->nsub;
+        } else {
+            fd->ind1 = f->ind1;
+            fd->ind2 = f->ind2;
+            fd->off = fd->len = 0;
+            fd->nsub = f->nsubfields;
+            for (uint32_t j = 0; j < f->nsubfields; j++) {
+                const mp_subfield *sf = &f->subfields[j];
+                so[sp].code = sf->code;
+                so[sp].off = tp;
+                so[sp].len = sf->len;
+                memset(so[sp].pad, 0, sizeof so[sp].pad);
+                memcpy(t + tp, sf->data, sf->len);
+                tp += sf->len;
+                sp++;
+            }
+        }
+    }
+}
+
+int layout_record_fn(void *user, const mp_record *rec)
+{
+    (void)user;
+    layout_dims d;
+    if (layout_measure(rec, &d) < 0)
+        return 0; /* the consumer reports the size problem */
+    /* The annotation is the worker's until record_fn returns; the pipeline
+     * hands the record to the consumer after that, which orders the writes. */
+    char *a = mp_record_annotate(rec, sizeof(layout_dims) + d.size);
+    if (a) {
+        memcpy(a, &d, sizeof d);
+        layout_fill(rec, &d, a + sizeof(layout_dims));
+    }
+    return 0;
+}
+
+const char *layout_prepared(const mp_record *rec, layout_dims *d)
+{
+    size_t alen = 0;
+    const char *ann = mp_record_annotation(rec, &alen);
+    if (!ann || alen < sizeof *d)
+        return NULL;
+    memcpy(d, ann, sizeof *d);
+    /* Any other annotation (a second record_fn?) is not ours: ignore it. */
+    if (d->size != alen - sizeof *d)
+        return NULL;
+    return ann + sizeof *d;
+}

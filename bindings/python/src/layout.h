@@ -1,0 +1,88 @@
+/*
+ * layout.h - the compact record layout of marcpipe._marcpipe, in plain C.
+ *
+ * A Python record is ONE object whose variable part is a blob:
+ *
+ *     leader[24] | layout_field[nfields] | layout_subfield[nsubs] | text
+ *
+ * The parser workers build the blob from the mp_record they just parsed
+ * (layout_record_fn, the reader's mp_record_fn) and attach it as the
+ * record's annotation; the consumer only copies it into the new object.
+ * The workers hold no GIL, so this header and layout.c must never include
+ * Python.h: a Python call there is then a compile error, not a crash.
+ *
+ * Thread safety: every function here reads only the record it is given and
+ * writes only memory the caller owns (or the annotation of a record the
+ * calling worker owns); none keeps state. Safe from any thread, without
+ * the GIL, concurrently with each other on different records.
+ */
+#ifndef MP_PY_LAYOUT_H
+#define MP_PY_LAYOUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <marcpipe/record.h>
+
+#define LAYOUT_LEADER_LEN 24
+
+/* One field of the compact index. */
+typedef struct layout_field {
+    char tag[3];
+    char ind1, ind2;
+    uint8_t ctrl; /* pymarc's rule: tag is digits and < "010" */
+    uint16_t pad;
+    uint32_t sub0; /* first subfield index */
+    uint32_t nsub;
+    uint32_t off; /* control field data, relative to the text area */
+    uint32_t len;
+} layout_field;
+
+/* One subfield; its value is text[off, off + len). */
+typedef struct layout_subfield {
+    uint32_t off, len;
+    char code;
+    char pad[3];
+} layout_subfield;
+
+/* The sizes of one record's blob. */
+typedef struct layout_dims {
+    uint32_t nfields, nsubs;
+    size_t size; /* total blob bytes */
+} layout_dims;
+
+static inline layout_field *layout_fields(char *blob)
+{
+    return (layout_field *)(blob + LAYOUT_LEADER_LEN);
+}
+
+static inline layout_subfield *layout_subfields(char *blob, uint32_t nfields)
+{
+    return (layout_subfield *)(blob + LAYOUT_LEADER_LEN + (size_t)nfields * sizeof(layout_field));
+}
+
+static inline char *layout_text(char *blob, uint32_t nfields, uint32_t nsubs)
+{
+    return (char *)(layout_subfields(blob, nfields) + nsubs);
+}
+
+/* Measures the blob of `rec` (borrowed). -1 when it would not fit the
+ * 32-bit offsets of the layout. */
+int layout_measure(const mp_record *rec, layout_dims *d);
+
+/* Writes the blob of `rec` (borrowed) into `blob`, which the caller owns
+ * and sized with layout_measure. */
+void layout_fill(const mp_record *rec, const layout_dims *d, char *blob);
+
+/* The reader's mp_record_fn: runs in parser workers, concurrently, each on
+ * a record it owns at that moment; attaches the dims and the blob as the
+ * record's annotation. Always keeps the record (returns 0); when the
+ * record is too large or memory is short it simply attaches nothing. */
+int layout_record_fn(void *user, const mp_record *rec);
+
+/* The blob a worker attached to `rec`, with its dims in *d, or NULL (a
+ * damaged record, a record read without layout_record_fn). Borrowed for
+ * as long as `rec`. Any thread that may read the record. */
+const char *layout_prepared(const mp_record *rec, layout_dims *d);
+
+#endif

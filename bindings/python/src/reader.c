@@ -1,0 +1,732 @@
+/*
+ * reader.c - ReaderBase, the C core of marcpipe.MARCReader, and the helpers
+ * every reader entry point shares (options, error items, open errors).
+ *
+ * Threads: one reader is iterated by one thread at a time; a second thread
+ * entering next() while the first is inside it gets RuntimeError. The
+ * pipeline's own threads never run code of this file except py_read_cb,
+ * which takes the GIL.
+ */
+#include "binding.h"
+
+#include <structmember.h>
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <string.h>
+
+typedef struct {
+    PyObject_HEAD
+    mp_reader *r;     /* NULL before _open() and after close() */
+    module_state *st; /* module state, cached at _open() */
+    PyObject *source; /* kept alive while open (buffer owner, file object) */
+    Py_buffer view;   /* for memory sources */
+    int have_view;
+    PyObject *cb_read; /* bound readinto or read method (callback sources) */
+    int cb_is_readinto;
+    PyObject *cb_exc;  /* exception raised by the callback (exc instance) */
+    PyObject *pool;    /* PoolObject or NULL */
+    PyObject *cur_exc; /* current_exception */
+    PyObject *cur_raw; /* raw bytes of the current error unit, or NULL */
+    uint64_t cur_offset, cur_length;
+    int cur_valid;        /* cur_offset/length describe the current unit */
+    PyObject *codec_utf8; /* (encoding, errors) tuples for REC_CODEC */
+    PyObject *codec_file;
+    PyObject *record_cls; /* type records are created as */
+    uint32_t mode;
+    int force_utf8;
+    int strict;
+    char handling[8]; /* utf8_handling name */
+    int finished;
+    int close_pending; /* close() called while another thread was inside next() */
+    /* Set while a thread is inside next(). Only touched with the GIL held, so
+     * the GIL orders it; atomic anyway so the contract does not depend on it. */
+    atomic_int busy;
+    PyObject *weakrefs;
+} ReaderObject;
+
+static PyObject *Reader_new(PyTypeObject *tp, PyObject *args, PyObject *kw)
+{
+    ReaderObject *self = (ReaderObject *)tp->tp_alloc(tp, 0);
+    if (!self)
+        return NULL;
+    /* relaxed: set before the object is shared with anyone */
+    atomic_store_explicit(&self->busy, 0, memory_order_relaxed);
+    return (PyObject *)self;
+}
+
+/* The pending exception as one normalized object (traceback attached). */
+static PyObject *fetch_exception(void)
+{
+    PyObject *t, *v, *tb;
+    PyErr_Fetch(&t, &v, &tb);
+    PyErr_NormalizeException(&t, &v, &tb);
+    if (v && tb)
+        (void)PyException_SetTraceback(v, tb);
+    Py_XDECREF(t);
+    Py_XDECREF(tb);
+    return v;
+}
+
+static void restore_exception(PyObject *v)
+{
+    PyErr_Restore(Py_NewRef((PyObject *)Py_TYPE(v)), v, PyException_GetTraceback(v));
+}
+
+/*
+ * The reader's mp_read_fn for file objects. Runs on the producer thread,
+ * which holds no GIL, never concurrently with itself; it takes the GIL for
+ * the Python call. `buf` is borrowed for the call. A Python exception is
+ * parked in self->cb_exc (written and read only with the GIL held) and the
+ * library sees an I/O error; the consumer raises the parked exception.
+ */
+static ssize_t py_read_cb(void *user, void *buf, size_t cap, int *sys_errno)
+{
+    ReaderObject *self = user;
+    ssize_t n = -1;
+    PyGILState_STATE g = PyGILState_Ensure();
+    if (self->cb_exc || !self->cb_read) {
+        *sys_errno = EIO;
+        goto out;
+    }
+    if (cap > (size_t)PY_SSIZE_T_MAX)
+        cap = (size_t)PY_SSIZE_T_MAX;
+    if (self->cb_is_readinto) {
+        PyObject *mv = PyMemoryView_FromMemory(buf, (Py_ssize_t)cap, PyBUF_WRITE);
+        if (!mv)
+            goto pyfail;
+        PyObject *res = PyObject_CallOneArg(self->cb_read, mv);
+        PyObject *rel = PyObject_CallMethod(mv, "release", NULL);
+        Py_XDECREF(rel);
+        Py_DECREF(mv);
+        if (!res)
+            goto pyfail;
+        if (res == Py_None) { /* non-blocking object with nothing ready */
+            Py_DECREF(res);
+            PyErr_SetString(PyExc_BlockingIOError, "source has no data (non-blocking)");
+            goto pyfail;
+        }
+        n = PyLong_AsSsize_t(res);
+        Py_DECREF(res);
+        if (n == -1 && PyErr_Occurred())
+            goto pyfail;
+        if (n < 0 || (size_t)n > cap) {
+            PyErr_SetString(PyExc_ValueError, "readinto() returned an invalid count");
+            goto pyfail;
+        }
+    } else {
+        PyObject *res = PyObject_CallFunction(self->cb_read, "n", (Py_ssize_t)cap);
+        if (!res)
+            goto pyfail;
+        Py_buffer v;
+        if (PyObject_GetBuffer(res, &v, PyBUF_SIMPLE) < 0) {
+            Py_DECREF(res);
+            PyErr_SetString(PyExc_TypeError, "MARCReader: read() must return bytes "
+                                             "(is the file opened in text mode?)");
+            goto pyfail;
+        }
+        if ((size_t)v.len > cap) {
+            PyBuffer_Release(&v);
+            Py_DECREF(res);
+            PyErr_SetString(PyExc_ValueError, "read() returned more than asked");
+            goto pyfail;
+        }
+        memcpy(buf, v.buf, (size_t)v.len);
+        n = v.len;
+        PyBuffer_Release(&v);
+        Py_DECREF(res);
+    }
+    goto out;
+pyfail:
+    self->cb_exc = fetch_exception();
+    *sys_errno = EIO;
+    n = -1;
+out:
+    PyGILState_Release(g);
+    return n;
+}
+
+static void reader_close_c(ReaderObject *self)
+{
+    mp_reader *r = self->r;
+    self->r = NULL;
+    if (r) {
+        /* The GIL is released: a callback source may need it to finish. */
+        Py_BEGIN_ALLOW_THREADS
+        mp_reader_close(r);
+        Py_END_ALLOW_THREADS
+    }
+    if (self->have_view) {
+        PyBuffer_Release(&self->view);
+        self->have_view = 0;
+    }
+    Py_CLEAR(self->cb_read);
+}
+
+static int Reader_clear(PyObject *op)
+{
+    ReaderObject *self = (ReaderObject *)op;
+    reader_close_c(self);
+    Py_CLEAR(self->source);
+    Py_CLEAR(self->cb_exc);
+    Py_CLEAR(self->pool);
+    Py_CLEAR(self->cur_exc);
+    Py_CLEAR(self->cur_raw);
+    Py_CLEAR(self->codec_utf8);
+    Py_CLEAR(self->codec_file);
+    Py_CLEAR(self->record_cls);
+    return 0;
+}
+
+static int Reader_traverse(PyObject *op, visitproc visit, void *arg)
+{
+    ReaderObject *self = (ReaderObject *)op;
+    Py_VISIT(Py_TYPE(op));
+    Py_VISIT(self->source);
+    Py_VISIT(self->cb_read);
+    Py_VISIT(self->cb_exc);
+    Py_VISIT(self->pool);
+    Py_VISIT(self->cur_exc);
+    Py_VISIT(self->cur_raw);
+    Py_VISIT(self->codec_utf8);
+    Py_VISIT(self->codec_file);
+    Py_VISIT(self->record_cls);
+    return 0;
+}
+
+static void Reader_dealloc(PyObject *op)
+{
+    PyTypeObject *tp = Py_TYPE(op);
+    PyObject_GC_UnTrack(op);
+    if (((ReaderObject *)op)->weakrefs)
+        PyObject_ClearWeakRefs(op);
+    (void)Reader_clear(op);
+    tp->tp_free(op);
+    Py_DECREF(tp);
+}
+
+int reader_options_from(const reader_args *a, mp_reader_options *o)
+{
+    mp_reader_options d = MP_READER_OPTIONS_INIT;
+    *o = d;
+    if (!strcmp(a->utf8_handling, "strict")) {
+        o->utf8_handling = MP_UTF8_STRICT;
+    } else if (!strcmp(a->utf8_handling, "replace")) {
+        o->utf8_handling = MP_UTF8_REPLACE;
+    } else if (!strcmp(a->utf8_handling, "ignore")) {
+        o->utf8_handling = MP_UTF8_IGNORE;
+    } else {
+        PyErr_Format(PyExc_ValueError,
+                     "utf8_handling must be 'strict', 'replace' or 'ignore', not '%s'",
+                     a->utf8_handling);
+        return -1;
+    }
+    o->marc8_replace = 1; /* pymarc is lenient with MARC-8 */
+    /* Bytes, or text decoded at access with a Python codec: the workers
+     * leave the values as read. */
+    if (rec_mode_for(a) != REC_UTF8)
+        o->encoding = MP_ENCODING_RAW;
+    else if (a->force_utf8)
+        o->encoding = MP_ENCODING_UTF8;
+    o->threads = a->threads;
+    if (a->chunk_size > 0)
+        o->chunk_size = (size_t)a->chunk_size;
+    o->unordered = !a->ordered;
+    o->policy = (mp_policy)a->policy;
+    o->mode = a->mode;
+    return 0;
+}
+
+int raise_open_error(int rc, PyObject *path)
+{
+    switch (rc) {
+    case MP_ENOENT:
+        errno = ENOENT;
+        break;
+    case MP_EACCES:
+        errno = EACCES;
+        break;
+    case MP_ENOMEM:
+        PyErr_NoMemory();
+        return -1;
+    case MP_EINVAL:
+        PyErr_Format(PyExc_ValueError, "marcpipe: invalid reader options (%s)", mp_strerror(rc));
+        return -1;
+    default:
+        errno = rc == MP_EIO ? EIO : 0;
+        if (!errno) {
+            PyErr_Format(PyExc_OSError, "marcpipe: cannot open reader: %s", mp_strerror(rc));
+            return -1;
+        }
+    }
+    if (path)
+        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, path);
+    else
+        PyErr_SetFromErrno(PyExc_OSError);
+    return -1;
+}
+
+/*
+ * _open(kind, source, *, to_unicode, force_utf8, utf8_handling, file_codec,
+ *       threads, chunk_size, ordered, pool, strict, record_cls, policy)
+ * kind: "path" (source: str/bytes path), "mem" (buffer), "fd" (int in
+ * source[0], owner in source[1]), "readinto" / "read" (file object).
+ * file_codec: None for MARC-8 (the default), else an encoding name that
+ * non-UTF-8 records are decoded with (pymarc's file_encoding).
+ */
+static PyObject *Reader_open(PyObject *op, PyObject *args, PyObject *kw)
+{
+    ReaderObject *self = (ReaderObject *)op;
+    static char *kwlist[] = {"kind",          "source",     "to_unicode", "force_utf8",
+                             "utf8_handling", "file_codec", "threads",    "chunk_size",
+                             "ordered",       "pool",       "strict",     "record_cls",
+                             "policy",        NULL};
+    reader_args a = READER_ARGS_INIT;
+    const char *kind;
+    PyObject *source, *pool = Py_None, *record_cls = Py_None;
+    int strict = 0;
+    a.file_codec = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "sO|$ppsOInpOpOi:_open", kwlist, &kind, &source,
+                                     &a.to_unicode, &a.force_utf8, &a.utf8_handling, &a.file_codec,
+                                     &a.threads, &a.chunk_size, &a.ordered, &pool, &strict,
+                                     &record_cls, &a.policy))
+        return NULL;
+    if (self->r || self->source) {
+        PyErr_SetString(PyExc_RuntimeError, "reader already opened");
+        return NULL;
+    }
+    /* Nothing was acquired before this point; from here on every failure
+     * goes through fail:, which leaves the object unopened. */
+    PyObject *path = NULL, *keep = source;
+    mp_reader *r = NULL;
+    mp_reader_options o;
+    int rc = MP_OK;
+    module_state *st = state_of_type(Py_TYPE(op));
+    if (!st || reader_options_from(&a, &o) < 0)
+        goto fail;
+    o.record_fn = layout_record_fn; /* the record layout is built in the workers */
+    self->st = st;
+    self->mode = rec_mode_for(&a);
+    self->force_utf8 = a.force_utf8;
+    self->strict = strict;
+    snprintf(self->handling, sizeof self->handling, "%s", a.utf8_handling);
+    if (self->mode == REC_CODEC) {
+        self->codec_utf8 = Py_BuildValue("(ss)", "utf-8", a.utf8_handling);
+        self->codec_file = Py_BuildValue("(Os)", a.file_codec, "strict");
+        if (!self->codec_utf8 || !self->codec_file)
+            goto fail;
+    }
+    if (pool != Py_None) {
+        if (!PyObject_TypeCheck(pool, st->pool_type)) {
+            PyErr_SetString(PyExc_TypeError, "pool must be a marcpipe.Pool");
+            goto fail;
+        }
+        if (!((PoolObject *)pool)->pool) {
+            PyErr_SetString(PyExc_ValueError, "pool is closed");
+            goto fail;
+        }
+        o.pool = ((PoolObject *)pool)->pool;
+        self->pool = Py_NewRef(pool);
+    }
+    if (record_cls == Py_None)
+        record_cls = st->record_cls ? st->record_cls : (PyObject *)st->record_type;
+    if (!PyType_Check(record_cls) ||
+        !PyType_IsSubtype((PyTypeObject *)record_cls, st->record_type)) {
+        PyErr_SetString(PyExc_TypeError, "record_cls must subclass RecordBase");
+        goto fail;
+    }
+    self->record_cls = Py_NewRef(record_cls);
+
+    if (!strcmp(kind, "path")) {
+        if (!PyUnicode_FSConverter(source, &path))
+            goto fail;
+        const char *p = PyBytes_AS_STRING(path);
+        Py_BEGIN_ALLOW_THREADS
+        rc = mp_reader_open_path(&r, p, &o);
+        Py_END_ALLOW_THREADS
+    } else if (!strcmp(kind, "mem")) {
+        if (PyObject_GetBuffer(source, &self->view, PyBUF_SIMPLE) < 0)
+            goto fail;
+        self->have_view = 1;
+        const void *data = self->view.buf;
+        size_t len = (size_t)self->view.len;
+        Py_BEGIN_ALLOW_THREADS
+        rc = mp_reader_open_mem(&r, data, len, &o);
+        Py_END_ALLOW_THREADS
+    } else if (!strcmp(kind, "fd")) {
+        int fd;
+        if (!PyArg_ParseTuple(source, "iO", &fd, &keep))
+            goto fail;
+        Py_BEGIN_ALLOW_THREADS
+        rc = mp_reader_open_fd(&r, fd, &o);
+        Py_END_ALLOW_THREADS
+    } else if (!strcmp(kind, "readinto") || !strcmp(kind, "read")) {
+        self->cb_is_readinto = kind[4] == 'i';
+        self->cb_read = PyObject_GetAttrString(source, kind);
+        if (!self->cb_read)
+            goto fail;
+        /* The producer thread starts now and calls py_read_cb, which takes
+         * the GIL: release it while opening. */
+        Py_BEGIN_ALLOW_THREADS
+        rc = mp_reader_open_cb(&r, py_read_cb, self, &o);
+        Py_END_ALLOW_THREADS
+    } else {
+        PyErr_Format(PyExc_ValueError, "unknown source kind %s", kind);
+        goto fail;
+    }
+    if (rc != MP_OK) {
+        raise_open_error(rc, path ? source : NULL);
+        goto fail;
+    }
+    Py_XDECREF(path);
+    self->source = Py_NewRef(keep);
+    self->r = r;
+    Py_RETURN_NONE;
+
+fail:
+    Py_XDECREF(path);
+    if (self->have_view) {
+        PyBuffer_Release(&self->view);
+        self->have_view = 0;
+    }
+    Py_CLEAR(self->cb_read);
+    Py_CLEAR(self->codec_utf8);
+    Py_CLEAR(self->codec_file);
+    Py_CLEAR(self->pool);
+    Py_CLEAR(self->record_cls);
+    return NULL;
+}
+
+static PyObject *u64(uint64_t v)
+{
+    return PyLong_FromUnsignedLongLong(v);
+}
+
+/* A NUL-terminated C text field of the error info as str (never fails on
+ * bad bytes: a truncated 001 may end inside a UTF-8 sequence). */
+static PyObject *text_field(const char *s, size_t cap)
+{
+    return PyUnicode_DecodeUTF8(s, (Py_ssize_t)strnlen(s, cap), "replace");
+}
+
+PyObject *error_item_to_py(module_state *st, const mp_error_info *e, const mp_record *rec,
+                           int to_unicode, int force_utf8, const char *utf8_handling,
+                           PyObject **raw_out)
+{
+    PyObject *raw = NULL, *args = NULL, *kw = NULL, *res = NULL;
+    if (raw_out)
+        *raw_out = NULL;
+    size_t n = 0;
+    const unsigned char *p = rec ? mp_record_raw(rec, &n) : NULL;
+    if (p && !(raw = PyBytes_FromStringAndSize((const char *)p, (Py_ssize_t)n)))
+        return NULL;
+    if (!st->error_factory) {
+        res = PyObject_CallFunction(error_base(st), "s", e->message);
+        goto out;
+    }
+    char sf[2] = {e->subfield, 0};
+    args = Py_BuildValue(
+        "(siNNNNNNO)", mp_error_kind_name(e->kind), e->code, u64(e->ordinal), u64(e->offset),
+        u64(e->length), text_field(e->control_number, sizeof e->control_number),
+        text_field(e->tag, sizeof e->tag), text_field(sf, sizeof sf), raw ? raw : Py_None);
+    if (!args)
+        goto out;
+    kw = Py_BuildValue("{sNsNsNss}", "message", text_field(e->message, sizeof e->message),
+                       "to_unicode", PyBool_FromLong(to_unicode), "force_utf8",
+                       PyBool_FromLong(force_utf8), "utf8_handling", utf8_handling);
+    if (!kw)
+        goto out;
+    res = PyObject_Call(st->error_factory, args, kw);
+out:
+    Py_XDECREF(args);
+    Py_XDECREF(kw);
+    if (res && raw_out)
+        *raw_out = raw;
+    else
+        Py_XDECREF(raw);
+    return res;
+}
+
+static PyObject *fatal_error(ReaderObject *self, int rc)
+{
+    if (self->cb_exc) {
+        PyObject *e = self->cb_exc;
+        self->cb_exc = NULL;
+        restore_exception(e);
+        return NULL;
+    }
+    const mp_error_info *e = self->r ? mp_reader_error(self->r) : NULL;
+    if (rc == MP_EIO) {
+        errno = e && e->sys_errno ? e->sys_errno : EIO;
+        PyErr_SetFromErrno(PyExc_OSError);
+        return NULL;
+    }
+    if (rc == MP_ENOMEM)
+        return PyErr_NoMemory();
+    if (rc == MP_ESTOPPED && e) {
+        PyErr_Format(error_base(self->st), "stopped at the first error: %s", e->message);
+        return NULL;
+    }
+    PyErr_Format(error_base(self->st), "marcpipe reader failed: %s (%s)", mp_strerror(rc),
+                 e ? e->message : "");
+    return NULL;
+}
+
+static int reader_enter(ReaderObject *self)
+{
+    int expected = 0;
+    /* acq_rel: pairs with the release store in reader_leave */
+    if (!atomic_compare_exchange_strong_explicit(&self->busy, &expected, 1, memory_order_acq_rel,
+                                                 memory_order_acquire)) {
+        PyErr_SetString(PyExc_RuntimeError, "MARCReader is being iterated by another thread; "
+                                            "a reader may be used by one thread at a time");
+        return -1;
+    }
+    return 0;
+}
+
+static void reader_leave(ReaderObject *self)
+{
+    /* release: pairs with the compare-exchange in reader_enter */
+    atomic_store_explicit(&self->busy, 0, memory_order_release);
+    if (self->close_pending) {
+        self->close_pending = 0;
+        self->finished = 1;
+        reader_close_c(self);
+    }
+}
+
+static PyObject *Reader_iternext(PyObject *op)
+{
+    ReaderObject *self = (ReaderObject *)op;
+    if (!self->r || self->finished)
+        return NULL;
+    if (reader_enter(self) < 0)
+        return NULL;
+    const mp_record *rec = NULL;
+    int rc = mp_reader_next_timeout(self->r, &rec, 0);
+    while (rc == MP_EAGAIN) {
+        mp_reader *r = self->r;
+        Py_BEGIN_ALLOW_THREADS
+        rc = mp_reader_next_timeout(r, &rec, 50);
+        Py_END_ALLOW_THREADS
+        if (rc != MP_EAGAIN)
+            break;
+        if (self->close_pending) {
+            reader_leave(self);
+            return NULL;
+        }
+        if (PyErr_CheckSignals() < 0) {
+            reader_leave(self);
+            return NULL;
+        }
+    }
+    PyObject *res = NULL;
+    if (rc == MP_OK) {
+        res = record_from_c((PyTypeObject *)self->record_cls, rec, (enum rec_mode)self->mode,
+                            self->codec_utf8, self->codec_file, self->force_utf8);
+        if (res) {
+            Py_CLEAR(self->cur_exc);
+            Py_CLEAR(self->cur_raw);
+            self->cur_offset = mp_record_offset(rec);
+            size_t n = 0;
+            (void)mp_record_raw(rec, &n);
+            self->cur_length = n;
+            self->cur_valid = 1;
+        }
+    } else if (rc == MP_ERECORD) {
+        const mp_error_info *e = mp_reader_error(self->r);
+        PyObject *raw;
+        PyObject *exc = error_item_to_py(self->st, e, rec, self->mode != REC_BYTES,
+                                         self->force_utf8, self->handling, &raw);
+        if (!exc)
+            goto out;
+        Py_XSETREF(self->cur_raw, raw);
+        self->cur_offset = e->offset;
+        self->cur_length = e->length;
+        self->cur_valid = 1;
+        if (PyObject_TypeCheck(exc, self->st->record_type)) {
+            /* pymarc would have read this damaged record: the Python layer
+             * decoded it the way pymarc does. */
+            Py_CLEAR(self->cur_exc);
+            res = exc;
+            goto out;
+        }
+        Py_XSETREF(self->cur_exc, exc);
+        if (self->strict) {
+            PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+            goto out;
+        }
+        res = Py_NewRef(Py_None);
+    } else if (rc == MP_EOF) {
+        self->finished = 1;
+    } else {
+        self->finished = 1;
+        (void)fatal_error(self, rc);
+    }
+out:
+    reader_leave(self);
+    return res;
+}
+
+static PyObject *Reader_close(PyObject *op, PyObject *unused)
+{
+    ReaderObject *self = (ReaderObject *)op;
+    /* acquire: pairs with the release store in reader_leave */
+    if (atomic_load_explicit(&self->busy, memory_order_acquire)) {
+        /* Another thread is waiting inside next() with the GIL released; it
+         * closes the reader when it comes back (within one 50 ms slice). */
+        self->close_pending = 1;
+        Py_RETURN_NONE;
+    }
+    self->finished = 1;
+    reader_close_c(self);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Reader_counts(PyObject *op, PyObject *unused)
+{
+    ReaderObject *self = (ReaderObject *)op;
+    uint64_t rec = 0, err = 0, bytes = 0;
+    if (self->r)
+        mp_reader_counts(self->r, &rec, &err, &bytes);
+    return Py_BuildValue("(KKK)", (unsigned long long)rec, (unsigned long long)err,
+                         (unsigned long long)bytes);
+}
+
+static PyObject *Reader_stats(PyObject *op, PyObject *unused)
+{
+    ReaderObject *self = (ReaderObject *)op;
+    if (!self->r)
+        Py_RETURN_NONE;
+    mp_stats s;
+    memset(&s, 0, sizeof s);
+    mp_reader_stats(self->r, &s);
+    static const char *names[MP_STAGE_COUNT] = {"producer", "scanner", "parser", "consumer"};
+    PyObject *d = PyDict_New();
+    if (!d)
+        return NULL;
+    for (int i = 0; i < MP_STAGE_COUNT; i++) {
+        PyObject *v = Py_BuildValue("{sKsKsKsKsK}", "items", (unsigned long long)s.stage[i].items,
+                                    "bytes", (unsigned long long)s.stage[i].bytes, "sleeps",
+                                    (unsigned long long)s.stage[i].sleeps, "wakeups",
+                                    (unsigned long long)s.stage[i].wakeups, "cpu_ns",
+                                    (unsigned long long)s.stage[i].cpu_ns);
+        if (!v || PyDict_SetItemString(d, names[i], v) < 0) {
+            Py_XDECREF(v);
+            Py_DECREF(d);
+            return NULL;
+        }
+        Py_DECREF(v);
+    }
+    PyObject *v = Py_BuildValue("{sIsIsIsK}", "chunks_total", s.chunks_total, "chunks_in_flight",
+                                s.chunks_in_flight, "chunks_in_flight_max", s.chunks_in_flight_max,
+                                "mpsc_stalls", (unsigned long long)s.mpsc_stalls);
+    if (!v || PyDict_Update(d, v) < 0) {
+        Py_XDECREF(v);
+        Py_DECREF(d);
+        return NULL;
+    }
+    Py_DECREF(v);
+    return d;
+}
+
+static PyObject *Reader_enter(PyObject *op, PyObject *unused)
+{
+    return Py_NewRef(op);
+}
+
+static PyObject *Reader_exit(PyObject *op, PyObject *args)
+{
+    PyObject *r = Reader_close(op, NULL);
+    if (!r)
+        return NULL;
+    Py_DECREF(r);
+    Py_RETURN_FALSE;
+}
+
+static PyObject *Reader_get_cur_exc(PyObject *op, void *c)
+{
+    PyObject *v = ((ReaderObject *)op)->cur_exc;
+    return Py_NewRef(v ? v : Py_None);
+}
+
+static PyObject *Reader_get_cur_raw(PyObject *op, void *c)
+{
+    PyObject *v = ((ReaderObject *)op)->cur_raw;
+    return Py_NewRef(v ? v : Py_None);
+}
+
+static PyObject *Reader_get_cur_span(PyObject *op, void *c)
+{
+    ReaderObject *self = (ReaderObject *)op;
+    if (!self->cur_valid)
+        Py_RETURN_NONE;
+    return Py_BuildValue("(KK)", (unsigned long long)self->cur_offset,
+                         (unsigned long long)self->cur_length);
+}
+
+static PyObject *Reader_get_closed(PyObject *op, void *c)
+{
+    return PyBool_FromLong(((ReaderObject *)op)->r == NULL);
+}
+
+static PyObject *Reader_get_source(PyObject *op, void *c)
+{
+    PyObject *v = ((ReaderObject *)op)->source;
+    return Py_NewRef(v ? v : Py_None);
+}
+
+static PyMethodDef Reader_methods[] = {
+    {"_open", (PyCFunction)(void (*)(void))Reader_open, METH_VARARGS | METH_KEYWORDS,
+     "internal: open the C reader"},
+    {"close", Reader_close, METH_NOARGS,
+     "Stop the pipeline, join its threads, free its memory. Idempotent."},
+    {"counts", Reader_counts, METH_NOARGS, "(records, errors, bytes) so far"},
+    {"stats", Reader_stats, METH_NOARGS, "per-stage counters (dict), None when closed"},
+    {"__enter__", Reader_enter, METH_NOARGS, NULL},
+    {"__exit__", Reader_exit, METH_VARARGS, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef Reader_getset[] = {
+    {"current_exception", Reader_get_cur_exc, NULL,
+     "exception of the last bad unit (None after a good record)", NULL},
+    {"_current_raw", Reader_get_cur_raw, NULL, NULL, NULL},
+    {"_current_span", Reader_get_cur_span, NULL, NULL, NULL},
+    {"closed", Reader_get_closed, NULL, NULL, NULL},
+    {"_source", Reader_get_source, NULL, NULL, NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyMemberDef Reader_members[] = {
+    {"__weaklistoffset__", T_PYSSIZET, offsetof(ReaderObject, weakrefs), READONLY, NULL},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static PyObject *Reader_iter(PyObject *op)
+{
+    return Py_NewRef(op);
+}
+
+static PyType_Slot Reader_slots[] = {
+    {Py_tp_new, Reader_new},
+    {Py_tp_dealloc, Reader_dealloc},
+    {Py_tp_traverse, Reader_traverse},
+    {Py_tp_clear, Reader_clear},
+    {Py_tp_iter, Reader_iter},
+    {Py_tp_iternext, Reader_iternext},
+    {Py_tp_methods, Reader_methods},
+    {Py_tp_getset, Reader_getset},
+    {Py_tp_members, Reader_members},
+    {Py_tp_doc, "C core of marcpipe.MARCReader."},
+    {0, NULL},
+};
+
+PyType_Spec reader_spec = {
+    .name = "marcpipe._marcpipe.ReaderBase",
+    .basicsize = sizeof(ReaderObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .slots = Reader_slots,
+};
