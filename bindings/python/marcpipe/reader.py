@@ -87,7 +87,12 @@ class MARCReader(_marcpipe.ReaderBase):
 
     Keyword-only: ``threads`` (private pool workers; default: one per CPU),
     ``chunk_size`` (bytes per pipeline chunk), ``ordered`` (False: records in
-    completion order), ``pool`` (a shared :class:`Pool`), ``strict``.
+    completion order), ``pool`` (a shared :class:`Pool`), ``strict``, ``mode``:
+    ``"auto"`` (default: the library reads inputs under 1 MiB, and everything
+    on a one-CPU machine, sequentially on the calling thread, where starting
+    the pipeline would cost more than it saves; else the pipeline),
+    ``"pipeline"`` or ``"sequential"``. ``stats()["mode"]`` and
+    ``["mode_reason"]`` say which path ran and why.
 
     ``hide_utf8_warnings`` and ``permissive`` are accepted for pymarc
     compatibility and have no effect (marcpipe is always permissive).
@@ -112,6 +117,7 @@ class MARCReader(_marcpipe.ReaderBase):
         ordered: bool = True,
         pool: Optional[_marcpipe.Pool] = None,
         strict: bool = False,
+        mode: str = "auto",
     ) -> None:
         kind, src, base, fobj = _classify(marc_target)
         self.to_unicode = to_unicode
@@ -142,6 +148,7 @@ class MARCReader(_marcpipe.ReaderBase):
             pool=pool,
             strict=bool(strict),
             record_cls=Record,
+            mode=mode,
         )
         if kind in ("read", "readinto"):
             _callback_readers.add(self)
