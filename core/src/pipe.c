@@ -73,8 +73,8 @@ struct mp__pipe {
     _Atomic int first_err; /* written once by the claimer (release); read by anyone */
     _Atomic uint64_t first_off; /* written by the claimer before first_err; read after it */
 
-    _Atomic int prod_tok;      /* producer token: exchange(1, acquire) / store(0, release) */
-    _Atomic int scan_tok;      /* scanner token: same protocol */
+    _Atomic int prod_tok;      /* producer token: CAS(0 -> 1, acquire) / exchange(0, release) */
+    _Atomic int scan_tok;      /* scanner token: same protocol (see mp__token_take) */
     _Atomic int parse_credits; /* free PARSED slots not yet promised to a worker */
 
     /* Producer state: read and written only by the prod_tok owner. */
@@ -169,13 +169,44 @@ static uint64_t mp__timer_stop(mp__pipe *p, int stage, const mp__timer *t)
     return ns;
 }
 
+/*
+ * Stage tokens: 0 free, MP__TOK_HELD, or MP__TOK_MISSED = held, and some
+ * thread failed to take it meanwhile. A thread that fails marks the token
+ * before it goes on (and perhaps to sleep).
+ *
+ * Why: a worker that loses a token to another worker may sleep, because
+ * the holder looks at the stage's input again after its own pass (its
+ * snapshot of the pool's event count predates whatever the loser left
+ * there, so its wait returns at once). The consumer thread helping is not
+ * in the pool loop - it sleeps on PARSED - so when the consumer gives back
+ * a token that was marked, it signals the pool: the loser looks again.
+ * Without that a loser could sleep while the consumer gives the token back
+ * without having seen the work (the spin model, test/model/pipe.pml, finds
+ * that lost wake-up). Workers ignore the mark: their signal would wake
+ * themselves too (the snapshot moves), and two idle workers could keep
+ * each other busy.
+ */
+enum { MP__TOK_FREE = 0, MP__TOK_HELD = 1, MP__TOK_MISSED = 2 };
+
 static int mp__token_take(_Atomic int *tok)
 {
-    /* relaxed: a cheap pre-check only; the exchange below does the ordering */
-    if (atomic_load_explicit(tok, memory_order_relaxed))
-        return 0;
-    /* acquire: pairs with the previous owner's release store in mp__token_give */
-    return atomic_exchange_explicit(tok, 1, memory_order_acquire) == 0;
+    /* relaxed: a first look; the CASes below do the ordering */
+    int v = atomic_load_explicit(tok, memory_order_relaxed);
+    for (;;) {
+        if (v == MP__TOK_FREE) {
+            /* acquire: pairs with the previous owner's release exchange in mp__token_give */
+            if (atomic_compare_exchange_weak_explicit(tok, &v, MP__TOK_HELD, memory_order_acquire,
+                                                      memory_order_relaxed))
+                return 1;
+            continue;
+        }
+        if (v == MP__TOK_MISSED)
+            return 0;
+        /* relaxed: the mark orders nothing of ours; the holder's exchange reads it */
+        if (atomic_compare_exchange_weak_explicit(tok, &v, MP__TOK_MISSED, memory_order_relaxed,
+                                                  memory_order_relaxed))
+            return 0;
+    }
 }
 
 /* As mp__token_take, retrying for up to `spin` pause iterations while the
@@ -192,10 +223,13 @@ static int mp__token_take_spin(_Atomic int *tok, unsigned spin)
     }
 }
 
-static void mp__token_give(_Atomic int *tok)
+/* Gives the token back; `consumer`: the giver is the consumer thread. */
+static void mp__token_give(mp__pipe *p, _Atomic int *tok, int consumer)
 {
-    /* release: publishes the stage state and ring roles to the next owner's exchange */
-    atomic_store_explicit(tok, 0, memory_order_release);
+    /* release: publishes the stage state and ring roles to the next owner's CAS */
+    if (atomic_exchange_explicit(tok, MP__TOK_FREE, memory_order_release) == MP__TOK_MISSED &&
+        consumer)
+        mp__pool_signal(p->pool); /* a worker failed to take it meanwhile: look again */
 }
 
 static int mp__is_cancelled(const mp__pipe *p)
@@ -722,12 +756,12 @@ static bool mp__work(mp__pipe *p, mp__chunk **cons, int produce)
     if (produce && mp__token_take(&p->prod_tok)) {
         if (mp__produce_one(p, &read))
             progress = true;
-        mp__token_give(&p->prod_tok);
+        mp__token_give(p, &p->prod_tok, cons != NULL);
     }
     if (mp__token_take_spin(&p->scan_tok, read ? MP__SCAN_SPIN : 0)) {
         if (mp__scan_some(p, credit ? &mine : NULL))
             progress = true;
-        mp__token_give(&p->scan_tok);
+        mp__token_give(p, &p->scan_tok, cons != NULL);
     }
     if (mine) {
         mp__parse_chunk(p, mine, cons != NULL);
