@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -29,7 +30,7 @@ static const char *const cmd_names[] = {"count", "dump", "stats"};
 typedef struct cli_opts {
     cli_cmd cmd;
     mp_reader_options ro;
-    unsigned threads;    /* as asked (0: online CPUs); then the pool's size */
+    unsigned threads;    /* as asked (0: usable CPUs - 1, at least 1); then the pool's size */
     uint64_t max_errors; /* global cap over all files (0: none) */
     int json, quiet, verbose, sequential, pipeline;
     mp_pool *pool; /* shared by the files that run the pipeline; started lazily */
@@ -79,7 +80,8 @@ static void usage(FILE *out)
             "  stats   print records, error items by kind, bytes, seconds, MB/s, records/s\n"
             "\n"
             "Options:\n"
-            "  -t, --threads N          parser worker threads (default 0: one per CPU)\n"
+            "  -t, --threads N          parser worker threads (default 0: one fewer than the\n"
+            "                           usable CPUs, at least 1; the reading thread parses too)\n"
             "  -p, --policy P           what to do with a damaged record or framing problem:\n"
             "                           report (default: print it, go on), stop (end the run\n"
             "                           at the first one), skip (go on silently, count them)\n"
@@ -419,6 +421,12 @@ static int run_file(const char *path, cli_opts *o, cli_totals *t, mp_cli_progres
         o->ro.max_errors = o->max_errors - t->errors; /* what is left of the global cap */
     int rc = MP_OK;
     if (!o->pool && may_run_pipeline(path, o)) {
+        if (o->threads == 0) { /* as the library's private pools: the CLI's thread helps */
+            cpu_set_t set;
+            unsigned cpus =
+                sched_getaffinity(0, sizeof set, &set) == 0 ? (unsigned)CPU_COUNT(&set) : 1;
+            o->threads = cpus > 1 ? cpus - 1 : 1;
+        }
         rc = mp_pool_create(&o->pool, o->threads);
         if (rc != MP_OK) {
             mp__cli_progress_clear(bar);

@@ -147,10 +147,13 @@ static int mp__reader_open(mp_reader **out, const mp_reader_options *user_opts, 
         return MP_OK;
     }
 
+    /* The consumer thread parses too while it waits (cfg.help below), so a
+     * private pool needs one worker fewer than the CPUs to keep them all busy
+     * without more runnable threads than CPUs. */
     unsigned threads = o.threads;
     if (!threads) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = n > 0 ? (unsigned)n : 1;
+        unsigned cpus = mp__usable_cpus();
+        threads = cpus > 1 ? cpus - 1 : 1;
     }
     unsigned workers = o.pool ? mp_pool_threads(o.pool) : threads;
     unsigned chunks = o.chunks_in_flight;

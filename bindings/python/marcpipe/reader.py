@@ -85,7 +85,8 @@ class MARCReader(_marcpipe.ReaderBase):
     and ``current_chunk`` (its raw bytes). Unlike pymarc, the stream always
     goes on after a bad unit. ``strict=True`` raises the exception instead.
 
-    Keyword-only: ``threads`` (private pool workers; default: one per CPU),
+    Keyword-only: ``threads`` (private pool workers; default: one fewer than the usable CPUs,
+    at least one - the thread iterating parses too while it would wait),
     ``chunk_size`` (bytes per pipeline chunk), ``ordered`` (False: records in
     completion order), ``pool`` (a shared :class:`Pool`), ``strict``, ``mode``:
     ``"auto"`` (default: the library reads inputs under 1 MiB, and everything

@@ -163,7 +163,8 @@ typedef enum mp_mode_reason {
 typedef struct mp_reader_options {
     size_t size;                    /* sizeof(mp_reader_options), or 0 */
     mp_reader_mode mode;            /* default MP_MODE_AUTO */
-    unsigned threads;               /* private pool workers; 0: online CPUs */
+    unsigned threads;               /* private pool workers; 0: usable CPUs - 1 (at least 1): the
+                                     * consumer thread parses too while it waits */
     size_t chunk_size;              /* bytes per chunk; 0: 512 KiB (64 B .. 2 GiB) */
     unsigned chunks_in_flight;      /* T; 0: 4 * workers, at least 4 */
     size_t max_record_size;         /* 0: 8 MiB; 99999 is the ISO 2709 limit */
