@@ -95,7 +95,7 @@ static void usage(FILE *out)
             "      --no-normalize       do not NFC-normalise text converted from MARC-8\n"
             "  -c, --chunk-size SIZE    bytes per pipeline chunk (default 512K); K, M, G\n"
             "                           suffixes are powers of 1024\n"
-            "      --chunks N           chunk buffers in flight (default 4 x threads)\n"
+            "      --chunks N           chunk buffers in flight (default 4 x (threads + 1))\n"
             "      --max-record-size SIZE  longest record accepted (default 8M)\n"
             "      --unordered          deliver records as workers finish (dump order varies)\n"
             "      --sequential         use the single-threaded sequential reader instead\n"

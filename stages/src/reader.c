@@ -156,9 +156,12 @@ static int mp__reader_open(mp_reader **out, const mp_reader_options *user_opts, 
         threads = cpus > 1 ? cpus - 1 : 1;
     }
     unsigned workers = o.pool ? mp_pool_threads(o.pool) : threads;
+    /* Four chunks per thread that parses (the workers and the consumer):
+     * one being parsed, the rest absorb the consumer's jitter so a worker
+     * rarely finds every chunk taken and sleeps. */
     unsigned chunks = o.chunks_in_flight;
     if (!chunks)
-        chunks = workers * 4 < 4 ? 4 : workers * 4;
+        chunks = 4 * (workers + 1);
     if (chunks < 2)
         chunks = 2;
 

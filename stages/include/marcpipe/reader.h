@@ -166,7 +166,7 @@ typedef struct mp_reader_options {
     unsigned threads;               /* private pool workers; 0: usable CPUs - 1 (at least 1): the
                                      * consumer thread parses too while it waits */
     size_t chunk_size;              /* bytes per chunk; 0: 512 KiB (64 B .. 2 GiB) */
-    unsigned chunks_in_flight;      /* T; 0: 4 * workers, at least 4 */
+    unsigned chunks_in_flight;      /* T; 0: 4 * (workers + 1) */
     size_t max_record_size;         /* 0: 8 MiB; 99999 is the ISO 2709 limit */
     mp_policy policy;               /* default MP_POLICY_REPORT */
     uint64_t max_errors;            /* error cap: after it, MP_ELIMIT (0: none) */
