@@ -43,7 +43,8 @@
 #define MP__JUNK_MAX   (64u * 1024) /* longest single junk span (then another item) */
 
 #define MP__DEFAULT_MAX_RECORD (8u * 1024 * 1024) /* options.max_record_size = 0 */
-#define MP__DEFAULT_CHUNK      (512u * 1024)      /* options.chunk_size = 0 */
+#define MP__DEFAULT_CHUNK      (512u * 1024)      /* options.chunk_size = 0: at most this, */
+#define MP__MIN_DEFAULT_CHUNK  (128u * 1024)      /* at least this: L2 / 4 between (reader.c) */
 
 /* Format state: written by the reader's open, read-only afterwards. */
 typedef struct mp__marc_fmt {

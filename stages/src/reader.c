@@ -13,6 +13,7 @@
  */
 /* sched_getaffinity and CPU_COUNT: _GNU_SOURCE comes from the build (CMakeLists.txt). */
 #include <sched.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <string.h>
 #include <time.h>
@@ -47,6 +48,35 @@ static unsigned mp__usable_cpus(void)
     }
     long online = sysconf(_SC_NPROCESSORS_ONLN);
     return online > 0 ? (unsigned)online : 1;
+}
+
+/*
+ * The default chunk size: a quarter of the L2 cache (as a power of two,
+ * 128 KiB .. 512 KiB), so that the chunk a thread reads, scans and parses
+ * and the index it builds (about as large again) stay in that core's L2
+ * between the read and the parse. 512 KiB when the size is not reported.
+ * Computed once (a racing first computation stores the same value).
+ */
+static size_t mp__default_chunk(void)
+{
+    static _Atomic size_t cached;
+    /* relaxed: an idempotent memo of a pure function of the machine */
+    size_t c = atomic_load_explicit(&cached, memory_order_relaxed);
+    if (c)
+        return c;
+    long l2 = 0;
+#ifdef _SC_LEVEL2_CACHE_SIZE
+    l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
+#endif
+    c = MP__DEFAULT_CHUNK;
+    if (l2 > 0) {
+        c = MP__MIN_DEFAULT_CHUNK;
+        while (c * 2 <= (size_t)l2 / 4 && c * 2 <= MP__DEFAULT_CHUNK)
+            c *= 2;
+    }
+    /* relaxed: see above */
+    atomic_store_explicit(&cached, c, memory_order_relaxed);
+    return c;
 }
 
 /* MP_MODE_AUTO's choice (reader.h): the path and the reason. */
@@ -121,7 +151,7 @@ static int mp__reader_open(mp_reader **out, const mp_reader_options *user_opts, 
     *out = NULL;
     if ((rc = mp__reader_options_copy(&o, user_opts)) < 0)
         goto fail;
-    size_t chunk = o.chunk_size ? o.chunk_size : MP__DEFAULT_CHUNK;
+    size_t chunk = o.chunk_size ? o.chunk_size : mp__default_chunk();
     if (chunk < 64 || chunk > ((size_t)1 << 31)) {
         rc = MP_EINVAL;
         goto fail;
