@@ -874,9 +874,15 @@ int mp__pipe_next(mp__pipe *p, mp__chunk **out, const struct timespec *deadline)
             }
             continue;
         }
-        /* Nothing ready: do the work instead of sleeping on it (unless the
-         * caller's deadline has passed; a step is one chunk's work). */
-        if (p->cfg.help != MP_HELP_NONE && !mp__expired(deadline)) {
+        /* Nothing ready. A deadline already past (a "try" call, as the Python
+         * binding makes holding the GIL) means: neither work nor spin. */
+        if (mp__expired(deadline)) {
+            rc = MP_EAGAIN;
+            break;
+        }
+        /* Otherwise do the work instead of sleeping on it (a step is one
+         * chunk's work). */
+        if (p->cfg.help != MP_HELP_NONE) {
             mp__chunk *mine = NULL;
             mp__timer ht;
             ht.on = tm.on;
