@@ -884,12 +884,10 @@ int mp__pipe_next(mp__pipe *p, mp__chunk **out, const struct timespec *deadline)
          * chunk's work). */
         if (p->cfg.help != MP_HELP_NONE) {
             mp__chunk *mine = NULL;
-            mp__timer ht;
-            ht.on = tm.on;
-            ht.t0 = tm.on ? mp__cpu_ns() : 0;
+            uint64_t h0 = tm.on ? mp__cpu_ns() : 0;
             bool progress = mp__work(p, &mine, p->cfg.help == MP_HELP_ALL);
             if (tm.on)
-                helped_ns += mp__cpu_ns() - ht.t0;
+                helped_ns += mp__cpu_ns() - h0;
             if (mine && mp__arrive(p, mine, out)) {
                 rc = MP_OK;
                 break;
