@@ -256,9 +256,12 @@ MP_EXPORT int mp_reader_open_cb(mp_reader **out, mp_read_fn fn, void *user,
     return rc < 0 ? rc : mp__reader_open(out, opts, &s);
 }
 
-static int mp__reader_next(mp_reader *r, const mp_record **rec, const struct timespec *deadline)
+/* timeout_ms < 0: no deadline. The deadline is computed only when the call
+ * has to ask the pipeline for a chunk, not for every record. */
+static int mp__reader_next(mp_reader *r, const mp_record **rec, int timeout_ms)
 {
-    int rc;
+    int rc, have_dl = 0;
+    struct timespec dl;
     if (!r || !rec)
         return MP_EINVAL;
     *rec = NULL;
@@ -285,7 +288,11 @@ static int mp__reader_next(mp_reader *r, const mp_record **rec, const struct tim
             }
             mp__chunk_release(c);
         }
-        rc = mp__pipe_next(r->pipe, &c, deadline);
+        if (timeout_ms >= 0 && !have_dl) {
+            mp__deadline_in(&dl, timeout_ms);
+            have_dl = 1;
+        }
+        rc = mp__pipe_next(r->pipe, &c, timeout_ms >= 0 ? &dl : NULL);
         if (rc == MP_EAGAIN)
             return MP_EAGAIN;
         if (rc < 0) {
@@ -300,14 +307,12 @@ static int mp__reader_next(mp_reader *r, const mp_record **rec, const struct tim
 
 MP_EXPORT int mp_reader_next(mp_reader *r, const mp_record **rec)
 {
-    return mp__reader_next(r, rec, NULL);
+    return mp__reader_next(r, rec, -1);
 }
 
 MP_EXPORT int mp_reader_next_timeout(mp_reader *r, const mp_record **rec, int timeout_ms)
 {
-    struct timespec dl;
-    mp__deadline_in(&dl, timeout_ms < 0 ? 0 : timeout_ms);
-    return mp__reader_next(r, rec, &dl);
+    return mp__reader_next(r, rec, timeout_ms < 0 ? 0 : timeout_ms);
 }
 
 MP_EXPORT const mp_error_info *mp_reader_error(const mp_reader *r)
