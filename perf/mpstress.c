@@ -38,6 +38,7 @@ static double g_seconds = 2.0;
 static unsigned long long g_big = 2ull << 30;
 static const char *g_corpus_path, *g_file, *g_csv;
 static unsigned g_threads = 2;
+static int g_threads_set; /* --threads given: big/file use it, else the reader's default */
 static unsigned char *g_corpus;
 static size_t g_corpus_len;
 static int g_failed;
@@ -515,7 +516,9 @@ static void scenario_big(int from_file)
     cycle_src c = {0, 0};
     sampler sp;
     drain d;
-    o.threads = g_threads;
+    /* The memory figure is the default reader's (threads and T as a user gets
+     * them) unless --threads asks otherwise. */
+    o.threads = g_threads_set ? g_threads : 0;
     unsigned long long copies = (g_big + g_corpus_len - 1) / g_corpus_len;
     c.total = copies * g_corpus_len;
     long base_rss = bu_status_kib("VmRSS"), base_hwm = bu_status_kib("VmHWM");
@@ -576,7 +579,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--csv") && v)
             g_csv = v, i++;
         else if (!strcmp(argv[i], "--threads") && v)
-            g_threads = (unsigned)atoi(v), i++;
+            g_threads = (unsigned)atoi(v), g_threads_set = 1, i++;
         else if (argv[i][0] != '-' && nscen < 16)
             scen[nscen++] = argv[i];
         else {
