@@ -5,7 +5,7 @@
 set -eu
 set_name=${1:-test}
 base="gcc make cmake pkg-config libck-dev liburcu-dev libutf8proc-dev python3-dev python3-setuptools"
-testpk="clang-format libcriterion-dev python3-pytest python3-venv python3-pip yaz libyaz-dev clang-14 libfuzzer-14-dev libclang-rt-14-dev spin valgrind"
+testpk="clang-format libcriterion-dev python3-pytest python3-venv python3-pip python3-dask python3-distributed python3-pandas yaz libyaz-dev libxml2-utils clang-14 libfuzzer-14-dev libclang-rt-14-dev spin valgrind"
 benchpk="hyperfine gnuplot-nox libmarc-record-perl linux-perf"
 case "$set_name" in
   run) want="$base" ;;

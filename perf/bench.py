@@ -10,7 +10,9 @@ page cache, then runs in one go: the read()+memchr floor, the sequential
 reader, the pipeline with 1..N workers, chunk-size / chunks-in-flight /
 ordered sweeps, the peers (YAZ on 1..N threads, MARC::Record, pymarc and
 the Python binding when present), latency, the stress scenarios, peak RSS
-at --size and --big input, and the per-stage capacity model. It writes
+at --size and --big input, the per-stage capacity model, and byte ranges
+(perf/ranges_bench.py: split planning of a 2 GB file, Dask on 2 worker
+processes against one MARCReader, record pickling). It writes
 results.json, results.csv, PNG plots (gnuplot) into --out (default
 perf/out/) and regenerates the tables of perf/PERFORMANCE.md between its
 GENERATED markers (not in --smoke).
@@ -83,7 +85,7 @@ class Harness:
         self.out = os.path.abspath(a.out)
         os.makedirs(self.out, exist_ok=True)
         self.results = {"meta": {}, "throughput": [], "peers": [], "latency": None, "stress": [],
-                        "rss": [], "capacity": None, "notes": []}
+                        "rss": [], "capacity": None, "ranges": [], "notes": []}
         self.failures = []
 
     def tool(self, name):
@@ -306,6 +308,19 @@ class Harness:
         if p.returncode != 0 or not self.results["python"]:
             self.failures.append("py_bench.py failed (rc %d): %s" % (p.returncode, (p.stdout + p.stderr)[-600:]))
 
+    def run_writers(self):
+        """perf/write_bench.py: convert vs yaz-marcdump, the ISO 2709 copy, the
+        Python writers vs pymarc (not in the smoke run)."""
+        if self.a.smoke:
+            return
+        wb = os.path.join(HERE, "write_bench.py")
+        cmd = [sys.executable, wb, "--build", os.path.abspath(self.a.build), "--corpus",
+               self.a.corpus or "", "--out", self.out, "--file", self.big, "-k", str(self.a.k)]
+        o = run_json(cmd, timeout=7200, allow_fail=True)[0]
+        if "failed" in o:
+            self.failures.append("write_bench: %s" % o)
+        self.results["writers"] = o
+
     def run_latency(self):
         n = "50" if self.a.smoke else "2000"
         o = run_json([self.tool("mpbench"), "latency", self.ten, "-n", n, "-t", "2"], allow_fail=True)[0]
@@ -342,6 +357,22 @@ class Harness:
         self.results["rss"].append(o)
         if o.get("ok") is not True:
             self.failures.append("rss file: %s" % o)
+
+    def run_ranges(self):
+        """perf/ranges_bench.py: split planning (2 GB), Dask vs one reader, pickling."""
+        a = self.a
+        rb = os.path.join(HERE, "ranges_bench.py")
+        cmd = [sys.executable, rb, "--build", a.build, "--corpus", a.corpus or "",
+               "--out", self.out, "-k", str(max(1, min(3, a.k)))]
+        if a.smoke:
+            cmd.append("--smoke")
+        objs = run_json(cmd, timeout=3600, allow_fail=True)
+        self.results["ranges"] = objs
+        for o in objs:
+            if "failed" in o:
+                self.failures.append("ranges: %s" % o)
+            elif "skipped" in o:
+                self.note("SKIP ranges %s: %s" % (o.get("bench"), o["skipped"]))
 
     # ---- analysis ------------------------------------------------------------------
     def by_label(self, label):
@@ -695,6 +726,46 @@ unset y2label
         else:
             L.append("(no stats: the pipeline run failed)")
         L.append("")
+        wr = r.get("writers") or {}
+        if wr.get("c"):
+            c = wr["c"]
+            L.append("### Writers (perf/write_bench.py: medians of %d interleaved rounds)"
+                     % next(iter(c["configs"].values()))["runs"])
+            L.append("")
+            L.append("Input: %s (%.1f MB), output to /dev/null; load at the time %s." % (
+                os.path.basename(c["file"]), c["bytes"] / 1e6, " ".join("%.2f" % x for x in c["load"])))
+            L.append("")
+            L.append("| command | median s | MB/s (input) | CPU s |")
+            L.append("|---|---:|---:|---:|")
+            for name, v in c["configs"].items():
+                L.append("| %s | %.2f | %.1f | %.2f |" % (name, v["median_s"], v["median_mb_s"], v["median_cpu_s"]))
+            L.append("")
+            L.append("| ratio | value | target |")
+            L.append("|---|---:|---|")
+            L.append("| convert -o marcxml vs yaz-marcdump -o marcxml (wall) | %s | ≥ 3× |" % fmt(c.get("ratio_marcxml_vs_yaz")))
+            L.append("| same, CPU seconds | %s | — |" % fmt(c.get("ratio_marcxml_vs_yaz_cpu")))
+            L.append("| ISO 2709 → ISO 2709 copy, MB/s | %s | ≥ 1000 |" % fmt(c.get("iso2709_copy_mb_s"), 0))
+            py = wr.get("python") or {}
+            if py:
+                L.append("")
+                L.append("Python (%.0f MB file; pymarc 5.3.1 from ../shared/peers):" % (py["file_bytes"] / 1e6))
+                L.append("")
+                L.append("| | marcpipe | pymarc | ratio (wall) | ratio (CPU) | target |")
+                L.append("|---|---:|---:|---:|---:|---|")
+                for k, v in py["writers"].items():
+                    L.append("| %s over the file | %.2f s | %s | %s | %s | %s |" % (
+                        k, v["marcpipe_median_s"], "%.2f s" % v["pymarc_median_s"] if "pymarc_median_s" in v else "SKIP",
+                        fmt(v.get("ratio")), fmt(v.get("ratio_cpu")),
+                        "≥ 30×" if k in ("XMLWriter", "JSONWriter") else "—"))
+                for k, v in py.get("loops", {}).items():
+                    L.append("| read + %s per record, over the file | %.2f s | %s | %s | %s | %s |" % (
+                        k, v["marcpipe_median_s"], "%.2f s" % v["pymarc_median_s"] if "pymarc_median_s" in v else "SKIP",
+                        fmt(v.get("ratio")), fmt(v.get("ratio_cpu")), "≥ 20×" if k != "title" else "—"))
+                for k, v in py["methods"].items():
+                    L.append("| %s() per record (CPU) | %.2f µs | %s | %s | %s | ≥ 20× |" % (
+                        k, v["marcpipe_us"], "%.1f µs" % v["pymarc_us"] if "pymarc_us" in v else "SKIP",
+                        fmt(v.get("ratio_wall")), fmt(v.get("ratio"))))
+            L.append("")
         L.append("### Latency (10-record file, %s iterations)" % ((r["latency"] or {}).get("series", [{}])[0].get("iters", "?")))
         L.append("")
         L.append("Variants interleaved round by round; `default_reader*` = default options (the library "
@@ -724,12 +795,53 @@ unset y2label
                                              ", ".join("%s=%s" % (k, v) for k, v in o.items()
                                                        if k not in ("scenario", "ok", "load", "elapsed_s"))))
         L.append("")
+        L.extend(self.ranges_markdown())
         L.append("Plots: `perf/out/throughput_vs_workers.png`, `throughput_vs_chunk.png`, "
                  "`throughput_vs_inflight.png`, `occupancy_*.png`; raw data: `perf/out/results.json`, `results.csv`.")
         text = "\n".join(L) + "\n"
         with open(os.path.join(self.out, "results.md"), "w") as f:
             f.write(text)
         return text
+
+    def ranges_markdown(self):
+        L = ["### Byte ranges: split planning, Dask, pickling (perf/ranges_bench.py)", ""]
+        rs = self.results.get("ranges") or []
+        sp = [o for o in rs if o.get("bench") == "split_plan"]
+        if sp:
+            L.append("| split plan | input | ranges | median ms | best ms | target |")
+            L.append("|---|---:|---:|---:|---:|---|")
+            for o in sp:
+                L.append("| %s %s | %.2f GB | %d | %.2f | %.2f | ≤ 50 ms |" % (
+                    o["via"], json.dumps(o["options"]), o["file_bytes"] / 1e9, o["ranges"],
+                    o["median_ms"], o["best_ms"]))
+            L.append("")
+        for o in rs:
+            if o.get("bench") == "dask_650a" and "speedup_median" in o:
+                L.append("650 $a count over %.0f MB (%d records): one `MARCReader(threads=1)` %.2f s "
+                         "(median; best %.2f), Dask `read_marc(blocksize=%s)` on a LocalCluster of "
+                         "2 worker processes %.2f s (%d partitions; best %.2f): **%.2f×** median, "
+                         "%.2f× best (target ≥ 1.6×). CPU seconds: the plain reader's Python thread "
+                         "%.2f + its C thread %.2f; Dask %.2f in all, so an idle 2-core machine "
+                         "would show about %.2f×. Per-partition overhead %.1f ms (slope against %s "
+                         "partitions, %d of them), of which a range reader's open + first record + "
+                         "close is %.2f ms; cluster start %.1f s (not timed). Load: %s." % (
+                             o["file_bytes"] / 1e6, o["records"], o["single_s_median"],
+                             o["single_s_best"], o["blocksize"], o["dask_s_median"], o["partitions"],
+                             o["dask_s_best"], o["speedup_median"], o["speedup_best"],
+                             o["single_python_thread_cpu_s"], o["single_other_threads_cpu_s"],
+                             o["dask_total_cpu_s"], o["speedup_idle_2core_estimate"],
+                             o["per_partition_overhead_ms"], o["small_blocksize"],
+                             o["small_partitions"], o.get("range_reader_open_first_close_ms", -1),
+                             o["cluster_start_s"], " ".join(o["load"])))
+                L.append("")
+            if o.get("bench") == "pickle":
+                L.append("Pickling %d records: %.2f× their ISO 2709 bytes; dumps %.1f µs, loads %.1f µs "
+                         "per record." % (o["records"], o["ratio_to_iso2709"],
+                                          o["dumps_us_per_record"], o["loads_us_per_record"]))
+                L.append("")
+            if "skipped" in o:
+                L.append("- %s: skipped (%s)" % (o.get("bench"), o["skipped"]))
+        return L
 
     def update_performance_md(self, text):
         path = os.path.join(HERE, "PERFORMANCE.md")
@@ -763,6 +875,8 @@ unset y2label
         self.run_peers()
         self.run_latency()
         self.run_stress()
+        self.run_writers()
+        self.run_ranges()
         m["load_end"] = load()
         m["uptime_end"] = sh("uptime")
         self.analyse()
@@ -886,6 +1000,8 @@ def main():
     ap.add_argument("--stress-seconds", type=float, default=2.0)
     ap.add_argument("--smoke", action="store_true", help="seconds-long sanity run (CTest perf-smoke)")
     ap.add_argument("--no-md", action="store_true", help="do not rewrite perf/PERFORMANCE.md")
+    ap.add_argument("--only", choices=("ranges",),
+                    help="run only that part; prints its markdown, leaves PERFORMANCE.md alone")
     ap.add_argument("--render", metavar="RESULTS_JSON",
                     help="only re-render results.md / PERFORMANCE.md from a saved results.json")
     a = ap.parse_args()
@@ -899,6 +1015,16 @@ def main():
         return 0
     if a.smoke:
         a.k = 1
+    if a.only == "ranges":
+        h = Harness(a)
+        h.results["meta"]["started"] = datetime.datetime.now().isoformat(timespec="seconds")
+        h.run_ranges()
+        with open(os.path.join(h.out, "results_ranges.json"), "w") as f:
+            json.dump(h.results["ranges"], f, indent=1)
+        print("\n".join(h.ranges_markdown()))
+        for f in h.failures:
+            log("FAILED: %s" % f)
+        return 1 if h.failures else 0
     return Harness(a).main()
 
 

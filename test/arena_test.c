@@ -9,7 +9,7 @@
 Test(arena, alignment_and_reuse, .timeout = 10)
 {
     mp__arena a;
-    mp__arena_init(&a, 1024);
+    mp__arena_init(&a, 8192); /* the 1000 allocations fit in the blocks a reset keeps */
     for (int i = 0; i < 1000; i++) {
         size_t al = (size_t)1 << (i % 5);
         unsigned char *p = mp__arena_alloc(&a, 1 + (size_t)i % 50, al);
@@ -18,7 +18,8 @@ Test(arena, alignment_and_reuse, .timeout = 10)
         memset(p, 0xab, 1 + (size_t)i % 50);
     }
     size_t reserved = mp__arena_reserved(&a);
-    cr_assert_geq(reserved, 1024);
+    cr_assert_geq(reserved, 8192);
+    cr_assert_leq(reserved, MP__ARENA_KEEP_BLOCKS * 8192);
     mp__arena_reset(&a);
     uint64_t before = mp__alloc_count();
     for (int i = 0; i < 1000; i++)
@@ -42,6 +43,49 @@ Test(arena, large_requests_get_own_block, .timeout = 10)
     mp__arena_reset(&a);
     cr_assert_lt(mp__arena_reserved(&a), 100000, "oversized blocks are dropped on reset");
     cr_assert_null(mp__arena_alloc(&a, 8, 3), "non-power-of-two alignment is refused");
+    mp__arena_free(&a);
+}
+
+Test(arena, memory_returns_after_reset, .timeout = 10)
+{
+    /* A hostile record made the arena grow to 1,000 blocks: a reset keeps
+     * MP__ARENA_KEEP_BLOCKS of them and frees the rest (issue #16, item 4). */
+    mp__arena a;
+    mp__arena_init(&a, 4096);
+    for (int i = 0; i < 4000; i++)
+        cr_assert_not_null(mp__arena_alloc(&a, 1000, 8));
+    cr_assert_geq(mp__arena_reserved(&a), 1000 * 4096);
+    mp__arena_reset(&a);
+    cr_assert_eq(mp__arena_reserved(&a), MP__ARENA_KEEP_BLOCKS * 4096);
+    /* The kept blocks are reused: no allocation for what fits in them. */
+    uint64_t before = mp__alloc_count();
+    for (int i = 0; i < 4 * MP__ARENA_KEEP_BLOCKS; i++)
+        cr_assert_not_null(mp__arena_alloc(&a, 1000, 8));
+    cr_assert_eq(mp__alloc_count(), before);
+    mp__arena_free(&a);
+}
+
+Test(arena, rewind_forgets_what_followed_the_mark, .timeout = 10)
+{
+    mp__arena a;
+    mp__arena_init(&a, 1024);
+    mp__arena_mark empty = mp__arena_save(&a);
+    unsigned char *first = mp__arena_alloc(&a, 100, 1);
+    cr_assert_not_null(first);
+    mp__arena_rewind(&a, empty); /* back to before the first block existed */
+    cr_assert_eq(mp__arena_alloc(&a, 100, 1), first, "the first block is reused");
+    mp__arena_mark m = mp__arena_save(&a);
+    for (int i = 0; i < 50; i++) /* spills into new blocks */
+        cr_assert_not_null(mp__arena_alloc(&a, 500, 1));
+    size_t reserved = mp__arena_reserved(&a);
+    mp__arena_rewind(&a, m);
+    unsigned char *again = mp__arena_alloc(&a, 100, 1);
+    cr_assert_eq(again, first + 100, "allocation resumes at the mark");
+    uint64_t before = mp__alloc_count();
+    for (int i = 0; i < 40; i++) /* the blocks made after the mark are reused */
+        cr_assert_not_null(mp__arena_alloc(&a, 500, 1));
+    cr_assert_eq(mp__alloc_count(), before);
+    cr_assert_eq(mp__arena_reserved(&a), reserved);
     mp__arena_free(&a);
 }
 

@@ -4,6 +4,7 @@
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "arena.h"
 #include "marc.h"
@@ -234,6 +235,49 @@ Test(frame, too_big_then_resync, .timeout = 10)
     mf_free(&b);
 }
 
+/* A record whose stated length ends on a terminator is clean - unless a
+ * terminator inside it is followed by a plausible leader (an anchor): then
+ * it ends at its first terminator (LENGTH) and the anchor starts the next
+ * unit, so no unit ever contains an anchor (FRAMING.md, "Anchors"). A
+ * stray terminator followed by anything else leaves the record whole. */
+Test(frame, inner_anchor_ends_the_record, .timeout = 10)
+{
+    mf_buf b;
+    size_t offs[4];
+    sample(&b, 3, offs);
+    size_t at = offs[1] + 30; /* inside record 1's directory */
+    b.p[at] = 0x1D;
+    memcpy(b.p + at + 1, "00100nam a2200037 a 4500", 24);
+    mp__marc_fmt f = fmt_with(0, MP_ENCODING_RAW);
+    fr out[32];
+    size_t k = frame_all(&f, b.p, b.len, out, 32);
+    cr_assert_geq(k, 4);
+    cr_assert_eq(out[0].kind, 0);
+    cr_assert_eq(out[1].rc, MP_FRAME_RECORD);
+    cr_assert_eq(out[1].off, offs[1]);
+    cr_assert_eq(out[1].len, at + 1 - offs[1]);
+    cr_assert_eq(out[1].kind, MP_EK_LENGTH);
+    cr_assert_eq(out[2].off, at + 1, "the anchor starts a unit");
+    cr_assert_eq(out[k - 1].off, offs[2]);
+    cr_assert_eq(out[k - 1].kind, 0);
+    cr_assert(mp__marc_anchor(b.p + at, b.len - at));
+    cr_assert(!mp__marc_anchor(b.p + at, 20), "a leader needs its 24 bytes");
+    cr_assert(!mp__marc_anchor(b.p + at + 1, b.len - at - 1), "no terminator before it");
+    check_prefix_stable(&f, b.p, b.len);
+    mf_free(&b);
+
+    /* A stray terminator before text: the record stays whole and clean. */
+    sample(&b, 3, offs);
+    at = offs[2] - 3;
+    b.p[at] = 0x1D;
+    k = frame_all(&f, b.p, b.len, out, 32);
+    cr_assert_eq(k, 3);
+    cr_assert_eq(out[1].len, offs[2] - offs[1]);
+    cr_assert_eq(out[1].kind, 0);
+    check_prefix_stable(&f, b.p, b.len);
+    mf_free(&b);
+}
+
 Test(frame, stable_on_damaged_mix, .timeout = 30)
 {
     mf_buf b;
@@ -453,4 +497,83 @@ Test(parse, utf8_strict_and_marc8, .timeout = 10)
     cr_assert_eq(f->len, 2 + 2 + 5);
     done(&p);
     mf_free(&b);
+}
+
+/* ---- hostile directories (issue #16, item 4) ---------------------------------
+ * Entries that overlap cost entries x field length: 7,497 entries on one
+ * 9,999-byte field took 3.4 s and 592 MB for a 99,989-byte record. The
+ * field bytes indexed are now capped at twice the data area (+ 64 KiB). */
+
+Test(parse, overlapping_directory_costs_what_the_record_size_allows, .timeout = 30)
+{
+    static const size_t entries[] = {7497, 20000};
+    for (size_t t = 0; t < 2; t++) {
+        mf_buf b;
+        mf_init(&b);
+        mf_overlap_record(&b, entries[t], 9999, NULL);
+        if (t == 0)
+            cr_assert_eq(b.len, 99989, "the issue's record");
+        parsed p;
+        memset(&p, 0, sizeof p);
+        p.f = fmt_with(0, MP_ENCODING_AUTO);
+        mp__arena_init(&p.a, 4096);
+        p.it.data = b.p;
+        p.it.len = (uint32_t)b.len;
+        p.it.type = MP_ITEM_RECORD;
+        p.it.frame_kind = t == 1 ? MP_EK_LENGTH : 0; /* > 99999 bytes: framed as LENGTH */
+        cr_assert_eq(mp__marc_parse_item(&p.f, &p.it, &p.a), MP_OK);
+        const mp_record *rec = p.it.result;
+        cr_assert_not_null(rec);
+        cr_assert_eq(p.it.status, MP_ERECORD);
+        cr_assert_not_null(rec->err);
+        if (t == 0) {
+            cr_assert_eq(rec->err->kind, MP_EK_DIRECTORY, "%s", rec->err->msg);
+            cr_assert(strstr(rec->err->msg, "overlap"), "%s", rec->err->msg);
+        }
+        /* 2 x 9,998 + 64 KiB of field bytes: 8 of the fields. */
+        cr_assert_eq(mp_record_field_count(rec), 8, "%u fields", mp_record_field_count(rec));
+        size_t used = mp__arena_reserved(&p.a);
+        cr_assert_leq(used, 16 * b.len, "index of %zu bytes for a %zu-byte record", used, b.len);
+        done(&p);
+        mf_free(&b);
+    }
+}
+
+Test(parse, runaway_entries_of_a_huge_record_are_bounded, .timeout = 60)
+{
+    /* A 7.6 MB record (leader 99999, framed at its terminator) whose many
+     * entries all start at the first byte and have no terminator where
+     * their length says: each ran to the one field terminator at the end
+     * (33 s before the cap). */
+    size_t nent = 8000, text = 7600000;
+    size_t base = 24 + 12 * nent + 1, total = base + text + 2;
+    unsigned char *r = malloc(total);
+    cr_assert_not_null(r);
+    memcpy(r, "99999nam a22", 12);
+    snprintf((char *)r + 12, 6, "%05zu", base > 99999 ? (size_t)99999 : base);
+    memcpy(r + 17, " a 4500", 7);
+    for (size_t i = 0; i < nent; i++)
+        memcpy(r + 24 + 12 * i, "245999900000", 12);
+    r[base - 1] = 0x1E;
+    memcpy(r + base, "10", 2);
+    for (size_t j = 2; j < text; j++)
+        r[base + j] = (j % 4 == 2) ? 0x1F : 'q';
+    r[total - 2] = 0x1E;
+    r[total - 1] = 0x1D;
+    parsed p;
+    memset(&p, 0, sizeof p);
+    p.f = fmt_with(0, MP_ENCODING_AUTO);
+    mp__arena_init(&p.a, 65536);
+    p.it.data = r;
+    p.it.len = (uint32_t)total;
+    p.it.type = MP_ITEM_RECORD;
+    p.it.frame_kind = MP_EK_LENGTH;
+    cr_assert_eq(mp__marc_parse_item(&p.f, &p.it, &p.a), MP_OK);
+    const mp_record *rec = p.it.result;
+    cr_assert_eq(p.it.status, MP_ERECORD);
+    cr_assert_leq(mp_record_field_count(rec), 2);
+    size_t used = mp__arena_reserved(&p.a);
+    cr_assert_leq(used, 16 * total, "index of %zu bytes for a %zu-byte record", used, total);
+    done(&p);
+    free(r);
 }

@@ -108,3 +108,137 @@ Test(parity, corpus, .timeout = 600)
     cr_assert_gt(n, 0, "no MARC files under %s", dir);
     cr_log_info("parity checked on %d corpus files", n);
 }
+
+/* ---- the stated length at the maximum (issue #16, item 8) ------------------
+ * A record whose stated length L equals max_record_size and whose
+ * terminator is missing was TOO_BIG with 512 KiB chunks but TERMINATOR with
+ * 64 K / 4 K / 1 K ones: a carry that reached the maximum counted as the
+ * end of the input. Every chunk size, and the sequential reader fed in
+ * short reads (it then does not know where the input ends), must agree. */
+
+typedef struct slow_mem {
+    const unsigned char *p;
+    size_t len, pos, step;
+} slow_mem;
+
+static ssize_t slow_read(void *user, void *buf, size_t cap, int *sys_errno)
+{
+    slow_mem *m = user;
+    (void)sys_errno;
+    size_t n = m->len - m->pos;
+    if (n > cap)
+        n = cap;
+    if (n > m->step)
+        n = m->step;
+    memcpy(buf, m->p + m->pos, n);
+    m->pos += n;
+    return (ssize_t)n;
+}
+
+/* Appends a record of exactly `total` (>= 60) bytes: 001 and a 245 filled up. */
+static size_t exact_record(mf_buf *b, size_t total)
+{
+    char *f245 = malloc(total);
+    cr_assert_not_null(f245);
+    size_t k = total - 57; /* 24 + 2*12 + 1 (directory) + "x"+FT + "10$a"+k+FT + RT */
+    memcpy(f245, "24510$a", 7);
+    memset(f245 + 7, 'y', k);
+    f245[7 + k] = 0;
+    const char *fields[] = {"001x", f245};
+    size_t off = mf_record(b, NULL, fields, 2);
+    free(f245);
+    cr_assert_eq(b->len - off, total);
+    return off;
+}
+
+static void check_parity_chunks(const char *name, const unsigned char *data, size_t len,
+                                size_t max_record)
+{
+    static const size_t sizes[] = {64, 1024, 4096, 65536, 512u * 1024};
+    mp_reader_options o = MP_READER_OPTIONS_INIT;
+    o.max_record_size = max_record;
+    mp_reader *r;
+    mf_seq want, got;
+    cr_assert_eq(mp_reader_open_mem(&r, data, len, mf_seqopts(&o)), MP_OK);
+    mf_collect(&want, r);
+    mp_reader_close(r);
+    cr_assert_eq(want.end_rc, MP_EOF, "%s", name);
+    for (size_t c = 0; c < sizeof sizes / sizeof *sizes; c++) {
+        for (unsigned w = 1; w <= 2; w++) {
+            o.chunk_size = sizes[c];
+            o.threads = w;
+            cr_assert_eq(mp_reader_open_mem(&r, data, len, &o), MP_OK);
+            mf_collect(&got, r);
+            mp_reader_close(r);
+            long d = mf_seq_diff(&want, &got);
+            cr_assert(d < 0, "%s: chunk %zu, %u workers: differs at item %ld (kind %d vs %d)", name,
+                      sizes[c], w, d, d >= 0 && (size_t)d < want.n ? want.v[d].kind : -1,
+                      d >= 0 && (size_t)d < got.n ? got.v[d].kind : -1);
+            mf_seq_free(&got);
+        }
+    }
+    /* The sequential reader over short reads, and the pipeline over them. */
+    static const size_t steps[] = {1, 7, 1000, 65536};
+    for (size_t s = 0; s < sizeof steps / sizeof *steps; s++) {
+        for (int pipeline = 0; pipeline <= 1; pipeline++) {
+            slow_mem m = {data, len, 0, steps[s]};
+            o.chunk_size = 4096;
+            o.threads = 1;
+            cr_assert_eq(mp_reader_open_cb(&r, slow_read, &m, pipeline ? &o : mf_seqopts(&o)),
+                         MP_OK);
+            mf_collect(&got, r);
+            mp_reader_close(r);
+            long d = mf_seq_diff(&want, &got);
+            cr_assert(d < 0, "%s: %s over reads of %zu bytes differs at item %ld", name,
+                      pipeline ? "pipeline" : "sequential reader", steps[s], d);
+            mf_seq_free(&got);
+        }
+    }
+    mf_seq_free(&want);
+}
+
+Test(parity, stated_length_at_the_maximum_without_terminator, .timeout = 300)
+{
+    static const size_t maxima[] = {200, 1000, 4096, 65536, 100000};
+    for (size_t i = 0; i < sizeof maxima / sizeof *maxima; i++) {
+        size_t max = maxima[i];
+        for (int tail = 0; tail < 3; tail++) {
+            for (int minus = 0; minus <= 1; minus++) {
+                mf_buf b;
+                mf_init(&b);
+                mf_sample(&b, 2, 3, NULL);
+                size_t off = exact_record(&b, max - (size_t)minus);
+                b.p[b.len - 1] = 'x'; /* the terminator is gone */
+                if (tail == 1)
+                    mf_sample(&b, 3, 4, NULL); /* records follow */
+                else if (tail == 2)
+                    mf_appends(&b, "\r\njunk\x1d"); /* junk follows */
+                char name[96];
+                snprintf(name, sizeof name, "max %zu, L = max - %d, %s", max, minus,
+                         tail == 0   ? "at the end"
+                         : tail == 1 ? "records follow"
+                                     : "junk follows");
+                check_parity_chunks(name, b.p, b.len, max);
+                /* What it is: at L == max nothing past L can be examined. */
+                mp_reader_options o = MP_READER_OPTIONS_INIT;
+                o.max_record_size = max;
+                mp_reader *r;
+                mf_seq got;
+                cr_assert_eq(mp_reader_open_mem(&r, b.p, b.len, mf_seqopts(&o)), MP_OK);
+                mf_collect(&got, r);
+                mp_reader_close(r);
+                size_t k = 0;
+                while (k < got.n && got.v[k].offset != off)
+                    k++;
+                cr_assert_lt(k, got.n, "%s: no item at the record", name);
+                if (minus == 0)
+                    cr_assert_eq(got.v[k].kind, MP_EK_TOO_BIG, "%s: kind %d", name, got.v[k].kind);
+                else if (tail == 0)
+                    cr_assert_eq(got.v[k].kind, MP_EK_TERMINATOR, "%s: kind %d", name,
+                                 got.v[k].kind);
+                mf_seq_free(&got);
+                mf_free(&b);
+            }
+        }
+    }
+}

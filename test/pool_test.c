@@ -1,8 +1,13 @@
-/* pool_test.c - the shared pool: many pipelines, EBUSY, attach/detach. */
+/* pool_test.c - the shared pool: many pipelines, EBUSY, attach/detach,
+ * destroy racing an open. */
 #include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
 #include "nlformat.h"
 #include "pipe.h"
+#include "pool_internal.h"
 
 Test(pool, create_destroy_and_counts, .timeout = 30)
 {
@@ -97,4 +102,89 @@ Test(pool, many_pipelines_share_one_pool, .timeout = 120)
         free(data[i]);
     }
     cr_assert_eq(mp_pool_destroy(pool), MP_OK);
+}
+
+/* ---- destroy racing an open (issue #16, item 2) ------------------------------
+ * The reserve hook holds the opener inside mp__pool_reserve's read-side
+ * section - the window where the old attach read a pool that destroy had
+ * already freed (ASan: heap-use-after-free in mp__pool_attach). */
+
+static _Atomic int race_phase_seen = -1; /* the hook's phase once it ran */
+static _Atomic int race_go;              /* main thread: the opener may go on */
+static int race_hold_phase;              /* the phase at which the hook holds */
+
+static void race_hook(mp_pool *pool, int phase)
+{
+    (void)pool;
+    if (phase != race_hold_phase)
+        return;
+    atomic_store(&race_phase_seen, phase);
+    while (!atomic_load(&race_go))
+        ;
+    /* Let the other side run well into its call. */
+    struct timespec ts = {0, 20 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+}
+
+typedef struct race_open {
+    mp_pool *pool;
+    nl_format f;
+    mem_source s;
+    mp__pipe *p;
+    int rc;
+} race_open;
+
+static void *race_opener(void *arg)
+{
+    race_open *o = arg;
+    mp__pipe_config cfg;
+    nl_format_init(&o->f, 100);
+    mem_source_init(&o->s, "a\nb\nc\n", 6);
+    nl_config(&cfg, &o->f, &o->s);
+    cfg.pool = o->pool;
+    o->rc = mp__pipe_open(&o->p, &cfg);
+    return NULL;
+}
+
+static void race_run(int hold_phase, race_open *o, int *destroy_rc)
+{
+    pthread_t t;
+    race_hold_phase = hold_phase;
+    atomic_store(&race_phase_seen, -1);
+    atomic_store(&race_go, 0);
+    mp__pool_reserve_hook = race_hook;
+    cr_assert_eq(mp_pool_create(&o->pool, 2), MP_OK);
+    cr_assert_eq(pthread_create(&t, NULL, race_opener, o), 0);
+    while (atomic_load(&race_phase_seen) != hold_phase)
+        ;
+    atomic_store(&race_go, 1); /* the opener sleeps 20 ms, still inside the window */
+    *destroy_rc = mp_pool_destroy(o->pool);
+    pthread_join(t, NULL);
+    mp__pool_reserve_hook = NULL;
+}
+
+Test(pool, destroy_wins_against_an_open_in_the_window, .timeout = 30)
+{
+    race_open o;
+    int drc;
+    race_run(0, &o, &drc); /* held before its reservation */
+    cr_assert_eq(drc, MP_OK, "destroy: %s", mp_err_name(drc));
+    cr_assert_eq(o.rc, MP_ECLOSED, "the open fails cleanly: %s", mp_err_name(o.rc));
+}
+
+Test(pool, open_wins_when_it_reserved_first, .timeout = 30)
+{
+    race_open o;
+    int drc;
+    race_run(1, &o, &drc); /* held after its reservation */
+    cr_assert_eq(drc, MP_EBUSY, "destroy: %s", mp_err_name(drc));
+    cr_assert_eq(o.rc, MP_OK, "the open goes on: %s", mp_err_name(o.rc));
+    nl_run got;
+    memset(&got, 0, sizeof got);
+    cr_assert_eq(nl_drain(o.p, &got, 0), MP_OK);
+    cr_assert_eq(got.n, 3);
+    cr_assert_eq(got.final_rc, MP_EOF);
+    nl_run_free(&got);
+    mp__pipe_close(o.p);
+    cr_assert_eq(mp_pool_destroy(o.pool), MP_OK, "destroyable once the pipeline closed");
 }

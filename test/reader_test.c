@@ -7,12 +7,15 @@
 #include <sched.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
+#include "alloc.h"
 #include "marcfix.h"
 
 static mp_reader_options opts(unsigned threads, size_t chunk)
@@ -334,6 +337,18 @@ Test(reader, policies, .timeout = 30)
     cr_assert_eq(rc, MP_ELIMIT);
     cr_assert_eq(bad, 2);
     cr_assert_eq(mp_reader_error(r)->offset, offs[12]);
+    cr_assert_eq(mp_reader_error(r)->code, MP_ELIMIT);
+    mp_reader_counts(r, &nr, &ne, NULL);
+    cr_assert_eq(ne, 2, "the item past the cap is not counted (%llu)", (unsigned long long)ne);
+    mp_reader_close(r);
+    /* The same under SKIP: 2 skipped, then MP_ELIMIT. */
+    o.policy = MP_POLICY_SKIP;
+    cr_assert_eq(mp_reader_open_mem(&r, b.p, b.len, &o), MP_OK);
+    while ((rc = mp_reader_next(r, &rec)) == MP_OK)
+        ;
+    cr_assert_eq(rc, MP_ELIMIT);
+    mp_reader_counts(r, &nr, &ne, NULL);
+    cr_assert_eq(ne, 2);
     mp_reader_close(r);
     mf_free(&b);
 }
@@ -590,6 +605,329 @@ Test(reader, options_size_and_mode_are_checked, .timeout = 10)
     big.o.mode = MP_MODE_SEQUENTIAL;
     cr_assert_eq(mp_reader_open_mem(&r, one, sizeof one - 1, &big.o), MP_OK);
     mp_reader_close(r);
+}
+
+/* ---- hostile records and per-record memory failure (issue #16, item 4) ----- */
+
+Test(reader, hostile_directories_do_not_end_the_stream, .timeout = 120)
+{
+    /* 20 records of 7,497 overlapping entries (2 MB; 7.3 GB and an
+     * out-of-memory end before the cap), a 1 MB one, then 50 good records:
+     * every hostile record is one DIRECTORY error item, the 50 all arrive. */
+    mf_buf b;
+    mf_init(&b);
+    for (int i = 0; i < 20; i++)
+        mf_overlap_record(&b, 7497, 9999, NULL);
+    mf_overlap_record(&b, 90000, 9999, NULL); /* 1.09 MB, leader 99999 */
+    size_t good = b.len;
+    mf_sample(&b, 50, 9, NULL);
+    for (int mode = 0; mode < 2; mode++) {
+        mp_reader_options o = opts(2, 0);
+        mp_reader *r;
+        cr_assert_eq(mp_reader_open_mem(&r, b.p, b.len, mode ? &o : mf_seqopts(&o)), MP_OK);
+        const mp_record *rec;
+        int rc;
+        unsigned errors = 0, records = 0;
+        while ((rc = mp_reader_next(r, &rec)) == MP_OK || rc == MP_ERECORD) {
+            if (rc == MP_OK) {
+                cr_assert_geq(mp_record_offset(rec), good);
+                records++;
+            } else {
+                const mp_error_info *e = mp_reader_error(r);
+                cr_assert(e->kind == MP_EK_DIRECTORY || e->kind == MP_EK_LENGTH, "%s", e->message);
+                cr_assert_not_null(rec, "still indexed (up to the cap)");
+                errors++;
+            }
+        }
+        cr_assert_eq(rc, MP_EOF, "%s: %s", mp_err_name(rc), mp_reader_error(r)->message);
+        cr_assert_eq(errors, 21);
+        cr_assert_eq(records, 50);
+        mp_reader_close(r);
+    }
+    mf_free(&b);
+}
+
+Test(reader, allocation_failure_is_one_records_error_item, .timeout = 60)
+{
+    /* Sequential mode over memory, so the next allocation after the arming
+     * is the hostile record's index block: that record becomes a MEMORY
+     * error item, and the records after it are read (the stream used to
+     * end with MP_ENOMEM there, losing them). */
+    mf_buf b;
+    mf_init(&b);
+    size_t offs[6];
+    mf_sample(&b, 5, 21, offs);
+    size_t big = b.len;
+    /* 10 fields of 3,000 subfields: a 90 KB record whose subfield index
+     * (480 KB) needs a block larger than the arena's. */
+    char *f = malloc(5 + 3 * 3000 + 1);
+    cr_assert_not_null(f);
+    memcpy(f, "24510", 5);
+    for (int i = 0; i < 3000; i++)
+        memcpy(f + 5 + 3 * i, "$ax", 3);
+    f[5 + 3 * 3000] = 0;
+    const char *fields[11] = {"001big"};
+    for (int i = 1; i < 11; i++)
+        fields[i] = f;
+    mf_record(&b, NULL, fields, 11);
+    free(f);
+    mf_sample(&b, 5, 22, NULL);
+    mp_reader *r;
+    mp_reader_options o = opts(1, 0);
+    cr_assert_eq(mp_reader_open_mem(&r, b.p, b.len, mf_seqopts(&o)), MP_OK);
+    const mp_record *rec;
+    for (int i = 0; i < 5; i++)
+        cr_assert_eq(mp_reader_next(r, &rec), MP_OK);
+    mp__alloc_fail_at(1);
+    int rc = mp_reader_next(r, &rec);
+    mp__alloc_fail_at(0);
+    const mp_error_info *e = mp_reader_error(r);
+    cr_assert_eq(rc, MP_ERECORD, "%s", mp_err_name(rc));
+    cr_assert_null(rec, "%d %s", e->kind, e->message);
+    cr_assert_eq(e->kind, MP_EK_MEMORY, "%s", e->message);
+    cr_assert_eq(e->offset, big);
+    cr_assert_eq(e->code, MP_ERECORD);
+    for (int i = 0; i < 5; i++)
+        cr_assert_eq(mp_reader_next(r, &rec), MP_OK, "record %d after the failed one", i);
+    cr_assert_eq(mp_reader_next(r, &rec), MP_EOF);
+    uint64_t nrec, nerr;
+    mp_reader_counts(r, &nrec, &nerr, NULL);
+    cr_assert_eq(nrec, 10);
+    cr_assert_eq(nerr, 1);
+    mp_reader_close(r);
+    mf_free(&b);
+}
+
+/* ---- fork() (issue #16, item 5) -----------------------------------------------
+ * fork() copies only the calling thread: the pool workers of every reader
+ * opened before it are gone in the child, where they used to make next(),
+ * close() and exit hang. Now inherited handles report MP_EFORKED and close
+ * without waiting; the child's own readers work. */
+
+static int child_checks(mp_reader *piped, mp_reader *seq, mp_reader *shared, mp_pool *pool,
+                        const mf_buf *b)
+{
+    const mp_record *rec;
+    if (mp_reader_next(piped, &rec) != MP_EFORKED || rec != NULL)
+        return 10;
+    const mp_error_info *e = mp_reader_error(piped);
+    if (e->code != MP_EFORKED || !strstr(e->message, "fork"))
+        return 11;
+    if (mp_reader_next(piped, &rec) != MP_EFORKED)
+        return 12; /* and it stays so */
+    if (mp_reader_next(seq, &rec) != MP_EFORKED)
+        return 13;
+    if (mp_reader_next(shared, &rec) != MP_EFORKED)
+        return 14;
+    /* A pool from before the fork cannot take new readers... */
+    mp_reader_options o = opts(2, 4096);
+    o.pool = pool;
+    mp_reader *r;
+    if (mp_reader_open_mem(&r, b->p, b->len, &o) != MP_EFORKED)
+        return 15;
+    /* ...closing inherited readers and the pool returns at once... */
+    mp_reader_close(piped);
+    mp_reader_close(seq);
+    mp_reader_close(shared);
+    if (mp_pool_destroy(pool) != MP_OK)
+        return 16;
+    /* ...and the child's own readers work, both modes. */
+    for (int mode = 0; mode < 2; mode++) {
+        mp_reader_options c = opts(2, 4096);
+        if (mp_reader_open_mem(&r, b->p, b->len, mode ? &c : mf_seqopts(&c)) != MP_OK)
+            return 17;
+        unsigned n = 0;
+        int rc;
+        while ((rc = mp_reader_next(r, &rec)) == MP_OK)
+            n++;
+        mp_reader_close(r);
+        if (rc != MP_EOF || n != 50)
+            return 18;
+    }
+    return 0;
+}
+
+Test(reader, fork_child_gets_eforked_and_exits_cleanly, .timeout = 60)
+{
+    mf_buf b;
+    mf_init(&b);
+    mf_sample(&b, 50, 31, NULL);
+    mp_pool *pool;
+    cr_assert_eq(mp_pool_create(&pool, 2), MP_OK);
+    mp_reader_options o = opts(2, 1024);
+    mp_reader *piped, *seq, *shared;
+    cr_assert_eq(mp_reader_open_mem(&piped, b.p, b.len, &o), MP_OK);
+    cr_assert_eq(mp_reader_open_mem(&seq, b.p, b.len, mf_seqopts(&o)), MP_OK);
+    o.pool = pool;
+    cr_assert_eq(mp_reader_open_mem(&shared, b.p, b.len, &o), MP_OK);
+    const mp_record *rec;
+    for (int i = 0; i < 3; i++) { /* started: workers are running */
+        cr_assert_eq(mp_reader_next(piped, &rec), MP_OK);
+        cr_assert_eq(mp_reader_next(seq, &rec), MP_OK);
+        cr_assert_eq(mp_reader_next(shared, &rec), MP_OK);
+    }
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        alarm(20); /* a hang in the child kills it */
+        _exit(child_checks(piped, seq, shared, pool, &b));
+    }
+    int status = 0;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status), "the child died (signal %d: a hang hits its alarm)",
+              WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    cr_assert_eq(WEXITSTATUS(status), 0, "child check %d failed", WEXITSTATUS(status));
+    /* The parent's readers go on untouched. */
+    mp_reader *all[3] = {piped, seq, shared};
+    for (int k = 0; k < 3; k++) {
+        unsigned n = 3;
+        int rc;
+        while ((rc = mp_reader_next(all[k], &rec)) == MP_OK)
+            n++;
+        cr_assert_eq(rc, MP_EOF);
+        cr_assert_eq(n, 50);
+        mp_reader_close(all[k]);
+    }
+    cr_assert_eq(mp_pool_destroy(pool), MP_OK);
+    mf_free(&b);
+}
+
+/* ---- borrowed sources after close (issue #16, item 1) ------------------------
+ * mp_reader_close returning means the reader no longer uses what it
+ * borrowed: the descriptor may be closed and its number reused, the buffer
+ * freed, the callback's state destroyed. A pipeline that still polled the
+ * old descriptor read the bytes of the next pipe that got its number. */
+
+Test(reader, closed_fd_number_reused_at_once_loses_nothing, .timeout = 60)
+{
+    mf_buf b;
+    mf_init(&b);
+    mf_sample(&b, 5, 41, NULL);
+    for (int round = 0; round < 50; round++) {
+        int pfd[2];
+        cr_assert_eq(pipe(pfd), 0);
+        mp_reader_options o = opts(2, 4096);
+        mp_reader *r;
+        const mp_record *rec;
+        cr_assert_eq(mp_reader_open_fd(&r, pfd[0], &o), MP_OK);
+        cr_assert_eq(write(pfd[1], b.p, b.len), (ssize_t)b.len);
+        for (int i = 0; i < 5; i++)
+            cr_assert_eq(mp_reader_next(r, &rec), MP_OK);
+        /* The producer is now polling the quiet pipe. */
+        mp_reader_close(r);
+        close(pfd[0]);
+        close(pfd[1]);
+        int q[2];
+        cr_assert_eq(pipe(q), 0); /* most likely the same numbers */
+        char msg[4096];
+        memset(msg, 'z', sizeof msg);
+        cr_assert_eq(write(q[1], msg, sizeof msg), (ssize_t)sizeof msg);
+        usleep(round % 5 * 1000); /* a stale poller would read it meanwhile */
+        char got[sizeof msg];
+        size_t have = 0;
+        int fl = fcntl(q[0], F_GETFL);
+        fcntl(q[0], F_SETFL, fl | O_NONBLOCK);
+        ssize_t n;
+        while (have < sizeof got && (n = read(q[0], got + have, sizeof got - have)) > 0)
+            have += (size_t)n;
+        cr_assert_eq(have, sizeof msg, "round %d: %zu of %zu bytes left for their owner", round,
+                     have, sizeof msg);
+        close(q[0]);
+        close(q[1]);
+    }
+    mf_free(&b);
+}
+
+typedef struct watched_cb {
+    const unsigned char *p;
+    size_t len, pos;
+    _Atomic int inside;   /* calls in progress */
+    _Atomic int released; /* set by the test after close returned */
+    _Atomic int late;     /* calls that started after that */
+} watched_cb;
+
+static ssize_t watched_read(void *user, void *buf, size_t cap, int *sys_errno)
+{
+    watched_cb *w = user;
+    (void)sys_errno;
+    atomic_fetch_add(&w->inside, 1);
+    if (atomic_load(&w->released))
+        atomic_fetch_add(&w->late, 1);
+    usleep(2000); /* a slow source: a close is likely to arrive mid-call */
+    size_t n = w->len - w->pos < 100 ? w->len - w->pos : 100;
+    if (n > cap)
+        n = cap;
+    memcpy(buf, w->p + w->pos, n);
+    w->pos += n;
+    atomic_fetch_sub(&w->inside, 1);
+    return (ssize_t)n;
+}
+
+Test(reader, close_returns_after_the_last_callback_and_buffer_use, .timeout = 60)
+{
+    mf_buf b;
+    mf_init(&b);
+    mf_sample(&b, 30, 43, NULL);
+    for (int round = 0; round < 40; round++) {
+        watched_cb w = {b.p, b.len, 0, 0, 0, 0};
+        mp_reader_options o = opts(1 + round % 2, 1024);
+        mp_reader *r;
+        const mp_record *rec;
+        cr_assert_eq(mp_reader_open_cb(&r, watched_read, &w, &o), MP_OK);
+        for (int i = 0; i < round % 4; i++)
+            mp_reader_next(r, &rec);
+        mp_reader_close(r);
+        cr_assert_eq(atomic_load(&w.inside), 0, "round %d: a callback still running", round);
+        atomic_store(&w.released, 1);
+        usleep(5000);
+        cr_assert_eq(atomic_load(&w.late), 0, "round %d: a callback after close", round);
+        /* A borrowed buffer may be freed as soon as close returns (ASan). */
+        unsigned char *copy = malloc(b.len);
+        cr_assert_not_null(copy);
+        memcpy(copy, b.p, b.len);
+        cr_assert_eq(mp_reader_open_mem(&r, copy, b.len, &o), MP_OK);
+        for (int i = 0; i < round % 4; i++)
+            mp_reader_next(r, &rec);
+        mp_reader_close(r);
+        memset(copy, 0, b.len);
+        free(copy);
+    }
+    mf_free(&b);
+}
+
+Test(reader, path_to_a_fifo_closes_promptly, .timeout = 30)
+{
+    /* A path that names a FIFO reads like a pipe: polled, so a close while
+     * the writer is quiet returns within a poll slice (it used to block in
+     * read() until the writer wrote or went away). */
+    char dir[] = "/tmp/mpfifoXXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char path[64];
+    snprintf(path, sizeof path, "%s/in", dir);
+    cr_assert_eq(mkfifo(path, 0600), 0);
+    int w = open(path, O_RDWR); /* a writer that stays: the reader's open does not block */
+    cr_assert_geq(w, 0);
+    mf_buf b;
+    size_t offs[4];
+    mf_init(&b);
+    mf_sample(&b, 3, 8, offs);
+    cr_assert_eq(write(w, b.p, b.len), (ssize_t)b.len);
+    mp_reader_options o = opts(2, 65536);
+    mp_reader *r;
+    const mp_record *rec;
+    cr_assert_eq(mp_reader_open_path(&r, path, &o), MP_OK);
+    expect_records(r, offs, 3);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    mp_reader_close(r);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    cr_assert_lt(secs, 1.0, "close took %.3f s", secs);
+    (void)rec;
+    close(w);
+    unlink(path);
+    rmdir(dir);
+    mf_free(&b);
 }
 
 /* ---- MP_MODE_AUTO: which path runs, and mp_reader_stats says so ------------------ */

@@ -11,16 +11,25 @@
  *  3. N seeded random byte-flip mutants of a real file (a record-aligned
  *     slice of the realworld corpus; a generated file when it is absent):
  *     pipeline == sequential reader, and every record of the original
- *     whose bytes the mutation did not touch comes out identical.
+ *     whose bytes the mutation did not touch comes out identical;
+ *  4. D seeded hostile directories (issue #16, item 4): a record whose
+ *     thousands of entries overlap, run past their fields or pile onto
+ *     one field, between good records: pipeline == sequential reader,
+ *     the good records all arrive, the stream ends in MP_EOF, each input
+ *     within a 20 s alarm, and (unsanitized builds) the peak RSS of the
+ *     whole part stays under 256 MiB above where it started (the old
+ *     parser took 592 MB for one such record).
  *
  * No crash (the sanitizers abort), no hang (alarm() per input), no leak
  * (LeakSanitizer in the ASan build). Options: --seconds N (ignored, for
- * CTest), --mutants N (default 10000), --seed S.
+ * CTest), --mutants N (default 10000), --directories D (default 300),
+ * --seed S.
  */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include "../test/fuzz/relcheck.h"
 #include "corpus.h"
@@ -286,6 +295,117 @@ static void mutants(unsigned long n, uint64_t seed, const char *corpus, unsigned
     free(base);
 }
 
+/* ---- 4. hostile directories --------------------------------------------- */
+
+static void put_digits(unsigned char *at, size_t v, int n)
+{
+    for (int i = n - 1; i >= 0; i--) {
+        at[i] = (unsigned char)('0' + v % 10);
+        v /= 10;
+    }
+}
+
+/* Appends one record whose directory is hostile in a seeded way. */
+static void hostile_record(mf_buf *b, uint64_t *rng)
+{
+    size_t nent = 1 + (size_t)(rc_rand(rng) % 8000);
+    size_t area = 16 + (size_t)(rc_rand(rng) % 30000);
+    int style = (int)(rc_rand(rng) % 4); /* one field / runaway / random / mixed */
+    size_t base = 24 + 12 * nent + 1, total = base + area + 1;
+    size_t off = b->len;
+    mf_append(b, "", 0);
+    unsigned char *r = malloc(total);
+    if (!r)
+        abort();
+    put_digits(r, total > 99999 ? 99999 : total, 5);
+    memcpy(r + 5, "nam a22", 7);
+    put_digits(r + 12, base > 99999 ? 99999 : base, 5);
+    memcpy(r + 17, " a 4500", 7);
+    for (size_t i = 0; i < nent; i++) {
+        unsigned char *e = r + 24 + 12 * i;
+        int st = style == 3 ? (int)(rc_rand(rng) % 3) : style;
+        size_t len, start;
+        if (st == 0) { /* all on the first field */
+            len = area < 9999 ? area : 9999;
+            start = 0;
+        } else if (st == 1) { /* no terminator where the length says: runs on */
+            len = 1 + (size_t)(rc_rand(rng) % 9999);
+            start = (size_t)(rc_rand(rng) % 64);
+        } else {
+            len = (size_t)(rc_rand(rng) % 10000);
+            start = (size_t)(rc_rand(rng) % (area < 99999 ? area : 99999));
+        }
+        memcpy(e, rc_rand(rng) % 8 ? "245" : "001", 3);
+        put_digits(e + 3, len, 4);
+        put_digits(e + 7, start, 5);
+    }
+    r[base - 1] = 0x1E;
+    unsigned char *d = r + base;
+    for (size_t j = 0; j < area; j++)
+        d[j] = (j % 3 == 2) ? 0x1F : (unsigned char)("10ax"[j % 4]);
+    if (style != 1)
+        for (size_t k = 0; k < 1 + area / 2000; k++) /* a few field terminators */
+            d[rc_rand(rng) % area] = 0x1E;
+    d[area - 1] = 0x1E;
+    r[total - 1] = 0x1D;
+    b->len = off;
+    mf_append(b, r, total);
+    free(r);
+}
+
+static long max_rss_kb(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss;
+}
+
+static void directories(unsigned long n, uint64_t seed, unsigned long *count)
+{
+    uint64_t rng = seed ^ 0x5eedd1ec7ull;
+    long rss0 = max_rss_kb();
+    for (unsigned long k = 0; k < n; k++) {
+        mf_buf b;
+        mf_init(&b);
+        mf_sample(&b, 3, (unsigned)k, NULL);
+        size_t hostile = b.len;
+        int nh = 1 + (int)(rc_rand(&rng) % 3);
+        for (int i = 0; i < nh; i++)
+            hostile_record(&b, &rng);
+        size_t good2 = b.len;
+        mf_sample(&b, 3, (unsigned)k + 1, NULL);
+        char what[96], why[160];
+        snprintf(what, sizeof what, "hostile directory %lu (seed %llu)", k,
+                 (unsigned long long)seed);
+        mf_seq ref;
+        g_input = what;
+        alarm(20);
+        rc_ref_mem(&ref, b.p, b.len);
+        alarm(0);
+        (*count)++;
+        size_t chunk = 1024u << (rc_rand(&rng) % 10);
+        if (!parity(what, b.p, b.len, chunk, 1 + (unsigned)(k & 1), (k % 4) ? g_pool : NULL,
+                    &ref)) {
+            unsigned good = 0;
+            for (size_t i = 0; i < ref.n; i++)
+                if (ref.v[i].rc == MP_OK && (ref.v[i].offset < hostile || ref.v[i].offset >= good2))
+                    good++;
+            if (good != 6) {
+                snprintf(why, sizeof why, "%u of the 6 good records around it arrived", good);
+                fail(what, why);
+            }
+        }
+        mf_seq_free(&ref);
+        mf_free(&b);
+    }
+    long grew = max_rss_kb() - rss0;
+    printf("hostile directories: peak RSS grew by %ld KiB\n", grew);
+#if !defined(__SANITIZE_ADDRESS__) && !defined(MP_TSAN)
+    if (grew > 256 * 1024)
+        fail("hostile directories", "peak RSS grew by more than 256 MiB");
+#endif
+}
+
 int main(int argc, char **argv)
 {
 #ifdef MP_TSAN
@@ -294,9 +414,12 @@ int main(int argc, char **argv)
     unsigned long nmut = 10000; /* about 10 s in a release build, 27 s under ASan */
 #endif
     uint64_t seed = 20250425;
+    unsigned long ndir = 300;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--mutants") == 0 && i + 1 < argc)
             nmut = strtoul(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--directories") == 0 && i + 1 < argc)
+            ndir = strtoul(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc)
             seed = strtoull(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc)
@@ -320,6 +443,9 @@ int main(int argc, char **argv)
     printf("mutants: %lu (lost untouched records: %lu; lost after a destroyed terminator of the "
            "previous record: %lu)\n",
            nm, lost, g_resync_lost);
+    unsigned long nd = 0;
+    directories(ndir, seed, &nd);
+    printf("hostile directories: %lu\n", nd);
     if (mp_pool_destroy(g_pool) != MP_OK)
         fail("pool", "mp_pool_destroy failed (a reader still attached?)");
     printf("hostile: %lu inputs, %lu failures, 0 crashes, 0 hangs\n", g_inputs, g_failures);

@@ -1,12 +1,15 @@
 /*
  * arena.c - per-chunk bump allocator.
  *
- * Blocks form a list; a reset rewinds to the first block and keeps the
- * blocks of the default size, so a recycled chunk allocates nothing in
- * steady state, and mp__arena_free hands them to the buffer cache
- * (alloc.h), so the next arena of that size starts with mapped pages. Oversized blocks (made for
- * one large request) are freed on reset so that one huge record does not pin memory for ever: the
- * memory bound per chunk stays (blocks kept) x block_size.
+ * Blocks form a list; a reset rewinds to the first block and keeps up to
+ * MP__ARENA_KEEP_BLOCKS blocks of the default size, so a recycled chunk
+ * allocates nothing in steady state. Oversized blocks (made for one large
+ * request) and default blocks past the budget are given up on reset, so one
+ * huge or hostile record does not pin memory for ever: what an arena holds
+ * between uses is at most MP__ARENA_KEEP_BLOCKS x block_size. Default-size
+ * blocks come from and go back to the buffer cache (alloc.h), so the next
+ * arena of that size - the next chunk, the next reader - starts with pages
+ * that are already mapped; the cache's own bound applies to them.
  *
  * Not thread-safe: owned by whoever owns the chunk (see arena.h).
  */
@@ -31,8 +34,6 @@ void mp__arena_init(mp__arena *a, size_t block_size)
 
 static mp__arena_block *mp__arena_block_new(size_t size)
 {
-    /* Default-size blocks come from (and go back to) the buffer cache, so a
-     * new chunk or reader reuses pages that are already mapped. */
     mp__arena_block *b = mp__buf_get(sizeof(*b) + size);
     if (!b)
         return NULL;
@@ -89,15 +90,40 @@ void *mp__arena_alloc(mp__arena *a, size_t n, size_t align)
     return p;
 }
 
+void mp__arena_trim(mp__arena *a, void *p, size_t n)
+{
+    if (!a->cur || !p)
+        return;
+    uintptr_t base = (uintptr_t)a->cur->data, q = (uintptr_t)p;
+    if (q < base || q > base + a->used)
+        return;
+    size_t end = (size_t)(q - base);
+    if (n > a->used - end)
+        return;
+    a->used = end + n;
+}
+
+/* A default-size block goes back to the buffer cache; a one-off size is not
+ * worth a cache slot. */
+static void mp__arena_block_free(const mp__arena *a, mp__arena_block *b)
+{
+    if (b->size == a->block_size)
+        mp__buf_put(b, sizeof(*b) + b->size);
+    else
+        mp__free(b);
+}
+
 void mp__arena_reset(mp__arena *a)
 {
     mp__arena_block **link = &a->head;
+    unsigned kept = 0;
     while (*link) {
         mp__arena_block *b = *link;
-        if (b->size > a->block_size) {
+        if (b->size > a->block_size || kept == MP__ARENA_KEEP_BLOCKS) {
             *link = b->next;
-            mp__free(b);
+            mp__arena_block_free(a, b);
         } else {
+            kept++;
             link = &b->next;
         }
     }
@@ -105,15 +131,25 @@ void mp__arena_reset(mp__arena *a)
     a->used = 0;
 }
 
+mp__arena_mark mp__arena_save(const mp__arena *a)
+{
+    mp__arena_mark m = {a->cur, a->used};
+    return m;
+}
+
+void mp__arena_rewind(mp__arena *a, mp__arena_mark m)
+{
+    /* cur == NULL: nothing was allocated then; the first block is free again. */
+    a->cur = m.cur ? m.cur : a->head;
+    a->used = m.cur ? m.used : 0;
+}
+
 void mp__arena_free(mp__arena *a)
 {
     mp__arena_block *b = a->head;
     while (b) {
         mp__arena_block *n = b->next;
-        if (b->size == a->block_size)
-            mp__buf_put(b, sizeof(*b) + b->size);
-        else
-            mp__free(b); /* a one-off size: not worth a cache slot */
+        mp__arena_block_free(a, b);
         b = n;
     }
     a->head = a->cur = NULL;

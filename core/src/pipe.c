@@ -34,6 +34,7 @@
 #include <string.h>
 #include <ck_pr.h>
 #include "alloc.h"
+#include "fork.h"
 #include "pipe.h"
 #include "pool_internal.h"
 #include "ring.h"
@@ -59,6 +60,7 @@ struct mp__pipe {
     mp__pipe_config cfg;  /* copied at open; read-only afterwards */
     mp_pool *pool;        /* set at open; read-only afterwards */
     int own_pool;         /* set at open: the pool is private (created/destroyed here) */
+    unsigned gen;         /* fork generation at open; read-only */
     unsigned T;           /* chunk count; read-only */
     mp__chunk *chunks;    /* T descriptors; each owned by whoever holds it (see pipe.h) */
 
@@ -69,6 +71,8 @@ struct mp__pipe {
 
     _Atomic int cancel;    /* written by mp__pipe_cancel (release); read by every stage (acquire) */
     _Atomic int halt;      /* written by a failing stage; read by the producer: stop reading */
+    _Atomic int input_end; /* written by the scanner past emit_until (release); read by the
+                            * producer and sources (acquire): end the input with MP_EOF */
     _Atomic int err_claim; /* first-error slot claim: CAS 0 -> 1 by the first failing stage */
     _Atomic int first_err; /* written once by the claimer (release); read by anyone */
     _Atomic uint64_t first_off; /* written by the claimer before first_err; read after it */
@@ -90,11 +94,13 @@ struct mp__pipe {
     struct {
         unsigned char *carry; /* bytes of a unit straddling chunks (owned) */
         size_t carry_len, carry_cap;
+        size_t carry_need;     /* bytes the last NEED on the carry asked for (0: none) */
         uint64_t carry_off;    /* stream offset of carry[0] */
         uint64_t next_seq;     /* seq of the next chunk sent downstream */
         uint64_t next_ordinal; /* ordinal of the next unit */
         mp__chunk *pending;    /* chunk whose put on SCANNED failed (tiny rings) */
         int done;              /* the terminal chunk went downstream */
+        int over;              /* a unit started at or after cfg.emit_until: the range is read */
     } scan;
 
     /* Consumer state: consumer thread only. */
@@ -340,6 +346,13 @@ static bool mp__produce_one(mp__pipe *p, mp__chunk **out)
         p->prod.state = MP__PROD_DONE;
         return progress;
     }
+    /* acquire: pairs with the scanner's release store in mp__scan_chunk_taken (range read) */
+    if (p->prod.state == MP__PROD_READING &&
+        atomic_load_explicit(&p->input_end, memory_order_acquire)) {
+        p->prod.state = MP__PROD_TERMINAL;
+        p->prod.term_status = MP_EOF;
+        p->prod.term_errno = 0;
+    }
     if (!mp__ring_trytake(&p->free_r, &d))
         return progress;
     mp__chunk *c = d;
@@ -391,7 +404,7 @@ static bool mp__produce_one(mp__pipe *p, mp__chunk **out)
                 r = 1; /* not the end: more reads follow in the next chunk */
                 break;
             }
-            if (mp__is_cancelled(p)) {
+            if (mp__pipe_input_stopped(p)) {
                 r = MP_ECANCELED;
                 break;
             }
@@ -447,6 +460,8 @@ static int mp__scan_add(mp__pipe *p, mp__chunk *c, const unsigned char *data, si
     mp__item *it;
     int spilled = data == NULL;
 
+    if (offset < p->cfg.emit_from)
+        return MP_OK; /* before the range: framed only to find where the range's units start */
     if (mp__grow((void **)&c->items, &cap, (size_t)c->nitems + 1, sizeof(mp__item), 64) != MP_OK)
         return MP_ENOMEM;
     c->items_cap = (uint32_t)cap;
@@ -475,6 +490,16 @@ static void mp__scan_fixup(mp__chunk *c)
     for (uint32_t i = 0; i < c->nitems; i++)
         if (c->items[i].spilled)
             c->items[i].data = c->spill + (uintptr_t)c->items[i].data;
+}
+
+/* The unit starting at stream offset `off` is past the range: stop. */
+static int mp__scan_past_range(mp__pipe *p, uint64_t off)
+{
+    if (p->cfg.emit_until == 0 || off < p->cfg.emit_until)
+        return 0;
+    p->scan.over = 1;
+    p->scan.carry_len = 0;
+    return 1;
 }
 
 /* A RECORD/SKIP verdict's length, clamped to [1, avail] (a misbehaving
@@ -506,15 +531,26 @@ static int mp__scan_chunk(mp__pipe *p, mp__chunk *c)
 
     /* Phase 1: the carried unit. from_c counts carry bytes taken from c. */
     while (p->scan.carry_len > 0) {
+        if (mp__scan_past_range(p, p->scan.carry_off))
+            break;
         size_t have = p->scan.carry_len;
         int final =
             (c->final && pos == L) ? MP_FINAL_EOF : (have >= max_unit ? MP_FINAL_MAX : MP_FINAL_NO);
         memset(&out, 0, sizeof(out));
-        rc = f->frame(f->fmt, p->scan.carry, have, final, &out);
+        if (final == MP_FINAL_NO && have < p->scan.carry_need) {
+            /* The last answer asked for more: framing again before it is
+             * there would only say so again (and rescan the carry: with
+             * small chunks, quadratic). */
+            rc = MP_FRAME_NEED;
+            out.len = p->scan.carry_need;
+        } else {
+            rc = f->frame(f->fmt, p->scan.carry, have, final, &out);
+        }
         if (rc == MP_FRAME_NEED && final == MP_FINAL_NO) {
             size_t want = out.len > have ? out.len : have + 1;
             if (want > max_unit)
                 want = max_unit;
+            p->scan.carry_need = want;
             size_t take = want - have;
             if (take > L - pos)
                 take = L - pos;
@@ -536,6 +572,7 @@ static int mp__scan_chunk(mp__pipe *p, mp__chunk *c)
         size_t n = mp__frame_len(&out, have);
         if (mp__scan_add(p, c, NULL, n, rc, out.kind, p->scan.carry_off) != MP_OK)
             return MP_ENOMEM;
+        p->scan.carry_need = 0; /* what is left starts a new unit */
         size_t rem = have - n;
         if (rem <= from_c) {
             /* The rest came from c: frame it in place. */
@@ -550,7 +587,9 @@ static int mp__scan_chunk(mp__pipe *p, mp__chunk *c)
     }
 
     /* Phase 2: units inside c's buffer. */
-    while (pos < L && p->scan.carry_len == 0) {
+    while (pos < L && p->scan.carry_len == 0 && !p->scan.over) {
+        if (mp__scan_past_range(p, c->offset + pos))
+            break;
         size_t avail = L - pos;
         int final = c->final ? MP_FINAL_EOF : MP_FINAL_NO;
         memset(&out, 0, sizeof(out));
@@ -567,6 +606,7 @@ static int mp__scan_chunk(mp__pipe *p, mp__chunk *c)
                 return MP_ENOMEM;
             memcpy(p->scan.carry, buf + pos, avail);
             p->scan.carry_len = avail;
+            p->scan.carry_need = out.len > max_unit ? max_unit : out.len;
             p->scan.carry_off = c->offset + pos;
             pos = L;
             break;
@@ -598,7 +638,8 @@ static bool mp__scan_put(mp__pipe *p, mp__chunk *c)
 
 /* Frames one chunk taken from FILLED and numbers it. Returns the chunk when
  * it goes downstream (data or terminal), NULL when it was recycled (all its
- * bytes went into the carry: no seq consumed). Scanner-token holder. */
+ * bytes went into the carry, or lie outside the range: no seq consumed).
+ * Scanner-token holder. */
 static mp__chunk *mp__scan_chunk_taken(mp__pipe *p, mp__chunk *c)
 {
     mp__timer tm;
@@ -606,9 +647,19 @@ static mp__chunk *mp__scan_chunk_taken(mp__pipe *p, mp__chunk *c)
     mp__count(&p->st[MP_STAGE_SCANNER].items, 1);
     mp__count(&p->st[MP_STAGE_SCANNER].bytes, c->len);
     if (c->status != 0) {
-        /* Terminal: the previous (final) data chunk flushed the carry. */
+        /* Terminal: the previous (final) data chunk flushed the carry. Past
+         * a range's end, what happened to the input after it is no concern
+         * of the range: it was read whole. */
+        if (p->scan.over) {
+            c->status = MP_EOF;
+            c->sys_errno = 0;
+        }
         c->nitems = 0;
         p->scan.done = 1;
+    } else if (p->scan.over) {
+        /* Bytes past the range, read before the producer stopped. */
+        mp__chunk_recycle(p, c);
+        c = NULL;
     } else if (mp__scan_chunk(p, c) != MP_OK) {
         /* Out of memory: this chunk becomes the terminal chunk, in order. */
         c->status = MP_ENOMEM;
@@ -616,10 +667,18 @@ static mp__chunk *mp__scan_chunk_taken(mp__pipe *p, mp__chunk *c)
         p->scan.done = 1;
         mp__record_error(p, MP_ENOMEM, c->offset);
         mp__halt(p);
-    } else if (c->nitems == 0) {
-        /* Every byte went into the carry: recycle now, no seq consumed. */
-        mp__chunk_recycle(p, c);
-        c = NULL;
+    } else {
+        if (p->scan.over) {
+            /* release: pairs with the producer's acquire load (end the input) and
+             * mp__pipe_input_stopped's (sources stop waiting for bytes) */
+            atomic_store_explicit(&p->input_end, 1, memory_order_release);
+        }
+        if (c->nitems == 0) {
+            /* Every byte went into the carry (or preceded or followed the
+             * range): recycle now, no seq consumed. */
+            mp__chunk_recycle(p, c);
+            c = NULL;
+        }
     }
     if (c)
         c->seq = p->scan.next_seq++;
@@ -695,15 +754,14 @@ static void mp__parse_chunk(mp__pipe *p, mp__chunk *c, int consumer)
             bytes += it->len;
             if (it->type != MP_ITEM_RECORD)
                 continue;
+            mp__arena_mark m = mp__arena_save(&c->arena);
             int rc = f->parse_item(f->fmt, it, &c->arena);
             if (rc != MP_OK) {
-                /* The chunk fails as a whole: it becomes terminal, in order. */
-                c->status = rc == MP_ENOMEM ? MP_ENOMEM : rc;
-                c->offset = it->offset;
-                c->nitems = 0;
-                mp__record_error(p, c->status, it->offset);
-                mp__halt(p);
-                break;
+                /* Only this unit fails (an error item downstream); what it
+                 * took from the arena is reused by the next ones. */
+                mp__arena_rewind(&c->arena, m);
+                it->result = NULL;
+                it->status = rc;
             }
         }
         mp__count(&p->st[MP_STAGE_PARSER].bytes, bytes);
@@ -751,9 +809,14 @@ static bool mp__work(mp__pipe *p, mp__chunk **cons, int produce)
         return true;
     }
 
+    /* A read may block (a quiet pipe, a callback): never while a scanned chunk
+     * waits on SCANNED for a parser - with one worker nobody else would parse
+     * it, and its records would wait for the read. (A worker without a
+     * credit that finds one there parses nothing and reads nothing: it goes
+     * to sleep until the consumer frees a PARSED slot.) */
     bool progress = false;
     mp__chunk *mine = NULL, *read = NULL;
-    if (produce && mp__token_take(&p->prod_tok)) {
+    if (produce && mp__ring_count(&p->scanned) == 0 && mp__token_take(&p->prod_tok)) {
         if (mp__produce_one(p, &read))
             progress = true;
         mp__token_give(p, &p->prod_tok, cons != NULL);
@@ -836,6 +899,8 @@ static int mp__expired(const struct timespec *deadline)
 int mp__pipe_next(mp__pipe *p, mp__chunk **out, const struct timespec *deadline)
 {
     *out = NULL;
+    if (mp__forked(p->gen))
+        return MP_EFORKED; /* its stages ran on threads the child does not have */
     if (p->cons.done)
         return p->cons.done_status;
     mp__timer tm;
@@ -954,6 +1019,12 @@ int mp__pipe_cancelled(const mp__pipe *p)
     return mp__is_cancelled(p);
 }
 
+int mp__pipe_input_stopped(const mp__pipe *p)
+{
+    /* acquire: pairs with the scanner's release store of input_end */
+    return mp__is_cancelled(p) || atomic_load_explicit(&p->input_end, memory_order_acquire);
+}
+
 static void mp__pipe_free(mp__pipe *p)
 {
     if (p->chunks) {
@@ -988,18 +1059,35 @@ static unsigned mp__pow2_above(unsigned t)
 int mp__pipe_open(mp__pipe **out, const mp__pipe_config *cfg)
 {
     mp__pipe *p = NULL;
+    mp_pool *pool = NULL;
+    int own_pool = 0, reserved = 0;
     int rc = MP_EINVAL;
 
     if (!out)
         return MP_EINVAL;
     *out = NULL;
-    if (!cfg || cfg->chunk_size < 64 || cfg->chunks < 2 || cfg->chunks > (1u << 20) ||
-        !cfg->format.frame || !cfg->format.parse_item || !cfg->source.read)
+    if (!cfg || cfg->chunk_size < 64 || cfg->chunks == 1 || cfg->chunks > (1u << 20) ||
+        cfg->threads > 1024 || !cfg->format.frame || !cfg->format.parse_item || !cfg->source.read)
         return MP_EINVAL;
     if (cfg->ring_size && (cfg->ring_size < 2 || (cfg->ring_size & (cfg->ring_size - 1))))
         return MP_EINVAL;
+    if (cfg->emit_until && cfg->emit_until < cfg->emit_from)
+        return MP_EINVAL;
     if (cfg->help < MP_HELP_NONE || cfg->help > MP_HELP_ALL)
         return MP_EINVAL;
+
+    /* The pool first: a closed or inherited pool fails the open before
+     * anything is allocated, and the reservation keeps it alive meanwhile. */
+    if (cfg->pool) {
+        pool = cfg->pool;
+    } else {
+        if ((rc = mp_pool_create(&pool, cfg->threads)) != MP_OK)
+            goto fail;
+        own_pool = 1;
+    }
+    if ((rc = mp__pool_reserve(pool)) != MP_OK)
+        goto fail;
+    reserved = 1;
 
     rc = MP_ENOMEM;
     p = mp__calloc(1, sizeof(*p));
@@ -1008,10 +1096,21 @@ int mp__pipe_open(mp__pipe **out, const mp__pipe_config *cfg)
     p->cfg = *cfg;
     if (p->cfg.max_unit == 0)
         p->cfg.max_unit = cfg->chunk_size * 4;
+    p->pool = pool;
+    p->own_pool = own_pool;
+    p->gen = mp__fork_generation();
     p->T = cfg->chunks;
+    if (p->T == 0) {
+        unsigned w = mp_pool_threads(pool);
+        p->T = w > 1 ? 4 * w : 4;
+    }
+    p->cfg.chunks = p->T;
+    p->prod.offset = cfg->stream_offset;
+    p->scan.next_ordinal = cfg->first_ordinal;
     /* relaxed: initialisation before publication (attach releases it) */
     atomic_init(&p->cancel, 0);
     atomic_init(&p->halt, 0);
+    atomic_init(&p->input_end, 0);
     atomic_init(&p->err_claim, 0);
     atomic_init(&p->first_err, 0);
     atomic_init(&p->first_off, 0);
@@ -1031,7 +1130,7 @@ int mp__pipe_open(mp__pipe **out, const mp__pipe_config *cfg)
     atomic_init(&p->chunks_local, 0);
     atomic_init(&p->chunks_consumer, 0);
 
-    unsigned rs = cfg->ring_size ? cfg->ring_size : mp__pow2_above(p->T);
+    unsigned rs = p->cfg.ring_size ? p->cfg.ring_size : mp__pow2_above(p->T);
     if ((rc = mp__ring_init(&p->free_r, MP_RING_MPSC, mp__pow2_above(p->T))) != MP_OK ||
         (rc = mp__ring_init(&p->filled, MP_RING_SPSC, rs)) != MP_OK ||
         (rc = mp__ring_init(&p->scanned, MP_RING_SPMC, rs)) != MP_OK ||
@@ -1059,7 +1158,7 @@ int mp__pipe_open(mp__pipe **out, const mp__pipe_config *cfg)
         }
         c->data = c->buf;
     }
-    if (cfg->ordered) {
+    if (p->cfg.ordered) {
         p->cons.window = mp__calloc(p->T, sizeof(*p->cons.window));
         if (!p->cons.window)
             goto fail;
@@ -1068,24 +1167,17 @@ int mp__pipe_open(mp__pipe **out, const mp__pipe_config *cfg)
         if (!mp__ring_tryput(&p->free_r, &p->chunks[i]))
             abort(); /* impossible: FREE is sized above T */
 
-    if (cfg->pool) {
-        p->pool = cfg->pool;
-    } else {
-        if ((rc = mp_pool_create(&p->pool, cfg->threads)) != MP_OK)
-            goto fail;
-        p->own_pool = 1;
-    }
     mp__pool_entry_init(&p->entry, mp__pipe_step);
-    if ((rc = mp__pool_attach(p->pool, &p->entry)) != MP_OK)
-        goto fail;
+    mp__pool_attach(pool, &p->entry);
     *out = p;
     return MP_OK;
 fail:
-    if (p) {
-        if (p->own_pool)
-            mp_pool_destroy(p->pool);
+    if (p)
         mp__pipe_free(p);
-    }
+    if (reserved)
+        mp__pool_unreserve(pool);
+    if (own_pool)
+        mp__pool_destroy_private(pool);
     return rc;
 }
 
@@ -1093,11 +1185,23 @@ void mp__pipe_close(mp__pipe *p)
 {
     if (!p)
         return;
+    if (mp__forked(p->gen)) {
+        /* A child of fork(): the workers are gone, possibly in the middle of
+         * changing the chunks (a realloc half done), so nothing of theirs is
+         * freed here. Unlink from the registry, give the pool back, close
+         * the source; the rest stays allocated (see fork.h). */
+        mp__pool_detach(p->pool, &p->entry);
+        if (p->own_pool)
+            mp__pool_destroy_private(p->pool);
+        if (p->cfg.source.close)
+            p->cfg.source.close(p->cfg.source.src);
+        return;
+    }
     mp__pipe_cancel(p);
     /* Grace period, then no worker inside: the stage state is ours now. */
     mp__pool_detach(p->pool, &p->entry);
     if (p->own_pool)
-        mp_pool_destroy(p->pool);
+        mp__pool_destroy_private(p->pool);
     if (p->cfg.source.close)
         p->cfg.source.close(p->cfg.source.src);
     mp__pipe_free(p);

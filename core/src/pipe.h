@@ -134,7 +134,11 @@ typedef struct mp__format {
     /*
      * Parses one RECORD item: builds its index in `arena` and stores it in
      * item->result, sets item->status (0 or a negative format error).
-     * Returns MP_OK or MP_ENOMEM (arena exhausted: the chunk is failed).
+     * Returns MP_OK or MP_ENOMEM (the unit could not be indexed): then the
+     * pipeline rewinds the arena to where it was before the call, sets
+     * item->result = NULL and item->status = MP_ENOMEM, and goes on with
+     * the next unit - one unit's failure is that unit's error item, never
+     * the end of the stream.
      * Called by workers concurrently on different chunks: must be
      * reentrant; fmt is shared read-only.
      */
@@ -179,9 +183,9 @@ enum mp__help {
 
 typedef struct mp__pipe_config {
     size_t chunk_size;  /* bytes per chunk buffer (>= 64) */
-    unsigned chunks;    /* T: chunk buffers (>= 2) */
+    unsigned chunks;    /* T: chunk buffers (>= 2; 0: 4 per worker of the pool, at least 4) */
     size_t max_unit;    /* largest unit the scanner will carry across chunks */
-    unsigned threads;   /* private pool size when pool == NULL (0: online CPUs) */
+    unsigned threads;   /* private pool size when pool == NULL (0: online CPUs; <= 1024) */
     mp_pool *pool;      /* shared pool, or NULL for a private one */
     int ordered;        /* 1: deliver chunks in seq order (reorder window) */
     unsigned ring_size; /* FILLED/SCANNED/PARSED size, power of two >= 2; 0: smallest
@@ -189,6 +193,22 @@ typedef struct mp__pipe_config {
     int help;           /* enum mp__help: what mp__pipe_next may run on the consumer thread */
     mp__format format;
     mp__source source;
+    /*
+     * Byte range (all zero: the whole input). The source's first byte is
+     * at stream offset `stream_offset` (item offsets count from there).
+     * Units that start before `emit_from` are framed and dropped: no item,
+     * no ordinal. The first unit that starts at or after `emit_until`
+     * (0: none) ends the stream: the scanner drops it and all after it,
+     * stops the producer (mp__pipe_input_stopped) and the terminal chunk
+     * says MP_EOF, whatever happened to the input beyond that point. Units
+     * are numbered from `first_ordinal`. The format must be able to frame
+     * from `stream_offset` as it would from the start of the input (for
+     * ISO 2709: an anchor, stages/FRAMING.md).
+     */
+    uint64_t stream_offset;
+    uint64_t emit_from;
+    uint64_t emit_until;
+    uint64_t first_ordinal;
 } mp__pipe_config;
 
 /* ---- lifecycle -------------------------------------------------------------- */
@@ -211,9 +231,11 @@ int mp__pipe_open(mp__pipe **out, const mp__pipe_config *cfg);
  * MP_ECANCELED after mp__pipe_cancel. Once a terminal chunk was returned,
  * later calls return its status (MP_EOF or the error) with *out = NULL.
  * Chunks with no items are never returned (the scanner recycles them), so
- * a non-terminal chunk has nitems >= 1. A chunk whose parse failed with
- * MP_ENOMEM comes back as a terminal chunk with status MP_ENOMEM, no
- * items, offset = the unit that failed. Consumer thread only.
+ * a non-terminal chunk has nitems >= 1. A chunk the scanner could not
+ * frame for lack of memory comes back as a terminal chunk with status
+ * MP_ENOMEM, no items, offset = the chunk (a unit whose parse failed is
+ * only that item's status, see parse_item). Returns MP_EFORKED in a child
+ * of fork() for a pipeline opened before it. Consumer thread only.
  */
 int mp__pipe_next(mp__pipe *p, mp__chunk **out, const struct timespec *deadline);
 
@@ -222,6 +244,10 @@ void mp__chunk_retain(mp__chunk *c);
 /* Drops one reference; at zero the chunk returns to the free ring and
  * the producer is woken. Any thread; not after mp__pipe_close. */
 void mp__chunk_release(mp__chunk *c);
+
+/* True once the pipeline wants no more input: cancelled, or the scanner
+ * reached cfg.emit_until. Any thread (sources poll it and return early). */
+int mp__pipe_input_stopped(const mp__pipe *p);
 
 /* Asks every stage to stop soon. Any thread; idempotent; non-blocking. */
 void mp__pipe_cancel(mp__pipe *p);

@@ -16,11 +16,18 @@
 #include <stdlib.h>
 #include <unistd.h>
 #include "alloc.h"
+#include "fork.h"
 #include "pool_internal.h"
 #include "tsan.h"
 
 /* Entries pinned per read-side section. */
 #define MP__POOL_BATCH 32
+
+/* pool->state: reservations in the low bits, CLOSED once destroy won. */
+#define MP__POOL_CLOSED   (1u << 31)
+#define MP__POOL_RESERVED (MP__POOL_CLOSED - 1)
+
+void (*mp__pool_reserve_hook)(mp_pool *pool, int phase);
 
 struct mp_pool {
     unsigned nthreads;    /* set at create; read-only afterwards */
@@ -28,12 +35,16 @@ struct mp_pool {
     struct cds_lfht *ht;  /* the registry; lfht is internally synchronised */
     mp__ec ec;            /* "work may be runnable": signalled by anyone, workers sleep on it */
     mp__ec idle;          /* "a worker left an entry": signalled by workers, closers sleep on it */
+    unsigned gen;         /* fork generation at create; read-only afterwards */
     _Atomic int shutdown; /* written by destroy; read by workers */
-    _Atomic unsigned attached; /* entries in the registry: written by attach/detach */
-    _Atomic unsigned closers;  /* threads waiting in detach: written by them, read by workers */
-    _Atomic uint64_t next_id;  /* entry ids: fetch_add by attach */
-    _Atomic uint64_t sleeps;   /* worker sleeps: statistics */
-    _Atomic uint64_t wakeups;  /* signals that found sleepers: statistics */
+    /* Reservations (pipelines opening or attached) | MP__POOL_CLOSED: CAS +1
+     * by reserve, -1 by unreserve/detach, CAS 0 -> CLOSED by destroy; read
+     * by stats. See pool_internal.h, "Pool lifetime". */
+    _Atomic uint32_t state;
+    _Atomic unsigned closers; /* threads waiting in detach: written by them, read by workers */
+    _Atomic uint64_t next_id; /* entry ids: fetch_add by attach */
+    _Atomic uint64_t sleeps;  /* worker sleeps: statistics */
+    _Atomic uint64_t wakeups; /* signals that found sleepers: statistics */
 };
 
 void mp__pool_entry_init(mp__pool_entry *e, bool (*step)(mp__pool_entry *))
@@ -142,15 +153,26 @@ static void *mp__pool_worker(void *arg)
     return NULL;
 }
 
-static void mp__pool_free(mp_pool *pool, unsigned started)
+/* Stops and joins `started` workers and frees the pool. `published`: the
+ * pool was handed to callers, so a reserve may still be reading its state
+ * inside an RCU read-side section (it saw CLOSED and is leaving): wait for
+ * a grace period before the memory goes. `forked`: the workers did not
+ * survive fork(); there is nobody to stop or join. */
+static void mp__pool_free(mp_pool *pool, unsigned started, int published, int forked)
 {
-    /* release: pairs with the workers' acquire load of shutdown */
-    atomic_store_explicit(&pool->shutdown, 1, memory_order_release);
-    mp__ec_signal(&pool->ec);
-    for (unsigned i = 0; i < started; i++)
-        pthread_join(pool->threads[i], NULL);
+    if (!forked) {
+        /* release: pairs with the workers' acquire load of shutdown */
+        atomic_store_explicit(&pool->shutdown, 1, memory_order_release);
+        mp__ec_signal(&pool->ec);
+        for (unsigned i = 0; i < started; i++)
+            pthread_join(pool->threads[i], NULL);
+    }
     if (pool->ht)
         cds_lfht_destroy(pool->ht, NULL);
+    if (published && !forked) {
+        synchronize_rcu();
+        MP__TSAN_ACQUIRE(&pool->state); /* the reserves' read sections, over now */
+    }
     mp__free(pool->threads);
     mp__free(pool);
 }
@@ -174,11 +196,12 @@ MP_EXPORT int mp_pool_create(mp_pool **out, unsigned threads)
     if (!pool)
         goto fail;
     pool->nthreads = threads;
+    pool->gen = mp__fork_generation();
     mp__ec_init(&pool->ec);
     mp__ec_init(&pool->idle);
     /* relaxed: before the workers start (pthread_create orders it) */
     atomic_init(&pool->shutdown, 0);
-    atomic_init(&pool->attached, 0);
+    atomic_init(&pool->state, 0);
     atomic_init(&pool->closers, 0);
     atomic_init(&pool->next_id, 1);
     atomic_init(&pool->sleeps, 0);
@@ -201,19 +224,33 @@ MP_EXPORT int mp_pool_create(mp_pool **out, unsigned threads)
     return MP_OK;
 fail:
     if (pool)
-        mp__pool_free(pool, started);
+        mp__pool_free(pool, started, 0, 0);
     return rc;
+}
+
+static int mp__pool_destroy(mp_pool *pool, int published)
+{
+    uint32_t idle = 0;
+    if (!pool)
+        return MP_OK;
+    /* acquire: pairs with the release decrement of the last unreserve/detach
+     * (that pipeline is completely gone); the CAS and the reserves' CAS are
+     * ordered by the modification order of `state`: exactly one wins. */
+    if (!atomic_compare_exchange_strong_explicit(&pool->state, &idle, MP__POOL_CLOSED,
+                                                 memory_order_acquire, memory_order_relaxed))
+        return (idle & MP__POOL_CLOSED) ? MP_ECLOSED : MP_EBUSY;
+    mp__pool_free(pool, pool->nthreads, published, mp__forked(pool->gen));
+    return MP_OK;
 }
 
 MP_EXPORT int mp_pool_destroy(mp_pool *pool)
 {
-    if (!pool)
-        return MP_OK;
-    /* acquire: pairs with detach's release decrement (its grace period is over) */
-    if (atomic_load_explicit(&pool->attached, memory_order_acquire) != 0)
-        return MP_EBUSY;
-    mp__pool_free(pool, pool->nthreads);
-    return MP_OK;
+    return mp__pool_destroy(pool, 1);
+}
+
+int mp__pool_destroy_private(mp_pool *pool)
+{
+    return mp__pool_destroy(pool, 0);
 }
 
 MP_EXPORT unsigned mp_pool_threads(const mp_pool *pool)
@@ -224,26 +261,61 @@ MP_EXPORT unsigned mp_pool_threads(const mp_pool *pool)
 MP_EXPORT unsigned mp_pool_attached(const mp_pool *pool)
 {
     /* relaxed: a snapshot for the caller */
-    return pool ? atomic_load_explicit(&pool->attached, memory_order_relaxed) : 0;
+    return pool ? atomic_load_explicit(&pool->state, memory_order_relaxed) & MP__POOL_RESERVED : 0;
 }
 
-int mp__pool_attach(mp_pool *pool, mp__pool_entry *e)
+int mp__pool_reserve(mp_pool *pool)
 {
-    /* acquire: pairs with destroy's release store */
-    if (atomic_load_explicit(&pool->shutdown, memory_order_acquire))
-        return MP_EINVAL;
+    int rc = MP_OK;
+    /* Everything below reads the pool inside the read side: a destroy that
+     * won waits for a grace period before freeing it. */
+    rcu_read_lock();
+    if (mp__pool_reserve_hook)
+        mp__pool_reserve_hook(pool, 0);
+    if (mp__forked(pool->gen)) {
+        rc = MP_EFORKED;
+    } else {
+        /* relaxed: the CAS below decides; the value is only its first guess */
+        uint32_t s = atomic_load_explicit(&pool->state, memory_order_relaxed);
+        do {
+            if (s & MP__POOL_CLOSED) {
+                rc = MP_ECLOSED;
+                break;
+            }
+            if ((s & MP__POOL_RESERVED) == MP__POOL_RESERVED) {
+                rc = MP_EBUSY; /* 2^31 - 1 pipelines on one pool */
+                break;
+            }
+            /* relaxed: only the modification order of `state` matters against
+             * destroy's CAS (one of them fails); the pool's fields were
+             * published to this thread by whoever handed it the pool */
+        } while (!atomic_compare_exchange_weak_explicit(
+            &pool->state, &s, s + 1, memory_order_relaxed, memory_order_relaxed));
+        if (rc == MP_OK && mp__pool_reserve_hook)
+            mp__pool_reserve_hook(pool, 1);
+    }
+    MP__TSAN_RELEASE(&pool->state); /* the grace period in destroy is invisible to TSan */
+    rcu_read_unlock();
+    return rc;
+}
+
+void mp__pool_unreserve(mp_pool *pool)
+{
+    /* release: pairs with destroy's acquire CAS (everything this pipeline did
+     * with the pool happens before the pool is freed) */
+    atomic_fetch_sub_explicit(&pool->state, 1, memory_order_release);
+}
+
+void mp__pool_attach(mp_pool *pool, mp__pool_entry *e)
+{
     /* relaxed: unique ids only */
     e->id = atomic_fetch_add_explicit(&pool->next_id, 1, memory_order_relaxed);
-    /* relaxed: a count for destroy's EBUSY check and for stats; destroy is
-     * only legal after every close returned, which orders it */
-    atomic_fetch_add_explicit(&pool->attached, 1, memory_order_relaxed);
     MP__TSAN_RELEASE(e); /* lfht's rcu_assign_pointer is invisible to TSan */
     rcu_read_lock();
     /* cds_lfht_add publishes the node with a release (rcu_assign_pointer). */
     cds_lfht_add(pool->ht, (unsigned long)(e->id * 0x9E3779B97F4A7C15ull), &e->node);
     rcu_read_unlock();
     mp__pool_signal(pool);
-    return MP_OK;
 }
 
 void mp__pool_detach(mp_pool *pool, mp__pool_entry *e)
@@ -255,6 +327,12 @@ void mp__pool_detach(mp_pool *pool, mp__pool_entry *e)
     rcu_read_unlock();
     if (rc != 0)
         abort(); /* impossible: detached twice or never attached */
+    if (mp__forked(pool->gen)) {
+        /* A child of fork(): the workers (and whoever was inside e) are gone;
+         * the lock-free table is consistent whatever step they were at. */
+        mp__pool_unreserve(pool);
+        return;
+    }
     /* After the grace period no worker can find e: every pin already happened. */
     synchronize_rcu();
     /* seq_cst: Dekker pair with mp__pool_unpin (decrement active, then load closers) */
@@ -268,6 +346,5 @@ void mp__pool_detach(mp_pool *pool, mp__pool_entry *e)
     }
     /* relaxed: only a hint for workers to skip signalling */
     atomic_fetch_sub_explicit(&pool->closers, 1, memory_order_relaxed);
-    /* release: pairs with destroy's acquire load */
-    atomic_fetch_sub_explicit(&pool->attached, 1, memory_order_release);
+    mp__pool_unreserve(pool);
 }

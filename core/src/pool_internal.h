@@ -13,6 +13,18 @@
  * After that no worker can reach the entry, and none is inside it. The
  * worker never touches the entry after its decrement (the closer may free
  * it at once), which is why the idle event count lives in the pool.
+ *
+ * Pool lifetime (reserve vs destroy): `pool->state` counts reservations
+ * (one per pipeline being opened or attached) in its low bits and has a
+ * CLOSED bit. A pipeline reserves before it touches anything else of the
+ * pool and gives the reservation back at the end of detach (or when its
+ * open fails). Reserve CASes count + 1 unless CLOSED, inside an RCU
+ * read-side section; destroy CASes 0 -> CLOSED (else MP_EBUSY), stops the
+ * workers, and waits for a grace period before freeing the pool. So of a
+ * racing open and destroy exactly one wins: the open (destroy returns
+ * MP_EBUSY and changes nothing) or the destroy (the open fails with
+ * MP_ECLOSED without writing to the pool, and the pool is freed only after
+ * the open has left its read-side section).
  */
 #ifndef MP_POOL_INTERNAL_H
 #define MP_POOL_INTERNAL_H
@@ -41,16 +53,40 @@ struct mp__pool_entry {
 /* Prepares an entry (before attach). */
 void mp__pool_entry_init(mp__pool_entry *e, bool (*step)(mp__pool_entry *));
 
-/* Adds e to the registry and wakes the workers. Any thread. MP_OK or MP_EINVAL (shut down). */
-int mp__pool_attach(mp_pool *pool, mp__pool_entry *e);
+/*
+ * Takes a reservation on the pool: mp_pool_destroy returns MP_EBUSY until
+ * it is given back (mp__pool_unreserve, or the detach of the entry
+ * attached with it). The first thing a pipeline does with a pool. Any
+ * thread not inside an RCU read-side section; lock-free. Returns MP_OK,
+ * MP_ECLOSED (destroy won: nothing was written to the pool) or
+ * MP_EFORKED (the pool was created before fork() and this is the child).
+ */
+int mp__pool_reserve(mp_pool *pool);
+/* Gives back a reservation that was never attached. Any thread. */
+void mp__pool_unreserve(mp_pool *pool);
+
+/* Adds e to the registry and wakes the workers; uses the caller's
+ * reservation (given back by mp__pool_detach). Any thread. */
+void mp__pool_attach(mp_pool *pool, mp__pool_entry *e);
 
 /*
  * Marks e closing, removes it from the registry, waits for an RCU grace
- * period and then until no worker is inside e. Any thread not inside an
- * RCU read-side section; once per attached entry. After it returns, e
- * may be freed.
+ * period and then until no worker is inside e, and gives back the
+ * reservation. Any thread not inside an RCU read-side section; once per
+ * attached entry. After it returns, e may be freed. In a forked child (a
+ * pool from before the fork) it only unlinks e: no worker exists there.
  */
 void mp__pool_detach(mp_pool *pool, mp__pool_entry *e);
+
+/* Test hook: called inside mp__pool_reserve's read-side section, with
+ * phase 0 before the reservation CAS and 1 after a successful one (NULL:
+ * none). Lets tests hold an open inside the race window while another
+ * thread destroys the pool. Set it while no pool is in use. */
+extern void (*mp__pool_reserve_hook)(mp_pool *pool, int phase);
+
+/* mp_pool_destroy for a pool only its creator ever saw (a pipeline's
+ * private pool): no reserve can race it, so no grace period is needed. */
+int mp__pool_destroy_private(mp_pool *pool);
 
 /* Wakes sleeping workers: something may have become runnable. Any thread. */
 void mp__pool_signal(mp_pool *pool);

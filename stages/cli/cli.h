@@ -34,13 +34,4 @@ void mp__cli_progress_update(mp_cli_progress *p, uint64_t bytes, uint64_t record
 /* Erases the bar if one is drawn (before other stderr output, and at the end). */
 void mp__cli_progress_clear(mp_cli_progress *p);
 
-/* ---- output formats (output.c) -------------------------------------------- */
-
-/* yaz-marcdump's line format: leader line, one line per field, blank line. */
-void mp__cli_dump_line(FILE *out, const mp_record *rec);
-/* One MARC-in-JSON object on one line. */
-void mp__cli_dump_json(FILE *out, const mp_record *rec);
-/* A JSON string literal with quotes; invalid UTF-8 bytes become U+FFFD. */
-void mp__cli_json_string(FILE *out, const char *s, size_t n);
-
 #endif

@@ -1,5 +1,5 @@
 /*
- * main.c - the `marcpipe` command-line tool: count, dump, stats.
+ * main.c - the `marcpipe` command-line tool: count, dump, stats, convert, split.
  *
  * Reads each FILE (or '-' for standard input) through the reader in its
  * default mode (MP_MODE_AUTO: the pipeline, or the sequential reader for
@@ -8,6 +8,11 @@
  * threads are started once (and never for a run of small files). The tool
  * is the consumer of each reader and runs single-threaded on its side; it
  * is the only place in marcpipe that prints.
+ *
+ * convert (and dump, a convert to the line format) opens one mp_writer for
+ * the whole run and hands each reader to mp_convert(): the readers are
+ * opened with output_format, so the records are serialised by the parser
+ * workers and this thread only writes the bytes in input order.
  *
  * Exit status: 0 clean, 1 data errors reported, 2 usage or I/O failure.
  */
@@ -23,9 +28,9 @@
 
 enum { EXIT_CLEAN = 0, EXIT_DATA = 1, EXIT_USAGE = 2 };
 
-typedef enum cli_cmd { CMD_COUNT, CMD_DUMP, CMD_STATS } cli_cmd;
+typedef enum cli_cmd { CMD_COUNT, CMD_DUMP, CMD_STATS, CMD_CONVERT, CMD_SPLIT } cli_cmd;
 
-static const char *const cmd_names[] = {"count", "dump", "stats"};
+static const char *const cmd_names[] = {"count", "dump", "stats", "convert", "split"};
 
 typedef struct cli_opts {
     cli_cmd cmd;
@@ -33,7 +38,12 @@ typedef struct cli_opts {
     unsigned threads;    /* as asked (0: usable CPUs - 1, at least 1); then the pool's size */
     uint64_t max_errors; /* global cap over all files (0: none) */
     int json, quiet, verbose, sequential, pipeline;
-    mp_pool *pool; /* shared by the files that run the pipeline; started lazily */
+    mp_pool *pool;          /* shared by the files that run the pipeline; started lazily */
+    int out_format;         /* -o (mp_format), 0: not given */
+    unsigned out_flags;     /* MP_WRITE_* from --ascii, --keep-leader, ... */
+    mp_damaged damaged;     /* --damaged */
+    const char *output;     /* --output FILE, NULL or "-": standard output */
+    mp_split_options split; /* split: --parts, --target-size */
 } cli_opts;
 
 /* Totals over all files. Main thread only. */
@@ -44,9 +54,10 @@ typedef struct cli_totals {
     uint64_t by_kind[MP_EK_COUNT];
     uint64_t unreported; /* counted by the reader but never returned (--policy skip) */
     unsigned files, failed_files;
-    int stopped;    /* --policy stop or --max-errors ended the run */
-    int io_failure; /* a file could not be opened or read */
-    mp_stats stats; /* per-stage counters summed over files (pipeline only) */
+    uint64_t refused; /* records the writer could not write (convert, dump) */
+    int stopped;      /* --policy stop, --damaged stop or --max-errors ended the run */
+    int io_failure;   /* a file could not be opened or read, or the output failed */
+    mp_stats stats;   /* per-stage counters summed over files (pipeline only) */
     int have_stats;
     unsigned files_pipeline, files_sequential; /* which path each file ran */
 } cli_totals;
@@ -67,17 +78,24 @@ static void usage(FILE *out)
     fprintf(out,
             "Usage: marcpipe COMMAND [OPTIONS] FILE...\n"
             "\n"
-            "Read MARC 21 / ISO 2709 files through marcpipe's multi-threaded pipeline.\n"
+            "Read MARC 21 / ISO 2709 files through marcpipe's multi-threaded pipeline,\n"
+            "and write them in other formats.\n"
             "FILE '-' is standard input. Several files are read one after the other on\n"
             "one shared pool of worker threads; counts and times cover all of them.\n"
             "Files under 1 MiB (and every file on a one-CPU machine) are read by the\n"
             "sequential reader, which is faster there, unless --pipeline is given.\n"
             "\n"
             "Commands:\n"
-            "  count   parse and validate every record; print the number of good records\n"
-            "  dump    print every good record in yaz-marcdump's line format (leader line,\n"
-            "          '001 value', 'TAG ind1ind2 $a value $b value', blank line)\n"
-            "  stats   print records, error items by kind, bytes, seconds, MB/s, records/s\n"
+            "  count    parse and validate every record; print the number of good records\n"
+            "  dump     print every good record in yaz-marcdump's line format (leader line,\n"
+            "           '001 value', 'TAG ind1ind2 $a value $b value', blank line): the same\n"
+            "           as 'convert -o line' (with --json: 'convert -o ndjson')\n"
+            "  stats    print records, error items by kind, bytes, seconds, MB/s, records/s\n"
+            "  convert  write every good record in another format (-o) to standard output\n"
+            "           or --output FILE, in input order; the parser threads serialise\n"
+            "  split    plan byte ranges for parallel reading (no parsing): one JSON object\n"
+            "           per FILE, {\"file\",\"size\",\"ranges\":[{\"start\",\"end\"},...]};\n"
+            "           each range after the first starts on a record\n"
             "\n"
             "Options:\n"
             "  -t, --threads N          parser worker threads (default 0: one fewer than the\n"
@@ -97,15 +115,39 @@ static void usage(FILE *out)
             "                           cache, 128K to 512K); K, M, G\n"
             "                           suffixes are powers of 1024\n"
             "      --chunks N           chunk buffers in flight (default 4 x (threads + 1))\n"
-            "      --max-record-size SIZE  longest record accepted (default 8M)\n"
+            "      --max-record-size SIZE  longest record accepted (default 8M; 64 to\n"
+            "                           4294967295, i.e. 4G - 1)\n"
             "      --unordered          deliver records as workers finish (dump order varies)\n"
             "      --sequential         use the single-threaded sequential reader instead\n"
             "      --pipeline           use the pipeline even where the sequential reader\n"
             "                           would be chosen (small files, one CPU)\n"
+            "  -r, --range A:B          read only the records and error items that begin at\n"
+            "                           byte offsets A <= offset < B of each FILE ('A:' to the\n"
+            "                           end); the ranges of a partition add up to the whole\n"
+            "                           file (see 'split')\n"
+            "  -P, --parts N            split: at most N ranges (default: --target-size)\n"
+            "      --target-size SIZE   split: about SIZE bytes per range (default 64M)\n"
             "  -j, --json               machine-readable output: for count and stats one JSON\n"
             "                           object on stdout (records, errors, errors_by_kind,\n"
             "                           bytes, seconds, ...); for dump one MARC-in-JSON\n"
             "                           object per record and line\n"
+            "  -i, --input-format F     iso2709 (or marc; default auto: detected)\n"
+            "  -o, --output-format F    convert: iso2709 (or marc), marcxml (or xml), json\n"
+            "                           (one array, one record per line), ndjson (one\n"
+            "                           object per line), mrk (MARCMaker, as pymarc's\n"
+            "                           TextWriter), line (default, as dump); -i and -o\n"
+            "                           mean what they mean for yaz-marcdump\n"
+            "  -f, --from E             the same as --encoding (yaz-marcdump's -f)\n"
+            "      --output FILE        convert, dump: write to FILE (default '-': stdout)\n"
+            "      --damaged D          convert, dump: a damaged record (an error item with a\n"
+            "                           parsed record) is reported and then: skip (default:\n"
+            "                           not written), write (what was parsed), stop (the\n"
+            "                           run ends); framing errors are never written\n"
+            "      --keep-leader        leave leader/09 as read (default: 'a' in iso2709,\n"
+            "                           marcxml and json output, whose text is UTF-8)\n"
+            "      --ascii              json: \\uXXXX escapes; marcxml: &#N; for non-ASCII\n"
+            "      --compact-xml        marcxml without line breaks, as pymarc writes it\n"
+            "      --spaced-json        json with ', ' and ': ', as pymarc's as_json\n"
             "  -q, --quiet              no error items and no progress bar on stderr\n"
             "  -v, --verbose            stats: add per-stage counters of the pipeline\n"
             "  -V, --version            print the version and exit\n"
@@ -118,16 +160,21 @@ static void usage(FILE *out)
             "\n"
             "Exit status:\n"
             "  0  every record was read cleanly\n"
-            "  1  data errors: error items were found (also with --policy skip), or\n"
-            "     --policy stop / --max-errors ended the run\n"
-            "  2  usage error, or a file could not be opened or read\n"
+            "  1  data errors: error items were found (also with --policy skip), a\n"
+            "     record could not be written (over iso2709's 99999 bytes), or\n"
+            "     --policy stop / --damaged stop / --max-errors ended the run\n"
+            "  2  usage error, a file could not be opened or read, or the output failed\n"
             "\n"
             "Examples:\n"
             "  marcpipe count books.mrc\n"
             "  marcpipe stats --threads 4 --json a.mrc b.mrc\n"
             "  marcpipe dump books.mrc | less\n"
+            "  marcpipe convert -o marcxml --output books.xml books.mrc\n"
+            "  marcpipe convert -o iso2709 --damaged write --output fixed.mrc broken.mrc\n"
             "  curl -s https://example.org/export.mrc | marcpipe stats -\n"
-            "  marcpipe count --policy stop --encoding marc8 old-catalogue.mrc\n");
+            "  marcpipe count --policy stop --encoding marc8 old-catalogue.mrc\n"
+            "  marcpipe split --parts 8 big.mrc\n"
+            "  marcpipe count --range 0:1048576 big.mrc\n");
 }
 
 static int usage_error(const char *fmt, const char *arg)
@@ -212,6 +259,13 @@ enum {
     OPT_PIPELINE,
     OPT_CHUNKS,
     OPT_MARC8_REPLACE,
+    OPT_OUTPUT,
+    OPT_DAMAGED,
+    OPT_KEEP_LEADER,
+    OPT_ASCII,
+    OPT_COMPACT_XML,
+    OPT_SPACED_JSON,
+    OPT_TARGET_SIZE,
 };
 
 static const struct option long_options[] = {
@@ -228,6 +282,18 @@ static const struct option long_options[] = {
     {"unordered", no_argument, NULL, OPT_UNORDERED},
     {"sequential", no_argument, NULL, OPT_SEQUENTIAL},
     {"pipeline", no_argument, NULL, OPT_PIPELINE},
+    {"input-format", required_argument, NULL, 'i'},
+    {"output-format", required_argument, NULL, 'o'},
+    {"from", required_argument, NULL, 'f'},
+    {"output", required_argument, NULL, OPT_OUTPUT},
+    {"damaged", required_argument, NULL, OPT_DAMAGED},
+    {"keep-leader", no_argument, NULL, OPT_KEEP_LEADER},
+    {"ascii", no_argument, NULL, OPT_ASCII},
+    {"compact-xml", no_argument, NULL, OPT_COMPACT_XML},
+    {"spaced-json", no_argument, NULL, OPT_SPACED_JSON},
+    {"range", required_argument, NULL, 'r'},
+    {"parts", required_argument, NULL, 'P'},
+    {"target-size", required_argument, NULL, OPT_TARGET_SIZE},
     {"json", no_argument, NULL, 'j'},
     {"quiet", no_argument, NULL, 'q'},
     {"verbose", no_argument, NULL, 'v'},
@@ -245,13 +311,28 @@ static int parse_args(int argc, char **argv, cli_opts *o)
     static const char *const policies[] = {"report", "stop", "skip"};
     static const char *const encodings[] = {"auto", "utf8", "marc8", "raw"};
     static const char *const utf8s[] = {"strict", "replace", "ignore"};
+    static const char *const damaged[] = {"skip", "write", "stop"};
+    /* Format names, yaz-marcdump's where it has one ("marc", "marcxml", "json", "line"). */
+    static const char *const in_names[] = {"auto", "iso2709", "marc", "marcxml",
+                                           "xml",  "json",    "mrk"};
+    static const mp_format in_fmts[] = {MP_FORMAT_AUTO,    MP_FORMAT_ISO2709, MP_FORMAT_ISO2709,
+                                        MP_FORMAT_MARCXML, MP_FORMAT_MARCXML, MP_FORMAT_JSON,
+                                        MP_FORMAT_MRK};
+    static const char *const out_names[] = {"iso2709", "marc",   "marcxml", "xml",
+                                            "json",    "ndjson", "mrk",     "line"};
+    static const mp_format out_fmts[] = {MP_FORMAT_ISO2709, MP_FORMAT_ISO2709, MP_FORMAT_MARCXML,
+                                         MP_FORMAT_MARCXML, MP_FORMAT_JSON,    MP_FORMAT_NDJSON,
+                                         MP_FORMAT_MRK,     MP_FORMAT_LINE};
     mp_reader_options defaults = MP_READER_OPTIONS_INIT;
+    mp_split_options split_defaults = MP_SPLIT_OPTIONS_INIT;
     memset(o, 0, sizeof *o);
     o->ro = defaults;
+    o->split = split_defaults;
+    char *colon;
     uint64_t v;
     int c, k;
 
-    while ((c = getopt_long(argc, argv, "t:p:m:e:u:c:jqvVh", long_options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "t:p:m:e:f:u:c:i:o:r:P:jqvVh", long_options, NULL)) != -1) {
         switch (c) {
         case 't':
             if (parse_uint(optarg, 1024, &v) != 0)
@@ -269,9 +350,44 @@ static int parse_args(int argc, char **argv, cli_opts *o)
             o->max_errors = v;
             break;
         case 'e':
+        case 'f':
             if ((k = pick(optarg, encodings, 4)) < 0)
                 return usage_error("--encoding wants auto, utf8, marc8 or raw, not '%s'", optarg);
             o->ro.encoding = (mp_encoding)k;
+            break;
+        case 'i':
+            if ((k = pick(optarg, in_names, 7)) < 0)
+                return usage_error("--input-format wants auto, iso2709 (marc), marcxml, json or "
+                                   "mrk, not '%s'",
+                                   optarg);
+            o->ro.format = in_fmts[k];
+            break;
+        case 'o':
+            if ((k = pick(optarg, out_names, 8)) < 0)
+                return usage_error("--output-format wants iso2709 (marc), marcxml, json, ndjson, "
+                                   "mrk or line, not '%s'",
+                                   optarg);
+            o->out_format = out_fmts[k];
+            break;
+        case OPT_OUTPUT:
+            o->output = optarg;
+            break;
+        case OPT_DAMAGED:
+            if ((k = pick(optarg, damaged, 3)) < 0)
+                return usage_error("--damaged wants skip, write or stop, not '%s'", optarg);
+            o->damaged = (mp_damaged)k;
+            break;
+        case OPT_KEEP_LEADER:
+            o->out_flags |= MP_WRITE_KEEP_LEADER;
+            break;
+        case OPT_ASCII:
+            o->out_flags |= MP_WRITE_ASCII;
+            break;
+        case OPT_COMPACT_XML:
+            o->out_flags |= MP_WRITE_XML_COMPACT;
+            break;
+        case OPT_SPACED_JSON:
+            o->out_flags |= MP_WRITE_JSON_SPACED;
             break;
         case 'u':
             if ((k = pick(optarg, utf8s, 3)) < 0)
@@ -296,13 +412,48 @@ static int parse_args(int argc, char **argv, cli_opts *o)
             o->ro.chunks_in_flight = (unsigned)v;
             break;
         case OPT_MAX_RECORD_SIZE:
-            if (parse_size(optarg, &v) != 0 || v < 24 || v > ((uint64_t)1 << 32))
-                return usage_error("--max-record-size wants a size from 24 to 4G, not '%s'",
+            if (parse_size(optarg, &v) != 0 || v < 64 || v > UINT32_MAX)
+                return usage_error("--max-record-size wants a size from 64 to 4294967295 "
+                                   "(4G - 1), not '%s'",
                                    optarg);
             o->ro.max_record_size = (size_t)v;
             break;
         case OPT_UNORDERED:
             o->ro.unordered = 1;
+            break;
+        case 'r':
+            /* A:B, A: or :B (sizes with K/M/G suffixes allowed) */
+            colon = strchr(optarg, ':');
+            if (colon == NULL)
+                return usage_error("--range wants START:END byte offsets (END may be empty), not "
+                                   "'%s'",
+                                   optarg);
+            *colon = '\0';
+            v = 0;
+            if ((*optarg != '\0' && parse_size(optarg, &v) != 0)) {
+                *colon = ':';
+                return usage_error("--range: bad start offset in '%s'", optarg);
+            }
+            o->ro.range_start = v;
+            v = 0;
+            if (colon[1] != '\0' && (parse_size(colon + 1, &v) != 0 || v < o->ro.range_start)) {
+                *colon = ':';
+                return usage_error("--range: bad end offset (or end before start) in '%s'", optarg);
+            }
+            *colon = ':';
+            o->ro.range_end = v;
+            if (colon[1] != '\0' && v == 0) /* ":0" or "0:0": nothing */
+                o->ro.range_start = o->ro.range_end = UINT64_MAX;
+            break;
+        case 'P':
+            if (parse_uint(optarg, 1u << 24, &v) != 0 || v == 0)
+                return usage_error("--parts wants a number from 1 to 16777216, not '%s'", optarg);
+            o->split.parts = (unsigned)v;
+            break;
+        case OPT_TARGET_SIZE:
+            if (parse_size(optarg, &v) != 0 || v == 0)
+                return usage_error("--target-size wants a size such as 64M, not '%s'", optarg);
+            o->split.target_bytes = v;
             break;
         case OPT_SEQUENTIAL:
             o->sequential = 1;
@@ -385,6 +536,42 @@ static void add_stats(mp_stats *sum, const mp_stats *s)
     sum->mpsc_stalls += s->mpsc_stalls;
 }
 
+/* What convert and dump hand to mp_convert's callbacks. Main thread only. */
+typedef struct conv_ctx {
+    const char *path;
+    const cli_opts *o;
+    cli_totals *t;
+    mp_cli_progress *bar;
+    uint64_t bytes_before;   /* t->bytes before this file */
+    uint64_t records_before; /* t->records before this file */
+    uint64_t items;          /* error items returned for this file */
+} conv_ctx;
+
+static int conv_error(void *user, int rc, const mp_error_info *e)
+{
+    conv_ctx *c = user;
+    if (rc == MP_ERECORD) {
+        c->items++;
+        if ((unsigned)e->kind < MP_EK_COUNT)
+            c->t->by_kind[e->kind]++;
+    } else {
+        c->t->refused++; /* the writer's refusal (over ISO 2709's limits) */
+    }
+    if (!c->o->quiet) {
+        mp__cli_progress_clear(c->bar);
+        print_item(c->path, e);
+    }
+    return 0;
+}
+
+static void conv_progress(void *user, const mp_convert_counts *k)
+{
+    conv_ctx *c = user;
+    if (c->bar->enabled)
+        mp__cli_progress_update(c->bar, c->bytes_before + k->bytes_in,
+                                c->records_before + k->records);
+}
+
 /*
  * Whether `path` may run the pipeline, so the shared pool must exist before
  * it is opened: not with --sequential, nor for a regular file the library's
@@ -412,9 +599,12 @@ static const char *reader_used(const cli_totals *t)
 
 /*
  * Reads one input to its end (or to the end of the run: --policy stop,
- * --max-errors). Updates *t. Returns 1 when the run must end now.
+ * --damaged stop, --max-errors, a failed output). count and stats read
+ * here; dump and convert hand the reader to mp_convert with the run's
+ * writer w. Updates *t. Returns 1 when the run must end now.
  */
-static int run_file(const char *path, cli_opts *o, cli_totals *t, mp_cli_progress *bar)
+static int run_file(const char *path, cli_opts *o, cli_totals *t, mp_cli_progress *bar,
+                    mp_writer *w)
 {
     mp_reader *src = NULL;
     const char *shown = strcmp(path, "-") == 0 ? "<stdin>" : path;
@@ -441,8 +631,17 @@ static int run_file(const char *path, cli_opts *o, cli_totals *t, mp_cli_progres
     }
     rc = src_open(&src, path, o);
     if (rc != MP_OK) {
+        struct stat st;
         mp__cli_progress_clear(bar);
-        fprintf(stderr, "%s: %s: %s\n", prog, shown, mp_strerror(rc));
+        /* The options were checked when parsed: EINVAL here is the file's. */
+        if (rc == MP_EINVAL && stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+            fprintf(stderr, "%s: %s: is a directory\n", prog, shown);
+        else if (rc == MP_EINVAL && o->ro.format != MP_FORMAT_AUTO &&
+                 o->ro.format != MP_FORMAT_ISO2709)
+            fprintf(stderr, "%s: %s: this build cannot read that --input-format yet\n", prog,
+                    shown);
+        else
+            fprintf(stderr, "%s: %s: %s\n", prog, shown, mp_strerror(rc));
         t->failed_files++;
         t->io_failure = 1;
         return 0;
@@ -451,53 +650,74 @@ static int run_file(const char *path, cli_opts *o, cli_totals *t, mp_cli_progres
 
     uint64_t records = 0, items = 0, n = 0, bytes = 0, lib_records = 0, lib_errors = 0;
     uint64_t bytes_before = t->bytes;
-    int end_run = 0;
+    int end_run = 0, damaged_stop = 0;
     const mp_record *rec;
-    for (;;) {
-        rc = mp_reader_next(src, &rec);
+    if (w != NULL) {
+        conv_ctx cc = {path, o, t, bar, bytes_before, t->records, 0};
+        mp_convert_options co = MP_CONVERT_OPTIONS_INIT;
+        co.damaged = o->damaged;
+        co.on_error = conv_error;
+        co.on_progress = conv_progress;
+        co.user = &cc;
+        mp_convert_counts k;
+        rc = mp_convert(src, w, &co, &k);
+        records = k.records;
+        items = cc.items;
         if (rc == MP_OK) {
-            records++;
-            if (o->cmd == CMD_DUMP) {
-                if (o->json)
-                    mp__cli_dump_json(stdout, rec);
-                else
-                    mp__cli_dump_line(stdout, rec);
-            }
-        } else if (rc == MP_ERECORD) {
-            const mp_error_info *e = mp_reader_error(src);
-            items++;
-            if (e != NULL && (unsigned)e->kind < MP_EK_COUNT)
-                t->by_kind[e->kind]++;
-            if (!o->quiet && e != NULL) {
-                mp__cli_progress_clear(bar);
-                print_item(path, e);
-            }
-        } else if (rc == MP_EOF) {
-            break;
-        } else {
-            const mp_error_info *e = mp_reader_error(src);
+            rc = MP_EOF;
+        } else if (mp_writer_status(w) < 0) {
             mp__cli_progress_clear(bar);
-            if (rc == MP_ESTOPPED || rc == MP_ELIMIT) {
-                t->stopped = 1;
-                end_run = 1;
-                if (!o->quiet)
-                    fprintf(stderr, "%s: %s: %s; the run ends here\n", prog, shown,
-                            rc == MP_ESTOPPED ? "stopped at the first error (--policy stop)"
-                                              : "error cap reached (--max-errors)");
-            } else {
-                t->io_failure = 1;
-                t->failed_files++;
-                if (e != NULL && e->message[0] != '\0')
-                    fprintf(stderr, "%s: %s: offset %" PRIu64 ": %s: %.*s\n", prog, shown,
-                            e->offset, mp_strerror(rc), (int)sizeof e->message, e->message);
-                else
-                    fprintf(stderr, "%s: %s: %s\n", prog, shown, mp_strerror(rc));
-            }
-            break;
+            int err = mp_writer_errno(w);
+            fprintf(stderr, "%s: cannot write the output: %s\n", prog,
+                    err ? strerror(err) : mp_strerror(mp_writer_status(w)));
+            t->io_failure = 1;
+            end_run = 1;
+            rc = MP_EOF; /* reported */
+        } else if (rc == MP_ESTOPPED && o->damaged == MP_DAMAGED_STOP && k.damaged > 0) {
+            damaged_stop = 1;
         }
-        if ((++n & 255) == 0 && bar->enabled) {
-            mp_reader_counts(src, &lib_records, &lib_errors, &bytes);
-            mp__cli_progress_update(bar, bytes_before + bytes, t->records + records);
+    } else {
+        for (;;) {
+            rc = mp_reader_next(src, &rec);
+            if (rc == MP_OK) {
+                records++;
+            } else if (rc == MP_ERECORD) {
+                const mp_error_info *e = mp_reader_error(src);
+                items++;
+                if (e != NULL && (unsigned)e->kind < MP_EK_COUNT)
+                    t->by_kind[e->kind]++;
+                if (!o->quiet && e != NULL) {
+                    mp__cli_progress_clear(bar);
+                    print_item(path, e);
+                }
+            } else {
+                break;
+            }
+            if ((++n & 255) == 0 && bar->enabled) {
+                mp_reader_counts(src, &lib_records, &lib_errors, &bytes);
+                mp__cli_progress_update(bar, bytes_before + bytes, t->records + records);
+            }
+        }
+    }
+    if (rc != MP_EOF) {
+        const mp_error_info *e = mp_reader_error(src);
+        mp__cli_progress_clear(bar);
+        if (rc == MP_ESTOPPED || rc == MP_ELIMIT) {
+            t->stopped = 1;
+            end_run = 1;
+            if (!o->quiet)
+                fprintf(stderr, "%s: %s: %s; the run ends here\n", prog, shown,
+                        damaged_stop        ? "stopped at the first damaged record (--damaged stop)"
+                        : rc == MP_ESTOPPED ? "stopped at the first error (--policy stop)"
+                                            : "error cap reached (--max-errors)");
+        } else {
+            t->io_failure = 1;
+            t->failed_files++;
+            /* The library's message already names the failure and where. */
+            if (e != NULL && e->message[0] != '\0')
+                fprintf(stderr, "%s: %s: %.*s\n", prog, shown, (int)sizeof e->message, e->message);
+            else
+                fprintf(stderr, "%s: %s: %s\n", prog, shown, mp_strerror(rc));
         }
     }
 
@@ -505,7 +725,7 @@ static int run_file(const char *path, cli_opts *o, cli_totals *t, mp_cli_progres
     t->records += records;
     t->bytes += bytes;
     t->errors += items;
-    if (lib_errors > items) { /* --policy skip: counted, never returned */
+    if (o->ro.policy == MP_POLICY_SKIP && lib_errors > items) { /* counted, never returned */
         t->unreported += lib_errors - items;
         t->errors += lib_errors - items;
     }
@@ -524,6 +744,76 @@ static int run_file(const char *path, cli_opts *o, cli_totals *t, mp_cli_progres
         end_run = 1;
     }
     return end_run;
+}
+
+/* Length of the well-formed UTF-8 sequence at p (n bytes left), 0 if none. */
+static size_t utf8_seq(const unsigned char *p, size_t n)
+{
+    size_t len = p[0] >= 0xF0 && p[0] <= 0xF4 ? 4 : p[0] >= 0xE0 ? 3 : p[0] >= 0xC2 ? 2 : 0;
+    if (len == 0 || len > n || (len == 4 && p[0] > 0xF4))
+        return 0;
+    for (size_t i = 1; i < len; i++)
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+    if ((len == 3 && p[0] == 0xE0 && p[1] < 0xA0) || (len == 3 && p[0] == 0xED && p[1] > 0x9F) ||
+        (len == 4 && p[0] == 0xF0 && p[1] < 0x90) || (len == 4 && p[0] == 0xF4 && p[1] > 0x8F))
+        return 0; /* overlong, surrogate, or past U+10FFFF */
+    return len;
+}
+
+/* A file name as a JSON string: escapes, bytes that are not UTF-8 as U+FFFD. */
+static void print_json_name(const char *name)
+{
+    const unsigned char *p = (const unsigned char *)name;
+    size_t n = strlen(name);
+    putchar('"');
+    for (size_t i = 0; i < n;) {
+        unsigned char c = p[i];
+        if (c == '"' || c == '\\') {
+            printf("\\%c", c);
+            i++;
+        } else if (c < 0x20 || c == 0x7F) {
+            printf("\\u%04x", c);
+            i++;
+        } else if (c < 0x80) {
+            putchar(c);
+            i++;
+        } else {
+            size_t k = utf8_seq(p + i, n - i);
+            if (k == 0) {
+                fputs("\\ufffd", stdout);
+                i++;
+            } else {
+                fwrite(p + i, 1, k, stdout);
+                i += k;
+            }
+        }
+    }
+    putchar('"');
+}
+
+/* split: prints the plan of one file as one JSON line. Returns 0, or 1
+ * when the file could not be planned (reported on stderr). */
+static int run_split(const char *path, const cli_opts *o)
+{
+    mp_split_plan *plan = NULL;
+    int rc = strcmp(path, "-") == 0 ? mp_split_plan_fd(&plan, 0, &o->split)
+                                    : mp_split_plan_path(&plan, path, &o->split);
+    if (rc != MP_OK) {
+        fprintf(stderr, "%s: %s: %s%s\n", prog, strcmp(path, "-") == 0 ? "<stdin>" : path,
+                mp_strerror(rc),
+                rc == MP_EINVAL ? " (split needs a regular file: pipes cannot be split)" : "");
+        return 1;
+    }
+    printf("{\"file\":");
+    print_json_name(path);
+    printf(",\"size\":%" PRIu64 ",\"ranges\":[", plan->input_size);
+    for (size_t i = 0; i < plan->count; i++)
+        printf("%s{\"start\":%" PRIu64 ",\"end\":%" PRIu64 "}", i ? "," : "", plan->ranges[i].start,
+               plan->ranges[i].end);
+    printf("]}\n");
+    mp_split_plan_free(plan);
+    return 0;
 }
 
 static const char *const stage_names[MP_STAGE_COUNT] = {"producer", "scanner", "parser",
@@ -628,11 +918,32 @@ int main(int argc, char **argv)
     if (r >= 0)
         return r;
     if (optind >= argc)
-        return usage_error("%s", "missing COMMAND (count, dump or stats)");
-    int cmd = pick(argv[optind], cmd_names, 3);
+        return usage_error("%s", "missing COMMAND (count, dump, stats, convert or split)");
+    int cmd = pick(argv[optind], cmd_names, 5);
     if (cmd < 0)
-        return usage_error("unknown command '%s' (want count, dump or stats)", argv[optind]);
+        return usage_error("unknown command '%s' (want count, dump, stats, convert or split)",
+                           argv[optind]);
     o.cmd = (cli_cmd)cmd;
+    int writes = o.cmd == CMD_DUMP || o.cmd == CMD_CONVERT;
+    if (o.cmd == CMD_DUMP && o.out_format != 0)
+        return usage_error("%s", "dump prints the line format (--json: ndjson); use convert -o");
+    if (!writes && (o.out_format != 0 || o.output != NULL || o.out_flags != 0 || o.damaged != 0))
+        return usage_error("%s: -o, --output, --damaged and the output flags are for convert "
+                           "and dump",
+                           cmd_names[o.cmd]);
+    if (o.cmd == CMD_CONVERT && o.json)
+        return usage_error("%s", "convert: use -o json or -o ndjson instead of --json");
+    mp_writer_options wo = MP_WRITER_OPTIONS_INIT;
+    if (writes) {
+        wo.format = o.cmd == CMD_DUMP ? (o.json ? MP_FORMAT_NDJSON : MP_FORMAT_LINE)
+                    : o.out_format    ? (mp_format)o.out_format
+                                      : MP_FORMAT_LINE;
+        wo.flags = o.out_flags;
+        /* The parser workers serialise; the writer only copies their bytes. */
+        o.ro.output_format = wo.format;
+        o.ro.output_flags = wo.flags;
+    }
+    int to_stdout = writes && (o.output == NULL || strcmp(o.output, "-") == 0);
     int nfiles = argc - optind - 1;
     char **files = argv + optind + 1;
     if (nfiles <= 0)
@@ -641,10 +952,20 @@ int main(int argc, char **argv)
     for (int i = 0; i < nfiles; i++)
         if (strcmp(files[i], "-") == 0 && stdin_seen++)
             return usage_error("%s", "'-' (standard input) may be given only once");
+    if (o.split.parts && o.split.target_bytes)
+        return usage_error("%s", "--parts and --target-size exclude each other");
+    if (o.cmd == CMD_SPLIT) {
+        for (int i = 0; i < nfiles; i++)
+            if (run_split(files[i], &o))
+                status = EXIT_USAGE;
+        if (fflush(stdout) != 0 && errno != EPIPE)
+            status = EXIT_USAGE;
+        return status;
+    }
 
-    /* Progress: only on a terminal, not when dump output goes to the same terminal. */
+    /* Progress: only on a terminal, not when records go to the same terminal. */
     uint64_t total_bytes = 0;
-    int total_known = 1;
+    int total_known = o.ro.range_start == 0 && o.ro.range_end == 0; /* a range: unknown share */
     for (int i = 0; i < nfiles; i++) {
         struct stat st;
         if (strcmp(files[i], "-") != 0 && stat(files[i], &st) == 0 && S_ISREG(st.st_mode))
@@ -652,20 +973,40 @@ int main(int argc, char **argv)
         else
             total_known = 0;
     }
-    int bar_on = !o.quiet && isatty(STDERR_FILENO) && !(o.cmd == CMD_DUMP && isatty(STDOUT_FILENO));
+    int bar_on = !o.quiet && isatty(STDERR_FILENO) && !(to_stdout && isatty(STDOUT_FILENO));
     mp_cli_progress bar;
     mp__cli_progress_init(&bar, bar_on, total_known ? total_bytes : 0);
 
     static char outbuf[1 << 20];
     setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
 
+    mp_writer *w = NULL;
+    if (writes) {
+        int rc = to_stdout ? mp_writer_open_fd(&w, STDOUT_FILENO, &wo)
+                           : mp_writer_open_path(&w, o.output, &wo);
+        if (rc != MP_OK) {
+            fprintf(stderr, "%s: %s: %s\n", prog, to_stdout ? "<stdout>" : o.output,
+                    mp_strerror(rc));
+            return EXIT_USAGE;
+        }
+    }
+
     double t0 = mp__cli_now();
 
     cli_totals t;
     memset(&t, 0, sizeof t);
     for (int i = 0; i < nfiles; i++)
-        if (run_file(files[i], &o, &t, &bar))
+        if (run_file(files[i], &o, &t, &bar, w))
             break;
+    if (w != NULL) {
+        int failed = mp_writer_status(w) < 0; /* already reported by run_file */
+        int rc = mp_writer_close(w);          /* footer, flush */
+        if (rc < 0 && !failed)
+            fprintf(stderr, "%s: cannot write the output: %s\n", prog,
+                    rc == MP_EIO ? strerror(errno) : mp_strerror(rc));
+        if (rc < 0)
+            t.io_failure = 1;
+    }
     double secs = mp__cli_now() - t0;
     mp__cli_progress_clear(&bar);
     if (o.pool != NULL && mp_pool_destroy(o.pool) != MP_OK)
@@ -673,10 +1014,10 @@ int main(int argc, char **argv)
 
     if (t.io_failure)
         status = EXIT_USAGE;
-    else if (t.errors > 0 || t.stopped)
+    else if (t.errors > 0 || t.stopped || t.refused > 0)
         status = EXIT_DATA;
 
-    if (o.cmd != CMD_DUMP) {
+    if (!writes) {
         if (o.json)
             print_json(&o, &t, secs, status);
         else if (o.cmd == CMD_COUNT)

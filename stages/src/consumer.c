@@ -69,7 +69,12 @@ static void mp__item_info(mp__consumer *c, const mp__item *it, const mp_record *
         return;
     }
     mp__copy_cn(e, rec);
-    if (rec && rec->err) {
+    if (!rec) { /* the parser could not index it (out of memory) */
+        e->kind = MP_EK_MEMORY;
+        snprintf(e->message, sizeof e->message,
+                 "record %llu at offset %llu: not enough memory to index its %u bytes; skipped",
+                 ord, off, it->len);
+    } else if (rec->err) {
         e->kind = (mp_error_kind)rec->err->kind;
         memcpy(e->tag, rec->err->tag, sizeof e->tag);
         e->subfield = rec->err->subfield;
@@ -97,13 +102,12 @@ int mp__consumer_check(mp__consumer *c)
 int mp__consumer_item(mp__consumer *c, const mp__item *it, const mp_record **rec, int *rc)
 {
     const mp_record *r = it->type == MP_ITEM_RECORD ? (const mp_record *)it->result : NULL;
+    c->units++;
+    c->bytes += it->len; /* the items tile the input (or the range): a sum, in any order */
     /* Unordered delivery may hand back an earlier unit last: keep the
-     * furthest end seen, so counts never go backwards. */
-    if (it->offset + it->len > c->bytes)
-        c->bytes = it->offset + it->len;
-    if (it->type == MP_ITEM_RECORD && !r) /* the parser failed (out of memory) */
-        return mp__consumer_end(
-            c, it->status < 0 && it->status != MP_ERECORD ? it->status : MP_ENOMEM, 0, it->offset);
+     * furthest end seen, so positions never go backwards. */
+    if (it->offset + it->len > c->pos)
+        c->pos = it->offset + it->len;
     if (it->type == MP_ITEM_RECORD && r && it->status == 0) {
         if (r->dropped)
             return 0;
@@ -113,14 +117,16 @@ int mp__consumer_item(mp__consumer *c, const mp__item *it, const mp_record **rec
         *rc = MP_OK;
         return 1;
     }
-    /* An error item. */
-    c->errors++;
+    /* An error item. The one past the cap ends the stream instead of being
+     * delivered or skipped, and is not counted: `errors` never exceeds the
+     * cap (mp_reader_error describes it, with code MP_ELIMIT). */
     mp__item_info(c, it, r);
-    if (c->max_errors && c->errors > c->max_errors) {
+    if (c->max_errors && c->errors >= c->max_errors) {
         c->info.code = MP_ELIMIT;
         c->over = MP_ELIMIT;
         return MP_ELIMIT;
     }
+    c->errors++;
     if (c->policy == MP_POLICY_SKIP)
         return 0;
     c->last_rc = MP_ERECORD;

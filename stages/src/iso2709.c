@@ -4,7 +4,9 @@
  *
  * Framing in short: a unit starts at a plausible leader (digits at 0-4,
  * no 0x1D in 5-23, digits at 12-16 or "45" at 20-21). If its stated length
- * ends on 0x1D it is a clean RECORD; otherwise the record ends at the first
+ * ends on 0x1D - and no 0x1D inside it is followed by a plausible leader
+ * (an anchor: no unit may contain one, so byte ranges can find their
+ * units) - it is a clean RECORD; otherwise the record ends at the first
  * 0x1D and is delivered with frame_kind LENGTH or TERMINATOR (indexed,
  * MP_ERECORD) - this is how the 1.1 MB record of bad_hathi_records.mrc
  * (leader 99999), bad_too_long_plus_2.mrc and datos-20161010-slice.mrc
@@ -23,6 +25,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "marc.h"
+#include "write_internal.h"
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -68,6 +71,12 @@ int mp__marc_fmt_init(mp__marc_fmt *fmt, const mp_reader_options *opts)
     fmt->text.marc8_replace = opts->marc8_replace;
     fmt->record_fn = opts->record_fn;
     fmt->record_fn_user = opts->record_fn_user;
+    if (opts->output_format != MP_FORMAT_AUTO && !mp__write_format_ok(opts->output_format))
+        return MP_EINVAL;
+    if (opts->output_flags & ~MP_WRITE_FLAGS_ALL)
+        return MP_EINVAL;
+    fmt->out_format = opts->output_format;
+    fmt->out_flags = opts->output_flags;
     return MP_OK;
 }
 
@@ -121,6 +130,35 @@ static int mp__clean_record_at(const unsigned char *q, size_t n, size_t max, siz
         return MP__MORE;
     }
     return q[len - 1] == MP__RT ? MP__YES : MP__NO;
+}
+
+/*
+ * An anchor inside the n-byte unit at p: a record terminator followed by a
+ * plausible leader, strictly inside. No unit may contain one (FRAMING.md,
+ * "Anchors"), which is what lets a byte range find its first unit without
+ * reading the file from the start. The caller knows p[n - 1] is the
+ * terminator: a plausible leader's 24 bytes hold no terminator, so every
+ * leader that starts inside fits inside and the answer never needs bytes
+ * beyond the unit. Leaders hold no terminator either, so the search starts
+ * after p's own.
+ */
+static int mp__inner_anchor(const unsigned char *p, size_t n)
+{
+    size_t i = MP__LEADER_LEN;
+    while (i + 1 < n) {
+        const unsigned char *t = memchr(p + i, MP__RT, n - 1 - i);
+        if (!t)
+            return 0;
+        i = (size_t)(t - p) + 1;
+        if (mp__plausible(p + i, n - i) == MP__YES)
+            return 1;
+    }
+    return 0;
+}
+
+int mp__marc_anchor(const unsigned char *p, size_t n)
+{
+    return n > MP__LEADER_LEN && p[0] == MP__RT && mp__plausible(p + 1, n - 1) == MP__YES;
 }
 
 static mp__frame_rc mp__answer(mp__frame *out, mp__frame_rc rc, size_t len, uint16_t kind)
@@ -196,13 +234,21 @@ mp__frame_rc mp__marc_frame(const void *fmtv, const unsigned char *p, size_t ava
             if (!fin)
                 return mp__answer(out, MP_FRAME_NEED, stated, 0);
         } else if (p[stated - 1] == MP__RT) {
-            return mp__answer(out, MP_FRAME_RECORD, stated, 0);
+            /* Clean, unless a terminator inside it is followed by a
+             * leader: then the record ends at its first terminator. */
+            if (!mp__inner_anchor(p, stated))
+                return mp__answer(out, MP_FRAME_RECORD, stated, 0);
         } else if (!memchr(p, MP__RT, stated)) {
             /* Only the terminator is damaged: when a plausible leader (or
              * the end of input) follows the stated length, trust the
-             * length, so the next record is not swallowed by a resync. */
+             * length, so the next record is not swallowed by a resync.
+             * "The input ends at L" needs a real end (not a caller that
+             * reached the maximum) and L < max: at L == max nothing past L
+             * can be examined, and whether the end of input is known there
+             * depends on how the input was cut into reads, so the answer
+             * would depend on the chunk size. */
             size_t more = 0;
-            int next = (fin && avail == stated)
+            int next = (final == MP_FINAL_EOF && avail == stated && stated < max)
                            ? MP__YES
                            : mp__clean_record_at(p + stated, w - stated, max, &more);
             if (next == MP__MORE && !fin) {
@@ -290,7 +336,9 @@ static int mp__text(mp__parse_ctx *x, const unsigned char *in, size_t n, const c
         r = mp__utf8_check(&x->fmt->text, in, n, x->a, out, out_len, &te);
     if (r < 0)
         return r;
-    if (r == 1) /* a problem the options do not let pass silently */
+    if (*out != (const char *)in)
+        x->rec->converted = 1; /* the text differs from the stored bytes */
+    if (r == 1)                /* a problem the options do not let pass silently */
         mp__rec_error(x, te.kind ? te.kind : MP_EK_ENCODING, tag, 0,
                       "field %.3s: %s at byte %zu of the field", tag,
                       te.message[0] ? te.message : "invalid text", te.position);
@@ -556,6 +604,13 @@ static int mp__index(mp__parse_ctx *x)
             return MP_ENOMEM;
     }
     size_t nf = 0, used_subs = 0;
+    /* Work bound. A sound directory indexes each byte of the data area
+     * once; overlapping entries (ISO 2709 does not forbid them) would cost
+     * entries x field length in time and memory - 7,497 entries on one
+     * 9,999-byte field is 75 MB of subfield index from a 100 KB record.
+     * So the field bodies indexed may add up to twice the data area plus
+     * MP__FIELD_SLACK; the entries past that are dropped with an error. */
+    size_t budget = 2 * area + MP__FIELD_SLACK, spent = 0;
     for (size_t i = 0; i < nent; i++) {
         const unsigned char *e = r + MP__LEADER_LEN + 12 * i;
         mp_field *f = &fields[nf];
@@ -592,6 +647,14 @@ static int mp__index(mp__parse_ctx *x)
         }
         const unsigned char *b = r + fs;
         size_t bl = be - fs;
+        if (bl > budget - spent) {
+            mp__rec_error(x, MP_EK_DIRECTORY, f->tag, 0,
+                          "directory entries overlap: entries %zu..%zu (from field %s) would "
+                          "index more than %zu bytes of a %zu-byte data area; dropped",
+                          i, nent - 1, f->tag, budget, area);
+            break;
+        }
+        spent += bl;
         f->data = (const char *)b;
         f->len = (uint32_t)bl;
         f->subfields = NULL;
@@ -662,6 +725,7 @@ int mp__marc_parse_item(const void *fmtv, mp__item *item, mp__arena *arena)
     rec->raw_len = item->len;
     rec->offset = item->offset;
     rec->ordinal = item->ordinal;
+    rec->text_raw = fmt->encoding == MP_ENCODING_RAW;
     x.rec = rec;
     item->result = NULL;
     if (item->frame_kind == MP_EK_LENGTH || item->frame_kind == MP_EK_TERMINATOR)
@@ -683,6 +747,8 @@ int mp__marc_parse_item(const void *fmtv, mp__item *item, mp__arena *arena)
         if (x.oom)
             return MP_ENOMEM;
     }
+    if (fmt->out_format && !rec->dropped)
+        mp__write_prepare(rec, arena, fmt->out_format, fmt->out_flags);
     item->result = rec;
     item->status = rec->err ? MP_ERECORD : 0;
     return MP_OK;

@@ -41,10 +41,14 @@
 #define MP__LEADER_LEN 24u
 #define MP__MIN_RECORD 25u          /* leader + record terminator */
 #define MP__JUNK_MAX   (64u * 1024) /* longest single junk span (then another item) */
+/* Field bytes a record may index beyond twice its data area (iso2709.c). */
+#define MP__FIELD_SLACK (64u * 1024)
 
 #define MP__DEFAULT_MAX_RECORD (8u * 1024 * 1024) /* options.max_record_size = 0 */
 #define MP__DEFAULT_CHUNK      (512u * 1024)      /* options.chunk_size = 0: at most this, */
 #define MP__MIN_DEFAULT_CHUNK  (128u * 1024)      /* at least this: L2 / 4 between (reader.c) */
+#define MP__MAX_THREADS        1024u              /* options.threads (as mp_pool_create) */
+#define MP__MAX_CHUNKS         (1u << 20)         /* options.chunks_in_flight */
 
 /* Format state: written by the reader's open, read-only afterwards. */
 typedef struct mp__marc_fmt {
@@ -53,6 +57,8 @@ typedef struct mp__marc_fmt {
     mp__text_opts text; /* utf8_handling, normalize, marc8_replace */
     mp_record_fn record_fn;
     void *record_fn_user;
+    int out_format;     /* mp_format the workers serialise to (0: none) */
+    unsigned out_flags; /* MP_WRITE_* flags for it */
 } mp__marc_fmt;
 
 /* First problem found in a record (in the arena, or in a clone). */
@@ -63,26 +69,57 @@ typedef struct mp__rec_err {
     char msg[115];
 } mp__rec_err;
 
+/* Who owns a record's memory; mp_record_free acts on it. */
+enum mp__rec_owner {
+    MP__OWN_ARENA = 0, /* borrowed: a chunk arena (or the sequential reader's) */
+    MP__OWN_CLONE = 1, /* one block from mp_record_clone */
+    MP__OWN_EDIT = 2,  /* editable (build.h): the record and its mp__edit */
+    MP__OWN_VIEW = 3,  /* mp_record_view: this header only, the arrays are borrowed */
+};
+
+typedef struct mp__edit mp__edit; /* build.c */
+
 /* A record: raw bytes + index. Written by the worker that parses it,
- * then only read (by the consumer and whoever it lends the record to). */
+ * then only read (by the consumer and whoever it lends the record to).
+ * Editable records (build.c) are written by their owner thread only. */
 struct mp_record {
-    const unsigned char *raw; /* ISO 2709 bytes (chunk, spill, window or clone) */
+    /* ISO 2709 bytes (chunk, spill, window or clone). Records without
+     * input bytes (no_input: built, edited, views) keep only their 24-byte
+     * leader here. */
+    const unsigned char *raw;
     uint32_t raw_len;
     uint32_t nfields;
-    mp_field *fields; /* nfields entries (arena or clone) */
+    mp_field *fields; /* nfields entries (arena, clone, edit storage or the caller's) */
     const char *cn;   /* 001 data, NULL when absent */
     uint32_t cn_len;
-    uint8_t dropped;  /* record_fn returned 1: not delivered */
-    uint8_t is_clone; /* allocated by mp_record_clone */
-    uint64_t offset;  /* stream offset of raw[0] */
-    uint64_t ordinal; /* unit ordinal */
-    mp__rec_err *err; /* first problem, NULL for a clean record */
+    uint8_t dropped;   /* record_fn returned 1: not delivered */
+    uint8_t owner;     /* enum mp__rec_owner */
+    uint8_t no_input;  /* built, edited or a view: raw is the leader only */
+    uint8_t converted; /* some text was decoded into the arena: it differs from raw */
+    uint8_t text_raw;  /* read with MP_ENCODING_RAW: text as stored, maybe not UTF-8 */
+    uint64_t offset;   /* stream offset of raw[0] */
+    uint64_t ordinal;  /* unit ordinal */
+    mp__rec_err *err;  /* first problem, NULL for a clean record */
     /* Set by the worker around record_fn only (the record's chunk arena),
      * NULL otherwise: what mp_record_annotate allocates from. */
     mp__arena *arena;
     const void *ann; /* mp_record_annotate's block (arena), or NULL */
     size_t ann_len;
+    /* The serialised record (reader option output_format), written by the
+     * worker that parsed it, in the chunk arena or the raw bytes
+     * themselves; read by the consumer (mp_writer_write). out_rc: the
+     * serialiser's refusal (MP_ETOOBIG, MP_EINVAL), 0 otherwise; out ==
+     * NULL with out_rc == 0 means "not prepared" (serialise inline). */
+    const unsigned char *out;
+    uint32_t out_len;
+    int32_t out_rc;
+    uint32_t out_flags; /* the flags out was made with */
+    uint8_t out_format; /* mp_format of out, 0 when none */
+    mp__edit *edit;     /* MP__OWN_EDIT: the owned storage (build.c) */
 };
+
+/* Frees an MP__OWN_EDIT record and its storage (build.c). */
+void mp__record_edit_free(mp_record *rec);
 
 /* Copies the caller's options into *out: the first opts->size bytes
  * (0: all), zero for fields past them, all zero for NULL. MP_OK, or
@@ -96,6 +133,14 @@ int mp__marc_fmt_init(mp__marc_fmt *fmt, const mp_reader_options *opts);
  * fmt->max_record). Scanner thread (one at a time). */
 mp__frame_rc mp__marc_frame(const void *fmt, const unsigned char *p, size_t avail, int final,
                             mp__frame *out);
+
+/*
+ * 1 when an anchor starts right after p[0]: p[0] is a record terminator
+ * and a plausible leader follows (stages/FRAMING.md, "Anchors"). Every
+ * anchor starts a unit of the whole-input framing. n: the bytes available
+ * at p, at least 25 unless the input ends sooner. Pure; any thread.
+ */
+int mp__marc_anchor(const unsigned char *p, size_t n);
 
 /* mp__format.parse_item: indexes one RECORD item into the arena and runs
  * record_fn. item->result = the mp_record (never NULL on MP_OK),
@@ -111,7 +156,9 @@ typedef struct mp__consumer {
     size_t max_record;
     uint64_t records; /* good records delivered */
     uint64_t errors;  /* error items (also skipped ones) */
-    uint64_t bytes;   /* stream bytes consumed (end of the last item) */
+    uint64_t units;   /* items seen: delivered, skipped or dropped */
+    uint64_t bytes;   /* bytes of those items (they tile the input, or the range) */
+    uint64_t pos;     /* stream offset just past the last item */
     int over;         /* terminal code once the stream is over, else 0 */
     int last_rc;      /* code of the last delivered item (for ESTOPPED) */
     mp_error_info info;
@@ -135,7 +182,26 @@ int mp__consumer_end(mp__consumer *c, int status, int sys_errno, uint64_t offset
  * STOP-policy error into MP_ESTOPPED). */
 int mp__consumer_check(mp__consumer *c);
 
+/* ---- byte ranges (range.c) -------------------------------------------- */
+
+/*
+ * The largest anchor at or before `start` (0 when none): where a reader of
+ * a range that starts there begins framing. `size`: the source's bytes
+ * (mp__src_size). Reads with mp__src_pread only. MP_OK, MP_EIO, MP_ENOMEM.
+ */
+int mp__range_resync(mp__src *src, uint64_t size, uint64_t start, uint64_t *q0);
+
 /* ---- the sequential mode: frame and parse on the caller's thread ------- */
+
+/* The byte range of a read (all zero: the whole input). */
+typedef struct mp__seq_range {
+    uint64_t resync;        /* stream offset where framing starts: an anchor (or 0) */
+    uint64_t from;          /* units starting before this are dropped */
+    uint64_t until;         /* the first unit starting at or after this ends the read (0: none) */
+    uint64_t first_ordinal; /* ordinal of the first unit delivered */
+    int64_t size_hint;      /* bytes the read covers when known at open, else -1: sizes the
+                             * window of a small input */
+} mp__seq_range;
 
 /* One growing window over the source, frame() and parse_item() run
  * inline, one arena reset per record. Owned by one reader; consumer
@@ -153,12 +219,15 @@ typedef struct mp__seq {
     int io_status, io_errno;  /* failure behind eof, 0 at a clean end */
     uint64_t io_off;          /* stream offset of the failure */
     uint64_t ordinal;         /* next unit ordinal */
+    mp__seq_range range;      /* the byte range read */
     mp__arena arena;          /* index of the current record */
     mp__item item;            /* the current item */
 } mp__seq;
 
-/* MP_OK or MP_ENOMEM (then nothing to free). */
-int mp__seq_init(mp__seq *s, const mp__marc_fmt *fmt, mp__consumer *con, mp__src *src);
+/* MP_OK or MP_ENOMEM (then nothing to free). A source that is not memory
+ * must already be positioned at range->resync (mp__src_seek). */
+int mp__seq_init(mp__seq *s, const mp__marc_fmt *fmt, mp__consumer *con, mp__src *src,
+                 const mp__seq_range *range);
 /* Same contract as mp_reader_next. */
 int mp__seq_next(mp__seq *s, const mp_record **rec);
 /* Frees the window and arena; does not close the source. */

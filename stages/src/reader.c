@@ -20,6 +20,7 @@
 #include <unistd.h>
 #include "alloc.h"
 #include "ec.h"
+#include "fork.h"
 #include "marc.h"
 #include "source.h"
 
@@ -31,6 +32,7 @@ struct mp_reader {
     mp__chunk *cur;        /* chunk being walked (one reference held), consumer only */
     uint32_t idx;          /* next item of cur */
     mp__seq seq;           /* sequential mode state, consumer thread only */
+    unsigned gen;          /* fork generation at open; read-only */
     mp_reader_mode mode;   /* the path that runs (never AUTO); set by open */
     mp_mode_reason reason; /* why; set by open */
 };
@@ -79,18 +81,20 @@ static size_t mp__default_chunk(void)
     return c;
 }
 
-/* MP_MODE_AUTO's choice (reader.h): the path and the reason. */
-static mp_reader_mode mp__auto_mode(const mp__src *src, mp_mode_reason *why)
+/* MP_MODE_AUTO's choice (reader.h): the path and the reason. `bytes`: what
+ * the read will cover when known (the range's part of a sized source), or
+ * -1 (a stream). */
+static mp_reader_mode mp__auto_mode(int64_t bytes, mp_mode_reason *why)
 {
     if (mp__usable_cpus() < 2) {
         *why = MP_MODE_REASON_ONE_CPU;
         return MP_MODE_SEQUENTIAL;
     }
-    if (src->size < 0) {
+    if (bytes < 0) {
         *why = MP_MODE_REASON_STREAM;
         return MP_MODE_PIPELINE;
     }
-    if ((uint64_t)src->size < MP_AUTO_MIN_PIPELINE_BYTES) {
+    if ((uint64_t)bytes < MP_AUTO_MIN_PIPELINE_BYTES) {
         *why = MP_MODE_REASON_SMALL_INPUT;
         return MP_MODE_SEQUENTIAL;
     }
@@ -113,10 +117,10 @@ int mp__reader_options_copy(mp_reader_options *out, const mp_reader_options *opt
     out->size = sizeof *out;
     if ((unsigned)out->mode > MP_MODE_SEQUENTIAL)
         return MP_EINVAL;
-    /* Only ISO 2709 and whole inputs are read so far. */
+    /* Only ISO 2709 is read so far. */
     if (out->format != MP_FORMAT_AUTO && out->format != MP_FORMAT_ISO2709)
         return MP_EINVAL;
-    if (out->range_start != 0 || out->range_end != 0)
+    if (out->range_end != 0 && out->range_end < out->range_start)
         return MP_EINVAL;
     return MP_OK;
 }
@@ -152,7 +156,9 @@ static int mp__reader_open(mp_reader **out, const mp_reader_options *user_opts, 
     if ((rc = mp__reader_options_copy(&o, user_opts)) < 0)
         goto fail;
     size_t chunk = o.chunk_size ? o.chunk_size : mp__default_chunk();
-    if (chunk < 64 || chunk > ((size_t)1 << 31)) {
+    /* Checked before anything is allocated (4 chunks per thread would be). */
+    if (chunk < 64 || chunk > ((size_t)1 << 31) || o.threads > MP__MAX_THREADS ||
+        o.chunks_in_flight > MP__MAX_CHUNKS) {
         rc = MP_EINVAL;
         goto fail;
     }
@@ -164,36 +170,50 @@ static int mp__reader_open(mp_reader **out, const mp_reader_options *user_opts, 
     if ((rc = mp__marc_fmt_init(&r->fmt, &o)) < 0)
         goto fail;
     mp__consumer_init(&r->con, &o);
+    /* A byte range starts framing at the last anchor at or before its
+     * start (FRAMING.md, "Byte ranges"); a source that cannot seek is
+     * framed from its start, and what precedes the range is dropped. */
+    mp__seq_range range = {0, o.range_start, o.range_end, o.first_ordinal, -1};
+    uint64_t size;
+    int sized =
+        (o.range_start || o.range_end || o.mode == MP_MODE_AUTO) && mp__src_size(src, &size);
+    if (sized && (o.range_start || o.range_end)) {
+        if ((rc = mp__range_resync(src, size, o.range_start, &range.resync)) < 0)
+            goto fail;
+        if (range.resync && (rc = mp__src_seek(src, range.resync)) < 0)
+            goto fail;
+    }
+    if (sized) {
+        /* What this read covers: from the resync point to the range's end. */
+        uint64_t end = o.range_end && o.range_end < size ? o.range_end : size;
+        range.size_hint = end > range.resync ? (int64_t)(end - range.resync) : 0;
+    }
     r->src = *src;
+    r->gen = mp__fork_generation();
 
     r->mode = o.mode;
     r->reason = MP_MODE_REASON_REQUESTED;
     if (o.mode == MP_MODE_AUTO)
-        r->mode = mp__auto_mode(&r->src, &r->reason);
+        r->mode = mp__auto_mode(range.size_hint, &r->reason);
     if (r->mode == MP_MODE_SEQUENTIAL) {
-        if ((rc = mp__seq_init(&r->seq, &r->fmt, &r->con, &r->src)) < 0)
+        if ((rc = mp__seq_init(&r->seq, &r->fmt, &r->con, &r->src, &range)) < 0)
             goto fail;
         *out = r;
         return MP_OK;
     }
 
+    /* chunks 0: the pipeline sizes T from the pool it reserved (4 per thread
+     * that parses: its workers and the consumer); the pool is not touched
+     * before that reservation. */
+    unsigned chunks = o.chunks_in_flight == 1 ? 2 : o.chunks_in_flight;
     /* The consumer thread parses too while it waits (cfg.help below), so a
      * private pool needs one worker fewer than the CPUs to keep them all busy
      * without more runnable threads than CPUs. */
     unsigned threads = o.threads;
-    if (!threads) {
+    if (!threads && !o.pool) {
         unsigned cpus = mp__usable_cpus();
         threads = cpus > 1 ? cpus - 1 : 1;
     }
-    unsigned workers = o.pool ? mp_pool_threads(o.pool) : threads;
-    /* Four chunks per thread that parses (the workers and the consumer):
-     * one being parsed, the rest absorb the consumer's jitter so a worker
-     * rarely finds every chunk taken and sleeps. */
-    unsigned chunks = o.chunks_in_flight;
-    if (!chunks)
-        chunks = 4 * (workers + 1);
-    if (chunks < 2)
-        chunks = 2;
 
     mp__pipe_config cfg;
     memset(&cfg, 0, sizeof cfg);
@@ -215,6 +235,10 @@ static int mp__reader_open(mp_reader **out, const mp_reader_options *user_opts, 
         cfg.source.map = mp__reader_map; /* memory: chunks are views of the caller's bytes */
     cfg.source.close = mp__reader_src_close;
     cfg.source.src = &r->src;
+    cfg.stream_offset = range.resync;
+    cfg.emit_from = range.from;
+    cfg.emit_until = range.until;
+    cfg.first_ordinal = range.first_ordinal;
     if ((rc = mp__pipe_open(&r->pipe, &cfg)) < 0)
         goto fail;
     *out = r;
@@ -267,6 +291,8 @@ static int mp__reader_next(mp_reader *r, const mp_record **rec, int timeout_ms)
     *rec = NULL;
     if ((rc = mp__consumer_check(&r->con)) != 0)
         return rc;
+    if (mp__forked(r->gen)) /* opened before fork(): see reader.h */
+        return mp__consumer_end(&r->con, MP_EFORKED, 0, r->con.pos);
     if (!r->pipe)
         return mp__seq_next(&r->seq, rec);
     for (;;) {
@@ -298,7 +324,7 @@ static int mp__reader_next(mp_reader *r, const mp_record **rec, int timeout_ms)
         if (rc < 0) {
             uint64_t off = 0;
             int first = mp__pipe_first_error(r->pipe, &off);
-            return mp__consumer_end(&r->con, first ? first : rc, 0, first ? off : r->con.bytes);
+            return mp__consumer_end(&r->con, first ? first : rc, 0, first ? off : r->con.pos);
         }
         r->cur = c;
         r->idx = 0;
@@ -331,6 +357,11 @@ MP_EXPORT void mp_reader_counts(const mp_reader *r, uint64_t *records, uint64_t 
         *bytes = r ? r->con.bytes : 0;
 }
 
+MP_EXPORT uint64_t mp_reader_units(const mp_reader *r)
+{
+    return r ? r->con.units : 0;
+}
+
 MP_EXPORT void mp_reader_stats(const mp_reader *r, mp_stats *out)
 {
     if (!out)
@@ -352,6 +383,16 @@ MP_EXPORT void mp_reader_close(mp_reader *r)
 {
     if (!r)
         return;
+    if (mp__forked(r->gen)) {
+        /* A child of fork(): threads of the parent may have been changing
+         * this reader's memory when they vanished, so it is not freed.
+         * Close what the reader opened and unlink it from its pool. */
+        if (r->pipe)
+            mp__pipe_close(r->pipe); /* the same rule inside */
+        else
+            mp__src_close(&r->src);
+        return;
+    }
     if (r->pipe) {
         /* mp__pipe_close frees every chunk, the one held here included, and
          * closes the source. */

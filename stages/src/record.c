@@ -86,8 +86,8 @@ MP_EXPORT char mp_record_cataloging_form(const mp_record *rec)
 MP_EXPORT const unsigned char *mp_record_raw(const mp_record *rec, size_t *len)
 {
     if (len)
-        *len = rec->raw_len;
-    return rec->raw;
+        *len = rec->no_input ? 0 : rec->raw_len;
+    return rec->no_input ? NULL : rec->raw;
 }
 
 MP_EXPORT uint64_t mp_record_offset(const mp_record *rec)
@@ -226,11 +226,17 @@ MP_EXPORT int mp_record_clone(const mp_record *rec, mp_record **out)
     mp_record *c = (mp_record *)mem;
     char *p = mem + mp__align8(sizeof(mp_record));
     *c = *rec;
-    c->is_clone = 1;
+    c->owner = MP__OWN_CLONE;
     c->err = NULL;
     c->arena = NULL;
     c->ann = NULL;
     c->ann_len = 0;
+    c->out = NULL;
+    c->out_len = 0;
+    c->out_rc = 0;
+    c->out_format = 0;
+    c->out_flags = 0;
+    c->edit = NULL;
     if (rec->err) {
         c->err = (mp__rec_err *)p;
         *c->err = *rec->err;
@@ -254,7 +260,8 @@ MP_EXPORT int mp_record_clone(const mp_record *rec, mp_record **out)
         if (mp__within(f->data, f->len, rec->raw, rec->raw_len)) {
             g->data = (const char *)raw + (f->data - (const char *)rec->raw);
         } else {
-            memcpy(p, f->data, f->len);
+            if (f->len)
+                memcpy(p, f->data, f->len);
             g->data = p;
             p += f->len;
         }
@@ -268,7 +275,8 @@ MP_EXPORT int mp_record_clone(const mp_record *rec, mp_record **out)
             } else if (mp__within(s->data, s->len, f->data, f->len)) {
                 t->data = g->data + (s->data - f->data);
             } else {
-                memcpy(p, s->data, s->len);
+                if (s->len)
+                    memcpy(p, s->data, s->len);
                 t->data = p;
                 p += s->len;
             }
@@ -284,6 +292,17 @@ MP_EXPORT int mp_record_clone(const mp_record *rec, mp_record **out)
 
 MP_EXPORT void mp_record_free(mp_record *rec)
 {
-    if (rec && rec->is_clone)
+    if (!rec)
+        return;
+    switch (rec->owner) {
+    case MP__OWN_CLONE:
+    case MP__OWN_VIEW:
         mp__free(rec);
+        break;
+    case MP__OWN_EDIT:
+        mp__record_edit_free(rec);
+        break;
+    default: /* borrowed from a reader: not ours to free */
+        break;
+    }
 }

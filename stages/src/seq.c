@@ -54,24 +54,29 @@ static int mp__seq_fill(mp__seq *s, size_t need)
     return 0;
 }
 
-int mp__seq_init(mp__seq *s, const mp__marc_fmt *fmt, mp__consumer *con, mp__src *src)
+int mp__seq_init(mp__seq *s, const mp__marc_fmt *fmt, mp__consumer *con, mp__src *src,
+                 const mp__seq_range *range)
 {
     memset(s, 0, sizeof *s);
     s->fmt = fmt;
     s->con = con;
     s->src = src;
+    s->range = *range;
+    s->ordinal = range->first_ordinal;
     mp__arena_init(&s->arena, 64 * 1024);
     if (src->kind == MP__SRC_MEM) {
         s->win = src->mem;
         s->end = src->mem_len;
+        s->start = range->resync < src->mem_len ? (size_t)range->resync : src->mem_len;
         s->eof = 1;
         return MP_OK;
     }
-    /* A small file needs no 256 KiB window (one read returns it all, the
+    s->win_off = range->resync;
+    /* A small input needs no 256 KiB window (one read returns it all, the
      * second returns 0); buffers come from the cache (alloc.h). */
     s->cap = MP__SEQ_READ;
-    if (src->size >= 0 && (uint64_t)src->size + 1 < s->cap)
-        s->cap = src->size + 1 < 4096 ? 4096 : (size_t)src->size + 1;
+    if (range->size_hint >= 0 && (uint64_t)range->size_hint + 1 < s->cap)
+        s->cap = range->size_hint + 1 < 4096 ? 4096 : (size_t)range->size_hint + 1;
     s->buf = mp__buf_get(s->cap);
     if (!s->buf) {
         mp__arena_free(&s->arena);
@@ -86,6 +91,8 @@ int mp__seq_next(mp__seq *s, const mp_record **rec)
     int rc;
     for (;;) {
         size_t avail = s->end - s->start;
+        if (s->range.until && s->win_off + s->start >= s->range.until)
+            return mp__consumer_end(s->con, MP_EOF, 0, 0); /* the range is read */
         if (avail == 0) {
             if (s->eof)
                 return mp__consumer_end(s->con, s->io_status ? s->io_status : MP_EOF, s->io_errno,
@@ -102,6 +109,10 @@ int mp__seq_next(mp__seq *s, const mp_record **rec)
                 return mp__consumer_end(s->con, rc, 0, s->win_off + s->end);
             continue;
         }
+        if (s->win_off + s->start < s->range.from) {
+            s->start += f.len; /* before the range: framed only to find its first unit */
+            continue;
+        }
         mp__item *it = &s->item;
         memset(it, 0, sizeof *it);
         it->data = s->win + s->start;
@@ -113,8 +124,12 @@ int mp__seq_next(mp__seq *s, const mp_record **rec)
         s->start += f.len;
         if (it->type == MP_ITEM_RECORD) {
             mp__arena_reset(&s->arena);
-            if ((rc = mp__marc_parse_item(s->fmt, it, &s->arena)) < 0)
-                return mp__consumer_end(s->con, rc, 0, it->offset);
+            if ((rc = mp__marc_parse_item(s->fmt, it, &s->arena)) < 0) {
+                /* As in the pipeline: this record's error item, not the end. */
+                mp__arena_reset(&s->arena);
+                it->result = NULL;
+                it->status = rc;
+            }
         }
         int d = mp__consumer_item(s->con, it, rec, &rc);
         if (d == 1)

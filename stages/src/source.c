@@ -25,26 +25,10 @@ static int mp__errno_code(int e)
     }
 }
 
-/* What fstat says about a descriptor: regular file and bytes left from
- * `at` (the file offset; -1: ask the descriptor). */
-static void mp__src_probe(mp__src *s, const struct stat *st, off_t at)
-{
-    s->regular = 0;
-    s->size = -1;
-    if (!S_ISREG(st->st_mode))
-        return;
-    s->regular = 1;
-    if (at < 0)
-        at = lseek(s->fd, 0, SEEK_CUR);
-    if (at >= 0 && st->st_size >= at)
-        s->size = (int64_t)(st->st_size - at);
-}
-
 int mp__src_path(mp__src *s, const char *path)
 {
     memset(s, 0, sizeof *s);
     s->fd = -1;
-    s->size = -1;
     if (!path)
         return MP_EINVAL;
     int fd;
@@ -54,18 +38,17 @@ int mp__src_path(mp__src *s, const char *path)
     if (fd < 0)
         return mp__errno_code(errno);
     struct stat st;
-    int have_st = fstat(fd, &st) == 0;
-    if (have_st && S_ISDIR(st.st_mode)) {
+    int fs = fstat(fd, &st);
+    if (fs == 0 && S_ISDIR(st.st_mode)) {
         close(fd);
         return MP_EINVAL;
     }
+    s->poll = fs != 0 || !S_ISREG(st.st_mode);
 #ifdef POSIX_FADV_SEQUENTIAL
     (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 #endif
     s->kind = MP__SRC_PATH;
     s->fd = fd;
-    if (have_st)
-        mp__src_probe(s, &st, 0); /* just opened: at offset 0 */
     return MP_OK;
 }
 
@@ -73,14 +56,12 @@ int mp__src_fd(mp__src *s, int fd)
 {
     memset(s, 0, sizeof *s);
     s->fd = -1;
-    s->size = -1;
     if (fd < 0)
         return MP_EINVAL;
+    struct stat st;
     s->kind = MP__SRC_FD;
     s->fd = fd;
-    struct stat st;
-    if (fstat(fd, &st) == 0)
-        mp__src_probe(s, &st, -1);
+    s->poll = fstat(fd, &st) != 0 || !S_ISREG(st.st_mode);
     return MP_OK;
 }
 
@@ -93,7 +74,6 @@ int mp__src_mem(mp__src *s, const void *data, size_t len)
     s->kind = MP__SRC_MEM;
     s->mem = data;
     s->mem_len = len;
-    s->size = (int64_t)len;
     return MP_OK;
 }
 
@@ -101,7 +81,6 @@ int mp__src_cb(mp__src *s, mp_read_fn fn, void *user)
 {
     memset(s, 0, sizeof *s);
     s->fd = -1;
-    s->size = -1;
     if (!fn)
         return MP_EINVAL;
     s->kind = MP__SRC_CB;
@@ -136,9 +115,9 @@ ssize_t mp__src_read(mp__src *s, unsigned char *buf, size_t cap, int *sys_errno,
         break;
     }
     for (;;) {
-        if (pipe && mp__pipe_cancelled(pipe))
+        if (pipe && mp__pipe_input_stopped(pipe))
             return MP_ECANCELED;
-        if (pipe && s->kind == MP__SRC_FD) {
+        if (pipe && s->poll) {
             /* Slices of 50 ms so a cancel is seen while a pipe is quiet. */
             struct pollfd pfd = {s->fd, POLLIN, 0};
             int pr = poll(&pfd, 1, 50);
@@ -168,7 +147,8 @@ ssize_t mp__src_read(mp__src *s, unsigned char *buf, size_t cap, int *sys_errno,
 
 int mp__src_never_blocks(const mp__src *s)
 {
-    return s->kind == MP__SRC_MEM || s->regular;
+    return s->kind == MP__SRC_MEM ||
+           ((s->kind == MP__SRC_PATH || s->kind == MP__SRC_FD) && !s->poll);
 }
 
 int mp__src_can_map(const mp__src *s)
@@ -185,6 +165,60 @@ ssize_t mp__src_map(mp__src *s, size_t cap, const unsigned char **data, int *sys
     *data = s->mem + s->mem_pos;
     s->mem_pos += n;
     return (ssize_t)n;
+}
+
+int mp__src_size(mp__src *s, uint64_t *size)
+{
+    struct stat st;
+    switch (s->kind) {
+    case MP__SRC_MEM:
+        *size = s->mem_len;
+        return 1;
+    case MP__SRC_PATH:
+    case MP__SRC_FD:
+        if (fstat(s->fd, &st) != 0 || !S_ISREG(st.st_mode))
+            return 0;
+        if (s->kind == MP__SRC_FD) {
+            off_t cur = lseek(s->fd, 0, SEEK_CUR);
+            if (cur < 0)
+                return 0;
+            s->base = (uint64_t)cur;
+        }
+        *size = (uint64_t)st.st_size > s->base ? (uint64_t)st.st_size - s->base : 0;
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+ssize_t mp__src_pread(mp__src *s, void *buf, size_t n, uint64_t off, int *sys_errno)
+{
+    *sys_errno = 0;
+    if (s->kind == MP__SRC_MEM) {
+        if (off >= s->mem_len)
+            return 0;
+        size_t k = s->mem_len - (size_t)off < n ? s->mem_len - (size_t)off : n;
+        memcpy(buf, s->mem + off, k);
+        return (ssize_t)k;
+    }
+    for (;;) {
+        ssize_t k = pread(s->fd, buf, n, (off_t)(s->base + off));
+        if (k >= 0)
+            return k;
+        if (errno != EINTR) {
+            *sys_errno = errno;
+            return MP_EIO;
+        }
+    }
+}
+
+int mp__src_seek(mp__src *s, uint64_t off)
+{
+    if (s->kind == MP__SRC_MEM) {
+        s->mem_pos = off < s->mem_len ? (size_t)off : s->mem_len;
+        return MP_OK;
+    }
+    return lseek(s->fd, (off_t)(s->base + off), SEEK_SET) < 0 ? MP_EIO : MP_OK;
 }
 
 void mp__src_close(mp__src *s)

@@ -19,12 +19,13 @@ enum mp__src_kind { MP__SRC_PATH = 0, MP__SRC_FD = 1, MP__SRC_MEM = 2, MP__SRC_C
 typedef struct mp__src {
     int kind;                 /* enum mp__src_kind */
     int fd;                   /* PATH (owned) and FD (borrowed) */
+    int poll;                 /* PATH, FD: not a regular file (a pipe, FIFO, socket,
+                               * tty): a read may block, so it is polled in slices */
     const unsigned char *mem; /* MEM: the caller's buffer (borrowed) */
     size_t mem_len, mem_pos;  /* MEM: size and read position */
     mp_read_fn fn;            /* CB */
     void *user;               /* CB */
-    int regular;              /* PATH/FD on a regular file: a read never waits for data */
-    int64_t size; /* bytes left to read when known at open (regular file, MEM), else -1 */
+    uint64_t base;            /* FD: the descriptor's position at open (stream offset 0) */
 } mp__src;
 
 /* Opens a path (MP_ENOENT, MP_EACCES, MP_EIO, MP_EINVAL). */
@@ -35,9 +36,10 @@ int mp__src_cb(mp__src *s, mp_read_fn fn, void *user);
 
 /*
  * Reads up to cap bytes: > 0, 0 at the end, or a negative MP_E* code with
- * *sys_errno. EINTR is retried. With a pipe, descriptors are polled in
- * slices of at most 50 ms and MP_ECANCELED is returned once the pipe is
- * cancelled; with pipe == NULL reads block.
+ * *sys_errno. EINTR is retried. With a pipe, descriptors that are not
+ * regular files (whether given as _fd or opened from a path: a FIFO,
+ * /dev/stdin) are polled in slices of at most 50 ms and MP_ECANCELED is
+ * returned once the pipe is cancelled; with pipe == NULL reads block.
  */
 ssize_t mp__src_read(mp__src *s, unsigned char *buf, size_t cap, int *sys_errno,
                      const mp__pipe *pipe);
@@ -53,6 +55,21 @@ ssize_t mp__src_read(mp__src *s, unsigned char *buf, size_t cap, int *sys_errno,
  */
 int mp__src_can_map(const mp__src *s);
 ssize_t mp__src_map(mp__src *s, size_t cap, const unsigned char **data, int *sys_errno);
+
+/*
+ * Random access, for byte ranges (stream offsets: from the source's start;
+ * a descriptor's stream starts at its position when the reader opened it).
+ * mp__src_size: 1 and *size when the source can be read at any offset
+ * (memory; a path or descriptor of a regular file), else 0 (pipes,
+ * sockets, callbacks: a range is then found by reading from the start).
+ * mp__src_pread: up to n bytes at stream offset off into buf (> 0), 0 past
+ * the end, or MP_EIO with *sys_errno; the read position does not move.
+ * mp__src_seek: the next read starts at stream offset off (MP_OK or
+ * MP_EIO). Only on sources for which mp__src_size said 1, before reading.
+ */
+int mp__src_size(mp__src *s, uint64_t *size);
+ssize_t mp__src_pread(mp__src *s, void *buf, size_t n, uint64_t off, int *sys_errno);
+int mp__src_seek(mp__src *s, uint64_t off);
 
 /* 1 when a read never waits for data to arrive (memory, regular files):
  * any thread may then read, also the consumer thread with a deadline. */

@@ -317,6 +317,157 @@ def t_corpus_smoke():
     check(obj["files"] == len(files) and obj["records"] > 4000, "corpus stats", obj)
 
 
+# ---- reliability (issue #16, item 9) -----------------------------------------------
+
+def t_reliability():
+    with tempfile.TemporaryDirectory() as tmp:
+        clean = clean_file(tmp)
+        # --max-record-size: what the help says is what the library takes.
+        for bad in ("24", "63", "4G", "4294967296"):
+            rc, out, err = run(["count", "--max-record-size", bad, clean])
+            check(rc == 2 and "64 to 4294967295" in err and clean not in err,
+                  "--max-record-size %s: a usage error naming the range, not the file" % bad,
+                  rc, err)
+        for good in ("64", "4294967295", "99999"):
+            rc, out, err = run(["count", "--quiet", "--max-record-size", good, clean])
+            check(rc in (0, 1) and out.strip().isdigit(), "--max-record-size %s accepted" % good,
+                  rc, out, err)
+        rc, out, err = run(["--help"])
+        check(b"4294967295" in out, "--help states the range", out[-2000:])
+        # --max-errors N: N items reported and counted, no SKIPPED kind without --policy skip.
+        recs = marcfile.read(SAMPLE)
+        damaged = os.path.join(tmp, "damaged.mrc")
+        with open(damaged, "wb") as f:
+            for r in recs[:30]:
+                f.write(b"junk\x1d" + r.raw)  # 30 JUNK items between good records
+        for n in (1, 2, 7):
+            rc, out, err = run(["stats", "--json", "--max-errors", str(n), damaged])
+            obj = json.loads(out)
+            check(rc == 1 and obj["errors"] == n and obj["stopped"],
+                  "--max-errors %d: %d errors counted, run stopped" % (n, n), obj, err)
+            check(set(obj["errors_by_kind"]) == {"JUNK"} and obj["errors_by_kind"]["JUNK"] == n,
+                  "--max-errors %d: only the reported kind, no SKIPPED" % n, obj)
+            check(err.count("JUNK") == n and "error cap reached" in err,
+                  "--max-errors %d: %d items on stderr, then the cap" % (n, n), err)
+        rc, out, err = run(["stats", "--json", "--policy", "skip", "--max-errors", "3", damaged])
+        obj = json.loads(out)
+        check(obj["errors"] == 3 and obj["errors_by_kind"].get("SKIPPED") == 3,
+              "--policy skip --max-errors 3: 3 skipped and counted", obj)
+        # A directory and an I/O error: one clear message each.
+        rc, out, err = run(["count", tmp])
+        check(rc == 2 and "is a directory" in err, "a directory says so", rc, err)
+        d = os.open(tmp, os.O_RDONLY)  # standard input is a directory: read() fails, EISDIR
+        try:
+            rc, out, err = run(["count", "-"], stdin=d)
+        finally:
+            os.close(d)
+        check(rc == 2 and err.count("input/output error") == 1 and "offset 0" in err,
+              "an I/O failure is reported once, with its offset", rc, err)
+    # dump into a full device stops reading at once instead of draining its input.
+    if not os.path.exists("/dev/full"):
+        skip("no /dev/full")
+    data = b"".join(r.raw for r in marcfile.read(SAMPLE) if not r.damaged)
+    total = 0
+    with open("/dev/full", "wb") as full:
+        p = subprocess.Popen([CLI, "dump", "-"], stdin=subprocess.PIPE, stdout=full,
+                             stderr=subprocess.PIPE)
+        try:
+            while total < 64 * 1024 * 1024:
+                p.stdin.write(data)
+                total += len(data)
+        except BrokenPipeError:
+            pass
+        try:
+            p.stdin.close()
+        except BrokenPipeError:
+            pass
+        err = p.stderr.read().decode("utf-8", "replace")
+        rc = p.wait(timeout=TIMEOUT)
+    check(rc == 2 and "cannot write" in err and "No space left" in err,
+          "dump > /dev/full: exit 2, says why", rc, err)
+    check(total < 32 * 1024 * 1024,
+          "dump > /dev/full stopped reading early (%d bytes taken of 64 MiB)" % total, err)
+
+# ---- byte ranges: split and --range ---------------------------------------------
+
+def ranges_sum_to_whole(path, plan_args, extra=()):
+    """count --range over every range of `split` adds up to the whole count:
+    records, errors by kind and bytes."""
+    rc, out, err = run(["split"] + plan_args + [path])
+    check(rc == 0, "split %s exits 0" % path, rc, err)
+    plan = json.loads(out)
+    size = os.path.getsize(path)
+    check(plan["file"] == path and plan["size"] == size, "split names file and size", plan)
+    rs = plan["ranges"]
+    check(rs[0]["start"] == 0 and rs[-1]["end"] == size and
+          all(a["end"] == b["start"] for a, b in zip(rs, rs[1:])),
+          "the ranges partition the file", rs)
+    _, out, _ = run(["count", "--json", "--quiet"] + list(extra) + [path])
+    whole = json.loads(out)
+    records, errors, nbytes, kinds = 0, 0, 0, {}
+    for r in rs:
+        _, out, err = run(["count", "--json", "--quiet", "--range",
+                           "%d:%d" % (r["start"], r["end"])] + list(extra) + [path])
+        part = json.loads(out)
+        records += part["records"]
+        errors += part["errors"]
+        nbytes += part["bytes"]
+        for k, v in part["errors_by_kind"].items():
+            kinds[k] = kinds.get(k, 0) + v
+    check((records, errors, nbytes, kinds) ==
+          (whole["records"], whole["errors"], whole["bytes"], whole["errors_by_kind"]),
+          "%s: the ranges' counts sum to the whole count" % path,
+          (records, errors, nbytes, kinds), whole)
+    return len(rs)
+
+
+def t_split_range():
+    n = ranges_sum_to_whole(SAMPLE, ["--parts", "4"])
+    check(n == 4, "4 parts of the sample", n)
+    ranges_sum_to_whole(SAMPLE, ["--parts", "7"], ["--sequential"])
+    ranges_sum_to_whole(SAMPLE, ["--target-size", "10K"])
+    # Each planned range after the first starts on a record of the whole read.
+    rc, out, err = run(["split", "--parts", "5", SAMPLE])
+    starts = {r.offset for r in marcfile.read(SAMPLE)}
+    for r in json.loads(out)["ranges"]:
+        check(r["start"] in starts, "range starts on a record", r)
+    # Arbitrary cuts compose too (inside records): 3 ranges by hand.
+    size = os.path.getsize(SAMPLE)
+    total = 0
+    for a, b in ((0, 1000), (1000, size // 2 + 7), (size // 2 + 7, None)):
+        _, out, _ = run(["count", "--range", "%d:%s" % (a, "" if b is None else b), SAMPLE])
+        total += int(out)
+    check(total == good_count(), "hand-made cuts add up", total)
+    # Two files: one JSON line each; stdin from a file works, a pipe does not.
+    rc, out, err = run(["split", "--parts", "2", SAMPLE, SAMPLE])
+    check(rc == 0 and len(out.splitlines()) == 2, "one line per file", out)
+    with open(SAMPLE, "rb") as f:
+        rc, out, err = run(["split", "--parts", "2", "-"], stdin=f)
+    check(rc == 0 and json.loads(out)["size"] == size, "split - on a file", rc, err)
+    p = subprocess.run(["sh", "-c", 'cat "$1" | "$2" split -', "sh", SAMPLE, CLI],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=TIMEOUT)
+    check(p.returncode == 2 and b"pipes cannot be split" in p.stderr, "split of a pipe", p)
+    p = subprocess.run(["sh", "-c", 'cat "$1" | "$2" count --range 5000: -', "sh", SAMPLE, CLI],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=TIMEOUT)
+    _, out, _ = run(["count", "--range", "5000:", SAMPLE])
+    check(p.stdout == out, "--range on a pipe = on the file", p.stdout, out)
+    for bad in (["count", "--range", "12", SAMPLE], ["count", "--range", "9:3", SAMPLE],
+                ["count", "--range", "x:", SAMPLE], ["split", "--parts", "0", SAMPLE],
+                ["split", "--parts", "2", "--target-size", "1M", SAMPLE]):
+        rc, out, err = run(bad)
+        check(rc == 2 and "--help" in err, "usage error: %s" % bad, rc, err)
+
+
+def t_split_range_corpus():
+    corpus = os.environ.get("MARCPIPE_CORPUS", os.path.join(ROOT, "..", "shared", "data"))
+    if not os.path.isdir(corpus):
+        skip("corpus %s not found (set MARCPIPE_CORPUS)" % corpus)
+    for d, _, names in os.walk(corpus):
+        for n in sorted(names):
+            if n.endswith((".mrc", ".marc", ".dat", ".usmarc")):
+                ranges_sum_to_whole(os.path.join(d, n), ["--parts", "5"])
+
+
 # ---- progress bar ---------------------------------------------------------------
 
 def big_input(tmp):

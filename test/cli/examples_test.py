@@ -102,6 +102,32 @@ def t_pipe_read(binary, sample):
     check(rc == 2, "a writer that cannot read its file fails the run", rc, out, err)
 
 
+def t_edit_write(binary, sample):
+    import xml.etree.ElementTree as ET
+    good = good_records(sample)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "out.mrc")
+        rc, _, err = run([binary, sample, out])
+        check(rc == 1 and "left out:" in err, "the damaged record is left out, exit 1", rc, err)
+        recs = marcfile.read(out)
+        check(len(recs) == len(good), "every good record written", len(recs), len(good))
+        for i, (want, got) in enumerate(zip(good, recs)):
+            check(not got.damaged and got.leader[9] == "a", "well-formed UTF-8 record", got.leader)
+            kept = [f for f in want.fields if not f[0].startswith("9")]
+            check(got.fields[:-1] == kept or want.leader[9] != "a",
+                  "fields kept, 9XX removed (record %d)" % i, got.fields[:3], kept[:3])
+            check(got.fields[-1][:3] == ("999", " ", " ") and got.fields[-1][3][0] == ("a", "checked"),
+                  "999 added", got.fields[-1])
+        check(recs[0].fields[-1][3][1] == ("b", "0"), "999 $b is the ordinal", recs[0].fields[-1])
+        x = os.path.join(tmp, "out.xml")
+        rc, _, err = run([binary, "-x", sample, x])
+        root = ET.parse(x).getroot()
+        check(rc == 1 and root.tag.endswith("collection") and len(root) == len(good),
+              "-x: one MARCXML collection", rc, len(root))
+        rc, _, err = run([binary, sample, os.path.join(tmp, "no", "such", "dir")])
+        check(rc == 2, "an output that cannot be opened: exit 2", rc, err)
+
+
 def service_answers(text):
     ans = {}
     for line in text.splitlines():
@@ -175,6 +201,22 @@ def t_service(binary, sample):
             if srv.poll() is None:
                 srv.kill()
                 srv.wait()
+
+
+def t_split_threads(binary, sample):
+    """The ranges of a split, read by one thread each, add up to the whole file."""
+    n = len(good_records(sample))
+    damaged = len(marcfile.read(sample)) - n
+    for parts in ("1", "3", "8", "1000"):
+        rc, out, err = run([binary, sample, parts])
+        check(rc == 0, "split_threads exits 0 (%s parts)" % parts, rc, err)
+        words = out.split()
+        check(words[0] == "ranges" and 1 <= int(words[1]) <= int(parts),
+              "at most %s ranges" % parts, out)
+        check(words[2:] == ["records", str(n), "errors", str(damaged)],
+              "%s parts: the sums are the whole file's" % parts, out)
+    rc, out, err = run([binary, "/nonexistent.mrc"])
+    check(rc == 2 and "nonexistent" in err, "a missing file exits 2", rc, err)
 
 
 def main():

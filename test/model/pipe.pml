@@ -262,9 +262,10 @@ inline give_token(tok, marked, cons) {
 
 /* mp__work. cons = 1: the consumer (no credit; the parsed chunk comes back
  * in mine for its window); cons = 0: a worker (the parsed chunk goes to
- * PARSED under the credit). Tokens: relaxed pre-check + exchange, one
- * atomic step here; the bounded spin for the scanner token only adds
- * chances and is not modelled. Parsing itself is a no-op. */
+ * PARSED under the credit). No read while a scanned chunk waits on SCANNED
+ * (a read may block: the waiting chunk is parsed first). The bounded spin
+ * for the scanner token only adds chances and is not modelled. Parsing
+ * itself is a no-op. */
 inline work(prog, cons, mine, produce) {
     bit cr, tk, rd;
     mine = NONE;
@@ -279,7 +280,7 @@ inline work(prog, cons, mine, produce) {
     if
     :: mine == NONE ->
         if
-        :: produce ->
+        :: produce && len(SCANNED) == 0 ->   /* never read while a scanned chunk waits */
             take_token(prod_tok, tk);
             if :: tk -> produce_one(prog, rd); give_token(prod_tok, tk, cons) :: else fi
         :: else

@@ -291,3 +291,36 @@ long mf_seq_diff(const mf_seq *a, const mf_seq *b)
         return (long)n;
     return -1;
 }
+
+size_t mf_overlap_record(mf_buf *b, size_t nentries, size_t field_len, const char *leader)
+{
+    const char *ld = leader ? leader : "nam a22 a 4500";
+    if (field_len < 4 || field_len > 9999)
+        abort();
+    size_t base = 24 + 12 * nentries + 1;
+    size_t total = base + field_len + 1;
+    size_t off = b->len;
+    mf_reserve(b, total + 1);
+    unsigned char *r = b->p + off;
+    mf_digits(r, total > 99999 ? 99999 : total, 5);
+    memcpy(r + 5, ld, 7);
+    mf_digits(r + 12, base, 5);
+    memcpy(r + 17, ld + 7, 7);
+    for (size_t i = 0; i < nentries; i++) {
+        unsigned char *e = r + 24 + 12 * i;
+        memcpy(e, "245", 3);
+        mf_digits(e + 3, field_len, 4);
+        mf_digits(e + 7, 0, 5);
+    }
+    r[base - 1] = 0x1E;
+    /* "10" then "$a" subfields of one letter: as many subfields as bytes allow. */
+    unsigned char *d = r + base;
+    d[0] = '1';
+    d[1] = '0';
+    for (size_t j = 2; j + 1 < field_len; j++)
+        d[j] = (j % 3 == 2) ? 0x1F : (unsigned char)((j % 3 == 0) ? 'a' : 'x');
+    d[field_len - 1] = 0x1E;
+    r[total - 1] = 0x1D;
+    b->len += total;
+    return off;
+}

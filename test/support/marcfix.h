@@ -45,6 +45,14 @@ void mf_sample(mf_buf *b, unsigned n, unsigned seed, size_t *offs);
 /* Appends one valid record of about `target` bytes (fields of <= 9000 bytes). */
 size_t mf_big_record(mf_buf *b, size_t target, unsigned seed);
 
+/*
+ * Appends a hostile but well-framed record: `nentries` directory entries
+ * (tag 245) that all point at the same data field of `field_len` (4..9999)
+ * bytes, packed with one-letter subfields. Its leader length is right (or
+ * 99999 past that). `leader` as for mf_record. Returns its offset.
+ */
+size_t mf_overlap_record(mf_buf *b, size_t nentries, size_t field_len, const char *leader);
+
 /* Overwrites the 5-digit leader length of the record at `off`. */
 void mf_set_length(mf_buf *b, size_t off, const char *five);
 

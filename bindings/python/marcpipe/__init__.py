@@ -1,4 +1,4 @@
-"""marcpipe: a fast, pymarc-compatible MARC 21 reader on a multi-threaded C pipeline.
+"""marcpipe: a fast, pymarc-compatible MARC 21 reader and writer on a multi-threaded C pipeline.
 
     import marcpipe
     with marcpipe.MARCReader("books.mrc") as reader:
@@ -8,16 +8,32 @@
                 continue
             print(record.title)
 
-Switching from pymarc: ``from marcpipe import MARCReader``.
+Switching from pymarc: ``from marcpipe import MARCReader`` (and MARCWriter,
+XMLWriter, JSONWriter, TextWriter, record_to_xml: pymarc's writers, in C).
+
+Parallel and distributed reading: ``marcpipe.splits(path, parts=8)`` plans
+byte ranges that readers (``MARCReader(split)``) read independently;
+records pickle compactly; ``marcpipe.dask.read_marc`` (an optional module:
+importing marcpipe does not import Dask) reads files as a ``dask.bag``.
 """
 
 from . import _compat, _marcpipe
-from . import exceptions
+from . import exceptions, field, htmlutils, leader, reader, record, writer
 from .exceptions import *  # noqa: F401,F403
 from .field import END_OF_FIELD, SUBFIELD_INDICATOR, Field, Indicators, RawField, Subfield
 from .leader import Leader
 from .reader import MARCReader, Pool, map_records
 from .record import END_OF_RECORD, Record, _title_slow, map_marc8_record
+from .split import Split, parse_bytes, splits
+from .writer import (
+    JSONWriter,
+    MARCWriter,
+    TextWriter,
+    Writer,
+    XMLWriter,
+    record_to_xml,
+    record_to_xml_node,
+)
 
 __version__ = "0.1.0"
 LIB_VERSION = _marcpipe.LIB_VERSION
@@ -44,7 +60,24 @@ __all__ = [
     "Leader",
     "map_records",
     "map_marc8_record",
+    "splits",
+    "Split",
+    "parse_bytes",
+    "Writer",
+    "MARCWriter",
+    "XMLWriter",
+    "JSONWriter",
+    "TextWriter",
+    "record_to_xml",
+    "record_to_xml_node",
+    # pymarc's submodules, also as attributes of the package (pymarc.reader.MARCReader)
     "exceptions",
+    "field",
+    "htmlutils",
+    "leader",
+    "reader",
+    "record",
+    "writer",
     "END_OF_FIELD",
     "END_OF_RECORD",
     "SUBFIELD_INDICATOR",

@@ -32,6 +32,7 @@ from .exceptions import (
     RecordDirectoryInvalid,
     RecordLeaderInvalid,
     RecordLengthInvalid,
+    RecordMemoryError,
     RecordTooBig,
     RecordUnicodeDecodeError,
     RecordValueError,
@@ -63,6 +64,7 @@ KIND_CLASS = {
     "MARC8": Marc8DecodeError,
     "IO": FatalReaderError,
     "FILTER": FilterError,
+    "MEMORY": RecordMemoryError,
 }
 
 # Kinds found while parsing a framed record: pymarc's checks on the raw bytes

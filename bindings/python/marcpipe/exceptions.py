@@ -45,6 +45,8 @@ __all__ = [
     "RecordUnicodeDecodeError",
     "RecordValueError",
     "FilterError",
+    "RecordMemoryError",
+    "RecordTooLarge",
 ]
 
 
@@ -189,6 +191,15 @@ class FilterError(_Positioned, PymarcException):
     _text = "Record function failed"
 
 
+class RecordMemoryError(_Positioned, PymarcException):
+    """A record could not be indexed for lack of memory (marcpipe).
+
+    Only that record is lost: the reader goes on with the next one.
+    """
+
+    _text = "Not enough memory to index the record"
+
+
 class RecordUnicodeDecodeError(_Positioned, PymarcException, UnicodeDecodeError):
     """Invalid UTF-8 in a record (pymarc raises UnicodeDecodeError here).
 
@@ -224,3 +235,11 @@ class MissingLinkedFields(PymarcException):
     def __str__(self) -> str:
         return self.field.tag + " field includes a subfield 6 but no linked fields could be found."
 
+
+class RecordTooLarge(PymarcException, ValueError):
+    """A record the output format cannot hold (marcpipe).
+
+    ISO 2709 (``as_marc()``, ``MARCWriter``) holds at most 99,999 bytes per
+    record and 9,999 per field; pymarc writes such a record with a length
+    that no reader can follow, marcpipe refuses it (nothing is written).
+    """

@@ -68,6 +68,19 @@ class Field:
             else:
                 self.indicators = indicators  # type: ignore[assignment]
 
+    def __reduce__(self) -> Any:
+        """Pickle/copy support, compact: tag, indicators and the subfields as
+        one flat tuple (code, value, code, value, ...) - no dict per field."""
+        subs: Any = self.subfields
+        if all(isinstance(s, tuple) and len(s) == 2 for s in subs):
+            subs = tuple(x for s in subs for x in s)
+        ind = self._indicators
+        return (
+            _restore_field,
+            (type(self), self.tag, None if ind is None else tuple(ind), subs, self.data,
+             self.control_field),
+        )
+
     @classmethod
     def _fast(cls, tag, indicators, subfields, data, raw):
         """Built by the C reader: no normalisation, no checks."""
@@ -241,6 +254,22 @@ class Field:
     @indicator2.setter
     def indicator2(self, value: str) -> None:
         self._indicators = self._indicators._replace(second=value)  # type: ignore[union-attr]
+
+
+def _restore_field(cls, tag, indicators, subfields, data, control_field):
+    """Unpickle / copy: the field :meth:`Field.__reduce__` described, as it was
+    (no normalisation of the tag, as for fields built by the reader)."""
+    f = object.__new__(cls)
+    f.tag = tag
+    f.data = data
+    f.control_field = control_field
+    f._indicators = None if indicators is None else Indicators(*indicators)
+    if isinstance(subfields, tuple):
+        it = iter(subfields)
+        f.subfields = [Subfield(c, v) for c, v in zip(it, it)]
+    else:
+        f.subfields = subfields
+    return f
 
 
 class RawField(Field):

@@ -71,6 +71,10 @@ class Leader:
     def __str__(self) -> str:
         return self.leader
 
+    def __reduce__(self):
+        """Pickle/copy support: the 24 characters."""
+        return (type(self), (self.leader,))
+
     def __repr__(self) -> str:
         return f"Leader({self.leader!r})"
 

@@ -14,12 +14,21 @@ import re
 from typing import Any, Dict, List, Optional
 
 from . import _marcpipe
-from .exceptions import FieldNotFound, MissingLinkedFields
+from .exceptions import FieldNotFound, MissingLinkedFields, RecordTooLarge
 from .field import END_OF_FIELD, Field, RawField
 from .leader import LEADER_LEN, Leader
 
 END_OF_RECORD = "\x1d"
 isbn_regex = re.compile(r"([0-9\-xX]+)")
+
+# The library's serialisers (marcpipe/write.h) and the flags that make their
+# output pymarc's: json.dumps defaults for as_json, the leader as the record
+# holds it.
+_ISO2709 = _marcpipe.FORMAT_ISO2709
+_JSON = _marcpipe.FORMAT_JSON
+_MRK = _marcpipe.FORMAT_MRK
+_KEEP_LEADER = _marcpipe.WRITE_KEEP_LEADER
+_AS_JSON_FLAGS = _marcpipe.WRITE_JSON_SPACED | _marcpipe.WRITE_ASCII | _KEEP_LEADER
 
 __all__ = ["Record"]
 
@@ -45,10 +54,29 @@ class Record(_marcpipe.RecordBase):
     fields, ``record.leader`` (a :class:`Leader`), properties ``title``,
     ``author``, ``isbn``... ``as_marc()``, ``as_dict()``, ``as_json()``,
     ``str(record)`` (MARCMaker). ``record.offset`` / ``record.ordinal`` give
-    the position in the stream it was read from (None when built by hand).
+    the position in the stream it was read from (None when built by hand;
+    for a byte-range read the offset is the file's, the ordinal counts from
+    the reader's ``first_ordinal``).
+
+    Records pickle and ``copy``/``deepcopy`` compactly: a record as read is
+    its one compact block (leader, field/subfield index and text) in one
+    ``bytes``, with no object per field; fields touched or edited in Python
+    travel as they are (see :meth:`__reduce__`).
     """
 
     __slots__ = ()
+
+    def __reduce__(self) -> Any:
+        """Pickle/copy support: ``(_restore_record, (cls, compact state))``.
+
+        The state is the compact layout as one ``bytes`` object, plus only
+        what Python changed: the field list once it was replaced or
+        materialized (``record.fields``, ``add_field``...), the Field objects
+        already built (edits made through them stick) and the Leader once
+        it was touched. The layout is native binary: a record pickled on a
+        machine of another byte order or ABI is refused (``ValueError``).
+        """
+        return (_restore_record, (type(self), self._state()))
 
     def __init__(
         self,
@@ -99,6 +127,10 @@ class Record(_marcpipe.RecordBase):
         self.fields = list(tmp.fields)
 
     def __str__(self) -> str:
+        """MARCMaker text, as pymarc's: ``=LDR  ...`` and one line per field."""
+        out = self._write(_MRK, _KEEP_LEADER, True)
+        if isinstance(out, str):
+            return out
         lines = [f"=LDR  {self.leader}"]
         lines.extend(str(f) for f in self.fields)
         return "\n".join(lines) + "\n"
@@ -160,17 +192,32 @@ class Record(_marcpipe.RecordBase):
     # -- serialisation -----------------------------------------------------------
 
     def as_marc(self) -> bytes:
-        """The record as ISO 2709 bytes.
+        """The record as ISO 2709 bytes (MARC 21 transmission format).
 
         As pymarc 5.x: when the record was decoded to text (to_unicode), the
         leader's coding scheme (09) is set to 'a' on the record itself and the
-        output is UTF-8.
+        output is UTF-8. Written by the library's serialiser, which also
+        writes leader/10-11 "22" and 20-23 "4500" (what its directory is).
+        Raises :class:`RecordTooLarge` for a record over ISO 2709's limits
+        (99,999 bytes, 9,999 per field), where pymarc writes a broken length.
         """
-        if self.to_unicode:
+        if self.to_unicode and not self._mark_utf8():
             if isinstance(self.leader, Leader):
                 self.leader.coding_scheme = "a"
             else:
                 self.leader = self.leader[0:9] + "a" + self.leader[10:]
+        out = self._write(_ISO2709, 0 if self.to_unicode else _KEEP_LEADER)
+        if isinstance(out, bytes):
+            return out
+        if out == _marcpipe.E_TOOBIG:
+            raise RecordTooLarge(
+                "record over ISO 2709's limits (99999 bytes per record, 9999 per field)"
+            )
+        return self._as_marc_pymarc()
+
+    def _as_marc_pymarc(self) -> bytes:
+        """pymarc's as_marc, for shapes the library's model does not carry
+        (bytes values, odd tags or indicators, separators inside values)."""
         encoding = "utf-8" if self.leader[9] == "a" or self.force_utf8 else "iso8859-1"
         data = []
         directory = []
@@ -197,7 +244,12 @@ class Record(_marcpipe.RecordBase):
     as_marc21 = as_marc
 
     def as_dict(self) -> Dict[str, Any]:
-        """MARC-in-JSON as a dict: {"leader": ..., "fields": [{tag: data | {...}}]}."""
+        """MARC-in-JSON as a dict: {"leader": ..., "fields": [{tag: data | {...}}]}.
+
+        Built in C from the compact record when no Field object was made."""
+        fast = self._as_dict()
+        if fast is not None:
+            return fast
         out: List[Dict[str, Any]] = []
         for f in self.fields:
             if f.control_field:
@@ -211,6 +263,12 @@ class Record(_marcpipe.RecordBase):
         return {"leader": str(self.leader), "fields": out}
 
     def as_json(self, **kwargs: Any) -> str:
+        """``json.dumps(self.as_dict(), **kwargs)``; without arguments the
+        library writes the same string in C."""
+        if not kwargs:
+            out = self._write(_JSON, _AS_JSON_FLAGS, True)
+            if isinstance(out, str):
+                return out
         return json.dumps(self.as_dict(), **kwargs)
 
     # -- pymarc 5.x properties (title is implemented in C) ------------------------
@@ -304,6 +362,11 @@ class Record(_marcpipe.RecordBase):
             if f.tag == "264" and f.indicator2 == "1":
                 return f.get("c")
         return None
+
+
+def _restore_record(cls: type, state: tuple) -> Record:
+    """Unpickle / copy: the record :meth:`Record.__reduce__` described."""
+    return _marcpipe._record_restore(cls, state)
 
 
 def _title_slow(record: Record) -> Optional[str]:

@@ -53,6 +53,20 @@ typedef struct module_state {
     PyObject *leader_cls;     /* Leader(str) */
     PyObject *error_factory;  /* f(kind, code, ordinal, offset, length, cn, tag, sf, raw, ...) */
     PyObject *title_slow;     /* f(record): title when fields were materialized */
+    /* as_dict() from the compact layout (record.c): its keys, interned once,
+     * and the str of every all-digit tag, made on first use. */
+    PyObject *k_leader, *k_fields, *k_ind1, *k_ind2, *k_subfields;
+    PyObject *digit_tags[1000];
+    /* RecordBase._write's output buffer, reused (the GIL serialises its
+     * users); shrunk back when one record made it big. */
+    mp_buf scratch;
+    /* ... and its view arrays, kept between calls; `view_busy` when a call
+     * is using them (a Field property could call back into _write: that
+     * call then allocates its own). */
+    mp_field *view_fields;
+    mp_subfield *view_subs;
+    size_t view_fcap, view_scap;
+    int view_busy;
 } module_state;
 
 extern struct PyModuleDef module_def;
@@ -77,6 +91,10 @@ enum rec_mode {
     REC_CODEC = 2, /* decode with codec (encoding, errors) at access */
 };
 
+/* The record's compact state for pickle/copy (RecordBase._state) and the
+ * record rebuilt from it (_record_restore(cls, state), module.c). */
+PyObject *record_restore(PyTypeObject *cls, PyObject *state);
+
 /* A new record of type `tp` (RecordBase or a subclass) from the borrowed
  * `rec`, copying the layout a worker prepared when there is one. For
  * REC_CODEC, codec_utf8 / codec_file are the (encoding, errors) tuples for
@@ -92,6 +110,8 @@ extern PyType_Spec pool_spec;
 typedef struct {
     PyObject_HEAD
     mp_pool *pool; /* NULL after close() */
+    int opening;   /* readers being opened on it right now (GIL): close() refuses */
+    int closing;   /* close() is destroying it, GIL released (GIL): opens refuse */
 } PoolObject;
 
 /* ------------------------------------------------------------------------ */
@@ -112,6 +132,8 @@ typedef struct reader_args {
     int ordered;               /* 0: records in completion order */
     int policy;                /* mp_policy */
     mp_reader_mode mode;       /* MP_MODE_AUTO: the library's choice */
+    unsigned long long range_start, range_end; /* byte range; 0, 0: the whole input */
+    unsigned long long first_ordinal;          /* ordinal of the range's first unit */
 } reader_args;
 
 #define READER_ARGS_INIT                                                                           \
@@ -142,6 +164,9 @@ static inline enum rec_mode rec_mode_for(const reader_args *a)
 PyObject *error_item_to_py(module_state *st, const mp_error_info *e, const mp_record *rec,
                            int to_unicode, int force_utf8, const char *utf8_handling,
                            PyObject **raw);
+
+/* _at_exit(): called by the package's atexit hook (module function). */
+PyObject *reader_at_exit(PyObject *m, PyObject *unused);
 
 /* Raises the Python exception for an mp_reader_open_* failure `rc`
  * (`path`: the path object for OSError's filename, or NULL). Returns -1. */

@@ -1,9 +1,11 @@
 /*
  * module.c - the marcpipe._marcpipe module: state, multi-phase init and the
- * module functions (_register, _scan, _decode, _error_kinds).
+ * module functions (_register, _scan, _decode, _error_kinds, _record_restore,
+ * _split_plan, _at_exit).
  */
 #include "binding.h"
 
+#include <limits.h>
 #include <string.h>
 
 module_state *state_of_type(PyTypeObject *tp)
@@ -194,6 +196,93 @@ out:
     return res;
 }
 
+/* _record_restore(cls, state): the record _state() described (pickle, copy). */
+static PyObject *mod_record_restore(PyObject *m, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2 || !PyType_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "_record_restore(cls, state)");
+        return NULL;
+    }
+    return record_restore((PyTypeObject *)args[0], args[1]);
+}
+
+/*
+ * _split_plan(source, parts=0, target_bytes=0, search_limit=0)
+ * source: a str/PathLike path, an int descriptor of a regular file, or a
+ * bytes-like object. Returns (input_size, [(start, end), ...]): the plan of
+ * mp_split_plan_* (marcpipe/split.h). Raises ValueError for a source that
+ * cannot be split (a pipe) or bad options, OSError for a missing file.
+ */
+static PyObject *mod_split_plan(PyObject *m, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"source", "parts", "target_bytes", "search_limit", NULL};
+    PyObject *source, *pathb = NULL, *res = NULL, *list = NULL;
+    unsigned int parts = 0;
+    unsigned long long target = 0, limit = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|IKK:_split_plan", kwlist, &source, &parts,
+                                     &target, &limit))
+        return NULL;
+    mp_split_options so = MP_SPLIT_OPTIONS_INIT;
+    so.parts = parts;
+    so.target_bytes = target;
+    so.search_limit = limit;
+    mp_split_plan *plan = NULL;
+    int rc;
+    if (PyLong_Check(source)) {
+        long v = PyLong_AsLong(source);
+        if (v == -1 && PyErr_Occurred())
+            return NULL;
+        if (v < 0 || v > INT_MAX) {
+            PyErr_SetString(PyExc_ValueError, "_split_plan: bad file descriptor");
+            return NULL;
+        }
+        int fd = (int)v;
+        Py_BEGIN_ALLOW_THREADS
+        rc = mp_split_plan_fd(&plan, fd, &so);
+        Py_END_ALLOW_THREADS
+    } else if (PyUnicode_Check(source) || PyObject_HasAttrString(source, "__fspath__")) {
+        if (!PyUnicode_FSConverter(source, &pathb))
+            return NULL;
+        const char *p = PyBytes_AS_STRING(pathb);
+        Py_BEGIN_ALLOW_THREADS
+        rc = mp_split_plan_path(&plan, p, &so);
+        Py_END_ALLOW_THREADS
+    } else {
+        Py_buffer view;
+        if (PyObject_GetBuffer(source, &view, PyBUF_SIMPLE) < 0)
+            return NULL;
+        Py_BEGIN_ALLOW_THREADS
+        rc = mp_split_plan_mem(&plan, view.buf, (size_t)view.len, &so);
+        Py_END_ALLOW_THREADS
+        PyBuffer_Release(&view);
+    }
+    if (rc != MP_OK) {
+        if (rc == MP_EINVAL)
+            PyErr_SetString(PyExc_ValueError,
+                            "marcpipe: cannot plan splits (a regular file or memory is needed, "
+                            "and parts and target_bytes exclude each other)");
+        else
+            raise_open_error(rc, pathb ? source : NULL);
+        goto out;
+    }
+    list = PyList_New((Py_ssize_t)plan->count);
+    for (size_t i = 0; list && i < plan->count; i++) {
+        PyObject *t = Py_BuildValue("(KK)", (unsigned long long)plan->ranges[i].start,
+                                    (unsigned long long)plan->ranges[i].end);
+        if (!t) {
+            Py_CLEAR(list);
+            break;
+        }
+        PyList_SET_ITEM(list, (Py_ssize_t)i, t);
+    }
+    if (list)
+        res = Py_BuildValue("(KN)", (unsigned long long)plan->input_size, list);
+out:
+    mp_split_plan_free(plan);
+    Py_XDECREF(pathb);
+    return res;
+}
+
 static PyObject *mod_error_kinds(PyObject *m, PyObject *unused)
 {
     PyObject *l = PyList_New(MP_EK_COUNT);
@@ -218,6 +307,12 @@ static PyMethodDef mod_methods[] = {
     {"_decode", (PyCFunction)(void (*)(void))mod_decode, METH_VARARGS | METH_KEYWORDS,
      "internal: decode one record from bytes"},
     {"_error_kinds", mod_error_kinds, METH_NOARGS, "names of mp_error_kind values"},
+    {"_record_restore", (PyCFunction)(void (*)(void))mod_record_restore, METH_FASTCALL,
+     "internal: rebuild a record from RecordBase._state() (pickle, copy)"},
+    {"_split_plan", (PyCFunction)(void (*)(void))mod_split_plan, METH_VARARGS | METH_KEYWORDS,
+     "internal: mp_split_plan_* -> (input_size, [(start, end), ...])"},
+    {"_at_exit", reader_at_exit, METH_NOARGS,
+     "internal: the interpreter is exiting (abandoned reads no longer touch Python)"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -235,6 +330,34 @@ static int mod_exec(PyObject *m)
         return -1;
     if (PyModule_AddStringConstant(m, "LIB_VERSION", mp_version()) < 0)
         return -1;
+    if (!(st->k_leader = PyUnicode_InternFromString("leader")) ||
+        !(st->k_fields = PyUnicode_InternFromString("fields")) ||
+        !(st->k_ind1 = PyUnicode_InternFromString("ind1")) ||
+        !(st->k_ind2 = PyUnicode_InternFromString("ind2")) ||
+        !(st->k_subfields = PyUnicode_InternFromString("subfields")))
+        return -1;
+    /* marcpipe/write.h's formats and flags, for RecordBase._write. */
+    static const struct {
+        const char *name;
+        long value;
+    } consts[] = {
+        {"FORMAT_ISO2709", MP_FORMAT_ISO2709},
+        {"FORMAT_MARCXML", MP_FORMAT_MARCXML},
+        {"FORMAT_JSON", MP_FORMAT_JSON},
+        {"FORMAT_NDJSON", MP_FORMAT_NDJSON},
+        {"FORMAT_MRK", MP_FORMAT_MRK},
+        {"FORMAT_LINE", MP_FORMAT_LINE},
+        {"WRITE_KEEP_LEADER", MP_WRITE_KEEP_LEADER},
+        {"WRITE_JSON_SPACED", MP_WRITE_JSON_SPACED},
+        {"WRITE_ASCII", MP_WRITE_ASCII},
+        {"WRITE_XML_COMPACT", MP_WRITE_XML_COMPACT},
+        {"WRITE_XML_NAMESPACE", MP_WRITE_XML_NAMESPACE},
+        {"E_TOOBIG", MP_ETOOBIG},
+        {"E_INVAL", MP_EINVAL},
+    };
+    for (size_t i = 0; i < sizeof consts / sizeof consts[0]; i++)
+        if (PyModule_AddIntConstant(m, consts[i].name, consts[i].value) < 0)
+            return -1;
     return 0;
 }
 
@@ -254,6 +377,13 @@ static int mod_traverse(PyObject *m, visitproc visit, void *arg)
     Py_VISIT(st->leader_cls);
     Py_VISIT(st->error_factory);
     Py_VISIT(st->title_slow);
+    Py_VISIT(st->k_leader);
+    Py_VISIT(st->k_fields);
+    Py_VISIT(st->k_ind1);
+    Py_VISIT(st->k_ind2);
+    Py_VISIT(st->k_subfields);
+    for (int i = 0; i < 1000; i++)
+        Py_VISIT(st->digit_tags[i]);
     return 0;
 }
 
@@ -273,6 +403,19 @@ static int mod_clear(PyObject *m)
     Py_CLEAR(st->leader_cls);
     Py_CLEAR(st->error_factory);
     Py_CLEAR(st->title_slow);
+    Py_CLEAR(st->k_leader);
+    Py_CLEAR(st->k_fields);
+    Py_CLEAR(st->k_ind1);
+    Py_CLEAR(st->k_ind2);
+    Py_CLEAR(st->k_subfields);
+    for (int i = 0; i < 1000; i++)
+        Py_CLEAR(st->digit_tags[i]);
+    mp_buf_free(&st->scratch);
+    PyMem_Free(st->view_fields);
+    PyMem_Free(st->view_subs);
+    st->view_fields = NULL;
+    st->view_subs = NULL;
+    st->view_fcap = st->view_scap = 0;
     return 0;
 }
 

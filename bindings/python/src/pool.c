@@ -3,7 +3,15 @@
  *
  * Readers opened on a Pool hold a reference to it, so a Pool is never
  * destroyed under an attached reader; close() with readers still attached
- * is refused (the library answers MP_EBUSY).
+ * is refused (the library answers MP_EBUSY). A reader being opened counts
+ * as attached: `opening` (read and written with the GIL) covers the time
+ * between the open reading the pool pointer and the library's reservation,
+ * when the GIL is released, so close() can never free the pool under an
+ * open; `closing` (GIL) covers the destroy itself, which runs with the GIL
+ * released: an open then fails with "pool is closed" instead of reading a
+ * pool being freed. Of a close() and a MARCReader(pool=...) racing, never
+ * both succeed: the close fails with RuntimeError (the reader was there
+ * first), or the open with ValueError("pool is closed").
  */
 #include "binding.h"
 
@@ -54,7 +62,24 @@ static void Pool_dealloc(PyObject *self)
 
 static PyObject *Pool_close(PyObject *self, PyObject *unused)
 {
-    int rc = pool_destroy((PoolObject *)self);
+    PoolObject *p = (PoolObject *)self;
+    if (!p->pool || p->closing)
+        Py_RETURN_NONE;
+    if (p->opening > 0) {
+        PyErr_SetString(PyExc_RuntimeError, "Pool.close(): readers are being opened on this pool");
+        return NULL;
+    }
+    /* Checked with the GIL held: the count only goes down meanwhile (readers
+     * closing), and no open can start once `closing` is set. */
+    if (mp_pool_attached(p->pool) != 0) {
+        PyErr_SetString(PyExc_RuntimeError, "Pool.close(): readers are still open on this pool");
+        return NULL;
+    }
+    /* The GIL is released during the destroy: an open running then sees
+     * `closing` and never reaches the pool being freed. */
+    p->closing = 1;
+    int rc = pool_destroy(p);
+    p->closing = 0;
     if (rc == MP_EBUSY) {
         PyErr_SetString(PyExc_RuntimeError, "Pool.close(): readers are still open on this pool");
         return NULL;
@@ -86,7 +111,7 @@ static PyObject *Pool_get_attached(PyObject *self, void *c)
 
 static PyObject *Pool_get_closed(PyObject *self, void *c)
 {
-    return PyBool_FromLong(((PoolObject *)self)->pool == NULL);
+    return PyBool_FromLong(((PoolObject *)self)->pool == NULL || ((PoolObject *)self)->closing);
 }
 
 static PyMethodDef Pool_methods[] = {

@@ -600,12 +600,636 @@ static PyObject *Record_tags(PyObject *self, PyObject *unused)
     return out;
 }
 
+/* ---- pickle / copy -------------------------------------------------------- */
+
+/* The blob is native structs: a state says which layout it is in, and a
+ * restore on another layout (another ABI or byte order) refuses it. */
+#define STATE_VERSION 1
+static long layout_signature(void)
+{
+    const uint16_t one = 1;
+    return (long)(sizeof(layout_field) << 16 | sizeof(layout_subfield) << 8 |
+                  (unsigned)*(const unsigned char *)&one);
+}
+
+static PyObject *opt_u64(uint64_t v, int valid)
+{
+    return valid ? PyLong_FromUnsignedLongLong(v) : Py_NewRef(Py_None);
+}
+
+/*
+ * _state(): (version, signature, blob, nfields, nsubs, mode, offset, ordinal,
+ *            codec, force_utf8, to_unicode, leader, fields, built)
+ * The compact layout as one bytes object - no per-field objects - unless
+ * the record was changed in Python: `fields` is the materialized list
+ * (then the blob keeps only the raw leader), `built` the Field objects
+ * already built from the layout ((index, field) pairs: edits made through
+ * them stick), `leader` the Leader object once it was touched.
+ */
+static PyObject *Record_state(PyObject *self, PyObject *unused)
+{
+    RecordObject *o = (RecordObject *)self;
+    size_t size = o->fields ? LAYOUT_LEADER_LEN : (size_t)Py_SIZE(o);
+    PyObject *blob = PyBytes_FromStringAndSize(REC_BLOB(o), (Py_ssize_t)size);
+    PyObject *built = NULL, *res = NULL;
+    if (!blob)
+        return NULL;
+    if (!o->fields && o->slots) {
+        built = PyList_New(0);
+        for (uint32_t i = 0; built && i < o->nfields; i++) {
+            if (!o->slots[i])
+                continue;
+            PyObject *pair = Py_BuildValue("(IO)", i, o->slots[i]);
+            if (!pair || PyList_Append(built, pair) < 0) {
+                Py_XDECREF(pair);
+                Py_CLEAR(built);
+            }
+            Py_XDECREF(pair);
+        }
+        if (!built)
+            goto out;
+    }
+    int pos = o->offset != UINT64_MAX;
+    PyObject *off = opt_u64(o->offset, pos), *ord = off ? opt_u64(o->ordinal, pos) : NULL;
+    if (!ord) {
+        Py_XDECREF(off);
+        goto out;
+    }
+    res = Py_BuildValue("(ilNIIINNOOOOOO)", STATE_VERSION, layout_signature(), blob,
+                        o->fields ? 0u : o->nfields, o->fields ? 0u : o->nsubs, o->mode, off, ord,
+                        o->codec ? o->codec : Py_None, o->force_utf8 ? o->force_utf8 : Py_None,
+                        o->to_unicode ? o->to_unicode : Py_None, o->leader ? o->leader : Py_None,
+                        o->fields ? o->fields : Py_None, built ? built : Py_None);
+    blob = NULL; /* stolen by N */
+out:
+    Py_XDECREF(blob);
+    Py_XDECREF(built);
+    return res;
+}
+
+/* Checks that every index of the blob stays inside it (a state may come
+ * from anywhere: a corrupt one must fail, not read out of bounds). */
+static int blob_valid(const char *blob, size_t size, uint32_t nf, uint32_t ns)
+{
+    uint64_t fixed = LAYOUT_LEADER_LEN + (uint64_t)nf * sizeof(layout_field) +
+                     (uint64_t)ns * sizeof(layout_subfield);
+    if (fixed > size)
+        return 0;
+    uint64_t text = size - fixed;
+    const layout_field *f = (const layout_field *)(blob + LAYOUT_LEADER_LEN);
+    const layout_subfield *s = (const layout_subfield *)(f + nf);
+    for (uint32_t i = 0; i < nf; i++) {
+        if (f[i].ctrl ? (uint64_t)f[i].off + f[i].len > text : (uint64_t)f[i].sub0 + f[i].nsub > ns)
+            return 0;
+    }
+    for (uint32_t j = 0; j < ns; j++)
+        if ((uint64_t)s[j].off + s[j].len > text)
+            return 0;
+    return 1;
+}
+
+PyObject *record_restore(PyTypeObject *cls, PyObject *state)
+{
+    int version;
+    long sig;
+    Py_buffer blob;
+    unsigned int nf, ns, mode;
+    PyObject *off, *ord, *codec, *fu8, *tu, *leader, *fields, *built;
+    module_state *st = state_of_type(cls);
+    if (!st)
+        return NULL;
+    if (!PyType_IsSubtype(cls, st->record_type)) {
+        PyErr_SetString(PyExc_TypeError, "_record_restore: cls must subclass RecordBase");
+        return NULL;
+    }
+    if (!PyTuple_Check(state) ||
+        !PyArg_ParseTuple(state, "ily*IIIOOOOOOOO:_record_restore", &version, &sig, &blob, &nf, &ns,
+                          &mode, &off, &ord, &codec, &fu8, &tu, &leader, &fields, &built)) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_TypeError, "_record_restore: state must be a tuple");
+        return NULL;
+    }
+    RecordObject *o = NULL;
+    const char *why = NULL;
+    if (version != STATE_VERSION || sig != layout_signature())
+        why = "the record was pickled by another marcpipe version or platform";
+    else if (mode > REC_CODEC || (size_t)blob.len < LAYOUT_LEADER_LEN ||
+             !blob_valid(blob.buf, (size_t)blob.len, nf, ns))
+        why = "corrupt record state";
+    else if (mode == REC_CODEC && !(PyTuple_Check(codec) && PyTuple_GET_SIZE(codec) == 2 &&
+                                    PyUnicode_Check(PyTuple_GET_ITEM(codec, 0)) &&
+                                    PyUnicode_Check(PyTuple_GET_ITEM(codec, 1))))
+        why = "corrupt record state (codec)";
+    else if ((fields != Py_None && !PyList_Check(fields)) ||
+             (built != Py_None && (!PyList_Check(built) || fields != Py_None)))
+        why = "corrupt record state (fields)";
+    if (why) {
+        PyErr_SetString(PyExc_ValueError, why);
+        goto fail;
+    }
+    o = (RecordObject *)cls->tp_alloc(cls, blob.len);
+    if (!o)
+        goto fail;
+    memcpy(REC_BLOB(o), blob.buf, (size_t)blob.len);
+    o->nfields = nf;
+    o->nsubs = ns;
+    o->mode = mode;
+    o->offset = off == Py_None ? UINT64_MAX : PyLong_AsUnsignedLongLong(off);
+    o->ordinal = ord == Py_None ? 0 : PyLong_AsUnsignedLongLong(ord);
+    if (PyErr_Occurred())
+        goto fail;
+    if (mode == REC_CODEC)
+        o->codec = Py_NewRef(codec);
+    o->force_utf8 = Py_NewRef(fu8);
+    o->to_unicode = Py_NewRef(tu);
+    if (leader != Py_None)
+        o->leader = Py_NewRef(leader);
+    if (fields != Py_None)
+        o->fields = Py_NewRef(fields);
+    if (built != Py_None && PyList_GET_SIZE(built) > 0) {
+        o->slots = PyMem_Calloc(nf ? nf : 1, sizeof(PyObject *));
+        if (!o->slots) {
+            PyErr_NoMemory();
+            goto fail;
+        }
+        for (Py_ssize_t k = 0; k < PyList_GET_SIZE(built); k++) {
+            unsigned int i;
+            PyObject *f;
+            if (!PyArg_ParseTuple(PyList_GET_ITEM(built, k), "IO", &i, &f))
+                goto fail;
+            if (i >= nf) {
+                PyErr_SetString(PyExc_ValueError, "corrupt record state (field index)");
+                goto fail;
+            }
+            Py_XSETREF(o->slots[i], Py_NewRef(f));
+        }
+    }
+    PyBuffer_Release(&blob);
+    return (PyObject *)o;
+fail:
+    PyBuffer_Release(&blob);
+    Py_XDECREF(o);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* serialising: as_marc, as_json, str(), MARCXML through marcpipe/write.h   */
+
+/*
+ * The record is handed to the library's serialisers as an mp_record view
+ * (mp_record_view): mp_field / mp_subfield arrays whose spans point into
+ * the blob's text for untouched fields, and into the UTF-8 buffers of the
+ * Python strings for fields that exist as Field objects (cached or in the
+ * materialized list). Those objects are held in `refs` until the bytes are
+ * made. A shape pymarc allows but the C model cannot carry exactly (a tag
+ * that is not 3 characters, a multi-character or non-ASCII indicator or
+ * code, bytes or None values, a leader that is not 24 bytes, a record in
+ * to_unicode=False or file_encoding mode) makes view_build answer 0: the
+ * Python layer then serialises it the way pymarc does.
+ */
+typedef struct view_build {
+    mp_field *fields;
+    size_t nfields, fcap;
+    mp_subfield *subs;
+    size_t nsubs, scap;
+    PyObject **refs; /* objects whose buffers the spans point into */
+    size_t nrefs, rcap;
+    char leader[LAYOUT_LEADER_LEN];
+    module_state *st; /* the arrays are the module's (returned by view_free) */
+} view_build;
+
+/* Starts a view, borrowing the module's arrays unless they are in use. */
+static void view_init(view_build *v, module_state *st)
+{
+    memset(v, 0, sizeof *v);
+    if (st && !st->view_busy) {
+        st->view_busy = 1;
+        v->st = st;
+        v->fields = st->view_fields;
+        v->fcap = st->view_fcap;
+        v->subs = st->view_subs;
+        v->scap = st->view_scap;
+    }
+}
+
+static void view_free(view_build *v)
+{
+    for (size_t i = 0; i < v->nrefs; i++)
+        Py_DECREF(v->refs[i]);
+    PyMem_Free(v->refs);
+    if (v->st) { /* give the (maybe grown) arrays back for the next call */
+        v->st->view_fields = v->fields;
+        v->st->view_fcap = v->fcap;
+        v->st->view_subs = v->subs;
+        v->st->view_scap = v->scap;
+        v->st->view_busy = 0;
+    } else {
+        PyMem_Free(v->fields);
+        PyMem_Free(v->subs);
+    }
+}
+
+/* Keeps `obj` (a new reference, stolen; NULL: an error is set) alive. */
+static PyObject *view_hold(view_build *v, PyObject *obj)
+{
+    if (!obj)
+        return NULL;
+    if (v->nrefs == v->rcap) {
+        size_t ncap = v->rcap ? v->rcap * 2 : 32;
+        PyObject **n = PyMem_Realloc(v->refs, ncap * sizeof *n);
+        if (!n) {
+            Py_DECREF(obj);
+            PyErr_NoMemory();
+            return NULL;
+        }
+        v->refs = n;
+        v->rcap = ncap;
+    }
+    v->refs[v->nrefs++] = obj;
+    return obj;
+}
+
+static mp_field *view_field(view_build *v)
+{
+    if (v->nfields == v->fcap) {
+        size_t ncap = v->fcap ? v->fcap * 2 : 32;
+        mp_field *n = PyMem_Realloc(v->fields, ncap * sizeof *n);
+        if (!n) {
+            PyErr_NoMemory();
+            return NULL;
+        }
+        v->fields = n;
+        v->fcap = ncap;
+    }
+    mp_field *f = &v->fields[v->nfields++];
+    memset(f, 0, sizeof *f);
+    return f;
+}
+
+/* Appends a subfield; field pointers are fixed up in view_finish. */
+static int view_sub(view_build *v, char code, const char *data, size_t len)
+{
+    if (len > UINT32_MAX)
+        return 0;
+    if (v->nsubs == v->scap) {
+        size_t ncap = v->scap ? v->scap * 2 : 64;
+        mp_subfield *n = PyMem_Realloc(v->subs, ncap * sizeof *n);
+        if (!n) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        v->subs = n;
+        v->scap = ncap;
+    }
+    mp_subfield *s = &v->subs[v->nsubs++];
+    s->code = code;
+    s->data = data;
+    s->len = (uint32_t)len;
+    return 1;
+}
+
+/* The UTF-8 of a str: 1, 0 (not a str, or one UTF-8 cannot hold). */
+static int view_utf8(PyObject *s, const char **p, Py_ssize_t *n)
+{
+    if (!PyUnicode_Check(s))
+        return 0;
+    *p = PyUnicode_AsUTF8AndSize(s, n);
+    if (!*p) {
+        PyErr_Clear(); /* lone surrogates: pymarc's path raises its own error */
+        return 0;
+    }
+    return 1;
+}
+
+/* A one-character ASCII str: 1, else 0. */
+static int view_char(PyObject *s, char *c)
+{
+    if (!PyUnicode_Check(s) || PyUnicode_GET_LENGTH(s) != 1)
+        return 0;
+    Py_UCS4 u = PyUnicode_READ_CHAR(s, 0);
+    if (u >= 0x80)
+        return 0;
+    *c = (char)u;
+    return 1;
+}
+
+/* One field from its Python object: 1, 0 (shape for pymarc's path), -1. */
+static int view_py_field(view_build *v, PyObject *f)
+{
+    const char *p;
+    Py_ssize_t n;
+    PyObject *tag = view_hold(v, PyObject_GetAttrString(f, "tag"));
+    if (!tag)
+        return -1;
+    if (!view_utf8(tag, &p, &n) || n != 3)
+        return 0;
+    PyObject *cf = view_hold(v, PyObject_GetAttrString(f, "control_field"));
+    if (!cf)
+        return -1;
+    int ctrl = PyObject_IsTrue(cf);
+    if (ctrl < 0)
+        return -1;
+    mp_field *g = view_field(v);
+    if (!g)
+        return -1;
+    memcpy(g->tag, p, 3);
+    if (ctrl) {
+        PyObject *data = view_hold(v, PyObject_GetAttrString(f, "data"));
+        if (!data)
+            return -1;
+        if (!view_utf8(data, &p, &n) || (size_t)n > UINT32_MAX)
+            return 0;
+        g->is_control = 1;
+        g->ind1 = g->ind2 = ' ';
+        g->data = p;
+        g->len = (uint32_t)n;
+        return 1;
+    }
+    PyObject *ind = view_hold(v, PyObject_GetAttrString(f, "indicators"));
+    if (!ind)
+        return -1;
+    if (!PyTuple_Check(ind) || PyTuple_GET_SIZE(ind) != 2 ||
+        !view_char(PyTuple_GET_ITEM(ind, 0), &g->ind1) ||
+        !view_char(PyTuple_GET_ITEM(ind, 1), &g->ind2))
+        return 0;
+    PyObject *subs = view_hold(v, PyObject_GetAttrString(f, "subfields"));
+    if (!subs)
+        return -1;
+    if (!PyList_Check(subs))
+        return 0;
+    /* The list is held; its items are held by the list while no Python
+     * code runs (nothing below calls back into Python). */
+    size_t first = v->nsubs;
+    for (Py_ssize_t j = 0; j < PyList_GET_SIZE(subs); j++) {
+        PyObject *sf = PyList_GET_ITEM(subs, j);
+        char code;
+        if (!PyTuple_Check(sf) || PyTuple_GET_SIZE(sf) != 2 ||
+            !view_char(PyTuple_GET_ITEM(sf, 0), &code) ||
+            !view_utf8(PyTuple_GET_ITEM(sf, 1), &p, &n))
+            return 0;
+        int r = view_sub(v, code, p, (size_t)n);
+        if (r <= 0)
+            return r;
+    }
+    g->subfields = (const mp_subfield *)(uintptr_t)first; /* an index until view_finish */
+    g->nsubfields = (uint32_t)(v->nsubs - first);
+    return 1;
+}
+
+/* Field i of the blob. */
+static int view_blob_field(view_build *v, RecordObject *o, uint32_t i)
+{
+    const layout_field *lf = &REC_FIELDS(o)[i];
+    mp_field *g = view_field(v);
+    if (!g)
+        return -1;
+    memcpy(g->tag, lf->tag, 3);
+    const char *text = REC_TEXT(o);
+    if (lf->ctrl) {
+        g->is_control = 1;
+        g->ind1 = g->ind2 = ' ';
+        g->data = text + lf->off;
+        g->len = lf->len;
+        return 1;
+    }
+    g->ind1 = lf->ind1;
+    g->ind2 = lf->ind2;
+    size_t first = v->nsubs;
+    const layout_subfield *s = REC_SUBS(o) + lf->sub0;
+    for (uint32_t j = 0; j < lf->nsub; j++) {
+        int r = view_sub(v, s[j].code, text + s[j].off, s[j].len);
+        if (r <= 0)
+            return r;
+    }
+    g->subfields = (const mp_subfield *)(uintptr_t)first;
+    g->nsubfields = lf->nsub;
+    return 1;
+}
+
+/* The whole record: 1, 0 (pymarc's path), -1 (error set). */
+static int view_record(view_build *v, RecordObject *o)
+{
+    if (o->mode != REC_UTF8 || o->to_unicode != Py_True)
+        return 0;
+    if (o->leader) {
+        const char *p;
+        Py_ssize_t n;
+        PyObject *s = view_hold(v, PyObject_Str(o->leader));
+        if (!s)
+            return -1;
+        if (!view_utf8(s, &p, &n) || n != LAYOUT_LEADER_LEN)
+            return 0;
+        memcpy(v->leader, p, LAYOUT_LEADER_LEN);
+    } else {
+        memcpy(v->leader, REC_BLOB(o), LAYOUT_LEADER_LEN);
+    }
+    int r = 1;
+    if (o->fields) {
+        PyObject *list = view_hold(v, PySequence_List(o->fields));
+        if (!list)
+            return -1;
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(list) && r == 1; i++)
+            r = view_py_field(v, PyList_GET_ITEM(list, i));
+    } else {
+        for (uint32_t i = 0; i < o->nfields && r == 1; i++)
+            r = o->slots && o->slots[i] ? view_py_field(v, o->slots[i]) : view_blob_field(v, o, i);
+    }
+    if (r != 1)
+        return r;
+    for (size_t i = 0; i < v->nfields; i++) /* indexes -> pointers, now that subs stays put */
+        if (!v->fields[i].is_control)
+            v->fields[i].subfields = v->subs + (uintptr_t)v->fields[i].subfields;
+    return 1;
+}
+
+static int format_ok(int fmt, unsigned flags)
+{
+    return fmt >= MP_FORMAT_ISO2709 && fmt <= MP_FORMAT_LINE && !(flags & ~MP_WRITE_FLAGS_ALL);
+}
+
+/*
+ * _write(format, flags, text=False): the record serialised by the library
+ * (format an mp_format, flags MP_WRITE_*) as bytes, or as str (UTF-8,
+ * invalid bytes replaced) with text=True; None when its shape needs
+ * pymarc's path; an int (the library's refusal: MP_ETOOBIG, MP_EINVAL)
+ * when the format cannot carry it. The Python layer turns those into
+ * pymarc's behaviour or an exception.
+ */
+static PyObject *Record_write(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    int fmt;
+    unsigned flags;
+    if (nargs < 2 || nargs > 3 || !PyLong_Check(args[0]) || !PyLong_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "_write(format: int, flags: int, text: bool = False)");
+        return NULL;
+    }
+    fmt = (int)PyLong_AsLong(args[0]);
+    flags = (unsigned)PyLong_AsUnsignedLong(args[1]);
+    int text = nargs == 3 ? PyObject_IsTrue(args[2]) : 0;
+    if (PyErr_Occurred() || text < 0)
+        return NULL;
+    module_state *st = state_of_type(Py_TYPE(self));
+    if (!st)
+        return NULL;
+    view_build v;
+    view_init(&v, st);
+    int r = view_record(&v, (RecordObject *)self);
+    if (r <= 0) {
+        view_free(&v);
+        if (r < 0)
+            return NULL;
+        Py_RETURN_NONE;
+    }
+    mp_record *rec = NULL;
+    mp_buf *out = &st->scratch;
+    out->len = 0;
+    PyObject *res = NULL;
+    int rc = mp_record_view(&rec, v.leader, v.fields, (uint32_t)v.nfields);
+    if (rc == MP_OK)
+        rc = mp_record_write(rec, (mp_format)fmt, flags, out);
+    if (rc == MP_OK && text)
+        res = PyUnicode_DecodeUTF8((const char *)out->data, (Py_ssize_t)out->len, "replace");
+    else if (rc == MP_OK)
+        res = PyBytes_FromStringAndSize((const char *)out->data, (Py_ssize_t)out->len);
+    else if (rc == MP_ENOMEM)
+        PyErr_NoMemory();
+    else if (rc == MP_EINVAL && !format_ok(fmt, flags))
+        PyErr_Format(PyExc_ValueError, "_write: bad format %d or flags %#x", fmt, flags);
+    else
+        res = PyLong_FromLong(rc);
+    if (out->cap > ((size_t)1 << 20)) /* one big record: do not keep its buffer */
+        mp_buf_free(out);
+    mp_record_free(rec);
+    view_free(&v);
+    return res;
+}
+
+/* _mark_utf8(): sets leader/09 to 'a' in the blob and returns True, or
+ * returns False when the leader is a Python object (the caller sets it). */
+static PyObject *Record_mark_utf8(PyObject *self, PyObject *unused)
+{
+    RecordObject *o = (RecordObject *)self;
+    if (o->leader)
+        Py_RETURN_FALSE;
+    REC_BLOB(o)[9] = 'a';
+    Py_RETURN_TRUE;
+}
+
+/* Python str of blob text (UTF-8 records: decoded with 'replace'). */
+static PyObject *dict_str(const char *p, uint32_t n)
+{
+    return PyUnicode_DecodeUTF8(p, n, "replace");
+}
+
+static int dict_set(PyObject *d, PyObject *key, PyObject *value)
+{
+    if (!key || !value) {
+        Py_XDECREF(key);
+        Py_XDECREF(value);
+        return -1;
+    }
+    int r = PyDict_SetItem(d, key, value);
+    Py_DECREF(key);
+    Py_DECREF(value);
+    return r;
+}
+
+/* The str of a tag: shared for all-digit tags (the cache of the module). */
+static PyObject *dict_tag(module_state *st, const char *t)
+{
+    if (t[0] >= '0' && t[0] <= '9' && t[1] >= '0' && t[1] <= '9' && t[2] >= '0' && t[2] <= '9') {
+        int n = (t[0] - '0') * 100 + (t[1] - '0') * 10 + (t[2] - '0');
+        if (!st->digit_tags[n] && !(st->digit_tags[n] = PyUnicode_DecodeLatin1(t, 3, NULL)))
+            return NULL;
+        return Py_NewRef(st->digit_tags[n]);
+    }
+    return PyUnicode_DecodeLatin1(t, 3, NULL);
+}
+
+/*
+ * _as_dict(): pymarc's as_dict() built straight from the blob, or None
+ * when Field objects exist (they may have been edited: pymarc's path reads
+ * them), the leader is a Python object, or the text is not decoded UTF-8.
+ */
+static PyObject *Record_as_dict(PyObject *self, PyObject *unused)
+{
+    RecordObject *o = (RecordObject *)self;
+    if (o->fields || o->leader || o->mode != REC_UTF8 || o->to_unicode != Py_True)
+        Py_RETURN_NONE;
+    if (o->slots)
+        for (uint32_t i = 0; i < o->nfields; i++)
+            if (o->slots[i])
+                Py_RETURN_NONE;
+    module_state *st = state_of_type(Py_TYPE(self));
+    if (!st)
+        return NULL;
+    PyObject *out = PyDict_New(), *fields = PyList_New(o->nfields);
+    if (!out || !fields)
+        goto fail;
+    if (dict_set(out, Py_NewRef(st->k_leader),
+                 PyUnicode_DecodeLatin1(REC_BLOB(o), LAYOUT_LEADER_LEN, NULL)) < 0 ||
+        PyDict_SetItem(out, st->k_fields, fields) < 0)
+        goto fail;
+    const char *text = REC_TEXT(o);
+    for (uint32_t i = 0; i < o->nfields; i++) {
+        const layout_field *lf = &REC_FIELDS(o)[i];
+        PyObject *fd = PyDict_New(), *value;
+        if (!fd)
+            goto fail;
+        PyList_SET_ITEM(fields, i, fd);
+        if (lf->ctrl) {
+            value = dict_str(text + lf->off, lf->len);
+        } else {
+            value = PyDict_New();
+            PyObject *subs = value ? PyList_New(lf->nsub) : NULL;
+            if (!subs || dict_set(value, Py_NewRef(st->k_ind1), char_str(lf->ind1)) < 0 ||
+                dict_set(value, Py_NewRef(st->k_ind2), char_str(lf->ind2)) < 0 ||
+                PyDict_SetItem(value, st->k_subfields, subs) < 0) {
+                Py_XDECREF(subs);
+                Py_XDECREF(value);
+                goto fail;
+            }
+            Py_DECREF(subs);
+            const layout_subfield *s = REC_SUBS(o) + lf->sub0;
+            for (uint32_t j = 0; j < lf->nsub; j++) {
+                PyObject *sd = PyDict_New();
+                if (!sd) {
+                    Py_DECREF(value);
+                    goto fail;
+                }
+                PyList_SET_ITEM(subs, j, sd);
+                if (dict_set(sd, char_str(s[j].code), dict_str(text + s[j].off, s[j].len)) < 0) {
+                    Py_DECREF(value);
+                    goto fail;
+                }
+            }
+        }
+        if (dict_set(fd, dict_tag(st, lf->tag), value) < 0)
+            goto fail;
+    }
+    Py_DECREF(fields);
+    return out;
+fail:
+    Py_XDECREF(out);
+    Py_XDECREF(fields);
+    return NULL;
+}
+
 static PyMethodDef Record_methods[] = {
+    {"_state", Record_state, METH_NOARGS,
+     "internal: the record's compact state for pickle and copy (see _record_restore)."},
     {"get", (PyCFunction)(void (*)(void))Record_get, METH_FASTCALL,
      "get(tag, default=None): the first field with that tag, or default."},
     {"get_fields", (PyCFunction)(void (*)(void))Record_get_fields, METH_FASTCALL,
      "get_fields(*tags): fields with any of the tags (all fields without arguments)."},
     {"_tags", Record_tags, METH_NOARGS, "tags of the fields, in order."},
+    {"_write", (PyCFunction)(void (*)(void))Record_write, METH_FASTCALL,
+     "_write(format, flags, text=False): bytes (str with text) from the library's serialiser, "
+     "None for pymarc's path, or the library's refusal code."},
+    {"_mark_utf8", Record_mark_utf8, METH_NOARGS,
+     "leader/09 = 'a' in the compact leader; False when the leader is a Python object."},
+    {"_as_dict", Record_as_dict, METH_NOARGS,
+     "as_dict() from the compact layout, or None when Field objects exist."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -25,10 +25,12 @@ extern "C" {
 #define MP_VERSION_STRING "0.1.0"
 
 /*
- * XX(name, value, message). Values are stable ABI. -9 is unassigned: the
- * codes that nothing returned (ETOOBIG -9, ENOTSUP -15, EINTR -16, ERANGE
- * -17) were dropped before the ABI settled. A new code takes the next
- * value below the lowest one.
+ * XX(name, value, message). Values are stable ABI. The codes that nothing
+ * returned (ENOTSUP -15, EINTR -16, ERANGE -17) were dropped before the
+ * ABI settled; ETOOBIG, dropped with them, came back at its old value -9
+ * with the writers (a record over the output format's size limits). A new
+ * code takes the next value below the lowest one ever used (ECLOSED -18,
+ * EFORKED -19; next: -20).
  */
 #define MP_ERRNO_MAP(XX)                                                                           \
     XX(OK, 0, "success")                                                                           \
@@ -40,11 +42,14 @@ extern "C" {
     XX(ECANCELED, -6, "pipeline was cancelled")                                                    \
     XX(ENOENT, -7, "no such file or directory")                                                    \
     XX(EACCES, -8, "permission denied")                                                            \
+    XX(ETOOBIG, -9, "record too large for the output format")                                      \
     XX(ESTOPPED, -10, "stopped at the first error (policy)")                                       \
     XX(ELIMIT, -11, "error cap reached")                                                           \
     XX(EAGAIN, -12, "resource temporarily unavailable")                                            \
     XX(EBUSY, -13, "resource busy")                                                                \
-    XX(ETHREAD, -14, "could not start a thread")
+    XX(ETHREAD, -14, "could not start a thread")                                                   \
+    XX(ECLOSED, -18, "the pool is closed")                                                         \
+    XX(EFORKED, -19, "handle created before fork(): unusable in the child process")
 
 typedef enum mp_errno {
 #define MP__ERRNO_ENUM(name, value, msg) MP_##name = (value),

@@ -10,8 +10,23 @@
  *
  * Thread-safety: mp_pool_create/mp_pool_threads are thread-safe. Pipelines
  * may be opened on and closed from a pool concurrently from any threads.
- * mp_pool_destroy must be called once, after every pipeline on the pool
- * has been closed; it joins the workers.
+ * mp_pool_destroy may race those opens (see below); it joins the workers.
+ *
+ * Destroy vs open. Every reader holds a reservation on its pool from the
+ * moment its open touches the pool until its close. mp_pool_destroy
+ * succeeds only when there is none, and marks the pool closed in the same
+ * atomic step, so when it runs concurrently with opens on the same pool
+ * exactly one side wins: an open that reserved first (destroy returns
+ * MP_EBUSY and changes nothing; destroy again after closing that reader),
+ * or the destroy (the open returns MP_ECLOSED and has changed nothing).
+ * The destroy frees the pool only after an RCU grace period, so an open
+ * that was already inside the pool when the destroy won can still read it
+ * safely. As with any handle, a call that starts after mp_pool_destroy
+ * has returned MP_OK uses freed memory: the caller must make sure no new
+ * call can start then (e.g. by dropping its last reference first).
+ * After fork(), see mp_reader_close in reader.h: in the child, a pool from
+ * before the fork takes no reader (MP_EFORKED) and its destroy joins
+ * nothing.
  */
 #ifndef MARCPIPE_POOL_H
 #define MARCPIPE_POOL_H
@@ -32,15 +47,17 @@ typedef struct mp_pool mp_pool;
 MP_EXPORT int mp_pool_create(mp_pool **out, unsigned threads);
 
 /*
- * Stops and joins the workers and frees the pool. Accepts NULL.
- * Returns MP_EBUSY (and does nothing) if pipelines are still attached.
+ * Stops and joins the workers and frees the pool. Accepts NULL. Returns
+ * MP_OK, or MP_EBUSY (and does nothing) while readers are attached or
+ * being opened on it. Thread-safe against opens on the same pool (see
+ * "Destroy vs open"); call it once per pool.
  */
 MP_EXPORT int mp_pool_destroy(mp_pool *pool);
 
 /* Number of worker threads. Thread-safe. */
 MP_EXPORT unsigned mp_pool_threads(const mp_pool *pool);
 
-/* Number of pipelines currently attached (a snapshot). Thread-safe. */
+/* Number of pipelines attached or being opened (a snapshot). Thread-safe. */
 MP_EXPORT unsigned mp_pool_attached(const mp_pool *pool);
 
 #ifdef __cplusplus

@@ -6,4 +6,7 @@
 #include <marcpipe/stats.h>
 #include <marcpipe/record.h>
 #include <marcpipe/reader.h>
+#include <marcpipe/build.h>
+#include <marcpipe/write.h>
+#include <marcpipe/split.h>
 #endif

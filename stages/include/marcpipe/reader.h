@@ -18,6 +18,7 @@
  * Thread-safety: a reader is used by one thread at a time (its
  * consumer); mp_reader_stats() may be called from any thread while it
  * runs. Different readers are independent, also on one shared mp_pool.
+ * After fork(), see mp_reader_close.
  */
 #ifndef MARCPIPE_READER_H
 #define MARCPIPE_READER_H
@@ -75,7 +76,8 @@ typedef enum mp_utf8_handling {
     XX(ENCODING, "invalid UTF-8")                                                                  \
     XX(MARC8, "invalid MARC-8")                                                                    \
     XX(IO, "input/output error")                                                                   \
-    XX(FILTER, "the user record function failed")
+    XX(FILTER, "the user record function failed")                                                  \
+    XX(MEMORY, "not enough memory to index the record")
 
 typedef enum mp_error_kind {
 #define MP__EK_ENUM(name, msg) MP_EK_##name,
@@ -106,13 +108,17 @@ typedef struct mp_error_info {
  * workers: must be thread-safe. */
 typedef int (*mp_record_fn)(void *user, const mp_record *rec);
 
-/* Record serialisations, for input (options.format) and output. */
+/* Record serialisations, for input (options.format) and output
+ * (options.output_format, marcpipe/write.h). The last two are output
+ * only: as input, NDJSON is JSON, and LINE cannot be read. */
 typedef enum mp_format {
-    MP_FORMAT_AUTO = 0,    /* input: sniffed from the first bytes */
+    MP_FORMAT_AUTO = 0,    /* input: sniffed from the first bytes; output: none */
     MP_FORMAT_ISO2709 = 1, /* ISO 2709 / MARC 21 exchange format */
     MP_FORMAT_MARCXML = 2, /* MARC 21 slim XML */
     MP_FORMAT_JSON = 3,    /* MARC-in-JSON: one record per line or a JSON array */
     MP_FORMAT_MRK = 4,     /* MARCMaker mnemonic text (=LDR  ...) */
+    MP_FORMAT_NDJSON = 5,  /* output: MARC-in-JSON, one object per line */
+    MP_FORMAT_LINE = 6,    /* output: yaz-marcdump's line format (marcpipe dump) */
 } mp_format;
 
 /*
@@ -163,14 +169,14 @@ typedef enum mp_mode_reason {
 typedef struct mp_reader_options {
     size_t size;                    /* sizeof(mp_reader_options), or 0 */
     mp_reader_mode mode;            /* default MP_MODE_AUTO */
-    unsigned threads;               /* private pool workers; 0: usable CPUs - 1 (at least 1): the
-                                     * consumer thread parses too while it waits */
+    unsigned threads;               /* private pool workers; 0: usable CPUs - 1, at least 1 (the
+                                     * consumer thread parses too while it waits); at most 1024 */
     size_t chunk_size;              /* bytes per chunk (64 B .. 2 GiB); 0: a quarter of the L2
                                      * cache, 128 KiB .. 512 KiB (512 KiB when unknown) */
-    unsigned chunks_in_flight;      /* T; 0: 4 * (workers + 1) */
-    size_t max_record_size;         /* 0: 8 MiB; 99999 is the ISO 2709 limit */
+    unsigned chunks_in_flight;      /* T; 0: 4 * (workers + 1) (at most 2^20) */
+    size_t max_record_size;         /* 0: 8 MiB; else 64 .. 4 GiB - 1; ISO 2709 states 99999 */
     mp_policy policy;               /* default MP_POLICY_REPORT */
-    uint64_t max_errors;            /* error cap: after it, MP_ELIMIT (0: none) */
+    uint64_t max_errors;            /* error cap: N items, then MP_ELIMIT at the next (0: none) */
     int unordered;                  /* 1: deliver in completion order (default 0: input order) */
     mp_encoding encoding;           /* default MP_ENCODING_AUTO */
     mp_utf8_handling utf8_handling; /* default MP_UTF8_STRICT */
@@ -183,15 +189,55 @@ typedef struct mp_reader_options {
     mp_format format;     /* input format; default MP_FORMAT_AUTO (sniffed) */
     int strict;           /* 1: warnings become error items */
     uint64_t range_start; /* read only the units that begin in [range_start, range_end) */
-    uint64_t range_end;   /* 0: to the end of the input */
+    uint64_t range_end;   /* 0: to the end of the input (see "Byte ranges" below) */
+    /* Serialise every record in the parser workers (marcpipe/write.h):
+     * 0 (MP_FORMAT_AUTO): no. Otherwise the workers serialise each record
+     * they index (good and damaged ones) into the chunk arena, with
+     * output_flags (MP_WRITE_*), and mp_writer_write() of a writer with
+     * the same format and flags copies those bytes instead of serialising
+     * on the consumer's thread: that is how mp_convert() runs in parallel.
+     * mp_record_output() gives the bytes. */
+    mp_format output_format;
+    unsigned output_flags;
+    uint64_t first_ordinal; /* ordinal of the first unit read (default 0; "Byte ranges") */
 } mp_reader_options;
+
+/*
+ * Byte ranges (range_start, range_end; stages/FRAMING.md, "Byte ranges").
+ * A reader given [range_start, range_end) yields exactly the units - good
+ * records and error items alike - that BEGIN in that range: it finds the
+ * first of them the way the whole-input read would (it starts framing at
+ * the last anchor at or before range_start: a record terminator followed
+ * by a leader) and reads past range_end to finish the last one. Any
+ * partition of an input into ranges therefore composes to the whole read:
+ * the same records and error items, with the same offsets, kinds and
+ * bytes, none lost, none twice, damaged data included - provided every
+ * range is read with the same max_record_size.
+ *  - Offsets are stream offsets (for _fd: from the descriptor's position
+ *    at open), as in a whole read.
+ *  - Ordinals are range-local: the range's first unit has ordinal
+ *    first_ordinal (default 0). A caller that knows how many units the
+ *    earlier ranges held (mp_reader_units) passes their sum to get the
+ *    whole read's ordinals (and messages) exactly.
+ *  - mp_reader_counts' bytes are the bytes of the range's units.
+ *  - MP_EOF means the range was read whole; an I/O error or truncation
+ *    after the last unit of the range is not reported (it belongs to a
+ *    later range).
+ *  - Paths, regular-file descriptors and memory are read from near
+ *    range_start (pread/seek); a pipe, socket or callback is read from
+ *    its start and what precedes the range is framed and dropped.
+ *  - range_end 0 means the end of the input; range_end < range_start is
+ *    MP_EINVAL; range_end == range_start (> 0) is an empty range.
+ * marcpipe/split.h plans ranges cheaply (mp_split_plan_path).
+ */
 
 /* Every field spelled out so that -Wmissing-field-initializers and C++
  * accept it; all but `size` are the zero defaults. */
 #define MP_READER_OPTIONS_INIT                                                                     \
     {                                                                                              \
         sizeof(mp_reader_options), MP_MODE_AUTO, 0, 0, 0, 0, MP_POLICY_REPORT, 0, 0,               \
-            MP_ENCODING_AUTO, MP_UTF8_STRICT, 0, 0, NULL, NULL, NULL, MP_FORMAT_AUTO, 0, 0, 0      \
+            MP_ENCODING_AUTO, MP_UTF8_STRICT, 0, 0, NULL, NULL, NULL, MP_FORMAT_AUTO, 0, 0, 0,     \
+            MP_FORMAT_AUTO, 0, 0                                                                   \
     }
 
 /* User read callback: > 0 bytes, 0 end of input, < 0 failure (set *sys_errno). */
@@ -200,16 +246,28 @@ typedef ssize_t (*mp_read_fn)(void *user, void *buf, size_t cap, int *sys_errno)
 /*
  * Open a reader. `opts` may be NULL (defaults). On success *out owns the
  * reader (close with mp_reader_close). Return MP_OK, MP_ENOENT, MP_EACCES,
- * MP_EIO, MP_EINVAL, MP_ENOMEM or MP_ETHREAD.
+ * MP_EIO, MP_EINVAL, MP_ENOMEM, MP_ETHREAD, MP_ECLOSED (opts->pool was
+ * being destroyed, see pool.h) or MP_EFORKED (opts->pool was created
+ * before fork() and this is the child).
  * One ownership rule for the source, whatever the mode and whether the
  * open succeeds or fails: what the reader opened itself (_path's file) it
  * closes; what the caller lends it (_fd's descriptor, _mem's bytes, _cb's
  * function and user pointer) it never closes or frees.
  *  _path: a file path ("-" is NOT stdin here; use _fd(0)).
  *  _fd:   borrowed descriptor (pipe, socket, file); not closed by the reader.
- *  _mem:  borrowed buffer; must stay valid until mp_reader_close.
+ *  _mem:  borrowed buffer.
  *  _cb:   called from a pipeline thread (sequential mode: the thread in
  *         mp_reader_next), never concurrently with itself.
+ *
+ * When a borrowed source may be released. The reader uses the descriptor,
+ * the buffer, the function and the user pointer from the open call until
+ * mp_reader_close returns, and never after: once close has returned, the
+ * caller may close the descriptor (and its number may be reused at once by
+ * the next open(), pipe() or socket()), free or change the buffer, and
+ * destroy whatever `user` points to. Before that it must not: a pipeline
+ * reads ahead on its own threads, so the source is in use between calls
+ * too, not only inside mp_reader_next. A failed open has not used the
+ * source once it returns.
  */
 MP_EXPORT int mp_reader_open_path(mp_reader **out, const char *path, const mp_reader_options *opts);
 MP_EXPORT int mp_reader_open_fd(mp_reader **out, int fd, const mp_reader_options *opts);
@@ -221,8 +279,10 @@ MP_EXPORT int mp_reader_open_cb(mp_reader **out, mp_read_fn fn, void *user,
 /*
  * Next item. MP_OK: *rec is a good record. MP_ERECORD: an error item
  * (mp_reader_error); *rec is the damaged record when one was framed and
- * partly parsed, NULL for skipped spans. MP_EOF: the whole input was
- * consumed. Other codes (MP_EIO, MP_ESTOPPED, MP_ELIMIT, MP_ENOMEM): the
+ * partly parsed, NULL for skipped spans and for a record that could not
+ * be indexed for lack of memory (kind MP_EK_MEMORY: only that record is
+ * lost, the stream goes on). MP_EOF: the whole input was consumed. Other
+ * codes (MP_EIO, MP_ESTOPPED, MP_ELIMIT, MP_ENOMEM, MP_EFORKED): the
  * stream is over; mp_reader_error() says where. *rec is borrowed until the
  * next call.
  */
@@ -235,15 +295,46 @@ MP_EXPORT int mp_reader_next_timeout(mp_reader *r, const mp_record **rec, int ti
 /* The last error item / failure; borrowed until the next call. */
 MP_EXPORT const mp_error_info *mp_reader_error(const mp_reader *r);
 
-/* Counts so far: good records delivered, error items (also skipped ones), bytes consumed. */
+/* Counts so far: good records delivered, error items (also skipped ones), bytes consumed
+ * (the bytes of the units read). */
 MP_EXPORT void mp_reader_counts(const mp_reader *r, uint64_t *records, uint64_t *errors,
                                 uint64_t *bytes);
+/* Units read so far: records and error items, delivered, skipped (policy)
+ * or dropped (record_fn) - the next unit's ordinal minus first_ordinal. */
+MP_EXPORT uint64_t mp_reader_units(const mp_reader *r);
 /* Per-stage counters and which path ran (mode, mode_reason, workers); any
  * thread while running. In sequential mode the stage counters are zero
  * except the consumer's items (records delivered) and bytes. */
 MP_EXPORT void mp_reader_stats(const mp_reader *r, mp_stats *out);
 
-/* Stops the pipeline, joins its threads, frees everything. Any time; NULL ok. */
+/*
+ * Stops the pipeline, waits until none of its threads is inside it, and
+ * frees everything (records and error info it returned included). Any
+ * time; NULL ok; from the reader's consumer thread (not concurrently with
+ * another call on the same reader). When it returns, the reader no longer
+ * uses its source (see "When a borrowed source may be released" above).
+ *
+ * How long it takes: a descriptor is polled in slices of at most 50 ms,
+ * so closing a reader whose producer waits on a quiet pipe or socket
+ * returns within about 50 ms. A user callback (mp_reader_open_cb) is
+ * never interrupted: close waits until the call in progress returns, so
+ * close blocks as long as the callback blocks. A callback that can block
+ * for long (a network read) should give up by itself (a timeout, or a
+ * flag the caller sets before closing) - or the caller closes the reader
+ * from a thread that may wait.
+ *
+ * fork(): the child of a process that forked gets copies of its readers
+ * and pools, but not their threads. In the child, every reader and pool
+ * created before the fork is unusable: mp_reader_next returns MP_EFORKED
+ * (mp_reader_error says so), opening a reader on such a pool returns
+ * MP_EFORKED; mp_reader_close and mp_pool_destroy return at once, close
+ * the file a path reader opened and unlink the reader from its pool, but
+ * free no memory the parent's threads may have been changing at the
+ * moment of the fork (it stays allocated in the child). Readers and pools
+ * the child creates itself work normally. marcpipe registers liburcu-bp's
+ * fork handlers (urcu_bp_before_fork & co.) with pthread_atfork on first
+ * use; a program must not register them a second time.
+ */
 MP_EXPORT void mp_reader_close(mp_reader *r);
 
 #ifdef __cplusplus

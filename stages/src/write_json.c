@@ -1,0 +1,151 @@
+/*
+ * write_json.c - the MARC-in-JSON serialiser, shaped as pymarc's
+ * Record.as_dict(): {"leader": L, "fields": [{"001": "..."}, {"245":
+ * {"ind1": "1", "ind2": "0", "subfields": [{"a": "..."}]}}]}.
+ *
+ * String escaping is Python's json.dumps: \" \\ \n \r \t \b \f and
+ * \u00XX for the other C0 controls; with MP_WRITE_ASCII (ensure_ascii)
+ * also \u007f and \uXXXX (lowercase hex, surrogate pairs above U+FFFF)
+ * for every non-ASCII character. Separators are "," and ":" by default,
+ * ", " and ": " with MP_WRITE_JSON_SPACED - so flags ASCII | SPACED |
+ * KEEP_LEADER give exactly pymarc's as_json(). Invalid UTF-8 becomes
+ * U+FFFD (what Python's decode(..., 'replace') makes of it).
+ */
+#include "write_internal.h"
+
+static const char mp__hex[] = "0123456789abcdef";
+
+static void mp__u4(mp__sink *s, uint32_t v)
+{
+    unsigned char *o = s->p + s->len;
+    o[0] = '\\';
+    o[1] = 'u';
+    o[2] = (unsigned char)mp__hex[(v >> 12) & 15];
+    o[3] = (unsigned char)mp__hex[(v >> 8) & 15];
+    o[4] = (unsigned char)mp__hex[(v >> 4) & 15];
+    o[5] = (unsigned char)mp__hex[v & 15];
+    s->len += 6;
+}
+
+/* A quoted, escaped JSON string. 0 or -1. Room for the plain case is
+ * reserved at once; an escape reserves for itself and the rest, so
+ * before every plain copy at least n - i + 1 bytes are free. */
+static int mp__json_str(mp__sink *s, const char *text, size_t n, int ascii)
+{
+    const unsigned char *d = (const unsigned char *)text;
+    if (mp__sink_reserve(s, n + 2) < 0)
+        return -1;
+    mp__sink_byte(s, '"');
+    size_t i = 0;
+    for (;;) {
+        size_t j = mp__plain_run(d + i, n - i, MP__RUN_JSON);
+        mp__sink_mem(s, d + i, j);
+        i += j;
+        if (i == n)
+            break;
+        if (mp__sink_reserve(s, 12 + (n - i) + 1) < 0)
+            return -1;
+        unsigned char c = d[i];
+        if (c < 0x80) {
+            i++;
+            switch (c) {
+            case '"':
+                MP__SINK_LIT(s, "\\\"");
+                break;
+            case '\\':
+                MP__SINK_LIT(s, "\\\\");
+                break;
+            case '\n':
+                MP__SINK_LIT(s, "\\n");
+                break;
+            case '\r':
+                MP__SINK_LIT(s, "\\r");
+                break;
+            case '\t':
+                MP__SINK_LIT(s, "\\t");
+                break;
+            case '\b':
+                MP__SINK_LIT(s, "\\b");
+                break;
+            case '\f':
+                MP__SINK_LIT(s, "\\f");
+                break;
+            case 0x7F:
+                if (ascii)
+                    mp__u4(s, c);
+                else
+                    mp__sink_byte(s, c);
+                break;
+            default:
+                mp__u4(s, c);
+                break;
+            }
+            continue;
+        }
+        uint32_t cp;
+        size_t k = mp__u8_step(d + i, n - i, &cp);
+        if (ascii) {
+            if (cp >= 0x10000) {
+                uint32_t v = cp - 0x10000;
+                mp__u4(s, 0xD800 | (v >> 10));
+                mp__u4(s, 0xDC00 | (v & 0x3FF));
+            } else {
+                mp__u4(s, cp);
+            }
+        } else if (cp == 0xFFFD) { /* also an invalid sequence */
+            MP__SINK_LIT(s, "\xEF\xBF\xBD");
+        } else {
+            mp__sink_mem(s, d + i, k);
+        }
+        i += k;
+    }
+    mp__sink_byte(s, '"');
+    return 0;
+}
+
+int mp__write_json(mp__sink *s, const mp_record *rec, unsigned flags, int newline)
+{
+    int ascii = (flags & MP_WRITE_ASCII) != 0;
+    int sp = (flags & MP_WRITE_JSON_SPACED) != 0;
+    /* Separators: item (", " / ","), key (": " / ":"). */
+    const char *isep = sp ? ", " : ",", *ksep = sp ? ": " : ":";
+    size_t il = sp ? 2 : 1, kl = sp ? 2 : 1;
+    char leader[MP__LEADER_LEN];
+    mp__write_leader(rec, flags, 1, leader);
+
+    if (mp__sink_put(s, "{\"leader\"", 9) < 0 || mp__sink_put(s, ksep, kl) < 0 ||
+        mp__json_str(s, leader, MP__LEADER_LEN, ascii) < 0 || mp__sink_put(s, isep, il) < 0 ||
+        mp__sink_put(s, "\"fields\"", 8) < 0 || mp__sink_put(s, ksep, kl) < 0 ||
+        mp__sink_put(s, "[", 1) < 0)
+        return MP_ENOMEM;
+    for (uint32_t i = 0; i < rec->nfields; i++) {
+        const mp_field *f = &rec->fields[i];
+        if ((i > 0 && mp__sink_put(s, isep, il) < 0) || mp__sink_put(s, "{", 1) < 0 ||
+            mp__json_str(s, f->tag, strnlen(f->tag, 3), ascii) < 0 || mp__sink_put(s, ksep, kl) < 0)
+            return MP_ENOMEM;
+        if (f->is_control) {
+            if (mp__json_str(s, f->data, f->len, ascii) < 0 || mp__sink_put(s, "}", 1) < 0)
+                return MP_ENOMEM;
+            continue;
+        }
+        if (mp__sink_put(s, "{\"ind1\"", 7) < 0 || mp__sink_put(s, ksep, kl) < 0 ||
+            mp__json_str(s, &f->ind1, 1, ascii) < 0 || mp__sink_put(s, isep, il) < 0 ||
+            mp__sink_put(s, "\"ind2\"", 6) < 0 || mp__sink_put(s, ksep, kl) < 0 ||
+            mp__json_str(s, &f->ind2, 1, ascii) < 0 || mp__sink_put(s, isep, il) < 0 ||
+            mp__sink_put(s, "\"subfields\"", 11) < 0 || mp__sink_put(s, ksep, kl) < 0 ||
+            mp__sink_put(s, "[", 1) < 0)
+            return MP_ENOMEM;
+        for (uint32_t j = 0; j < f->nsubfields; j++) {
+            const mp_subfield *sf = &f->subfields[j];
+            if ((j > 0 && mp__sink_put(s, isep, il) < 0) || mp__sink_put(s, "{", 1) < 0 ||
+                mp__json_str(s, &sf->code, 1, ascii) < 0 || mp__sink_put(s, ksep, kl) < 0 ||
+                mp__json_str(s, sf->data, sf->len, ascii) < 0 || mp__sink_put(s, "}", 1) < 0)
+                return MP_ENOMEM;
+        }
+        if (mp__sink_put(s, "]}}", 3) < 0)
+            return MP_ENOMEM;
+    }
+    if (mp__sink_put(s, "]}", 2) < 0 || (newline && mp__sink_put(s, "\n", 1) < 0))
+        return MP_ENOMEM;
+    return MP_OK;
+}
