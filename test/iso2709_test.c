@@ -314,9 +314,46 @@ static void parse(parsed *p, const unsigned char *data, size_t len, int enc)
     cr_assert_not_null(p->rec);
 }
 
+static void parse_with(parsed *p, const unsigned char *data, size_t len, const mp_reader_options *o)
+{
+    memset(p, 0, sizeof *p);
+    cr_assert_eq(mp__marc_fmt_init(&p->f, o), MP_OK);
+    mp__arena_init(&p->a, 4096);
+    p->it.data = data;
+    p->it.len = (uint32_t)len;
+    p->it.type = MP_ITEM_RECORD;
+    cr_assert_eq(mp__marc_parse_item(&p->f, &p->it, &p->a), MP_OK);
+    p->rec = p->it.result;
+    cr_assert_not_null(p->rec);
+}
+
 static void done(parsed *p)
 {
     mp__arena_free(&p->a);
+}
+
+/* The i-th warning has this kind and tag (tag NULL: ""). */
+static void want_warning(const parsed *p, uint32_t i, int kind, const char *tag)
+{
+    const mp_warning *w = mp_record_warning(p->rec, i);
+    cr_assert_not_null(w, "warning %u missing (%u found)", i, mp_record_warning_count(p->rec));
+    cr_assert_eq((int)w->kind, kind, "warning %u: kind %s, want %s (%s)", i,
+                 mp_error_kind_name(w->kind), mp_error_kind_name((mp_error_kind)kind), w->message);
+    cr_assert_str_eq(w->tag, tag ? tag : "", "warning %u: tag %s (%s)", i, w->tag, w->message);
+    cr_assert(w->message[0] != '\0');
+}
+
+/* Sets the 4-digit length (at 3) or 5-digit start (at 7) of directory
+ * entry `e` of the record at b->p to its value + delta. */
+static void dir_adjust(mf_buf *b, size_t e, size_t at, int width, int delta)
+{
+    unsigned char *q = b->p + 24 + 12 * e + at;
+    int v = 0;
+    for (int i = 0; i < width; i++)
+        v = v * 10 + (q[i] - '0');
+    char num[8];
+    snprintf(num, sizeof num, "%0*d", width, v + delta);
+    memcpy(q, num, (size_t)width);
 }
 
 static const char *const fields3[] = {"001ocm123", "24510$aThe title /$cby someone.",
@@ -416,7 +453,7 @@ Test(parse, directory_overruns_record, .timeout = 10)
     mf_free(&b);
 }
 
-Test(parse, missing_indicators_and_bad_subfields, .timeout = 10)
+Test(parse, missing_indicators_and_bad_subfields_warn, .timeout = 10)
 {
     static const char *const fl[] = {"001x", "020$a123", "1001 $a", "500  $", "24500junk$aT"};
     mf_buf b;
@@ -424,9 +461,14 @@ Test(parse, missing_indicators_and_bad_subfields, .timeout = 10)
     mf_record(&b, NULL, fl, 5);
     parsed p;
     parse(&p, b.p, b.len, MP_ENCODING_RAW);
-    cr_assert_eq(p.it.status, MP_ERECORD);
-    cr_assert_eq(p.rec->err->kind, MP_EK_INDICATOR);
-    cr_assert_str_eq(p.rec->err->tag, "020");
+    /* Readable: delivered as good, with one warning per anomaly. */
+    cr_assert_eq(p.it.status, 0);
+    cr_assert_null(p.rec->err);
+    cr_assert_eq(mp_record_warning_count(p.rec), 3);
+    want_warning(&p, 0, MP_EK_INDICATOR, "020");
+    want_warning(&p, 1, MP_EK_SUBFIELD, "500");
+    want_warning(&p, 2, MP_EK_INDICATOR, "245");
+    cr_assert_null(mp_record_warning(p.rec, 3));
     const mp_field *f = mp_record_field(p.rec, 1);
     cr_assert_eq(f->ind1, ' ');
     cr_assert_eq(f->nsubfields, 1);
@@ -438,7 +480,344 @@ Test(parse, missing_indicators_and_bad_subfields, .timeout = 10)
     cr_assert_eq(f->nsubfields, 0);
     f = mp_record_field(p.rec, 4);
     cr_assert_eq(f->ind1, '0');
+    cr_assert_eq(f->ind2, '0');
     cr_assert_eq(f->nsubfields, 1);
+    /* Offsets: the 020 body follows "x" + FT; the record is at 0. */
+    size_t base = 24 + 5 * 12 + 1;
+    cr_assert_eq(mp_record_warning(p.rec, 0)->offset, base + 2);
+    done(&p);
+
+    /* strict: the first warning is the record's error. */
+    mp_reader_options o = MP_READER_OPTIONS_INIT;
+    o.encoding = MP_ENCODING_RAW;
+    o.strict = 1;
+    parse_with(&p, b.p, b.len, &o);
+    cr_assert_eq(p.it.status, MP_ERECORD);
+    cr_assert_eq(p.rec->err->kind, MP_EK_INDICATOR);
+    cr_assert_str_eq(p.rec->err->tag, "020");
+    cr_assert_eq(mp_record_warning_count(p.rec), 0);
+    done(&p);
+    mf_free(&b);
+}
+
+Test(parse, indicator_bytes, .timeout = 10)
+{
+    static const char *const ctl[] = {"001x", "010\x14\x7f$a1"};
+    mf_buf b;
+    mf_init(&b);
+    mf_record(&b, NULL, ctl, 2);
+    parsed p;
+    parse(&p, b.p, b.len, MP_ENCODING_AUTO);
+    cr_assert_eq(p.it.status, 0);
+    cr_assert_eq(mp_record_warning_count(p.rec), 2);
+    want_warning(&p, 0, MP_EK_INDICATOR, "010");
+    want_warning(&p, 1, MP_EK_INDICATOR, "010");
+    cr_assert_eq(mp_record_field(p.rec, 1)->ind1, 0x14); /* kept as is */
+    done(&p);
+    mf_free(&b);
+    /* A non-ASCII indicator: pymarc cannot read the record either. */
+    static const char *const hi[] = {"001x", "010\xe9 $a1"};
+    mf_init(&b);
+    mf_record(&b, NULL, hi, 2);
+    parse(&p, b.p, b.len, MP_ENCODING_AUTO);
+    cr_assert_eq(p.it.status, MP_ERECORD);
+    cr_assert_eq(p.rec->err->kind, MP_EK_INDICATOR);
+    done(&p);
+    mf_free(&b);
+}
+
+Test(parse, empty_subfields_and_odd_codes, .timeout = 10)
+{
+    static const char *const fl[] = {"001x", "24510$aA$$bB$", "500  $ x$\x1by", "650  $\x7fz"};
+    mf_buf b;
+    mf_init(&b);
+    mf_record(&b, NULL, fl, 4);
+    parsed p;
+    parse(&p, b.p, b.len, MP_ENCODING_AUTO);
+    cr_assert_eq(p.it.status, 0);
+    const mp_field *f = mp_record_field(p.rec, 1);
+    cr_assert_eq(f->nsubfields, 2);
+    cr_assert_eq(f->subfields[1].code, 'b');
+    cr_assert_eq(f->subfields[1].len, 1);
+    f = mp_record_field(p.rec, 2);
+    cr_assert_eq(f->nsubfields, 2);
+    cr_assert_eq(f->subfields[0].code, ' ');
+    cr_assert_eq(f->subfields[1].code, 0x1b);
+    cr_assert_eq(mp_record_field(p.rec, 3)->subfields[0].code, 0x7f);
+    /* empty, trailing, space, ESC, DEL */
+    cr_assert_eq(mp_record_warning_count(p.rec), 5);
+    for (uint32_t i = 0; i < 5; i++)
+        cr_assert_eq(mp_record_warning(p.rec, i)->kind, MP_EK_SUBFIELD);
+    cr_assert_eq(mp_record_warning(p.rec, 2)->subfield, ' ');
+    /* The empty subfield's warning is at its first delimiter. */
+    size_t base = 24 + 4 * 12 + 1, body245 = base + 2;
+    cr_assert_eq(mp_record_warning(p.rec, 0)->offset, body245 + 2 + 3);
+    done(&p);
+    mf_free(&b);
+}
+
+Test(parse, non_ascii_subfield_codes, .timeout = 10)
+{
+    parsed p;
+    mf_buf b;
+    size_t base = 24 + 2 * 12 + 1;
+    /* UTF-8 record, valid: U+00E1 as code -> 'a' (NFKD), the value after it. */
+    static const char *const u8[] = {"001x", "24510$\xc3\xa1Title$cMe"};
+    mf_init(&b);
+    mf_record(&b, NULL, u8, 2);
+    parse(&p, b.p, b.len, MP_ENCODING_AUTO);
+    cr_assert_eq(p.it.status, 0, "%s", p.rec->err ? p.rec->err->msg : "");
+    const mp_field *f = mp_record_field(p.rec, 1);
+    cr_assert_eq(f->nsubfields, 2);
+    cr_assert_eq(f->subfields[0].code, 'a');
+    cr_assert_eq(f->subfields[0].len, 5);
+    cr_assert(memcmp(f->subfields[0].data, "Title", 5) == 0);
+    cr_assert_eq(mp_record_warning_count(p.rec), 1);
+    want_warning(&p, 0, MP_EK_SUBFIELD, "245");
+    cr_assert_eq(mp_record_warning(p.rec, 0)->subfield, 'a');
+    cr_assert_eq(mp_record_warning(p.rec, 0)->offset, base + 2 + 2 + 1); /* the code byte */
+    done(&p);
+    /* Same in RAW mode (no decoding): the same reading. */
+    parse(&p, b.p, b.len, MP_ENCODING_RAW);
+    cr_assert_eq(mp_record_field(p.rec, 1)->subfields[0].code, 'a');
+    cr_assert_eq(mp_record_field(p.rec, 1)->subfields[0].len, 5);
+    done(&p);
+    mf_free(&b);
+
+    /* UTF-8 record whose code byte is not UTF-8: Latin-1 reading, one byte.
+     * pymarc reads it without a decoding error, so strict UTF-8 does too. */
+    static const char *const l1[] = {"001x", "24510$\xe1Title"};
+    mf_init(&b);
+    mf_record(&b, NULL, l1, 2);
+    parse(&p, b.p, b.len, MP_ENCODING_AUTO);
+    cr_assert_eq(p.it.status, 0, "%s", p.rec->err ? p.rec->err->msg : "");
+    f = mp_record_field(p.rec, 1);
+    cr_assert_eq(f->subfields[0].code, 'a');
+    cr_assert_eq(f->subfields[0].len, 5);
+    cr_assert(memcmp(f->subfields[0].data, "Title", 5) == 0);
+    done(&p);
+    mf_free(&b);
+
+    /* MARC-8 record: the code byte is not decoded as ANSEL (0xE1 is a
+     * combining grave there); it is read as pymarc reads it: 'a'. */
+    static const char *const m8[] = {"001x", "24510$\xe1Title$b\xe2"
+                                             "e"};
+    mf_init(&b);
+    mf_record(&b, "nam  22 a 4500", m8, 2);
+    parse(&p, b.p, b.len, MP_ENCODING_AUTO);
+    cr_assert_eq(p.it.status, 0, "%s", p.rec->err ? p.rec->err->msg : "");
+    f = mp_record_field(p.rec, 1);
+    cr_assert_eq(f->nsubfields, 2);
+    cr_assert_eq(f->subfields[0].code, 'a');
+    cr_assert_eq(f->subfields[0].len, 5);
+    cr_assert(memcmp(f->subfields[0].data, "Title", 5) == 0);
+    cr_assert_eq(f->subfields[1].code, 'b');
+    cr_assert(memcmp(f->subfields[1].data, "\xc3\xa9", 2) == 0); /* é, NFC */
+    cr_assert_eq(mp_record_warning_count(p.rec), 1);
+    cr_assert_eq(mp_record_warning(p.rec, 0)->offset, base + 2 + 2 + 1);
+    done(&p);
+    mf_free(&b);
+
+    /* No character of the subfield has an ASCII reading: an error item. */
+    static const char *const none[] = {"001x", "24510$\xa9"};
+    mf_init(&b);
+    mf_record(&b, "nam  22 a 4500", none, 2);
+    parse(&p, b.p, b.len, MP_ENCODING_AUTO);
+    cr_assert_eq(p.it.status, MP_ERECORD);
+    cr_assert_eq(p.rec->err->kind, MP_EK_SUBFIELD);
+    done(&p);
+    mf_free(&b);
+    /* ... but a later ASCII character gives the code, as in pymarc. */
+    static const char *const later[] = {"001x", "24510$\xa9"
+                                                "abc"};
+    mf_init(&b);
+    mf_record(&b, "nam  22 a 4500", later, 2);
+    parse(&p, b.p, b.len, MP_ENCODING_AUTO);
+    cr_assert_eq(p.it.status, 0);
+    f = mp_record_field(p.rec, 1);
+    cr_assert_eq(f->subfields[0].code, 'a');
+    cr_assert_eq(f->subfields[0].len, 3);
+    done(&p);
+    mf_free(&b);
+
+    /* Invalid UTF-8 elsewhere under replace: the code is read from the raw
+     * bytes before the repair (pymarc's rule: the subfield is valid UTF-8,
+     * so the code takes the whole character), and the repair's warning
+     * points at the raw byte although the code's bytes shrank. */
+    static const char *const rep[] = {"001x", "24510$\xc3\xa1Title$b\xffx"};
+    mf_init(&b);
+    mf_record(&b, NULL, rep, 2);
+    mp_reader_options o = MP_READER_OPTIONS_INIT;
+    o.utf8_handling = MP_UTF8_REPLACE;
+    parse_with(&p, b.p, b.len, &o);
+    cr_assert_eq(p.it.status, 0);
+    f = mp_record_field(p.rec, 1);
+    cr_assert_eq(f->subfields[0].code, 'a');
+    cr_assert_eq(f->subfields[0].len, 5);
+    cr_assert(memcmp(f->subfields[1].data, "\xef\xbf\xbdx", 4) == 0);
+    cr_assert_eq(mp_record_warning_count(p.rec), 2);
+    want_warning(&p, 0, MP_EK_SUBFIELD, "245");
+    want_warning(&p, 1, MP_EK_ENCODING, "245");
+    cr_assert_eq(mp_record_warning(p.rec, 1)->offset, base + 2 + 2 + 10); /* the 0xFF */
+    done(&p);
+    mf_free(&b);
+    /* The subfield is not valid UTF-8: Latin-1 reading of its first byte
+     * (0xC3 is A-tilde: 'A'), as pymarc does. */
+    static const char *const lat[] = {"001x", "24510$\xc3\xa1T\xff"};
+    mf_init(&b);
+    mf_record(&b, NULL, lat, 2);
+    parse_with(&p, b.p, b.len, &o);
+    cr_assert_eq(p.it.status, 0);
+    f = mp_record_field(p.rec, 1);
+    cr_assert_eq(f->subfields[0].code, 'A');
+    cr_assert_eq(f->subfields[0].len, 7); /* U+FFFD T U+FFFD */
+    done(&p);
+    mf_free(&b);
+}
+
+Test(parse, field_offsets_off_by_characters, .timeout = 10)
+{
+    /* A producer counted characters, not bytes: the 245 holds a two-byte
+     * character, so its stated length is one short and every later field
+     * starts one byte early (as in pymarc/bad_subfield_code.dat). */
+    static const char *const fl[] = {"001x", "24510$aCaf\xc3\xa9", "260  $aParis", "300  $a1 v."};
+    mf_buf b;
+    mf_init(&b);
+    mf_record(&b, NULL, fl, 4);
+    dir_adjust(&b, 1, 3, 4, -1);
+    dir_adjust(&b, 2, 7, 5, -1);
+    dir_adjust(&b, 3, 7, 5, -1);
+    parsed p;
+    parse(&p, b.p, b.len, MP_ENCODING_AUTO);
+    cr_assert_eq(p.it.status, 0, "%s", p.rec->err ? p.rec->err->msg : "");
+    const mp_field *f = mp_record_field(p.rec, 1);
+    cr_assert_eq(f->subfields[0].len, 5);
+    f = mp_record_field(p.rec, 2);
+    cr_assert_eq(f->ind1, ' ');
+    cr_assert_eq(f->nsubfields, 1);
+    cr_assert(memcmp(f->subfields[0].data, "Paris", 5) == 0);
+    f = mp_record_field(p.rec, 3);
+    cr_assert_eq(f->nsubfields, 1);
+    cr_assert(memcmp(f->subfields[0].data, "1 v.", 4) == 0);
+    cr_assert_eq(mp_record_warning_count(p.rec), 3);
+    for (uint32_t i = 0; i < 3; i++)
+        cr_assert_eq(mp_record_warning(p.rec, i)->kind, MP_EK_FIELD);
+    done(&p);
+    mf_free(&b);
+}
+
+Test(parse, leader_10_11_empty_directory_and_tags, .timeout = 10)
+{
+    static const char *const fl[] = {"001x", "24510$aT"};
+    mf_buf b;
+    parsed p;
+    /* Blank: no information, read as 2 and 2 with a warning. */
+    mf_init(&b);
+    mf_record(&b, "nam a   a 4500", fl, 2);
+    parse(&p, b.p, b.len, MP_ENCODING_AUTO);
+    cr_assert_eq(p.it.status, 0);
+    want_warning(&p, 0, MP_EK_LEADER, NULL);
+    cr_assert_eq(mp_record_warning(p.rec, 0)->offset, 10);
+    done(&p);
+    mf_free(&b);
+    /* Digits: another structure (Danmarc-style 3 indicators): an error. */
+    mf_init(&b);
+    mf_record(&b, "nam a32 a 4500", fl, 2);
+    parse(&p, b.p, b.len, MP_ENCODING_AUTO);
+    cr_assert_eq(p.it.status, MP_ERECORD);
+    cr_assert_eq(p.rec->err->kind, MP_EK_LEADER);
+    done(&p);
+    mf_free(&b);
+    /* No fields at all (pymarc: NoFieldsFound). */
+    mf_init(&b);
+    mf_record(&b, NULL, fl, 0);
+    parse(&p, b.p, b.len, MP_ENCODING_AUTO);
+    cr_assert_eq(p.it.status, MP_ERECORD);
+    cr_assert_eq(p.rec->err->kind, MP_EK_NO_FIELDS);
+    done(&p);
+    mf_free(&b);
+    /* A tag byte that is not printable: the directory is damaged. */
+    mf_init(&b);
+    mf_record(&b, NULL, fl, 2);
+    b.p[24 + 12 + 1] = 0x01;
+    parse(&p, b.p, b.len, MP_ENCODING_AUTO);
+    cr_assert_eq(p.it.status, MP_ERECORD);
+    cr_assert_eq(p.rec->err->kind, MP_EK_DIRECTORY);
+    done(&p);
+    mf_free(&b);
+}
+
+Test(parse, text_repairs_warn_strict_text_errs, .timeout = 10)
+{
+    static const char *const u8[] = {"001x", "24510$aBad \xff byte"};
+    mf_buf b;
+    parsed p;
+    mp_reader_options o = MP_READER_OPTIONS_INIT;
+    mf_init(&b);
+    mf_record(&b, NULL, u8, 2);
+    for (int h = MP_UTF8_STRICT; h <= MP_UTF8_IGNORE; h++) {
+        o.utf8_handling = (mp_utf8_handling)h;
+        parse_with(&p, b.p, b.len, &o);
+        if (h == MP_UTF8_STRICT) {
+            cr_assert_eq(p.it.status, MP_ERECORD);
+            cr_assert_eq(p.rec->err->kind, MP_EK_ENCODING);
+        } else {
+            cr_assert_eq(p.it.status, 0);
+            want_warning(&p, 0, MP_EK_ENCODING, "245");
+            /* base + "x" FT + "10" + "$a" + "Bad " */
+            cr_assert_eq(mp_record_warning(p.rec, 0)->offset, 24 + 24 + 1 + 2 + 2 + 2 + 4);
+        }
+        done(&p);
+    }
+    mf_free(&b);
+    static const char *const m8[] = {"001x", "24510$aBad \xaf byte"};
+    mf_init(&b);
+    mf_record(&b, "nam  22 a 4500", m8, 2);
+    mp_reader_options d = MP_READER_OPTIONS_INIT;
+    o = d;
+    parse_with(&p, b.p, b.len, &o);
+    cr_assert_eq(p.it.status, MP_ERECORD);
+    cr_assert_eq(p.rec->err->kind, MP_EK_MARC8);
+    done(&p);
+    o.marc8_replace = 1;
+    parse_with(&p, b.p, b.len, &o);
+    cr_assert_eq(p.it.status, 0);
+    want_warning(&p, 0, MP_EK_MARC8, "245");
+    done(&p);
+    o.strict = 1; /* strict wins over replace */
+    parse_with(&p, b.p, b.len, &o);
+    cr_assert_eq(p.it.status, MP_ERECORD);
+    cr_assert_eq(p.rec->err->kind, MP_EK_MARC8);
+    done(&p);
+    mf_free(&b);
+}
+
+Test(parse, many_warnings_kept_and_counted, .timeout = 10)
+{
+    /* 100 empty subfields in one field: 100 warnings, 32 kept. */
+    char body[5 + 200 + 8];
+    strcpy(body, "50010");
+    for (int i = 0; i < 100; i++)
+        strcat(body, "$");
+    strcat(body, "$aend");
+    const char *fl[] = {"001x", body};
+    mf_buf b;
+    mf_init(&b);
+    mf_record(&b, NULL, fl, 2);
+    parsed p;
+    parse(&p, b.p, b.len, MP_ENCODING_AUTO);
+    cr_assert_eq(p.it.status, 0);
+    cr_assert_eq(mp_record_warning_count(p.rec), 100);
+    cr_assert_not_null(mp_record_warning(p.rec, MP_RECORD_WARNINGS_KEPT - 1));
+    cr_assert_null(mp_record_warning(p.rec, MP_RECORD_WARNINGS_KEPT));
+    cr_assert_eq(mp_record_field(p.rec, 1)->nsubfields, 1);
+    /* A clone keeps them. */
+    mp_record *c;
+    cr_assert_eq(mp_record_clone(p.rec, &c), MP_OK);
+    cr_assert_eq(mp_record_warning_count(c), 100);
+    cr_assert_str_eq(mp_record_warning(c, 5)->message, mp_record_warning(p.rec, 5)->message);
+    cr_assert_neq(mp_record_warning(c, 5), mp_record_warning(p.rec, 5));
+    mp_record_free(c);
     done(&p);
     mf_free(&b);
 }

@@ -196,9 +196,10 @@ Test(marc8, problems_positions_and_replacement, .timeout = 10)
     size_t len;
     mp__text_error err;
 
-    CHECK(&NFC, "ab\x1b(", "ab\xef\xbf\xbd", 1); /* incomplete escape */
+    /* An incomplete escape: only the ESC is replaced, the rest is text. */
+    CHECK(&NFC, "ab\x1b(", "ab\xef\xbf\xbd(", 1);
     CHECK(&NFC, "ab\x1b", "ab\xef\xbf\xbd", 1);
-    CHECK(&NFC, "ab\x1b$", "ab\xef\xbf\xbd", 1);
+    CHECK(&NFC, "ab\x1b$", "ab\xef\xbf\xbd$", 1);
     CHECK(&NFC,
           "ab\xAF"
           "c",
@@ -209,7 +210,7 @@ Test(marc8, problems_positions_and_replacement, .timeout = 10)
     CHECK(&NFC,
           "\x1b(\x1f"
           "a",
-          "\xef\xbf\xbd\x1f"
+          "\xef\xbf\xbd(\x1f"
           "a",
           1);                                    /* delimiter kept */
     CHECK(&NFC, "\x1b$1~~~", "\xef\xbf\xbd", 1); /* unknown EACC */
@@ -235,16 +236,91 @@ Test(marc8, problems_positions_and_replacement, .timeout = 10)
                  1);
     cr_assert_eq(err.kind, MP_EK_MARC8);
     cr_assert_eq(err.position, 5, "position %zu", err.position);
-    cr_assert(strstr(err.message, "5") != NULL, "%s", err.message);
+    cr_assert_eq(err.count, 1);
+    cr_assert(strstr(err.message, "escape") != NULL, "%s", err.message);
     /* A stray byte inside an EACC run: one U+FFFD, then back in step. */
     CHECK(&NFC, "\x1b$1!0!b!0!", "\xe4\xb8\x80\xef\xbf\xbd\xe4\xb8\x80", 1);
 
-    /* Only the first problem is reported; with replace it is still filled. */
+    /* Only the first problem is described, all are counted; with replace
+     * it is still filled. */
     cr_assert_eq(conv(&REPL, "a\xAF\xAF", 3, &out, &len, &err), 0);
     cr_assert_eq(err.kind, MP_EK_MARC8);
     cr_assert_eq(err.position, 1);
+    cr_assert_eq(err.count, 2);
     cr_assert_eq(len, 7);
     cr_assert_eq(conv(&NFC, "a\xAF\xAF", 3, &out, &len, NULL), 1); /* err may be NULL */
+}
+
+Test(marc8, invalid_escape_keeps_the_text_around_it, .timeout = 10)
+{
+    /* pymarc keeps "Socit\u00e9" (it drops the ESC); yaz fails on the
+     * field. The ESC alone is the problem: 't' and the e-acute survive. */
+    CHECK(&NFC,
+          "Soci\x1bt\xe2"
+          "e",
+          "Soci\xef\xbf\xbdt\xc3\xa9", 1);
+    CHECK(&REPL,
+          "Soci\x1bt\xe2"
+          "e",
+          "Soci\xef\xbf\xbdt\xc3\xa9", 0);
+    /* A technique-1 final that names no set, then a valid one. */
+    CHECK(&NFC, "\x1bqx\x1bga\x1bsx", "\xef\xbf\xbdqx\xce\xb1x", 1);
+    /* A broken technique-2 sequence keeps its bytes; a complete one naming
+     * an unknown set is consumed (its final is not text). */
+    CHECK(&NFC, "\x1b( x", "\xef\xbf\xbd( x", 1);
+    CHECK(&NFC, "\x1b$)\x01x", "\xef\xbf\xbd$)\x01x", 1);
+    CHECK(&NFC, "\x1b)Zx", "\xef\xbf\xbdx", 1);
+    /* A valid sequence right after a broken ESC still works. */
+    CHECK(&NFC, "\x1b\x1b(NA", "\xef\xbf\xbd\xd0\xb0", 1);
+}
+
+Test(marc8, double_diacritics_combined_or_halves, .timeout = 10)
+{
+    const mp__text_opts halves = {.normalize = 1, .dd_halves = 1};
+    const mp__text_opts halves_raw = {.normalize = 0, .dd_halves = 1};
+    /* LoC's primary mapping (and yaz): one U+0361 / U+0360, second half gone. */
+    CHECK(&NFC, "\xEBt\xECs", "t\xcd\xa1s", 0);
+    CHECK(&NFC, "\xFAn\xFBg", "n\xcd\xa0g", 0);
+    /* pymarc (and the code tables' alternative): a half mark per half. */
+    CHECK(&halves, "\xEBt\xECs", "t\xef\xb8\xa0s\xef\xb8\xa1", 0);
+    CHECK(&halves, "\xFAn\xFBg", "n\xef\xb8\xa2g\xef\xb8\xa3", 0);
+    CHECK(&halves_raw, "\xEBt\xECs", "t\xef\xb8\xa0s\xef\xb8\xa1", 0);
+    /* The same bytes in other G1 sets are other letters (Cyrillic). */
+    CHECK(&halves, "\x1b)Q\xEB", "\xd0\x8b", 0); /* yaz-iconv agrees */
+    /* ANSEL in G0 (ESC ( ! E): 0x6B is the ligature's first half. */
+    CHECK(&halves, "\x1b(!E\x6B\x1b(Bt", "t\xef\xb8\xa0", 0);
+}
+
+Test(marc8, iii_vendor_codes_in_eacc, .timeout = 10)
+{
+    /* Innovative Interfaces codes met in EACC runs, mapped as pymarc maps
+     * them (no U+007F / U+0014 / U+0019 leaking into the text). */
+    CHECK(&NFC, "\x1b$1\x7f\x20\x14\x1b(B", "\xe2\x80\x94", 0);          /* em dash */
+    CHECK(&NFC, "\x1b$1\x7f\x20\x19", "\xe2\x80\x99", 0);                /* U+2019 */
+    CHECK(&NFC, "\x1b$1\x7f\x20\x20", "\xe2\x80\x9d", 0);                /* U+201D */
+    CHECK(&NFC, "\x1b$1\x7f\x21\x22", "\xe2\x84\xa2", 0);                /* U+2122 */
+    CHECK(&NFC, "\x1b$1\x21\x20\x3d", "\xe2\x80\xa6", 0);                /* U+2026 */
+    CHECK(&NFC, "\x1b$1\x21\x20\x40!0!", "\xe2\x80\x9c\xe4\xb8\x80", 0); /* U+201C, CJK */
+    /* Outside EACC the same bytes are what they are in ASCII. */
+    CHECK(&NFC, "\x7f\x20\x14", "\x7f\x20\x14", 0);
+}
+
+Test(marc8, subfield_codes_are_not_decoded, .timeout = 10)
+{
+    const mp__text_opts codes = {.normalize = 1, .subfield_codes = 1};
+    /* An ESC as a subfield code is a code, not an escape sequence. */
+    CHECK(&codes, "\x1f\x1b(Nx", "\x1f\x1b(Nx", 0);
+    CHECK(&NFC, "\x1f\x1b(Nx", "\x1f\xd0\xac", 0); /* without: Cyrillic (as yaz-iconv) */
+    /* Codes stay ASCII; the values are decoded. */
+    CHECK(&codes,
+          "\x1f"
+          "a\xe2"
+          "e\x1f"
+          "b\xA1",
+          "\x1f"
+          "a\xc3\xa9\x1f"
+          "b\xc5\x81",
+          0);
 }
 
 Test(marc8, large_fields_use_the_arena, .timeout = 10)

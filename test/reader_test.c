@@ -930,6 +930,265 @@ Test(reader, path_to_a_fifo_closes_promptly, .timeout = 30)
     mf_free(&b);
 }
 
+/* A stream: clean record, record with 2 warnings, clean, record with 1
+ * warning, junk, clean. */
+static void warned_stream(mf_buf *b)
+{
+    static const char *const clean[] = {"001cn", "24510$aTitle"};
+    static const char *const two[] = {"001w2", "020$a1", "500  $aA$"};
+    static const char *const one[] = {"001w1", "650 0$aA$$bB"};
+    mf_init(b);
+    mf_record(b, NULL, clean, 2);
+    mf_record(b, NULL, two, 3);
+    mf_record(b, NULL, clean, 2);
+    mf_record(b, NULL, one, 2);
+    mf_appends(b, "junk\x1d");
+    mf_record(b, NULL, clean, 2);
+}
+
+Test(reader, warnings_are_counted_apart_in_both_modes, .timeout = 30)
+{
+    mf_buf b;
+    warned_stream(&b);
+    for (int mode = MP_MODE_PIPELINE; mode <= MP_MODE_SEQUENTIAL; mode++) {
+        for (int strict = 0; strict <= 1; strict++) {
+            mp_reader_options o = opts(2, 64);
+            o.mode = (mp_reader_mode)mode;
+            o.strict = strict;
+            mp_reader *r;
+            cr_assert_eq(mp_reader_open_mem(&r, b.p, b.len, &o), MP_OK);
+            const mp_record *rec;
+            int rc, good = 0, items = 0;
+            uint32_t warns = 0;
+            while ((rc = mp_reader_next(r, &rec)) == MP_OK || rc == MP_ERECORD) {
+                if (rc == MP_OK) {
+                    good++;
+                    warns += mp_record_warning_count(rec);
+                } else {
+                    items++;
+                    const mp_error_info *e = mp_reader_error(r);
+                    if (rec) /* strict: the first warning is the error */
+                        cr_assert(e->kind == MP_EK_INDICATOR || e->kind == MP_EK_SUBFIELD, "%s",
+                                  e->message);
+                }
+            }
+            cr_assert_eq(rc, MP_EOF);
+            mp_counts c = MP_COUNTS_INIT;
+            mp_reader_get_counts(r, &c);
+            cr_assert_eq(c.size, sizeof c);
+            cr_assert_eq(c.records, (uint64_t)good);
+            cr_assert_eq(c.errors, (uint64_t)items);
+            cr_assert_eq(c.bytes, b.len);
+            cr_assert_eq(c.warnings, warns);
+            if (!strict) {
+                cr_assert_eq(good, 5);
+                cr_assert_eq(items, 1); /* the junk */
+                cr_assert_eq(warns, 3);
+                cr_assert_eq(c.records_with_warnings, 2);
+                cr_assert_eq(c.warnings_by_kind[MP_EK_INDICATOR], 1);
+                cr_assert_eq(c.warnings_by_kind[MP_EK_SUBFIELD], 2);
+            } else {
+                cr_assert_eq(good, 3);
+                cr_assert_eq(items, 3);
+                cr_assert_eq(c.warnings, 0);
+                cr_assert_eq(c.records_with_warnings, 0);
+            }
+            /* A caller compiled against a shorter struct: only its fields. */
+            struct {
+                size_t size;
+                uint64_t records, errors;
+                uint64_t guard;
+            } old = {offsetof(mp_counts, bytes), 0, 0, 77};
+            mp_reader_get_counts(r, (mp_counts *)(void *)&old);
+            cr_assert_eq(old.records, (uint64_t)good);
+            cr_assert_eq(old.guard, 77);
+            mp_reader_close(r);
+        }
+    }
+    /* SKIP policy: warned records are good records, still delivered. */
+    mp_reader_options o = opts(2, 4096);
+    o.policy = MP_POLICY_SKIP;
+    mp_reader *r;
+    cr_assert_eq(mp_reader_open_mem(&r, b.p, b.len, &o), MP_OK);
+    const mp_record *rec;
+    int n = 0, rc;
+    while ((rc = mp_reader_next(r, &rec)) == MP_OK)
+        n++;
+    cr_assert_eq(rc, MP_EOF);
+    cr_assert_eq(n, 5);
+    mp_reader_close(r);
+    mf_free(&b);
+}
+
+Test(reader, messages_count_records_from_one, .timeout = 10)
+{
+    mf_buf b;
+    warned_stream(&b);
+    mp_reader_options o = opts(1, 0);
+    mp_reader *r;
+    cr_assert_eq(mp_reader_open_mem(&r, b.p, b.len, &o), MP_OK);
+    const mp_record *rec;
+    int rc;
+    while ((rc = mp_reader_next(r, &rec)) == MP_OK)
+        ;
+    cr_assert_eq(rc, MP_ERECORD);
+    const mp_error_info *e = mp_reader_error(r);
+    cr_assert_eq(e->ordinal, 4); /* the API counts from 0 */
+    cr_assert_not_null(strstr(e->message, "(unit 5)"), "%s", e->message);
+    mp_reader_close(r);
+    mf_free(&b);
+    /* A damaged first record is "record 1". */
+    static const char *const bad[] = {"001x", "010\xe9 $a1"};
+    mf_init(&b);
+    mf_record(&b, NULL, bad, 2);
+    cr_assert_eq(mp_reader_open_mem(&r, b.p, b.len, &o), MP_OK);
+    cr_assert_eq(mp_reader_next(r, &rec), MP_ERECORD);
+    cr_assert_eq(mp_reader_error(r)->ordinal, 0);
+    cr_assert(strncmp(mp_reader_error(r)->message, "record 1 at offset 0", 20) == 0, "%s",
+              mp_reader_error(r)->message);
+    mp_reader_close(r);
+    mf_free(&b);
+}
+
+Test(reader, invalid_options_name_field_and_value, .timeout = 10)
+{
+    char msg[200];
+    cr_assert_eq(mp_reader_options_check(NULL, msg, sizeof msg), MP_OK);
+    cr_assert_str_eq(msg, "");
+    mp_reader_options zero;
+    memset(&zero, 0, sizeof zero);
+    cr_assert_eq(mp_reader_options_check(&zero, msg, sizeof msg), MP_OK);
+    static const struct {
+        const char *field;
+        const char *value;
+    } want[] = {{"chunk_size", "= 12:"}, {"max_record_size", "= 10:"}, {"mode", "= 9:"},
+                {"policy", "= 5:"},      {"encoding", "= 6:"},         {"utf8_handling", "= 3:"},
+                {"format", "= 4:"},      {"threads", "= 5000:"},       {"range_end", "= 100:"},
+                {"marc8_double", "= 2:"}};
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
+        mp_reader_options o = MP_READER_OPTIONS_INIT;
+        switch (i) {
+        case 0:
+            o.chunk_size = 12;
+            break;
+        case 1:
+            o.max_record_size = 10;
+            break;
+        case 2:
+            o.mode = (mp_reader_mode)9;
+            break;
+        case 3:
+            o.policy = (mp_policy)5;
+            break;
+        case 4:
+            o.encoding = (mp_encoding)6;
+            break;
+        case 5:
+            o.utf8_handling = (mp_utf8_handling)3;
+            break;
+        case 6:
+            o.format = MP_FORMAT_MRK;
+            break;
+        case 7:
+            o.threads = 5000;
+            break;
+        case 8: /* an end before the start */
+            o.range_start = 200;
+            o.range_end = 100;
+            break;
+        default:
+            o.marc8_double = (mp_marc8_double)2;
+            break;
+        }
+        cr_assert_eq(mp_reader_options_check(&o, msg, sizeof msg), MP_EINVAL);
+        char expect[64];
+        snprintf(expect, sizeof expect, "mp_reader_options.%s %s", want[i].field, want[i].value);
+        cr_assert(strncmp(msg, expect, strlen(expect)) == 0, "got '%s', want '%s...'", msg, expect);
+        cr_assert_eq(mp_reader_options_check(&o, NULL, 0), MP_EINVAL); /* msg optional */
+        /* The open functions refuse the same options. */
+        mp_reader *r = (mp_reader *)1;
+        cr_assert_eq(mp_reader_open_mem(&r, "", 0, &o), MP_EINVAL);
+        cr_assert_null(r);
+    }
+    /* A tiny buffer is cut, still NUL-terminated. */
+    mp_reader_options o = MP_READER_OPTIONS_INIT;
+    o.chunk_size = 12;
+    char tiny[8];
+    memset(tiny, 'x', sizeof tiny);
+    cr_assert_eq(mp_reader_options_check(&o, tiny, sizeof tiny), MP_EINVAL);
+    cr_assert_eq(tiny[7], '\0');
+    o = zero;
+    o.size = 8;
+    cr_assert_eq(mp_reader_options_check(&o, msg, sizeof msg), MP_EINVAL);
+    cr_assert_not_null(strstr(msg, "mp_reader_options.size = 8"), "%s", msg);
+}
+
+Test(reader, a_directory_is_not_a_file, .timeout = 10)
+{
+    mp_reader *r = (mp_reader *)1;
+    for (int mode = MP_MODE_PIPELINE; mode <= MP_MODE_SEQUENTIAL; mode++) {
+        mp_reader_options o = opts(1, 0);
+        o.mode = (mp_reader_mode)mode;
+        cr_assert_eq(mp_reader_open_path(&r, "/", &o), MP_EISDIR);
+        cr_assert_null(r);
+        int fd = open("/", O_RDONLY | O_DIRECTORY);
+        cr_assert_geq(fd, 0);
+        cr_assert_eq(mp_reader_open_fd(&r, fd, &o), MP_EISDIR);
+        cr_assert_null(r);
+        cr_assert_eq(fcntl(fd, F_GETFD), 0); /* borrowed: still open */
+        close(fd);
+    }
+    cr_assert_str_eq(mp_strerror(MP_EISDIR), "is a directory");
+    cr_assert_str_eq(mp_err_name(MP_EISDIR), "MP_EISDIR");
+}
+
+Test(reader, error_data_is_the_unit_in_both_modes, .timeout = 20)
+{
+    mf_buf b;
+    warned_stream(&b); /* "junk\x1d" is unit 4 */
+    static const char *const bad[] = {"001x", "010\xe9 $a1"};
+    size_t bad_off = b.len;
+    mf_record(&b, NULL, bad, 2);
+    mf_appends(&b, "0012X");
+    for (int mode = MP_MODE_PIPELINE; mode <= MP_MODE_SEQUENTIAL; mode++) {
+        mp_reader_options o = opts(2, 64);
+        o.mode = (mp_reader_mode)mode;
+        mp_reader *r;
+        cr_assert_eq(mp_reader_open_mem(&r, b.p, b.len, &o), MP_OK);
+        size_t len = 99;
+        cr_assert_null(mp_reader_error_data(r, &len));
+        cr_assert_eq(len, 0);
+        const mp_record *rec;
+        int rc, seen = 0;
+        while ((rc = mp_reader_next(r, &rec)) == MP_OK || rc == MP_ERECORD) {
+            if (rc != MP_ERECORD)
+                continue;
+            const mp_error_info *e = mp_reader_error(r);
+            const unsigned char *d = mp_reader_error_data(r, &len);
+            cr_assert_not_null(d);
+            cr_assert_eq(len, e->length);
+            cr_assert(memcmp(d, b.p + e->offset, len) == 0, "unit %llu",
+                      (unsigned long long)e->ordinal);
+            if (seen == 0)
+                cr_assert(len == 5 && memcmp(d, "junk\x1d", 5) == 0);
+            if (seen == 1) {
+                cr_assert_eq(e->offset, bad_off);
+                size_t rl;
+                cr_assert_eq(mp_record_raw(rec, &rl), d); /* the record's own bytes */
+                cr_assert_eq(rl, len);
+            }
+            if (seen == 2)
+                cr_assert(len == 5 && memcmp(d, "0012X", 5) == 0 && e->kind == MP_EK_TRUNCATED);
+            seen++;
+        }
+        cr_assert_eq(rc, MP_EOF);
+        cr_assert_eq(seen, 3);
+        mp_reader_close(r);
+    }
+    cr_assert_null(mp_reader_error_data(NULL, NULL));
+    mf_free(&b);
+}
+
 /* ---- MP_MODE_AUTO: which path runs, and mp_reader_stats says so ------------------ */
 
 static unsigned usable_cpus(void)

@@ -142,3 +142,89 @@ Test(record, kind_names, .timeout = 10)
     cr_assert_str_eq(mp_error_kind_name(MP_EK_NONE), "NONE");
     cr_assert_str_eq(mp_error_kind_name((mp_error_kind)999), "UNKNOWN");
 }
+
+Test(record, tag_patterns_are_validated, .timeout = 10)
+{
+    static const char *const good[] = {"245", "6XX", "x00", "XXX", "00x", "LDR", "BAS"};
+    static const char *const bad[] = {"24",
+                                      "2450",
+                                      "",
+                                      " 45",
+                                      "24 ",
+                                      "2\x01"
+                                      "5",
+                                      "24\x7f",
+                                      "\xc3\xa9"
+                                      "5"};
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++)
+        cr_assert_eq(mp_tag_pattern_check(good[i]), MP_OK, "%s", good[i]);
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        cr_assert_eq(mp_tag_pattern_check(bad[i]), MP_EINVAL, "'%s'", bad[i]);
+    cr_assert_eq(mp_tag_pattern_check(NULL), MP_EINVAL);
+
+    mf_buf b;
+    mp_reader *r = open_one(&b, MP_ENCODING_AUTO);
+    const mp_record *rec;
+    cr_assert_eq(mp_reader_next(r, &rec), MP_OK);
+    /* "2450" used to match the 245 (only 3 characters were read). */
+    cr_assert_null(mp_record_first(rec, "2450"));
+    cr_assert_null(mp_record_first(rec, "24"));
+    cr_assert_null(mp_record_first(rec, NULL));
+    cr_assert_not_null(mp_record_first(rec, "245"));
+    uint32_t pos = 1;
+    cr_assert_null(mp_record_find(rec, "24", &pos));
+    cr_assert_eq(pos, mp_record_field_count(rec)); /* as "none left" */
+    mp_reader_close(r);
+    mf_free(&b);
+}
+
+Test(record, field_raw_is_the_body_as_stored, .timeout = 10)
+{
+    /* MARC-8: the 245 and the 008 are decoded, the others are not. */
+    static const char *const fl[] = {"001cn1",
+                                     "008a\xe2"
+                                     "e",
+                                     "020  $a123",
+                                     "24510$aCaf\xe2"
+                                     "e$bx"};
+    mf_buf b;
+    mf_init(&b);
+    mf_record(&b, "nam  22 a 4500", fl, 4);
+    for (int enc = MP_ENCODING_AUTO; enc <= MP_ENCODING_RAW; enc += MP_ENCODING_RAW) {
+        mp_reader_options o = MP_READER_OPTIONS_INIT;
+        o.encoding = (mp_encoding)enc;
+        mp_reader *r;
+        cr_assert_eq(mp_reader_open_mem(&r, b.p, b.len, &o), MP_OK);
+        const mp_record *rec;
+        cr_assert_eq(mp_reader_next(r, &rec), MP_OK);
+        size_t len;
+        const char *p = mp_record_field_raw(rec, 1, &len);
+        cr_assert(len == 3 && memcmp(p,
+                                     "a\xe2"
+                                     "e",
+                                     3) == 0);
+        p = mp_record_field_raw(rec, 3, &len);
+        cr_assert(len == 12 && memcmp(p,
+                                      "10\x1f"
+                                      "aCaf\xe2"
+                                      "e\x1f"
+                                      "bx",
+                                      12) == 0);
+        p = mp_record_field_raw(rec, 2, &len);
+        cr_assert_eq(p, mp_record_field(rec, 2)->data); /* not decoded: the same bytes */
+        if (enc == MP_ENCODING_AUTO)                    /* decoded: data differs from raw */
+            cr_assert_neq(mp_record_field(rec, 3)->data, mp_record_field_raw(rec, 3, NULL));
+        cr_assert_null(mp_record_field_raw(rec, 4, &len));
+        cr_assert_eq(len, 0);
+        mp_record *c;
+        cr_assert_eq(mp_record_clone(rec, &c), MP_OK);
+        p = mp_record_field_raw(c, 3, &len);
+        cr_assert(len == 12 && memcmp(p, "10\x1f", 3) == 0);
+        size_t rl;
+        const unsigned char *craw = mp_record_raw(c, &rl);
+        cr_assert((const unsigned char *)p >= craw && (const unsigned char *)p < craw + rl);
+        mp_record_free(c);
+        mp_reader_close(r);
+    }
+    mf_free(&b);
+}

@@ -102,7 +102,7 @@ static mp_reader *open_seq(const void *data, size_t len, mp_encoding enc)
 
 typedef struct rt_stats {
     mp_encoding enc;
-    uint64_t records, damaged, identical, rebuilt, refused, reread;
+    uint64_t records, damaged, identical, rebuilt, refused, reread, warned;
 } rt_stats;
 
 static void round_trip_file(void *user, const char *path, const unsigned char *data, size_t len)
@@ -131,7 +131,8 @@ static void round_trip_file(void *user, const char *path, const unsigned char *d
         cr_assert_eq(wrc, MP_OK, "%s: record %llu: %s", path,
                      (unsigned long long)mp_record_ordinal(rec), mp_strerror(wrc));
         int utf8 = st->enc == MP_ENCODING_RAW || mp_record_coding_scheme(rec) == 'a';
-        if (good && utf8) {
+        /* A record with warnings is rebuilt: the anomalies do not travel. */
+        if (good && utf8 && mp_record_warning_count(rec) == 0) {
             cr_assert_eq(out.len, raw_len, "%s: record %llu: %zu bytes written, %zu read", path,
                          (unsigned long long)mp_record_ordinal(rec), out.len, raw_len);
             cr_assert(memcmp(out.data, raw, raw_len) == 0, "%s: record %llu not identical", path,
@@ -150,6 +151,12 @@ static void round_trip_file(void *user, const char *path, const unsigned char *d
                   "%s: record %llu re-read: %s %s", path,
                   (unsigned long long)mp_record_ordinal(rec), mp_strerror(brc),
                   mp_reader_error(back)->message);
+        if (good) /* repaired, or (control characters as codes/indicators) the same */
+            cr_assert_leq(mp_record_warning_count(again), mp_record_warning_count(rec),
+                          "%s: record %llu re-read with more warnings", path,
+                          (unsigned long long)mp_record_ordinal(rec));
+        if (good && mp_record_warning_count(rec))
+            st->warned++;
         char why[160];
         cr_assert(same_content(rec, again, why, sizeof why), "%s: record %llu re-read: %s", path,
                   (unsigned long long)mp_record_ordinal(rec), why);
@@ -174,11 +181,14 @@ Test(write, iso2709_round_trip_corpus, .timeout = 600)
         cr_assert_gt(n, 10);
         cr_assert_gt(st.identical, 3900, "the realworld file alone has 3945 UTF-8 records");
         cr_assert_eq(st.reread, st.records + st.damaged - st.refused);
-        cr_log_info("%s: %d files, %llu good + %llu damaged records: %llu identical bytes, %llu "
-                    "rebuilt, %llu refused (over 99999 bytes), all re-read equal",
+        cr_assert_gt(st.warned, 0, "the corpus holds records with warnings: they were rebuilt");
+        cr_log_info("%s: %d files, %llu good (%llu with warnings) + %llu damaged records: %llu "
+                    "identical bytes, %llu rebuilt, %llu refused (over 99999 bytes), all re-read "
+                    "equal",
                     e ? "raw" : "auto", n, (unsigned long long)st.records,
-                    (unsigned long long)st.damaged, (unsigned long long)st.identical,
-                    (unsigned long long)st.rebuilt, (unsigned long long)st.refused);
+                    (unsigned long long)st.warned, (unsigned long long)st.damaged,
+                    (unsigned long long)st.identical, (unsigned long long)st.rebuilt,
+                    (unsigned long long)st.refused);
     }
 }
 
@@ -786,6 +796,69 @@ Test(write, convert_damaged_policies_and_refusals, .timeout = 60)
                 cr_assert_eq(brc, MP_EOF, "%s", mp_reader_error(back)->message);
                 cr_assert_eq(n, (int)c.written);
                 mp_reader_close(back);
+            }
+            mp_buf_free(&out);
+        }
+    }
+    mf_free(&in);
+}
+
+static int on_warnings(void *user, const mp_record *rec)
+{
+    int *seen = user;
+    seen[0]++;
+    seen[1] += (int)mp_record_warning_count(rec);
+    return seen[0] == seen[2]; /* stop at the seen[2]-th warned record (0: never) */
+}
+
+Test(write, convert_reports_warned_records_and_writes_them, .timeout = 30)
+{
+    /* clean, warned (a bare delimiter), clean, warned (no indicators). */
+    static const char *const clean[] = {"001c", "24510$aT"};
+    static const char *const bare[] = {"001w1", "650 0$aCats$"};
+    static const char *const noind[] = {"001w2", "020$a1"};
+    mf_buf in;
+    mf_init(&in);
+    mf_record(&in, NULL, clean, 2);
+    mf_record(&in, NULL, bare, 2);
+    mf_record(&in, NULL, clean, 2);
+    mf_record(&in, NULL, noind, 2);
+    for (int pipeline = 0; pipeline < 2; pipeline++) {
+        for (int stop_at = 0; stop_at <= 1; stop_at++) {
+            mp_reader_options ro = MP_READER_OPTIONS_INIT;
+            ro.mode = pipeline ? MP_MODE_PIPELINE : MP_MODE_SEQUENTIAL;
+            ro.output_format = MP_FORMAT_MARCXML;
+            mp_reader *r;
+            cr_assert_eq(mp_reader_open_mem(&r, in.p, in.len, &ro), MP_OK);
+            mp_buf out = MP_BUF_INIT;
+            mp_writer *w;
+            cr_assert_eq(
+                mp_writer_open_buf(&w, &out, &(mp_writer_options){0, MP_FORMAT_MARCXML, 0, 0}),
+                MP_OK);
+            int seen[3] = {0, 0, stop_at};
+            mp_convert_options co = MP_CONVERT_OPTIONS_INIT;
+            co.on_warnings = on_warnings;
+            co.user = seen;
+            mp_convert_counts c;
+            int rc = mp_convert(r, w, &co, &c);
+            cr_assert_eq(mp_writer_close(w), MP_OK);
+            mp_counts k = MP_COUNTS_INIT;
+            mp_reader_get_counts(r, &k);
+            mp_reader_close(r);
+            if (stop_at) { /* the callback ended it before the warned record was written */
+                cr_assert_eq(rc, MP_ESTOPPED);
+                cr_assert_eq(seen[0], 1);
+                cr_assert_eq(c.written, 1);
+            } else {
+                cr_assert_eq(rc, MP_OK);
+                cr_assert_eq(seen[0], 2); /* warned records are good records: written */
+                cr_assert_eq(seen[1], 2);
+                cr_assert_eq(c.records, 4);
+                cr_assert_eq(c.written, 4);
+                cr_assert_eq(c.errors, 0);
+                cr_assert_eq(k.warnings, 2);
+                cr_assert_eq(k.records_with_warnings, 2);
+                cr_assert_not_null(memmem(out.data, out.len, "Cats", 4));
             }
             mp_buf_free(&out);
         }

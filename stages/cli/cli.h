@@ -34,4 +34,11 @@ void mp__cli_progress_update(mp_cli_progress *p, uint64_t bytes, uint64_t record
 /* Erases the bar if one is drawn (before other stderr output, and at the end). */
 void mp__cli_progress_clear(mp_cli_progress *p);
 
+/* ---- JSON strings (json.c) -------------------------------------------------- */
+
+/* Writes s[0..n) as a JSON string literal with its quotes: '"', '\\' and
+ * control characters escaped, each byte of invalid UTF-8 as \ufffd (the
+ * library's UTF-8 rule, stages/src/utf8.h). */
+void mp__cli_json_string(FILE *out, const char *s, size_t n);
+
 #endif

@@ -38,20 +38,38 @@ typedef struct cli_opts {
     unsigned threads;    /* as asked (0: usable CPUs - 1, at least 1); then the pool's size */
     uint64_t max_errors; /* global cap over all files (0: none) */
     int json, quiet, verbose, sequential, pipeline;
-    mp_pool *pool;          /* shared by the files that run the pipeline; started lazily */
-    int out_format;         /* -o (mp_format), 0: not given */
-    unsigned out_flags;     /* MP_WRITE_* from --ascii, --keep-leader, ... */
-    mp_damaged damaged;     /* --damaged */
-    const char *output;     /* --output FILE, NULL or "-": standard output */
-    mp_split_options split; /* split: --parts, --target-size */
+    mp_pool *pool;           /* shared by the files that run the pipeline; started lazily */
+    int out_format;          /* -o (mp_format), 0: not given */
+    unsigned out_flags;      /* MP_WRITE_* from --ascii, --keep-leader, ... */
+    mp_damaged damaged;      /* --damaged */
+    const char *output;      /* --output FILE, NULL or "-": standard output */
+    mp_split_options split;  /* split: --parts, --target-size */
+    const char *errors_json; /* --errors-json FILE, or NULL */
+    FILE *ej;                /* its stream while the run goes on */
 } cli_opts;
+
+/* Counts of one input file. Main thread only. */
+typedef struct cli_file {
+    const char *path;
+    int failed;        /* could not be opened or read to its end */
+    const char *error; /* mp_err_name of the failure, or NULL */
+    uint64_t records, errors, bytes, warnings, warned;
+    uint64_t by_kind[MP_EK_COUNT];
+    uint64_t warn_kind[MP_EK_COUNT];
+    uint64_t unreported;
+} cli_file;
 
 /* Totals over all files. Main thread only. */
 typedef struct cli_totals {
-    uint64_t records; /* good records delivered */
-    uint64_t errors;  /* error items, including skipped ones */
-    uint64_t bytes;   /* bytes consumed */
+    uint64_t records;  /* good records delivered */
+    uint64_t errors;   /* error items, including skipped ones */
+    uint64_t bytes;    /* bytes consumed */
+    uint64_t warnings; /* warnings on good records */
+    uint64_t warned;   /* good records with warnings */
     uint64_t by_kind[MP_EK_COUNT];
+    uint64_t warn_kind[MP_EK_COUNT];
+    cli_file *per_file; /* one per FILE argument */
+    int nper;
     uint64_t unreported; /* counted by the reader but never returned (--policy skip) */
     unsigned files, failed_files;
     uint64_t refused; /* records the writer could not write (convert, dump) */
@@ -108,8 +126,15 @@ static void usage(FILE *out)
             "                           utf8 (force UTF-8), marc8 (force MARC-8), raw (bytes\n"
             "                           as stored, no decoding or text validation)\n"
             "  -u, --utf8 H             invalid UTF-8: strict (default: error item), replace\n"
-            "                           (U+FFFD), ignore (drop the bad bytes)\n"
-            "      --marc8-replace      unknown MARC-8 characters become U+FFFD, not errors\n"
+            "                           (U+FFFD and a warning), ignore (drop the bad bytes and\n"
+            "                           a warning)\n"
+            "      --marc8-replace      invalid MARC-8 becomes U+FFFD and a warning, not an\n"
+            "                           error item\n"
+            "      --marc8-double D     MARC-8 double diacritics (ligature 0xEB/0xEC, double\n"
+            "                           tilde 0xFA/0xFB): combined (default: U+0361/U+0360 after\n"
+            "                           the first letter, as LoC and yaz) or halves\n"
+            "                           (U+FE20-U+FE23, one per half, as pymarc)\n"
+            "      --strict             warnings become error items (see below)\n"
             "      --no-normalize       do not NFC-normalise text converted from MARC-8\n"
             "  -c, --chunk-size SIZE    bytes per pipeline chunk (default: a quarter of the L2\n"
             "                           cache, 128K to 512K); K, M, G\n"
@@ -129,8 +154,12 @@ static void usage(FILE *out)
             "      --target-size SIZE   split: about SIZE bytes per range (default 64M)\n"
             "  -j, --json               machine-readable output: for count and stats one JSON\n"
             "                           object on stdout (records, errors, errors_by_kind,\n"
-            "                           bytes, seconds, ...); for dump one MARC-in-JSON\n"
-            "                           object per record and line\n"
+            "                           warnings, warnings_by_kind, bytes, seconds, and the\n"
+            "                           same counts per input in \"per_file\"); for dump one\n"
+            "                           MARC-in-JSON object per record and line\n"
+            "      --errors-json FILE   write every error item, warning and failure to FILE\n"
+            "                           ('-': stdout) as one JSON object per line (ordinal and\n"
+            "                           offset count from 0, \"record\" from 1)\n"
             "  -i, --input-format F     iso2709 (or marc; default auto: detected)\n"
             "  -o, --output-format F    convert: iso2709 (or marc), marcxml (or xml), json\n"
             "                           (one array, one record per line), ndjson (one\n"
@@ -153,17 +182,25 @@ static void usage(FILE *out)
             "  -V, --version            print the version and exit\n"
             "  -h, --help               print this help and exit\n"
             "\n"
-            "Error items go to stderr as: FILE: record ORDINAL, offset OFFSET: KIND\n"
-            "[001 NUMBER] [field TAG $CODE]: MESSAGE. A progress bar is shown on stderr\n"
+            "Error items go to stderr as: FILE: record N, offset OFFSET: KIND [001 NUMBER]\n"
+            "[field TAG $CODE]: MESSAGE, where N counts the units of the file from 1\n"
+            "(records and skipped spans) and OFFSET is the byte offset from 0. A record\n"
+            "whose content is readable despite an anomaly (a bare subfield delimiter,\n"
+            "missing indicators, a non-ASCII subfield code, a misplaced field terminator,\n"
+            "text repaired under --utf8 replace or --marc8-replace, ...) is a good record\n"
+            "with warnings: they go to stderr as 'warning: FILE: record N, offset OFFSET:\n"
+            "KIND ...' and do not change the exit status (stages/FRAMING.md lists every\n"
+            "check); convert and dump write such records. A progress bar is shown on stderr\n"
             "for runs longer than half a second when stderr is a terminal\n"
             "(environment: MARCPIPE_PROGRESS_DELAY=SECONDS changes the half second).\n"
             "\n"
             "Exit status:\n"
-            "  0  every record was read cleanly\n"
+            "  0  every record was read (with or without warnings)\n"
             "  1  data errors: error items were found (also with --policy skip), a\n"
             "     record could not be written (over iso2709's 99999 bytes), or\n"
             "     --policy stop / --damaged stop / --max-errors ended the run\n"
-            "  2  usage error, a file could not be opened or read, or the output failed\n"
+            "  2  usage error, a file could not be opened or read (a directory, a missing\n"
+            "     file, an I/O error), or the output failed\n"
             "\n"
             "Examples:\n"
             "  marcpipe count books.mrc\n"
@@ -266,6 +303,9 @@ enum {
     OPT_COMPACT_XML,
     OPT_SPACED_JSON,
     OPT_TARGET_SIZE,
+    OPT_MARC8_DOUBLE,
+    OPT_STRICT,
+    OPT_ERRORS_JSON,
 };
 
 static const struct option long_options[] = {
@@ -275,6 +315,9 @@ static const struct option long_options[] = {
     {"encoding", required_argument, NULL, 'e'},
     {"utf8", required_argument, NULL, 'u'},
     {"marc8-replace", no_argument, NULL, OPT_MARC8_REPLACE},
+    {"marc8-double", required_argument, NULL, OPT_MARC8_DOUBLE},
+    {"strict", no_argument, NULL, OPT_STRICT},
+    {"errors-json", required_argument, NULL, OPT_ERRORS_JSON},
     {"no-normalize", no_argument, NULL, OPT_NO_NORMALIZE},
     {"chunk-size", required_argument, NULL, 'c'},
     {"chunks", required_argument, NULL, OPT_CHUNKS},
@@ -312,6 +355,7 @@ static int parse_args(int argc, char **argv, cli_opts *o)
     static const char *const encodings[] = {"auto", "utf8", "marc8", "raw"};
     static const char *const utf8s[] = {"strict", "replace", "ignore"};
     static const char *const damaged[] = {"skip", "write", "stop"};
+    static const char *const doubles[] = {"combined", "halves"};
     /* Format names, yaz-marcdump's where it has one ("marc", "marcxml", "json", "line"). */
     static const char *const in_names[] = {"auto", "iso2709", "marc", "marcxml",
                                            "xml",  "json",    "mrk"};
@@ -396,6 +440,19 @@ static int parse_args(int argc, char **argv, cli_opts *o)
             break;
         case OPT_MARC8_REPLACE:
             o->ro.marc8_replace = 1;
+            break;
+        case OPT_MARC8_DOUBLE:
+            if ((k = pick(optarg, doubles, 2)) < 0)
+                return usage_error("--marc8-double wants combined or halves, not '%s'", optarg);
+            o->ro.marc8_double = (mp_marc8_double)k;
+            break;
+        case OPT_STRICT:
+            o->ro.strict = 1;
+            break;
+        case OPT_ERRORS_JSON:
+            if (optarg[0] == '\0')
+                return usage_error("--errors-json wants a file name or '-', not '%s'", optarg);
+            o->errors_json = optarg;
             break;
         case OPT_NO_NORMALIZE:
             o->ro.no_normalize = 1;
@@ -490,30 +547,109 @@ static int parse_args(int argc, char **argv, cli_opts *o)
 
 /* ---- reporting ------------------------------------------------------------ */
 
+/* Prints "TAG $C" context of an item or warning. */
+static void print_where(const char *cn, size_t cn_cap, const char *tag, char subfield)
+{
+    if (cn[0] != '\0')
+        fprintf(stderr, " [001 %.*s]", (int)cn_cap, cn);
+    if (tag[0] != '\0') {
+        fprintf(stderr, " [field %.3s", tag);
+        if (subfield > 0x20 && subfield < 0x7F)
+            fprintf(stderr, " $%c", subfield);
+        fputc(']', stderr);
+    }
+}
+
 static void print_item(const char *path, const mp_error_info *e)
 {
     fprintf(stderr, "%s: %s: record %" PRIu64 ", offset %" PRIu64 ": %s", prog,
-            strcmp(path, "-") == 0 ? "<stdin>" : path, e->ordinal, e->offset,
+            strcmp(path, "-") == 0 ? "<stdin>" : path, e->ordinal + 1, e->offset,
             mp_error_kind_name(e->kind));
-    if (e->control_number[0] != '\0')
-        fprintf(stderr, " [001 %.*s]", (int)sizeof e->control_number, e->control_number);
-    if (e->tag[0] != '\0') {
-        fprintf(stderr, " [field %.*s", (int)sizeof e->tag, e->tag);
-        if (e->subfield != 0)
-            fprintf(stderr, " $%c", e->subfield);
-        fputc(']', stderr);
-    }
+    print_where(e->control_number, sizeof e->control_number, e->tag, e->subfield);
     /* The library's message may repeat the position; print it once. */
     const char *msg = e->message;
     char prefix[64];
-    int pl = snprintf(prefix, sizeof prefix, "record %" PRIu64 " at offset %" PRIu64, e->ordinal,
-                      e->offset);
+    int pl = snprintf(prefix, sizeof prefix, "record %" PRIu64 " at offset %" PRIu64,
+                      e->ordinal + 1, e->offset);
     if (pl > 0 && strncmp(msg, prefix, (size_t)pl) == 0) {
         const char *colon = strstr(msg + pl, ": ");
         if (colon != NULL)
             msg = colon + 2;
     }
     fprintf(stderr, ": %.*s\n", (int)(sizeof e->message - (size_t)(msg - e->message)), msg);
+}
+
+/* The 001 of a record, printable, into buf (cap bytes). */
+static void record_cn(const mp_record *rec, char *buf, size_t cap)
+{
+    size_t n = 0;
+    const char *cn = mp_record_control_number(rec, &n);
+    if (!cn)
+        n = 0;
+    if (n > cap - 1)
+        n = cap - 1;
+    for (size_t i = 0; i < n; i++)
+        buf[i] = (unsigned char)cn[i] < 0x20 ? '?' : cn[i];
+    buf[n] = '\0';
+}
+
+static void print_warning(const char *path, const mp_record *rec, const mp_warning *w,
+                          const char *cn)
+{
+    fprintf(stderr, "%s: warning: %s: record %" PRIu64 ", offset %" PRIu64 ": %s", prog,
+            strcmp(path, "-") == 0 ? "<stdin>" : path, mp_record_ordinal(rec) + 1, w->offset,
+            mp_error_kind_name(w->kind));
+    print_where(cn, 32, w->tag, w->subfield);
+    fprintf(stderr, ": %.*s\n", (int)sizeof w->message, w->message);
+}
+
+/* --errors-json: the fields every line has. */
+static void ej_head(FILE *f, const char *type, const char *path)
+{
+    fprintf(f, "{\"type\":\"%s\",\"file\":", type);
+    mp__cli_json_string(f, path, strlen(path));
+}
+
+static void ej_where(FILE *f, const char *kind, uint64_t ordinal, uint64_t offset, const char *cn,
+                     const char *tag, char subfield, const char *msg, size_t msg_cap)
+{
+    fprintf(f,
+            ",\"kind\":\"%s\",\"ordinal\":%" PRIu64 ",\"record\":%" PRIu64 ",\"offset\":%" PRIu64
+            ",\"control_number\":",
+            kind, ordinal, ordinal + 1, offset);
+    mp__cli_json_string(f, cn, strlen(cn));
+    fputs(",\"tag\":", f);
+    mp__cli_json_string(f, tag, strnlen(tag, 3));
+    fputs(",\"subfield\":", f);
+    mp__cli_json_string(f, &subfield, subfield ? 1 : 0);
+    fputs(",\"message\":", f);
+    mp__cli_json_string(f, msg, strnlen(msg, msg_cap));
+}
+
+static void ej_item(FILE *f, const char *path, const mp_error_info *e)
+{
+    ej_head(f, "error", path);
+    ej_where(f, mp_error_kind_name(e->kind), e->ordinal, e->offset, e->control_number, e->tag,
+             e->subfield, e->message, sizeof e->message);
+    fprintf(f, ",\"length\":%" PRIu64 "}\n", e->length);
+}
+
+static void ej_warning(FILE *f, const char *path, const mp_record *rec, const mp_warning *w,
+                       const char *cn)
+{
+    ej_head(f, "warning", path);
+    ej_where(f, mp_error_kind_name(w->kind), mp_record_ordinal(rec), w->offset, cn, w->tag,
+             w->subfield, w->message, sizeof w->message);
+    fputs("}\n", f);
+}
+
+/* A failure: open failed, or the stream ended on an error (not an item). */
+static void ej_failure(FILE *f, const char *path, int rc, uint64_t offset, const char *msg)
+{
+    ej_head(f, "failure", path);
+    fprintf(f, ",\"code\":\"%s\",\"offset\":%" PRIu64 ",\"message\":", mp_err_name(rc), offset);
+    mp__cli_json_string(f, msg, strlen(msg));
+    fputs("}\n", f);
 }
 
 static void add_stats(mp_stats *sum, const mp_stats *s)
@@ -536,31 +672,88 @@ static void add_stats(mp_stats *sum, const mp_stats *s)
     sum->mpsc_stalls += s->mpsc_stalls;
 }
 
+/* The warnings of a good record: counted, printed, written as JSON. */
+static void handle_warnings(const char *path, const mp_record *rec, const cli_opts *o, cli_file *pf,
+                            mp_cli_progress *bar)
+{
+    uint32_t n = mp_record_warning_count(rec);
+    if (n == 0)
+        return;
+    pf->warnings += n;
+    pf->warned++;
+    char cn[32];
+    record_cn(rec, cn, sizeof cn);
+    const mp_warning *last = NULL;
+    for (uint32_t i = 0; i < n; i++) {
+        const mp_warning *w = mp_record_warning(rec, i);
+        if (w == NULL) { /* past the kept ones: counted under the last kept kind */
+            if (last != NULL)
+                pf->warn_kind[last->kind] += n - i;
+            break;
+        }
+        last = w;
+        if ((unsigned)w->kind < MP_EK_COUNT)
+            pf->warn_kind[w->kind]++;
+        if (!o->quiet) {
+            mp__cli_progress_clear(bar);
+            print_warning(path, rec, w, cn);
+        }
+        if (o->ej)
+            ej_warning(o->ej, path, rec, w, cn);
+    }
+}
+
+/* An error item: counted, printed, written as JSON. */
+static void handle_item(const char *path, const mp_error_info *e, const cli_opts *o, cli_file *pf,
+                        mp_cli_progress *bar)
+{
+    pf->errors++;
+    if ((unsigned)e->kind < MP_EK_COUNT)
+        pf->by_kind[e->kind]++;
+    if (!o->quiet) {
+        mp__cli_progress_clear(bar);
+        print_item(path, e);
+    }
+    if (o->ej)
+        ej_item(o->ej, pf->path, e);
+}
+
 /* What convert and dump hand to mp_convert's callbacks. Main thread only. */
 typedef struct conv_ctx {
     const char *path;
     const cli_opts *o;
     cli_totals *t;
+    cli_file *pf;
     mp_cli_progress *bar;
     uint64_t bytes_before;   /* t->bytes before this file */
     uint64_t records_before; /* t->records before this file */
-    uint64_t items;          /* error items returned for this file */
 } conv_ctx;
 
 static int conv_error(void *user, int rc, const mp_error_info *e)
 {
     conv_ctx *c = user;
     if (rc == MP_ERECORD) {
-        c->items++;
-        if ((unsigned)e->kind < MP_EK_COUNT)
-            c->t->by_kind[e->kind]++;
-    } else {
-        c->t->refused++; /* the writer's refusal (over ISO 2709's limits) */
+        handle_item(c->path, e, c->o, c->pf, c->bar);
+        return 0;
     }
+    c->t->refused++; /* the writer's refusal (over ISO 2709's limits) */
     if (!c->o->quiet) {
         mp__cli_progress_clear(c->bar);
         print_item(c->path, e);
     }
+    if (c->o->ej) {
+        ej_head(c->o->ej, "refused", c->pf->path);
+        ej_where(c->o->ej, mp_error_kind_name(e->kind), e->ordinal, e->offset, e->control_number,
+                 e->tag, e->subfield, e->message, sizeof e->message);
+        fprintf(c->o->ej, ",\"length\":%" PRIu64 "}\n", e->length);
+    }
+    return 0;
+}
+
+static int conv_warnings(void *user, const mp_record *rec)
+{
+    conv_ctx *c = user;
+    handle_warnings(c->path, rec, c->o, c->pf, c->bar);
     return 0;
 }
 
@@ -601,13 +794,15 @@ static const char *reader_used(const cli_totals *t)
  * Reads one input to its end (or to the end of the run: --policy stop,
  * --damaged stop, --max-errors, a failed output). count and stats read
  * here; dump and convert hand the reader to mp_convert with the run's
- * writer w. Updates *t. Returns 1 when the run must end now.
+ * writer w. Fills *pf and updates *t. Returns 1 when the run must end now.
  */
-static int run_file(const char *path, cli_opts *o, cli_totals *t, mp_cli_progress *bar,
-                    mp_writer *w)
+static int run_file(const char *path, cli_opts *o, cli_totals *t, cli_file *pf,
+                    mp_cli_progress *bar, mp_writer *w)
 {
     mp_reader *src = NULL;
     const char *shown = strcmp(path, "-") == 0 ? "<stdin>" : path;
+    memset(pf, 0, sizeof *pf);
+    pf->path = shown;
     if (o->max_errors > 0)
         o->ro.max_errors = o->max_errors - t->errors; /* what is left of the global cap */
     int rc = MP_OK;
@@ -631,38 +826,37 @@ static int run_file(const char *path, cli_opts *o, cli_totals *t, mp_cli_progres
     }
     rc = src_open(&src, path, o);
     if (rc != MP_OK) {
-        struct stat st;
         mp__cli_progress_clear(bar);
-        /* The options were checked when parsed: EINVAL here is the file's. */
-        if (rc == MP_EINVAL && stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-            fprintf(stderr, "%s: %s: is a directory\n", prog, shown);
-        else if (rc == MP_EINVAL && o->ro.format != MP_FORMAT_AUTO &&
-                 o->ro.format != MP_FORMAT_ISO2709)
+        if (rc == MP_EINVAL && o->ro.format != MP_FORMAT_AUTO && o->ro.format != MP_FORMAT_ISO2709)
             fprintf(stderr, "%s: %s: this build cannot read that --input-format yet\n", prog,
                     shown);
         else
             fprintf(stderr, "%s: %s: %s\n", prog, shown, mp_strerror(rc));
+        if (o->ej)
+            ej_failure(o->ej, shown, rc, 0, mp_strerror(rc));
+        pf->failed = 1;
+        pf->error = mp_err_name(rc);
         t->failed_files++;
         t->io_failure = 1;
         return 0;
     }
     t->files++;
 
-    uint64_t records = 0, items = 0, n = 0, bytes = 0, lib_records = 0, lib_errors = 0;
+    uint64_t n = 0, bytes = 0, lib_records = 0, lib_errors = 0;
     uint64_t bytes_before = t->bytes;
     int end_run = 0, damaged_stop = 0;
     const mp_record *rec;
     if (w != NULL) {
-        conv_ctx cc = {path, o, t, bar, bytes_before, t->records, 0};
+        conv_ctx cc = {path, o, t, pf, bar, bytes_before, t->records};
         mp_convert_options co = MP_CONVERT_OPTIONS_INIT;
         co.damaged = o->damaged;
         co.on_error = conv_error;
+        co.on_warnings = conv_warnings;
         co.on_progress = conv_progress;
         co.user = &cc;
         mp_convert_counts k;
         rc = mp_convert(src, w, &co, &k);
-        records = k.records;
-        items = cc.items;
+        pf->records = k.records;
         if (rc == MP_OK) {
             rc = MP_EOF;
         } else if (mp_writer_status(w) < 0) {
@@ -680,22 +874,18 @@ static int run_file(const char *path, cli_opts *o, cli_totals *t, mp_cli_progres
         for (;;) {
             rc = mp_reader_next(src, &rec);
             if (rc == MP_OK) {
-                records++;
+                pf->records++;
+                handle_warnings(shown, rec, o, pf, bar);
             } else if (rc == MP_ERECORD) {
                 const mp_error_info *e = mp_reader_error(src);
-                items++;
-                if (e != NULL && (unsigned)e->kind < MP_EK_COUNT)
-                    t->by_kind[e->kind]++;
-                if (!o->quiet && e != NULL) {
-                    mp__cli_progress_clear(bar);
-                    print_item(path, e);
-                }
+                if (e != NULL)
+                    handle_item(path, e, o, pf, bar);
             } else {
                 break;
             }
             if ((++n & 255) == 0 && bar->enabled) {
                 mp_reader_counts(src, &lib_records, &lib_errors, &bytes);
-                mp__cli_progress_update(bar, bytes_before + bytes, t->records + records);
+                mp__cli_progress_update(bar, bytes_before + bytes, t->records + pf->records);
             }
         }
     }
@@ -713,21 +903,34 @@ static int run_file(const char *path, cli_opts *o, cli_totals *t, mp_cli_progres
         } else {
             t->io_failure = 1;
             t->failed_files++;
+            pf->failed = 1;
+            pf->error = mp_err_name(rc);
             /* The library's message already names the failure and where. */
             if (e != NULL && e->message[0] != '\0')
                 fprintf(stderr, "%s: %s: %.*s\n", prog, shown, (int)sizeof e->message, e->message);
             else
                 fprintf(stderr, "%s: %s: %s\n", prog, shown, mp_strerror(rc));
+            if (o->ej)
+                ej_failure(o->ej, shown, rc, e != NULL ? e->offset : 0,
+                           e != NULL && e->message[0] ? e->message : mp_strerror(rc));
         }
     }
 
     mp_reader_counts(src, &lib_records, &lib_errors, &bytes);
-    t->records += records;
+    pf->bytes = bytes;
+    if (o->ro.policy == MP_POLICY_SKIP && lib_errors > pf->errors) { /* counted, never returned */
+        pf->unreported = lib_errors - pf->errors;
+        pf->errors = lib_errors;
+    }
+    t->records += pf->records;
     t->bytes += bytes;
-    t->errors += items;
-    if (o->ro.policy == MP_POLICY_SKIP && lib_errors > items) { /* counted, never returned */
-        t->unreported += lib_errors - items;
-        t->errors += lib_errors - items;
+    t->errors += pf->errors;
+    t->unreported += pf->unreported;
+    t->warnings += pf->warnings;
+    t->warned += pf->warned;
+    for (int k = 0; k < MP_EK_COUNT; k++) {
+        t->by_kind[k] += pf->by_kind[k];
+        t->warn_kind[k] += pf->warn_kind[k];
     }
     mp_stats s;
     mp_reader_stats(src, &s);
@@ -746,54 +949,6 @@ static int run_file(const char *path, cli_opts *o, cli_totals *t, mp_cli_progres
     return end_run;
 }
 
-/* Length of the well-formed UTF-8 sequence at p (n bytes left), 0 if none. */
-static size_t utf8_seq(const unsigned char *p, size_t n)
-{
-    size_t len = p[0] >= 0xF0 && p[0] <= 0xF4 ? 4 : p[0] >= 0xE0 ? 3 : p[0] >= 0xC2 ? 2 : 0;
-    if (len == 0 || len > n || (len == 4 && p[0] > 0xF4))
-        return 0;
-    for (size_t i = 1; i < len; i++)
-        if ((p[i] & 0xC0) != 0x80)
-            return 0;
-    if ((len == 3 && p[0] == 0xE0 && p[1] < 0xA0) || (len == 3 && p[0] == 0xED && p[1] > 0x9F) ||
-        (len == 4 && p[0] == 0xF0 && p[1] < 0x90) || (len == 4 && p[0] == 0xF4 && p[1] > 0x8F))
-        return 0; /* overlong, surrogate, or past U+10FFFF */
-    return len;
-}
-
-/* A file name as a JSON string: escapes, bytes that are not UTF-8 as U+FFFD. */
-static void print_json_name(const char *name)
-{
-    const unsigned char *p = (const unsigned char *)name;
-    size_t n = strlen(name);
-    putchar('"');
-    for (size_t i = 0; i < n;) {
-        unsigned char c = p[i];
-        if (c == '"' || c == '\\') {
-            printf("\\%c", c);
-            i++;
-        } else if (c < 0x20 || c == 0x7F) {
-            printf("\\u%04x", c);
-            i++;
-        } else if (c < 0x80) {
-            putchar(c);
-            i++;
-        } else {
-            size_t k = utf8_seq(p + i, n - i);
-            if (k == 0) {
-                fputs("\\ufffd", stdout);
-                i++;
-            } else {
-                fwrite(p + i, 1, k, stdout);
-                i += k;
-            }
-        }
-    }
-    putchar('"');
-}
-
-/* split: prints the plan of one file as one JSON line. Returns 0, or 1
- * when the file could not be planned (reported on stderr). */
 static int run_split(const char *path, const cli_opts *o)
 {
     mp_split_plan *plan = NULL;
@@ -806,7 +961,7 @@ static int run_split(const char *path, const cli_opts *o)
         return 1;
     }
     printf("{\"file\":");
-    print_json_name(path);
+    mp__cli_json_string(stdout, path, strlen(path));
     printf(",\"size\":%" PRIu64 ",\"ranges\":[", plan->input_size);
     for (size_t i = 0; i < plan->count; i++)
         printf("%s{\"start\":%" PRIu64 ",\"end\":%" PRIu64 "}", i ? "," : "", plan->ranges[i].start,
@@ -820,6 +975,34 @@ static const char *const stage_names[MP_STAGE_COUNT] = {"producer", "scanner", "
                                                         "consumer"};
 static const char *const ring_names[MP_RING_COUNT] = {"free", "filled", "scanned", "parsed"};
 
+/* "KIND":n for the non-zero counts (+ "SKIPPED" for --policy skip). */
+static void print_json_kinds(const uint64_t *by_kind, uint64_t skipped)
+{
+    int first = 1;
+    putchar('{');
+    for (int k = 0; k < MP_EK_COUNT; k++) {
+        if (by_kind[k] == 0)
+            continue;
+        printf("%s\"%s\":%" PRIu64, first ? "" : ",", mp_error_kind_name((mp_error_kind)k),
+               by_kind[k]);
+        first = 0;
+    }
+    if (skipped > 0)
+        printf("%s\"SKIPPED\":%" PRIu64, first ? "" : ",", skipped);
+    putchar('}');
+}
+
+static void print_json_counts(uint64_t records, uint64_t errors, const uint64_t *by_kind,
+                              uint64_t skipped, uint64_t warnings, uint64_t warned,
+                              const uint64_t *warn_kind)
+{
+    printf("\"records\":%" PRIu64 ",\"errors\":%" PRIu64 ",\"errors_by_kind\":", records, errors);
+    print_json_kinds(by_kind, skipped);
+    printf(",\"warnings\":%" PRIu64 ",\"records_with_warnings\":%" PRIu64 ",\"warnings_by_kind\":",
+           warnings, warned);
+    print_json_kinds(warn_kind, 0);
+}
+
 static void print_json(const cli_opts *o, const cli_totals *t, double secs, int status)
 {
     printf("{\"command\":\"%s\",\"version\":\"%s\",\"reader\":\"%s\",\"threads\":%u,"
@@ -827,22 +1010,27 @@ static void print_json(const cli_opts *o, const cli_totals *t, double secs, int 
            cmd_names[o->cmd], mp_version(), reader_used(t),
            t->files_pipeline ? mp_pool_threads(o->pool) : 1u, t->files_pipeline,
            t->files_sequential);
-    printf("\"files\":%u,\"failed_files\":%u,\"records\":%" PRIu64 ",\"errors\":%" PRIu64
-           ",\"errors_by_kind\":{",
-           t->files, t->failed_files, t->records, t->errors);
-    int first = 1;
-    for (int k = 0; k < MP_EK_COUNT; k++) {
-        if (t->by_kind[k] == 0)
-            continue;
-        printf("%s\"%s\":%" PRIu64, first ? "" : ",", mp_error_kind_name((mp_error_kind)k),
-               t->by_kind[k]);
-        first = 0;
-    }
-    if (t->unreported > 0)
-        printf("%s\"SKIPPED\":%" PRIu64, first ? "" : ",", t->unreported);
-    printf("},\"bytes\":%" PRIu64 ",\"seconds\":%.6f,\"mb_per_s\":%.3f,\"records_per_s\":%.1f,",
+    printf("\"files\":%u,\"failed_files\":%u,", t->files, t->failed_files);
+    print_json_counts(t->records, t->errors, t->by_kind, t->unreported, t->warnings, t->warned,
+                      t->warn_kind);
+    printf(",\"bytes\":%" PRIu64 ",\"seconds\":%.6f,\"mb_per_s\":%.3f,\"records_per_s\":%.1f,",
            t->bytes, secs, secs > 0 ? (double)t->bytes / 1e6 / secs : 0.0,
            secs > 0 ? (double)t->records / secs : 0.0);
+    printf("\"per_file\":[");
+    for (int i = 0; i < t->nper; i++) {
+        const cli_file *f = &t->per_file[i];
+        printf("%s{\"file\":", i ? "," : "");
+        mp__cli_json_string(stdout, f->path, strlen(f->path));
+        printf(",\"failed\":%s,\"error\":", f->failed ? "true" : "false");
+        if (f->error)
+            printf("\"%s\",", f->error);
+        else
+            printf("null,");
+        print_json_counts(f->records, f->errors, f->by_kind, f->unreported, f->warnings, f->warned,
+                          f->warn_kind);
+        printf(",\"bytes\":%" PRIu64 "}", f->bytes);
+    }
+    printf("],");
     printf("\"stopped\":%s,\"exit_code\":%d", t->stopped ? "true" : "false", status);
     if (o->verbose && t->have_stats) {
         printf(",\"stages\":{");
@@ -876,6 +1064,10 @@ static void print_stats(const cli_opts *o, const cli_totals *t, double secs)
     if (t->unreported > 0)
         printf("  %-12s %" PRIu64 " (kinds not reported: --policy skip)\n", "SKIPPED",
                t->unreported);
+    printf("warnings     %" PRIu64 " (in %" PRIu64 " records)\n", t->warnings, t->warned);
+    for (int k = 0; k < MP_EK_COUNT; k++)
+        if (t->warn_kind[k] > 0)
+            printf("  %-12s %" PRIu64 "\n", mp_error_kind_name((mp_error_kind)k), t->warn_kind[k]);
     printf("bytes        %" PRIu64 " (%.2f MB)\n", t->bytes, (double)t->bytes / 1e6);
     printf("seconds      %.3f\n", secs);
     printf("MB/s         %.1f\n", secs > 0 ? (double)t->bytes / 1e6 / secs : 0.0);
@@ -944,6 +1136,9 @@ int main(int argc, char **argv)
         o.ro.output_flags = wo.flags;
     }
     int to_stdout = writes && (o.output == NULL || strcmp(o.output, "-") == 0);
+    if (o.errors_json != NULL && strcmp(o.errors_json, "-") == 0 && (to_stdout || o.json))
+        return usage_error("%s", "--errors-json -: standard output already carries the records "
+                                 "or the --json summary; give a file");
     int nfiles = argc - optind - 1;
     char **files = argv + optind + 1;
     if (nfiles <= 0)
@@ -993,11 +1188,35 @@ int main(int argc, char **argv)
 
     double t0 = mp__cli_now();
 
+    if (o.errors_json != NULL) {
+        o.ej = strcmp(o.errors_json, "-") == 0 ? stdout : fopen(o.errors_json, "w");
+        if (o.ej == NULL) {
+            fprintf(stderr, "%s: --errors-json %s: %s\n", prog, o.errors_json, strerror(errno));
+            if (o.pool != NULL)
+                mp_pool_destroy(o.pool);
+            mp_writer_close(w);
+            return EXIT_USAGE;
+        }
+    }
     cli_totals t;
     memset(&t, 0, sizeof t);
-    for (int i = 0; i < nfiles; i++)
-        if (run_file(files[i], &o, &t, &bar, w))
+    t.per_file = calloc((size_t)nfiles, sizeof *t.per_file);
+    if (t.per_file == NULL) {
+        fprintf(stderr, "%s: out of memory\n", prog);
+        if (o.pool != NULL)
+            mp_pool_destroy(o.pool);
+        mp_writer_close(w);
+        return EXIT_USAGE;
+    }
+    for (int i = 0; i < nfiles; i++) {
+        t.nper = i + 1;
+        if (run_file(files[i], &o, &t, &t.per_file[i], &bar, w))
             break;
+    }
+    if (o.ej != NULL && o.ej != stdout && fclose(o.ej) != 0) {
+        fprintf(stderr, "%s: --errors-json %s: %s\n", prog, o.errors_json, strerror(errno));
+        t.io_failure = 1;
+    }
     if (w != NULL) {
         int failed = mp_writer_status(w) < 0; /* already reported by run_file */
         int rc = mp_writer_close(w);          /* footer, flush */
@@ -1029,5 +1248,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s: cannot write output: %s\n", prog, strerror(errno));
         status = EXIT_USAGE;
     }
+    free(t.per_file);
     return status;
 }

@@ -40,12 +40,14 @@ static void mp__item_info(mp__consumer *c, const mp__item *it, const mp_record *
 {
     mp_error_info *e = &c->info;
     memset(e, 0, sizeof *e);
+    c->err_data = it->data;
+    c->err_len = it->len;
     e->code = MP_ERECORD;
     e->ordinal = it->ordinal;
     e->offset = it->offset;
     e->length = it->len;
     unsigned long long off = (unsigned long long)it->offset;
-    unsigned long long ord = (unsigned long long)it->ordinal;
+    unsigned long long ord = (unsigned long long)it->ordinal + 1; /* people count from 1 */
     if (it->type == MP_ITEM_SKIP) {
         e->kind = (mp_error_kind)it->frame_kind;
         switch (it->frame_kind) {
@@ -94,6 +96,8 @@ int mp__consumer_check(mp__consumer *c)
     if (c->policy == MP_POLICY_STOP && c->last_rc == MP_ERECORD) {
         c->over = MP_ESTOPPED;
         c->info.code = MP_ESTOPPED;
+        c->err_data = NULL; /* not an item: mp_reader_error_data says NULL */
+        c->err_len = 0;
         return c->over;
     }
     return 0;
@@ -112,6 +116,17 @@ int mp__consumer_item(mp__consumer *c, const mp__item *it, const mp_record **rec
         if (r->dropped)
             return 0;
         c->records++;
+        if (r->nwarns) {
+            c->warned++;
+            c->warnings += r->nwarns;
+            uint32_t kept =
+                r->nwarns < MP_RECORD_WARNINGS_KEPT ? r->nwarns : MP_RECORD_WARNINGS_KEPT;
+            for (uint32_t i = 0; i < kept; i++)
+                c->warn_kind[(unsigned)r->warns[i].kind & 31u]++;
+            /* Warnings past the kept ones are counted under the last kept kind. */
+            if (r->nwarns > kept)
+                c->warn_kind[(unsigned)r->warns[kept - 1].kind & 31u] += r->nwarns - kept;
+        }
         c->last_rc = MP_OK;
         *rec = r;
         *rc = MP_OK;
@@ -143,6 +158,8 @@ int mp__consumer_end(mp__consumer *c, int status, int sys_errno, uint64_t offset
     }
     mp_error_info *e = &c->info;
     memset(e, 0, sizeof *e);
+    c->err_data = NULL;
+    c->err_len = 0;
     e->code = status;
     e->kind = status == MP_EIO ? MP_EK_IO : MP_EK_NONE;
     e->offset = offset;

@@ -69,6 +69,8 @@ int mp__marc_fmt_init(mp__marc_fmt *fmt, const mp_reader_options *opts)
     fmt->text.utf8_handling = opts->utf8_handling;
     fmt->text.normalize = !opts->no_normalize;
     fmt->text.marc8_replace = opts->marc8_replace;
+    fmt->text.dd_halves = opts->marc8_double == MP_MARC8_DOUBLE_HALVES;
+    fmt->strict = opts->strict != 0;
     fmt->record_fn = opts->record_fn;
     fmt->record_fn_user = opts->record_fn_user;
     if (opts->output_format != MP_FORMAT_AUTO && !mp__write_format_ok(opts->output_format))
@@ -292,9 +294,13 @@ typedef struct mp__parse_ctx {
     const unsigned char *area;
     size_t area_len;
     const uint64_t *sdmap;
+    /* The data field being decoded: its raw subfield text (from the first
+     * delimiter), for the positions of warnings found in the decoded text. */
+    const unsigned char *ftext;
+    size_t ftext_len;
 } mp__parse_ctx;
 
-/* Records the first problem of the record (later ones are not kept). */
+/* Records the first error of the record (later ones are not kept). */
 __attribute__((format(printf, 5, 6))) static void
 mp__rec_error(mp__parse_ctx *x, int kind, const char *tag, char sub, const char *fmt, ...)
 {
@@ -317,9 +323,83 @@ mp__rec_error(mp__parse_ctx *x, int kind, const char *tag, char sub, const char 
     x->rec->err = e;
 }
 
-/* Decodes text per the record's mode. Returns 0, or MP_ENOMEM. */
-static int mp__text(mp__parse_ctx *x, const unsigned char *in, size_t n, const char **out,
-                    size_t *out_len, const char *tag)
+/*
+ * Records a warning at byte `pos` of the record: a problem that leaves
+ * the content readable (stages/FRAMING.md, "Checks"). Under
+ * options.strict it is the record's error instead. The first
+ * MP_RECORD_WARNINGS_KEPT are kept (arena, grown 4, 8, 16, 32); all are
+ * counted.
+ */
+__attribute__((format(printf, 6, 7))) static void mp__rec_warn(mp__parse_ctx *x, int kind,
+                                                               const char *tag, char sub,
+                                                               size_t pos, const char *fmt, ...)
+{
+    mp_record *rec = x->rec;
+    va_list ap;
+    if (x->fmt->strict) {
+        if (rec->err)
+            return;
+        mp__rec_error(x, kind, tag, sub, "%s", "");
+        if (rec->err) {
+            va_start(ap, fmt);
+            vsnprintf(rec->err->msg, sizeof rec->err->msg, fmt, ap);
+            va_end(ap);
+        }
+        return;
+    }
+    uint32_t i = rec->nwarns++;
+    if (i >= MP_RECORD_WARNINGS_KEPT)
+        return;
+    if (i == rec->warns_cap) {
+        uint32_t cap = rec->warns_cap ? rec->warns_cap * 2 : 4;
+        mp_warning *w = mp__arena_alloc(x->a, cap * sizeof *w, _Alignof(mp_warning));
+        if (!w) {
+            x->oom = 1;
+            return;
+        }
+        if (i)
+            memcpy(w, rec->warns, i * sizeof *w);
+        rec->warns = w;
+        rec->warns_cap = cap;
+    }
+    mp_warning *w = &rec->warns[i];
+    memset(w, 0, sizeof *w);
+    w->kind = (mp_error_kind)kind;
+    w->offset = rec->offset + pos;
+    if (tag)
+        memcpy(w->tag, tag, 3);
+    w->subfield = sub;
+    va_start(ap, fmt);
+    vsnprintf(w->message, sizeof w->message, fmt, ap);
+    va_end(ap);
+}
+
+/* Where a non-ASCII subfield code was rewritten to its ASCII reading:
+ * at[j] is the position in the rewritten text just after the j-th code,
+ * gone[j] the bytes removed up to and including it. */
+typedef struct mp__rewrites {
+    size_t n;
+    const size_t *at, *gone;
+} mp__rewrites;
+
+/* Position in the raw text of position p of the (maybe rewritten) text. */
+static size_t mp__unrewrite(const mp__rewrites *rw, size_t p)
+{
+    size_t add = 0;
+    for (size_t j = 0; rw && j < rw->n && rw->at[j] <= p; j++)
+        add = rw->gone[j];
+    return p + add;
+}
+
+/*
+ * Decodes text per the record's mode. `pos` is the record position of
+ * the raw text `in` came from, rw the rewrites between them (or NULL).
+ * A problem is an error, or a warning when the options let it pass
+ * (utf8_handling replace/ignore, marc8_replace). Returns 0, or MP_ENOMEM.
+ */
+static int mp__text(mp__parse_ctx *x, const mp__text_opts *o, const unsigned char *in, size_t n,
+                    const char **out, size_t *out_len, const char *tag, size_t pos,
+                    const mp__rewrites *rw)
 {
     mp__text_error te;
     int r;
@@ -329,19 +409,30 @@ static int mp__text(mp__parse_ctx *x, const unsigned char *in, size_t n, const c
         return 0;
     }
     te.kind = 0;
+    te.count = 0;
     te.message[0] = 0;
     if (x->mode == MP_ENCODING_MARC8)
-        r = mp__marc8_to_utf8(&x->fmt->text, in, n, x->a, out, out_len, &te);
+        r = mp__marc8_to_utf8(o, in, n, x->a, out, out_len, &te);
     else
-        r = mp__utf8_check(&x->fmt->text, in, n, x->a, out, out_len, &te);
+        r = mp__utf8_check(o, in, n, x->a, out, out_len, &te);
     if (r < 0)
         return r;
     if (*out != (const char *)in)
         x->rec->converted = 1; /* the text differs from the stored bytes */
-    if (r == 1)                /* a problem the options do not let pass silently */
-        mp__rec_error(x, te.kind ? te.kind : MP_EK_ENCODING, tag, 0,
-                      "field %.3s: %s at byte %zu of the field", tag,
-                      te.message[0] ? te.message : "invalid text", te.position);
+    if (te.kind == 0)
+        return 0;
+    size_t at = mp__unrewrite(rw, te.position);
+    const char *what = te.message[0] ? te.message : "invalid text";
+    if (r == 1) /* a problem the options do not let pass */
+        mp__rec_error(x, te.kind, tag, 0, "field %.3s: %s at byte %zu of the record", tag, what,
+                      pos + at);
+    else if (te.kind == MP_EK_MARC8)
+        mp__rec_warn(x, te.kind, tag, 0, pos + at, "field %.3s: %s; %u replaced with U+FFFD", tag,
+                     what, te.count);
+    else
+        mp__rec_warn(x, te.kind, tag, 0, pos + at, "field %.3s: %s; %s", tag, what,
+                     x->fmt->text.utf8_handling == MP_UTF8_IGNORE ? "bad bytes dropped"
+                                                                  : "replaced with U+FFFD");
     return 0;
 }
 
@@ -394,32 +485,194 @@ static size_t mp__count_sd(const unsigned char *p, size_t n)
     return mp__scan_area(p, n, &ignored, NULL);
 }
 
-/* Indexes one data field whose body (without terminator) is b[0..n). */
-/*
- * One subfield: the delimiter at t[q], the next delimiter (or the end of
- * the text) at t[nx]. Returns 0, or 1 when `cap` subfields are used up.
- */
-static int mp__subfield(mp__parse_ctx *x, mp_field *f, const char *t, size_t q, size_t nx,
-                        int at_end, mp_subfield *subs, size_t cap, uint32_t *ns)
+/* Record position of the delimiter at t[q] of the current data field's
+ * text t. When t was decoded (x->ftext is then its raw text): decoding
+ * keeps delimiters one to one, so it is the raw text's delimiter with as
+ * many delimiters before it. Slow path only (a warning is being recorded). */
+static size_t mp__delim_pos(const mp__parse_ctx *x, const char *t, size_t q)
+{
+    const unsigned char *raw = x->rec->raw;
+    if ((const unsigned char *)t >= raw && (const unsigned char *)t < raw + x->rec->raw_len)
+        return (size_t)((const unsigned char *)t + q - raw); /* not decoded: t is raw */
+    size_t d = 0;
+    for (const char *p = t; p < t + q && (p = memchr(p, MP__SD, (size_t)(t + q - p))) != NULL; p++)
+        d++;
+    const unsigned char *p = x->ftext, *e = x->ftext + x->ftext_len;
+    for (size_t k = 0; p < e; k++) {
+        const unsigned char *h = memchr(p, MP__SD, (size_t)(e - p));
+        if (!h)
+            break;
+        if (k == d)
+            return (size_t)(h - x->rec->raw);
+        p = h + 1;
+    }
+    return (size_t)(x->ftext - x->rec->raw);
+}
+
+/* mp__subfield's rare cases: an empty subfield, a delimiter ending the
+ * field, a code that is not a printable ASCII character. Returns -1 when
+ * there is no subfield to store, else the code | (bytes it takes << 8).
+ * Out of line, and taking nothing of the caller's by address, so that the
+ * common path stays inlined in the field walk with its state in registers. */
+__attribute__((noinline)) static int mp__subfield_odd(mp__parse_ctx *x, const mp_field *f,
+                                                      const char *t, size_t q, size_t nx,
+                                                      int at_end, int raw)
 {
     if (q + 1 >= nx) { /* a delimiter right before another one, or last */
-        mp__rec_error(x, MP_EK_SUBFIELD, f->tag, 0,
-                      at_end ? "field %s: delimiter without a code"
-                             : "field %s: empty subfield code",
-                      f->tag);
-        return 0;
+        mp__rec_warn(x, MP_EK_SUBFIELD, f->tag, 0, mp__delim_pos(x, t, q),
+                     at_end ? "field %s: delimiter without a code at the end of the field; dropped"
+                            : "field %s: empty subfield (two delimiters in a row); dropped",
+                     f->tag);
+        return -1;
     }
     unsigned char code = (unsigned char)t[q + 1];
-    if (code <= 0x20 || code >= 0x7F)
-        mp__rec_error(x, MP_EK_SUBFIELD, f->tag, (char)code,
-                      "field %s: subfield code is byte 0x%02X", f->tag, code);
+    size_t skip = 1;
+    if (code >= 0x80 && raw) {
+        int c = mp__subfield_code_normalize((const unsigned char *)t + q + 1, nx - q - 1, &skip);
+        if (c < 0) {
+            skip = 1;
+            mp__rec_error(x, MP_EK_SUBFIELD, f->tag, 0,
+                          "field %s: subfield code byte 0x%02X has no ASCII reading", f->tag, code);
+        } else {
+            mp__rec_warn(x, MP_EK_SUBFIELD, f->tag, (char)c, mp__delim_pos(x, t, q) + 1,
+                         "field %s: subfield code byte 0x%02X is not ASCII; read as '%c'", f->tag,
+                         code, c >= 0x20 && c < 0x7F ? c : '?');
+            code = (unsigned char)c;
+        }
+    } else if (code <= 0x20 || code == 0x7F) {
+        mp__rec_warn(x, MP_EK_SUBFIELD, f->tag, (char)code, mp__delim_pos(x, t, q) + 1,
+                     "field %s: subfield code is byte 0x%02X (a control character or space)",
+                     f->tag, code);
+    }
+    return (int)code | (int)(skip << 8);
+}
+
+/*
+ * One subfield: the delimiter at t[q], the next delimiter (or the end of
+ * the text) at t[nx]. `raw`: t is the record's own bytes (not decoded), so
+ * a non-ASCII code byte is read here as pymarc reads it. Returns 0, or 1
+ * when `cap` subfields are used up.
+ */
+static inline int mp__subfield(mp__parse_ctx *x, mp_field *f, const char *t, size_t q, size_t nx,
+                               int at_end, int raw, mp_subfield *subs, size_t cap, uint32_t *ns)
+{
+    unsigned code;
+    size_t skip = 1;
+    if (__builtin_expect(q + 1 < nx && (unsigned char)(t[q + 1] - 0x21) < 0x5E, 1)) {
+        code = (unsigned char)t[q + 1]; /* 0x21 .. 0x7E */
+    } else {
+        int r = mp__subfield_odd(x, f, t, q, nx, at_end, raw);
+        if (r < 0)
+            return 0;
+        code = (unsigned)r & 0xFFu;
+        skip = (size_t)r >> 8;
+    }
     if (*ns == cap)
         return 1;
     subs[*ns].code = (char)code;
-    subs[*ns].data = t + q + 2;
-    subs[*ns].len = (uint32_t)(nx - q - 2);
+    subs[*ns].data = t + q + 1 + skip;
+    subs[*ns].len = (uint32_t)(nx - q - 1 - skip);
     (*ns)++;
     return 0;
+}
+
+/*
+ * Before decoding a data field's subfield text tx[0..n): every non-ASCII
+ * code byte is read as pymarc reads it (mp__subfield_code_normalize) and
+ * the code's bytes are replaced by that ASCII character, so the decoder
+ * sees an ASCII code. Returns the text to decode (tx itself when nothing
+ * changes, else a copy in the arena, *rw saying what moved), or NULL on
+ * arena failure (x->oom). `pos`: record position of tx.
+ */
+__attribute__((noinline)) static const unsigned char *
+mp__rewrite_codes(mp__parse_ctx *x, const char *tag, const unsigned char *tx, size_t n, size_t pos,
+                  size_t *out_n, mp__rewrites *rw)
+{
+    size_t found = 0;
+    rw->n = 0;
+    *out_n = n;
+    for (const unsigned char *p = tx; (p = memchr(p, MP__SD, (size_t)(tx + n - p))) != NULL; p++)
+        if (p + 1 < tx + n && p[1] >= 0x80)
+            found++;
+    if (!found)
+        return tx;
+    unsigned char *cp = mp__arena_alloc(x->a, n, 1);
+    size_t *at = mp__arena_alloc(x->a, 2 * found * sizeof *at, _Alignof(size_t));
+    if (!cp || !at) {
+        x->oom = 1;
+        return NULL;
+    }
+    size_t *gone = at + found, i = 0, j = 0, removed = 0;
+    while (i < n) {
+        unsigned char b = tx[i];
+        cp[j++] = b;
+        i++;
+        if (b != MP__SD || i >= n || tx[i] < 0x80)
+            continue;
+        size_t e = i;
+        while (e < n && tx[e] != MP__SD)
+            e++;
+        size_t skip;
+        int c = mp__subfield_code_normalize(tx + i, e - i, &skip);
+        if (c < 0) {
+            mp__rec_error(x, MP_EK_SUBFIELD, tag, 0,
+                          "field %s: subfield code byte 0x%02X has no ASCII reading", tag, tx[i]);
+            continue; /* left as is: decoded as text */
+        }
+        mp__rec_warn(x, MP_EK_SUBFIELD, tag, (char)c, pos + i,
+                     "field %s: subfield code byte 0x%02X is not ASCII; read as '%c'", tag, tx[i],
+                     c >= 0x20 && c < 0x7F ? c : '?');
+        cp[j++] = (unsigned char)c;
+        i += skip;
+        removed += skip - 1;
+        at[rw->n] = j;
+        gone[rw->n] = removed;
+        rw->n++;
+    }
+    rw->at = at;
+    rw->gone = gone;
+    *out_n = j;
+    return cp;
+}
+
+/* The indicator checks of a data field whose first subfield is not
+ * preceded by exactly two printable indicators (b[0..k) before it; `pos`:
+ * record position of b). Out of line: the common case is one compare. */
+__attribute__((noinline)) static void mp__indicators_odd(mp__parse_ctx *x, const mp_field *f,
+                                                         const unsigned char *b, size_t k,
+                                                         size_t pos)
+{
+    if (k != 2) {
+        for (size_t i = 0; i < k; i++) {
+            if (b[i] >= 0x80) { /* pymarc reads indicators as ASCII and fails */
+                mp__rec_error(x, MP_EK_INDICATOR, f->tag, 0,
+                              "field %s: byte 0x%02X before the first subfield is not ASCII",
+                              f->tag, b[i]);
+                break;
+            }
+        }
+        if (k < 2)
+            mp__rec_warn(x, MP_EK_INDICATOR, f->tag, 0, pos,
+                         "field %s: %zu indicator(s) before the first subfield; read as blank",
+                         f->tag, k);
+        else
+            mp__rec_warn(x, MP_EK_INDICATOR, f->tag, 0, pos + 2,
+                         "field %s: %zu bytes before the first subfield; indicators are the first "
+                         "two",
+                         f->tag, k);
+    }
+    for (size_t i = 0; i < 2 && i < k; i++) {
+        if (b[i] >= 0x80) {
+            if (k == 2)
+                mp__rec_error(x, MP_EK_INDICATOR, f->tag, 0,
+                              "field %s: indicator %zu is byte 0x%02X (not ASCII)", f->tag, i + 1,
+                              b[i]);
+        } else if (b[i] < 0x20 || b[i] == 0x7F) {
+            mp__rec_warn(x, MP_EK_INDICATOR, f->tag, 0, pos + i,
+                         "field %s: indicator %zu is byte 0x%02X (a control character)", f->tag,
+                         i + 1, b[i]);
+        }
+    }
 }
 
 /* Returns 0, MP_ENOMEM, or 1 when the field holds more than `cap`
@@ -432,27 +685,26 @@ static int mp__data_field(mp__parse_ctx *x, mp_field *f, const unsigned char *b,
     size_t k = sd ? (size_t)(sd - b) : n; /* indicator region */
     f->ind1 = k > 0 ? (char)b[0] : ' ';
     f->ind2 = k > 1 ? (char)b[1] : ' ';
-    if (k != 2) {
-        if (k < 2)
-            mp__rec_error(x, MP_EK_INDICATOR, f->tag, 0,
-                          "field %s: %zu indicator byte(s) before the first subfield", f->tag, k);
-        else
-            mp__rec_error(x, MP_EK_SUBFIELD, f->tag, 0,
-                          "field %s: %zu bytes before the first subfield", f->tag, k);
-    } else {
-        for (int i = 0; i < 2; i++)
-            if (b[i] < 0x20 || b[i] > 0x7E)
-                mp__rec_error(x, MP_EK_INDICATOR, f->tag, 0,
-                              "field %s: indicator %d is byte 0x%02X", f->tag, i + 1, b[i]);
-    }
+    if (__builtin_expect(k != 2 || b[0] < 0x20 || b[0] >= 0x7F || b[1] < 0x20 || b[1] >= 0x7F, 0))
+        mp__indicators_odd(x, f, b, k, (size_t)(b - x->rec->raw));
     /* Subfield text: converted in one call (a delimiter resets MARC-8 state,
      * so this equals converting subfield by subfield). */
     const char *t = (const char *)b + k;
     size_t tn = n - k;
+    int raw = 1;
     if (special && tn > 0) {
+        x->ftext = b + k; /* for warnings about the decoded text (mp__delim_pos) */
+        x->ftext_len = tn;
         const char *o;
-        size_t on;
-        if (mp__text(x, b + k, tn, &o, &on, f->tag) < 0)
+        size_t on, rn;
+        mp__rewrites rw;
+        size_t pos = (size_t)(b - x->rec->raw);
+        const unsigned char *src = mp__rewrite_codes(x, f->tag, b + k, tn, pos + k, &rn, &rw);
+        if (!src)
+            return MP_ENOMEM;
+        mp__text_opts to = x->fmt->text;
+        to.subfield_codes = 1;
+        if (mp__text(x, &to, src, rn, &o, &on, f->tag, pos + k, rw.n ? &rw : NULL) < 0)
             return MP_ENOMEM;
         if (o != t) {
             /* Converted: rebuild a contiguous body (indicators + text). */
@@ -465,6 +717,7 @@ static int mp__data_field(mp__parse_ctx *x, mp_field *f, const unsigned char *b,
             f->len = (uint32_t)(k + on);
             t = nb + k;
             tn = on;
+            raw = 0;
         }
     }
     /* Walk the delimiters (t[0] is one, when tn > 0): each delimiter d
@@ -485,7 +738,7 @@ static int mp__data_field(mp__parse_ctx *x, mp_field *f, const unsigned char *b,
                     goto walked;
                 m &= m - 1;
                 d -= a - 1; /* relative to t */
-                rc = mp__subfield(x, f, t, cur, d, 0, subs, cap, &ns);
+                rc = mp__subfield(x, f, t, cur, d, 0, raw, subs, cap, &ns);
                 cur = d;
             }
             if (rc != 0 || (++w << 6) >= e)
@@ -505,7 +758,7 @@ static int mp__data_field(mp__parse_ctx *x, mp_field *f, const unsigned char *b,
         while (m && rc == 0) {
             size_t d = i + (size_t)__builtin_ctz(m);
             m &= m - 1;
-            rc = mp__subfield(x, f, t, cur, d, 0, subs, cap, &ns);
+            rc = mp__subfield(x, f, t, cur, d, 0, raw, subs, cap, &ns);
             cur = d;
         }
     }
@@ -513,16 +766,57 @@ static int mp__data_field(mp__parse_ctx *x, mp_field *f, const unsigned char *b,
     for (; i < tn && rc == 0; i++) {
         if (i == 0 || t[i] != MP__SD)
             continue;
-        rc = mp__subfield(x, f, t, cur, i, 0, subs, cap, &ns);
+        rc = mp__subfield(x, f, t, cur, i, 0, raw, subs, cap, &ns);
         cur = i;
     }
     if (rc == 0 && tn > 0)
-        rc = mp__subfield(x, f, t, cur, tn, 1, subs, cap, &ns);
+        rc = mp__subfield(x, f, t, cur, tn, 1, raw, subs, cap, &ns);
     if (rc == 1)
         return 1;
     f->subfields = subs;
     f->nsubfields = ns;
     return 0;
+}
+
+static inline int mp__printable(unsigned char c)
+{
+    return c >= 0x20 && c < 0x7F;
+}
+
+/* Directory entry i's tag e[0..3) holds a byte that is not printable. */
+__attribute__((noinline)) static void mp__bad_tag(mp__parse_ctx *x, mp_field *f,
+                                                  const unsigned char *e, size_t i)
+{
+    for (int j = 0; j < 3; j++) {
+        if (!mp__printable(e[j])) {
+            f->tag[j] = '?';
+            mp__rec_error(x, MP_EK_DIRECTORY, NULL, 0,
+                          "directory entry %zu: tag byte %d is 0x%02X (not printable ASCII)", i + 1,
+                          j + 1, e[j]);
+        }
+    }
+}
+
+/*
+ * Every field starts just after a terminator (the directory's or the
+ * previous field's). The field at fs does not: the offsets are off,
+ * typically because a producer counted characters, not bytes, in an
+ * earlier field. Returns the nearest field boundary, before or after, and
+ * records the warning.
+ */
+__attribute__((noinline)) static size_t mp__snap_start(mp__parse_ctx *x, const mp_field *f,
+                                                       size_t base, size_t end, size_t fs)
+{
+    const unsigned char *r = x->rec->raw;
+    const unsigned char *bk = memrchr(r + base - 1, MP__FT, fs - base);
+    const unsigned char *fw = memchr(r + fs, MP__FT, end - fs);
+    size_t back = bk ? (size_t)(bk - r) + 1 : base;
+    size_t fwd = fw && (size_t)(fw - r) + 1 < end ? (size_t)(fw - r) + 1 : 0;
+    size_t nfs = fwd && fwd - fs <= fs - back ? fwd : back;
+    mp__rec_warn(x, MP_EK_FIELD, f->tag, 0, fs,
+                 "field %s: starts at byte %zu, not after a field terminator; read from byte %zu",
+                 f->tag, fs, nfs);
+    return nfs;
 }
 
 static int mp__index(mp__parse_ctx *x)
@@ -536,11 +830,22 @@ static int mp__index(mp__parse_ctx *x)
         mp__rec_error(x, MP_EK_LEADER, NULL, 0, "record shorter than a leader (%zu bytes)", n);
         return 0;
     }
-    if (r[10] != '2' || r[11] != '2')
-        mp__rec_error(x, MP_EK_LEADER, NULL, 0,
-                      "leader/10-11 (indicator count, subfield code length) are '%c%c', not '22'",
-                      r[10] >= 0x20 && r[10] < 0x7F ? r[10] : '?',
-                      r[11] >= 0x20 && r[11] < 0x7F ? r[11] : '?');
+    if (r[10] != '2' || r[11] != '2') {
+        /* Digits declare another structure (e.g. 3 indicators): reading it
+         * as MARC 21 would misplace every subfield. Anything else carries
+         * no information: MARC 21's 2 and 2 are what the data uses. */
+        if (mp__all_digits(r + 10, 2))
+            mp__rec_error(x, MP_EK_LEADER, NULL, 0,
+                          "leader/10-11 (indicator count, subfield code length) are '%c%c', not "
+                          "'22'",
+                          r[10], r[11]);
+        else
+            mp__rec_warn(x, MP_EK_LEADER, NULL, 0, 10,
+                         "leader/10-11 (indicator count, subfield code length) are '%c%c', not "
+                         "digits; read as '22'",
+                         r[10] >= 0x20 && r[10] < 0x7F ? r[10] : '?',
+                         r[11] >= 0x20 && r[11] < 0x7F ? r[11] : '?');
+    }
     size_t base = mp__all_digits(r + 12, 5) ? mp__num(r + 12, 5) : 0;
     size_t dend; /* directory terminator position */
     if (base >= MP__LEADER_LEN + 1 && base <= end && r[base - 1] == MP__FT) {
@@ -616,12 +921,12 @@ static int mp__index(mp__parse_ctx *x)
         mp_field *f = &fields[nf];
         memcpy(f->tag, e, 3);
         f->tag[3] = 0;
-        for (int j = 0; j < 3; j++)
-            if (e[j] < 0x20 || e[j] >= 0x7F)
-                f->tag[j] = '?';
+        if (__builtin_expect(!mp__printable(e[0]) || !mp__printable(e[1]) || !mp__printable(e[2]),
+                             0))
+            mp__bad_tag(x, f, e, i);
         if (!mp__all_digits(e + 3, 9)) {
             mp__rec_error(x, MP_EK_DIRECTORY, f->tag, 0,
-                          "directory entry %zu (%s): length/start not numeric", i, f->tag);
+                          "directory entry %zu (%s): length/start not numeric", i + 1, f->tag);
             continue;
         }
         size_t flen = mp__num(e + 3, 4), fs = base + mp__num(e + 7, 5);
@@ -631,6 +936,9 @@ static int mp__index(mp__parse_ctx *x)
                           end);
             continue;
         }
+        /* r[base - 1] is the directory terminator: fs - 1 is always valid. */
+        if (__builtin_expect(r[fs - 1] != MP__FT, 0) && fs > base && flen > 0 && fs + flen <= end)
+            fs = mp__snap_start(x, f, base, end, fs);
         size_t be; /* body end (exclusive, without the terminator) */
         if (flen == 0 || fs + flen > end || r[fs + flen - 1] != MP__FT) {
             const unsigned char *t = memchr(r + fs, MP__FT, end - fs);
@@ -640,8 +948,10 @@ static int mp__index(mp__parse_ctx *x)
                               "field %s: length %zu at byte %zu overruns the record (%zu bytes)",
                               f->tag, flen, fs, n);
             else
-                mp__rec_error(x, MP_EK_FIELD, f->tag, 0,
-                              "field %s: no field terminator at byte %zu", f->tag, fs + flen - 1);
+                mp__rec_warn(
+                    x, MP_EK_FIELD, f->tag, 0, fs + flen - 1,
+                    "field %s: no field terminator at byte %zu; the field ends at byte %zu", f->tag,
+                    fs + flen - 1, be);
         } else {
             be = fs + flen - 1;
         }
@@ -675,7 +985,7 @@ static int mp__index(mp__parse_ctx *x)
             if (special || (u8clean && bl > 0 && (b[0] & 0xC0) == 0x80)) {
                 const char *o;
                 size_t on;
-                if (mp__text(x, b, bl, &o, &on, f->tag) < 0)
+                if (mp__text(x, &x->fmt->text, b, bl, &o, &on, f->tag, (size_t)(b - r), NULL) < 0)
                     return MP_ENOMEM;
                 f->data = o;
                 f->len = (uint32_t)on;
@@ -685,6 +995,7 @@ static int mp__index(mp__parse_ctx *x)
             /* Subfields of this field: bounded by its delimiters, which lie
              * in the data area counted above; overlapping bodies (a damaged
              * directory) could exceed that count, so check. */
+            uint32_t nwarns = rec->nwarns;
             int rc = mp__data_field(x, f, b, bl, subs ? subs + used_subs : NULL, nsd - used_subs,
                                     special);
             if (rc == 1) {
@@ -692,6 +1003,7 @@ static int mp__index(mp__parse_ctx *x)
                 mp_subfield *own = mp__arena_alloc(x->a, cnt * sizeof *subs, _Alignof(mp_subfield));
                 if (!own)
                     return MP_ENOMEM;
+                rec->nwarns = nwarns; /* the field is indexed again: no warning twice */
                 rc = mp__data_field(x, f, b, bl, own, cnt, special);
             } else if (rc == 0) {
                 used_subs += f->nsubfields;
@@ -699,8 +1011,27 @@ static int mp__index(mp__parse_ctx *x)
             if (rc < 0)
                 return MP_ENOMEM;
         }
+        if (__builtin_expect(special, 0)) { /* only decoding changes a field's data */
+            if (!rec->fraw && f->data != (const char *)b) {
+                /* Decoding changed this field: keep every field's raw body
+                 * from now on. The earlier ones were not changed: data is raw. */
+                rec->fraw = mp__arena_alloc(x->a, 2 * nent * sizeof *rec->fraw, _Alignof(uint32_t));
+                if (!rec->fraw)
+                    return MP_ENOMEM;
+                for (size_t k = 0; k < nf; k++) {
+                    rec->fraw[2 * k] = (uint32_t)((const unsigned char *)fields[k].data - r);
+                    rec->fraw[2 * k + 1] = fields[k].len;
+                }
+            }
+            if (rec->fraw) {
+                rec->fraw[2 * nf] = (uint32_t)(b - r);
+                rec->fraw[2 * nf + 1] = (uint32_t)bl;
+            }
+        }
         nf++;
     }
+    if (nent == 0) /* pymarc: NoFieldsFound */
+        mp__rec_error(x, MP_EK_NO_FIELDS, NULL, 0, "record has no fields (empty directory)");
     rec->fields = fields;
     rec->nfields = (uint32_t)nf;
     for (size_t i = 0; i < nf; i++) {
@@ -716,7 +1047,7 @@ static int mp__index(mp__parse_ctx *x)
 int mp__marc_parse_item(const void *fmtv, mp__item *item, mp__arena *arena)
 {
     const mp__marc_fmt *fmt = fmtv;
-    mp__parse_ctx x = {fmt, NULL, arena, fmt->encoding, 0, NULL, 0, NULL};
+    mp__parse_ctx x = {fmt, NULL, arena, fmt->encoding, 0, NULL, 0, NULL, NULL, 0};
     mp_record *rec = mp__arena_alloc(arena, sizeof *rec, _Alignof(mp_record));
     if (!rec)
         return MP_ENOMEM;

@@ -54,7 +54,8 @@
 typedef struct mp__marc_fmt {
     size_t max_record;  /* largest unit framed (opts->max_record_size) */
     int encoding;       /* mp_encoding */
-    mp__text_opts text; /* utf8_handling, normalize, marc8_replace */
+    mp__text_opts text; /* utf8_handling, normalize, marc8_replace, double diacritics */
+    int strict;         /* opts->strict: warnings become the record's error */
     mp_record_fn record_fn;
     void *record_fn_user;
     int out_format;     /* mp_format the workers serialise to (0: none) */
@@ -99,7 +100,16 @@ struct mp_record {
     uint8_t text_raw;  /* read with MP_ENCODING_RAW: text as stored, maybe not UTF-8 */
     uint64_t offset;   /* stream offset of raw[0] */
     uint64_t ordinal;  /* unit ordinal */
-    mp__rec_err *err;  /* first problem, NULL for a clean record */
+    mp__rec_err *err;  /* first error, NULL for a record without errors */
+    /* The first min(nwarns, MP_RECORD_WARNINGS_KEPT) warnings (arena or
+     * clone), NULL when none. */
+    mp_warning *warns;
+    uint32_t nwarns;    /* warnings found */
+    uint32_t warns_cap; /* entries allocated at warns (worker only, while parsing) */
+    /* Where each field's body lies in raw: [2 * i] offset, [2 * i + 1]
+     * length. Only when decoding changed some field's data (NULL: every
+     * field's data is its raw body). Arena or clone. */
+    uint32_t *fraw;
     /* Set by the worker around record_fn only (the record's chunk arena),
      * NULL otherwise: what mp_record_annotate allocates from. */
     mp__arena *arena;
@@ -154,14 +164,21 @@ typedef struct mp__consumer {
     mp_policy policy;
     uint64_t max_errors;
     size_t max_record;
-    uint64_t records; /* good records delivered */
-    uint64_t errors;  /* error items (also skipped ones) */
-    uint64_t units;   /* items seen: delivered, skipped or dropped */
-    uint64_t bytes;   /* bytes of those items (they tile the input, or the range) */
-    uint64_t pos;     /* stream offset just past the last item */
-    int over;         /* terminal code once the stream is over, else 0 */
-    int last_rc;      /* code of the last delivered item (for ESTOPPED) */
+    uint64_t records;       /* good records delivered */
+    uint64_t errors;        /* error items (also skipped ones) */
+    uint64_t units;         /* items seen: delivered, skipped or dropped */
+    uint64_t bytes;         /* bytes of those items (they tile the input, or the range) */
+    uint64_t pos;           /* stream offset just past the last item */
+    uint64_t warnings;      /* warnings on good records delivered */
+    uint64_t warned;        /* good records delivered with at least one warning */
+    uint64_t warn_kind[32]; /* warnings by kind (mp_counts.warnings_by_kind) */
+    int over;               /* terminal code once the stream is over, else 0 */
+    int last_rc;            /* code of the last delivered item (for ESTOPPED) */
     mp_error_info info;
+    /* The bytes of the unit info describes (item data: chunk, spill or
+     * window), valid until the next call; NULL for failures. */
+    const unsigned char *err_data;
+    size_t err_len;
 } mp__consumer;
 
 void mp__consumer_init(mp__consumer *c, const mp_reader_options *opts);

@@ -34,6 +34,8 @@ typedef struct m8_state {
     unsigned char *last;     /* start of the last code point written */
     unsigned char *nfc_from; /* where NFC must start; NULL: output is NFC */
     int problem;             /* a problem was recorded */
+    int dd_halves;           /* MP_MARC8_DOUBLE_HALVES */
+    int codes;               /* the byte after 0x1F is a subfield code */
     mp__text_error *err;     /* may be NULL */
 } m8_state;
 
@@ -67,13 +69,15 @@ static inline void m8_put(m8_state *s, uint32_t cp)
 /* Records the first problem and writes one U+FFFD in its place. */
 static void m8_problem(m8_state *s, size_t pos, const char *what, unsigned byte)
 {
+    if (s->err)
+        s->err->count++;
     if (!s->problem) {
         s->problem = 1;
         if (s->err) {
             s->err->kind = MP_EK_MARC8;
             s->err->position = pos;
-            snprintf(s->err->message, sizeof s->err->message, "MARC-8: %s (byte 0x%02X at %zu)",
-                     what, byte, pos);
+            snprintf(s->err->message, sizeof s->err->message, "MARC-8: %s (byte 0x%02X)", what,
+                     byte);
         }
     }
     m8_put(s, M8_FFFD);
@@ -164,51 +168,81 @@ static int m8_is_plain(const unsigned char *in, size_t n)
     return 1;
 }
 
-/* Parses the escape sequence at in[i] (== ESC); returns the index after it. */
+/*
+ * Parses the escape sequence at in[i] (== ESC); returns the index after
+ * what it consumed. A complete sequence is consumed: with a known final
+ * it designates its set; a technique-2 sequence (with an intermediate)
+ * naming an unknown set is one problem and the sets stay. Anything else -
+ * an ESC at the end, an incomplete or broken sequence, a technique-1
+ * final that names no set - is one problem for the ESC alone: the bytes
+ * after it are decoded as text (pymarc keeps them too), so no valid
+ * character is swallowed.
+ */
 static size_t m8_escape(m8_state *s, const unsigned char *in, size_t n, size_t i, int *g0, int *g1)
 {
     size_t j = i + 1;
     int *target = g0;
+    int intermediate = 0;
     unsigned c;
 
     if (j >= n)
-        goto incomplete;
+        goto broken;
     c = in[j];
     if (c == '$') { /* multibyte set; the final tells which */
+        intermediate = 1;
         if (++j >= n)
-            goto incomplete;
+            goto broken;
         c = in[j];
     }
     if (c == '(' || c == ',') {
+        intermediate = 1;
         j++;
     } else if (c == ')' || c == '-') {
+        intermediate = 1;
         target = g1;
         j++;
     }
     if (j >= n)
-        goto incomplete;
+        goto broken;
     c = in[j];
-    if (c == '!') {
+    if (c == '!' && intermediate) {
         if (++j >= n)
-            goto incomplete;
+            goto broken;
         c = in[j];
     }
-    if (c < 0x21 || c > 0x7E) {
-        /* Not an escape sequence: keep the byte (it may be a delimiter). */
-        m8_problem(s, i, "broken escape sequence", c);
-        return j;
-    }
+    if (c < 0x21 || c > 0x7E)
+        goto broken;
     int set = m8_final_to_set(c);
     if (set < 0) {
+        if (!intermediate)
+            goto broken;
         m8_problem(s, i, "unknown character set in escape sequence", c);
         return j + 1;
     }
     *target = set;
     return j + 1;
 
-incomplete:
-    m8_problem(s, i, "incomplete escape sequence", M8_ESC);
-    return n;
+broken:
+    m8_problem(s, i, j >= n ? "incomplete escape sequence" : "broken escape sequence",
+               j >= n ? M8_ESC : in[j]);
+    return i + 1;
+}
+
+/* III (Innovative Interfaces) vendor codes met in EACC runs, mapped as
+ * pymarc maps them: 3-byte code -> code point. Sorted by code. */
+static const uint32_t m8_iii_code[] = {0x21203D, 0x212040, 0x7F2014, 0x7F2019, 0x7F2020, 0x7F2122};
+static const uint32_t m8_iii_ucs[] = {0x2026, 0x201C, 0x2014, 0x2019, 0x201D, 0x2122};
+
+/* The III character at in[i] (three 7-bit bytes), or 0. */
+static uint32_t m8_iii_at(const unsigned char *in, size_t n, size_t i)
+{
+    if (i + 3 > n || (in[i] != 0x21 && in[i] != 0x7F))
+        return 0;
+    uint32_t code = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+    for (size_t k = 0; k < sizeof m8_iii_code / sizeof *m8_iii_code; k++)
+        if (m8_iii_code[k] == code)
+            return m8_iii_ucs[k];
+    return 0;
 }
 
 static void m8_flush_comb(m8_state *s, uint32_t *comb, int *ncomb)
@@ -232,6 +266,15 @@ static void m8_decode(m8_state *s, const unsigned char *in, size_t n)
             i = m8_escape(s, in, n, i, &g0, &g1);
             continue;
         }
+        if (g0 == MP__M8_EACC && (b == 0x21 || b == 0x7F)) {
+            uint32_t v = m8_iii_at(in, n, i);
+            if (v) { /* never combining: flushes pending marks like a base */
+                m8_put(s, v);
+                m8_flush_comb(s, comb, &ncomb);
+                i += 3;
+                continue;
+            }
+        }
         if (b <= 0x20 || b == 0x7F) {
             /* Controls (DEL too, as in the ASCII fast path) and space are
                the same in every set. Pending marks combine with a space
@@ -247,6 +290,12 @@ static void m8_decode(m8_state *s, const unsigned char *in, size_t n)
                    its subfields converted one by one. */
                 g0 = MP__M8_ASCII;
                 g1 = MP__M8_ANSEL;
+                if (b == 0x1F && s->codes && i + 1 < n && in[i + 1] < 0x80 && in[i + 1] != 0x1F &&
+                    in[i + 1] != 0x1E && in[i + 1] != 0x1D) {
+                    m8_put(s, in[i + 1]); /* the subfield code, as is */
+                    i += 2;
+                    continue;
+                }
             }
             i++;
             continue;
@@ -295,6 +344,25 @@ static void m8_decode(m8_state *s, const unsigned char *in, size_t n)
             }
             i++;
         }
+        if ((e & (MP__M8_SKIP | MP__M8_COMB)) && s->dd_halves && set == MP__M8_ANSEL) {
+            /* The double diacritics' halves: U+FE20-U+FE23 (see mp_marc8_double). */
+            switch (b & 0x7F) {
+            case 0x6B: /* 0xEB ligature, first half */
+                e = 0xFE20u | MP__M8_COMB;
+                break;
+            case 0x6C: /* 0xEC ligature, second half */
+                e = 0xFE21u | MP__M8_COMB;
+                break;
+            case 0x7A: /* 0xFA double tilde, first half */
+                e = 0xFE22u | MP__M8_COMB;
+                break;
+            case 0x7B: /* 0xFB double tilde, second half */
+                e = 0xFE23u | MP__M8_COMB;
+                break;
+            default:
+                break;
+            }
+        }
         if (e & MP__M8_SKIP)
             continue;
         if (e & MP__M8_COMB) {
@@ -323,6 +391,7 @@ int mp__marc8_to_utf8(const mp__text_opts *o, const unsigned char *in, size_t n,
     if (err) {
         err->kind = 0;
         err->position = 0;
+        err->count = 0;
         err->message[0] = '\0';
     }
     if (n == 0 || m8_is_plain(in, n)) {
@@ -340,7 +409,7 @@ int mp__marc8_to_utf8(const mp__text_opts *o, const unsigned char *in, size_t n,
             return MP_ENOMEM;
         in_arena = 1;
     }
-    m8_state s = {.o = buf, .err = err};
+    m8_state s = {.o = buf, .err = err, .dd_halves = o->dd_halves, .codes = o->subfield_codes};
     m8_decode(&s, in, n);
     res = buf;
     len = (size_t)(s.o - buf);

@@ -15,6 +15,7 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -23,6 +24,7 @@
 #include "fork.h"
 #include "marc.h"
 #include "source.h"
+#include "write_internal.h"
 
 struct mp_reader {
     mp__marc_fmt fmt;      /* written by open; read-only afterwards (workers read it) */
@@ -105,6 +107,70 @@ static mp_reader_mode mp__auto_mode(int64_t bytes, mp_mode_reason *why)
 /* The first release's struct ended with `pool`: nothing shorter exists. */
 #define MP__OPTIONS_V1_SIZE (offsetof(mp_reader_options, pool) + sizeof(mp_pool *))
 
+/* Messages are cut to the caller's buffer on purpose. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wformat-truncation"
+#endif
+
+/* MP_EINVAL with "mp_reader_options.FIELD = VALUE: WANT" in msg. */
+static int mp__bad_option(char *msg, size_t cap, const char *field, unsigned long long value,
+                          const char *want)
+{
+    if (msg && cap)
+        snprintf(msg, cap, "mp_reader_options.%s = %llu: %s", field, value, want);
+    return MP_EINVAL;
+}
+
+/* Every rule on option values, in one place: the open functions and
+ * mp_reader_options_check apply it to the copied options. */
+static int mp__options_validate(const mp_reader_options *o, char *msg, size_t cap)
+{
+    if ((unsigned)o->mode > MP_MODE_SEQUENTIAL)
+        return mp__bad_option(msg, cap, "mode", (unsigned)o->mode,
+                              "want MP_MODE_AUTO (0), MP_MODE_PIPELINE (1) or "
+                              "MP_MODE_SEQUENTIAL (2)");
+    if (o->chunk_size && (o->chunk_size < 64 || o->chunk_size > ((size_t)1 << 31)))
+        return mp__bad_option(msg, cap, "chunk_size", o->chunk_size,
+                              "want 0 (default 512 KiB) or 64 .. 2147483648");
+    if (o->max_record_size && (o->max_record_size < 64 || o->max_record_size > (size_t)UINT32_MAX))
+        return mp__bad_option(msg, cap, "max_record_size", o->max_record_size,
+                              "want 0 (default 8 MiB) or 64 .. 4294967295");
+    if ((unsigned)o->policy > MP_POLICY_SKIP)
+        return mp__bad_option(
+            msg, cap, "policy", (unsigned)o->policy,
+            "want MP_POLICY_REPORT (0), MP_POLICY_STOP (1) or MP_POLICY_SKIP (2)");
+    if ((unsigned)o->encoding > MP_ENCODING_RAW)
+        return mp__bad_option(msg, cap, "encoding", (unsigned)o->encoding,
+                              "want MP_ENCODING_AUTO (0), _UTF8 (1), _MARC8 (2) or _RAW (3)");
+    if ((unsigned)o->utf8_handling > MP_UTF8_IGNORE)
+        return mp__bad_option(msg, cap, "utf8_handling", (unsigned)o->utf8_handling,
+                              "want MP_UTF8_STRICT (0), _REPLACE (1) or _IGNORE (2)");
+    if (o->threads > MP__MAX_THREADS)
+        return mp__bad_option(msg, cap, "threads", o->threads, "want 0 (one per CPU) .. 1024");
+    if (o->chunks_in_flight > MP__MAX_CHUNKS)
+        return mp__bad_option(msg, cap, "chunks_in_flight", o->chunks_in_flight,
+                              "want 0 (default) .. 1048576");
+    /* Only ISO 2709 is read so far. */
+    if (o->format != MP_FORMAT_AUTO && o->format != MP_FORMAT_ISO2709)
+        return mp__bad_option(msg, cap, "format", (unsigned)o->format,
+                              "only MP_FORMAT_AUTO (0) and MP_FORMAT_ISO2709 (1) are read so far");
+    if (o->range_end != 0 && o->range_end < o->range_start)
+        return mp__bad_option(msg, cap, "range_end", o->range_end,
+                              "want 0 (to the end) or >= range_start");
+    if (o->output_format != MP_FORMAT_AUTO && !mp__write_format_ok(o->output_format))
+        return mp__bad_option(msg, cap, "output_format", (unsigned)o->output_format,
+                              "want 0 (none) or an output mp_format (write.h)");
+    if (o->output_flags & ~MP_WRITE_FLAGS_ALL)
+        return mp__bad_option(msg, cap, "output_flags", o->output_flags,
+                              "want MP_WRITE_* flags only");
+    if ((unsigned)o->marc8_double > MP_MARC8_DOUBLE_HALVES)
+        return mp__bad_option(msg, cap, "marc8_double", (unsigned)o->marc8_double,
+                              "want MP_MARC8_DOUBLE_COMBINED (0) or MP_MARC8_DOUBLE_HALVES (1)");
+    if (msg && cap)
+        msg[0] = '\0';
+    return MP_OK;
+}
+
 int mp__reader_options_copy(mp_reader_options *out, const mp_reader_options *opts)
 {
     memset(out, 0, sizeof *out);
@@ -115,14 +181,27 @@ int mp__reader_options_copy(mp_reader_options *out, const mp_reader_options *opt
         return MP_EINVAL;
     memcpy(out, opts, n < sizeof *out ? n : sizeof *out);
     out->size = sizeof *out;
-    if ((unsigned)out->mode > MP_MODE_SEQUENTIAL)
+    return mp__options_validate(out, NULL, 0);
+}
+
+MP_EXPORT int mp_reader_options_check(const mp_reader_options *opts, char *msg, size_t cap)
+{
+    mp_reader_options o;
+    if (msg && cap)
+        msg[0] = '\0';
+    if (opts && opts->size && opts->size < MP__OPTIONS_V1_SIZE) {
+        if (msg && cap)
+            snprintf(msg, cap,
+                     "mp_reader_options.size = %zu: want sizeof(mp_reader_options) (%zu) or 0",
+                     opts->size, sizeof o);
         return MP_EINVAL;
-    /* Only ISO 2709 is read so far. */
-    if (out->format != MP_FORMAT_AUTO && out->format != MP_FORMAT_ISO2709)
-        return MP_EINVAL;
-    if (out->range_end != 0 && out->range_end < out->range_start)
-        return MP_EINVAL;
-    return MP_OK;
+    }
+    memset(&o, 0, sizeof o);
+    if (opts) {
+        size_t n = opts->size ? opts->size : sizeof o;
+        memcpy(&o, opts, n < sizeof o ? n : sizeof o);
+    }
+    return mp__options_validate(&o, msg, cap);
 }
 
 static ssize_t mp__reader_read(void *src, unsigned char *buf, size_t cap, int *sys_errno,
@@ -156,12 +235,8 @@ static int mp__reader_open(mp_reader **out, const mp_reader_options *user_opts, 
     if ((rc = mp__reader_options_copy(&o, user_opts)) < 0)
         goto fail;
     size_t chunk = o.chunk_size ? o.chunk_size : mp__default_chunk();
-    /* Checked before anything is allocated (4 chunks per thread would be). */
-    if (chunk < 64 || chunk > ((size_t)1 << 31) || o.threads > MP__MAX_THREADS ||
-        o.chunks_in_flight > MP__MAX_CHUNKS) {
-        rc = MP_EINVAL;
-        goto fail;
-    }
+    /* The limits are checked before anything is allocated (4 chunks per
+     * thread would be): mp__reader_options_copy did. */
     r = mp__calloc(1, sizeof *r);
     if (!r) {
         rc = MP_ENOMEM;
@@ -253,6 +328,8 @@ fail:
 MP_EXPORT int mp_reader_open_path(mp_reader **out, const char *path, const mp_reader_options *opts)
 {
     mp__src s;
+    if (out)
+        *out = NULL; /* also when the source cannot be opened */
     int rc = mp__src_path(&s, path);
     return rc < 0 ? rc : mp__reader_open(out, opts, &s);
 }
@@ -260,6 +337,8 @@ MP_EXPORT int mp_reader_open_path(mp_reader **out, const char *path, const mp_re
 MP_EXPORT int mp_reader_open_fd(mp_reader **out, int fd, const mp_reader_options *opts)
 {
     mp__src s;
+    if (out)
+        *out = NULL; /* also when the source cannot be opened */
     int rc = mp__src_fd(&s, fd);
     return rc < 0 ? rc : mp__reader_open(out, opts, &s);
 }
@@ -268,6 +347,8 @@ MP_EXPORT int mp_reader_open_mem(mp_reader **out, const void *data, size_t len,
                                  const mp_reader_options *opts)
 {
     mp__src s;
+    if (out)
+        *out = NULL; /* also when the source cannot be opened */
     int rc = mp__src_mem(&s, data, len);
     return rc < 0 ? rc : mp__reader_open(out, opts, &s);
 }
@@ -276,6 +357,8 @@ MP_EXPORT int mp_reader_open_cb(mp_reader **out, mp_read_fn fn, void *user,
                                 const mp_reader_options *opts)
 {
     mp__src s;
+    if (out)
+        *out = NULL; /* also when the source cannot be opened */
     int rc = mp__src_cb(&s, fn, user);
     return rc < 0 ? rc : mp__reader_open(out, opts, &s);
 }
@@ -346,6 +429,14 @@ MP_EXPORT const mp_error_info *mp_reader_error(const mp_reader *r)
     return r ? &r->con.info : NULL;
 }
 
+MP_EXPORT const unsigned char *mp_reader_error_data(const mp_reader *r, size_t *len)
+{
+    const unsigned char *p = r ? r->con.err_data : NULL;
+    if (len)
+        *len = p ? r->con.err_len : 0;
+    return p;
+}
+
 MP_EXPORT void mp_reader_counts(const mp_reader *r, uint64_t *records, uint64_t *errors,
                                 uint64_t *bytes)
 {
@@ -355,6 +446,25 @@ MP_EXPORT void mp_reader_counts(const mp_reader *r, uint64_t *records, uint64_t 
         *errors = r ? r->con.errors : 0;
     if (bytes)
         *bytes = r ? r->con.bytes : 0;
+}
+
+MP_EXPORT void mp_reader_get_counts(const mp_reader *r, mp_counts *out)
+{
+    if (!out)
+        return;
+    size_t n = out->size ? out->size : sizeof *out;
+    mp_counts c;
+    memset(&c, 0, sizeof c);
+    c.size = n < sizeof c ? n : sizeof c;
+    if (r) {
+        c.records = r->con.records;
+        c.errors = r->con.errors;
+        c.bytes = r->con.bytes;
+        c.warnings = r->con.warnings;
+        c.records_with_warnings = r->con.warned;
+        memcpy(c.warnings_by_kind, r->con.warn_kind, sizeof c.warnings_by_kind);
+    }
+    memcpy(out, &c, c.size);
 }
 
 MP_EXPORT uint64_t mp_reader_units(const mp_reader *r)

@@ -110,6 +110,8 @@ MP_EXPORT const mp_field *mp_record_field(const mp_record *rec, uint32_t i)
     return i < rec->nfields ? &rec->fields[i] : NULL;
 }
 
+_Static_assert(MP_EK_COUNT <= 32, "mp_counts.warnings_by_kind holds 32 kinds");
+
 static int mp__tag_match(const char *tag, const char *pat)
 {
     for (int i = 0; i < 3; i++) {
@@ -121,10 +123,23 @@ static int mp__tag_match(const char *tag, const char *pat)
     return 1;
 }
 
+MP_EXPORT int mp_tag_pattern_check(const char *pattern)
+{
+    if (!pattern)
+        return MP_EINVAL;
+    for (int i = 0; i < 3; i++)
+        if ((unsigned char)pattern[i] <= 0x20 || (unsigned char)pattern[i] >= 0x7F)
+            return MP_EINVAL; /* also the NUL of a short pattern */
+    return pattern[3] == '\0' ? MP_OK : MP_EINVAL;
+}
+
 MP_EXPORT const mp_field *mp_record_find(const mp_record *rec, const char *pattern, uint32_t *pos)
 {
-    if (!pattern || strlen(pattern) < 3)
+    if (mp_tag_pattern_check(pattern) != MP_OK) {
+        if (pos)
+            *pos = rec->nfields;
         return NULL;
+    }
     for (uint32_t i = pos ? *pos : 0; i < rec->nfields; i++) {
         if (mp__tag_match(rec->fields[i].tag, pattern)) {
             if (pos)
@@ -148,6 +163,35 @@ MP_EXPORT const char *mp_record_control_number(const mp_record *rec, size_t *len
     if (len)
         *len = rec->cn ? rec->cn_len : 0;
     return rec->cn;
+}
+
+MP_EXPORT const char *mp_record_field_raw(const mp_record *rec, uint32_t i, size_t *len)
+{
+    if (!rec || i >= rec->nfields) {
+        if (len)
+            *len = 0;
+        return NULL;
+    }
+    if (!rec->fraw) {
+        if (len)
+            *len = rec->fields[i].len;
+        return rec->fields[i].data;
+    }
+    if (len)
+        *len = rec->fraw[2 * i + 1];
+    return (const char *)rec->raw + rec->fraw[2 * i];
+}
+
+MP_EXPORT uint32_t mp_record_warning_count(const mp_record *rec)
+{
+    return rec ? rec->nwarns : 0;
+}
+
+MP_EXPORT const mp_warning *mp_record_warning(const mp_record *rec, uint32_t i)
+{
+    if (!rec || i >= rec->nwarns || i >= MP_RECORD_WARNINGS_KEPT)
+        return NULL;
+    return &rec->warns[i];
 }
 
 MP_EXPORT const mp_subfield *mp_field_subfield(const mp_field *f, char code, uint32_t *pos)
@@ -217,7 +261,10 @@ MP_EXPORT int mp_record_clone(const mp_record *rec, mp_record **out)
                 text += s->len;
         }
     }
+    uint32_t nw = rec->nwarns < MP_RECORD_WARNINGS_KEPT ? rec->nwarns : MP_RECORD_WARNINGS_KEPT;
+    size_t nraw = rec->fraw ? 2 * (size_t)rec->nfields : 0;
     size_t sz = mp__align8(sizeof(mp_record)) + mp__align8(sizeof(mp__rec_err)) +
+                mp__align8(nw * sizeof(mp_warning)) + mp__align8(nraw * sizeof(uint32_t)) +
                 mp__align8(rec->nfields * sizeof(mp_field)) +
                 mp__align8(nsubs * sizeof(mp_subfield)) + rec->raw_len + text + 1;
     char *mem = mp__malloc(sz);
@@ -242,6 +289,19 @@ MP_EXPORT int mp_record_clone(const mp_record *rec, mp_record **out)
         *c->err = *rec->err;
     }
     p += mp__align8(sizeof(mp__rec_err));
+    c->warns = NULL;
+    c->warns_cap = nw;
+    if (nw) {
+        c->warns = (mp_warning *)p;
+        memcpy(c->warns, rec->warns, nw * sizeof(mp_warning));
+    }
+    p += mp__align8(nw * sizeof(mp_warning));
+    c->fraw = NULL;
+    if (nraw) { /* offsets into raw: valid for the copy of raw too */
+        c->fraw = (uint32_t *)p;
+        memcpy(c->fraw, rec->fraw, nraw * sizeof(uint32_t));
+    }
+    p += mp__align8(nraw * sizeof(uint32_t));
     mp_field *fields = (mp_field *)p;
     p += mp__align8(rec->nfields * sizeof(mp_field));
     mp_subfield *subs = (mp_subfield *)p;

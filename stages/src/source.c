@@ -20,6 +20,8 @@ static int mp__errno_code(int e)
         return MP_EACCES;
     case ENOMEM:
         return MP_ENOMEM;
+    case EISDIR:
+        return MP_EISDIR;
     default:
         return MP_EIO;
     }
@@ -41,7 +43,7 @@ int mp__src_path(mp__src *s, const char *path)
     int fs = fstat(fd, &st);
     if (fs == 0 && S_ISDIR(st.st_mode)) {
         close(fd);
-        return MP_EINVAL;
+        return MP_EISDIR;
     }
     s->poll = fs != 0 || !S_ISREG(st.st_mode);
 #ifdef POSIX_FADV_SEQUENTIAL
@@ -59,6 +61,8 @@ int mp__src_fd(mp__src *s, int fd)
     if (fd < 0)
         return MP_EINVAL;
     struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode))
+        return MP_EISDIR; /* read() would fail with EISDIR: say so at open */
     s->kind = MP__SRC_FD;
     s->fd = fd;
     s->poll = fstat(fd, &st) != 0 || !S_ISREG(st.st_mode);

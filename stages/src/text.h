@@ -16,11 +16,17 @@ typedef struct mp__text_opts {
     int utf8_handling; /* mp_utf8_handling: STRICT, REPLACE, IGNORE */
     int normalize;     /* 1: NFC the output of MARC-8 conversion */
     int marc8_replace; /* 1: unknown MARC-8 -> U+FFFD instead of an error */
+    int dd_halves;     /* 1: MP_MARC8_DOUBLE_HALVES (U+FE20-FE23), 0: U+0361/U+0360 */
+    /* 1: the text is a data field's subfields: the byte after each 0x1F is
+     * a subfield code and is copied as is when it is ASCII (an ESC there is
+     * a code, not an escape sequence). */
+    int subfield_codes;
 } mp__text_opts;
 
 typedef struct mp__text_error {
     int kind;        /* mp_error_kind: MP_EK_ENCODING or MP_EK_MARC8, 0 if none */
     size_t position; /* byte offset in the input where the first problem is */
+    unsigned count;  /* problems found (MARC-8); 1 for invalid UTF-8 */
     char message[96];
 } mp__text_error;
 
@@ -32,6 +38,14 @@ typedef struct mp__text_error {
  * through unchanged and a subfield delimiter (0x1F; also 0x1D, 0x1E)
  * re-establishes the default sets, as yaz and pymarc do per subfield, so
  * converting a whole field equals converting its subfields one by one.
+ * The double diacritics follow o->dd_halves. In the EACC set, the
+ * Innovative Interfaces (III) vendor codes 0x21203D (U+2026), 0x212040
+ * (U+201C), 0x7F2014 (U+2014), 0x7F2019 (U+2019), 0x7F2020 (U+201D) and
+ * 0x7F2122 (U+2122) are mapped, as pymarc maps them, without a problem.
+ * An ESC that does not start a complete escape sequence (or one whose
+ * technique-1 final is unknown) is one problem and only the ESC is
+ * replaced: the bytes after it are decoded as text, so no valid text is
+ * lost around it.
  *
  * Text that is pure ASCII (no ESC, no byte >= 0x80) is returned as is:
  * *out = in (zero-copy). Otherwise *out and *out_len point into the arena
@@ -58,5 +72,19 @@ int mp__marc8_to_utf8(const mp__text_opts *o, const unsigned char *in, size_t n,
  */
 int mp__utf8_check(const mp__text_opts *o, const unsigned char *in, size_t n, mp__arena *a,
                    const char **out, size_t *out_len, mp__text_error *err);
+
+/*
+ * pymarc's reading of a subfield code byte that is not ASCII. s[0..n) is
+ * the subfield from its code byte (s[0] >= 0x80) to the next delimiter or
+ * the field end. When s[0..n) is valid UTF-8, its characters are taken in
+ * order and the code is the first ASCII character of their compatibility
+ * decomposition (NFKD), and the code takes the first character's bytes;
+ * otherwise the bytes are read as Latin-1 the same way and the code takes
+ * one byte. Returns the ASCII code (0x00-0x7F) and sets *skip (the bytes
+ * the code takes, the value follows them), or -1 when no character of the
+ * subfield decomposes to ASCII (pymarc then fails on the record).
+ * Thread-safety: pure.
+ */
+int mp__subfield_code_normalize(const unsigned char *s, size_t n, size_t *skip);
 
 #endif

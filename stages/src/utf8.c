@@ -8,13 +8,14 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <utf8proc.h>
 #include <marcpipe/common.h>
 #include <marcpipe/reader.h>
 #include "text.h"
 #include "utf8.h"
 
 /* Index of the first ill-formed byte in in[0..n), or n. */
-static size_t u8_first_bad(const unsigned char *in, size_t n)
+static inline __attribute__((always_inline)) size_t u8_first_bad(const unsigned char *in, size_t n)
 {
     const uint64_t hi = 0x8080808080808080ull;
     size_t i = 0, bad;
@@ -75,6 +76,7 @@ int mp__utf8_check(const mp__text_opts *o, const unsigned char *in, size_t n, mp
     if (err) {
         err->kind = 0;
         err->position = 0;
+        err->count = 0;
         err->message[0] = '\0';
     }
     *out = (const char *)in;
@@ -84,8 +86,8 @@ int mp__utf8_check(const mp__text_opts *o, const unsigned char *in, size_t n, mp
     if (err) {
         err->kind = MP_EK_ENCODING;
         err->position = bad;
-        snprintf(err->message, sizeof err->message, "invalid UTF-8 (byte 0x%02X at %zu)", in[bad],
-                 bad);
+        err->count = 1;
+        snprintf(err->message, sizeof err->message, "invalid UTF-8 (byte 0x%02X)", in[bad]);
     }
     if (o->utf8_handling != MP_UTF8_REPLACE && o->utf8_handling != MP_UTF8_IGNORE)
         return 1;
@@ -100,4 +102,50 @@ int mp__utf8_check(const mp__text_opts *o, const unsigned char *in, size_t n, mp
     *out = (const char *)dst;
     *out_len = bad + tail;
     return 0;
+}
+
+/* First ASCII code point of the compatibility decomposition of cp, or -1. */
+static int u8_nfkd_ascii(int32_t cp)
+{
+    if (cp < 0x80)
+        return cp;
+    utf8proc_int32_t d[32];
+    int last = 0;
+    utf8proc_ssize_t k =
+        utf8proc_decompose_char(cp, d, 32, UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT, &last);
+    for (utf8proc_ssize_t j = 0; j >= 0 && j < k && j < 32; j++)
+        if (d[j] >= 0 && d[j] < 0x80)
+            return d[j];
+    return -1;
+}
+
+int mp__subfield_code_normalize(const unsigned char *s, size_t n, size_t *skip)
+{
+    size_t bad;
+    *skip = 1;
+    if (n == 0)
+        return -1;
+    /* NFKD of a string is the NFKD of its characters one after the other
+     * (reordering moves only combining marks, never an ASCII starter), so
+     * the first ASCII character can be found character by character. */
+    if (u8_first_bad(s, n) == n) {
+        *skip = mp__utf8_step(s, n, &bad);
+        for (size_t i = 0; i < n;) {
+            utf8proc_int32_t cp;
+            utf8proc_ssize_t l = utf8proc_iterate(s + i, (utf8proc_ssize_t)(n - i), &cp);
+            if (l <= 0)
+                return -1; /* impossible: validated above */
+            int c = u8_nfkd_ascii(cp);
+            if (c >= 0)
+                return c;
+            i += (size_t)l;
+        }
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) { /* Latin-1: each byte is U+00XX */
+        int c = u8_nfkd_ascii(s[i]);
+        if (c >= 0)
+            return c;
+    }
+    return -1;
 }

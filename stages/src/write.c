@@ -80,8 +80,11 @@ void mp__write_leader(const mp_record *rec, unsigned flags, int utf8_leader, cha
 
 int mp__iso_pristine(const mp_record *rec, unsigned flags)
 {
-    return !rec->no_input && !rec->err && !rec->converted && rec->raw_len > MP__LEADER_LEN &&
-           rec->raw[rec->raw_len - 1] == MP__RT &&
+    /* A record with warnings (stages/FRAMING.md) is rebuilt: its output
+     * carries what was read, not the anomalies (a bare delimiter, a
+     * misplaced terminator, a non-ASCII subfield code...). */
+    return !rec->no_input && !rec->err && !rec->nwarns && !rec->converted &&
+           rec->raw_len > MP__LEADER_LEN && rec->raw[rec->raw_len - 1] == MP__RT &&
            (rec->text_raw || (flags & MP_WRITE_KEEP_LEADER) || rec->raw[9] == 'a');
 }
 
@@ -606,6 +609,10 @@ MP_EXPORT int mp_convert(mp_reader *r, mp_writer *w, const mp_convert_options *u
         if (rc == MP_OK) {
             c.records++;
             write = 1;
+            if (o.on_warnings && mp_record_warning_count(rec) && o.on_warnings(o.user, rec) != 0) {
+                rc = MP_ESTOPPED;
+                goto done;
+            }
         } else if (rc == MP_ERECORD) {
             c.errors++;
             if (rec)

@@ -187,7 +187,9 @@ def t_exit_codes():
                 ["count", "--threads", "many", SAMPLE], ["count", "--policy", "maybe", SAMPLE],
                 ["count", "--chunk-size", "12Q", SAMPLE], ["count", "--encoding", "ebcdic",
                                                              SAMPLE],
-                ["count", "--utf8", "lax", SAMPLE], ["count", "-", "-"], []):
+                ["count", "--utf8", "lax", SAMPLE], ["count", "-", "-"], [],
+                ["count", "--marc8-double", "both", SAMPLE], ["count", "--errors-json", "",
+                                                              SAMPLE]):
         rc, out, err = run(bad)
         check(rc == 2 and "--help" in err, "usage error exits 2 and points at --help: %s" % bad,
               rc, err)
@@ -205,7 +207,7 @@ def t_help():
     check(len(opts) >= 15, "option table parsed", opts)
     for want in ("threads", "policy", "max-errors", "encoding", "utf8", "no-normalize",
                  "chunk-size", "max-record-size", "unordered", "json", "sequential", "quiet",
-                 "version", "help"):
+                 "version", "help", "strict", "marc8-double", "errors-json"):
         check(want in opts, "option --%s exists" % want, opts)
     for o in opts:
         check("--" + o in text, "--help mentions --%s" % o, text)
@@ -356,7 +358,14 @@ def t_reliability():
         # A directory and an I/O error: one clear message each.
         rc, out, err = run(["count", tmp])
         check(rc == 2 and "is a directory" in err, "a directory says so", rc, err)
-        d = os.open(tmp, os.O_RDONLY)  # standard input is a directory: read() fails, EISDIR
+        d = os.open(tmp, os.O_RDONLY)  # standard input is a directory: said at open
+        try:
+            rc, out, err = run(["count", "-"], stdin=d)
+        finally:
+            os.close(d)
+        check(rc == 2 and err.count("is a directory") == 1, "a directory on stdin says so", rc,
+              err)
+        d = os.open(os.path.join(tmp, "w"), os.O_WRONLY | os.O_CREAT)  # read() fails: EBADF
         try:
             rc, out, err = run(["count", "-"], stdin=d)
         finally:
@@ -579,6 +588,173 @@ def t_progress_not_tty():
         check(b"rec/s" not in err and b"\r" not in err and b"\x1b" not in err,
               "no bar when stderr is a pipe", err[-300:])
         check(rc == 1 and b"records      2999" in out, "stats correct", out)
+
+
+# ---- warnings, per-file counts, --errors-json -----------------------------------
+
+def make_record(fields, coding="a"):
+    """ISO 2709 bytes: fields are (tag, body bytes); '$' in a body is 0x1F."""
+    body = directory = b""
+    for tag, data in fields:
+        data = data.replace(b"$", b"\x1f") + b"\x1e"
+        directory += tag.encode() + b"%04d%05d" % (len(data), len(body))
+        body += data
+    directory += b"\x1e"
+    base = 24 + len(directory)
+    leader = b"%05dnam %s22%05d   4500" % (base + len(body) + 1, coding.encode(), base)
+    return leader + directory + body + b"\x1d"
+
+
+def warned_file(tmp):
+    """3 records: clean; a 650 ending in a bare delimiter (the issue's real
+    catalogue case) and a field without indicators; a control-character code."""
+    recs = [
+        make_record([("001", b"clean1"), ("245", b"10$aA title")]),
+        make_record([("001", b"warned2"), ("020", b"$a123"),
+                     ("650", b" 0$aCats$xBehavior.$")]),
+        make_record([("001", b"warned3"), ("245", b"10$\x14odd code")]),
+    ]
+    path = os.path.join(tmp, "warned.mrc")
+    with open(path, "wb") as f:
+        f.write(b"".join(recs))
+    return path
+
+
+def t_warnings():
+    with tempfile.TemporaryDirectory() as tmp:
+        path = warned_file(tmp)
+        rc, out, err = run(["count", path])
+        check(rc == 0 and out == b"3\n", "a readable record is a record: 3 records, exit 0",
+              rc, out, err)
+        lines = [l for l in err.splitlines() if l]
+        check(len(lines) == 3 and all(": warning: " in l for l in lines),
+              "one warning line per warning on stderr", err)
+        check("record 2, offset %d: INDICATOR [001 warned2] [field 020]" %
+              (marcfile.read(path)[1].offset + 24 + 3 * 12 + 1 + 8) in err,
+              "warning names record (from 1), offset, kind, 001, field", err)
+        check("SUBFIELD [001 warned2] [field 650]" in err and "record 3" in err,
+              "the bare delimiter and the control code are warnings", err)
+        rc, out, err = run(["dump", path])
+        check(rc == 0 and out.count(b"\n\n") == 3 and b"650  0 $a Cats $x Behavior." in out,
+              "dump prints the warned records", rc, out, err)
+        check(err.count(": warning: ") == 3, "dump reports the warnings too", err)
+        ej = os.path.join(tmp, "warnings.jsonl")
+        rc, out, err = run(["convert", "-o", "marcxml", "-q", "--errors-json", ej,
+                            "--output", os.path.join(tmp, "out.xml"), path])
+        with open(ej, encoding="utf-8") as f:
+            kinds = [json.loads(l)["kind"] for l in f]
+        check(rc == 0 and kinds == ["INDICATOR", "SUBFIELD", "SUBFIELD"],
+              "convert writes warned records and reports their warnings", rc, kinds, err)
+        rc, out, err = run(["convert", "-o", "marcxml", "--errors-json", "-", path])
+        check(rc == 2 and "--errors-json" in err, "--errors-json - with records on stdout", rc,
+              err)
+        rc, out, err = run(["count", "-q", path])
+        check(rc == 0 and err == "", "-q silences warnings", rc, err)
+        rc, out, err = run(["count", "--strict", path])
+        check(rc == 1 and out == b"1\n", "--strict: warnings become error items", rc, out, err)
+        check("record 2, offset" in err and "INDICATOR" in err and "warning" not in err,
+              "--strict reports the first problem of each record", err)
+        rc, out, err = run(["stats", "-q", path])
+        check(b"warnings     3 (in 2 records)" in out and b"INDICATOR" in out,
+              "stats counts warnings apart", out)
+        for reader in ([], ["--sequential"]):
+            rc, out, err = run(["stats", "--json", "-q"] + reader + [path])
+            obj = json.loads(out)
+            check(obj["records"] == 3 and obj["errors"] == 0 and obj["warnings"] == 3 and
+                  obj["records_with_warnings"] == 2 and
+                  obj["warnings_by_kind"] == {"INDICATOR": 1, "SUBFIELD": 2},
+                  "--json warnings %s" % reader, obj)
+
+
+def t_json_per_file():
+    with tempfile.TemporaryDirectory() as tmp:
+        path = warned_file(tmp)
+        missing = os.path.join(tmp, "missing.mrc")
+        rc, out, err = run(["count", "--json", "-q", SAMPLE, path, tmp, missing])
+        obj = json.loads(out)
+        check(rc == 2, "a directory and a missing file: exit 2", rc, err)
+        pf = obj["per_file"]
+        check([f["file"] for f in pf] == [SAMPLE, path, tmp, missing], "per_file order", pf)
+        check(pf[0]["records"] == good_count() and pf[0]["errors"] == 1 and
+              pf[0]["errors_by_kind"] and not pf[0]["failed"], "sample counts", pf[0])
+        check(pf[1]["records"] == 3 and pf[1]["warnings"] == 3 and pf[1]["errors"] == 0,
+              "warned file counts", pf[1])
+        check(pf[2]["failed"] and pf[2]["error"] == "MP_EISDIR", "directory: MP_EISDIR", pf[2])
+        check(pf[3]["failed"] and pf[3]["error"] == "MP_ENOENT", "missing: MP_ENOENT", pf[3])
+        for k in ("records", "errors", "warnings", "records_with_warnings", "bytes"):
+            check(obj[k] == sum(f[k] for f in pf), "totals are the sum of per_file: " + k, obj)
+        check(obj["files"] == 2 and obj["failed_files"] == 2, "files / failed_files", obj)
+
+
+def t_errors_json():
+    with tempfile.TemporaryDirectory() as tmp:
+        path = warned_file(tmp)
+        ej = os.path.join(tmp, "errors.jsonl")
+        rc, out, err = run(["count", "--json", "-q", "--errors-json", ej, SAMPLE, path, tmp])
+        totals = json.loads(out)
+        with open(ej, encoding="utf-8") as f:
+            lines = [json.loads(l) for l in f]
+        errors = [l for l in lines if l["type"] == "error"]
+        warnings = [l for l in lines if l["type"] == "warning"]
+        failures = [l for l in lines if l["type"] == "failure"]
+        check(len(errors) == totals["errors"] == 1, "one line per error item", lines)
+        check(len(warnings) == totals["warnings"] == 3, "one line per warning", lines)
+        check(len(failures) == 1 and failures[0]["code"] == "MP_EISDIR" and
+              failures[0]["file"] == tmp, "a failure line for the directory", failures)
+        e = errors[0]
+        for k in ("file", "kind", "ordinal", "record", "offset", "length", "control_number",
+                  "tag", "subfield", "message"):
+            check(k in e, "error line has " + k, e)
+        check(e["file"] == SAMPLE and e["record"] == e["ordinal"] + 1 and
+              e["control_number"] == "mp000060", "error line values", e)
+        w = warnings[0]
+        check(w["file"] == path and w["kind"] == "INDICATOR" and w["tag"] == "020" and
+              w["ordinal"] == 1 and w["record"] == 2 and w["control_number"] == "warned2",
+              "warning line values", w)
+        check(warnings[2]["subfield"] == "\x14", "a control-character code survives JSON",
+              warnings[2])
+        # '-': the lines go to stdout, before the count.
+        rc, out, err = run(["count", "--errors-json", "-", "-q", path])
+        outl = out.decode().splitlines()
+        check(len(outl) == 4 and outl[-1] == "3" and
+              all(json.loads(l)["type"] == "warning" for l in outl[:3]),
+              "--errors-json - writes to stdout", out)
+        rc, out, err = run(["count", "--errors-json", os.path.join(tmp, "no", "such"), path])
+        check(rc == 2 and "--errors-json" in err, "unwritable --errors-json: exit 2", rc, err)
+
+
+def t_marc8_double():
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "lig.mrc")
+        with open(path, "wb") as f:
+            f.write(make_record([("001", b"lig"), ("245", b"10$a\xebt\xecs \xfan\xfbg")],
+                                coding=" "))
+        rc, out, err = run(["dump", path])
+        check(rc == 0 and "245 10 $a t\u0361s n\u0360g".encode() in out,
+              "default: U+0361 / U+0360 (LoC, yaz)", out, err)
+        rc, out, err = run(["dump", "--marc8-double", "halves", path])
+        check(rc == 0 and "245 10 $a t\ufe20s\ufe21 n\ufe22g\ufe23".encode() in out,
+              "halves: U+FE20-U+FE23 (pymarc)", out, err)
+        rc, out, err = run(["dump", "--marc8-double", "combined", path])
+        check("t\u0361s".encode() in out, "combined by name", out)
+        if shutil.which("yaz-marcdump"):
+            p = subprocess.run(["yaz-marcdump", "-f", "marc8", "-t", "utf8", path],
+                               stdout=subprocess.PIPE, timeout=TIMEOUT)
+            yaz = unicodedata.normalize("NFC", p.stdout.decode("utf-8"))
+            check("t\u0361s n\u0360g" in yaz, "yaz agrees with the default", yaz)
+
+
+def t_isdir():
+    with tempfile.TemporaryDirectory() as tmp:
+        rc, out, err = run(["count", tmp])
+        check(rc == 2 and "is a directory" in err, "a directory: 'is a directory', exit 2", rc,
+              err)
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            rc, out, err = run(["count", "-"], stdin=fd)
+        finally:
+            os.close(fd)
+        check(rc == 2 and "is a directory" in err, "a directory on stdin too", rc, err)
 
 
 def t_readme():

@@ -280,13 +280,16 @@ def t_xml_yaz():
         for path in files:
             x = os.path.join(tmp, "x.xml")
             m = os.path.join(tmp, "x.mrc")
-            rc, _, err = run(["convert", "-o", "marcxml", "-q", "--output", x, path])
+            # --strict: records with warnings (stages/FRAMING.md) may hold
+            # bytes MARCXML cannot carry (a control character as indicator
+            # becomes U+FFFD); the round trip is checked on clean records.
+            rc, _, err = run(["convert", "--strict", "-o", "marcxml", "-q", "--output", x, path])
             check(rc in (0, 1), "convert %s" % path, rc, err)
             with open(m, "wb") as f:
                 p = subprocess.run([yaz, "-i", "marcxml", "-o", "marc", x], stdout=f,
                                    stderr=subprocess.PIPE, timeout=TIMEOUT)
             check(p.returncode == 0, "yaz-marcdump reads our MARCXML of %s" % path, p.stderr)
-            rc1, a, _ = run(["dump", "-q", path])
+            rc1, a, _ = run(["dump", "--strict", "-q", path])
             rc2, b, err = run(["dump", "-q", m])
             check(rc2 == 0, "yaz's ISO 2709 of our MARCXML reads cleanly: %s" % path, err)
             fa, fb = fields_of_dump(a), fields_of_dump(b)

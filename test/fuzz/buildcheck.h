@@ -19,7 +19,8 @@
  *    1.0 forbids; a view of the same fields (mp_record_view) gives the
  *    same bytes in every format;
  *  - the ISO 2709 read back (MP_ENCODING_RAW, sequential reader) is one
- *    clean record with the same tags, kinds, indicators, codes and values.
+ *    clean record with the same tags, kinds, indicators, codes and values
+ *    (a record without fields: one NO_FIELDS error item with the record).
  * Tags of control fields are "00" + a digit and data fields never start
  * with "00", so the reader's 00X rule gives back the built kinds.
  * Single-threaded.
@@ -207,7 +208,12 @@ static inline void bc_read_back(const mp_record *rec, const mp_buf *iso)
         BC_FAIL("open");
     const mp_record *back;
     int rc = mp_reader_next(r, &back);
-    if (rc != MP_OK)
+    /* A record without fields is an error item when read (NO_FIELDS, as
+     * pymarc's NoFieldsFound: stages/FRAMING.md), with the record. */
+    int empty = mp_record_field_count(rec) == 0;
+    if (empty && !(rc == MP_ERECORD && back && mp_reader_error(r)->kind == MP_EK_NO_FIELDS))
+        BC_FAIL("read back an empty record: %s, not a NO_FIELDS item", mp_err_name(rc));
+    if (!empty && rc != MP_OK)
         BC_FAIL("read back: %s: %s", mp_err_name(rc), mp_reader_error(r)->message);
     bc_same(rec, back);
     size_t raw_len;

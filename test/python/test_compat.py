@@ -14,7 +14,7 @@ PACKAGE = ROOT / "bindings" / "python" / "marcpipe"  # the sources, not a build 
 
 def header_kinds():
     """The kinds of MP_ERROR_KIND_MAP in the public header, in order."""
-    text = (ROOT / "stages" / "include" / "marcpipe" / "reader.h").read_text()
+    text = (ROOT / "stages" / "include" / "marcpipe" / "record.h").read_text()
     body = text[text.index("#define MP_ERROR_KIND_MAP") : text.index("typedef enum mp_error_kind")]
     return re.findall(r"XX\((\w+),", body)
 
@@ -25,7 +25,7 @@ def test_kind_table_covers_every_c_error_kind():
     assert set(_compat.KIND_CLASS) == set(kinds)
     for kind, cls in _compat.KIND_CLASS.items():
         assert issubclass(cls, PymarcException), kind
-    assert _compat.PARSE_KINDS <= set(kinds) and _compat.TOLERATED_KINDS <= _compat.PARSE_KINDS
+    assert _compat.PARSE_KINDS <= set(kinds) and _compat.SPAN_KINDS <= set(kinds)
 
 
 def test_error_item_carries_its_position():
@@ -34,13 +34,39 @@ def test_error_item_carries_its_position():
     assert (e.kind, e.ordinal, e.offset, e.length, e.control_number) == ("TRUNCATED", 3, 100, 40, "ocm1")
 
 
-def test_pymarc_check_and_decode_share_one_walk():
+def test_pymarc_checks_pick_pymarc_classes():
     good = make_record([("001", None, "x1"), ("245", "10", [("a", "T")])])
     assert _compat.pymarc_check(good) is None
-    rec = _compat.pymarc_decode(good, True, False, "strict")
-    assert rec["001"].data == "x1" and rec["245"]["a"] == "T"
     empty = b"00026nam  2200025   4500\x1e\x1d"
     assert _compat.pymarc_check(empty)[0] is marcpipe.NoFieldsFound
+    # pymarc's reader framing: the 5-digit length, then the end of record byte.
+    assert _compat.pymarc_framing(b"0012") is marcpipe.TruncatedRecord
+    assert _compat.pymarc_framing(b"0012X") is marcpipe.RecordLengthInvalid
+    assert _compat.pymarc_framing(b"00120cam") is marcpipe.TruncatedRecord
+    assert _compat.pymarc_framing(b"00006 ") is marcpipe.EndOfRecordNotFound
+    assert _compat.pymarc_framing(b"00006\x1d") is None
+    # decode context: pymarc's decode_marc checks in its order.
+    e = _compat.make_error("TRUNCATED", -2, 0, 0, 25, "", "", "", b"00695cam  2200241Ia 45x00",
+                           decode=True)
+    assert type(e) is marcpipe.BaseAddressInvalid
+    e = _compat.make_error("JUNK", -2, 0, 0, 3, "", "", "", b"foo", decode=True)
+    assert type(e) is marcpipe.RecordLeaderInvalid
+    # reader context: a junk span keeps its class when pymarc's framing agrees.
+    e = _compat.make_error("JUNK", -2, 4, 10, 2, "", "", "", b"\r\n")
+    assert type(e) is marcpipe.TruncatedRecord
+    e = _compat.make_error("JUNK", -2, 4, 10, 5, "", "", "", b"junk\x1d")
+    assert type(e) is marcpipe.JunkSkipped and isinstance(e, marcpipe.RecordLengthInvalid)
+
+
+def test_warning_factory_classes():
+    w = _compat.make_warning("SUBFIELD", 481, 0, "245", "a", "code byte 0xC3")
+    assert type(w) is marcpipe.BadSubfieldCodeWarning and isinstance(w, marcpipe.RecordWarning)
+    assert isinstance(w, Warning) and (w.offset, w.ordinal, w.tag) == (481, 0, "245")
+    assert str(w).startswith("record 1 at byte 481: SUBFIELD")
+    w = _compat.make_warning("SUBFIELD", 5, 2, "500", "", "empty subfield")
+    assert type(w) is marcpipe.RecordWarning
+    w = _compat.make_warning("INDICATOR", 5, 2, "020", "", "no indicators")
+    assert type(w) is marcpipe.RecordWarning and w.kind == "INDICATOR"
 
 
 def _imports(path):

@@ -287,7 +287,9 @@ def test_socket_makefile_and_garbage_collection_do_not_hang():
         del r  # dealloc closes: must not wait for the stuck recv
         import gc
         gc.collect()
-        assert time.monotonic() - t0 < CLOSE_BUDGET
+        # The bug was a permanent hang; a full collection on a loaded
+        # 2-core machine can itself take a second, so allow for it.
+        assert time.monotonic() - t0 < 3.0
     finally:
         b.close()
         a.close()

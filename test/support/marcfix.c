@@ -228,6 +228,18 @@ uint64_t mf_record_hash(const mp_record *rec)
             h = mf_fnv(h, f->subfields[j].data, f->subfields[j].len);
         }
     }
+    uint32_t nw = mp_record_warning_count(rec);
+    h = mf_fnv(h, &nw, sizeof nw);
+    for (uint32_t i = 0; i < nw; i++) {
+        const mp_warning *w = mp_record_warning(rec, i);
+        if (!w)
+            break;
+        h = mf_fnv(h, &w->kind, sizeof w->kind);
+        h = mf_fnv(h, &w->offset, sizeof w->offset);
+        h = mf_fnv(h, w->tag, sizeof w->tag);
+        h = mf_fnv(h, &w->subfield, 1);
+        h = mf_fnv(h, w->message, strnlen(w->message, sizeof w->message));
+    }
     return h;
 }
 

@@ -18,10 +18,11 @@ importing marcpipe does not import Dask) reads files as a ``dask.bag``.
 """
 
 from . import _compat, _marcpipe
-from . import exceptions, field, htmlutils, leader, reader, record, writer
+from . import exceptions, field, htmlutils, leader, marc8, reader, record, writer
 from .exceptions import *  # noqa: F401,F403
 from .field import END_OF_FIELD, SUBFIELD_INDICATOR, Field, Indicators, RawField, Subfield
 from .leader import Leader
+from .marc8 import MARC8ToUnicode, marc8_to_unicode
 from .reader import MARCReader, Pool, map_records
 from .record import END_OF_RECORD, Record, _title_slow, map_marc8_record
 from .split import Split, parse_bytes, splits
@@ -47,6 +48,8 @@ _marcpipe._register(
     error_factory=_compat.make_error,
     title_slow=_title_slow,
     error_base=exceptions.PymarcException,
+    warning_factory=_compat.make_warning,
+    warning_hook=_compat.warning_hook,
 )
 
 __all__ = [
@@ -75,6 +78,9 @@ __all__ = [
     "field",
     "htmlutils",
     "leader",
+    "marc8",
+    "marc8_to_unicode",
+    "MARC8ToUnicode",
     "reader",
     "record",
     "writer",

@@ -1,19 +1,24 @@
 """Where marcpipe behaves as pymarc 5.x does with a damaged record.
 
-The C reader reports every bad unit as an error item with a kind. This module
-turns an item into what pymarc would have produced: the exception class pymarc
-would raise (its checks run in pymarc's order on the raw bytes), or, for the
-kinds where the C parser is stricter than pymarc, the record itself, decoded
-leniently as pymarc decodes it (missing or extra indicators, bytes before the
-first subfield, a missing field terminator, a non-ASCII subfield code). Rare
-units only: speed is not a goal here.
+The C reader decides what is a record (with warnings) and what is an error
+item (stages/FRAMING.md, "Checks"); the C reader, the CLI and this binding
+agree on it. This module only names things the way pymarc names them:
+
+- an error item becomes the exception class pymarc would raise for those
+  bytes: pymarc's reader framing rules (5-digit length, truncation, the end
+  of record byte) for a skipped span, pymarc's ``decode_marc`` checks in
+  its order for a record (``make_error``);
+- a warning becomes a :class:`RecordWarning` (a :class:`BadSubfieldCodeWarning`
+  for a subfield code), and is emitted as pymarc does: ``warnings.warn`` for
+  subfield codes, the ``marcpipe`` logger for the rest (``warning_hook``).
+Rare units only: speed is not a goal here.
 """
 
 from __future__ import annotations
 
-import unicodedata
+import logging
 import warnings
-from typing import Any, Iterator, List, Optional, Tuple, Type
+from typing import Iterator, List, Optional, Tuple, Type
 
 from . import _marcpipe
 from .exceptions import (
@@ -36,12 +41,12 @@ from .exceptions import (
     RecordTooBig,
     RecordUnicodeDecodeError,
     RecordValueError,
+    RecordWarning,
     SubfieldInvalid,
     TruncatedRecord,
 )
-from .field import Field, Indicators, Subfield
-from .leader import Leader
-from .record import Record
+
+logger = logging.getLogger("marcpipe")
 
 # C error kind (mp_error_kind_name) -> class, used when pymarc's own checks do
 # not single out a class. Covers every kind (test_compat checks it against
@@ -65,15 +70,16 @@ KIND_CLASS = {
     "IO": FatalReaderError,
     "FILTER": FilterError,
     "MEMORY": RecordMemoryError,
+    "NO_FIELDS": NoFieldsFound,
 }
 
 # Kinds found while parsing a framed record: pymarc's checks on the raw bytes
 # pick the exact pymarc class. Framing kinds keep their mapping.
-PARSE_KINDS = {"LEADER", "BASE_ADDRESS", "DIRECTORY", "FIELD", "INDICATOR", "SUBFIELD", "ENCODING"}
+PARSE_KINDS = {"LEADER", "BASE_ADDRESS", "DIRECTORY", "FIELD", "INDICATOR", "SUBFIELD",
+               "ENCODING", "NO_FIELDS"}
 
-# Kinds where the C parser is stricter than pymarc: when pymarc's checks pass,
-# the record is decoded the way pymarc decodes it and yielded.
-TOLERATED_KINDS = {"INDICATOR", "SUBFIELD", "FIELD"}
+# Skipped spans: pymarc's reader would have read them with its framing rules.
+SPAN_KINDS = {"JUNK", "TRUNCATED"}
 
 _Found = Tuple[Type[BaseException], tuple]
 
@@ -165,74 +171,55 @@ def pymarc_check(marc: bytes, force_utf8: bool = False) -> Optional[_Found]:
 
 
 def _marc8(data: bytes) -> str:
-    """MARC-8 -> str through the C decoder: wrap the bytes in a one-field record."""
+    """MARC-8 -> str through the C decoder (pymarc's double-diacritic halves):
+    wraps the bytes in a one-field record. Problems become U+FFFD, quietly."""
     body = b"  \x1fa" + data.replace(b"\x1d", b"").replace(b"\x1e", b"") + b"\x1e"
     base = 24 + 12 + 1
     total = base + len(body) + 1
     leader = b"%05dnam  22%05d   4500" % (total, base)
     rec = leader + b"245%04d00000" % len(body) + b"\x1e" + body + b"\x1d"
-    return _marcpipe._decode(rec)["245"]["a"]
+    return _marcpipe._decode(rec, hide_utf8_warnings=True)["245"]["a"]
 
 
-def _subfield_code(piece: bytes) -> Tuple[str, int]:
+def pymarc_framing(unit: bytes) -> Optional[Type[BaseException]]:
+    """The class pymarc's MARCReader raises for a unit that starts with these
+    bytes (its 5-digit length, then the end of record byte), or None when its
+    framing would accept them."""
+    if len(unit) < 5:
+        return TruncatedRecord
     try:
-        return piece[0:1].decode("ascii"), 1
-    except UnicodeDecodeError:
-        warnings.warn(BadSubfieldCodeWarning(), stacklevel=2)
-    skip = 1
-    try:
-        text = piece.decode("utf-8")
-        skip = len(text[0].encode("utf-8"))
-    except UnicodeDecodeError:
-        text = piece.decode("latin-1")
-    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-    return plain[0], skip
-
-
-def pymarc_decode(marc: bytes, to_unicode: bool, force_utf8: bool, utf8_handling: str) -> Record:
-    """The record as pymarc 5.x decodes it; the caller ran pymarc_check first."""
-    utf8 = marc[9:10] == b"a" or force_utf8
-    fields: List[Field] = []
-    for tag, data, parts in _walk(marc, force_utf8):
-        if parts is None:
-            value: Any = data.decode("utf-8" if utf8 else "iso8859-1") if to_unicode else data
-            fields.append(Field._fast(tag, None, None, value, not to_unicode))
-            continue
-        ind = parts[0].decode("ascii")
-        i1 = ind[0] if len(ind) >= 1 else " "
-        i2 = ind[1] if len(ind) >= 2 else " "
-        subs = []
-        for piece in parts[1:]:
-            if not piece:
-                continue
-            code, skip = _subfield_code(piece)
-            value = piece[skip:]
-            if to_unicode:
-                value = value.decode("utf-8", utf8_handling) if utf8 else _marc8(value)
-            subs.append(Subfield(code, value))
-        fields.append(Field._fast(tag, Indicators(i1, i2), subs, None, not to_unicode))
-    rec = Record(to_unicode=to_unicode, force_utf8=force_utf8)
-    rec.leader = Leader(marc[0:24].decode("ascii"))
-    rec.fields = fields
-    return rec
+        length = int(unit[:5])
+    except ValueError:
+        return RecordLengthInvalid
+    if len(unit) < length:
+        return TruncatedRecord
+    if length <= 0 or unit[length - 1 : length] != b"\x1d":
+        return EndOfRecordNotFound
+    return None
 
 
 def make_error(kind, code, ordinal, offset, length, control_number, tag, subfield, raw,
-               message="", to_unicode=True, force_utf8=False, utf8_handling="strict"):
+               message="", force_utf8=False, decode=False):
     """Error factory called by the C reader for every error item.
 
-    Returns the exception, or a Record when pymarc would have read the unit.
+    ``raw``: the unit's bytes (a skipped span or the damaged record) or None.
+    ``decode``: the item comes from ``Record(data=...)`` / ``decode_marc``,
+    where pymarc runs its record checks on the bytes as given. Returns the
+    exception, of the class pymarc would raise.
     """
     cls, args = KIND_CLASS.get(kind, FieldNotFound), ()
-    if raw is not None and kind in PARSE_KINDS:
-        found = pymarc_check(raw, force_utf8)
+    if raw is not None:
+        found = None
+        if decode:
+            found = pymarc_check(raw, force_utf8)
+        elif kind in SPAN_KINDS:
+            framed = pymarc_framing(raw)
+            if framed is not None and not (kind == "JUNK" and framed is RecordLengthInvalid):
+                found = framed, ()
+        elif kind in PARSE_KINDS:
+            found = pymarc_check(raw, force_utf8)
         if found is not None:
             cls, args = found
-        elif kind in TOLERATED_KINDS:
-            try:
-                return pymarc_decode(raw, to_unicode, force_utf8, utf8_handling)
-            except Exception:
-                pass
     if cls in (RecordUnicodeDecodeError, Marc8DecodeError) and not args:
         enc = "utf-8" if cls is RecordUnicodeDecodeError else "marc8"
         args = (enc, raw or b"", 0, 1, message or "invalid " + enc)
@@ -246,3 +233,20 @@ def make_error(kind, code, ordinal, offset, length, control_number, tag, subfiel
     exc.subfield = subfield
     exc.message = message
     return exc
+
+
+def make_warning(kind, offset, ordinal, tag, subfield, message):
+    """Warning factory called by the C reader for each warning of a record."""
+    cls = BadSubfieldCodeWarning if kind == "SUBFIELD" and subfield else RecordWarning
+    return cls(kind, offset, ordinal, tag, subfield, message)
+
+
+def warning_hook(record, quiet=False):
+    """Emits a record's warnings as pymarc would: ``warnings.warn`` for a bad
+    subfield code, the ``marcpipe`` logger (WARNING) for the rest, MARC-8 and
+    UTF-8 repairs excepted when ``quiet`` (pymarc's ``hide_utf8_warnings``)."""
+    for w in record.warnings:
+        if isinstance(w, BadSubfieldCodeWarning):
+            warnings.warn(w, stacklevel=2)
+        elif not (quiet and w.kind in ("MARC8", "ENCODING")):
+            logger.warning("%s", w)

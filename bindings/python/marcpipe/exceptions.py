@@ -7,7 +7,13 @@ unit), ``kind`` (the C library's error kind, e.g. ``"TRUNCATED"``),
 ``control_number`` (the 001 when readable, else ``""``), ``tag`` and
 ``subfield`` (where relevant, else ``""``) and ``message`` (the library's
 text). Exceptions raised outside a reader (``Record(data=...)``) carry the
-same attributes.
+same attributes. Their text counts records from 1, as people do ("record 1"
+is the first unit); the attributes count from 0.
+
+Problems that leave a record readable are not exceptions but warnings:
+``record.warnings`` holds :class:`RecordWarning` objects (a non-ASCII
+subfield code is a :class:`BadSubfieldCodeWarning`, which pymarc also emits
+with ``warnings.warn``).
 
 This module is a leaf: it imports nothing from the package, so every other
 module may import it. Which class an error item becomes is decided in
@@ -35,6 +41,7 @@ __all__ = [
     "NoActiveFile",
     "FieldNotFound",
     "BadSubfieldCodeWarning",
+    "RecordWarning",
     "BadLeaderValue",
     "MissingLinkedFields",
     "IndicatorInvalid",
@@ -71,7 +78,7 @@ class _Positioned:
         base = self._text or (Exception.__str__(self) if self.args else "")  # type: ignore[arg-type]
         if self.offset is None:
             return base
-        where = f"unit {self.ordinal} at byte {self.offset}"
+        where = f"record {self.ordinal + 1 if self.ordinal is not None else '?'} at byte {self.offset}"
         if self.control_number:
             where += f", 001 {self.control_number}"
         return f"{base} ({where}: {self.message})" if self.message else f"{base} ({where})"
@@ -217,8 +224,44 @@ class RecordValueError(_Positioned, PymarcException, ValueError):
     _text = "Invalid number in the leader or directory"
 
 
-class BadSubfieldCodeWarning(Warning):
-    """Warning about a non-ASCII subfield code."""
+class RecordWarning(UserWarning):
+    """A problem that left the record readable; the record was delivered with it.
+
+    Attributes: ``kind`` (the C library's kind: ``"INDICATOR"``,
+    ``"SUBFIELD"``, ``"FIELD"``, ``"LEADER"``, ``"ENCODING"``, ``"MARC8"``),
+    ``offset`` (stream offset of the byte where the problem is), ``ordinal``
+    (the record's 0-based unit ordinal), ``tag`` and ``subfield`` (where
+    relevant, else ``""``), ``message``. ``stages/FRAMING.md`` ("Checks")
+    lists every check and whether it warns or errors; ``strict=True`` turns
+    warnings into errors.
+    """
+
+    def __init__(self, kind: str = "", offset: int = 0, ordinal: int = 0, tag: str = "",
+                 subfield: str = "", message: str = "") -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.offset = offset
+        self.ordinal = ordinal
+        self.tag = tag
+        self.subfield = subfield
+        self.message = message
+
+    def __str__(self) -> str:
+        return f"record {self.ordinal + 1} at byte {self.offset}: {self.kind}: {self.message}"
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}({self.kind!r}, offset={self.offset}, "
+                f"ordinal={self.ordinal}, tag={self.tag!r}, subfield={self.subfield!r}, "
+                f"message={self.message!r})")
+
+
+class BadSubfieldCodeWarning(RecordWarning):
+    """A subfield code that is not a letter or digit: a non-ASCII byte (read as
+    pymarc reads it, e.g. ``\\xc3\\xa1`` -> ``a``) or a control character.
+
+    pymarc emits it with ``warnings.warn`` for a non-ASCII code; so does
+    marcpipe, for both (see ``record.warnings`` for the position).
+    """
 
 
 class BadLeaderValue(PymarcException):

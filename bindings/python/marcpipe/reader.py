@@ -154,12 +154,24 @@ class MARCReader(_marcpipe.ReaderBase):
     :class:`Record`, or ``None`` for a bad unit, with ``current_exception``
     (an exception named as pymarc names it, with ``.offset``, ``.ordinal``...)
     and ``current_chunk`` (its raw bytes). Unlike pymarc, the stream always
-    goes on after a bad unit. ``strict=True`` raises the exception instead.
+    goes on after a bad unit. A record whose content is readable despite an
+    anomaly (missing indicators, a bare subfield delimiter, a non-ASCII
+    subfield code, text repaired under ``utf8_handling="replace"``, invalid
+    MARC-8 replaced with U+FFFD, ...) is yielded with ``record.warnings``;
+    a bad subfield code is also reported with ``warnings.warn``
+    (:class:`BadSubfieldCodeWarning`, as pymarc does) and the others on the
+    ``marcpipe`` logger. ``stages/FRAMING.md`` lists every check.
 
     Keyword-only: ``threads`` (private pool workers; default: one fewer than the usable CPUs,
     at least one - the thread iterating parses too while it would wait),
     ``chunk_size`` (bytes per pipeline chunk), ``ordered`` (False: records in
-    completion order), ``pool`` (a shared :class:`Pool`), ``strict``, ``mode``:
+    completion order), ``pool`` (a shared :class:`Pool`), ``strict`` (True:
+    every warning is an error, and a bad unit raises its exception instead
+    of yielding ``None``), ``marc8_double`` (the MARC-8 ligature and double
+    tilde halves 0xEB/0xEC, 0xFA/0xFB: ``"halves"``, the default, gives
+    pymarc's U+FE20-U+FE23, one combining half per half; ``"combined"``
+    gives the Library of Congress's preferred U+0361/U+0360 after the first
+    letter, as yaz and the C library's default do). ``mode``:
     ``"auto"`` (default: the library reads inputs under 1 MiB, and everything
     on a one-CPU machine, sequentially on the calling thread, where starting
     the pipeline would cost more than it saves; else the pipeline),
@@ -178,8 +190,10 @@ class MARCReader(_marcpipe.ReaderBase):
     files are read from near ``range_start``; streams are read from their
     start and what precedes the range is dropped.
 
-    ``hide_utf8_warnings`` and ``permissive`` are accepted for pymarc
-    compatibility and have no effect (marcpipe is always permissive).
+
+    ``hide_utf8_warnings`` keeps MARC-8/UTF-8 repairs off the logger (they
+    stay in ``record.warnings``); ``permissive`` is accepted for pymarc
+    compatibility and has no effect (marcpipe is always permissive).
 
     One reader is iterated by one thread at a time: a second thread calling
     ``next()`` while another is inside it gets ``RuntimeError``. Different
@@ -204,6 +218,7 @@ class MARCReader(_marcpipe.ReaderBase):
         range_start: Optional[int] = None,
         range_end: Optional[int] = None,
         first_ordinal: int = 0,
+        marc8_double: str = "halves",
         mode: str = "auto",
     ) -> None:
         if isinstance(marc_target, Split):
@@ -254,6 +269,8 @@ class MARCReader(_marcpipe.ReaderBase):
             range_end=end,
             first_ordinal=int(first_ordinal),
             poll_fd=_poll_fd(fobj) if kind in ("readinto1", "read1") else -1,
+            marc8_double=marc8_double,
+            hide_utf8_warnings=bool(hide_utf8_warnings),
             mode=mode,
         )
         if kind in ("read", "readinto", "read1", "readinto1"):

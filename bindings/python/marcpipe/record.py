@@ -14,7 +14,7 @@ import re
 from typing import Any, Dict, List, Optional
 
 from . import _marcpipe
-from .exceptions import FieldNotFound, MissingLinkedFields, RecordTooLarge
+from .exceptions import FieldNotFound, MissingLinkedFields, RecordLeaderInvalid, RecordTooLarge
 from .field import END_OF_FIELD, Field, RawField
 from .leader import LEADER_LEN, Leader
 
@@ -54,9 +54,12 @@ class Record(_marcpipe.RecordBase):
     fields, ``record.leader`` (a :class:`Leader`), properties ``title``,
     ``author``, ``isbn``... ``as_marc()``, ``as_dict()``, ``as_json()``,
     ``str(record)`` (MARCMaker). ``record.offset`` / ``record.ordinal`` give
-    the position in the stream it was read from (None when built by hand;
-    for a byte-range read the offset is the file's, the ordinal counts from
-    the reader's ``first_ordinal``).
+    the position in the stream it was read from (0-based; every record a
+    reader yields has them, ``Record(data=...)`` too (0, 0); None only for a
+    record built field by field; both are writable; for a byte-range read the
+    offset is the file's, the ordinal counts from the reader's
+    ``first_ordinal``). ``record.warnings``: the problems that left it
+    readable (a tuple of :class:`RecordWarning`, ``()`` when none).
 
     Records pickle and ``copy``/``deepcopy`` compactly: a record as read is
     its one compact block (leader, field/subfield index and text) in one
@@ -116,15 +119,28 @@ class Record(_marcpipe.RecordBase):
         utf8_handling: str = "strict",
         encoding: str = "iso8859-1",
     ) -> None:
-        """Fill this record from one record in transmission format (ISO 2709 bytes)."""
+        """Fill this record from one record in transmission format (ISO 2709 bytes).
+
+        Raises the exception pymarc's ``decode_marc`` raises for bad bytes
+        (``RecordLeaderInvalid`` for fewer than 24 bytes, ``BaseAddressInvalid``
+        ...); problems that leave the record readable are in
+        ``self.warnings``. ``encoding`` is accepted for pymarc compatibility:
+        non-UTF-8 records are MARC-8 (MARCReader's ``file_encoding`` reads
+        other encodings).
+        """
         if isinstance(marc, str):
             marc = marc.encode("latin-1")
+        if len(marc) < LEADER_LEN:  # pymarc: the leader is not 24 bytes long
+            raise RecordLeaderInvalid()
         tmp = _marcpipe._decode(
             marc, to_unicode=to_unicode, force_utf8=force_utf8 or self.force_utf8,
-            utf8_handling=utf8_handling,
+            utf8_handling=utf8_handling, hide_utf8_warnings=hide_utf8_warnings,
         )
         self.leader = tmp.leader
         self.fields = list(tmp.fields)
+        self.warnings = tmp.warnings
+        self.offset = tmp.offset
+        self.ordinal = tmp.ordinal
 
     def __str__(self) -> str:
         """MARCMaker text, as pymarc's: ``=LDR  ...`` and one line per field."""

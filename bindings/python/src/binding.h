@@ -45,14 +45,16 @@ typedef struct module_state {
     PyTypeObject *reader_type; /* ReaderBase */
     PyTypeObject *pool_type;   /* Pool */
     /* registered by the Python layer; NULL until _register() */
-    PyObject *error_base;     /* marcpipe.PymarcException */
-    PyObject *record_cls;     /* marcpipe.Record (subclass of RecordBase) */
-    PyObject *field_factory;  /* f(tag, indicators|None, subfields|None, data|None, raw) */
-    PyObject *subfield_cls;   /* namedtuple Subfield(code, value) */
-    PyObject *indicators_cls; /* namedtuple Indicators(first, second) */
-    PyObject *leader_cls;     /* Leader(str) */
-    PyObject *error_factory;  /* f(kind, code, ordinal, offset, length, cn, tag, sf, raw, ...) */
-    PyObject *title_slow;     /* f(record): title when fields were materialized */
+    PyObject *error_base;      /* marcpipe.PymarcException */
+    PyObject *record_cls;      /* marcpipe.Record (subclass of RecordBase) */
+    PyObject *field_factory;   /* f(tag, indicators|None, subfields|None, data|None, raw) */
+    PyObject *subfield_cls;    /* namedtuple Subfield(code, value) */
+    PyObject *indicators_cls;  /* namedtuple Indicators(first, second) */
+    PyObject *leader_cls;      /* Leader(str) */
+    PyObject *error_factory;   /* f(kind, code, ordinal, offset, length, cn, tag, sf, raw, ...) */
+    PyObject *title_slow;      /* f(record): title when fields were materialized */
+    PyObject *warning_factory; /* f(kind, offset, ordinal, tag, subfield, message) */
+    PyObject *warning_hook;    /* f(record, quiet): pymarc's warnings / logging, or None */
     /* as_dict() from the compact layout (record.c): its keys, interned once,
      * and the str of every all-digit tag, made on first use. */
     PyObject *k_leader, *k_fields, *k_ind1, *k_ind2, *k_subfields;
@@ -96,11 +98,16 @@ enum rec_mode {
 PyObject *record_restore(PyTypeObject *cls, PyObject *state);
 
 /* A new record of type `tp` (RecordBase or a subclass) from the borrowed
- * `rec`, copying the layout a worker prepared when there is one. For
- * REC_CODEC, codec_utf8 / codec_file are the (encoding, errors) tuples for
- * UTF-8 records and for the others (borrowed; NULL otherwise). */
-PyObject *record_from_c(PyTypeObject *tp, const mp_record *rec, enum rec_mode mode,
-                        PyObject *codec_utf8, PyObject *codec_file, int force_utf8);
+ * `rec`, copying the layout a worker prepared when there is one (else
+ * building it here with `lo`). For REC_CODEC, codec_utf8 / codec_file are
+ * the (encoding, errors) tuples for UTF-8 records and for the others
+ * (borrowed; NULL otherwise). The record's warnings become
+ * record.warnings (objects of st's warning factory); when there are some
+ * and `emit`, st's warning hook runs (pymarc's warnings.warn / logging;
+ * quiet: hide_utf8_warnings). */
+PyObject *record_from_c(module_state *st, PyTypeObject *tp, const mp_record *rec,
+                        enum rec_mode mode, PyObject *codec_utf8, PyObject *codec_file,
+                        int force_utf8, const layout_opts *lo, int emit, int quiet);
 
 /* ------------------------------------------------------------------------ */
 /* pools (pool.c)                                                           */
@@ -134,16 +141,27 @@ typedef struct reader_args {
     mp_reader_mode mode;       /* MP_MODE_AUTO: the library's choice */
     unsigned long long range_start, range_end; /* byte range; 0, 0: the whole input */
     unsigned long long first_ordinal;          /* ordinal of the range's first unit */
+    const char *marc8_double;                  /* "halves" (pymarc, the default) or "combined" */
+    int strict;                                /* warnings become error items */
 } reader_args;
 
 #define READER_ARGS_INIT                                                                           \
     {                                                                                              \
-        .to_unicode = 1, .utf8_handling = "strict", .ordered = 1, .policy = MP_POLICY_REPORT       \
+        .to_unicode = 1, .utf8_handling = "strict", .ordered = 1, .policy = MP_POLICY_REPORT,      \
+        .marc8_double = "halves"                                                                   \
     }
 
 /* The mp_reader_options for `a` (the one place Python-level reader
- * arguments become library options). -1 with ValueError set on a bad value. */
+ * arguments become library options), record_fn included. -1 with
+ * ValueError set on a bad value. */
 int reader_options_from(const reader_args *a, mp_reader_options *o);
+
+/* The layout options that go with `a` (pymarc's Latin-1 control fields
+ * for text read as MARC-8). */
+static inline const layout_opts *layout_opts_for(const reader_args *a)
+{
+    return a->to_unicode && !a->force_utf8 ? &LAYOUT_PYMARC : &LAYOUT_PLAIN;
+}
 
 /* The record mode that goes with the options reader_options_from chose. */
 static inline enum rec_mode rec_mode_for(const reader_args *a)
@@ -155,21 +173,22 @@ static inline enum rec_mode rec_mode_for(const reader_args *a)
 
 /*
  * The error item `e` as a Python object made by the registered error
- * factory: the exception pymarc would raise, or a Record when pymarc would
- * have read the unit (the Python layer decoded it then). `rec` is the
- * damaged record or NULL (borrowed). When `raw` is not NULL, *raw receives
- * the unit's bytes (new reference) or NULL. Returns a new reference; NULL
- * with an exception set (and *raw NULL) on failure.
+ * factory: the exception pymarc would raise (its class chosen by pymarc's
+ * rules on the unit's bytes: a reader's framing rules, or decode_marc's
+ * when `decode`; force_utf8 as the reader's). `unit` / `unit_len` are the unit's bytes
+ * (mp_reader_error_data, borrowed; NULL when unknown). When `raw` is not
+ * NULL, *raw receives them as bytes (new reference) or NULL. Returns a
+ * new reference; NULL with an exception set (and *raw NULL) on failure.
  */
-PyObject *error_item_to_py(module_state *st, const mp_error_info *e, const mp_record *rec,
-                           int to_unicode, int force_utf8, const char *utf8_handling,
-                           PyObject **raw);
+PyObject *error_item_to_py(module_state *st, const mp_error_info *e, const unsigned char *unit,
+                           size_t unit_len, int force_utf8, int decode, PyObject **raw);
 
 /* _at_exit(): called by the package's atexit hook (module function). */
 PyObject *reader_at_exit(PyObject *m, PyObject *unused);
 
 /* Raises the Python exception for an mp_reader_open_* failure `rc`
- * (`path`: the path object for OSError's filename, or NULL). Returns -1. */
-int raise_open_error(int rc, PyObject *path);
+ * (`path`: the path object for OSError's filename, or NULL; `o`: the
+ * options, for the message of MP_EINVAL). Returns -1. */
+int raise_open_error(int rc, PyObject *path, const mp_reader_options *o);
 
 #endif

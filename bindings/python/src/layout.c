@@ -12,6 +12,41 @@
 #error "layout.c runs in the parser workers without the GIL: no Python API here"
 #endif
 
+const layout_opts LAYOUT_PYMARC = {.marc8_control_latin1 = 1};
+const layout_opts LAYOUT_PLAIN = {.marc8_control_latin1 = 0};
+
+/* The stored bytes of control field i when pymarc's Latin-1 reading
+ * applies (a MARC-8 record whose field the library decoded), else NULL. */
+static const char *latin1_source(const mp_record *rec, const layout_opts *o, uint32_t i, size_t *n)
+{
+    if (!o || !o->marc8_control_latin1 || mp_record_leader(rec)[9] == 'a')
+        return NULL;
+    const mp_field *f = mp_record_field(rec, i);
+    const char *raw = mp_record_field_raw(rec, i, n);
+    return raw && raw != f->data ? raw : NULL;
+}
+
+/* Latin-1 bytes s[0..n) as UTF-8 into out (NULL: only measure). */
+static size_t latin1_to_utf8(const char *s, size_t n, char *out)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x80) {
+            if (out)
+                out[k] = (char)c;
+            k++;
+        } else {
+            if (out) {
+                out[k] = (char)(0xC0 | (c >> 6));
+                out[k + 1] = (char)(0x80 | (c & 0x3F));
+            }
+            k += 2;
+        }
+    }
+    return k;
+}
+
 static int pymarc_is_control(const char *tag)
 {
     /* pymarc: tag < "010" and tag.isdigit() */
@@ -53,13 +88,17 @@ static uint32_t split_body(const char *d, uint32_t n, char *ind1, char *ind2, la
     return count;
 }
 
-int layout_measure(const mp_record *rec, layout_dims *d)
+int layout_measure(const mp_record *rec, const layout_opts *o, layout_dims *d)
 {
     uint32_t nf = mp_record_field_count(rec);
     size_t nsubs = 0, text = 0;
     for (uint32_t i = 0; i < nf; i++) {
         const mp_field *f = mp_record_field(rec, i);
-        if (pymarc_is_control(f->tag)) {
+        size_t rn;
+        const char *l1;
+        if (pymarc_is_control(f->tag) && (l1 = latin1_source(rec, o, i, &rn)) != NULL) {
+            text += latin1_to_utf8(l1, rn, NULL);
+        } else if (pymarc_is_control(f->tag)) {
             text += f->len;
         } else if (f->is_control) {
             char a, b;
@@ -81,7 +120,7 @@ int layout_measure(const mp_record *rec, layout_dims *d)
     return 0;
 }
 
-void layout_fill(const mp_record *rec, const layout_dims *d, char *blob)
+void layout_fill(const mp_record *rec, const layout_opts *o, const layout_dims *d, char *blob)
 {
     /* The leader as stored (pymarc keeps 09 as read even after MARC-8
      * conversion); the library's view may already say UTF-8. */
@@ -101,7 +140,14 @@ void layout_fill(const mp_record *rec, const layout_dims *d, char *blob)
         fd->sub0 = sp;
         fd->nsub = 0;
         fd->pad = 0;
-        if (fd->ctrl) {
+        size_t rn;
+        const char *l1;
+        if (fd->ctrl && (l1 = latin1_source(rec, o, i, &rn)) != NULL) {
+            fd->ind1 = fd->ind2 = ' ';
+            fd->off = tp;
+            fd->len = (uint32_t)latin1_to_utf8(l1, rn, t + tp);
+            tp += fd->len;
+        } else if (fd->ctrl) {
             fd->ind1 = fd->ind2 = ' ';
             fd->off = tp;
             fd->len = f->len;
@@ -132,16 +178,16 @@ void layout_fill(const mp_record *rec, const layout_dims *d, char *blob)
 
 int layout_record_fn(void *user, const mp_record *rec)
 {
-    (void)user;
+    const layout_opts *o = user ? (const layout_opts *)user : &LAYOUT_PLAIN;
     layout_dims d;
-    if (layout_measure(rec, &d) < 0)
+    if (layout_measure(rec, o, &d) < 0)
         return 0; /* the consumer reports the size problem */
     /* The annotation is the worker's until record_fn returns; the pipeline
      * hands the record to the consumer after that, which orders the writes. */
     char *a = mp_record_annotate(rec, sizeof(layout_dims) + d.size);
     if (a) {
         memcpy(a, &d, sizeof d);
-        layout_fill(rec, &d, a + sizeof(layout_dims));
+        layout_fill(rec, o, &d, a + sizeof(layout_dims));
     }
     return 0;
 }

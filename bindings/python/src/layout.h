@@ -66,18 +66,34 @@ static inline char *layout_text(char *blob, uint32_t nfields, uint32_t nsubs)
     return (char *)(layout_subfields(blob, nfields) + nsubs);
 }
 
+/*
+ * How the layout reads a record, beyond the reader's options. Shared
+ * read-only by the workers (the reader's record_fn_user).
+ *  marc8_control_latin1: a record read as MARC-8 (leader/09 not 'a', no
+ *  force_utf8) keeps its control fields (pymarc's rule: digits < "010")
+ *  as pymarc decodes them - their stored bytes read as Latin-1 - instead
+ *  of the library's MARC-8 decoding.
+ */
+typedef struct layout_opts {
+    int marc8_control_latin1;
+} layout_opts;
+
+/* LAYOUT_PYMARC: marc8_control_latin1 on. LAYOUT_PLAIN: the library's text. */
+extern const layout_opts LAYOUT_PYMARC, LAYOUT_PLAIN;
+
 /* Measures the blob of `rec` (borrowed). -1 when it would not fit the
  * 32-bit offsets of the layout. */
-int layout_measure(const mp_record *rec, layout_dims *d);
+int layout_measure(const mp_record *rec, const layout_opts *o, layout_dims *d);
 
 /* Writes the blob of `rec` (borrowed) into `blob`, which the caller owns
- * and sized with layout_measure. */
-void layout_fill(const mp_record *rec, const layout_dims *d, char *blob);
+ * and sized with layout_measure (with the same opts). */
+void layout_fill(const mp_record *rec, const layout_opts *o, const layout_dims *d, char *blob);
 
-/* The reader's mp_record_fn: runs in parser workers, concurrently, each on
- * a record it owns at that moment; attaches the dims and the blob as the
- * record's annotation. Always keeps the record (returns 0); when the
- * record is too large or memory is short it simply attaches nothing. */
+/* The reader's mp_record_fn (user: a const layout_opts *, NULL = PLAIN):
+ * runs in parser workers, concurrently, each on a record it owns at that
+ * moment; attaches the dims and the blob as the record's annotation.
+ * Always keeps the record (returns 0); when the record is too large or
+ * memory is short it simply attaches nothing. */
 int layout_record_fn(void *user, const mp_record *rec);
 
 /* The blob a worker attached to `rec`, with its dims in *d, or NULL (a

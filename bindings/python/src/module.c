@@ -21,11 +21,12 @@ PyObject *error_base(const module_state *st)
 
 static PyObject *mod_register(PyObject *m, PyObject *args, PyObject *kw)
 {
-    static char *kwlist[] = {"record",        "field_factory", "subfield",   "indicators", "leader",
-                             "error_factory", "title_slow",    "error_base", NULL};
-    PyObject *a[8];
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOOOOO:_register", kwlist, &a[0], &a[1], &a[2],
-                                     &a[3], &a[4], &a[5], &a[6], &a[7]))
+    static char *kwlist[] = {"record",          "field_factory", "subfield",   "indicators",
+                             "leader",          "error_factory", "title_slow", "error_base",
+                             "warning_factory", "warning_hook",  NULL};
+    PyObject *a[10];
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOOOOOOO:_register", kwlist, &a[0], &a[1], &a[2],
+                                     &a[3], &a[4], &a[5], &a[6], &a[7], &a[8], &a[9]))
         return NULL;
     module_state *st = PyModule_GetState(m);
     if (!PyType_Check(a[0]) || !PyType_IsSubtype((PyTypeObject *)a[0], st->record_type)) {
@@ -49,6 +50,8 @@ static PyObject *mod_register(PyObject *m, PyObject *args, PyObject *kw)
     Py_XSETREF(st->error_factory, Py_NewRef(a[5]));
     Py_XSETREF(st->title_slow, Py_NewRef(a[6]));
     Py_XSETREF(st->error_base, Py_NewRef(a[7]));
+    Py_XSETREF(st->warning_factory, Py_NewRef(a[8]));
+    Py_XSETREF(st->warning_hook, Py_NewRef(a[9]));
     Py_RETURN_NONE;
 }
 
@@ -58,36 +61,40 @@ static PyObject *scan_item(int rc, const mp_record *rec, const mp_error_info *e)
     if (rc == MP_OK) {
         size_t n = 0;
         (void)mp_record_raw(rec, &n);
-        return Py_BuildValue("(sKKKsI)", "record", (unsigned long long)mp_record_ordinal(rec),
+        return Py_BuildValue("(sKKKsII)", "record", (unsigned long long)mp_record_ordinal(rec),
                              (unsigned long long)mp_record_offset(rec), (unsigned long long)n, "",
-                             mp_record_field_count(rec));
+                             mp_record_field_count(rec), mp_record_warning_count(rec));
     }
-    return Py_BuildValue("(sKKKsI)", "error", (unsigned long long)e->ordinal,
+    return Py_BuildValue("(sKKKsII)", "error", (unsigned long long)e->ordinal,
                          (unsigned long long)e->offset, (unsigned long long)e->length,
-                         mp_error_kind_name(e->kind), 0u);
+                         mp_error_kind_name(e->kind), 0u, 0u);
 }
 
 /*
  * _scan(source, sequential=True, to_unicode=True, force_utf8=False,
- *       utf8_handling="strict", threads=0, chunk_size=0)
+ *       utf8_handling="strict", threads=0, chunk_size=0, marc8_double="halves",
+ *       strict=False)
  * source: bytes-like (memory) or str path. Returns (items, final_rc_name)
- * where items are (what, ordinal, offset, length, kind, nfields).
+ * where items are (what, ordinal, offset, length, kind, nfields, nwarnings),
+ * with the options MARCReader would use.
  */
 static PyObject *mod_scan(PyObject *m, PyObject *args, PyObject *kw)
 {
-    static char *kwlist[] = {"source",        "sequential", "to_unicode", "force_utf8",
-                             "utf8_handling", "threads",    "chunk_size", NULL};
+    static char *kwlist[] = {"source",  "sequential", "to_unicode",   "force_utf8", "utf8_handling",
+                             "threads", "chunk_size", "marc8_double", "strict",     NULL};
     PyObject *source;
     reader_args a = READER_ARGS_INIT;
     int sequential = 1;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|pppsIn:_scan", kwlist, &source, &sequential,
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|pppsInsp:_scan", kwlist, &source, &sequential,
                                      &a.to_unicode, &a.force_utf8, &a.utf8_handling, &a.threads,
-                                     &a.chunk_size))
+                                     &a.chunk_size, &a.marc8_double, &a.strict))
         return NULL;
     a.mode = sequential ? MP_MODE_SEQUENTIAL : MP_MODE_PIPELINE;
     mp_reader_options o;
     if (reader_options_from(&a, &o) < 0)
         return NULL;
+    o.record_fn = NULL; /* no Python records here: no layout to build */
+    o.record_fn_user = NULL;
     Py_buffer view;
     int have_view = 0, rc;
     PyObject *pathb = NULL, *items = PyList_New(0), *res = NULL;
@@ -112,7 +119,7 @@ static PyObject *mod_scan(PyObject *m, PyObject *args, PyObject *kw)
         Py_END_ALLOW_THREADS
     }
     if (rc != MP_OK) {
-        raise_open_error(rc, pathb ? source : NULL);
+        raise_open_error(rc, pathb ? source : NULL, &o);
         goto fail;
     }
     for (;;) {
@@ -144,18 +151,22 @@ fail:
 }
 
 /*
- * _decode(data, to_unicode=True, force_utf8=False, utf8_handling="strict")
+ * _decode(data, to_unicode=True, force_utf8=False, utf8_handling="strict",
+ *         marc8_double="halves", hide_utf8_warnings=False)
  * Parses the first record of `data` with the sequential reader (no
- * threads) into a RecordBase of the registered class; raises the mapped
- * exception for a bad record. Backs Record(data=...).
+ * threads) into a RecordBase of the registered class; raises the
+ * exception pymarc's decode_marc raises for a bad record. Backs
+ * Record(data=...) and Record.decode_marc().
  */
 static PyObject *mod_decode(PyObject *m, PyObject *args, PyObject *kw)
 {
-    static char *kwlist[] = {"data", "to_unicode", "force_utf8", "utf8_handling", NULL};
+    static char *kwlist[] = {"data",         "to_unicode",         "force_utf8", "utf8_handling",
+                             "marc8_double", "hide_utf8_warnings", NULL};
     Py_buffer view;
     reader_args a = READER_ARGS_INIT;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "y*|pps:_decode", kwlist, &view, &a.to_unicode,
-                                     &a.force_utf8, &a.utf8_handling))
+    int quiet = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "y*|ppssp:_decode", kwlist, &view, &a.to_unicode,
+                                     &a.force_utf8, &a.utf8_handling, &a.marc8_double, &quiet))
         return NULL;
     module_state *st = PyModule_GetState(m);
     PyObject *res = NULL;
@@ -166,22 +177,24 @@ static PyObject *mod_decode(PyObject *m, PyObject *args, PyObject *kw)
     a.mode = MP_MODE_SEQUENTIAL;
     if (reader_options_from(&a, &o) < 0)
         goto out;
+    o.record_fn = NULL; /* the layout is built below, on this thread */
+    o.record_fn_user = NULL;
     int rc = mp_reader_open_mem(&r, view.buf, (size_t)view.len, &o);
     if (rc != MP_OK) {
-        raise_open_error(rc, NULL);
+        raise_open_error(rc, NULL, &o);
         goto out;
     }
     const mp_record *rec = NULL;
     rc = mp_reader_next(r, &rec);
     if (rc == MP_OK) {
         PyObject *cls = st->record_cls ? st->record_cls : (PyObject *)st->record_type;
-        res = record_from_c((PyTypeObject *)cls, rec, rec_mode_for(&a), NULL, NULL, a.force_utf8);
+        res = record_from_c(st, (PyTypeObject *)cls, rec, rec_mode_for(&a), NULL, NULL,
+                            a.force_utf8, layout_opts_for(&a), 1, quiet);
     } else if (rc == MP_ERECORD) {
-        PyObject *exc = error_item_to_py(st, mp_reader_error(r), rec, a.to_unicode, a.force_utf8,
-                                         a.utf8_handling, NULL);
-        if (exc && PyObject_TypeCheck(exc, st->record_type)) {
-            res = exc;
-        } else if (exc) {
+        size_t ulen = 0;
+        const unsigned char *unit = mp_reader_error_data(r, &ulen);
+        PyObject *exc = error_item_to_py(st, mp_reader_error(r), unit, ulen, a.force_utf8, 1, NULL);
+        if (exc) {
             PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
             Py_DECREF(exc);
         }
@@ -262,7 +275,7 @@ static PyObject *mod_split_plan(PyObject *m, PyObject *args, PyObject *kw)
                             "marcpipe: cannot plan splits (a regular file or memory is needed, "
                             "and parts and target_bytes exclude each other)");
         else
-            raise_open_error(rc, pathb ? source : NULL);
+            raise_open_error(rc, pathb ? source : NULL, NULL);
         goto out;
     }
     list = PyList_New((Py_ssize_t)plan->count);
@@ -377,6 +390,8 @@ static int mod_traverse(PyObject *m, visitproc visit, void *arg)
     Py_VISIT(st->leader_cls);
     Py_VISIT(st->error_factory);
     Py_VISIT(st->title_slow);
+    Py_VISIT(st->warning_factory);
+    Py_VISIT(st->warning_hook);
     Py_VISIT(st->k_leader);
     Py_VISIT(st->k_fields);
     Py_VISIT(st->k_ind1);
@@ -403,6 +418,8 @@ static int mod_clear(PyObject *m)
     Py_CLEAR(st->leader_cls);
     Py_CLEAR(st->error_factory);
     Py_CLEAR(st->title_slow);
+    Py_CLEAR(st->warning_factory);
+    Py_CLEAR(st->warning_hook);
     Py_CLEAR(st->k_leader);
     Py_CLEAR(st->k_fields);
     Py_CLEAR(st->k_ind1);

@@ -99,8 +99,9 @@ typedef struct {
     PyObject *record_cls; /* type records are created as */
     uint32_t mode;
     int force_utf8;
-    int strict;
-    char handling[8]; /* utf8_handling name */
+    int strict; /* warnings are errors, and error units raise */
+    int quiet;  /* hide_utf8_warnings */
+    const layout_opts *lo;
     int finished;
     int forked;              /* this is a child of fork() and the reader was opened before it */
     int close_pending;       /* close() called while another thread was inside next() */
@@ -491,7 +492,20 @@ int reader_options_from(const reader_args *a, mp_reader_options *o)
                      a->utf8_handling);
         return -1;
     }
-    o->marc8_replace = 1; /* pymarc is lenient with MARC-8 */
+    o->marc8_replace = 1; /* pymarc is lenient with MARC-8: a warning, not an error */
+    if (!strcmp(a->marc8_double, "halves")) {
+        o->marc8_double = MP_MARC8_DOUBLE_HALVES;
+    } else if (!strcmp(a->marc8_double, "combined")) {
+        o->marc8_double = MP_MARC8_DOUBLE_COMBINED;
+    } else {
+        PyErr_Format(PyExc_ValueError, "marc8_double must be 'halves' or 'combined', not '%s'",
+                     a->marc8_double);
+        return -1;
+    }
+    o->strict = a->strict != 0;
+    o->record_fn = layout_record_fn; /* the record layout is built in the workers */
+    /* The workers only read it; it outlives every reader. */
+    o->record_fn_user = (void *)(uintptr_t)layout_opts_for(a);
     /* Bytes, or text decoded at access with a Python codec: the workers
      * leave the values as read. */
     if (rec_mode_for(a) != REC_UTF8)
@@ -514,7 +528,7 @@ int reader_options_from(const reader_args *a, mp_reader_options *o)
     "marcpipe: this reader or pool was created before os.fork(); its threads do not exist in "     \
     "the child process - open a new one there"
 
-int raise_open_error(int rc, PyObject *path)
+int raise_open_error(int rc, PyObject *path, const mp_reader_options *o)
 {
     switch (rc) {
     case MP_ENOENT:
@@ -523,11 +537,18 @@ int raise_open_error(int rc, PyObject *path)
     case MP_EACCES:
         errno = EACCES;
         break;
+    case MP_EISDIR:
+        errno = EISDIR; /* IsADirectoryError */
+        break;
     case MP_ENOMEM:
         PyErr_NoMemory();
         return -1;
-    case MP_EINVAL:
-        PyErr_Format(PyExc_ValueError, "marcpipe: invalid reader options (%s)", mp_strerror(rc));
+    case MP_EINVAL: {
+        char msg[200];
+        if (o && mp_reader_options_check(o, msg, sizeof msg) == MP_EINVAL)
+            PyErr_Format(PyExc_ValueError, "marcpipe: invalid reader option: %s", msg);
+        else
+            PyErr_Format(PyExc_ValueError, "marcpipe: invalid argument (%s)", mp_strerror(rc));
         return -1;
     case MP_ECLOSED: /* Pool.close() won the race against this open */
         PyErr_SetString(PyExc_ValueError, "pool is closed");
@@ -535,6 +556,7 @@ int raise_open_error(int rc, PyObject *path)
     case MP_EFORKED:
         PyErr_SetString(PyExc_RuntimeError, FORKED_MESSAGE);
         return -1;
+    }
     default:
         errno = rc == MP_EIO ? EIO : 0;
         if (!errno) {
@@ -552,7 +574,8 @@ int raise_open_error(int rc, PyObject *path)
 /*
  * _open(kind, source, *, to_unicode, force_utf8, utf8_handling, file_codec,
  *       threads, chunk_size, ordered, pool, strict, record_cls, policy,
- *       range_start, range_end, first_ordinal, poll_fd, mode)
+ *       range_start, range_end, first_ordinal, poll_fd, marc8_double,
+ *       hide_utf8_warnings, mode)
  * mode: "auto" (the library chooses: small inputs and one-CPU machines are
  * read sequentially), "pipeline" or "sequential".
  * kind: "path" (source: str/bytes path), "mem" (buffer), "fd" (int in
@@ -564,22 +587,38 @@ int raise_open_error(int rc, PyObject *path)
 static PyObject *Reader_open(PyObject *op, PyObject *args, PyObject *kw)
 {
     ReaderObject *self = (ReaderObject *)op;
-    static char *kwlist[] = {"kind",          "source",      "to_unicode", "force_utf8",
-                             "utf8_handling", "file_codec",  "threads",    "chunk_size",
-                             "ordered",       "pool",        "strict",     "record_cls",
-                             "policy",        "range_start", "range_end",  "first_ordinal",
-                             "poll_fd",       "mode",        NULL};
+    static char *kwlist[] = {"kind",
+                             "source",
+                             "to_unicode",
+                             "force_utf8",
+                             "utf8_handling",
+                             "file_codec",
+                             "threads",
+                             "chunk_size",
+                             "ordered",
+                             "pool",
+                             "strict",
+                             "record_cls",
+                             "policy",
+                             "range_start",
+                             "range_end",
+                             "first_ordinal",
+                             "poll_fd",
+                             "marc8_double",
+                             "hide_utf8_warnings",
+                             "mode",
+                             NULL};
     reader_args a = READER_ARGS_INIT;
     const char *kind;
     PyObject *source, *pool = Py_None, *record_cls = Py_None;
-    int strict = 0, poll_fd = -1;
+    int poll_fd = -1, quiet = 0;
     const char *mode = "auto";
     a.file_codec = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "sO|$ppsOInpOpOiKKKis:_open", kwlist, &kind, &source,
-                                     &a.to_unicode, &a.force_utf8, &a.utf8_handling, &a.file_codec,
-                                     &a.threads, &a.chunk_size, &a.ordered, &pool, &strict,
-                                     &record_cls, &a.policy, &a.range_start, &a.range_end,
-                                     &a.first_ordinal, &poll_fd, &mode))
+    if (!PyArg_ParseTupleAndKeywords(
+            args, kw, "sO|$ppsOInpOpOiKKKisps:_open", kwlist, &kind, &source, &a.to_unicode,
+            &a.force_utf8, &a.utf8_handling, &a.file_codec, &a.threads, &a.chunk_size, &a.ordered,
+            &pool, &a.strict, &record_cls, &a.policy, &a.range_start, &a.range_end,
+            &a.first_ordinal, &poll_fd, &a.marc8_double, &quiet, &mode))
         return NULL;
     if (!strcmp(mode, "auto")) {
         a.mode = MP_MODE_AUTO;
@@ -605,12 +644,12 @@ static PyObject *Reader_open(PyObject *op, PyObject *args, PyObject *kw)
     module_state *st = state_of_type(Py_TYPE(op));
     if (!st || reader_options_from(&a, &o) < 0)
         goto fail;
-    o.record_fn = layout_record_fn; /* the record layout is built in the workers */
     self->st = st;
     self->mode = rec_mode_for(&a);
     self->force_utf8 = a.force_utf8;
-    self->strict = strict;
-    snprintf(self->handling, sizeof self->handling, "%s", a.utf8_handling);
+    self->strict = a.strict;
+    self->quiet = quiet;
+    self->lo = layout_opts_for(&a);
     if (self->mode == REC_CODEC) {
         self->codec_utf8 = Py_BuildValue("(ss)", "utf-8", a.utf8_handling);
         self->codec_file = Py_BuildValue("(Os)", a.file_codec, "strict");
@@ -692,7 +731,7 @@ static PyObject *Reader_open(PyObject *op, PyObject *args, PyObject *kw)
     if (self->pool)
         ((PoolObject *)self->pool)->opening--;
     if (rc != MP_OK) {
-        raise_open_error(rc, path ? source : NULL);
+        raise_open_error(rc, path ? source : NULL, &o);
         goto fail_opened;
     }
     Py_XDECREF(path);
@@ -731,16 +770,13 @@ static PyObject *text_field(const char *s, size_t cap)
     return PyUnicode_DecodeUTF8(s, (Py_ssize_t)strnlen(s, cap), "replace");
 }
 
-PyObject *error_item_to_py(module_state *st, const mp_error_info *e, const mp_record *rec,
-                           int to_unicode, int force_utf8, const char *utf8_handling,
-                           PyObject **raw_out)
+PyObject *error_item_to_py(module_state *st, const mp_error_info *e, const unsigned char *unit,
+                           size_t unit_len, int force_utf8, int decode, PyObject **raw_out)
 {
     PyObject *raw = NULL, *args = NULL, *kw = NULL, *res = NULL;
     if (raw_out)
         *raw_out = NULL;
-    size_t n = 0;
-    const unsigned char *p = rec ? mp_record_raw(rec, &n) : NULL;
-    if (p && !(raw = PyBytes_FromStringAndSize((const char *)p, (Py_ssize_t)n)))
+    if (unit && !(raw = PyBytes_FromStringAndSize((const char *)unit, (Py_ssize_t)unit_len)))
         return NULL;
     if (!st->error_factory) {
         res = PyObject_CallFunction(error_base(st), "s", e->message);
@@ -753,9 +789,9 @@ PyObject *error_item_to_py(module_state *st, const mp_error_info *e, const mp_re
         text_field(e->tag, sizeof e->tag), text_field(sf, sizeof sf), raw ? raw : Py_None);
     if (!args)
         goto out;
-    kw = Py_BuildValue("{sNsNsNss}", "message", text_field(e->message, sizeof e->message),
-                       "to_unicode", PyBool_FromLong(to_unicode), "force_utf8",
-                       PyBool_FromLong(force_utf8), "utf8_handling", utf8_handling);
+    kw =
+        Py_BuildValue("{sNsNsN}", "message", text_field(e->message, sizeof e->message),
+                      "force_utf8", PyBool_FromLong(force_utf8), "decode", PyBool_FromLong(decode));
     if (!kw)
         goto out;
     res = PyObject_Call(st->error_factory, args, kw);
@@ -860,8 +896,9 @@ static PyObject *Reader_iternext(PyObject *op)
     }
     PyObject *res = NULL;
     if (rc == MP_OK) {
-        res = record_from_c((PyTypeObject *)self->record_cls, rec, (enum rec_mode)self->mode,
-                            self->codec_utf8, self->codec_file, self->force_utf8);
+        res = record_from_c(self->st, (PyTypeObject *)self->record_cls, rec,
+                            (enum rec_mode)self->mode, self->codec_utf8, self->codec_file,
+                            self->force_utf8, self->lo, 1, self->quiet);
         if (res) {
             Py_CLEAR(self->cur_exc);
             Py_CLEAR(self->cur_raw);
@@ -873,22 +910,16 @@ static PyObject *Reader_iternext(PyObject *op)
         }
     } else if (rc == MP_ERECORD) {
         const mp_error_info *e = mp_reader_error(self->r);
+        size_t ulen = 0;
+        const unsigned char *unit = mp_reader_error_data(self->r, &ulen);
         PyObject *raw;
-        PyObject *exc = error_item_to_py(self->st, e, rec, self->mode != REC_BYTES,
-                                         self->force_utf8, self->handling, &raw);
+        PyObject *exc = error_item_to_py(self->st, e, unit, ulen, self->force_utf8, 0, &raw);
         if (!exc)
             goto out;
         Py_XSETREF(self->cur_raw, raw);
         self->cur_offset = e->offset;
         self->cur_length = e->length;
         self->cur_valid = 1;
-        if (PyObject_TypeCheck(exc, self->st->record_type)) {
-            /* pymarc would have read this damaged record: the Python layer
-             * decoded it the way pymarc does. */
-            Py_CLEAR(self->cur_exc);
-            res = exc;
-            goto out;
-        }
         Py_XSETREF(self->cur_exc, exc);
         if (self->strict) {
             PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
@@ -974,6 +1005,32 @@ static PyObject *Reader_counts(PyObject *op, PyObject *unused)
         mp_reader_counts(self->r, &rec, &err, &bytes);
     return Py_BuildValue("(KKK)", (unsigned long long)rec, (unsigned long long)err,
                          (unsigned long long)bytes);
+}
+
+static PyObject *Reader_tally(PyObject *op, PyObject *unused)
+{
+    ReaderObject *self = (ReaderObject *)op;
+    mp_counts c = MP_COUNTS_INIT;
+    if (self->r)
+        mp_reader_get_counts(self->r, &c);
+    PyObject *kinds = PyDict_New();
+    if (!kinds)
+        return NULL;
+    for (int k = 0; k < MP_EK_COUNT; k++) {
+        if (!c.warnings_by_kind[k])
+            continue;
+        PyObject *v = PyLong_FromUnsignedLongLong(c.warnings_by_kind[k]);
+        if (!v || PyDict_SetItemString(kinds, mp_error_kind_name((mp_error_kind)k), v) < 0) {
+            Py_XDECREF(v);
+            Py_DECREF(kinds);
+            return NULL;
+        }
+        Py_DECREF(v);
+    }
+    return Py_BuildValue("{sKsKsKsKsKsN}", "records", (unsigned long long)c.records, "errors",
+                         (unsigned long long)c.errors, "bytes", (unsigned long long)c.bytes,
+                         "warnings", (unsigned long long)c.warnings, "records_with_warnings",
+                         (unsigned long long)c.records_with_warnings, "warnings_by_kind", kinds);
 }
 
 static PyObject *Reader_get_units(PyObject *op, void *c)
@@ -1082,6 +1139,9 @@ static PyMethodDef Reader_methods[] = {
      "left to finish on its own, and `file` is closed when it returns."},
     {"_forked", Reader_forked, METH_NOARGS, "internal: the reader was inherited across fork()"},
     {"counts", Reader_counts, METH_NOARGS, "(records, errors, bytes) so far"},
+    {"tally", Reader_tally, METH_NOARGS,
+     "dict of the counts so far: records, errors, bytes, warnings, records_with_warnings, "
+     "warnings_by_kind"},
     {"stats", Reader_stats, METH_NOARGS,
      "per-stage counters (dict: producer/scanner/parser/consumer -> items, bytes, sleeps, "
      "wakeups, cpu_ns) and which path ran: mode ('pipeline' or 'sequential'), mode_reason "

@@ -20,6 +20,7 @@ typedef struct {
     PyObject *codec;          /* (encoding, errors) for REC_CODEC, else NULL */
     PyObject *force_utf8;     /* attribute, default False */
     PyObject *to_unicode;     /* attribute, default True */
+    PyObject *warnings;       /* tuple of warning objects, or NULL (none) */
     uint64_t offset, ordinal; /* stream position (UINT64_MAX: none) */
     uint32_t nfields, nsubs;
     uint32_t mode;
@@ -32,12 +33,48 @@ typedef struct {
 #define REC_SUBS(o)   layout_subfields(REC_BLOB(o), (o)->nfields)
 #define REC_TEXT(o)   layout_text(REC_BLOB(o), (o)->nfields, (o)->nsubs)
 
-PyObject *record_from_c(PyTypeObject *tp, const mp_record *rec, enum rec_mode mode,
-                        PyObject *codec_utf8, PyObject *codec_file, int force_utf8)
+/* The record's warnings as a tuple of the registered factory's objects
+ * (plain (kind, offset, ordinal, tag, subfield, message) tuples before
+ * the Python layer registered one). */
+static PyObject *warnings_from_c(module_state *st, const mp_record *rec)
+{
+    uint32_t n = mp_record_warning_count(rec), kept = 0;
+    while (kept < n && mp_record_warning(rec, kept))
+        kept++;
+    PyObject *t = PyTuple_New(kept);
+    if (!t)
+        return NULL;
+    for (uint32_t i = 0; i < kept; i++) {
+        const mp_warning *w = mp_record_warning(rec, i);
+        char sf[2] = {w->subfield, 0};
+        PyObject *args = Py_BuildValue(
+            "(sKKNNN)", mp_error_kind_name(w->kind), (unsigned long long)w->offset,
+            (unsigned long long)mp_record_ordinal(rec),
+            PyUnicode_DecodeLatin1(w->tag, (Py_ssize_t)strnlen(w->tag, sizeof w->tag), NULL),
+            PyUnicode_DecodeLatin1(sf, w->subfield ? 1 : 0, NULL),
+            PyUnicode_DecodeUTF8(w->message, (Py_ssize_t)strnlen(w->message, sizeof w->message),
+                                 "replace"));
+        PyObject *v = NULL;
+        if (args)
+            v = st && st->warning_factory ? PyObject_CallObject(st->warning_factory, args)
+                                          : Py_NewRef(args);
+        Py_XDECREF(args);
+        if (!v) {
+            Py_DECREF(t);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(t, i, v);
+    }
+    return t;
+}
+
+PyObject *record_from_c(module_state *st, PyTypeObject *tp, const mp_record *rec,
+                        enum rec_mode mode, PyObject *codec_utf8, PyObject *codec_file,
+                        int force_utf8, const layout_opts *lo, int emit, int quiet)
 {
     layout_dims d;
     const char *ready = layout_prepared(rec, &d);
-    if (!ready && layout_measure(rec, &d) < 0) {
+    if (!ready && layout_measure(rec, lo, &d) < 0) {
         PyErr_SetString(PyExc_OverflowError, "record too large");
         return NULL;
     }
@@ -52,13 +89,28 @@ PyObject *record_from_c(PyTypeObject *tp, const mp_record *rec, enum rec_mode mo
     if (ready)
         memcpy(REC_BLOB(o), ready, d.size);
     else
-        layout_fill(rec, &d, REC_BLOB(o));
+        layout_fill(rec, lo, &d, REC_BLOB(o));
     if (mode == REC_CODEC) {
         int utf8 = force_utf8 || REC_BLOB(o)[9] == 'a';
         o->codec = Py_NewRef(utf8 ? codec_utf8 : codec_file);
     }
     o->force_utf8 = Py_NewRef(force_utf8 ? Py_True : Py_False);
     o->to_unicode = Py_NewRef(mode == REC_BYTES ? Py_False : Py_True);
+    if (mp_record_warning_count(rec)) { /* rare: the common path stays a copy */
+        if (!(o->warnings = warnings_from_c(st, rec))) {
+            Py_DECREF(o);
+            return NULL;
+        }
+        if (emit && st && st->warning_hook && st->warning_hook != Py_None) {
+            PyObject *r = PyObject_CallFunction(st->warning_hook, "OO", (PyObject *)o,
+                                                quiet ? Py_True : Py_False);
+            if (!r) { /* warnings turned into errors (-W error) */
+                Py_DECREF(o);
+                return NULL;
+            }
+            Py_DECREF(r);
+        }
+    }
     return (PyObject *)o;
 }
 
@@ -510,6 +562,51 @@ static PyObject *Record_get_ordinal(PyObject *self, void *c)
     return PyLong_FromUnsignedLongLong(o->ordinal);
 }
 
+/* offset / ordinal are set together by the reader; by hand (decode_marc)
+ * each may be set to an int >= 0, or offset to None (no position). */
+static int Record_set_position(PyObject *self, PyObject *v, void *which)
+{
+    RecordObject *o = (RecordObject *)self;
+    int is_offset = which != NULL;
+    if (!v || v == Py_None) {
+        if (is_offset)
+            o->offset = UINT64_MAX;
+        else
+            o->ordinal = 0;
+        return 0;
+    }
+    unsigned long long x = PyLong_AsUnsignedLongLong(v);
+    if (x == (unsigned long long)-1 && PyErr_Occurred())
+        return -1;
+    if (is_offset) {
+        if (x == UINT64_MAX) {
+            PyErr_SetString(PyExc_OverflowError, "offset too large");
+            return -1;
+        }
+        o->offset = x;
+    } else {
+        o->ordinal = x;
+        if (o->offset == UINT64_MAX)
+            o->offset = 0; /* a position needs both */
+    }
+    return 0;
+}
+
+static PyObject *Record_get_warnings(PyObject *self, void *c)
+{
+    PyObject *v = ((RecordObject *)self)->warnings;
+    return v ? Py_NewRef(v) : PyTuple_New(0);
+}
+
+static int Record_set_warnings(PyObject *self, PyObject *v, void *c)
+{
+    PyObject *t = v ? PySequence_Tuple(v) : NULL;
+    if (v && !t)
+        return -1;
+    Py_XSETREF(((RecordObject *)self)->warnings, t);
+    return 0;
+}
+
 static PyObject *Record_new(PyTypeObject *tp, PyObject *args, PyObject *kw)
 {
     RecordObject *o = (RecordObject *)tp->tp_alloc(tp, 24);
@@ -541,6 +638,7 @@ static void Record_dealloc(PyObject *self)
     Py_XDECREF(o->codec);
     Py_XDECREF(o->force_utf8);
     Py_XDECREF(o->to_unicode);
+    Py_XDECREF(o->warnings);
     tp->tp_free(self);
     Py_DECREF(tp);
 }
@@ -1239,8 +1337,15 @@ static PyGetSetDef Record_getset[] = {
     {"leader", Record_get_leader, Record_set_leader, "the Leader", NULL},
     {"force_utf8", Record_get_force_utf8, Record_set_force_utf8, NULL, NULL},
     {"to_unicode", Record_get_to_unicode, Record_set_to_unicode, NULL, NULL},
-    {"offset", Record_get_offset, NULL, "byte offset of the record in its stream, or None", NULL},
-    {"ordinal", Record_get_ordinal, NULL, "0-based unit ordinal in its stream, or None", NULL},
+    {"offset", Record_get_offset, Record_set_position,
+     "byte offset of the record in its stream (0-based), or None for a record built by hand",
+     (void *)"offset"},
+    {"ordinal", Record_get_ordinal, Record_set_position,
+     "0-based unit ordinal in its stream, or None for a record built by hand", NULL},
+    {"warnings", Record_get_warnings, Record_set_warnings,
+     "tuple of the problems that left the record readable (RecordWarning objects; "
+     "stages/FRAMING.md lists the checks); () when none",
+     NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

@@ -30,7 +30,7 @@ extern "C" {
  * ABI settled; ETOOBIG, dropped with them, came back at its old value -9
  * with the writers (a record over the output format's size limits). A new
  * code takes the next value below the lowest one ever used (ECLOSED -18,
- * EFORKED -19; next: -20).
+ * EFORKED -19, EISDIR -20; next: -21).
  */
 #define MP_ERRNO_MAP(XX)                                                                           \
     XX(OK, 0, "success")                                                                           \
@@ -49,7 +49,8 @@ extern "C" {
     XX(EBUSY, -13, "resource busy")                                                                \
     XX(ETHREAD, -14, "could not start a thread")                                                   \
     XX(ECLOSED, -18, "the pool is closed")                                                         \
-    XX(EFORKED, -19, "handle created before fork(): unusable in the child process")
+    XX(EFORKED, -19, "handle created before fork(): unusable in the child process")                \
+    XX(EISDIR, -20, "is a directory")
 
 typedef enum mp_errno {
 #define MP__ERRNO_ENUM(name, value, msg) MP_##name = (value),

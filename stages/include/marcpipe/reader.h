@@ -55,44 +55,38 @@ typedef enum mp_encoding {
 /* Invalid UTF-8 handling, as pymarc's utf8_handling. */
 typedef enum mp_utf8_handling {
     MP_UTF8_STRICT = 0,  /* error item (kind MP_EK_ENCODING) */
-    MP_UTF8_REPLACE = 1, /* U+FFFD */
-    MP_UTF8_IGNORE = 2,  /* drop the bad bytes */
+    MP_UTF8_REPLACE = 1, /* U+FFFD, and a warning (kind MP_EK_ENCODING) */
+    MP_UTF8_IGNORE = 2,  /* drop the bad bytes, and a warning */
 } mp_utf8_handling;
 
-/* Error item kinds (XX(name, message)). */
-#define MP_ERROR_KIND_MAP(XX)                                                                      \
-    XX(NONE, "no error")                                                                           \
-    XX(LENGTH, "record length in the leader is invalid")                                           \
-    XX(TERMINATOR, "record terminator missing where the length says")                              \
-    XX(JUNK, "bytes between records skipped")                                                      \
-    XX(TRUNCATED, "input ends inside a record")                                                    \
-    XX(TOO_BIG, "record larger than the maximum record size")                                      \
-    XX(LEADER, "leader is invalid")                                                                \
-    XX(BASE_ADDRESS, "base address of data is invalid")                                            \
-    XX(DIRECTORY, "directory is invalid")                                                          \
-    XX(FIELD, "field is invalid or unterminated")                                                  \
-    XX(INDICATOR, "indicator is invalid")                                                          \
-    XX(SUBFIELD, "subfield is invalid")                                                            \
-    XX(ENCODING, "invalid UTF-8")                                                                  \
-    XX(MARC8, "invalid MARC-8")                                                                    \
-    XX(IO, "input/output error")                                                                   \
-    XX(FILTER, "the user record function failed")                                                  \
-    XX(MEMORY, "not enough memory to index the record")
+/*
+ * The ANSEL double diacritics: ligature (0xEB first half, 0xEC second
+ * half) and double tilde (0xFA, 0xFB), each written as two halves around
+ * the two base characters.
+ */
+typedef enum mp_marc8_double {
+    /* Default: one combining double diacritic after the first base,
+     * U+0361 (ligature) / U+0360 (double tilde); the second half maps to
+     * nothing. The Library of Congress code tables' primary mapping, and
+     * what yaz produces: "\xEBt\xECs" -> "t\u0361s". */
+    MP_MARC8_DOUBLE_COMBINED = 0,
+    /* Each half is its own combining half mark, U+FE20 / U+FE21
+     * (ligature) and U+FE22 / U+FE23 (double tilde): the code tables'
+     * alternative mapping, and what pymarc produces:
+     * "\xEBt\xECs" -> "t\uFE20s\uFE21". */
+    MP_MARC8_DOUBLE_HALVES = 1,
+} mp_marc8_double;
 
-typedef enum mp_error_kind {
-#define MP__EK_ENUM(name, msg) MP_EK_##name,
-    MP_ERROR_KIND_MAP(MP__EK_ENUM)
-#undef MP__EK_ENUM
-        MP_EK_COUNT
-} mp_error_kind;
-
-MP_EXPORT const char *mp_error_kind_name(mp_error_kind kind); /* "TRUNCATED" */
-
-/* One error item. Borrowed from the reader until its next call. */
+/*
+ * One error item. Borrowed from the reader until its next call.
+ * `ordinal` is 0-based like every position in the API (the first unit
+ * is 0); `message` is for people and counts from 1 ("record 1" is the
+ * first unit, records and skipped spans both count).
+ */
 typedef struct mp_error_info {
     int code; /* MP_ERECORD for data errors, else the MP_E* failure */
     mp_error_kind kind;
-    uint64_t ordinal;        /* unit ordinal (records and skipped spans count) */
+    uint64_t ordinal;        /* 0-based unit ordinal (records and skipped spans count) */
     uint64_t offset;         /* stream offset of the bad unit / span / I/O failure */
     uint64_t length;         /* bytes in the unit or span */
     char control_number[32]; /* 001 when readable, else "" */
@@ -186,8 +180,11 @@ typedef struct mp_reader_options {
     void *record_fn_user;
     mp_pool *pool; /* shared pool (borrowed, must outlive the reader) */
     /* ---- fields past the first release's struct (see `size`) ---- */
-    mp_format format;     /* input format; default MP_FORMAT_AUTO (sniffed) */
-    int strict;           /* 1: warnings become error items */
+    mp_format format; /* input format; default MP_FORMAT_AUTO (sniffed) */
+    /* 1: every warning becomes an error item (the record's first problem,
+     * warning or error, is the item's kind and message). Default 0:
+     * readable records are delivered with their warnings attached. */
+    int strict;
     uint64_t range_start; /* read only the units that begin in [range_start, range_end) */
     uint64_t range_end;   /* 0: to the end of the input (see "Byte ranges" below) */
     /* Serialise every record in the parser workers (marcpipe/write.h):
@@ -199,7 +196,8 @@ typedef struct mp_reader_options {
      * mp_record_output() gives the bytes. */
     mp_format output_format;
     unsigned output_flags;
-    uint64_t first_ordinal; /* ordinal of the first unit read (default 0; "Byte ranges") */
+    uint64_t first_ordinal;       /* ordinal of the first unit read (default 0; "Byte ranges") */
+    mp_marc8_double marc8_double; /* default MP_MARC8_DOUBLE_COMBINED */
 } mp_reader_options;
 
 /*
@@ -237,18 +235,30 @@ typedef struct mp_reader_options {
     {                                                                                              \
         sizeof(mp_reader_options), MP_MODE_AUTO, 0, 0, 0, 0, MP_POLICY_REPORT, 0, 0,               \
             MP_ENCODING_AUTO, MP_UTF8_STRICT, 0, 0, NULL, NULL, NULL, MP_FORMAT_AUTO, 0, 0, 0,     \
-            MP_FORMAT_AUTO, 0, 0                                                                   \
+            MP_FORMAT_AUTO, 0, 0, MP_MARC8_DOUBLE_COMBINED                                         \
     }
 
 /* User read callback: > 0 bytes, 0 end of input, < 0 failure (set *sys_errno). */
 typedef ssize_t (*mp_read_fn)(void *user, void *buf, size_t cap, int *sys_errno);
 
 /*
+ * Checks options as the open functions do, without opening anything.
+ * Returns MP_OK, or MP_EINVAL and writes into msg (cap bytes, always
+ * NUL-terminated when cap > 0; msg may be NULL) which field is wrong,
+ * its value and what is allowed, e.g.
+ * "mp_reader_options.chunk_size = 12: want 0 (default) or 64 .. 2147483648".
+ * Thread-safe; `opts` may be NULL (the defaults, always valid).
+ */
+MP_EXPORT int mp_reader_options_check(const mp_reader_options *opts, char *msg, size_t cap);
+
+/*
  * Open a reader. `opts` may be NULL (defaults). On success *out owns the
  * reader (close with mp_reader_close). Return MP_OK, MP_ENOENT, MP_EACCES,
- * MP_EIO, MP_EINVAL, MP_ENOMEM, MP_ETHREAD, MP_ECLOSED (opts->pool was
- * being destroyed, see pool.h) or MP_EFORKED (opts->pool was created
- * before fork() and this is the child).
+ * MP_EISDIR (_path or _fd names a directory), MP_EIO, MP_EINVAL (an
+ * invalid option - mp_reader_options_check says which - or argument),
+ * MP_ENOMEM, MP_ETHREAD, MP_ECLOSED (opts->pool was being destroyed, see
+ * pool.h) or MP_EFORKED (opts->pool was created before fork() and this is
+ * the child).
  * One ownership rule for the source, whatever the mode and whether the
  * open succeeds or fails: what the reader opened itself (_path's file) it
  * closes; what the caller lends it (_fd's descriptor, _mem's bytes, _cb's
@@ -295,10 +305,47 @@ MP_EXPORT int mp_reader_next_timeout(mp_reader *r, const mp_record **rec, int ti
 /* The last error item / failure; borrowed until the next call. */
 MP_EXPORT const mp_error_info *mp_reader_error(const mp_reader *r);
 
+/*
+ * The bytes of the unit the last error item describes - a skipped span
+ * (JUNK, TRUNCATED, TOO_BIG) or the damaged record's raw bytes - as read
+ * from the input, mp_error_info.length of them. Borrowed until the next
+ * call on the reader. NULL with *len = 0 when the last failure is not an
+ * item (I/O errors, MP_ESTOPPED, ...) or nothing failed yet. len may be NULL.
+ */
+MP_EXPORT const unsigned char *mp_reader_error_data(const mp_reader *r, size_t *len);
+
 /* Counts so far: good records delivered, error items (also skipped ones), bytes consumed
  * (the bytes of the units read). */
 MP_EXPORT void mp_reader_counts(const mp_reader *r, uint64_t *records, uint64_t *errors,
                                 uint64_t *bytes);
+
+/*
+ * All counts so far, warnings apart from errors. `size` lets the struct
+ * grow: callers set it to sizeof(mp_counts) (MP_COUNTS_INIT does); the
+ * reader fills the fields that fit and leaves the rest alone.
+ */
+typedef struct mp_counts {
+    size_t size;                    /* sizeof(mp_counts) as the caller compiled it */
+    uint64_t records;               /* good records delivered (with or without warnings) */
+    uint64_t errors;                /* error items, also those skipped by MP_POLICY_SKIP */
+    uint64_t bytes;                 /* stream bytes consumed */
+    uint64_t warnings;              /* warnings on good records (not on error items) */
+    uint64_t records_with_warnings; /* good records with at least one warning */
+    uint64_t warnings_by_kind[32];  /* warnings by mp_error_kind (< MP_EK_COUNT <= 32) */
+} mp_counts;
+
+#define MP_COUNTS_INIT                                                                             \
+    {                                                                                              \
+        sizeof(mp_counts), 0, 0, 0, 0, 0,                                                          \
+        {                                                                                          \
+            0                                                                                      \
+        }                                                                                          \
+    }
+
+/* Fills *out (see mp_counts). Same thread rule as mp_reader_counts: the
+ * consumer's thread, or any thread once it no longer calls next(). */
+MP_EXPORT void mp_reader_get_counts(const mp_reader *r, mp_counts *out);
+
 /* Units read so far: records and error items, delivered, skipped (policy)
  * or dropped (record_fn) - the next unit's ordinal minus first_ordinal. */
 MP_EXPORT uint64_t mp_reader_units(const mp_reader *r);

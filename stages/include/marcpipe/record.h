@@ -26,6 +26,58 @@ extern "C" {
 
 typedef struct mp_record mp_record;
 
+/*
+ * Problem kinds, for error items (mp_error_info.kind, reader.h) and for
+ * warnings (mp_warning.kind) alike: XX(name, message). Which check gives
+ * which kind, and whether it warns or errors, is the table in
+ * stages/FRAMING.md ("Checks").
+ */
+#define MP_ERROR_KIND_MAP(XX)                                                                      \
+    XX(NONE, "no error")                                                                           \
+    XX(LENGTH, "record length in the leader is invalid")                                           \
+    XX(TERMINATOR, "record terminator missing where the length says")                              \
+    XX(JUNK, "bytes between records skipped")                                                      \
+    XX(TRUNCATED, "input ends inside a record")                                                    \
+    XX(TOO_BIG, "record larger than the maximum record size")                                      \
+    XX(LEADER, "leader is invalid")                                                                \
+    XX(BASE_ADDRESS, "base address of data is invalid")                                            \
+    XX(DIRECTORY, "directory is invalid")                                                          \
+    XX(FIELD, "field is invalid or unterminated")                                                  \
+    XX(INDICATOR, "indicator is invalid")                                                          \
+    XX(SUBFIELD, "subfield is invalid")                                                            \
+    XX(ENCODING, "invalid UTF-8")                                                                  \
+    XX(MARC8, "invalid MARC-8")                                                                    \
+    XX(IO, "input/output error")                                                                   \
+    XX(FILTER, "the user record function failed")                                                  \
+    XX(MEMORY, "not enough memory to index the record")                                            \
+    XX(NO_FIELDS, "record has no fields")
+
+typedef enum mp_error_kind {
+#define MP__EK_ENUM(name, msg) MP_EK_##name,
+    MP_ERROR_KIND_MAP(MP__EK_ENUM)
+#undef MP__EK_ENUM
+        MP_EK_COUNT
+} mp_error_kind;
+
+MP_EXPORT const char *mp_error_kind_name(mp_error_kind kind); /* "TRUNCATED" */
+
+/*
+ * One warning: an anomaly that left the record's content readable (see
+ * the table in stages/FRAMING.md). The record is delivered as good
+ * (MP_OK) with its warnings attached; with mp_reader_options.strict the
+ * first problem becomes an error item instead. Borrowed from the record.
+ */
+typedef struct mp_warning {
+    mp_error_kind kind; /* MP_EK_INDICATOR, MP_EK_SUBFIELD, MP_EK_ENCODING, ... */
+    uint64_t offset;    /* stream offset of the byte where the problem is */
+    char tag[4];        /* field tag, "" when not field-specific */
+    char subfield;      /* subfield code where relevant (as delivered), else 0 */
+    char message[107];  /* human-readable, NUL-terminated */
+} mp_warning;
+
+/* At most this many warnings are kept per record; more are counted. */
+#define MP_RECORD_WARNINGS_KEPT 32
+
 /* One subfield: code and value span (read-only view). */
 typedef struct mp_subfield {
     const char *data; /* value, without the code */
@@ -71,17 +123,45 @@ MP_EXPORT uint32_t mp_record_field_count(const mp_record *rec);
 MP_EXPORT const mp_field *mp_record_field(const mp_record *rec, uint32_t i);
 
 /*
- * Finds the next field at index >= *pos whose tag matches `pattern`
- * (3 characters; 'X' or 'x' matches any character, e.g. "6XX"), stores
- * its index + 1 in *pos, returns it, or NULL when none is left. Start
- * with *pos = 0 to iterate all matches.
+ * Tag patterns: exactly three characters, each either a tag character
+ * (printable ASCII, 0x21-0x7E, matched exactly) or 'X' / 'x' (matches any
+ * character): "245", "6XX", "X00". Anything else - NULL, "24", "2450",
+ * " 45" - is invalid and matches nothing. mp_tag_pattern_check() returns
+ * MP_OK for a valid pattern, MP_EINVAL otherwise.
+ */
+MP_EXPORT int mp_tag_pattern_check(const char *pattern);
+
+/*
+ * Finds the next field at index >= *pos whose tag matches `pattern` (see
+ * above), stores its index + 1 in *pos, returns it, or NULL when none is
+ * left (then *pos = field count). Start with *pos = 0 to iterate all
+ * matches. An invalid pattern returns NULL at once: check patterns that
+ * come from users with mp_tag_pattern_check().
  */
 MP_EXPORT const mp_field *mp_record_find(const mp_record *rec, const char *pattern, uint32_t *pos);
-/* First field with that tag (pattern allowed), or NULL. */
+/* First field whose tag matches `pattern`, or NULL (also for an invalid pattern). */
 MP_EXPORT const mp_field *mp_record_first(const mp_record *rec, const char *pattern);
+
+/*
+ * The body of field i as stored in the record - before any MARC-8 or
+ * UTF-8 decoding, indicators and subfield delimiters included, without the
+ * field terminator - and its length in *len; NULL when i >= field count.
+ * Equals mp_field.data when nothing was decoded. Borrowed like the record.
+ */
+MP_EXPORT const char *mp_record_field_raw(const mp_record *rec, uint32_t i, size_t *len);
 
 /* Control number: the 001 data, or NULL when absent (len in *len). */
 MP_EXPORT const char *mp_record_control_number(const mp_record *rec, size_t *len);
+
+/*
+ * Warnings of the record (see mp_warning): mp_record_warning_count is
+ * the number found, mp_record_warning(rec, i) the i-th for
+ * i < min(count, MP_RECORD_WARNINGS_KEPT), else NULL. A good record
+ * (MP_OK) may carry warnings; a damaged one (MP_ERECORD) may too, besides
+ * its error. Clones keep them.
+ */
+MP_EXPORT uint32_t mp_record_warning_count(const mp_record *rec);
+MP_EXPORT const mp_warning *mp_record_warning(const mp_record *rec, uint32_t i);
 
 /*
  * Subfields of a data field with the given code, iterated like

@@ -237,11 +237,19 @@ typedef struct mp_convert_options {
     /* Called about every 256 items with the counts so far; may be NULL. */
     void (*on_progress)(void *user, const mp_convert_counts *c);
     void *user;
+    /*
+     * Called for every good record that carries warnings
+     * (mp_record_warning_count > 0, reader.h), before it is written; rec is
+     * borrowed for the call. Return 0 to go on, nonzero to end the
+     * conversion (MP_ESTOPPED). May be NULL. Runs on the thread of
+     * mp_convert. (Past the first release's struct: see `size`.)
+     */
+    int (*on_warnings)(void *user, const mp_record *rec);
 } mp_convert_options;
 
 #define MP_CONVERT_OPTIONS_INIT                                                                    \
     {                                                                                              \
-        sizeof(mp_convert_options), MP_DAMAGED_SKIP, NULL, NULL, NULL                              \
+        sizeof(mp_convert_options), MP_DAMAGED_SKIP, NULL, NULL, NULL, NULL                        \
     }
 
 /*
