@@ -1101,7 +1101,9 @@ int mp__pipe_open(mp__pipe **out, const mp__pipe_config *cfg)
     p->gen = mp__fork_generation();
     p->T = cfg->chunks;
     if (p->T == 0) {
-        unsigned w = mp_pool_threads(pool);
+        /* Four chunks per thread that parses: the pool's workers and, when it
+         * helps, the consumer - one being parsed, the rest absorb jitter. */
+        unsigned w = mp_pool_threads(pool) + (cfg->help != MP_HELP_NONE);
         p->T = w > 1 ? 4 * w : 4;
     }
     p->cfg.chunks = p->T;

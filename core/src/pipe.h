@@ -183,7 +183,8 @@ enum mp__help {
 
 typedef struct mp__pipe_config {
     size_t chunk_size;  /* bytes per chunk buffer (>= 64) */
-    unsigned chunks;    /* T: chunk buffers (>= 2; 0: 4 per worker of the pool, at least 4) */
+    unsigned chunks;    /* T: chunk buffers (>= 2; 0: 4 per thread that parses - the pool's
+                         * workers, plus the consumer when help != MP_HELP_NONE - at least 4) */
     size_t max_unit;    /* largest unit the scanner will carry across chunks */
     unsigned threads;   /* private pool size when pool == NULL (0: online CPUs; <= 1024) */
     mp_pool *pool;      /* shared pool, or NULL for a private one */
