@@ -681,7 +681,7 @@ unset y2label
                 fmt(o.get("ratio_vs_seq")), fmt(o.get("ratio_vs_yaz_same_threads")), " ".join(o.get("load", []))))
         L.append("")
         L.append("Labels: `floor` = read() + memchr(0x1D); `seq` = mp_reader in MP_MODE_SEQUENTIAL; `pipe_tN` = pipeline with N "
-                 "workers (private pool, 512 KiB chunks, default T, ordered); `yaz_tN` = yaz_marc_read_iso2709 on N "
+                 "workers + the consumer (private pool, default chunk size and T, ordered); `default` = default options; `yaz_tN` = yaz_marc_read_iso2709 on N "
                  "threads over a pre-loaded copy (framing by leader length included, file load excluded); "
                  "`chunk_X`, `inflight_T` = 2 workers with that chunk size / chunks in flight (one chunk = one batch: "
                  "there is no separate batch-size knob); `unordered_t2` = no reorder window; `shared_pool_t2` = on an "

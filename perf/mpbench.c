@@ -13,8 +13,8 @@
  *   mpbench pingpong X            core-to-core hand-off: cache-line ping-pong between two
  *                                 threads on two CPUs (X is ignored), one-way ns
  *
- * Options: -k K runs (default 5), -t THREADS, -c CHUNK (512K), -T CHUNKS_IN_FLIGHT,
- *          -u (unordered), --pool (shared mp_pool), --mem (open_mem instead of the path),
+ * Options: -k K runs (default 5), -t THREADS, -c CHUNK (default: the library's), -T
+ * CHUNKS_IN_FLIGHT, -u (unordered), --pool (shared mp_pool), --mem (open_mem instead of the path),
  *          --raw (MP_ENCODING_RAW: no decoding/validation), -n ITER (latency, default 2000),
  *          --label TEXT.
  *
@@ -573,7 +573,7 @@ static int parse_args(int argc, char **argv)
 {
     A.runs = 5;
     A.ordered = 1;
-    A.chunk = 512 * 1024;
+    A.chunk = 0; /* the library's default */
     A.iters = 2000;
     A.label = "";
     if (argc < 3)

@@ -55,10 +55,12 @@ static unsigned mp__usable_cpus(void)
 }
 
 /*
- * The default chunk size: a quarter of the L2 cache (as a power of two,
- * 128 KiB .. 512 KiB), so that the chunk a thread reads, scans and parses
- * and the index it builds (about as large again) stay in that core's L2
- * between the read and the parse. 512 KiB when the size is not reported.
+ * The default chunk size: an eighth of the L2 cache (as a power of two,
+ * 128 KiB .. 512 KiB), so that the chunk a thread reads, scans and parses,
+ * the index it builds (about as large again) and the records the consumer
+ * is walking stay in that core's L2 between the read and the parse; and so
+ * that a new reader's buffers (T chunks and their indexes, first-touched
+ * page by page) stay a few MiB. 512 KiB when the size is not reported.
  * Computed once (a racing first computation stores the same value).
  */
 static size_t mp__default_chunk(void)
@@ -75,7 +77,7 @@ static size_t mp__default_chunk(void)
     c = MP__DEFAULT_CHUNK;
     if (l2 > 0) {
         c = MP__MIN_DEFAULT_CHUNK;
-        while (c * 2 <= (size_t)l2 / 4 && c * 2 <= MP__DEFAULT_CHUNK)
+        while (c * 2 <= (size_t)l2 / 8 && c * 2 <= MP__DEFAULT_CHUNK)
             c *= 2;
     }
     /* relaxed: see above */

@@ -31,7 +31,7 @@ two-workers-eof-only-help:-DNDATA=0 -DHELP=2:ok
 two-workers-1data-help-full-stream:-DNDATA=1 -DEARLY=0 -DHELP=2:ok
 mutant-late-snapshot:-DNDATA=1 -DNW=2 -DEARLY=0 -DHELP=0 -DMUTANT_LATE_SNAPSHOT:fail
 mutant-no-token-mark:-DNDATA=1 -DNW=1 -DEARLY=0 -DMUTANT_NO_TOKEN_MARK:fail"
-    memlim=12000
+    memlim=8000
 else
     configs="one-worker-1data-early-close:-DNDATA=1 -DNW=1:ok
 one-worker-1data-help-parse:-DNDATA=1 -DNW=1 -DEARLY=0 -DHELP=1:ok
