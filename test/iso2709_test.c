@@ -351,7 +351,7 @@ static void dir_adjust(mf_buf *b, size_t e, size_t at, int width, int delta)
     int v = 0;
     for (int i = 0; i < width; i++)
         v = v * 10 + (q[i] - '0');
-    char num[8];
+    char num[16]; /* room for any int: -Wformat-truncation in the TSan build */
     snprintf(num, sizeof num, "%0*d", width, v + delta);
     memcpy(q, num, (size_t)width);
 }

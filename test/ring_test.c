@@ -135,7 +135,7 @@ static void *mpsc_producer(void *arg)
     return NULL;
 }
 
-Test(ring, mpsc_concurrent_per_producer_order, .timeout = 60)
+Test(ring, mpsc_concurrent_per_producer_order, .timeout = 240)
 {
     pthread_t t[MPSC_PRODUCERS];
     uint64_t next[MPSC_PRODUCERS] = {0};

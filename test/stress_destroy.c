@@ -9,6 +9,9 @@
  * before its CAS - for a random few microseconds, and the main thread
  * destroys only once all of them are there, so the calls truly overlap and
  * none starts after the pool is gone (which would be the caller's bug).
+ * Every third round the hook holds the openers until destroy has started
+ * (then a random while), so both outcomes happen even when the scheduler
+ * is slow.
  * Checked: exactly one side wins (destroy MP_OK and every open
  * MP_ECLOSED, or destroy MP_EBUSY and at least one open succeeded, whose
  * reader then reads the whole input); a refused destroy succeeds once the
@@ -34,6 +37,8 @@ static mf_buf input;
 static _Atomic int arrived;      /* openers inside the window this round */
 static _Atomic unsigned spin_ns; /* how long the hook holds them (per round) */
 static _Atomic int failed;
+static _Atomic int favour_destroy; /* this round: openers wait for destroy to start */
+static _Atomic int destroying;     /* main is about to call mp_pool_destroy */
 
 static double now_s(void)
 {
@@ -55,6 +60,9 @@ static void hook(mp_pool *pool, int phase)
     if (phase != 0)
         return;
     atomic_fetch_add(&arrived, 1);
+    if (atomic_load(&favour_destroy))
+        while (!atomic_load(&destroying))
+            sched_yield();
     spin_for(atomic_load(&spin_ns));
 }
 
@@ -112,6 +120,13 @@ int main(int argc, char **argv)
         if (mp_pool_create(&pool, 1 + rand_r(&seed) % 2) != MP_OK)
             return 1;
         atomic_store(&arrived, 0);
+        atomic_store(&destroying, 0);
+        /* Every third round the openers stay in the window until destroy has
+         * started, then a random while longer: under a slow scheduler (TSan,
+         * a loaded machine) the purely random rounds may never let destroy
+         * win, and the test must exercise both outcomes. Still a real race:
+         * nothing forces the order of the two CASes. */
+        atomic_store(&favour_destroy, rounds % 3 == 2);
         atomic_store(&spin_ns, (unsigned)(rand_r(&seed) % 200000));
         opener op[OPENERS];
         for (int i = 0; i < OPENERS; i++) {
@@ -121,7 +136,9 @@ int main(int argc, char **argv)
         alarm(60);
         while (atomic_load(&arrived) < OPENERS)
             sched_yield();
-        spin_for((unsigned)(rand_r(&seed) % 200000));
+        if (!atomic_load(&favour_destroy))
+            spin_for((unsigned)(rand_r(&seed) % 200000));
+        atomic_store(&destroying, 1);
         int drc = mp_pool_destroy(pool);
         for (int i = 0; i < OPENERS; i++)
             pthread_join(op[i].t, NULL);

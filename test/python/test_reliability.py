@@ -31,8 +31,10 @@ RECORDS = [make_record([("001", None, f"cn{i}"), ("245", "00", [("a", f"T{i}")])
 DATA = b"".join(RECORDS)
 SANITIZED = bool(os.environ.get("MP_SANITIZED"))
 # close() promises CLOSE_WAIT_MS (100 ms) plus one 50 ms wait slice; the
-# assertions leave room for a loaded 2-core machine (and ASan).
-CLOSE_BUDGET = 1.0 if SANITIZED else 0.5
+# assertions leave room for a loaded, shared 2-core machine (and ASan): they
+# catch a close that waits for the source (for ever, before the fix), not a
+# slow scheduler. The figures in test/RELIABILITY.md are measured quietly.
+CLOSE_BUDGET = 2.0 if SANITIZED else 1.0
 
 
 @pytest.fixture(autouse=True)
@@ -363,6 +365,10 @@ def test_fork_child_readers_raise_and_the_child_exits_cleanly():
     fh, wfd = quiet_buffered_pipe(2)
     rc = MARCReader(fh, threads=1)
     assert next(rc) is not None
+    # Let the workers go idle (backpressure, a quiet pipe) first: gcc 12's ASan
+    # runtime (preloaded in the sanitizer build) has no fork handler for its
+    # allocator, so a child can deadlock in malloc if a worker was inside it.
+    time.sleep(0.3)
     pid = os.fork()
     if pid == 0:  # the child: no pytest from here on, only os._exit
         code = 0
