@@ -126,10 +126,23 @@ class Harness:
                 run_json([self.tool("mpcorpus"), "repeat", self.base, self.big, "--repeat-to", a.size])
         self.ten = os.path.join(self.out, "ten.mrc")
         run_json([self.tool("mpcorpus"), "head", self.base, self.ten, "--records", "10"])
+        # The second headline corpus: synthetic records (seeded), 20 % of them
+        # MARC-8 (ANSEL diacritics, a Cyrillic escape), as large as the first.
+        self.synth = os.path.join(self.out, "synth_%s.mrc" % ("3M" if a.smoke else a.size))
+        if not os.path.exists(self.synth):
+            run_json([self.tool("mpcorpus"), "synth", self.synth, "--size", "3M" if a.smoke else a.size,
+                      "--seed", "1", "--marc8", "0.2"])
+        # A second file of the same size for the two-readers run (a copy: the
+        # same bytes, a different file, so the two readers share no page).
+        self.big2 = os.path.join(self.out, "corpus_%s_b.mrc" % ("smoke" if a.smoke else a.size))
+        if not (os.path.exists(self.big2) and os.path.getsize(self.big2) == os.path.getsize(self.big)):
+            shutil.copyfile(self.big, self.big2)
         meta["corpus_file"] = self.big
         meta["corpus_bytes"] = os.path.getsize(self.big)
+        meta["synth_file"] = self.synth
+        meta["synth_bytes"] = os.path.getsize(self.synth)
         # Page cache: read every input once before timing anything.
-        for f in (self.big, self.base, self.ten):
+        for f in (self.big, self.base, self.ten, self.synth, self.big2):
             with open(f, "rb") as fh:
                 while fh.read(1 << 22):
                     pass
@@ -149,28 +162,72 @@ class Harness:
                 label, o["best_mb_s"], o["median_mb_s"], o["best_rec_s"], o["best_cpu_s"], " ".join(o["load"])))
         return o
 
-    HEADLINE = (("floor", "floor", ()), ("seq", "seq", ()), ("pipe", "pipe_t2", ("-t", "2")),
+    # The headline: each configuration once per round, rounds interleaved, so a
+    # slow spell of a shared machine hits all of them alike. Every round runs
+    # `mpbench MODE FILE -k 2` in a fresh process: run 1 is cold (a new process:
+    # page faults of fresh buffers, threads started), run 2 warm.
+    HEADLINE = (("floor", "floor", ()), ("seq", "seq", ()), ("auto", "default", ()),
+                ("pipe", "pipe_t1", ("-t", "1")), ("pipe", "pipe_t2", ("-t", "2")),
                 ("yaz", "yaz_t2", ("-t", "2")), ("yaz", "yaz_t1", ("-t", "1")))
 
     def run_headline(self):
-        """The headline ratios from interleaved rounds: each round runs every
-        configuration once, so a slow spell of this shared machine hits all of
-        them alike instead of one; the best run of each is kept."""
-        rounds = {}
-        for _ in range(self.a.k):
-            for mode, label, extra in self.HEADLINE:
-                # -k 2: the first run of a process is cold (buffers, arenas, an
-                # idle second vCPU waking up) and runs up to 2x slower.
-                cmd = [self.tool("mpbench"), mode, self.big, "-k", "2", "--label", "hl_" + label] + list(extra)
-                o = run_json(cmd, allow_fail=True)[0]
-                if "best_mb_s" in o:
-                    best = rounds.get(label)
-                    if best is None or o["best_mb_s"] > best["best_mb_s"]:
-                        rounds[label] = o
-        self.results["headline"] = rounds
-        for label, o in rounds.items():
-            log("headline %-10s %8.1f MB/s best of %d interleaved rounds, cpu %.3fs" % (
-                label, o["best_mb_s"], self.a.k, o["best_cpu_s"]))
+        a = self.a
+        rounds = max(3, a.rounds) if not a.smoke else 1
+        self.results["headline"] = {}
+        for cname, f in (("realworld", self.big), ("synthetic_marc8", self.synth)):
+            per = {label: [] for _, label, _ in self.HEADLINE}
+            for _ in range(rounds):
+                for mode, label, extra in self.HEADLINE:
+                    cmd = [self.tool("mpbench"), mode, f, "-k", "2", "--label", "hl_" + label] + list(extra)
+                    o = run_json(cmd, allow_fail=True)[0]
+                    if "walls" not in o:
+                        if "skipped" not in o:
+                            self.failures.append("headline %s %s: %s" % (cname, label, o))
+                        continue
+                    per[label].append({"cold_s": o["walls"][0], "warm_s": o["walls"][1],
+                                       "cold_cpu_s": o["cpus"][0], "warm_cpu_s": o["cpus"][1],
+                                       "bytes": o["bytes"], "records": o["records"],
+                                       "checksum": o["checksum"], "load": o["load"],
+                                       "stats": o.get("stats")})
+            summary = headline_summary(per, rounds)
+            summary["file"] = f
+            summary["bytes"] = os.path.getsize(f)
+            summary["rounds"] = rounds
+            self.results["headline"][cname] = summary
+            for label, v in summary["configs"].items():
+                log("headline %-15s %-8s warm median %7.1f MB/s [%7.1f-%7.1f], cpu %.3f s, cold median %7.1f MB/s" % (
+                    cname, label, v["warm_mb_s_median"], v["warm_mb_s_min"], v["warm_mb_s_max"],
+                    v["warm_cpu_s_median"], v["cold_mb_s_median"]))
+            for k, v in summary["ratios"].items():
+                log("headline %-15s %-34s median %.2f [%.2f-%.2f]" % (cname, k, v["median"], v["min"], v["max"]))
+
+    def run_probe(self):
+        """Core-to-core hand-off cost of this machine (cache-line ping-pong), so that
+        figures from different machines can be read side by side."""
+        o = run_json([self.tool("mpbench"), "pingpong", "-", "-k", "3" if self.a.smoke else "7"],
+                     allow_fail=True)[0]
+        self.results["probe"] = o
+        if "one_way_ns_median" in o:
+            log("probe: core-to-core one-way hand-off %.0f ns median [%.0f-%.0f]" % (
+                o["one_way_ns_median"], o["one_way_ns_min"], o["one_way_ns_max"]))
+
+    def run_pair(self):
+        """Two readers on two files at once on one shared pool, against reading them
+        one after the other (sequential reader; default reader on that pool)."""
+        k = "1" if self.a.smoke else str(max(3, self.a.rounds))
+        o = run_json([self.tool("mpbench"), "pair", self.big, self.big2, "-k", k, "-t",
+                      str(max(1, (os.cpu_count() or 2) - 1))], allow_fail=True)[0]
+        self.results["pair"] = o
+        v = o.get("variants")
+        if v:
+            o["ratio_parallel_vs_seq_serial"] = v["seq_serial"]["median_s"] / v["pool_parallel"]["median_s"]
+            o["ratio_parallel_vs_pool_serial"] = v["pool_serial"]["median_s"] / v["pool_parallel"]["median_s"]
+            log("pair: at once on one pool %.3f s, one after the other %.3f s (sequential reader) / %.3f s "
+                "(default reader on the pool): %.2fx / %.2fx" % (
+                    v["pool_parallel"]["median_s"], v["seq_serial"]["median_s"], v["pool_serial"]["median_s"],
+                    o["ratio_parallel_vs_seq_serial"], o["ratio_parallel_vs_pool_serial"]))
+        else:
+            self.failures.append("pair: %s" % o)
 
     def run_throughput(self):
         a = self.a
@@ -179,6 +236,7 @@ class Harness:
         workers = list(range(1, self.maxw + 1)) if not a.smoke else [1, 2]
         self.bench("floor", "floor")
         self.bench("seq", "seq")
+        self.bench("auto", "default")
         for t in workers:
             self.bench("pipe", "pipe_t%d" % t, ["-t", str(t)])
         for t in workers:
@@ -217,50 +275,38 @@ class Harness:
             o["ratio_seq_vs_peer"] = ratio(o2.get("best_mb_s"), o.get("best_mb_s"))
         else:
             self.note("SKIP MARC::Record: perl -MMARC::Record failed (Debian: libmarc-record-perl)")
-        if subprocess.run([sys.executable, "-c", "import pymarc"], capture_output=True).returncode == 0:
-            code = ("import pymarc,time,json,sys\nf=sys.argv[1]\nt=time.time();n=0;s=0\n"
-                    "with open(f,'rb') as fh:\n"
-                    " for r in pymarc.MARCReader(fh):\n"
-                    "  if r is None: continue\n"
-                    "  n+=1; s+=len(r.fields); t2=r.title\n"
-                    "w=time.time()-t\nimport os\nb=os.path.getsize(f)\n"
-                    "print(json.dumps({'mode':'pymarc','records':n,'bytes':b,'best_s':w,"
-                    "'best_mb_s':b/1e6/w,'best_rec_s':n/w}))\n")
-            o = run_json([sys.executable, "-c", code, self.base], allow_fail=True)[0]
-            o["file"] = self.base
-            peers.append(o)
-        else:
-            self.note("SKIP pymarc: not importable (no Debian package python3-pymarc in bookworm; "
-                      "PyPI unreachable)")
+        self.run_python()
+
+    def run_python(self):
+        """`for r in MARCReader(path): r.title` against pymarc 5.3.1 on a ~20 MB and the
+        --size corpus (perf/py_bench.py: fresh interpreters, interleaved rounds)."""
+        a = self.a
         pyb = os.path.join(HERE, "py_bench.py")
         pydir = os.path.join(os.path.abspath(a.build), "python")
+        self.results["python"] = []
         if a.smoke:
-            pass  # the binding has its own pytest suites; keep the smoke run short
-        elif not os.path.exists(pyb):
-            self.note("SKIP Python binding: perf/py_bench.py absent")
-        elif not os.path.isdir(pydir):
+            return  # the binding has its own pytest suites; keep the smoke run short
+        if not os.path.isdir(pydir):
             self.note("SKIP Python binding: %s absent (configure with -DMP_BUILD_PYTHON=ON)" % pydir)
-        else:
-            # py_bench.py (owned by the Python engineer) prints text lines:
-            # "marcpipe V: N records, S MB, T s, R records/s, M MB/s" and a pymarc line or SKIP.
-            env = dict(os.environ, PYTHONPATH=pydir + os.pathsep + os.environ.get("PYTHONPATH", ""))
-            p = subprocess.run([sys.executable, pyb, "--corpus", a.corpus or "", "--mb", "100"],
-                               capture_output=True, text=True, timeout=1800, env=env)
-            out = (p.stdout + p.stderr).strip()
-            import re
-            mt = re.search(r"marcpipe [^:]*: (\d+) records, .*?([\d.]+) s, ([\d,]+) records/s, (\d+) MB/s", out)
-            if mt:
-                peers.append({"mode": "python_binding (for r in MARCReader(path): r.title)",
-                              "file": "realworld x ~100 MB", "records": int(mt.group(1)),
-                              "best_s": float(mt.group(2)),
-                              "best_rec_s": float(mt.group(3).replace(",", "")),
-                              "best_mb_s": float(mt.group(4)), "text": out[-600:]})
-            for line in out.splitlines():
-                if "pymarc" in line:
-                    self.note("py_bench.py: " + line.strip())
-            if not mt:
-                self.note("python binding benchmark (py_bench.py) gave no result (rc %d): %s"
-                          % (p.returncode, out[-300:]))
+            return
+        small = os.path.join(self.out, "corpus_20M.mrc")
+        if not os.path.exists(small):
+            run_json([self.tool("mpcorpus"), "repeat", self.base, small, "--repeat-to", "20M"])
+        env = dict(os.environ, PYTHONPATH=pydir + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        p = subprocess.run([sys.executable, pyb, "--file", small, "--file", self.big, "--rounds",
+                            str(max(3, a.rounds))], capture_output=True, text=True, timeout=3600, env=env)
+        for line in p.stdout.splitlines():
+            if line.startswith("{"):
+                o = json.loads(line)
+                self.results["python"].append(o)
+                if "ratio_median" in o:
+                    log("python %s: marcpipe %.0f rec/s, pymarc %.0f rec/s: %.1fx [%.1f-%.1f]" % (
+                        os.path.basename(o["file"]), o["marcpipe_rec_s_median"], o["pymarc_rec_s_median"],
+                        o["ratio_median"], o["ratio_min"], o["ratio_max"]))
+                elif "note" in o:
+                    self.note("python %s: %s" % (os.path.basename(o["file"]), o["note"]))
+        if p.returncode != 0 or not self.results["python"]:
+            self.failures.append("py_bench.py failed (rc %d): %s" % (p.returncode, (p.stdout + p.stderr)[-600:]))
 
     # ---- input formats ---------------------------------------------------------------
     PY_XML = ("import sys, time, json\n"
@@ -507,6 +553,18 @@ class Harness:
         for s in lat.get("series", []):
             if s.get("failures"):
                 self.failures.append("latency %s: %d failures" % (s["variant"], s["failures"]))
+        # Every reader configuration of the headline read the same records.
+        for cname, h in (self.results.get("headline") or {}).items():
+            cf = h.get("configs", {})
+            ref = cf.get("seq")
+            for label in ("default", "pipe_t1", "pipe_t2"):
+                o = cf.get(label)
+                if ref and o and (o["records"], o["checksum"]) != (ref["records"], ref["checksum"]):
+                    self.failures.append("headline %s: %s read %s/%s, seq %s/%s" % (
+                        cname, label, o["records"], o["checksum"], ref["records"], ref["checksum"]))
+        pair = self.results.get("pair") or {}
+        if pair.get("variants") and seq and pair["records"] != 2 * seq["records"] + 0 * seq["errors"]:
+            self.failures.append("pair: %s records, expected 2 x %s" % (pair["records"], seq["records"]))
 
     # ---- outputs -------------------------------------------------------------------
     def write(self):
@@ -618,42 +676,104 @@ unset y2label
         r = self.results
         m = r["meta"]
         L = []
-        L.append("Generated by `perf/bench.py` on %s — corpus: %s (%.1f MB), K = %d runs per point (sweeps: %d)." % (
-            m.get("finished", m.get("started")), m.get("corpus"), m.get("corpus_bytes", 0) / 1e6, self.a.k,
-            max(1, min(3, self.a.k))))
+        L.append("Generated by `perf/bench.py` on %s — corpora: %s (%.1f MB) and synthetic records with 20 %% "
+                 "MARC-8 (%.1f MB); headline: %d interleaved rounds; sweeps: K = %d runs per point." % (
+                     m.get("finished", m.get("started")), m.get("corpus"), m.get("corpus_bytes", 0) / 1e6,
+                     m.get("synth_bytes", 0) / 1e6, max(3, self.a.rounds), self.a.k))
         L.append("Machine: %s; %s CPUs; kernel %s. Load (1/5/15 min) at start: %s; at end: %s." % (
             m.get("cpu_model"), m.get("cpus"), m.get("kernel"), " ".join(m.get("load_start", [])),
             " ".join(m.get("load_end", []))))
+        pr = r.get("probe") or {}
+        if "one_way_ns_median" in pr:
+            L.append("Core-to-core hand-off (cache-line ping-pong between CPUs %s, one way): **%.0f ns** median "
+                     "[%.0f-%.0f] — read figures from other machines against this." % (
+                         "/".join(str(c) for c in pr.get("cpus", [])), pr["one_way_ns_median"],
+                         pr["one_way_ns_min"], pr["one_way_ns_max"]))
         L.append("")
-        L.append("### Headline ratios (same run, interleaved)")
+        L.append("### Targets")
         L.append("")
-        L.append("| ratio | value | target |")
-        L.append("|---|---|---|")
-
+        L.append("Each ratio is computed per round (the configurations of a round ran back to back) and given "
+                 "as the **median over rounds [min-max]**; `default` is the reader with default options "
+                 "(`MP_MODE_AUTO`: here the pipeline with usable CPUs - 1 workers plus the consumer thread), "
+                 "`pipe_t2` the pipeline forced with 2 workers (+ the consumer), warm = the second run in a "
+                 "process, cold = the first (fresh buffers, threads started).")
+        L.append("")
+        L.append("| figure | corpus | median [min-max] | target | met |")
+        L.append("|---|---|---|---|---|")
         hl = r.get("headline") or {}
-
-        def g(label):
-            # Best observed: the interleaved rounds and the main K runs. On this
-            # shared VM a slow spell (the second vCPU halved) can last longer
-            # than the interleaved rounds, so neither alone is reliable.
-            runs = [o for o in (hl.get(label), self.by_label(label)) if o and "best_mb_s" in o]
-            return max(o["best_mb_s"] for o in runs) if runs else None
-        p2, y2, sq, fl = g("pipe_t2"), g("yaz_t2"), g("seq"), g("floor")
-        if hl:
-            L.insert(len(L) - 3, "Best of %d interleaved rounds (floor, seq, pipe_t2, yaz_t2, yaz_t1 in turn, "
-                     "one warm run each per round): %s. The ratios use the best of these and of the main runs below." % (self.a.k, ", ".join(
-                         "%s %.0f MB/s" % (k, v["best_mb_s"]) for k, v in hl.items())))
-            L.insert(len(L) - 3, "")
-        L.append("| pipeline(2 workers) / YAZ(2 threads) | %s | ≥ 2.0 |" % fmt_ratio(p2, y2))
-        L.append("| pipeline(2 workers) / sequential reader | %s | ≥ 1.7 |" % fmt_ratio(p2, sq))
-        L.append("| floor / pipeline(2 workers) (pipeline within N× of the floor) | %s | ≤ 4.0 |" % fmt_ratio(fl, p2))
-        L.append("| sequential reader / YAZ(1 thread) | %s | — |" % fmt_ratio(sq, g("yaz_t1")))
-
-        def cpu(label):
-            o = self.by_label(label)
-            return o["best_cpu_s"] if o else None
-        L.append("| YAZ(2) CPU s / pipeline(2) CPU s (load-independent work ratio) | %s | — |" % fmt_ratio(cpu("yaz_t2"), cpu("pipe_t2")))
+        checks = (("default / sequential (wall, warm)", "≥ 1.8", lambda v: v >= 1.8),
+                  ("default / sequential (CPU, warm)", "≤ 1.1", lambda v: v <= 1.1),
+                  ("default / YAZ(2) (wall, warm)", "≥ 2.5", lambda v: v >= 2.5),
+                  ("floor / default (wall, warm)", "≤ 3.5", lambda v: v <= 3.5),
+                  ("default / sequential (wall, cold)", "—", None),
+                  ("pipe_t2 / sequential (wall, warm)", "—", None),
+                  ("pipe_t2 / sequential (CPU, warm)", "—", None),
+                  ("pipe_t1 / sequential (wall, warm)", "—", None),
+                  ("pipe_t1 / sequential (CPU, warm)", "—", None),
+                  ("sequential / YAZ(1) (wall, warm)", "—", None))
+        for name, target, ok in checks:
+            for cname in ("realworld", "synthetic_marc8"):
+                v = (hl.get(cname) or {}).get("ratios", {}).get(name)
+                if not v:
+                    continue
+                L.append("| %s | %s | **%.2f** [%.2f-%.2f] | %s | %s |" % (
+                    name, cname, v["median"], v["min"], v["max"], target,
+                    "" if ok is None else ("yes" if ok(v["median"]) else "**no**")))
+        pair = r.get("pair") or {}
+        if "ratio_parallel_vs_seq_serial" in pair:
+            v = pair["variants"]
+            L.append("| two readers at once on one pool / one after the other (sequential reader) | realworld x2 | "
+                     "**%.2f** (%.3f s vs %.3f s, medians of %d) | ≥ 1.8 | %s |" % (
+                         pair["ratio_parallel_vs_seq_serial"], v["pool_parallel"]["median_s"],
+                         v["seq_serial"]["median_s"], pair["runs"],
+                         "yes" if pair["ratio_parallel_vs_seq_serial"] >= 1.8 else "**no**"))
+            L.append("| two readers at once on one pool / one after the other (default reader, same pool) | "
+                     "realworld x2 | **%.2f** (%.3f s vs %.3f s) | — | |" % (
+                         pair["ratio_parallel_vs_pool_serial"], v["pool_parallel"]["median_s"],
+                         v["pool_serial"]["median_s"]))
+        for s_ in (r.get("latency") or {}).get("series", []):
+            if s_["variant"] == "default_reader":
+                L.append("| 10-record open + read + close, default reader (%s path) | ten.mrc | **%.1f µs** "
+                         "[p25 %.1f, p75 %.1f, p99 %.1f] | ≤ 30 µs | %s |" % (
+                             s_.get("path", "?"), s_["total_us_median"], s_.get("total_us_p25", 0),
+                             s_.get("total_us_p75", 0), s_["total_us_p99"],
+                             "yes" if s_["total_us_median"] <= 30 else "**no**"))
+        for o in r["rss"]:
+            if o.get("peak_above_baseline_kib") is not None:
+                mib = o["peak_above_baseline_kib"] / 1024.0
+                L.append("| peak RSS above baseline | %s | **%.1f MiB** | ≤ 16 MiB | %s |" % (
+                    o.get("input"), mib, "yes" if mib <= 16 else "**no**"))
+        for o in r.get("python") or []:
+            if "ratio_median" in o:
+                big = o["bytes"] >= 100e6
+                L.append("| Python `for r in MARCReader(path): r.title` / pymarc 5.3.1 | %s (%.0f MB) | **%.1fx** "
+                         "[%.1f-%.1f] (%.0f vs %.0f records/s) | %s | %s |" % (
+                             os.path.basename(o["file"]), o["bytes"] / 1e6, o["ratio_median"], o["ratio_min"],
+                             o["ratio_max"], o["marcpipe_rec_s_median"], o["pymarc_rec_s_median"],
+                             "≥ 60x" if big else "≥ 40x",
+                             "yes" if o["ratio_median"] >= (60 if big else 40) else "**no**"))
         L.append("")
+        L.append("### Headline configurations (interleaved rounds)")
+        L.append("")
+        L.append("| corpus | configuration | warm MB/s median [min-max] | best observed | warm CPU s median | "
+                 "cold MB/s median | cold CPU s median | records |")
+        L.append("|---|---|---|---:|---:|---:|---:|---:|")
+        for cname in ("realworld", "synthetic_marc8"):
+            for label, v in ((hl.get(cname) or {}).get("configs") or {}).items():
+                L.append("| %s | %s | %.0f [%.0f-%.0f] | %.0f | %.3f | %.0f | %.3f | %s |" % (
+                    cname, label, v["warm_mb_s_median"], v["warm_mb_s_min"], v["warm_mb_s_max"],
+                    v["best_observed_mb_s"], v["warm_cpu_s_median"], v["cold_mb_s_median"],
+                    v["cold_cpu_s_median"], v["records"]))
+        L.append("")
+        dstats = ((hl.get("realworld") or {}).get("configs") or {}).get("default", {}).get("last_stats")
+        if dstats:
+            L.append("Default reader, last realworld round: path %s, %s workers, %s of %s chunks parsed on the "
+                     "thread that read them, %s parsed by the consumer thread; sleeps: workers %s, consumer %s." % (
+                         {1: "pipeline", 2: "sequential"}.get(dstats.get("mode"), "?"), dstats.get("workers"),
+                         dstats.get("chunks_local"), dstats["stages"]["parser"]["items"] - 1,
+                         dstats.get("chunks_consumer"), dstats["stages"]["parser"]["sleeps"],
+                         dstats["stages"]["consumer"]["sleeps"]))
+            L.append("")
         L.append("### Throughput (full parse; MB = 10^6 bytes)")
         L.append("")
         L.append("| configuration | best MB/s | median MB/s | records/s (best) | CPU s (best run) | MB per CPU s | vs sequential | vs YAZ same threads | load |")
@@ -668,7 +788,7 @@ unset y2label
                 fmt(o.get("ratio_vs_seq")), fmt(o.get("ratio_vs_yaz_same_threads")), " ".join(o.get("load", []))))
         L.append("")
         L.append("Labels: `floor` = read() + memchr(0x1D); `seq` = mp_reader in MP_MODE_SEQUENTIAL; `pipe_tN` = pipeline with N "
-                 "workers (private pool, 512 KiB chunks, default T, ordered); `yaz_tN` = yaz_marc_read_iso2709 on N "
+                 "workers + the consumer (private pool, default chunk size and T, ordered); `default` = default options; `yaz_tN` = yaz_marc_read_iso2709 on N "
                  "threads over a pre-loaded copy (framing by leader length included, file load excluded); "
                  "`chunk_X`, `inflight_T` = 2 workers with that chunk size / chunks in flight (one chunk = one batch: "
                  "there is no separate batch-size knob); `unordered_t2` = no reorder window; `shared_pool_t2` = on an "
@@ -756,13 +876,17 @@ unset y2label
             L.append("")
         L.append("### Latency (10-record file, %s iterations)" % ((r["latency"] or {}).get("series", [{}])[0].get("iters", "?")))
         L.append("")
-        L.append("| variant | open+read+close median µs | p99 µs | first record median µs | p99 µs |")
-        L.append("|---|---:|---:|---:|---:|")
-        for s in (r["latency"] or {}).get("series", []):
-            L.append("| %s | %.1f | %.1f | %.1f | %.1f |" % (s["variant"], s["total_us_median"], s["total_us_p99"],
-                                                         s["first_us_median"], s["first_us_p99"]))
+        L.append("Variants interleaved round by round; `default_reader*` = default options (the library "
+                 "chooses the path: `path`).")
         L.append("")
-        L.append("### Memory (peak RSS above the baseline before open; target ≤ 48 MiB)")
+        L.append("| variant | path | open+read+close median µs | p25 | p75 | p99 µs | first record median µs |")
+        L.append("|---|---|---:|---:|---:|---:|---:|")
+        for s in (r["latency"] or {}).get("series", []):
+            L.append("| %s | %s | %.1f | %.1f | %.1f | %.1f | %.1f |" % (
+                s["variant"], s.get("path", ""), s["total_us_median"], s.get("total_us_p25", 0),
+                s.get("total_us_p75", 0), s["total_us_p99"], s["first_us_median"]))
+        L.append("")
+        L.append("### Memory (peak RSS above the baseline before open; target ≤ 16 MiB)")
         L.append("")
         L.append("| input | bytes | MB/s | peak above baseline MiB | chunks T × size | ok |")
         L.append("|---|---:|---:|---:|---|---|")
@@ -900,8 +1024,10 @@ unset y2label
         m["uptime_start"] = sh("uptime")
         m["smoke"] = a.smoke
         self.prepare_corpus()
+        self.run_probe()
         self.run_headline()
         self.run_throughput()
+        self.run_pair()
         self.run_peers()
         self.run_formats()
         self.run_latency()
@@ -929,6 +1055,72 @@ unset y2label
             return 1
         log("results in %s" % self.out)
         return 0
+
+
+def med_range(vals):
+    vals = [v for v in vals if v is not None]
+    if not vals:
+        return None
+    return {"median": statistics.median(vals), "min": min(vals), "max": max(vals), "n": len(vals)}
+
+
+# Ratios of the headline, each computed per round (the two runs of a round are
+# minutes apart at most), then summarised as median [min-max] over rounds.
+# (name, numerator config, denominator config, what): "wall": speed-up =
+# den wall / num wall; "cpu": num CPU / den CPU; "floor": num MB/s / den MB/s.
+HEADLINE_RATIOS = (
+    ("default / sequential (wall, warm)", "default", "seq", "wall", "warm"),
+    ("default / sequential (wall, cold)", "default", "seq", "wall", "cold"),
+    ("default / sequential (CPU, warm)", "default", "seq", "cpu", "warm"),
+    ("pipe_t2 / sequential (wall, warm)", "pipe_t2", "seq", "wall", "warm"),
+    ("pipe_t2 / sequential (CPU, warm)", "pipe_t2", "seq", "cpu", "warm"),
+    ("pipe_t1 / sequential (wall, warm)", "pipe_t1", "seq", "wall", "warm"),
+    ("pipe_t1 / sequential (CPU, warm)", "pipe_t1", "seq", "cpu", "warm"),
+    ("default / YAZ(2) (wall, warm)", "default", "yaz_t2", "wall", "warm"),
+    ("floor / default (wall, warm)", "floor", "default", "floor", "warm"),
+    ("sequential / YAZ(1) (wall, warm)", "seq", "yaz_t1", "wall", "warm"),
+)
+
+
+def headline_summary(per, rounds):
+    """per: label -> list of per-round runs (cold/warm wall and CPU). Returns the
+    per-config medians and spreads, and the per-round paired ratios."""
+    configs = {}
+    for label, runs in per.items():
+        if not runs:
+            continue
+        b = runs[0]["bytes"] / 1e6
+        c = {"runs": len(runs), "records": runs[0]["records"], "checksum": runs[0]["checksum"]}
+        for kind in ("warm", "cold"):
+            mbs = [b / r[kind + "_s"] for r in runs]
+            cpus = [r[kind + "_cpu_s"] for r in runs]
+            c[kind + "_mb_s_median"] = statistics.median(mbs)
+            c[kind + "_mb_s_min"] = min(mbs)
+            c[kind + "_mb_s_max"] = max(mbs)
+            c[kind + "_cpu_s_median"] = statistics.median(cpus)
+            c[kind + "_cpu_s_min"] = min(cpus)
+            c[kind + "_cpu_s_max"] = max(cpus)
+        c["best_observed_mb_s"] = c["warm_mb_s_max"]
+        c["loads"] = [r["load"] for r in runs]
+        st = [r["stats"] for r in runs if r.get("stats")]
+        if st:
+            c["last_stats"] = st[-1]
+        configs[label] = c
+    ratios = {}
+    for name, num, den, what, kind in HEADLINE_RATIOS:
+        a, d = per.get(num) or [], per.get(den) or []
+        vals = []
+        for x, y in zip(a, d):
+            if what == "cpu":
+                vals.append(x[kind + "_cpu_s"] / y[kind + "_cpu_s"] if y[kind + "_cpu_s"] > 0 else None)
+            elif what == "floor":  # floor MB/s over the other's MB/s = other's wall / floor's wall
+                vals.append(y[kind + "_s"] / x[kind + "_s"])
+            else:
+                vals.append(y[kind + "_s"] / x[kind + "_s"])
+        r = med_range(vals)
+        if r:
+            ratios[name] = r
+    return {"configs": configs, "ratios": ratios}
 
 
 def parse_size(s):
@@ -959,6 +1151,8 @@ def main():
     ap.add_argument("--size", default="200M", help="throughput corpus size (repeat-to)")
     ap.add_argument("--big", default="2G", help="large callback input for the RSS check")
     ap.add_argument("-k", type=int, default=5, help="runs per main measurement")
+    ap.add_argument("--rounds", type=int, default=7,
+                    help="interleaved rounds of the headline, the two-readers run and the Python loop")
     ap.add_argument("--max-workers", type=int, default=0)
     ap.add_argument("--stress-seconds", type=float, default=2.0)
     ap.add_argument("--smoke", action="store_true", help="seconds-long sanity run (CTest perf-smoke)")

@@ -3,12 +3,18 @@
  *
  *   mpbench floor FILE            read() + memchr(0x1D) over the file
  *   mpbench seq FILE              mp_reader, MP_MODE_SEQUENTIAL (single thread, full parse)
- *   mpbench pipe FILE             mp_reader pipeline (full parse)
+ *   mpbench pipe FILE             mp_reader pipeline, MP_MODE_PIPELINE (full parse)
+ *   mpbench auto FILE             mp_reader with default options (MP_MODE_AUTO: the library
+ *                                 chooses; stats say which path ran)
  *   mpbench yaz FILE              yaz_marc_read_iso2709 on -t threads (when built with YAZ)
  *   mpbench latency FILE          open + read all + close of a small file, many times
+ *   mpbench pair FILE_A FILE_B    two readers: one after the other (sequential reader; default
+ *                                 reader on a shared pool) and both at once on that pool
+ *   mpbench pingpong X            core-to-core hand-off: cache-line ping-pong between two
+ *                                 threads on two CPUs (X is ignored), one-way ns
  *
- * Options: -k K runs (default 5), -t THREADS, -c CHUNK (512K), -T CHUNKS_IN_FLIGHT,
- *          -u (unordered), --pool (shared mp_pool), --mem (open_mem instead of the path),
+ * Options: -k K runs (default 5), -t THREADS, -c CHUNK (default: the library's), -T
+ * CHUNKS_IN_FLIGHT, -u (unordered), --pool (shared mp_pool), --mem (open_mem instead of the path),
  *          --raw (MP_ENCODING_RAW: no decoding/validation), -n ITER (latency, default 2000),
  *          --label TEXT.
  *
@@ -21,6 +27,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,7 +46,7 @@
 #define MAX_RUNS 64
 
 typedef struct args {
-    const char *mode, *file, *label;
+    const char *mode, *file, *file2, *label;
     int runs, threads, ordered, pool, mem, raw, iters;
     size_t chunk;
     unsigned inflight;
@@ -170,6 +177,8 @@ static void run_seq(run_result *r)
 static mp_pool *g_pool;
 static mp_stats g_stats;
 
+static mp_reader_mode g_mode = MP_MODE_PIPELINE; /* pipe: forced; auto: the default */
+
 static void run_pipe(run_result *r)
 {
     mp_reader *rd = NULL;
@@ -177,6 +186,7 @@ static void run_pipe(run_result *r)
     const mp_record *rec;
     int rc;
     options_from_args(&o);
+    o.mode = g_mode;
     o.pool = g_pool;
     rc = A.mem ? mp_reader_open_mem(&rd, g_data, g_len, &o) : mp_reader_open_path(&rd, A.file, &o);
     if (rc != MP_OK) {
@@ -289,61 +299,252 @@ static void run_yaz(run_result *r)
 
 /* ---- latency ------------------------------------------------------------------ */
 
-static void latency_series(const char *name, int variant)
+/* Latency variants: how the small file is opened. */
+enum { LAT_SEQ, LAT_PIPE_PRIVATE, LAT_PIPE_SHARED, LAT_DEFAULT, LAT_DEFAULT_SHARED, LAT_N };
+static const char *const lat_name[LAT_N] = {"seqreader", "pipeline_private_pool",
+                                            "pipeline_shared_pool", "default_reader",
+                                            "default_reader_shared_pool"};
+
+/* One open + read all + close; returns MP_EOF on success. *first: seconds to the first item. */
+static int latency_once(int variant, double *first, double *total, uint64_t *recs, unsigned *mode)
+{
+    mp_reader_options o;
+    mp_reader *rd = NULL;
+    const mp_record *rec;
+    int rc, got = 0;
+    options_from_args(&o);
+    o.mode = variant == LAT_SEQ                                          ? MP_MODE_SEQUENTIAL
+             : variant == LAT_PIPE_PRIVATE || variant == LAT_PIPE_SHARED ? MP_MODE_PIPELINE
+                                                                         : MP_MODE_AUTO;
+    o.pool = variant == LAT_PIPE_SHARED || variant == LAT_DEFAULT_SHARED ? g_pool : NULL;
+    double t0 = bu_now(), t1 = 0;
+    if (mp_reader_open_path(&rd, A.file, &o) != MP_OK)
+        return -1;
+    while ((rc = mp_reader_next(rd, &rec)) == MP_OK || rc == MP_ERECORD)
+        if (!got++)
+            t1 = bu_now();
+    mp_stats st;
+    mp_reader_stats(rd, &st);
+    *mode = st.mode;
+    mp_reader_close(rd);
+    double t2 = bu_now();
+    *first = (t1 > 0 ? t1 - t0 : t2 - t0) * 1e6;
+    *total = (t2 - t0) * 1e6;
+    *recs += (uint64_t)got;
+    return rc;
+}
+
+/* Every variant once per round, rounds interleaved, so that a slow spell of
+ * a shared machine hits all variants alike (and none runs cold alone). */
+static void run_latency(void)
 {
     int n = A.iters;
-    double *first = malloc((size_t)n * sizeof *first), *total = malloc((size_t)n * sizeof *total);
-    uint64_t recs = 0;
-    int fails = 0, m = 0;
-    for (int i = 0; i < n; i++) {
-        mp_reader_options o;
-        const mp_record *rec;
-        int rc, got = 0;
-        options_from_args(&o);
-        if (variant == 0)
-            o.mode = MP_MODE_SEQUENTIAL;
-        double t0 = bu_now(), t1 = 0;
-        if (variant == 0) {
-            mp_reader *sr = NULL;
-            if (mp_reader_open_path(&sr, A.file, &o) != MP_OK) {
-                fails++;
-                continue;
-            }
-            while ((rc = mp_reader_next(sr, &rec)) == MP_OK || rc == MP_ERECORD) {
-                if (!got++)
-                    t1 = bu_now();
-            }
-            mp_reader_close(sr);
-        } else {
-            mp_reader *rd = NULL;
-            o.pool = variant == 2 ? g_pool : NULL;
-            if (mp_reader_open_path(&rd, A.file, &o) != MP_OK) {
-                fails++;
-                continue;
-            }
-            while ((rc = mp_reader_next(rd, &rec)) == MP_OK || rc == MP_ERECORD) {
-                if (!got++)
-                    t1 = bu_now();
-            }
-            mp_reader_close(rd);
-        }
-        double t2 = bu_now();
-        fails += rc != MP_EOF;
-        recs += (uint64_t)got;
-        first[m] = (t1 > 0 ? t1 - t0 : t2 - t0) * 1e6;
-        total[m] = (t2 - t0) * 1e6;
-        m++;
+    double *first[LAT_N], *total[LAT_N];
+    uint64_t recs[LAT_N] = {0};
+    int fails[LAT_N] = {0}, m[LAT_N] = {0};
+    unsigned mode[LAT_N] = {0};
+    for (int v = 0; v < LAT_N; v++) {
+        first[v] = malloc((size_t)n * sizeof(double));
+        total[v] = malloc((size_t)n * sizeof(double));
     }
-    double f50 = bu_quantile(first, (size_t)m, 0.5), f99 = bu_quantile(first, (size_t)m, 0.99);
-    double t50 = bu_quantile(total, (size_t)m, 0.5), t99 = bu_quantile(total, (size_t)m, 0.99);
-    double tmin = m ? total[0] : 0;
-    printf("%s{\"variant\":\"%s\",\"iters\":%d,\"records_per_iter\":%.1f,\"failures\":%d,"
-           "\"first_us_median\":%.1f,\"first_us_p99\":%.1f,\"total_us_median\":%.1f,"
-           "\"total_us_p99\":%.1f,\"total_us_min\":%.1f}",
-           variant ? "," : "", name, n, n ? (double)recs / n : 0.0, fails, f50, f99, t50, t99,
-           tmin);
-    free(first);
-    free(total);
+    for (int i = 0; i < n; i++)
+        for (int v = 0; v < LAT_N; v++) {
+            int rc = latency_once(v, &first[v][m[v]], &total[v][m[v]], &recs[v], &mode[v]);
+            if (rc != MP_EOF)
+                fails[v]++;
+            else
+                m[v]++;
+        }
+    printf("{\"mode\":\"latency\",\"file\":\"%s\",\"threads\":%d,\"series\":[", A.file, A.threads);
+    for (int v = 0; v < LAT_N; v++) {
+        size_t k = (size_t)m[v];
+        double f50 = bu_quantile(first[v], k, 0.5), f99 = bu_quantile(first[v], k, 0.99);
+        double t50 = bu_quantile(total[v], k, 0.5), t99 = bu_quantile(total[v], k, 0.99);
+        double t25 = bu_quantile(total[v], k, 0.25), t75 = bu_quantile(total[v], k, 0.75);
+        double tmin = k ? bu_quantile(total[v], k, 0.0) : 0;
+        printf("%s{\"variant\":\"%s\",\"iters\":%d,\"records_per_iter\":%.1f,\"failures\":%d,"
+               "\"path\":\"%s\",\"first_us_median\":%.1f,\"first_us_p99\":%.1f,"
+               "\"total_us_median\":%.1f,\"total_us_p25\":%.1f,\"total_us_p75\":%.1f,"
+               "\"total_us_p99\":%.1f,\"total_us_min\":%.1f}",
+               v ? "," : "", lat_name[v], n, n ? (double)recs[v] / n : 0.0, fails[v],
+               mode[v] == MP_MODE_SEQUENTIAL ? "sequential" : "pipeline", f50, f99, t50, t25, t75,
+               t99, tmin);
+        free(first[v]);
+        free(total[v]);
+    }
+    printf("]}\n");
+}
+
+/* ---- two readers on one pool ------------------------------------------------------ */
+
+typedef struct pair_arg {
+    const char *file;
+    mp_reader_mode mode;
+    mp_pool *pool;
+    run_result r;
+} pair_arg;
+
+static void read_file(pair_arg *a)
+{
+    mp_reader *rd = NULL;
+    mp_reader_options o;
+    const mp_record *rec;
+    int rc;
+    options_from_args(&o);
+    o.mode = a->mode;
+    o.pool = a->pool;
+    memset(&a->r, 0, sizeof a->r);
+    if ((rc = mp_reader_open_path(&rd, a->file, &o)) != MP_OK) {
+        a->r.rc = rc;
+        return;
+    }
+    while ((rc = mp_reader_next(rd, &rec)) == MP_OK || rc == MP_ERECORD) {
+        if (rc == MP_OK) {
+            a->r.records++;
+            a->r.checksum += touch(rec);
+        } else {
+            a->r.errors++;
+        }
+    }
+    a->r.rc = rc == MP_EOF ? 0 : rc;
+    mp_reader_counts(rd, NULL, NULL, &a->r.bytes);
+    mp_reader_close(rd);
+}
+
+static void *read_file_thread(void *arg)
+{
+    read_file(arg);
+    return NULL;
+}
+
+/*
+ * Three ways to read two files, each timed K times, interleaved:
+ *   seq_serial     the sequential reader, A then B (one thread);
+ *   pool_serial    the default reader on one shared pool, A then B;
+ *   pool_parallel  A and B at once, each on its own consumer thread, on that pool.
+ */
+static int run_pair(const char *fa, const char *fb)
+{
+    static const char *const name[3] = {"seq_serial", "pool_serial", "pool_parallel"};
+    double wall[3][MAX_RUNS], cpu[3][MAX_RUNS];
+    uint64_t bytes = 0, records = 0;
+    for (int k = 0; k < A.runs; k++) {
+        for (int v = 0; v < 3; v++) {
+            pair_arg a, b;
+            memset(&a, 0, sizeof a);
+            a.file = fa;
+            a.mode = v == 0 ? MP_MODE_SEQUENTIAL : MP_MODE_AUTO;
+            a.pool = v == 0 ? NULL : g_pool;
+            b = a;
+            b.file = fb;
+            double c0 = bu_cpu(), t0 = bu_now();
+            if (v < 2) {
+                read_file(&a);
+                read_file(&b);
+            } else {
+                pthread_t ta, tb;
+                pthread_create(&ta, NULL, read_file_thread, &a);
+                pthread_create(&tb, NULL, read_file_thread, &b);
+                pthread_join(ta, NULL);
+                pthread_join(tb, NULL);
+            }
+            wall[v][k] = bu_now() - t0;
+            cpu[v][k] = bu_cpu() - c0;
+            if (a.r.rc || b.r.rc) {
+                fprintf(stderr, "mpbench: pair %s failed: %d %d\n", name[v], a.r.rc, b.r.rc);
+                printf("{\"mode\":\"pair\",\"failed\":%d}\n", a.r.rc ? a.r.rc : b.r.rc);
+                return 1;
+            }
+            bytes = a.r.bytes + b.r.bytes;
+            records = a.r.records + b.r.records;
+        }
+    }
+    printf("{\"mode\":\"pair\",\"files\":[\"%s\",\"%s\"],\"threads\":%d,\"runs\":%d,\"bytes\":%llu,"
+           "\"records\":%llu,\"variants\":{",
+           fa, fb, A.threads, A.runs, (unsigned long long)bytes, (unsigned long long)records);
+    for (int v = 0; v < 3; v++) {
+        double w[MAX_RUNS], c[MAX_RUNS];
+        memcpy(w, wall[v], sizeof w);
+        memcpy(c, cpu[v], sizeof c);
+        printf("%s\"%s\":{\"median_s\":%.6f,\"min_s\":%.6f,\"max_s\":%.6f,\"median_cpu_s\":%.6f,"
+               "\"walls\":[",
+               v ? "," : "", name[v], bu_quantile(w, (size_t)A.runs, 0.5),
+               bu_quantile(w, (size_t)A.runs, 0.0), bu_quantile(w, (size_t)A.runs, 1.0),
+               bu_quantile(c, (size_t)A.runs, 0.5));
+        for (int k = 0; k < A.runs; k++)
+            printf("%s%.6f", k ? "," : "", wall[v][k]);
+        printf("]}");
+    }
+    printf("}}\n");
+    return 0;
+}
+
+/* ---- core-to-core hand-off probe ------------------------------------------------ */
+
+enum { PP_TRIPS = 200000 };
+static _Atomic long pp_flag;
+static int pp_cpu[2] = {-1, -1};
+
+static void pp_pin(int cpu)
+{
+    if (cpu < 0)
+        return;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+}
+
+static void *pp_pong(void *arg)
+{
+    (void)arg;
+    pp_pin(pp_cpu[1]);
+    for (long i = 0; i < PP_TRIPS; i++) {
+        while (atomic_load_explicit(&pp_flag, memory_order_acquire) != 2 * i + 1)
+            ;
+        atomic_store_explicit(&pp_flag, 2 * i + 2, memory_order_release);
+    }
+    return NULL;
+}
+
+/* One-way latency of handing a cache line to the other core and back:
+ * the cost every cross-thread hand-off in the pipeline pays at least. */
+static int run_pingpong(void)
+{
+    cpu_set_t set;
+    int n = 0;
+    if (sched_getaffinity(0, sizeof set, &set) == 0)
+        for (int c = 0; c < CPU_SETSIZE && n < 2; c++)
+            if (CPU_ISSET(c, &set))
+                pp_cpu[n++] = c;
+    if (n < 2) {
+        printf("{\"mode\":\"pingpong\",\"skipped\":\"one usable CPU\"}\n");
+        return 0;
+    }
+    double ns[MAX_RUNS];
+    int runs = A.runs < 3 ? 3 : A.runs;
+    if (runs > MAX_RUNS)
+        runs = MAX_RUNS;
+    for (int k = 0; k < runs; k++) {
+        pthread_t t;
+        atomic_store(&pp_flag, 0);
+        pthread_create(&t, NULL, pp_pong, NULL);
+        pp_pin(pp_cpu[0]);
+        double t0 = bu_now();
+        for (long i = 0; i < PP_TRIPS; i++) {
+            atomic_store_explicit(&pp_flag, 2 * i + 1, memory_order_release);
+            while (atomic_load_explicit(&pp_flag, memory_order_acquire) != 2 * i + 2)
+                ;
+        }
+        ns[k] = (bu_now() - t0) * 1e9 / PP_TRIPS / 2;
+        pthread_join(t, NULL);
+    }
+    double med = bu_quantile(ns, (size_t)runs, 0.5), lo = bu_quantile(ns, (size_t)runs, 0.0),
+           hi = bu_quantile(ns, (size_t)runs, 1.0);
+    printf("{\"mode\":\"pingpong\",\"cpus\":[%d,%d],\"round_trips\":%d,\"runs\":%d,"
+           "\"one_way_ns_median\":%.1f,\"one_way_ns_min\":%.1f,\"one_way_ns_max\":%.1f}\n",
+           pp_cpu[0], pp_cpu[1], PP_TRIPS, runs, med, lo, hi);
+    return 0;
 }
 
 /* ---- main -------------------------------------------------------------------- */
@@ -354,22 +555,25 @@ static void print_stats(const mp_stats *s)
     printf(",\"stats\":{\"stages\":{");
     for (int i = 0; i < MP_STAGE_COUNT; i++)
         printf("%s\"%s\":{\"items\":%llu,\"bytes\":%llu,\"sleeps\":%llu,\"wakeups\":%llu,"
-               "\"cpu_ns\":%llu}",
+               "\"cpu_ns\":%llu,\"steps\":%llu,\"timed_steps\":%llu}",
                i ? "," : "", stage[i], (unsigned long long)s->stage[i].items,
                (unsigned long long)s->stage[i].bytes, (unsigned long long)s->stage[i].sleeps,
-               (unsigned long long)s->stage[i].wakeups, (unsigned long long)s->stage[i].cpu_ns);
+               (unsigned long long)s->stage[i].wakeups, (unsigned long long)s->stage[i].cpu_ns,
+               (unsigned long long)s->stage[i].steps, (unsigned long long)s->stage[i].timed_steps);
     printf("},\"ring_capacity\":[%u,%u,%u,%u],\"ring_hwm\":[%u,%u,%u,%u],\"chunks_total\":%u,"
-           "\"chunks_in_flight_max\":%u,\"mpsc_stalls\":%llu}",
+           "\"chunks_in_flight_max\":%u,\"mpsc_stalls\":%llu,\"mode\":%u,\"mode_reason\":%u,"
+           "\"workers\":%u,\"chunks_local\":%llu,\"chunks_consumer\":%llu}",
            s->ring_capacity[0], s->ring_capacity[1], s->ring_capacity[2], s->ring_capacity[3],
            s->ring_hwm[0], s->ring_hwm[1], s->ring_hwm[2], s->ring_hwm[3], s->chunks_total,
-           s->chunks_in_flight_max, (unsigned long long)s->mpsc_stalls);
+           s->chunks_in_flight_max, (unsigned long long)s->mpsc_stalls, s->mode, s->mode_reason,
+           s->workers, (unsigned long long)s->chunks_local, (unsigned long long)s->chunks_consumer);
 }
 
 static int parse_args(int argc, char **argv)
 {
     A.runs = 5;
     A.ordered = 1;
-    A.chunk = 512 * 1024;
+    A.chunk = 0; /* the library's default */
     A.iters = 2000;
     A.label = "";
     if (argc < 3)
@@ -398,8 +602,10 @@ static int parse_args(int argc, char **argv)
             A.mem = 1;
         else if (!strcmp(a, "--raw"))
             A.raw = 1;
-        else if (a[0] != '-')
+        else if (a[0] != '-' && !A.file)
             A.file = a;
+        else if (a[0] != '-' && !A.file2)
+            A.file2 = a;
         else
             return -1;
     }
@@ -419,11 +625,14 @@ int main(int argc, char **argv)
     double walls[MAX_RUNS];
 
     if (parse_args(argc, argv) != 0) {
-        fprintf(stderr, "usage: mpbench floor|seq|pipe|yaz|latency FILE [-k K] [-t N] [-c CHUNK] "
-                        "[-T INFLIGHT] [-u] [--pool] [--mem] [--raw] [-n ITER] [--label L]\n");
+        fprintf(stderr, "usage: mpbench floor|seq|pipe|auto|yaz|latency|pingpong FILE | pair FILE "
+                        "FILE2 [-k K] [-t N] [-c CHUNK] [-T INFLIGHT] [-u] [--pool] [--mem] "
+                        "[--raw] [-n ITER] [--label L]\n");
         return 2;
     }
-    if (A.pool || !strcmp(A.mode, "latency")) {
+    if (!strcmp(A.mode, "pingpong"))
+        return run_pingpong();
+    if (A.pool || !strcmp(A.mode, "latency") || !strcmp(A.mode, "pair")) {
         int rc = mp_pool_create(&g_pool, (unsigned)A.threads);
         if (rc != MP_OK) {
             fprintf(stderr, "mpbench: mp_pool_create: %s\n", mp_strerror(rc));
@@ -431,14 +640,16 @@ int main(int argc, char **argv)
         }
     }
     if (!strcmp(A.mode, "latency")) {
-        printf("{\"mode\":\"latency\",\"file\":\"%s\",\"threads\":%d,\"series\":[", A.file,
-               A.threads);
-        latency_series("seqreader", 0);
-        latency_series("pipeline_private_pool", 1);
-        latency_series("pipeline_shared_pool", 2);
-        printf("]}\n");
+        run_latency();
         mp_pool_destroy(g_pool);
         return 0;
+    }
+    if (!strcmp(A.mode, "pair")) {
+        int rc = A.file2 ? run_pair(A.file, A.file2) : 2;
+        if (!A.file2)
+            fprintf(stderr, "mpbench: pair needs two files\n");
+        mp_pool_destroy(g_pool);
+        return rc;
     }
     if (!strcmp(A.mode, "floor"))
         fn = run_floor;
@@ -446,6 +657,10 @@ int main(int argc, char **argv)
         fn = run_seq;
     else if (!strcmp(A.mode, "pipe"))
         fn = run_pipe;
+    else if (!strcmp(A.mode, "auto")) {
+        g_mode = MP_MODE_AUTO; /* the default reader: the library chooses the path */
+        fn = run_pipe;
+    }
 #ifdef MP_PERF_HAVE_YAZ
     else if (!strcmp(A.mode, "yaz"))
         fn = run_yaz;

@@ -38,6 +38,7 @@ static double g_seconds = 2.0;
 static unsigned long long g_big = 2ull << 30;
 static const char *g_corpus_path, *g_file, *g_csv;
 static unsigned g_threads = 2;
+static int g_threads_set; /* --threads given: big/file use it, else the reader's default */
 static unsigned char *g_corpus;
 static size_t g_corpus_len;
 static int g_failed;
@@ -277,6 +278,7 @@ static void scenario_paced(const char *name, pace_fn pace, unsigned inflight, si
     do {
         mp_reader *r = NULL;
         mp_reader_options o = MP_READER_OPTIONS_INIT;
+        o.mode = MP_MODE_PIPELINE; /* these scenarios stress the pipeline */
         sampler sp;
         o.threads = g_threads;
         o.chunks_in_flight = inflight;
@@ -323,6 +325,7 @@ static void scenario_early_close(void)
     while (bu_now() < end || iters < 20) {
         mp_reader *r = NULL;
         mp_reader_options o = MP_READER_OPTIONS_INIT;
+        o.mode = MP_MODE_PIPELINE; /* these scenarios stress the pipeline */
         o.threads = 1 + (unsigned)(rnd() % 3);
         o.chunk_size = (size_t)1 << (12 + rnd() % 8);
         o.chunks_in_flight = 2 + (unsigned)(rnd() % 8);
@@ -375,6 +378,7 @@ static void scenario_many(void)
     unsigned opened = 0;
     for (unsigned i = 0; i < N && rc == MP_OK; i++) {
         mp_reader_options o = MP_READER_OPTIONS_INIT;
+        o.mode = MP_MODE_PIPELINE; /* these scenarios stress the pipeline */
         o.pool = pool;
         o.chunk_size = 4096;
         o.chunks_in_flight = 4;
@@ -437,6 +441,7 @@ static void scenario_tiny(void)
     do {
         mp_reader *r = NULL;
         mp_reader_options o = MP_READER_OPTIONS_INIT;
+        o.mode = MP_MODE_PIPELINE; /* these scenarios stress the pipeline */
         o.threads = g_threads;
         o.chunk_size = 64 << (iters % 3);
         o.chunks_in_flight = 2 + iters % 2;
@@ -507,10 +512,13 @@ static void scenario_big(int from_file)
     int ok = 1;
     mp_reader *r = NULL;
     mp_reader_options o = MP_READER_OPTIONS_INIT;
+    o.mode = MP_MODE_PIPELINE; /* these scenarios stress the pipeline */
     cycle_src c = {0, 0};
     sampler sp;
     drain d;
-    o.threads = g_threads;
+    /* The memory figure is the default reader's (threads and T as a user gets
+     * them) unless --threads asks otherwise. */
+    o.threads = g_threads_set ? g_threads : 0;
     unsigned long long copies = (g_big + g_corpus_len - 1) / g_corpus_len;
     c.total = copies * g_corpus_len;
     long base_rss = bu_status_kib("VmRSS"), base_hwm = bu_status_kib("VmHWM");
@@ -571,7 +579,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--csv") && v)
             g_csv = v, i++;
         else if (!strcmp(argv[i], "--threads") && v)
-            g_threads = (unsigned)atoi(v), i++;
+            g_threads = (unsigned)atoi(v), g_threads_set = 1, i++;
         else if (argv[i][0] != '-' && nscen < 16)
             scen[nscen++] = argv[i];
         else {

@@ -29,6 +29,7 @@ static int read_cb(mf_seq *out, rc_src *s, int pipeline, size_t chunk, unsigned 
 {
     mp_reader_options o = MP_READER_OPTIONS_INIT;
     int rc;
+    o.mode = MP_MODE_PIPELINE; /* the sequential branch below asks for its mode itself */
     o.chunk_size = chunk;
     o.threads = threads;
     o.chunks_in_flight = 3;
@@ -126,7 +127,8 @@ static uint64_t alloc_run(const mf_buf *b, const mf_seq *ref, int pipeline, uint
     mp_reader_options o = MP_READER_OPTIONS_INIT;
     mf_seq got;
     int rc;
-    o.chunk_size = 256; /* several chunks, spills and arena blocks */
+    o.mode = MP_MODE_PIPELINE; /* the sequential branch below asks for its mode itself */
+    o.chunk_size = 256;        /* several chunks, spills and arena blocks */
     o.threads = 2;
     o.chunks_in_flight = 3;
     memset(&got, 0, sizeof(got));

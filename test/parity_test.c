@@ -29,6 +29,7 @@ static void check_parity(const char *name, const unsigned char *data, size_t len
     mp_reader_close(s);
     cr_assert(want.end_rc == MP_EOF, "%s: sequential reader ended with %s", name,
               mp_err_name(want.end_rc));
+    o.mode = MP_MODE_PIPELINE; /* also for inputs MP_MODE_AUTO would read sequentially */
     for (size_t w = 0; w < sizeof workers / sizeof *workers; w++) {
         for (size_t c = 0; c < sizeof chunks / sizeof *chunks; c++) {
             if (chunks[c] > 4 * len + 65536 && c > 0)

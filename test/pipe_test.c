@@ -58,7 +58,9 @@ Test(pipe, order_preserved_with_random_delays, .timeout = 120)
     nl_run want;
     nl_expect(data, n, 1000, &want);
     static const unsigned workers[] = {1, 2, 4, 8};
-    for (unsigned w = 0; w < 4; w++) {
+    for (unsigned k = 0; k < 12; k++) {
+        unsigned w = k % 4;
+        int help = (int)(k / 4); /* MP_HELP_NONE, _PARSE, _ALL */
         nl_format f;
         mem_source s;
         mp__pipe_config cfg;
@@ -67,14 +69,15 @@ Test(pipe, order_preserved_with_random_delays, .timeout = 120)
         mem_source_init(&s, data, n);
         s.max_read = 700;
         s.delay_us_max = 20;
-        s.seed = w + 1;
+        s.seed = k + 1;
         nl_config(&cfg, &f, &s);
         cfg.chunk_size = 1024;
         cfg.chunks = 6;
         cfg.threads = workers[w];
+        cfg.help = help;
         nl_run got;
         run_case(data, n, &cfg, &got);
-        cr_assert(got.order_ok, "seq order broken with %u workers", workers[w]);
+        cr_assert(got.order_ok, "seq order broken with %u workers, help %d", workers[w], help);
         cr_assert_eq(got.final_rc, MP_EOF);
         cr_assert_eq(got.final_off, n);
         expect_same(&got, &want, "ordered");
@@ -91,7 +94,8 @@ Test(pipe, unordered_delivers_everything_once, .timeout = 120)
     unsigned char *data = nl_gen(11, 4000, 1, 120, &n);
     nl_run want;
     nl_expect(data, n, 1000, &want);
-    for (unsigned w = 1; w <= 4; w *= 2) {
+    for (unsigned k = 0; k < 9; k++) {
+        unsigned w = 1u << (k % 3);
         nl_format f;
         mem_source s;
         mp__pipe_config cfg;
@@ -103,6 +107,7 @@ Test(pipe, unordered_delivers_everything_once, .timeout = 120)
         cfg.chunks = 8;
         cfg.ordered = 0;
         cfg.threads = w;
+        cfg.help = (int)(k / 3);
         nl_run got;
         run_case(data, n, &cfg, &got);
         cr_assert_eq(got.final_rc, MP_EOF, "the terminal chunk comes last");
@@ -225,7 +230,8 @@ Test(pipe, tiny_rings_and_chunks_wrap_around, .timeout = 120)
     unsigned char *data = nl_gen(9, 2000, 1, 90, &n);
     nl_run want;
     nl_expect(data, n, 100, &want);
-    for (unsigned w = 1; w <= 4; w *= 2) {
+    for (unsigned k = 0; k < 9; k++) {
+        unsigned w = 1u << (k % 3);
         nl_format f;
         mem_source s;
         mp__pipe_config cfg;
@@ -237,6 +243,7 @@ Test(pipe, tiny_rings_and_chunks_wrap_around, .timeout = 120)
         cfg.chunks = 2;
         cfg.ring_size = 2;
         cfg.threads = w;
+        cfg.help = (int)(k / 3);
         nl_run got;
         mp__pipe *p;
         cr_assert_eq(mp__pipe_open(&p, &cfg), MP_OK);
@@ -471,6 +478,8 @@ Test(pipe, close_at_random_points, .timeout = 180)
         cfg.chunks = 2 + (unsigned)rand_r(&seed) % 6;
         cfg.threads = 1 + (unsigned)rand_r(&seed) % 4;
         cfg.ordered = rand_r(&seed) % 2;
+        /* The consumer may read only from a source that never blocks. */
+        cfg.help = s.block ? rand_r(&seed) % 2 : rand_r(&seed) % 3;
         mp__pipe *p;
         cr_assert_eq(mp__pipe_open(&p, &cfg), MP_OK);
         unsigned take = (unsigned)rand_r(&seed) % 20, hold = (unsigned)rand_r(&seed) % 2;
@@ -512,6 +521,9 @@ Test(pipe, open_rejects_bad_configs, .timeout = 10)
     cr_assert_eq(mp__pipe_open(&p, &cfg), MP_EINVAL);
     nl_config(&cfg, &f, &s);
     cfg.format.frame = NULL;
+    cr_assert_eq(mp__pipe_open(&p, &cfg), MP_EINVAL);
+    nl_config(&cfg, &f, &s);
+    cfg.help = 3;
     cr_assert_eq(mp__pipe_open(&p, &cfg), MP_EINVAL);
     cr_assert_eq(s.closed, 0, "a failed open does not close the source");
     mp__pipe_close(NULL);
@@ -582,5 +594,185 @@ Test(pipe, alloc_failure_while_running_ends_in_order, .timeout = 120)
         nl_run_free(&got);
     }
     nl_run_free(&want);
+    free(data);
+}
+
+/* ---- scheduling: locality, the consumer's help, sampled stats ------------------ */
+
+Test(pipe, one_worker_parses_every_chunk_it_reads, .timeout = 60)
+{
+    size_t n;
+    unsigned char *data = nl_gen(41, 5000, 1, 200, &n);
+    nl_format f;
+    mem_source s;
+    mp__pipe_config cfg;
+    nl_format_init(&f, 1000);
+    mem_source_init(&s, data, n);
+    nl_config(&cfg, &f, &s);
+    cfg.threads = 1;
+    cfg.chunk_size = 2048;
+    cfg.help = MP_HELP_NONE;
+    mp__pipe *p;
+    nl_run got;
+    cr_assert_eq(mp__pipe_open(&p, &cfg), MP_OK);
+    cr_assert_eq(nl_drain(p, &got, 0), MP_OK);
+    mp_stats st;
+    mp__pipe_stats(p, &st);
+    /* Data chunks = parser items minus the terminal chunk. */
+    uint64_t data_chunks = st.stage[MP_STAGE_PARSER].items - 1;
+    cr_assert_gt(data_chunks, 10);
+    cr_assert_eq(st.chunks_local, data_chunks,
+                 "the only worker reads, scans and parses each chunk itself (%lu of %lu)",
+                 (unsigned long)st.chunks_local, (unsigned long)data_chunks);
+    cr_assert_eq(st.chunks_consumer, 0, "help off: the consumer parsed nothing");
+    cr_assert_eq(st.workers, 1);
+    mp__pipe_close(p);
+    nl_run_free(&got);
+    free(data);
+}
+
+Test(pipe, stage_cpu_time_is_sampled_not_measured_per_step, .timeout = 60)
+{
+    size_t n;
+    unsigned char *data = nl_gen(43, 20000, 1, 100, &n);
+    nl_format f;
+    mem_source s;
+    mp__pipe_config cfg;
+    nl_format_init(&f, 1000);
+    mem_source_init(&s, data, n);
+    nl_config(&cfg, &f, &s);
+    cfg.chunk_size = 1024;
+    cfg.help = MP_HELP_ALL;
+    mp__pipe *p;
+    nl_run got;
+    cr_assert_eq(mp__pipe_open(&p, &cfg), MP_OK);
+    cr_assert_eq(nl_drain(p, &got, 0), MP_OK);
+    mp_stats st;
+    mp__pipe_stats(p, &st);
+    for (int i = 0; i < MP_STAGE_COUNT; i++) {
+        const mp_stage_stats *g = &st.stage[i];
+        cr_assert_geq(g->timed_steps, 1, "stage %d: its first step is always timed", i);
+        cr_assert_leq(g->timed_steps, g->steps, "stage %d", i);
+    }
+    /* ~1 MiB in 1 KiB chunks: >= 1000 steps per stage, about 1 in 16 timed. */
+    const mp_stage_stats *pr = &st.stage[MP_STAGE_PRODUCER];
+    cr_assert_eq(pr->steps, pr->items);
+    cr_assert_gt(pr->steps, 900);
+    cr_assert_lt(pr->timed_steps, pr->steps / 4, "%lu of %lu producer steps timed",
+                 (unsigned long)pr->timed_steps, (unsigned long)pr->steps);
+    cr_assert_gt(st.stage[MP_STAGE_PARSER].cpu_ns, 0);
+    mp__pipe_close(p);
+    nl_run_free(&got);
+    free(data);
+}
+
+/* A shared pool of one worker kept busy by pipeline A (its source blocks
+ * in read, as an idle pipe does); B on the same pool gets no worker time. */
+typedef struct busy_pool {
+    mp_pool *pool;
+    nl_format f;
+    mem_source s;
+    mp__pipe *a;
+} busy_pool;
+
+static void busy_pool_open(busy_pool *b)
+{
+    mp__pipe_config cfg;
+    cr_assert_eq(mp_pool_create(&b->pool, 1), MP_OK);
+    nl_format_init(&b->f, 100);
+    mem_source_init(&b->s, "", 0);
+    b->s.block = 1;
+    nl_config(&cfg, &b->f, &b->s);
+    cfg.pool = b->pool;
+    cr_assert_eq(mp__pipe_open(&b->a, &cfg), MP_OK);
+    /* Wait until the worker sits in A's read (the source counts its calls). */
+    for (int i = 0; i < 2000 && atomic_load(&b->s.reads) == 0; i++)
+        usleep(1000);
+    cr_assert_gt(atomic_load(&b->s.reads), 0, "the pool's worker never entered A's read");
+}
+
+static void busy_pool_close(busy_pool *b)
+{
+    mp__pipe_close(b->a);
+    cr_assert_eq(mp_pool_destroy(b->pool), MP_OK);
+}
+
+Test(pipe, consumer_does_the_work_when_no_worker_is_free, .timeout = 60)
+{
+    busy_pool b;
+    busy_pool_open(&b);
+    size_t n;
+    unsigned char *data = nl_gen(47, 3000, 1, 150, &n);
+    nl_run want, got;
+    nl_expect(data, n, 1000, &want);
+    nl_format f;
+    mem_source s;
+    mp__pipe_config cfg;
+    nl_format_init(&f, 1000);
+    mem_source_init(&s, data, n);
+    nl_config(&cfg, &f, &s);
+    cfg.pool = b.pool;
+    cfg.chunk_size = 4096;
+    cfg.help = MP_HELP_ALL;
+    mp__pipe *p;
+    cr_assert_eq(mp__pipe_open(&p, &cfg), MP_OK);
+    cr_assert_eq(nl_drain(p, &got, 0), MP_OK);
+    cr_assert_eq(got.final_rc, MP_EOF);
+    expect_same(&got, &want, "consumer alone");
+    mp_stats st;
+    mp__pipe_stats(p, &st);
+    uint64_t data_chunks = st.stage[MP_STAGE_PARSER].items - 1;
+    cr_assert_eq(st.chunks_consumer, data_chunks, "the consumer parsed every chunk (%lu of %lu)",
+                 (unsigned long)st.chunks_consumer, (unsigned long)data_chunks);
+    cr_assert_eq(st.chunks_local, data_chunks, "and read each chunk it parsed");
+    mp__pipe_close(p);
+    busy_pool_close(&b);
+    nl_run_free(&got);
+    nl_run_free(&want);
+    free(data);
+}
+
+Test(pipe, consumer_never_reads_a_blocking_source_nor_works_past_its_deadline, .timeout = 60)
+{
+    busy_pool b;
+    busy_pool_open(&b);
+    size_t n;
+    unsigned char *data = nl_gen(53, 500, 1, 50, &n);
+    nl_format f;
+    mem_source s;
+    mp__pipe_config cfg;
+    nl_format_init(&f, 100);
+    mem_source_init(&s, data, n);
+    nl_config(&cfg, &f, &s);
+    cfg.pool = b.pool;
+    cfg.help = MP_HELP_PARSE; /* the source "may block": the consumer must not read it */
+    mp__pipe *p;
+    mp__chunk *c;
+    struct timespec dl;
+    cr_assert_eq(mp__pipe_open(&p, &cfg), MP_OK);
+    mp__deadline_in(&dl, 50);
+    cr_assert_eq(mp__pipe_next(p, &c, &dl), MP_EAGAIN, "no worker, and the consumer may not read");
+    mp_stats st;
+    mp__pipe_stats(p, &st);
+    cr_assert_eq(st.stage[MP_STAGE_PRODUCER].items, 0);
+    mp__pipe_close(p);
+
+    /* MP_HELP_ALL, but a deadline already past: EAGAIN at once, nothing read. */
+    mem_source_init(&s, data, n);
+    nl_config(&cfg, &f, &s);
+    cfg.pool = b.pool;
+    cfg.help = MP_HELP_ALL;
+    cr_assert_eq(mp__pipe_open(&p, &cfg), MP_OK);
+    mp__deadline_in(&dl, 0);
+    cr_assert_eq(mp__pipe_next(p, &c, &dl), MP_EAGAIN);
+    mp__pipe_stats(p, &st);
+    cr_assert_eq(st.stage[MP_STAGE_PRODUCER].items, 0, "an expired deadline: no help");
+    /* Without a deadline the consumer reads it all itself. */
+    nl_run got;
+    cr_assert_eq(nl_drain(p, &got, 0), MP_OK);
+    cr_assert_eq(got.final_rc, MP_EOF);
+    mp__pipe_close(p);
+    nl_run_free(&got);
+    busy_pool_close(&b);
     free(data);
 }

@@ -4,6 +4,7 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -20,6 +21,7 @@
 static mp_reader_options opts(unsigned threads, size_t chunk)
 {
     mp_reader_options o = MP_READER_OPTIONS_INIT;
+    o.mode = MP_MODE_PIPELINE; /* these are pipeline tests: small inputs would run sequentially */
     o.threads = threads;
     o.chunk_size = chunk;
     return o;
@@ -1202,5 +1204,155 @@ Test(reader, error_data_is_the_unit_in_both_modes, .timeout = 20)
         mp_reader_close(r);
     }
     cr_assert_null(mp_reader_error_data(NULL, NULL));
+    mf_free(&b);
+}
+
+/* ---- MP_MODE_AUTO: which path runs, and mp_reader_stats says so ------------------ */
+
+static unsigned usable_cpus(void)
+{
+    cpu_set_t set;
+    return sched_getaffinity(0, sizeof set, &set) == 0 ? (unsigned)CPU_COUNT(&set) : 1;
+}
+
+/* Opens with default options (AUTO), reads everything, returns the stats. */
+static mp_stats auto_stats(mp_reader *r, uint64_t want_records)
+{
+    const mp_record *rec;
+    uint64_t n = 0;
+    int rc;
+    while ((rc = mp_reader_next(r, &rec)) == MP_OK)
+        n++;
+    cr_assert_eq(rc, MP_EOF, "%s", mp_err_name(rc));
+    cr_assert_eq(n, want_records);
+    mp_stats st;
+    mp_reader_stats(r, &st);
+    mp_reader_close(r);
+    return st;
+}
+
+Test(reader, auto_reads_small_inputs_sequentially_and_says_so, .timeout = 30)
+{
+    mf_buf b;
+    size_t offs[11];
+    mf_init(&b);
+    mf_sample(&b, 10, 5, offs);
+    cr_assert_lt(b.len, MP_AUTO_MIN_PIPELINE_BYTES);
+    mp_reader *r;
+    cr_assert_eq(mp_reader_open_mem(&r, b.p, b.len, NULL), MP_OK);
+    mp_stats st = auto_stats(r, 10);
+    cr_assert_eq(st.mode, MP_MODE_SEQUENTIAL);
+    cr_assert_eq(st.mode_reason, MP_MODE_REASON_SMALL_INPUT);
+    cr_assert_eq(st.workers, 0, "no thread was started");
+    cr_assert_eq(st.stage[MP_STAGE_CONSUMER].items, 10);
+    cr_assert_eq(st.stage[MP_STAGE_CONSUMER].bytes, b.len);
+    /* The same through a path, and with a shared pool given: still no thread. */
+    char path[] = "/tmp/mp_auto_XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(write(fd, b.p, b.len), (ssize_t)b.len);
+    close(fd);
+    mp_pool *pool;
+    cr_assert_eq(mp_pool_create(&pool, 2), MP_OK);
+    mp_reader_options o = MP_READER_OPTIONS_INIT;
+    o.pool = pool;
+    cr_assert_eq(mp_reader_open_path(&r, path, &o), MP_OK);
+    cr_assert_eq(mp_pool_attached(pool), 0);
+    st = auto_stats(r, 10);
+    cr_assert_eq(st.mode, MP_MODE_SEQUENTIAL);
+    cr_assert_eq(st.mode_reason, MP_MODE_REASON_SMALL_INPUT);
+    cr_assert_eq(mp_pool_destroy(pool), MP_OK);
+    /* A descriptor positioned inside a file: the bytes left decide. */
+    fd = open(path, O_RDONLY);
+    cr_assert_eq(lseek(fd, (off_t)offs[4], SEEK_SET), (off_t)offs[4]);
+    cr_assert_eq(mp_reader_open_fd(&r, fd, NULL), MP_OK);
+    st = auto_stats(r, 6);
+    cr_assert_eq(st.mode_reason, MP_MODE_REASON_SMALL_INPUT);
+    close(fd);
+    unlink(path);
+    mf_free(&b);
+}
+
+Test(reader, auto_runs_the_pipeline_for_large_inputs_and_streams, .timeout = 60)
+{
+    mf_buf b;
+    mf_init(&b);
+    size_t one[2];
+    mf_sample(&b, 1, 3, one);
+    size_t rec = b.len, copies = (size_t)(MP_AUTO_MIN_PIPELINE_BYTES / rec) + 1;
+    unsigned char *first = malloc(rec);
+    memcpy(first, b.p, rec);
+    for (size_t i = 1; i < copies; i++)
+        mf_append(&b, first, rec);
+    free(first);
+    cr_assert_geq(b.len, MP_AUTO_MIN_PIPELINE_BYTES);
+    int two = usable_cpus() >= 2;
+    mp_reader *r;
+    cr_assert_eq(mp_reader_open_mem(&r, b.p, b.len, NULL), MP_OK);
+    mp_stats st = auto_stats(r, copies);
+    cr_assert_eq(st.mode, two ? MP_MODE_PIPELINE : MP_MODE_SEQUENTIAL);
+    cr_assert_eq(st.mode_reason, two ? MP_MODE_REASON_LARGE_INPUT : MP_MODE_REASON_ONE_CPU);
+    if (two) {
+        cr_assert_geq(st.workers, 1);
+        cr_assert_gt(st.stage[MP_STAGE_PARSER].items, 1);
+    }
+    /* A pipe: size unknown, the pipeline (it copes with any length). */
+    int fds[2];
+    cr_assert_eq(pipe(fds), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(fds[0]);
+        size_t off = 0;
+        while (off < rec * 5) {
+            ssize_t w = write(fds[1], b.p + off, rec * 5 - off);
+            if (w <= 0)
+                _exit(1);
+            off += (size_t)w;
+        }
+        _exit(0);
+    }
+    close(fds[1]);
+    cr_assert_eq(mp_reader_open_fd(&r, fds[0], NULL), MP_OK);
+    st = auto_stats(r, 5);
+    cr_assert_eq(st.mode_reason, two ? MP_MODE_REASON_STREAM : MP_MODE_REASON_ONE_CPU);
+    close(fds[0]);
+    waitpid(pid, NULL, 0);
+    mf_free(&b);
+}
+
+Test(reader, auto_reads_sequentially_on_one_cpu, .timeout = 30)
+{
+    cpu_set_t was, one;
+    cr_assert_eq(sched_getaffinity(0, sizeof was, &was), 0);
+    CPU_ZERO(&one);
+    for (int c = 0; c < CPU_SETSIZE; c++)
+        if (CPU_ISSET(c, &was)) {
+            CPU_SET(c, &one);
+            break;
+        }
+    cr_assert_eq(sched_setaffinity(0, sizeof one, &one), 0);
+    mf_buf b;
+    mf_init(&b);
+    size_t offs[2];
+    mf_sample(&b, 1, 3, offs);
+    size_t rec = b.len, copies = (size_t)(MP_AUTO_MIN_PIPELINE_BYTES / rec) + 1;
+    unsigned char *first = malloc(rec);
+    memcpy(first, b.p, rec);
+    for (size_t i = 1; i < copies; i++)
+        mf_append(&b, first, rec);
+    free(first);
+    mp_reader *r;
+    cr_assert_eq(mp_reader_open_mem(&r, b.p, b.len, NULL), MP_OK);
+    mp_stats st = auto_stats(r, copies);
+    cr_assert_eq(st.mode, MP_MODE_SEQUENTIAL);
+    cr_assert_eq(st.mode_reason, MP_MODE_REASON_ONE_CPU);
+    /* Asked for, the pipeline still runs (and is told why). */
+    mp_reader_options o = MP_READER_OPTIONS_INIT;
+    o.mode = MP_MODE_PIPELINE;
+    cr_assert_eq(mp_reader_open_mem(&r, b.p, b.len, &o), MP_OK);
+    st = auto_stats(r, copies);
+    cr_assert_eq(st.mode, MP_MODE_PIPELINE);
+    cr_assert_eq(st.mode_reason, MP_MODE_REASON_REQUESTED);
+    cr_assert_eq(sched_setaffinity(0, sizeof was, &was), 0);
     mf_free(&b);
 }

@@ -38,6 +38,7 @@ static void *client(void *arg)
     while (now_s() < end) {
         mp_reader_options o = MP_READER_OPTIONS_INIT;
         mp_reader *r = NULL;
+        o.mode = MP_MODE_PIPELINE; /* small inputs: MP_MODE_AUTO would not attach them */
         o.pool = g_pool;
         o.chunk_size = (size_t)64 << (rc_rand(&rng) % 8);
         o.chunks_in_flight = 2 + (unsigned)(rc_rand(&rng) % 4);

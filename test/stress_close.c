@@ -59,6 +59,7 @@ int main(int argc, char **argv)
         rc_src src = {.data = b.p, .len = b.len, .short_reads = 1, .avg = 300, .rng = k};
         mp_reader *r = NULL;
         int use_cb = rc_rand(&rng) % 3 == 0;
+        o.mode = MP_MODE_PIPELINE; /* small inputs: MP_MODE_AUTO would read them sequentially */
         o.threads = 1 + (unsigned)(rc_rand(&rng) % 4);
         o.chunk_size = (size_t)64 << (rc_rand(&rng) % 11);
         o.chunks_in_flight = 2 + (unsigned)(rc_rand(&rng) % 7);

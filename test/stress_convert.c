@@ -81,6 +81,7 @@ static int convert(mp_buf *out, mp_format f, unsigned flags, mp_damaged damaged,
 static int early_close(uint64_t *rng)
 {
     mp_reader_options ro = MP_READER_OPTIONS_INIT;
+    ro.mode = MP_MODE_PIPELINE; /* the workers serialise: a small input would run sequentially */
     ro.pool = g_pool;
     ro.chunk_size = (size_t)64 << (rc_rand(rng) % 8);
     ro.output_format = g_formats[rc_rand(rng) % NFMT];

@@ -78,6 +78,7 @@ static void *open_one(void *arg)
 {
     opener *o = arg;
     mp_reader_options opts = MP_READER_OPTIONS_INIT;
+    opts.mode = MP_MODE_PIPELINE; /* a small input: MP_MODE_AUTO would not touch the pool */
     opts.pool = o->pool;
     opts.chunk_size = 1024;
     o->r = NULL;

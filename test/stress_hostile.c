@@ -62,6 +62,7 @@ static int pipe_mem(mf_seq *out, const void *data, size_t len, size_t chunk, uns
 {
     mp_reader_options o = MP_READER_OPTIONS_INIT;
     mp_reader *r = NULL;
+    o.mode = MP_MODE_PIPELINE; /* small inputs: MP_MODE_AUTO would read them sequentially */
     o.chunk_size = chunk;
     o.threads = threads;
     o.chunks_in_flight = 2 + threads;

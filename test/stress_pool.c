@@ -52,6 +52,7 @@ static int slot_open(slot *s, unsigned *seed)
     cfg.chunk_size = 128u << (rand_r(seed) % 4);
     cfg.chunks = 2 + (unsigned)rand_r(seed) % 3;
     cfg.ordered = rand_r(seed) % 4 != 0;
+    cfg.help = rand_r(seed) % 3; /* the consumer waits, helps parse, or helps read too */
     s->ordered = cfg.ordered;
     s->units = 0;
     s->chunks = 0;

@@ -42,6 +42,7 @@ static void run(int pipeline)
     if (pipeline)
         cr_assert_eq(mp_pool_create(&pool, 2), MP_OK);
     mp_reader_options o = MP_READER_OPTIONS_INIT;
+    o.mode = MP_MODE_PIPELINE; /* tiny inputs: MP_MODE_AUTO would read them sequentially */
     o.pool = pool;
     for (size_t cut = 0; cut <= b.len; cut++) {
         mf_seq s;

@@ -89,3 +89,117 @@ uint64_t mp__alloc_count(void)
     /* relaxed: a counter */
     return atomic_load_explicit(&mp__count, memory_order_relaxed);
 }
+
+/* ---- the buffer cache ------------------------------------------------------
+ *
+ * Slots hold owned blocks; while a block sits in a slot its first bytes
+ * hold its size. A taker owns a block once its exchange of the slot to
+ * NULL returned it (nobody else can see it any more), a putter publishes
+ * a block with a CAS NULL -> block; no block is ever read through a slot
+ * by a thread that does not own it, so there is no ABA or use-after-free.
+ */
+typedef struct mp__buf_hdr {
+    size_t size;
+} mp__buf_hdr;
+
+/* Written by putters (release CAS) and takers (acquire exchange). */
+static _Atomic(mp__buf_hdr *) mp__buf_slot[MP__BUF_CACHE_SLOTS];
+/* Bytes held by the slots: reserved by a putter before its CAS (relaxed:
+ * a budget, orders nothing), given back by a taker. */
+static _Atomic size_t mp__buf_bytes;
+
+static int mp__buf_park(mp__buf_hdr *h)
+{
+    for (unsigned i = 0; i < MP__BUF_CACHE_SLOTS; i++) {
+        mp__buf_hdr *expect = NULL;
+        /* relaxed: a cheap pre-check; the CAS below publishes */
+        if (atomic_load_explicit(&mp__buf_slot[i], memory_order_relaxed) != NULL)
+            continue;
+        /* release: the size written into the block (and the owner's last writes)
+         * happen-before the acquire exchange of the thread that takes it */
+        if (atomic_compare_exchange_strong_explicit(&mp__buf_slot[i], &expect, h,
+                                                    memory_order_release, memory_order_relaxed))
+            return 1;
+    }
+    return 0;
+}
+
+void *mp__buf_get(size_t size)
+{
+    if (size < sizeof(mp__buf_hdr))
+        size = sizeof(mp__buf_hdr);
+    if (mp__alloc_should_fail())
+        return NULL;
+    for (unsigned i = 0; i < MP__BUF_CACHE_SLOTS; i++) {
+        /* relaxed: a cheap pre-check; the exchange below takes ownership */
+        if (atomic_load_explicit(&mp__buf_slot[i], memory_order_relaxed) == NULL)
+            continue;
+        /* acquire: pairs with the putter's release CAS (the size and the block) */
+        mp__buf_hdr *h = atomic_exchange_explicit(&mp__buf_slot[i], NULL, memory_order_acquire);
+        if (!h)
+            continue;
+        if (h->size == size) {
+            /* relaxed: the byte budget only */
+            atomic_fetch_sub_explicit(&mp__buf_bytes, size, memory_order_relaxed);
+            return h;
+        }
+        /* Another size: back into a slot (any), else it leaves the cache. */
+        if (!mp__buf_park(h)) {
+            /* relaxed: the byte budget only */
+            atomic_fetch_sub_explicit(&mp__buf_bytes, h->size, memory_order_relaxed);
+            free(h);
+        }
+    }
+    return malloc(size);
+}
+
+void mp__buf_put(void *p, size_t size)
+{
+    if (!p)
+        return;
+    if (size < sizeof(mp__buf_hdr))
+        size = sizeof(mp__buf_hdr);
+    /* relaxed: the byte budget only */
+    size_t had = atomic_fetch_add_explicit(&mp__buf_bytes, size, memory_order_relaxed);
+    if (had + size <= MP__BUF_CACHE_BYTES) {
+        mp__buf_hdr *h = p;
+        h->size = size;
+        if (mp__buf_park(h))
+            return;
+    }
+    /* relaxed: the byte budget only */
+    atomic_fetch_sub_explicit(&mp__buf_bytes, size, memory_order_relaxed);
+    free(p);
+}
+
+void mp__buf_drain(void)
+{
+    for (unsigned i = 0; i < MP__BUF_CACHE_SLOTS; i++) {
+        /* acquire: pairs with the putter's release CAS */
+        mp__buf_hdr *h = atomic_exchange_explicit(&mp__buf_slot[i], NULL, memory_order_acquire);
+        if (h) {
+            /* relaxed: the byte budget only */
+            atomic_fetch_sub_explicit(&mp__buf_bytes, h->size, memory_order_relaxed);
+            free(h);
+        }
+    }
+}
+
+void mp__buf_cached(size_t *blocks, size_t *bytes)
+{
+    size_t n = 0;
+    for (unsigned i = 0; i < MP__BUF_CACHE_SLOTS; i++)
+        /* relaxed: a snapshot */
+        n += atomic_load_explicit(&mp__buf_slot[i], memory_order_relaxed) != NULL;
+    if (blocks)
+        *blocks = n;
+    if (bytes)
+        /* relaxed: a snapshot */
+        *bytes = atomic_load_explicit(&mp__buf_bytes, memory_order_relaxed);
+}
+
+/* The cache is not a leak: give its blocks back when the library unloads. */
+__attribute__((destructor)) static void mp__buf_fini(void)
+{
+    mp__buf_drain();
+}

@@ -18,6 +18,31 @@ void mp__free(void *p);
 int mp__aligned_alloc(void **out, size_t align, size_t n);
 
 /*
+ * Large, long-lived buffers (chunk buffers, arena blocks, the sequential
+ * reader's window) are recycled through a small process-wide cache
+ * instead of going back to the kernel: on the machines this library is
+ * measured on a first touch of a fresh page costs 2-11 us, and glibc
+ * maps blocks of >= 128 KiB with mmap and unmaps them on free, so every
+ * new reader would fault its whole working set in again.
+ *
+ * mp__buf_get returns a block of exactly `size` bytes (a cached one when
+ * there is one, else mp__malloc's); it counts as one allocation for the
+ * fault hook below, cache hit or not. mp__buf_put hands a block of `size`
+ * bytes (from mp__buf_get or mp__malloc) back: it is kept while the cache
+ * has a free slot and holds less than MP__BUF_CACHE_BYTES, else freed.
+ * NULL is accepted. Both are lock-free and may be called from any thread
+ * concurrently. mp__buf_drain frees every cached block (tests; also run
+ * at process exit).
+ */
+#define MP__BUF_CACHE_SLOTS 64
+#define MP__BUF_CACHE_BYTES ((size_t)64 << 20)
+void *mp__buf_get(size_t size);
+void mp__buf_put(void *p, size_t size);
+void mp__buf_drain(void);
+/* Blocks and bytes in the cache now (a snapshot, for tests and stats). */
+void mp__buf_cached(size_t *blocks, size_t *bytes);
+
+/*
  * Test hook: the k-th allocation from now (1-based) fails and every one
  * after it succeeds; k = 0 disarms. Returns the number of allocations
  * counted since the last arming (to let a test iterate k = 1..N).

@@ -4,9 +4,12 @@
  * Blocks form a list; a reset rewinds to the first block and keeps up to
  * MP__ARENA_KEEP_BLOCKS blocks of the default size, so a recycled chunk
  * allocates nothing in steady state. Oversized blocks (made for one large
- * request) and default blocks past the budget are freed on reset, so one
+ * request) and default blocks past the budget are given up on reset, so one
  * huge or hostile record does not pin memory for ever: what an arena holds
- * between uses is at most MP__ARENA_KEEP_BLOCKS x block_size.
+ * between uses is at most MP__ARENA_KEEP_BLOCKS x block_size. Default-size
+ * blocks come from and go back to the buffer cache (alloc.h), so the next
+ * arena of that size - the next chunk, the next reader - starts with pages
+ * that are already mapped; the cache's own bound applies to them.
  *
  * Not thread-safe: owned by whoever owns the chunk (see arena.h).
  */
@@ -31,7 +34,7 @@ void mp__arena_init(mp__arena *a, size_t block_size)
 
 static mp__arena_block *mp__arena_block_new(size_t size)
 {
-    mp__arena_block *b = mp__malloc(sizeof(*b) + size);
+    mp__arena_block *b = mp__buf_get(sizeof(*b) + size);
     if (!b)
         return NULL;
     b->next = NULL;
@@ -100,6 +103,16 @@ void mp__arena_trim(mp__arena *a, void *p, size_t n)
     a->used = end + n;
 }
 
+/* A default-size block goes back to the buffer cache; a one-off size is not
+ * worth a cache slot. */
+static void mp__arena_block_free(const mp__arena *a, mp__arena_block *b)
+{
+    if (b->size == a->block_size)
+        mp__buf_put(b, sizeof(*b) + b->size);
+    else
+        mp__free(b);
+}
+
 void mp__arena_reset(mp__arena *a)
 {
     mp__arena_block **link = &a->head;
@@ -108,7 +121,7 @@ void mp__arena_reset(mp__arena *a)
         mp__arena_block *b = *link;
         if (b->size > a->block_size || kept == MP__ARENA_KEEP_BLOCKS) {
             *link = b->next;
-            mp__free(b);
+            mp__arena_block_free(a, b);
         } else {
             kept++;
             link = &b->next;
@@ -136,7 +149,7 @@ void mp__arena_free(mp__arena *a)
     mp__arena_block *b = a->head;
     while (b) {
         mp__arena_block *n = b->next;
-        mp__free(b);
+        mp__arena_block_free(a, b);
         b = n;
     }
     a->head = a->cur = NULL;

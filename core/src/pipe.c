@@ -12,17 +12,27 @@
  * next owner's acquire makes the previous owner's ring operations and
  * state writes visible, so the single-producer/single-consumer contracts
  * of FILLED, the consumer role of FREE and the producer role of SCANNED
- * hold across threads. A worker that loses a token moves on: nobody ever
- * waits for a token.
+ * hold across threads. Nobody ever blocks on a token: a thread that
+ * loses one moves on (after a bounded spin in the one case below).
+ *
+ * Who runs which step is a scheduling policy (oneTBB's token carrying):
+ * a thread that reads a chunk goes on to scan it and then parses it
+ * itself, so the bytes it parses are still in its cache. Chunks waiting
+ * on SCANNED (left by a thread that could not keep them) are parsed
+ * first, by anyone. The consumer thread, instead of sleeping while the
+ * chunk it needs is not ready, runs the same steps (mp__pipe_next, per
+ * cfg.help) and keeps what it parses in its own window.
  *
  * The parser is parallel. PARSED credits (one per free PARSED slot) are
- * taken before a chunk is taken from SCANNED, so the put on PARSED never
- * fails, even on tiny test rings. Serial stages keep a pending descriptor
- * when their put fails and report "no progress"; no task ever waits.
+ * taken before a worker takes or keeps a chunk to parse, so the put on
+ * PARSED never fails, even on tiny test rings. Serial stages keep a
+ * pending descriptor when their put fails and report "no progress"; no
+ * task ever waits.
  */
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ck_pr.h>
 #include "alloc.h"
 #include "fork.h"
 #include "pipe.h"
@@ -31,9 +41,18 @@
 
 enum { MP__PROD_READING = 0, MP__PROD_TERMINAL = 1, MP__PROD_DONE = 2 };
 
+/* Pause iterations a thread that has just read a chunk waits for the
+ * scanner token (the holder is scanning the previous chunk: microseconds)
+ * so that it scans and parses its own chunk while the bytes are hot. */
+#define MP__SCAN_SPIN 1024
+
+/* One step in MP__CPU_SAMPLE has its thread CPU time measured (stats.h). */
+#define MP__CPU_SAMPLE 16
+
 typedef struct mp__stage_counters {
-    /* Written by the thread running the stage (relaxed adds); read by stats. */
-    _Atomic uint64_t items, bytes, sleeps, wakeups, cpu_ns;
+    /* Written by the threads running the stage (relaxed adds); read by stats. */
+    _Atomic uint64_t items, bytes, sleeps, wakeups;
+    _Atomic uint64_t steps, timed_steps, timed_ns;
 } mp__stage_counters;
 
 struct mp__pipe {
@@ -58,8 +77,8 @@ struct mp__pipe {
     _Atomic int first_err; /* written once by the claimer (release); read by anyone */
     _Atomic uint64_t first_off; /* written by the claimer before first_err; read after it */
 
-    _Atomic int prod_tok;      /* producer token: exchange(1, acquire) / store(0, release) */
-    _Atomic int scan_tok;      /* scanner token: same protocol */
+    _Atomic int prod_tok;      /* producer token: CAS(0 -> 1, acquire) / exchange(0, release) */
+    _Atomic int scan_tok;      /* scanner token: same protocol (see mp__token_take) */
     _Atomic int parse_credits; /* free PARSED slots not yet promised to a worker */
 
     /* Producer state: read and written only by the prod_tok owner. */
@@ -95,8 +114,10 @@ struct mp__pipe {
     } cons;
 
     mp__stage_counters st[MP_STAGE_COUNT];
-    _Atomic uint32_t in_flight;     /* chunks out of FREE: producer ++, recycler -- (relaxed) */
-    _Atomic uint32_t in_flight_max; /* high-water mark (relaxed CAS max) */
+    _Atomic uint32_t in_flight;       /* chunks out of FREE: producer ++, recycler -- (relaxed) */
+    _Atomic uint32_t in_flight_max;   /* high-water mark (relaxed CAS max) */
+    _Atomic uint64_t chunks_local;    /* parsed by the thread that read them (relaxed, stats) */
+    _Atomic uint64_t chunks_consumer; /* parsed by the consumer thread (relaxed, stats) */
 };
 
 /* ---- small helpers ------------------------------------------------------- */
@@ -114,19 +135,107 @@ static void mp__count(_Atomic uint64_t *c, uint64_t n)
     atomic_fetch_add_explicit(c, n, memory_order_relaxed);
 }
 
-static int mp__token_take(_Atomic int *tok)
+/* This thread's identity: a chunk remembers who read it (locality stats). */
+static _Thread_local char mp__tl_self;
+/* This thread's sampling generator (xorshift32; 0 means "not seeded"). */
+static _Thread_local uint32_t mp__tl_rng;
+
+/* A stage step's CPU timer: on for the stage's first step and for about
+ * one step in MP__CPU_SAMPLE, drawn at random so that no step pattern
+ * aliases with the sample (stats.h). */
+typedef struct mp__timer {
+    uint64_t t0;
+    int on;
+} mp__timer;
+
+static void mp__timer_start(mp__pipe *p, int stage, mp__timer *t, int force)
 {
-    /* relaxed: a cheap pre-check only; the exchange below does the ordering */
-    if (atomic_load_explicit(tok, memory_order_relaxed))
-        return 0;
-    /* acquire: pairs with the previous owner's release store in mp__token_give */
-    return atomic_exchange_explicit(tok, 1, memory_order_acquire) == 0;
+    uint32_t x = mp__tl_rng;
+    if (x == 0)
+        x = (uint32_t)(uintptr_t)&mp__tl_self | 1u;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    mp__tl_rng = x;
+    /* relaxed: statistics only */
+    t->on = force || x % MP__CPU_SAMPLE == 0 ||
+            atomic_load_explicit(&p->st[stage].timed_steps, memory_order_relaxed) == 0;
+    t->t0 = t->on ? mp__cpu_ns() : 0;
 }
 
-static void mp__token_give(_Atomic int *tok)
+/* Ends a productive step; returns its CPU time when it was timed, else 0. */
+static uint64_t mp__timer_stop(mp__pipe *p, int stage, const mp__timer *t)
 {
-    /* release: publishes the stage state and ring roles to the next owner's exchange */
-    atomic_store_explicit(tok, 0, memory_order_release);
+    mp__count(&p->st[stage].steps, 1);
+    if (!t->on)
+        return 0;
+    uint64_t ns = mp__cpu_ns() - t->t0;
+    mp__count(&p->st[stage].timed_steps, 1);
+    mp__count(&p->st[stage].timed_ns, ns);
+    return ns;
+}
+
+/*
+ * Stage tokens: 0 free, MP__TOK_HELD, or MP__TOK_MISSED = held, and some
+ * thread failed to take it meanwhile. A thread that fails marks the token
+ * before it goes on (and perhaps to sleep).
+ *
+ * Why: a worker that loses a token to another worker may sleep, because
+ * the holder looks at the stage's input again after its own pass (its
+ * snapshot of the pool's event count predates whatever the loser left
+ * there, so its wait returns at once). The consumer thread helping is not
+ * in the pool loop - it sleeps on PARSED - so when the consumer gives back
+ * a token that was marked, it signals the pool: the loser looks again.
+ * Without that a loser could sleep while the consumer gives the token back
+ * without having seen the work (the spin model, test/model/pipe.pml, finds
+ * that lost wake-up). Workers ignore the mark: their signal would wake
+ * themselves too (the snapshot moves), and two idle workers could keep
+ * each other busy.
+ */
+enum { MP__TOK_FREE = 0, MP__TOK_HELD = 1, MP__TOK_MISSED = 2 };
+
+static int mp__token_take(_Atomic int *tok)
+{
+    /* relaxed: a first look; the CASes below do the ordering */
+    int v = atomic_load_explicit(tok, memory_order_relaxed);
+    for (;;) {
+        if (v == MP__TOK_FREE) {
+            /* acquire: pairs with the previous owner's release exchange in mp__token_give */
+            if (atomic_compare_exchange_weak_explicit(tok, &v, MP__TOK_HELD, memory_order_acquire,
+                                                      memory_order_relaxed))
+                return 1;
+            continue;
+        }
+        if (v == MP__TOK_MISSED)
+            return 0;
+        /* relaxed: the mark orders nothing of ours; the holder's exchange reads it */
+        if (atomic_compare_exchange_weak_explicit(tok, &v, MP__TOK_MISSED, memory_order_relaxed,
+                                                  memory_order_relaxed))
+            return 0;
+    }
+}
+
+/* As mp__token_take, retrying for up to `spin` pause iterations while the
+ * token is held (bounded: a holder that was preempted costs the spin). */
+static int mp__token_take_spin(_Atomic int *tok, unsigned spin)
+{
+    for (;;) {
+        if (mp__token_take(tok))
+            return 1;
+        if (spin == 0)
+            return 0;
+        spin--;
+        ck_pr_stall();
+    }
+}
+
+/* Gives the token back; `consumer`: the giver is the consumer thread. */
+static void mp__token_give(mp__pipe *p, _Atomic int *tok, int consumer)
+{
+    /* release: publishes the stage state and ring roles to the next owner's CAS */
+    if (atomic_exchange_explicit(tok, MP__TOK_FREE, memory_order_release) == MP__TOK_MISSED &&
+        consumer)
+        mp__pool_signal(p->pool); /* a worker failed to take it meanwhile: look again */
 }
 
 static int mp__is_cancelled(const mp__pipe *p)
@@ -174,6 +283,7 @@ static void mp__chunk_reset(mp__chunk *c)
     c->seq = 0;
     c->nitems = 0;
     c->spill_len = 0;
+    c->reader = NULL;
     mp__arena_reset(&c->arena);
 }
 
@@ -186,16 +296,42 @@ static void mp__chunk_recycle(mp__pipe *p, mp__chunk *c)
     /* FREE holds all T chunks, so this cannot fail; the ring's release orders the reset. */
     if (!mp__ring_tryput(&p->free_r, c))
         abort(); /* impossible: more than T chunks */
+    /* The producer may be idle for want of a free chunk. mp__pool_signal only
+     * enters the kernel when a worker sleeps. */
     mp__pool_signal(p->pool);
+}
+
+/* ---- PARSED credits ---------------------------------------------------------- */
+
+static int mp__credit_take(mp__pipe *p)
+{
+    /* relaxed: the CAS below orders the credit */
+    int cr = atomic_load_explicit(&p->parse_credits, memory_order_relaxed);
+    do {
+        if (cr <= 0)
+            return 0;
+        /* acquire: pairs with the consumer's release increment (a PARSED slot freed) */
+    } while (!atomic_compare_exchange_weak_explicit(&p->parse_credits, &cr, cr - 1,
+                                                    memory_order_acquire, memory_order_relaxed));
+    return 1;
+}
+
+static void mp__credit_unused(mp__pipe *p)
+{
+    /* relaxed: the credit goes back unused; no slot was touched */
+    atomic_fetch_add_explicit(&p->parse_credits, 1, memory_order_relaxed);
 }
 
 /* ---- producer -------------------------------------------------------------- */
 
-static bool mp__produce_one(mp__pipe *p)
+/* Reads one chunk and puts it on FILLED; *out = that chunk (NULL when none
+ * was read). Producer-token holder only. */
+static bool mp__produce_one(mp__pipe *p, mp__chunk **out)
 {
     bool progress = false;
     void *d;
 
+    *out = NULL;
     if (p->prod.pending) {
         if (!mp__ring_tryput(&p->filled, p->prod.pending))
             return false;
@@ -210,7 +346,7 @@ static bool mp__produce_one(mp__pipe *p)
         p->prod.state = MP__PROD_DONE;
         return progress;
     }
-    /* acquire: pairs with the scanner's release store in mp__scan_one (range read) */
+    /* acquire: pairs with the scanner's release store in mp__scan_chunk_taken (range read) */
     if (p->prod.state == MP__PROD_READING &&
         atomic_load_explicit(&p->input_end, memory_order_acquire)) {
         p->prod.state = MP__PROD_TERMINAL;
@@ -220,7 +356,8 @@ static bool mp__produce_one(mp__pipe *p)
     if (!mp__ring_trytake(&p->free_r, &d))
         return progress;
     mp__chunk *c = d;
-    uint64_t t0 = mp__cpu_ns();
+    mp__timer tm;
+    mp__timer_start(p, MP_STAGE_PRODUCER, &tm, 0);
     /* relaxed: statistics only */
     uint32_t n = atomic_fetch_add_explicit(&p->in_flight, 1, memory_order_relaxed) + 1;
     /* relaxed: statistics only (CAS max) */
@@ -230,6 +367,7 @@ static bool mp__produce_one(mp__pipe *p)
         ;
 
     c->offset = p->prod.offset;
+    c->reader = &mp__tl_self;
     if (p->prod.state == MP__PROD_TERMINAL) {
         c->len = 0;
         c->final = 1;
@@ -284,11 +422,15 @@ static bool mp__produce_one(mp__pipe *p)
         mp__count(&p->st[MP_STAGE_PRODUCER].bytes, len);
     }
     mp__count(&p->st[MP_STAGE_PRODUCER].items, 1);
-    if (mp__ring_tryput(&p->filled, c))
+    if (mp__ring_tryput(&p->filled, c)) {
+        *out = c;
+        /* Wakes an idle worker, if one sleeps, to read the next chunk meanwhile
+         * (or to scan this one if this thread cannot). */
         mp__pool_signal(p->pool);
-    else
+    } else {
         p->prod.pending = c;
-    mp__count(&p->st[MP_STAGE_PRODUCER].cpu_ns, mp__cpu_ns() - t0);
+    }
+    mp__timer_stop(p, MP_STAGE_PRODUCER, &tm);
     return true;
 }
 
@@ -484,33 +626,26 @@ static int mp__scan_chunk(mp__pipe *p, mp__chunk *c)
     return MP_OK;
 }
 
-static void mp__scan_emit(mp__pipe *p, mp__chunk *c)
+/* Puts a scanned chunk on SCANNED for any parser; false: the ring was full
+ * and the chunk is kept as pending (tiny rings). Scanner-token holder. */
+static bool mp__scan_put(mp__pipe *p, mp__chunk *c)
 {
-    c->seq = p->scan.next_seq++;
-    if (mp__ring_tryput(&p->scanned, c))
+    if (mp__ring_tryput(&p->scanned, c)) {
         mp__pool_signal(p->pool);
-    else
-        p->scan.pending = c;
+        return true;
+    }
+    p->scan.pending = c;
+    return false;
 }
 
-static bool mp__scan_one(mp__pipe *p)
+/* Frames one chunk taken from FILLED and numbers it. Returns the chunk when
+ * it goes downstream (data or terminal), NULL when it was recycled (all its
+ * bytes went into the carry, or lie outside the range: no seq consumed).
+ * Scanner-token holder. */
+static mp__chunk *mp__scan_chunk_taken(mp__pipe *p, mp__chunk *c)
 {
-    bool progress = false;
-    void *d;
-
-    if (p->scan.pending) {
-        if (!mp__ring_tryput(&p->scanned, p->scan.pending))
-            return false;
-        p->scan.pending = NULL;
-        mp__pool_signal(p->pool);
-        progress = true;
-    }
-    if (p->scan.done || mp__is_cancelled(p))
-        return progress;
-    if (!mp__ring_trytake(&p->filled, &d))
-        return progress;
-    mp__chunk *c = d;
-    uint64_t t0 = mp__cpu_ns();
+    mp__timer tm;
+    mp__timer_start(p, MP_STAGE_SCANNER, &tm, 0);
     mp__count(&p->st[MP_STAGE_SCANNER].items, 1);
     mp__count(&p->st[MP_STAGE_SCANNER].bytes, c->len);
     if (c->status != 0) {
@@ -523,10 +658,10 @@ static bool mp__scan_one(mp__pipe *p)
         }
         c->nitems = 0;
         p->scan.done = 1;
-        mp__scan_emit(p, c);
     } else if (p->scan.over) {
         /* Bytes past the range, read before the producer stopped. */
         mp__chunk_recycle(p, c);
+        c = NULL;
     } else if (mp__scan_chunk(p, c) != MP_OK) {
         /* Out of memory: this chunk becomes the terminal chunk, in order. */
         c->status = MP_ENOMEM;
@@ -534,7 +669,6 @@ static bool mp__scan_one(mp__pipe *p)
         p->scan.done = 1;
         mp__record_error(p, MP_ENOMEM, c->offset);
         mp__halt(p);
-        mp__scan_emit(p, c);
     } else {
         if (p->scan.over) {
             /* release: pairs with the producer's acquire load (end the input) and
@@ -545,34 +679,74 @@ static bool mp__scan_one(mp__pipe *p)
             /* Every byte went into the carry or was ignored (or preceded
              * or followed the range): recycle now, no seq consumed. */
             mp__chunk_recycle(p, c);
-        } else {
-            mp__scan_emit(p, c);
+            c = NULL;
         }
     }
-    mp__count(&p->st[MP_STAGE_SCANNER].cpu_ns, mp__cpu_ns() - t0);
-    return true;
+    if (c)
+        c->seq = p->scan.next_seq++;
+    mp__timer_stop(p, MP_STAGE_SCANNER, &tm);
+    return c;
+}
+
+/*
+ * Scans the chunks waiting on FILLED, in order. With keep != NULL the last
+ * data chunk scanned is not put on SCANNED but returned in *keep, for the
+ * caller to parse while its bytes are in this core's cache (normally the
+ * chunk the caller has just read). Scanner-token holder only.
+ */
+static bool mp__scan_some(mp__pipe *p, mp__chunk **keep)
+{
+    bool progress = false;
+    mp__chunk *held = NULL;
+    void *d;
+
+    if (p->scan.pending) {
+        if (!mp__ring_tryput(&p->scanned, p->scan.pending))
+            return false;
+        p->scan.pending = NULL;
+        mp__pool_signal(p->pool);
+        progress = true;
+    }
+    while (!p->scan.done && !mp__is_cancelled(p)) {
+        if (held) {
+            /* Another chunk waits: the held one goes to any parser. (The count
+             * is exact here: only this thread takes from FILLED.) */
+            if (mp__ring_count(&p->filled) == 0)
+                break;
+            bool put = mp__scan_put(p, held);
+            held = NULL;
+            if (!put)
+                break;
+        }
+        if (!mp__ring_trytake(&p->filled, &d))
+            break;
+        progress = true;
+        mp__chunk *c = mp__scan_chunk_taken(p, d);
+        if (!c)
+            continue;
+        if (c->status == 0 && keep) {
+            held = c;
+        } else if (!mp__scan_put(p, c)) {
+            break;
+        }
+    }
+    if (held) {
+        if (keep)
+            *keep = held;
+        else
+            mp__scan_put(p, held);
+    }
+    return progress;
 }
 
 /* ---- parser ------------------------------------------------------------------ */
 
-static bool mp__parse_one(mp__pipe *p)
+/* Parses every RECORD item of a scanned chunk (terminal chunks pass).
+ * Whoever took or kept the chunk. */
+static void mp__parse_chunk(mp__pipe *p, mp__chunk *c, int consumer)
 {
-    void *d;
-    /* relaxed: the CAS below orders the credit */
-    int cr = atomic_load_explicit(&p->parse_credits, memory_order_relaxed);
-    do {
-        if (cr <= 0)
-            return false;
-        /* acquire: pairs with the consumer's release increment (a PARSED slot freed) */
-    } while (!atomic_compare_exchange_weak_explicit(&p->parse_credits, &cr, cr - 1,
-                                                    memory_order_acquire, memory_order_relaxed));
-    if (!mp__ring_trytake(&p->scanned, &d)) {
-        /* relaxed: the credit goes back unused; no slot was touched */
-        atomic_fetch_add_explicit(&p->parse_credits, 1, memory_order_relaxed);
-        return false;
-    }
-    mp__chunk *c = d;
-    uint64_t t0 = mp__cpu_ns();
+    mp__timer tm;
+    mp__timer_start(p, MP_STAGE_PARSER, &tm, 0);
     if (c->status == 0) {
         const mp__format *f = &p->cfg.format;
         uint64_t bytes = 0;
@@ -593,15 +767,78 @@ static bool mp__parse_one(mp__pipe *p)
             }
         }
         mp__count(&p->st[MP_STAGE_PARSER].bytes, bytes);
+        if (c->reader == &mp__tl_self)
+            mp__count(&p->chunks_local, 1);
+        if (consumer)
+            mp__count(&p->chunks_consumer, 1);
     }
     mp__count(&p->st[MP_STAGE_PARSER].items, 1);
+    mp__timer_stop(p, MP_STAGE_PARSER, &tm);
+}
+
+/* A worker hands a parsed chunk to the consumer; the credit it holds
+ * guarantees the PARSED slot. */
+static void mp__parsed_put(mp__pipe *p, mp__chunk *c)
+{
     if (mp__ec_has_waiters(&p->parsed.not_empty))
         mp__count(&p->st[MP_STAGE_CONSUMER].wakeups, 1);
-    /* The credit guarantees a free slot. */
     if (!mp__ring_tryput(&p->parsed, c))
         abort(); /* impossible: PARSED over-committed */
-    mp__count(&p->st[MP_STAGE_PARSER].cpu_ns, mp__cpu_ns() - t0);
-    return true;
+}
+
+/*
+ * One unit of work on a pipeline, for a pool worker (cons == NULL: parsed
+ * chunks go to PARSED, under a credit) or for the consumer thread (cons:
+ * the parsed chunk is returned there and never touches PARSED). Order:
+ * a chunk left waiting on SCANNED first (it is older); else read a chunk
+ * (when `produce`), scan it and parse it here, carrying it through the
+ * three steps on this thread.
+ */
+static bool mp__work(mp__pipe *p, mp__chunk **cons, int produce)
+{
+    void *d;
+    /* Without a credit (PARSED fully promised, tiny rings) a worker may still
+     * read and scan, but parses nothing. */
+    int credit = cons ? 1 : mp__credit_take(p);
+
+    if (credit && mp__ring_trytake(&p->scanned, &d)) {
+        mp__chunk *c = d;
+        mp__parse_chunk(p, c, cons != NULL);
+        if (cons)
+            *cons = c;
+        else
+            mp__parsed_put(p, c);
+        return true;
+    }
+
+    /* A read may block (a quiet pipe, a callback): never while a scanned chunk
+     * waits on SCANNED for a parser - with one worker nobody else would parse
+     * it, and its records would wait for the read. (A worker without a
+     * credit that finds one there parses nothing and reads nothing: it goes
+     * to sleep until the consumer frees a PARSED slot.) */
+    bool progress = false;
+    mp__chunk *mine = NULL, *read = NULL;
+    if (produce && mp__ring_count(&p->scanned) == 0 && mp__token_take(&p->prod_tok)) {
+        if (mp__produce_one(p, &read))
+            progress = true;
+        mp__token_give(p, &p->prod_tok, cons != NULL);
+    }
+    if (mp__token_take_spin(&p->scan_tok, read ? MP__SCAN_SPIN : 0)) {
+        if (mp__scan_some(p, credit ? &mine : NULL))
+            progress = true;
+        mp__token_give(p, &p->scan_tok, cons != NULL);
+    }
+    if (mine) {
+        mp__parse_chunk(p, mine, cons != NULL);
+        if (cons)
+            *cons = mine;
+        else
+            mp__parsed_put(p, mine);
+        return true;
+    }
+    if (credit && !cons)
+        mp__credit_unused(p);
+    return progress;
 }
 
 /* ---- one worker step ------------------------------------------------------- */
@@ -609,35 +846,17 @@ static bool mp__parse_one(mp__pipe *p)
 static bool mp__pipe_step(mp__pool_entry *e)
 {
     mp__pipe *p = caa_container_of(e, mp__pipe, entry);
-    bool progress = false;
 
     if (mp__is_cancelled(p))
         return false;
-    bool scanned = false;
-    if (mp__parse_one(p))
-        progress = true;
-    if (mp__token_take(&p->scan_tok)) {
-        if (mp__scan_one(p))
-            progress = scanned = true;
-        mp__token_give(&p->scan_tok);
-    }
-    /* A read may block (a quiet pipe, a callback): never before the chunk
-     * just scanned has been parsed - with one worker nobody else would, and
-     * its records would wait for the next read. The next pass parses it
-     * (this one reports progress, so there is a next pass), then reads. */
-    if (!scanned && mp__token_take(&p->prod_tok)) {
-        if (mp__produce_one(p))
-            progress = true;
-        mp__token_give(&p->prod_tok);
-    }
-    return progress;
+    return mp__work(p, NULL, 1);
 }
 
 /* ---- consumer -------------------------------------------------------------- */
 
 static int mp__deliver(mp__pipe *p, mp__chunk *c, mp__chunk **out)
 {
-    /* relaxed: the consumer owns the chunk now (acquired through PARSED) */
+    /* relaxed: the consumer owns the chunk now (acquired through PARSED, or parsed here) */
     atomic_store_explicit(&c->refs, 1, memory_order_relaxed);
     p->cons.delivered++;
     if (c->status != 0) {
@@ -650,6 +869,35 @@ static int mp__deliver(mp__pipe *p, mp__chunk *c, mp__chunk **out)
     return MP_OK;
 }
 
+/* A parsed chunk reached the consumer: into the window (ordered), held
+ * (unordered terminal), or delivered now. Returns 1 when delivered. */
+static int mp__arrive(mp__pipe *p, mp__chunk *c, mp__chunk **out)
+{
+    if (p->cfg.ordered) {
+        mp__chunk **slot = &p->cons.window[c->seq % p->T];
+        if (*slot)
+            abort(); /* impossible: more than T chunks in the window */
+        *slot = c;
+        return 0;
+    }
+    if (c->status != 0) {
+        p->cons.held = c;
+        return 0;
+    }
+    mp__deliver(p, c, out);
+    return 1;
+}
+
+static int mp__expired(const struct timespec *deadline)
+{
+    struct timespec now;
+    if (!deadline)
+        return 0;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return now.tv_sec > deadline->tv_sec ||
+           (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec);
+}
+
 int mp__pipe_next(mp__pipe *p, mp__chunk **out, const struct timespec *deadline)
 {
     *out = NULL;
@@ -657,7 +905,9 @@ int mp__pipe_next(mp__pipe *p, mp__chunk **out, const struct timespec *deadline)
         return MP_EFORKED; /* its stages ran on threads the child does not have */
     if (p->cons.done)
         return p->cons.done_status;
-    uint64_t t0 = mp__cpu_ns();
+    mp__timer tm;
+    mp__timer_start(p, MP_STAGE_CONSUMER, &tm, 0);
+    uint64_t helped_ns = 0;
     int rc;
     for (;;) {
         mp__chunk *c = NULL;
@@ -681,6 +931,37 @@ int mp__pipe_next(mp__pipe *p, mp__chunk **out, const struct timespec *deadline)
             rc = mp__deliver(p, c, out);
             break;
         }
+        if (mp__ring_trytake(&p->parsed, &d)) {
+            /* release: the PARSED slot is free again; pairs with the worker's acquire CAS */
+            if (atomic_fetch_add_explicit(&p->parse_credits, 1, memory_order_release) == 0)
+                mp__pool_signal(p->pool); /* a worker may have stopped for want of a credit */
+            if (mp__arrive(p, d, out)) {
+                rc = MP_OK;
+                break;
+            }
+            continue;
+        }
+        /* Nothing ready. A deadline already past (a "try" call, as the Python
+         * binding makes holding the GIL) means: neither work nor spin. */
+        if (mp__expired(deadline)) {
+            rc = MP_EAGAIN;
+            break;
+        }
+        /* Otherwise do the work instead of sleeping on it (a step is one
+         * chunk's work). */
+        if (p->cfg.help != MP_HELP_NONE) {
+            mp__chunk *mine = NULL;
+            uint64_t h0 = tm.on ? mp__cpu_ns() : 0;
+            bool progress = mp__work(p, &mine, p->cfg.help == MP_HELP_ALL);
+            if (tm.on)
+                helped_ns += mp__cpu_ns() - h0;
+            if (mine && mp__arrive(p, mine, out)) {
+                rc = MP_OK;
+                break;
+            }
+            if (progress)
+                continue;
+        }
         /* relaxed: statistics only */
         uint64_t sleeps = atomic_load_explicit(&p->parsed.sleeps, memory_order_relaxed);
         rc = mp__ring_take(&p->parsed, &d, &p->cancel, deadline);
@@ -690,22 +971,21 @@ int mp__pipe_next(mp__pipe *p, mp__chunk **out, const struct timespec *deadline)
         if (rc != MP_OK)
             break;
         /* release: the PARSED slot is free again; pairs with the worker's acquire CAS */
-        atomic_fetch_add_explicit(&p->parse_credits, 1, memory_order_release);
-        mp__pool_signal(p->pool);
-        c = d;
-        if (p->cfg.ordered) {
-            mp__chunk **slot = &p->cons.window[c->seq % p->T];
-            if (*slot)
-                abort(); /* impossible: more than T chunks in the window */
-            *slot = c;
-        } else if (c->status != 0) {
-            p->cons.held = c;
-        } else {
-            rc = mp__deliver(p, c, out);
+        if (atomic_fetch_add_explicit(&p->parse_credits, 1, memory_order_release) == 0)
+            mp__pool_signal(p->pool);
+        if (mp__arrive(p, d, out)) {
+            rc = MP_OK;
             break;
         }
     }
-    mp__count(&p->st[MP_STAGE_CONSUMER].cpu_ns, mp__cpu_ns() - t0);
+    /* The consumer stage's own time excludes the steps it ran for the other
+     * stages (those are counted there). */
+    mp__count(&p->st[MP_STAGE_CONSUMER].steps, 1);
+    if (tm.on) {
+        uint64_t ns = mp__cpu_ns() - tm.t0;
+        mp__count(&p->st[MP_STAGE_CONSUMER].timed_steps, 1);
+        mp__count(&p->st[MP_STAGE_CONSUMER].timed_ns, ns > helped_ns ? ns - helped_ns : 0);
+    }
     return rc;
 }
 
@@ -753,8 +1033,8 @@ static void mp__pipe_free(mp__pipe *p)
         for (unsigned i = 0; i < p->T; i++) {
             mp__chunk *c = &p->chunks[i];
             if (c->pipe)
-                mp__chunk_reset(c); /* unmaps a view still held */
-            mp__free(c->buf);
+                mp__chunk_reset(c);      /* unmaps a view still held */
+            mp__buf_put(c->buf, c->cap); /* the next pipeline reuses the mapped pages */
             mp__free(c->items);
             mp__free(c->spill);
             mp__arena_free(&c->arena);
@@ -795,6 +1075,8 @@ int mp__pipe_open(mp__pipe **out, const mp__pipe_config *cfg)
         return MP_EINVAL;
     if (cfg->emit_until && cfg->emit_until < cfg->emit_from)
         return MP_EINVAL;
+    if (cfg->help < MP_HELP_NONE || cfg->help > MP_HELP_ALL)
+        return MP_EINVAL;
 
     /* The pool first: a closed or inherited pool fails the open before
      * anything is allocated, and the reservation keeps it alive meanwhile. */
@@ -821,7 +1103,9 @@ int mp__pipe_open(mp__pipe **out, const mp__pipe_config *cfg)
     p->gen = mp__fork_generation();
     p->T = cfg->chunks;
     if (p->T == 0) {
-        unsigned w = mp_pool_threads(pool);
+        /* Four chunks per thread that parses: the pool's workers and, when it
+         * helps, the consumer - one being parsed, the rest absorb jitter. */
+        unsigned w = mp_pool_threads(pool) + (cfg->help != MP_HELP_NONE);
         p->T = w > 1 ? 4 * w : 4;
     }
     p->cfg.chunks = p->T;
@@ -843,8 +1127,12 @@ int mp__pipe_open(mp__pipe **out, const mp__pipe_config *cfg)
         atomic_init(&p->st[s].bytes, 0);
         atomic_init(&p->st[s].sleeps, 0);
         atomic_init(&p->st[s].wakeups, 0);
-        atomic_init(&p->st[s].cpu_ns, 0);
+        atomic_init(&p->st[s].steps, 0);
+        atomic_init(&p->st[s].timed_steps, 0);
+        atomic_init(&p->st[s].timed_ns, 0);
     }
+    atomic_init(&p->chunks_local, 0);
+    atomic_init(&p->chunks_consumer, 0);
 
     unsigned rs = p->cfg.ring_size ? p->cfg.ring_size : mp__pow2_above(p->T);
     if ((rc = mp__ring_init(&p->free_r, MP_RING_MPSC, mp__pow2_above(p->T))) != MP_OK ||
@@ -868,7 +1156,7 @@ int mp__pipe_open(mp__pipe **out, const mp__pipe_config *cfg)
         /* relaxed: before publication */
         atomic_init(&c->refs, 0);
         if (!cfg->source.map) {
-            c->buf = mp__malloc(cfg->chunk_size);
+            c->buf = mp__buf_get(cfg->chunk_size);
             if (!c->buf)
                 goto fail;
         }
@@ -928,11 +1216,22 @@ void mp__pipe_stats(const mp__pipe *p, mp_stats *out)
     memset(out, 0, sizeof(*out));
     for (int s = 0; s < MP_STAGE_COUNT; s++) {
         const mp__stage_counters *c = &p->st[s];
-        out->stage[s].items = atomic_load_explicit(&c->items, memory_order_relaxed);     /* stats */
-        out->stage[s].bytes = atomic_load_explicit(&c->bytes, memory_order_relaxed);     /* stats */
-        out->stage[s].sleeps = atomic_load_explicit(&c->sleeps, memory_order_relaxed);   /* stats */
-        out->stage[s].wakeups = atomic_load_explicit(&c->wakeups, memory_order_relaxed); /* stats */
-        out->stage[s].cpu_ns = atomic_load_explicit(&c->cpu_ns, memory_order_relaxed);   /* stats */
+        mp_stage_stats *o = &out->stage[s];
+        o->items = atomic_load_explicit(&c->items, memory_order_relaxed);             /* stats */
+        o->bytes = atomic_load_explicit(&c->bytes, memory_order_relaxed);             /* stats */
+        o->sleeps = atomic_load_explicit(&c->sleeps, memory_order_relaxed);           /* stats */
+        o->wakeups = atomic_load_explicit(&c->wakeups, memory_order_relaxed);         /* stats */
+        o->steps = atomic_load_explicit(&c->steps, memory_order_relaxed);             /* stats */
+        o->timed_steps = atomic_load_explicit(&c->timed_steps, memory_order_relaxed); /* stats */
+        uint64_t ns = atomic_load_explicit(&c->timed_ns, memory_order_relaxed);       /* stats */
+        /* The sample scaled to every step (stats.h); a running snapshot may see
+         * timed_steps > steps for a moment. */
+        if (o->timed_steps == 0)
+            o->cpu_ns = 0;
+        else if (o->steps <= o->timed_steps)
+            o->cpu_ns = ns;
+        else
+            o->cpu_ns = (uint64_t)((double)ns * (double)o->steps / (double)o->timed_steps);
     }
     /* Worker sleeps belong to the pool (shared by its pipelines): reported on the parser. */
     uint64_t sl, wk;
@@ -953,6 +1252,11 @@ void mp__pipe_stats(const mp__pipe *p, mp_stats *out)
     /* relaxed: statistics only */
     out->mpsc_stalls = atomic_load_explicit(&p->free_r.stalls, memory_order_relaxed) +
                        atomic_load_explicit(&p->parsed.stalls, memory_order_relaxed);
+    out->workers = mp_pool_threads(p->pool);
+    /* relaxed: statistics only */
+    out->chunks_local = atomic_load_explicit(&p->chunks_local, memory_order_relaxed);
+    /* relaxed: statistics only */
+    out->chunks_consumer = atomic_load_explicit(&p->chunks_consumer, memory_order_relaxed);
 }
 
 int mp__pipe_first_error(const mp__pipe *p, uint64_t *offset)

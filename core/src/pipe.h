@@ -82,6 +82,7 @@ typedef struct mp__chunk {
     int status;                /* 0; MP_EOF (end of input) or an MP_E* error: terminal chunk */
     int sys_errno;             /* errno behind an I/O status, 0 otherwise */
     int final;                 /* 1: no data follows this chunk (the scanner flushes its carry) */
+    const void *reader;        /* identity of the thread that read it (locality stats only) */
 
     /* Written by the scanner before enqueue on SCANNED; read by workers
      * and the consumer => ordered by the rings. */
@@ -176,15 +177,25 @@ typedef struct mp__source {
     void *src;
 } mp__source;
 
+/* What the consumer thread may do itself while the chunk it needs is not
+ * ready (mp__pipe_config.help). */
+enum mp__help {
+    MP_HELP_NONE = 0,  /* only wait */
+    MP_HELP_PARSE = 1, /* scan and parse (the source's read may block: never read) */
+    MP_HELP_ALL = 2,   /* also read: the source never blocks for long (file, memory) */
+};
+
 typedef struct mp__pipe_config {
     size_t chunk_size;  /* bytes per chunk buffer (>= 64) */
-    unsigned chunks;    /* T: chunk buffers (>= 2; 0: 4 per worker of the pool, at least 4) */
+    unsigned chunks;    /* T: chunk buffers (>= 2; 0: 4 per thread that parses - the pool's
+                         * workers, plus the consumer when help != MP_HELP_NONE - at least 4) */
     size_t max_unit;    /* largest unit the scanner will carry across chunks */
     unsigned threads;   /* private pool size when pool == NULL (0: online CPUs; <= 1024) */
     mp_pool *pool;      /* shared pool, or NULL for a private one */
     int ordered;        /* 1: deliver chunks in seq order (reorder window) */
     unsigned ring_size; /* FILLED/SCANNED/PARSED size, power of two >= 2; 0: smallest
                          * power of two > T. Tests force tiny rings; FREE always holds T. */
+    int help;           /* enum mp__help: what mp__pipe_next may run on the consumer thread */
     mp__format format;
     mp__source source;
     /*

@@ -1,11 +1,13 @@
 /*
  * main.c - the `marcpipe` command-line tool: count, dump, stats, convert, split.
  *
- * Reads each FILE (or '-' for standard input) through the pipeline reader
- * (or the sequential reader with --sequential). Several files are read one
- * after the other on ONE shared mp_pool, so the worker threads are started
- * once. The tool is the consumer of each reader and runs single-threaded
- * on its side; it is the only place in marcpipe that prints.
+ * Reads each FILE (or '-' for standard input) through the reader in its
+ * default mode (MP_MODE_AUTO: the pipeline, or the sequential reader for
+ * small files), or as --pipeline / --sequential force. Files that run the
+ * pipeline share ONE mp_pool, started at the first such file, so worker
+ * threads are started once (and never for a run of small files). The tool
+ * is the consumer of each reader and runs single-threaded on its side; it
+ * is the only place in marcpipe that prints.
  *
  * convert (and dump, a convert to the line format) opens one mp_writer for
  * the whole run and hands each reader to mp_convert(): the readers are
@@ -17,6 +19,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -32,9 +35,10 @@ static const char *const cmd_names[] = {"count", "dump", "stats", "convert", "sp
 typedef struct cli_opts {
     cli_cmd cmd;
     mp_reader_options ro;
-    unsigned threads;    /* as asked (0: online CPUs) */
+    unsigned threads;    /* as asked (0: usable CPUs - 1, at least 1); then the pool's size */
     uint64_t max_errors; /* global cap over all files (0: none) */
-    int json, quiet, verbose, sequential;
+    int json, quiet, verbose, sequential, pipeline;
+    mp_pool *pool;           /* shared by the files that run the pipeline; started lazily */
     int out_format;          /* -o (mp_format), 0: not given */
     unsigned out_flags;      /* MP_WRITE_* from --ascii, --keep-leader, ... */
     mp_damaged damaged;      /* --damaged */
@@ -73,6 +77,7 @@ typedef struct cli_totals {
     int io_failure;   /* a file could not be opened or read, or the output failed */
     mp_stats stats;   /* per-stage counters summed over files (pipeline only) */
     int have_stats;
+    unsigned files_pipeline, files_sequential; /* which path each file ran */
 } cli_totals;
 
 static const char *prog = "marcpipe";
@@ -95,6 +100,8 @@ static void usage(FILE *out)
             "marcpipe's multi-threaded pipeline, and write them in other formats.\n"
             "FILE '-' is standard input. Several files are read one after the other on\n"
             "one shared pool of worker threads; counts and times cover all of them.\n"
+            "Files under 1 MiB (and every file on a one-CPU machine) are read by the\n"
+            "sequential reader, which is faster there, unless --pipeline is given.\n"
             "\n"
             "Commands:\n"
             "  count    parse and validate every record; print the number of good records\n"
@@ -115,7 +122,8 @@ static void usage(FILE *out)
             "                           json (MARC-in-JSON: one record per line or an array)\n"
             "                           or mrk (MARCMaker); a file that looks like another\n"
             "                           format than the one named is one error (exit 2)\n"
-            "  -t, --threads N          parser worker threads (default 0: one per CPU)\n"
+            "  -t, --threads N          parser worker threads (default 0: one fewer than the\n"
+            "                           usable CPUs, at least 1; the reading thread parses too)\n"
             "  -p, --policy P           what to do with a damaged record or framing problem:\n"
             "                           report (default: print it, go on), stop (end the run\n"
             "                           at the first one), skip (go on silently, count them)\n"
@@ -134,13 +142,16 @@ static void usage(FILE *out)
             "                           (U+FE20-U+FE23, one per half, as pymarc)\n"
             "      --strict             warnings become error items (see below)\n"
             "      --no-normalize       do not NFC-normalise text converted from MARC-8\n"
-            "  -c, --chunk-size SIZE    bytes per pipeline chunk (default 512K); K, M, G\n"
+            "  -c, --chunk-size SIZE    bytes per pipeline chunk (default: an eighth of the L2\n"
+            "                           cache, 128K to 512K); K, M, G\n"
             "                           suffixes are powers of 1024\n"
-            "      --chunks N           chunk buffers in flight (default 4 x threads)\n"
+            "      --chunks N           chunk buffers in flight (default 4 x (threads + 1))\n"
             "      --max-record-size SIZE  longest record accepted (default 8M; 64 to\n"
             "                           4294967295, i.e. 4G - 1)\n"
             "      --unordered          deliver records as workers finish (dump order varies)\n"
             "      --sequential         use the single-threaded sequential reader instead\n"
+            "      --pipeline           use the pipeline even where the sequential reader\n"
+            "                           would be chosen (small files, one CPU)\n"
             "  -r, --range A:B          read only the records and error items that begin at\n"
             "                           byte offsets A <= offset < B of each FILE ('A:' to the\n"
             "                           end); the ranges of a partition add up to the whole\n"
@@ -289,6 +300,7 @@ enum {
     OPT_MAX_RECORD_SIZE,
     OPT_UNORDERED,
     OPT_SEQUENTIAL,
+    OPT_PIPELINE,
     OPT_CHUNKS,
     OPT_MARC8_REPLACE,
     OPT_OUTPUT,
@@ -319,6 +331,7 @@ static const struct option long_options[] = {
     {"max-record-size", required_argument, NULL, OPT_MAX_RECORD_SIZE},
     {"unordered", no_argument, NULL, OPT_UNORDERED},
     {"sequential", no_argument, NULL, OPT_SEQUENTIAL},
+    {"pipeline", no_argument, NULL, OPT_PIPELINE},
     {"input-format", required_argument, NULL, 'i'},
     {"output-format", required_argument, NULL, 'o'},
     {"from", required_argument, NULL, 'f'},
@@ -508,7 +521,13 @@ static int parse_args(int argc, char **argv, cli_opts *o)
             break;
         case OPT_SEQUENTIAL:
             o->sequential = 1;
+            o->pipeline = 0;
             o->ro.mode = MP_MODE_SEQUENTIAL;
+            break;
+        case OPT_PIPELINE:
+            o->pipeline = 1;
+            o->sequential = 0;
+            o->ro.mode = MP_MODE_PIPELINE;
             break;
         case 'j':
             o->json = 1;
@@ -754,6 +773,31 @@ static void conv_progress(void *user, const mp_convert_counts *k)
 }
 
 /*
+ * Whether `path` may run the pipeline, so the shared pool must exist before
+ * it is opened: not with --sequential, nor for a regular file the library's
+ * MP_MODE_AUTO reads sequentially (smaller than MP_AUTO_MIN_PIPELINE_BYTES);
+ * the library still makes the choice itself.
+ */
+static int may_run_pipeline(const char *path, const cli_opts *o)
+{
+    struct stat st;
+    if (o->sequential)
+        return 0;
+    if (o->pipeline)
+        return 1;
+    int r = strcmp(path, "-") == 0 ? fstat(0, &st) : stat(path, &st);
+    return !(r == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size < MP_AUTO_MIN_PIPELINE_BYTES);
+}
+
+/* What the run used: "sequential", "pipeline" or "mixed" (files differed). */
+static const char *reader_used(const cli_totals *t)
+{
+    if (t->files_pipeline == 0)
+        return "sequential";
+    return t->files_sequential == 0 ? "pipeline" : "mixed";
+}
+
+/*
  * Reads one input to its end (or to the end of the run: --policy stop,
  * --damaged stop, --max-errors, a failed output). count and stats read
  * here; dump and convert hand the reader to mp_convert with the run's
@@ -768,7 +812,26 @@ static int run_file(const char *path, cli_opts *o, cli_totals *t, cli_file *pf,
     pf->path = shown;
     if (o->max_errors > 0)
         o->ro.max_errors = o->max_errors - t->errors; /* what is left of the global cap */
-    int rc = src_open(&src, path, o);
+    int rc = MP_OK;
+    if (!o->pool && may_run_pipeline(path, o)) {
+        if (o->threads == 0) { /* as the library's private pools: the CLI's thread helps */
+            cpu_set_t set;
+            unsigned cpus =
+                sched_getaffinity(0, sizeof set, &set) == 0 ? (unsigned)CPU_COUNT(&set) : 1;
+            o->threads = cpus > 1 ? cpus - 1 : 1;
+        }
+        rc = mp_pool_create(&o->pool, o->threads);
+        if (rc != MP_OK) {
+            mp__cli_progress_clear(bar);
+            fprintf(stderr, "%s: cannot start %u worker threads: %s\n", prog, o->threads,
+                    mp_strerror(rc));
+            t->failed_files++;
+            t->io_failure = 1;
+            return 1;
+        }
+        o->ro.pool = o->pool;
+    }
+    rc = src_open(&src, path, o);
     if (rc != MP_OK) {
         mp__cli_progress_clear(bar);
         if (rc == MP_EINVAL && o->ro.format != MP_FORMAT_AUTO &&
@@ -876,11 +939,14 @@ static int run_file(const char *path, cli_opts *o, cli_totals *t, cli_file *pf,
         t->by_kind[k] += pf->by_kind[k];
         t->warn_kind[k] += pf->warn_kind[k];
     }
-    if (!o->sequential) {
-        mp_stats s;
-        mp_reader_stats(src, &s);
+    mp_stats s;
+    mp_reader_stats(src, &s);
+    if (s.mode == MP_MODE_PIPELINE) {
         add_stats(&t->stats, &s);
         t->have_stats = 1;
+        t->files_pipeline++;
+    } else {
+        t->files_sequential++;
     }
     mp_reader_close(src);
     if (o->max_errors > 0 && t->errors >= o->max_errors && !end_run) {
@@ -946,9 +1012,11 @@ static void print_json_counts(uint64_t records, uint64_t errors, const uint64_t 
 
 static void print_json(const cli_opts *o, const cli_totals *t, double secs, int status)
 {
-    printf("{\"command\":\"%s\",\"version\":\"%s\",\"reader\":\"%s\",\"threads\":%u,",
-           cmd_names[o->cmd], mp_version(), o->sequential ? "sequential" : "pipeline",
-           o->sequential ? 1u : o->threads);
+    printf("{\"command\":\"%s\",\"version\":\"%s\",\"reader\":\"%s\",\"threads\":%u,"
+           "\"files_pipeline\":%u,\"files_sequential\":%u,",
+           cmd_names[o->cmd], mp_version(), reader_used(t),
+           t->files_pipeline ? mp_pool_threads(o->pool) : 1u, t->files_pipeline,
+           t->files_sequential);
     printf("\"files\":%u,\"failed_files\":%u,", t->files, t->failed_files);
     print_json_counts(t->records, t->errors, t->by_kind, t->unreported, t->warnings, t->warned,
                       t->warn_kind);
@@ -1011,10 +1079,13 @@ static void print_stats(const cli_opts *o, const cli_totals *t, double secs)
     printf("seconds      %.3f\n", secs);
     printf("MB/s         %.1f\n", secs > 0 ? (double)t->bytes / 1e6 / secs : 0.0);
     printf("records/s    %.0f\n", secs > 0 ? (double)t->records / secs : 0.0);
-    if (o->sequential)
+    if (t->files_pipeline == 0)
         printf("reader       sequential (1 thread)\n");
+    else if (t->files_sequential == 0)
+        printf("reader       pipeline, %u worker threads\n", mp_pool_threads(o->pool));
     else
-        printf("reader       pipeline, %u worker threads\n", o->threads);
+        printf("reader       pipeline for %u files (%u worker threads), sequential for %u\n",
+               t->files_pipeline, mp_pool_threads(o->pool), t->files_sequential);
     if (t->stopped)
         printf("stopped      yes (--policy stop or --max-errors)\n");
     if (o->verbose && t->have_stats) {
@@ -1039,7 +1110,6 @@ int main(int argc, char **argv)
 {
     cli_opts o;
     int status = EXIT_CLEAN;
-    mp_pool *pool = NULL;
 
     /* GNU getopt permutes argv: options may come before or after the
      * command and between files; the non-options end up at the end. */
@@ -1124,24 +1194,13 @@ int main(int argc, char **argv)
     }
 
     double t0 = mp__cli_now();
-    if (!o.sequential) {
-        int rc = mp_pool_create(&pool, o.threads);
-        if (rc != MP_OK) {
-            fprintf(stderr, "%s: cannot start %u worker threads: %s\n", prog, o.threads,
-                    mp_strerror(rc));
-            mp_writer_close(w);
-            return EXIT_USAGE;
-        }
-        o.ro.pool = pool;
-        o.threads = mp_pool_threads(pool); /* report what runs, not "0" */
-    }
 
     if (o.errors_json != NULL) {
         o.ej = strcmp(o.errors_json, "-") == 0 ? stdout : fopen(o.errors_json, "w");
         if (o.ej == NULL) {
             fprintf(stderr, "%s: --errors-json %s: %s\n", prog, o.errors_json, strerror(errno));
-            if (pool != NULL)
-                mp_pool_destroy(pool);
+            if (o.pool != NULL)
+                mp_pool_destroy(o.pool);
             mp_writer_close(w);
             return EXIT_USAGE;
         }
@@ -1151,8 +1210,8 @@ int main(int argc, char **argv)
     t.per_file = calloc((size_t)nfiles, sizeof *t.per_file);
     if (t.per_file == NULL) {
         fprintf(stderr, "%s: out of memory\n", prog);
-        if (pool != NULL)
-            mp_pool_destroy(pool);
+        if (o.pool != NULL)
+            mp_pool_destroy(o.pool);
         mp_writer_close(w);
         return EXIT_USAGE;
     }
@@ -1176,7 +1235,7 @@ int main(int argc, char **argv)
     }
     double secs = mp__cli_now() - t0;
     mp__cli_progress_clear(&bar);
-    if (pool != NULL && mp_pool_destroy(pool) != MP_OK)
+    if (o.pool != NULL && mp_pool_destroy(o.pool) != MP_OK)
         fprintf(stderr, "%s: internal: worker pool still busy at exit\n", prog);
 
     if (t.io_failure)

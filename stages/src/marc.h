@@ -45,7 +45,8 @@
 #define MP__FIELD_SLACK (64u * 1024)
 
 #define MP__DEFAULT_MAX_RECORD (8u * 1024 * 1024) /* options.max_record_size = 0 */
-#define MP__DEFAULT_CHUNK      (512u * 1024)      /* options.chunk_size = 0 */
+#define MP__DEFAULT_CHUNK      (512u * 1024)      /* options.chunk_size = 0: at most this, */
+#define MP__MIN_DEFAULT_CHUNK  (128u * 1024)      /* at least this: L2 / 8 between (reader.c) */
 #define MP__MAX_THREADS        1024u              /* options.threads (as mp_pool_create) */
 #define MP__MAX_CHUNKS         (1u << 20)         /* options.chunks_in_flight */
 
@@ -257,6 +258,8 @@ typedef struct mp__seq_range {
     uint64_t from;          /* units starting before this are dropped */
     uint64_t until;         /* the first unit starting at or after this ends the read (0: none) */
     uint64_t first_ordinal; /* ordinal of the first unit delivered */
+    int64_t size_hint;      /* bytes the read covers when known at open, else -1: sizes the
+                             * window of a small input */
 } mp__seq_range;
 
 /* One growing window over the source, frame() and parse_item() run

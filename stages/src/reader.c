@@ -12,6 +12,9 @@
  * its last item, which is also when the record it returned last stops
  * being valid.
  */
+/* sched_getaffinity and CPU_COUNT: _GNU_SOURCE comes from the build (CMakeLists.txt). */
+#include <sched.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -26,15 +29,84 @@
 #include "write_internal.h"
 
 struct mp_reader {
-    mp__marc_fmt fmt; /* written by open; read-only afterwards (workers read it) */
-    mp__src src;      /* the producer task's (pipeline) or the consumer's (sequential) */
-    mp__consumer con; /* consumer thread only */
-    mp__pipe *pipe;   /* pipeline mode, NULL in sequential mode */
-    mp__chunk *cur;   /* chunk being walked (one reference held), consumer only */
-    uint32_t idx;     /* next item of cur */
-    mp__seq seq;      /* sequential mode state, consumer thread only */
-    unsigned gen;     /* fork generation at open; read-only */
+    mp__marc_fmt fmt;      /* written by open; read-only afterwards (workers read it) */
+    mp__src src;           /* the producer task's (pipeline) or the consumer's (sequential) */
+    mp__consumer con;      /* consumer thread only */
+    mp__pipe *pipe;        /* pipeline mode, NULL in sequential mode */
+    mp__chunk *cur;        /* chunk being walked (one reference held), consumer only */
+    uint32_t idx;          /* next item of cur */
+    mp__seq seq;           /* sequential mode state, consumer thread only */
+    unsigned gen;          /* fork generation at open; read-only */
+    mp_reader_mode mode;   /* the path that runs (never AUTO); set by open */
+    mp_mode_reason reason; /* why; set by open */
 };
+
+/* CPUs this thread may run on: its affinity mask, which the kernel already
+ * intersects with the active CPUs (one system call; sysconf's online count
+ * reads a file in /sys). */
+static unsigned mp__usable_cpus(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) {
+        int k = CPU_COUNT(&set);
+        if (k > 0)
+            return (unsigned)k;
+    }
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    return online > 0 ? (unsigned)online : 1;
+}
+
+/*
+ * The default chunk size: an eighth of the L2 cache (as a power of two,
+ * 128 KiB .. 512 KiB), so that the chunk a thread reads, scans and parses,
+ * the index it builds (about as large again) and the records the consumer
+ * is walking stay in that core's L2 between the read and the parse; and so
+ * that a new reader's buffers (T chunks and their indexes, first-touched
+ * page by page) stay a few MiB. 512 KiB when the size is not reported.
+ * Computed once (a racing first computation stores the same value).
+ */
+static size_t mp__default_chunk(void)
+{
+    static _Atomic size_t cached;
+    /* relaxed: an idempotent memo of a pure function of the machine */
+    size_t c = atomic_load_explicit(&cached, memory_order_relaxed);
+    if (c)
+        return c;
+    long l2 = 0;
+#ifdef _SC_LEVEL2_CACHE_SIZE
+    l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
+#endif
+    c = MP__DEFAULT_CHUNK;
+    if (l2 > 0) {
+        c = MP__MIN_DEFAULT_CHUNK;
+        while (c * 2 <= (size_t)l2 / 8 && c * 2 <= MP__DEFAULT_CHUNK)
+            c *= 2;
+    }
+    /* relaxed: see above */
+    atomic_store_explicit(&cached, c, memory_order_relaxed);
+    return c;
+}
+
+/* MP_MODE_AUTO's choice (reader.h): the path and the reason. `bytes`: what
+ * the read will cover when known (the range's part of a sized source), or
+ * -1 (a stream). */
+static mp_reader_mode mp__auto_mode(int64_t bytes, mp_mode_reason *why)
+{
+    if (mp__usable_cpus() < 2) {
+        *why = MP_MODE_REASON_ONE_CPU;
+        return MP_MODE_SEQUENTIAL;
+    }
+    if (bytes < 0) {
+        *why = MP_MODE_REASON_STREAM;
+        return MP_MODE_PIPELINE;
+    }
+    if ((uint64_t)bytes < MP_AUTO_MIN_PIPELINE_BYTES) {
+        *why = MP_MODE_REASON_SMALL_INPUT;
+        return MP_MODE_SEQUENTIAL;
+    }
+    *why = MP_MODE_REASON_LARGE_INPUT;
+    return MP_MODE_PIPELINE;
+}
 
 /* The first release's struct ended with `pool`: nothing shorter exists. */
 #define MP__OPTIONS_V1_SIZE (offsetof(mp_reader_options, pool) + sizeof(mp_pool *))
@@ -184,7 +256,7 @@ static int mp__reader_open(mp_reader **out, const mp_reader_options *user_opts, 
     *out = NULL;
     if ((rc = mp__reader_options_copy(&o, user_opts)) < 0)
         goto fail;
-    size_t chunk = o.chunk_size ? o.chunk_size : MP__DEFAULT_CHUNK;
+    size_t chunk = o.chunk_size ? o.chunk_size : mp__default_chunk();
     /* The limits are checked before anything is allocated (4 chunks per
      * thread would be): mp__reader_options_copy did. */
     r = mp__calloc(1, sizeof *r);
@@ -205,38 +277,62 @@ static int mp__reader_open(mp_reader **out, const mp_reader_options *user_opts, 
     /* A byte range starts framing at the last anchor at or before its
      * start (FRAMING.md, "Byte ranges"); a source that cannot seek is
      * framed from its start, and what precedes the range is dropped. */
-    mp__seq_range range = {0, o.range_start, o.range_end, o.first_ordinal};
+    mp__seq_range range = {0, o.range_start, o.range_end, o.first_ordinal, -1};
     uint64_t size;
-    if ((o.range_start || o.range_end) && mp__src_size(src, &size)) {
+    int sized =
+        (o.range_start || o.range_end || o.mode == MP_MODE_AUTO) && mp__src_size(src, &size);
+    if (sized && (o.range_start || o.range_end)) {
         if ((rc = mp__range_resync(src, size, o.range_start, &range.resync)) < 0)
             goto fail;
         if (range.resync && (rc = mp__src_seek(src, range.resync)) < 0)
             goto fail;
+    }
+    if (sized) {
+        /* What this read covers: from the resync point to the range's end. */
+        uint64_t end = o.range_end && o.range_end < size ? o.range_end : size;
+        range.size_hint = end > range.resync ? (int64_t)(end - range.resync) : 0;
     }
     r->src = *src;
     r->gen = mp__fork_generation();
     if (r->src.kind == MP__SRC_MEM)
         (void)mp__fmt_resolve(&r->fmt, &r->src, NULL); /* the bytes are there: no wait */
 
-    if (o.mode == MP_MODE_SEQUENTIAL) {
+    r->mode = o.mode;
+    r->reason = MP_MODE_REASON_REQUESTED;
+    if (o.mode == MP_MODE_AUTO)
+        r->mode = mp__auto_mode(range.size_hint, &r->reason);
+    if (r->mode == MP_MODE_SEQUENTIAL) {
         if ((rc = mp__seq_init(&r->seq, &r->fmt, &r->con, &r->src, &range)) < 0)
             goto fail;
         *out = r;
         return MP_OK;
     }
 
-    /* chunks 0: the pipeline sizes T from the pool it reserved (4 per
-     * worker); the pool is not touched before that reservation. */
+    /* chunks 0: the pipeline sizes T from the pool it reserved (4 per thread
+     * that parses: its workers and the consumer); the pool is not touched
+     * before that reservation. */
     unsigned chunks = o.chunks_in_flight == 1 ? 2 : o.chunks_in_flight;
+    /* The consumer thread parses too while it waits (cfg.help below), so a
+     * private pool needs one worker fewer than the CPUs to keep them all busy
+     * without more runnable threads than CPUs. */
+    unsigned threads = o.threads;
+    if (!threads && !o.pool) {
+        unsigned cpus = mp__usable_cpus();
+        threads = cpus > 1 ? cpus - 1 : 1;
+    }
 
     mp__pipe_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.chunk_size = chunk;
     cfg.chunks = chunks;
     cfg.max_unit = r->fmt.max_record;
-    cfg.threads = o.threads;
+    cfg.threads = threads;
     cfg.pool = o.pool;
     cfg.ordered = !o.unordered;
+    /* The consumer thread works instead of sleeping while its next chunk is
+     * not ready; it reads too when a read can never block it (a file or
+     * memory), so a deadline (mp_reader_next_timeout) still holds. */
+    cfg.help = mp__src_never_blocks(&r->src) ? MP_HELP_ALL : MP_HELP_PARSE;
     cfg.format.frame = mp__fmt_frame;
     cfg.format.parse_item = mp__fmt_parse_item;
     cfg.format.fmt = &r->fmt;
@@ -298,9 +394,12 @@ MP_EXPORT int mp_reader_open_cb(mp_reader **out, mp_read_fn fn, void *user,
     return rc < 0 ? rc : mp__reader_open(out, opts, &s);
 }
 
-static int mp__reader_next(mp_reader *r, const mp_record **rec, const struct timespec *deadline)
+/* timeout_ms < 0: no deadline. The deadline is computed only when the call
+ * has to ask the pipeline for a chunk, not for every record. */
+static int mp__reader_next(mp_reader *r, const mp_record **rec, int timeout_ms)
 {
-    int rc;
+    int rc, have_dl = 0;
+    struct timespec dl;
     if (!r || !rec)
         return MP_EINVAL;
     *rec = NULL;
@@ -331,7 +430,11 @@ static int mp__reader_next(mp_reader *r, const mp_record **rec, const struct tim
             }
             mp__chunk_release(c);
         }
-        rc = mp__pipe_next(r->pipe, &c, deadline);
+        if (timeout_ms >= 0 && !have_dl) {
+            mp__deadline_in(&dl, timeout_ms);
+            have_dl = 1;
+        }
+        rc = mp__pipe_next(r->pipe, &c, timeout_ms >= 0 ? &dl : NULL);
         if (rc == MP_EAGAIN)
             return MP_EAGAIN;
         if (rc < 0) {
@@ -346,14 +449,12 @@ static int mp__reader_next(mp_reader *r, const mp_record **rec, const struct tim
 
 MP_EXPORT int mp_reader_next(mp_reader *r, const mp_record **rec)
 {
-    return mp__reader_next(r, rec, NULL);
+    return mp__reader_next(r, rec, -1);
 }
 
 MP_EXPORT int mp_reader_next_timeout(mp_reader *r, const mp_record **rec, int timeout_ms)
 {
-    struct timespec dl;
-    mp__deadline_in(&dl, timeout_ms < 0 ? 0 : timeout_ms);
-    return mp__reader_next(r, rec, &dl);
+    return mp__reader_next(r, rec, timeout_ms < 0 ? 0 : timeout_ms);
 }
 
 MP_EXPORT mp_format mp_reader_format(const mp_reader *r)
@@ -414,8 +515,16 @@ MP_EXPORT void mp_reader_stats(const mp_reader *r, mp_stats *out)
     if (!out)
         return;
     memset(out, 0, sizeof *out);
-    if (r && r->pipe)
+    if (!r)
+        return;
+    if (r->pipe) {
         mp__pipe_stats(r->pipe, out);
+    } else {
+        out->stage[MP_STAGE_CONSUMER].items = r->con.records + r->con.errors;
+        out->stage[MP_STAGE_CONSUMER].bytes = r->con.bytes;
+    }
+    out->mode = (uint32_t)r->mode;
+    out->mode_reason = (uint32_t)r->reason;
 }
 
 MP_EXPORT void mp_reader_close(mp_reader *r)

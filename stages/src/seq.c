@@ -73,8 +73,12 @@ int mp__seq_init(mp__seq *s, mp__marc_fmt *fmt, mp__consumer *con, mp__src *src,
         return MP_OK;
     }
     s->win_off = range->resync;
+    /* A small input needs no 256 KiB window (one read returns it all, the
+     * second returns 0); buffers come from the cache (alloc.h). */
     s->cap = MP__SEQ_READ;
-    s->buf = mp__malloc(s->cap);
+    if (range->size_hint >= 0 && (uint64_t)range->size_hint + 1 < s->cap)
+        s->cap = range->size_hint + 1 < 4096 ? 4096 : (size_t)range->size_hint + 1;
+    s->buf = mp__buf_get(s->cap);
     if (!s->buf) {
         mp__arena_free(&s->arena);
         return MP_ENOMEM;
@@ -150,6 +154,6 @@ int mp__seq_next(mp__seq *s, const mp_record **rec)
 void mp__seq_free(mp__seq *s)
 {
     mp__arena_free(&s->arena);
-    mp__free(s->buf);
+    mp__buf_put(s->buf, s->cap);
     s->buf = NULL;
 }

@@ -203,6 +203,12 @@ static ssize_t mp__src_read_raw(mp__src *s, unsigned char *buf, size_t cap, int 
     }
 }
 
+int mp__src_never_blocks(const mp__src *s)
+{
+    return s->kind == MP__SRC_MEM ||
+           ((s->kind == MP__SRC_PATH || s->kind == MP__SRC_FD) && !s->poll);
+}
+
 int mp__src_can_map(const mp__src *s)
 {
     return s->kind == MP__SRC_MEM;

@@ -95,6 +95,10 @@ int mp__src_size(mp__src *s, uint64_t *size);
 ssize_t mp__src_pread(mp__src *s, void *buf, size_t n, uint64_t off, int *sys_errno);
 int mp__src_seek(mp__src *s, uint64_t off);
 
+/* 1 when a read never waits for data to arrive (memory, regular files):
+ * any thread may then read, also the consumer thread with a deadline. */
+int mp__src_never_blocks(const mp__src *s);
+
 /* Closes what the source owns (the descriptor of a path). Idempotent. */
 void mp__src_close(mp__src *s);
 

@@ -89,12 +89,16 @@ def t_golden_count():
 def t_dump_variants():
     """Every reader configuration gives the same records (order restored)."""
     gold = golden("sample.dump")
-    for args in (["--threads", "1"], ["--threads", "4", "--chunk-size", "4K"],
-                 ["--chunk-size", "1K", "--chunks", "4"], ["--sequential"],
-                 ["--threads", "3", "--chunk-size", "2k", "--max-record-size", "64K"]):
+    # The sample is small: without --pipeline the library reads it sequentially.
+    for args in ([], ["--pipeline", "--threads", "1"],
+                 ["--pipeline", "--threads", "4", "--chunk-size", "4K"],
+                 ["--pipeline", "--chunk-size", "1K", "--chunks", "4"], ["--sequential"],
+                 ["--pipeline", "--threads", "3", "--chunk-size", "2k",
+                  "--max-record-size", "64K"]):
         rc, out, err = run(["dump"] + args + [SAMPLE])
         check(rc == 1 and out == gold, "dump %s equals golden" % " ".join(args), rc, err)
-    rc, out, err = run(["dump", "--unordered", "--threads", "3", "--chunk-size", "2K", SAMPLE])
+    rc, out, err = run(["dump", "--pipeline", "--unordered", "--threads", "3", "--chunk-size",
+                        "2K", SAMPLE])
     recs = sorted(out.split(b"\n\n"))
     check(recs == sorted(gold.split(b"\n\n")), "--unordered delivers the same records", err)
 
@@ -225,16 +229,36 @@ def t_json():
         check(obj["bytes"] == os.path.getsize(SAMPLE), "bytes = file size", obj)
         check(sum(obj["errors_by_kind"].values()) == 1, "errors_by_kind sums to errors", obj)
         check(obj["exit_code"] == rc == 1, "exit_code field", obj, rc)
-    rc, out, err = run(["stats", "--json", "-v", SAMPLE])
+    rc, out, err = run(["stats", "--json", "-v", "--pipeline", SAMPLE])
     obj = json.loads(out)
     check("stages" in obj and obj["stages"]["parser"]["items"] > 0, "-v adds stages", obj)
+    check(obj["reader"] == "pipeline" and obj["files_pipeline"] == 1, "--pipeline", obj)
+    # The default (MP_MODE_AUTO) reads a file under 1 MiB sequentially, without threads.
+    rc, out, err = run(["stats", "--json", "-v", SAMPLE])
+    obj = json.loads(out)
+    check(obj["reader"] == "sequential" and obj["files_sequential"] == 1 and
+          obj["records"] == good_count() and "stages" not in obj, "auto: small file", obj)
     rc, out, err = run(["stats", "--json", "--sequential", SAMPLE])
     obj = json.loads(out)
     check(obj["reader"] == "sequential" and obj["records"] == good_count(), "sequential", obj)
+    # A file of 1 MiB or more runs the pipeline (given two usable CPUs); with a
+    # small file beside it the run is "mixed" and both counts add up.
+    with tempfile.TemporaryDirectory() as tmp:
+        big = os.path.join(tmp, "big.mrc")
+        data = open(SAMPLE, "rb").read()
+        copies = (1 << 20) // len(data) + 1
+        with open(big, "wb") as f:
+            f.write(data * copies)
+        rc, out, err = run(["stats", "--json", big, SAMPLE])
+        obj = json.loads(out)
+        cpus = len(os.sched_getaffinity(0))
+        want = "mixed" if cpus >= 2 else "sequential"
+        check(obj["reader"] == want and obj["records"] == good_count() * (copies + 1),
+              "auto: big + small file -> %s" % want, obj)
 
 
 def t_stats_text():
-    rc, out, err = run(["stats", "-v", "--threads", "2", SAMPLE])
+    rc, out, err = run(["stats", "-v", "--pipeline", "--threads", "2", SAMPLE])
     text = out.decode()
     for word in ("records      %d" % good_count(), "errors       1", "bytes", "seconds",
                  "MB/s", "records/s", "producer", "scanner", "parser", "consumer"):

@@ -9,11 +9,17 @@
  *      ^                                                               |
  *      +----------------------- FREE <---- release <-------------------+
  *
- * NW pool workers run mp__pipe_step (parse_one, scan token, producer
- * token) in the pool loop: snapshot the pool event count, make a pass,
- * sleep on the snapshot when the pass made no progress. The consumer is
- * its own thread (mp__pipe_next, blocking mp__ring_take on PARSED), and
- * may close at any point (cancel, detach, destroy the private pool).
+ * NW pool workers run mp__pipe_step = mp__work in the pool loop: snapshot
+ * the pool event count, make a pass, sleep on the snapshot when the pass
+ * made no progress. mp__work (the locality policy): with a PARSED credit,
+ * parse a chunk waiting on SCANNED; else read a chunk (producer token),
+ * scan what FILLED holds (scanner token) keeping the last data chunk
+ * scanned, and parse that one here (credit) - or put everything on
+ * SCANNED (no credit). The consumer is its own thread (mp__pipe_next):
+ * window, trytake PARSED (credit back, pool signalled only when the
+ * credits were 0), then - HELP - the same mp__work keeping what it parses
+ * in its window, then the blocking mp__ring_take on PARSED; it may close
+ * at any point (cancel, detach, destroy the private pool).
  *
  * Event counts (ck_ec32, multi-producer): value + sleeper flag; a waiter
  * sets the flag with a CAS only while the value is still its snapshot and
@@ -42,7 +48,9 @@
  * Sizes: NDATA data chunks (+1 terminal), T chunk buffers, RCAP usable
  * slots in FILLED/SCANNED/PARSED (1 = ring_size 2, the tiny-ring test
  * mode that exercises the "pending" paths), NW workers, CARRY = 1 lets the
- * scanner recycle a chunk whose bytes all went into the carry.
+ * scanner recycle a chunk whose bytes all went into the carry, HELP = what
+ * the consumer does while it waits (0 nothing, 1 scan and parse, 2 also
+ * read: mp__help).
  */
 
 #ifndef NDATA
@@ -62,6 +70,9 @@
 #endif
 #ifndef EARLY
 #define EARLY 1     /* 1: the consumer may close at any point (cancel paths) */
+#endif
+#ifndef HELP
+#define HELP 2      /* mp__help of the consumer: 0 none, 1 scan + parse, 2 all */
 #endif
 
 #define EC_POOL 0   /* pool->ec: workers sleep on it */
@@ -84,7 +95,7 @@ chan PARSED  = [RCAP] of { byte };
 
 bit  cancel, shutdown, closing, registered = 1;
 byte nactive, closers, instep, inrcu, workers_live;
-bit  prod_tok, scan_tok;
+byte prod_tok, scan_tok;   /* 0 free, 1 held, 2 held and a taker failed (mp__token_take) */
 byte credits = RCAP;
 /* producer state (prod_tok owner) */
 byte prod_pending = NONE, produced;
@@ -135,37 +146,18 @@ inline chunk_recycle() {
     pool_signal()
 }
 
-inline parse_one(prog) {
-    byte pc;
-    bit ok;
-    atomic { if :: credits > 0 -> credits--; ok = 1 :: else -> ok = 0 fi }
+inline scan_put(c, pok) {
     if
-    :: ok ->
-        atomic { if :: nempty(SCANNED) -> SCANNED?pc :: empty(SCANNED) -> ok = 0 fi }
-        if
-        :: ok ->
-            assert(nfull(PARSED));              /* "impossible: PARSED over-committed" */
-            PARSED!pc;
-            ec_signal(EC_PNE);                  /* tryput signals not_empty */
-            prog = 1
-        :: else -> credits++                    /* credit back */
-        fi
-    :: else
-    fi;
-    pc = 0; ok = 0
-}
-
-inline scan_emit(c) {
-    c = (c & TERM) | next_seq;
-    next_seq++;
-    if
-    :: atomic { nfull(SCANNED) -> SCANNED!c }; pool_signal()
-    :: atomic { full(SCANNED) -> scan_pending = c }
+    :: atomic { nfull(SCANNED) -> SCANNED!c }; pool_signal(); pok = 1
+    :: atomic { full(SCANNED) -> scan_pending = c }; pok = 0
     fi
 }
 
-inline scan_one(prog) {
-    byte sc;
+/* mp__scan_some: scan FILLED in order; the last data chunk scanned is
+ * kept (returned in mine) when keep, else put on SCANNED. */
+inline scan_some(prog, keep, mine) {
+    byte sc, held = NONE;
+    bit sok;
     if
     :: scan_pending != NONE ->
         if
@@ -175,28 +167,50 @@ inline scan_one(prog) {
         fi
     :: else
     fi;
-    if
-    :: scan_done || cancel -> goto scan_out
-    :: else
-    fi;
-    if
-    :: atomic { nempty(FILLED) -> FILLED?sc }
-    :: atomic { empty(FILLED) -> goto scan_out }
-    fi;
-    if
-    :: sc & TERM -> scan_done = 1; scan_emit(sc)
+    do
+    :: scan_done || cancel -> break
     :: else ->
         if
-        :: CARRY -> chunk_recycle()            /* every byte went into the carry */
-        :: scan_emit(sc)
+        :: held != NONE ->
+            if
+            :: empty(FILLED) -> break                  /* exact: only we take */
+            :: nempty(FILLED)
+            fi;
+            scan_put(held, sok);
+            held = NONE;
+            if :: !sok -> break :: else fi
+        :: else
+        fi;
+        if
+        :: atomic { nempty(FILLED) -> FILLED?sc }
+        :: atomic { empty(FILLED) -> break }
+        fi;
+        prog = 1;
+        if
+        :: sc & TERM -> scan_done = 1; sc = TERM | next_seq; next_seq++;
+           scan_put(sc, sok);
+           if :: !sok -> break :: else fi
+        :: else ->
+            if
+            :: CARRY -> chunk_recycle()               /* every byte went into the carry */
+            :: true -> sc = next_seq; next_seq++;
+               if
+               :: keep -> held = sc
+               :: else -> scan_put(sc, sok); if :: !sok -> break :: else fi
+               fi
+            fi
         fi
+    od;
+    if
+    :: held != NONE && keep -> mine = held
+    :: held != NONE && !keep -> scan_put(held, sok)
+    :: else
     fi;
-    prog = 1;
 scan_out:
-    sc = 0
+    sc = 0; held = NONE; sok = 0
 }
 
-inline produce_one(prog) {
+inline produce_one(prog, rd) {
     byte pd;
     if
     :: prod_pending != NONE ->
@@ -224,7 +238,7 @@ inline produce_one(prog) {
     :: else -> pd = 0; produced++
     fi;
     if
-    :: atomic { nfull(FILLED) -> FILLED!pd }; pool_signal()
+    :: atomic { nfull(FILLED) -> FILLED!pd }; rd = 1; pool_signal()
     :: atomic { full(FILLED) -> prod_pending = pd }
     fi;
     prog = 1;
@@ -232,26 +246,73 @@ prod_out:
     pd = 0
 }
 
-/* mp__token_take: relaxed pre-check + exchange; one atomic step here */
-/* mp__pipe_step: no read right after a scan made progress (the next pass
- * parses the scanned chunk first; a read may block) */
+/* mp__token_take (its CAS loop's outcome is one atomic step): a loser marks
+ * the token; mp__token_give signals the pool when it was marked and the
+ * giver is the consumer (cons). -DMUTANT_NO_TOKEN_MARK drops that signal:
+ * spin must find the lost wake-up it causes. */
+inline take_token(tok, got) {
+    atomic { if :: tok == 0 -> tok = 1; got = 1 :: else -> tok = 2; got = 0 fi }
+}
+inline give_token(tok, marked, cons) {
+    atomic { marked = (tok == 2) && cons; tok = 0 };
+#ifndef MUTANT_NO_TOKEN_MARK
+    if :: marked -> pool_signal() :: else fi
+#endif
+}
+
+/* mp__work. cons = 1: the consumer (no credit; the parsed chunk comes back
+ * in mine for its window); cons = 0: a worker (the parsed chunk goes to
+ * PARSED under the credit). No read while a scanned chunk waits on SCANNED
+ * (a read may block: the waiting chunk is parsed first). The bounded spin
+ * for the scanner token only adds chances and is not modelled. Parsing
+ * itself is a no-op. */
+inline work(prog, cons, mine, produce) {
+    bit cr, tk, rd;
+    mine = NONE;
+    if
+    :: cons -> cr = 1
+    :: else -> atomic { if :: credits > 0 -> credits--; cr = 1 :: else -> cr = 0 fi }
+    fi;
+    if
+    :: cr -> atomic { if :: nempty(SCANNED) -> SCANNED?mine :: empty(SCANNED) fi }
+    :: else
+    fi;
+    if
+    :: mine == NONE ->
+        if
+        :: produce && len(SCANNED) == 0 ->   /* never read while a scanned chunk waits */
+            take_token(prod_tok, tk);
+            if :: tk -> produce_one(prog, rd); give_token(prod_tok, tk, cons) :: else fi
+        :: else
+        fi;
+        take_token(scan_tok, tk);
+        if :: tk -> scan_some(prog, cr, mine); give_token(scan_tok, tk, cons) :: else fi
+    :: else
+    fi;
+    if
+    :: mine != NONE ->
+        prog = 1;
+        if
+        :: !cons ->
+            assert(nfull(PARSED));              /* "impossible: PARSED over-committed" */
+            PARSED!mine;
+            ec_signal(EC_PNE);                  /* tryput signals not_empty */
+            mine = NONE
+        :: else
+        fi
+    :: else ->
+        if :: cr && !cons -> credits++ :: else fi /* credit back unused, no signal */
+    fi;
+    cr = 0; tk = 0; rd = 0
+}
+
 inline pipe_step(prog) {
-    bit tk, scanned;
+    byte wm;
     if
     :: cancel -> skip
-    :: else ->
-        parse_one(prog);
-        atomic { tk = !scan_tok; scan_tok = 1 }
-        if :: tk -> scan_one(scanned); scan_tok = 0 :: else fi;
-        if
-        :: scanned -> prog = 1
-        :: else ->
-            atomic { tk = !prod_tok; prod_tok = 1 }
-            if :: tk -> produce_one(prog); prod_tok = 0 :: else fi
-        fi
+    :: else -> work(prog, 0, wm, 1)
     fi;
-    tk = 0;
-    scanned = 0
+    wm = 0
 }
 
 /* ---- pool.c: the worker loop --------------------------------------------- */
@@ -303,7 +364,7 @@ proctype worker() {
 /* ---- the consumer: mp__pipe_next + release, then mp__pipe_close ------------- */
 proctype consumer() {
     byte c, v, nseq;
-    bit ok;
+    bit ok, prog, cz;
     bit window[T];
     bit term_in[T];
     bit holding;        /* holds a delivered data chunk until the next call */
@@ -315,6 +376,7 @@ proctype consumer() {
         :: holding -> holding = 0; chunk_recycle()       /* mp__chunk_release */
         :: else
         fi;
+next_call:
         if
         :: EARLY -> goto close                            /* early close, any time */
         :: true
@@ -329,22 +391,48 @@ proctype consumer() {
             fi;
             nseq++
         :: else ->
-            /* mp__ring_take(PARSED): trytake, snapshot, re-check, cancel, wait */
+            /* mp__pipe_next: trytake PARSED; else help; else mp__ring_take */
+            ok = 0;
+            atomic { if :: nempty(PARSED) -> PARSED?c; ok = 1 :: empty(PARSED) fi };
+            if
+            :: !ok && HELP > 0 ->
+                prog = 0;
+                work(prog, 1, c, HELP == 2);
+                if
+                :: c != NONE ->
+                    assert((c & 127) >= nseq && (c & 127) < nseq + T);
+                    assert(!window[(c & 127) % T]);
+                    window[(c & 127) % T] = 1;
+                    term_in[(c & 127) % T] = (c & TERM) != 0;  /* taken from SCANNED */
+                    c = 0
+                :: else
+                fi;
+                if :: prog -> goto next_call :: else fi  /* progress: look again */
+            :: else
+            fi;
             do
-            :: atomic { nempty(PARSED) -> PARSED?c; ok = 1 }; break
-            :: atomic { empty(PARSED) -> v = ecv[EC_PNE] };
+            :: ok -> break
+            :: !ok ->
+               atomic { if :: nempty(PARSED) -> PARSED?c; ok = 1 :: empty(PARSED) -> v = ecv[EC_PNE] fi };
+               if
+               :: ok -> break
+               :: else
+               fi;
                if
                :: atomic { nempty(PARSED) -> PARSED?c; ok = 1 }; break
                :: atomic { empty(PARSED) -> ec_wait(EC_PNE, v) }
                fi
             od;
-            credits++;                                    /* release: a PARSED slot */
-            pool_signal();
+            /* release: a PARSED slot; the pool is signalled only when the
+             * credits were 0 (a worker may have stopped for want of one) */
+            atomic { cz = (credits == 0); credits++ };
+            if :: cz -> pool_signal() :: else fi;
+            cz = 0;
             assert((c & 127) >= nseq && (c & 127) < nseq + T);
             assert(!window[(c & 127) % T]);
             window[(c & 127) % T] = 1;
             term_in[(c & 127) % T] = (c & TERM) != 0;
-            c = 0; v = 0
+            c = 0; v = 0; ok = 0
         fi
     od;
     /* clean end: all batches in order, then the terminal chunk */

@@ -28,7 +28,7 @@ def settle(target, timeout=5.0):
 
 def test_early_close_and_idempotent():
     base = nthreads()
-    r = MARCReader(DATA, threads=2, chunk_size=4096)
+    r = MARCReader(DATA, threads=2, chunk_size=4096, mode="pipeline")
     assert next(r) is not None
     r.close()
     r.close()
@@ -39,19 +39,19 @@ def test_early_close_and_idempotent():
 
 def test_context_manager_closes():
     base = nthreads()
-    with MARCReader(DATA, threads=2) as r:
+    with MARCReader(DATA, threads=2, mode="pipeline") as r:
         next(r)
     assert r.closed and settle(base) == base
 
 
 def test_abandoned_reader_is_collected():
     base = nthreads()
-    r = MARCReader(DATA, threads=2, chunk_size=4096)
+    r = MARCReader(DATA, threads=2, chunk_size=4096, mode="pipeline")
     next(r)
     del r
     assert settle(base) == base
     # a reference cycle through the reader is collectable too
-    r = MARCReader(DATA, threads=2, chunk_size=4096)
+    r = MARCReader(DATA, threads=2, chunk_size=4096, mode="pipeline")
     next(r)
     r.cycle = r
     del r
@@ -119,13 +119,13 @@ def test_shared_pool_many_readers_threads():
 
         def work():
             for _ in range(5):
-                with MARCReader(DATA, pool=pool, chunk_size=8192) as r:
+                with MARCReader(DATA, pool=pool, chunk_size=8192, mode="pipeline") as r:
                     results.append(sum(1 for x in r if x is not None))
         ts = [threading.Thread(target=work) for _ in range(4)]
         for t in ts:
             t.start()
         # many readers open at once on the pool: thread count stays bounded
-        many = [MARCReader(DATA, pool=pool) for _ in range(50)]
+        many = [MARCReader(DATA, pool=pool, mode="pipeline") for _ in range(50)]
         assert nthreads() < base + 2 + 4 + 50 * 3
         assert pool.attached >= 50
         for m in many:
@@ -138,7 +138,7 @@ def test_shared_pool_many_readers_threads():
 
 def test_pool_close_refused_while_attached():
     pool = Pool(1)
-    r = MARCReader(DATA, pool=pool)
+    r = MARCReader(DATA, pool=pool, mode="pipeline")
     with pytest.raises(RuntimeError):
         pool.close()
     r.close()
@@ -148,7 +148,7 @@ def test_pool_close_refused_while_attached():
 
 
 def test_counts_stats_unordered():
-    r = MARCReader(DATA, threads=2, chunk_size=4096, ordered=False)
+    r = MARCReader(DATA, threads=2, chunk_size=4096, ordered=False, mode="pipeline")
     titles = sorted(x.title for x in r)
     assert titles == sorted(f"T{i}" for i in range(2000))
     recs, errs, nbytes = r.counts()

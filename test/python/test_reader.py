@@ -26,9 +26,11 @@ EXPECTED = [f"Title {i}" for i in range(50)]
 
 
 def test_sources_bytes_like():
-    assert titles(MARCReader(DATA, threads=1)) == EXPECTED
-    assert titles(MARCReader(bytearray(DATA), threads=2)) == EXPECTED
-    assert titles(MARCReader(memoryview(DATA), threads=2)) == EXPECTED
+    assert titles(MARCReader(DATA, threads=1, mode="pipeline")) == EXPECTED
+    assert titles(MARCReader(bytearray(DATA), threads=2, mode="pipeline")) == EXPECTED
+    assert titles(MARCReader(memoryview(DATA), threads=2, mode="pipeline")) == EXPECTED
+    assert titles(MARCReader(DATA, mode="sequential")) == EXPECTED
+    assert titles(MARCReader(DATA)) == EXPECTED
     import array
     assert titles(MARCReader(array.array("B", DATA))) == EXPECTED
 
@@ -109,7 +111,7 @@ def test_bad_units_and_continuation():
     bad = b"00050xx" + b"x" * 43  # not a record
     trunc = RECS[1][:30]
     data = RECS[0] + bad + RECS[2] + trunc
-    r = MARCReader(data, threads=2)
+    r = MARCReader(data, threads=2, mode="pipeline")
     out = [(x.title if x is not None else type(r.current_exception).__name__) for x in r]
     assert out[0] == "Title 0" and out[-1] == "TruncatedRecord"
     assert "Title 2" in out
@@ -251,7 +253,7 @@ def test_parity_with_c_reader(corpus):
     for p in files:
         c_items, rc = _marcpipe._scan(str(p), sequential=True)
         py = []
-        r = MARCReader(p, threads=2)
+        r = MARCReader(p, threads=2, mode="pipeline")
         for x in r:
             if x is not None and x.ordinal is not None:
                 py.append(("record", x.ordinal, x.offset))
@@ -266,3 +268,31 @@ def test_parity_with_c_reader(corpus):
             assert a[2] == b[2], (p, a, b)
             if a[0] == "record" and a[1] is not None:
                 assert a[1] == b[1], (p, a, b)
+
+
+def test_mode_auto_pipeline_sequential():
+    """mode: "auto" reads small inputs sequentially, large ones through the
+    pipeline (given two usable CPUs); stats() says which path ran and why."""
+    with MARCReader(DATA) as r:
+        assert [x.title for x in r] == EXPECTED
+        st = r.stats()
+        assert (st["mode"], st["mode_reason"]) == ("sequential", "small_input")
+        assert st["workers"] == 0
+    with MARCReader(DATA, mode="pipeline", threads=2) as r:
+        assert [x.title for x in r] == EXPECTED
+        st = r.stats()
+        assert (st["mode"], st["mode_reason"], st["workers"]) == ("pipeline", "requested", 2)
+        assert st["parser"]["items"] >= 1
+    with MARCReader(DATA, mode="sequential") as r:
+        next(r)
+        assert (r.stats()["mode"], r.stats()["mode_reason"]) == ("sequential", "requested")
+    big = DATA * ((1 << 20) // len(DATA) + 1)
+    with MARCReader(big) as r:
+        assert sum(1 for _ in r) == 50 * ((1 << 20) // len(DATA) + 1)
+        st = r.stats()
+        if len(os.sched_getaffinity(0)) >= 2:
+            assert (st["mode"], st["mode_reason"]) == ("pipeline", "large_input")
+        else:
+            assert (st["mode"], st["mode_reason"]) == ("sequential", "one_cpu")
+    with pytest.raises(ValueError):
+        MARCReader(DATA, mode="parallel")

@@ -144,7 +144,7 @@ def test_pool_close_racing_opens_never_hangs_and_one_side_fails_cleanly():
         def opener():
             time.sleep(delays[0])
             try:
-                with MARCReader(small, pool=pool) as r:
+                with MARCReader(small, pool=pool, mode="pipeline") as r:  # attach races close
                     results.append(("read", sum(1 for rec in r if rec is not None)))
             except ValueError as e:
                 results.append(("closed", str(e)))
@@ -174,7 +174,7 @@ def test_pool_close_racing_opens_never_hangs_and_one_side_fails_cleanly():
 
 def test_pool_close_with_an_open_reader_is_refused_then_allowed():
     pool = Pool(threads=1)
-    r = MARCReader(DATA, pool=pool)
+    r = MARCReader(DATA, pool=pool, mode="pipeline")  # small: "auto" would not use the pool
     with pytest.raises(RuntimeError, match="readers are still open"):
         pool.close()
     r.close()
@@ -459,7 +459,7 @@ def test_pool_created_before_fork_is_refused_in_the_child():
     if pid == 0:
         code = 0
         try:
-            MARCReader(DATA, pool=pool)
+            MARCReader(DATA, pool=pool, mode="pipeline")  # small: "auto" would not use the pool
             code = 1
         except RuntimeError as e:
             code = 0 if "fork" in str(e) else 2

@@ -88,6 +88,7 @@ static ssize_t mem_read(void *src, unsigned char *buf, size_t cap, int *sys_errn
                         const mp__pipe *pipe)
 {
     mem_source *s = src;
+    atomic_fetch_add(&s->reads, 1);
     if (s->block) {
         while (!mp__pipe_cancelled(pipe))
             usleep(1000);

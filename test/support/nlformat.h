@@ -16,6 +16,7 @@
 #ifndef MP_TEST_NLFORMAT_H
 #define MP_TEST_NLFORMAT_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "pipe.h"
@@ -48,8 +49,9 @@ typedef struct mem_source {
     int fail_errno;        /* errno reported with it */
     unsigned delay_us_max; /* random delay per read */
     unsigned seed;
-    int block;  /* 1: behave like an idle pipe (never data; polls cancel) */
-    int closed; /* set by close */
+    int block;              /* 1: behave like an idle pipe (never data; polls cancel) */
+    int closed;             /* set by close */
+    _Atomic unsigned reads; /* read calls begun: written by the producer, read by tests */
 } mem_source;
 
 void mem_source_init(mem_source *s, const void *data, size_t len);

@@ -174,7 +174,8 @@ class MARCReader(_marcpipe.ReaderBase):
     (:class:`BadSubfieldCodeWarning`, as pymarc does) and the others on the
     ``marcpipe`` logger. ``stages/FRAMING.md`` lists every check.
 
-    Keyword-only: ``threads`` (private pool workers; default: one per CPU),
+    Keyword-only: ``threads`` (private pool workers; default: one fewer than the usable CPUs,
+    at least one - the thread iterating parses too while it would wait),
     ``chunk_size`` (bytes per pipeline chunk), ``ordered`` (False: records in
     completion order), ``pool`` (a shared :class:`Pool`), ``strict`` (True:
     every warning is an error, and a bad unit raises its exception instead
@@ -182,7 +183,12 @@ class MARCReader(_marcpipe.ReaderBase):
     tilde halves 0xEB/0xEC, 0xFA/0xFB: ``"halves"``, the default, gives
     pymarc's U+FE20-U+FE23, one combining half per half; ``"combined"``
     gives the Library of Congress's preferred U+0361/U+0360 after the first
-    letter, as yaz and the C library's default do).
+    letter, as yaz and the C library's default do). ``mode``:
+    ``"auto"`` (default: the library reads inputs under 1 MiB, and everything
+    on a one-CPU machine, sequentially on the calling thread, where starting
+    the pipeline would cost more than it saves; else the pipeline),
+    ``"pipeline"`` or ``"sequential"``. ``stats()["mode"]`` and
+    ``["mode_reason"]`` say which path ran and why.
 
     Byte ranges: ``range_start`` / ``range_end`` (``None``: the end) read only
     the units (records and bad units) that *begin* in ``[range_start,
@@ -231,6 +237,7 @@ class MARCReader(_marcpipe.ReaderBase):
         range_end: Optional[int] = None,
         first_ordinal: int = 0,
         marc8_double: str = "halves",
+        mode: str = "auto",
     ) -> None:
         if isinstance(marc_target, Split):
             if range_start is not None or range_end is not None:
@@ -283,6 +290,7 @@ class MARCReader(_marcpipe.ReaderBase):
             marc8_double=marc8_double,
             hide_utf8_warnings=bool(hide_utf8_warnings),
             format="iso2709",
+            mode=mode,
         )
         if kind in ("read", "readinto", "read1", "readinto1"):
             _callback_readers.add(self)

@@ -591,7 +591,9 @@ int raise_open_error(int rc, PyObject *path, const mp_reader_options *o)
  * _open(kind, source, *, to_unicode, force_utf8, utf8_handling, file_codec,
  *       threads, chunk_size, ordered, pool, strict, record_cls, policy,
  *       range_start, range_end, first_ordinal, poll_fd, marc8_double,
- *       hide_utf8_warnings, format, raise_errors)
+ *       hide_utf8_warnings, format, raise_errors, mode)
+ * mode: "auto" (the library chooses: small inputs and one-CPU machines are
+ * read sequentially), "pipeline" or "sequential".
  * kind: "path" (source: str/bytes path), "mem" (buffer), "fd" (int in
  * source[0], owner in source[1]), "readinto" / "readinto1" / "read" /
  * "read1" (file object; poll_fd >= 0: its descriptor, see cb_src).
@@ -625,20 +627,33 @@ static PyObject *Reader_open(PyObject *op, PyObject *args, PyObject *kw)
                              "hide_utf8_warnings",
                              "format",
                              "raise_errors",
+                             "mode",
                              NULL};
     reader_args a = READER_ARGS_INIT;
     const char *kind, *format = "iso2709";
     PyObject *source, *pool = Py_None, *record_cls = Py_None;
     int poll_fd = -1, quiet = 0, raise_errors = -1;
+    const char *mode = "auto";
     a.file_codec = Py_None;
     if (!PyArg_ParseTupleAndKeywords(
-            args, kw, "sO|$ppsOInpOpOiKKKispsi:_open", kwlist, &kind, &source, &a.to_unicode,
+            args, kw, "sO|$ppsOInpOpOiKKKispsis:_open", kwlist, &kind, &source, &a.to_unicode,
             &a.force_utf8, &a.utf8_handling, &a.file_codec, &a.threads, &a.chunk_size, &a.ordered,
             &pool, &a.strict, &record_cls, &a.policy, &a.range_start, &a.range_end,
-            &a.first_ordinal, &poll_fd, &a.marc8_double, &quiet, &format, &raise_errors))
+            &a.first_ordinal, &poll_fd, &a.marc8_double, &quiet, &format, &raise_errors, &mode))
         return NULL;
     if (format_from_name(format, &a.format) < 0)
         return NULL;
+    if (!strcmp(mode, "auto")) {
+        a.mode = MP_MODE_AUTO;
+    } else if (!strcmp(mode, "pipeline")) {
+        a.mode = MP_MODE_PIPELINE;
+    } else if (!strcmp(mode, "sequential")) {
+        a.mode = MP_MODE_SEQUENTIAL;
+    } else {
+        PyErr_Format(PyExc_ValueError, "mode must be 'auto', 'pipeline' or 'sequential', not '%s'",
+                     mode);
+        return NULL;
+    }
     if (self->r || self->source) {
         PyErr_SetString(PyExc_RuntimeError, "reader already opened");
         return NULL;
@@ -1082,9 +1097,16 @@ static PyObject *Reader_stats(PyObject *op, PyObject *unused)
         }
         Py_DECREF(v);
     }
-    PyObject *v = Py_BuildValue("{sIsIsIsK}", "chunks_total", s.chunks_total, "chunks_in_flight",
-                                s.chunks_in_flight, "chunks_in_flight_max", s.chunks_in_flight_max,
-                                "mpsc_stalls", (unsigned long long)s.mpsc_stalls);
+    static const char *modes[] = {"auto", "pipeline", "sequential"};
+    static const char *reasons[] = {"none",        "requested",   "one_cpu",
+                                    "small_input", "large_input", "stream"};
+    PyObject *v = Py_BuildValue(
+        "{sIsIsIsKsssssIsKsK}", "chunks_total", s.chunks_total, "chunks_in_flight",
+        s.chunks_in_flight, "chunks_in_flight_max", s.chunks_in_flight_max, "mpsc_stalls",
+        (unsigned long long)s.mpsc_stalls, "mode", s.mode < 3 ? modes[s.mode] : "?", "mode_reason",
+        s.mode_reason < 6 ? reasons[s.mode_reason] : "?", "workers", s.workers, "chunks_local",
+        (unsigned long long)s.chunks_local, "chunks_consumer",
+        (unsigned long long)s.chunks_consumer);
     if (!v || PyDict_Update(d, v) < 0) {
         Py_XDECREF(v);
         Py_DECREF(d);
@@ -1162,7 +1184,11 @@ static PyMethodDef Reader_methods[] = {
     {"tally", Reader_tally, METH_NOARGS,
      "dict of the counts so far: records, errors, bytes, warnings, records_with_warnings, "
      "warnings_by_kind"},
-    {"stats", Reader_stats, METH_NOARGS, "per-stage counters (dict), None when closed"},
+    {"stats", Reader_stats, METH_NOARGS,
+     "per-stage counters (dict: producer/scanner/parser/consumer -> items, bytes, sleeps, "
+     "wakeups, cpu_ns) and which path ran: mode ('pipeline' or 'sequential'), mode_reason "
+     "('requested', 'one_cpu', 'small_input', 'large_input', 'stream'), workers, "
+     "chunks_local, chunks_consumer; None when closed"},
     {"__enter__", Reader_enter, METH_NOARGS, NULL},
     {"__exit__", Reader_exit, METH_VARARGS, NULL},
     {NULL, NULL, 0, NULL},

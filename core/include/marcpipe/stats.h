@@ -5,6 +5,14 @@
  * atomic adds and may be read at any time, from any thread, while the
  * pipeline runs: a snapshot is consistent per counter, not across
  * counters.
+ *
+ * CPU time is sampled, not measured on every step: on Linux
+ * CLOCK_THREAD_CPUTIME_ID is a system call (1 us on a paravirtualised
+ * guest), too dear for every chunk hand-off. Each stage times its first
+ * step and then about one step in 16, chosen at random per thread;
+ * cpu_ns = (measured time of the timed steps) x steps / timed_steps, an
+ * unbiased estimate whose error shrinks with the number of steps (exact
+ * when steps == timed_steps).
  */
 #ifndef MARCPIPE_STATS_H
 #define MARCPIPE_STATS_H
@@ -25,11 +33,14 @@ enum mp_stage_id {
 };
 
 typedef struct mp_stage_stats {
-    uint64_t items;   /* chunks (producer, scanner, parser) or records delivered (consumer) */
-    uint64_t bytes;   /* bytes handled by the stage */
-    uint64_t sleeps;  /* times a thread of this stage slept on an event count */
-    uint64_t wakeups; /* wake-ups issued towards this stage's sleepers */
-    uint64_t cpu_ns;  /* thread CPU time spent in the stage (CLOCK_THREAD_CPUTIME_ID) */
+    uint64_t items;       /* chunks (producer, scanner, parser) or records delivered (consumer) */
+    uint64_t bytes;       /* bytes handled by the stage */
+    uint64_t sleeps;      /* times a thread of this stage slept on an event count */
+    uint64_t wakeups;     /* wake-ups issued towards this stage's sleepers */
+    uint64_t cpu_ns;      /* thread CPU time spent in the stage, estimated from a sample of its
+                           * steps (see below) */
+    uint64_t steps;       /* productive steps of the stage (consumer: next() calls) */
+    uint64_t timed_steps; /* steps whose CPU time was measured (the sample behind cpu_ns) */
 } mp_stage_stats;
 
 /* Rings between stages, in pipeline order. */
@@ -49,6 +60,14 @@ typedef struct mp_stats {
     uint32_t chunks_in_flight;             /* chunks not in the free ring now */
     uint32_t chunks_in_flight_max;         /* high-water mark of the above */
     uint64_t mpsc_stalls;                  /* MPSC enqueue retries (preempted reservers) */
+    /* ---- who ran what (fields past the first release; the struct only grows at its end) */
+    uint32_t mode;            /* the path that ran: an mp_reader_mode (reader.h), never AUTO;
+                               * filled by mp_reader_stats, 0 from the core alone */
+    uint32_t mode_reason;     /* why that path: an mp_mode_reason (reader.h) */
+    uint32_t workers;         /* pool worker threads serving the pipeline (0: sequential) */
+    uint32_t reserved;        /* 0 */
+    uint64_t chunks_local;    /* chunks read, scanned and parsed by one thread (cache locality) */
+    uint64_t chunks_consumer; /* chunks the consumer thread parsed itself instead of waiting */
 } mp_stats;
 
 #ifdef __cplusplus

@@ -134,12 +134,41 @@ typedef enum mp_format {
     MP_FORMAT_LINE = 6,    /* output: yaz-marcdump's line format (marcpipe dump) */
 } mp_format;
 
-/* Who runs the work. zstd's nbWorkers = 0 in spirit: one handle, a mode. */
+/*
+ * Who runs the work. zstd's nbWorkers = 0 in spirit: one handle, a mode.
+ *
+ * MP_MODE_AUTO takes the sequential path when the pipeline cannot pay for
+ * its start-up and hand-offs: fewer than 2 CPUs usable by the process
+ * (its affinity mask, as `taskset` or a container sets it), or an input
+ * whose size is known at open (a regular file or memory) and smaller than
+ * MP_AUTO_MIN_PIPELINE_BYTES, where starting threads costs more than
+ * parsing the whole input on the calling thread. Otherwise the pipeline
+ * runs; its consumer thread then parses chunks itself whenever the one it
+ * needs is not ready, so a pipeline whose workers get no CPU (a loaded
+ * machine) degrades towards the sequential reader's speed instead of
+ * waiting. mp_reader_stats() says which path ran and why (mode,
+ * mode_reason).
+ */
 typedef enum mp_reader_mode {
-    MP_MODE_AUTO = 0,       /* the library chooses (default; today: the pipeline) */
+    MP_MODE_AUTO = 0,       /* the library chooses (default; see above) */
     MP_MODE_PIPELINE = 1,   /* producer, scanner and parser stages on pool threads */
     MP_MODE_SEQUENTIAL = 2, /* no threads: the calling thread frames and parses inline */
 } mp_reader_mode;
+
+/* Inputs smaller than this (when their size is known) are read sequentially
+ * under MP_MODE_AUTO. Measured: below it the sequential reader finishes
+ * before a private pool's threads have started (perf/PERFORMANCE.md). */
+#define MP_AUTO_MIN_PIPELINE_BYTES ((uint64_t)1 << 20)
+
+/* Why a reader runs the path it runs (mp_stats.mode_reason). */
+typedef enum mp_mode_reason {
+    MP_MODE_REASON_NONE = 0,        /* no reader (mp_reader_stats(NULL, ...)) */
+    MP_MODE_REASON_REQUESTED = 1,   /* options.mode asked for it */
+    MP_MODE_REASON_ONE_CPU = 2,     /* AUTO: fewer than 2 usable CPUs */
+    MP_MODE_REASON_SMALL_INPUT = 3, /* AUTO: known size < MP_AUTO_MIN_PIPELINE_BYTES */
+    MP_MODE_REASON_LARGE_INPUT = 4, /* AUTO: known size >= MP_AUTO_MIN_PIPELINE_BYTES */
+    MP_MODE_REASON_STREAM = 5,      /* AUTO: size unknown (pipe, socket, callback) */
+} mp_mode_reason;
 
 /*
  * Reader options. Every field's zero value means its default, so
@@ -153,9 +182,11 @@ typedef enum mp_reader_mode {
 typedef struct mp_reader_options {
     size_t size;                    /* sizeof(mp_reader_options), or 0 */
     mp_reader_mode mode;            /* default MP_MODE_AUTO */
-    unsigned threads;               /* private pool workers; 0: online CPUs (at most 1024) */
-    size_t chunk_size;              /* bytes per chunk; 0: 512 KiB (64 B .. 2 GiB) */
-    unsigned chunks_in_flight;      /* T; 0: 4 * workers, at least 4 (at most 2^20) */
+    unsigned threads;               /* private pool workers; 0: usable CPUs - 1, at least 1 (the
+                                     * consumer thread parses too while it waits); at most 1024 */
+    size_t chunk_size;              /* bytes per chunk (64 B .. 2 GiB); 0: an eighth of the L2
+                                     * cache, 128 KiB .. 512 KiB (512 KiB when unknown) */
+    unsigned chunks_in_flight;      /* T; 0: 4 * (workers + 1) (at most 2^20) */
     size_t max_record_size;         /* 0: 8 MiB; else 64 .. 4 GiB - 1; ISO 2709 states 99999 */
     mp_policy policy;               /* default MP_POLICY_REPORT */
     uint64_t max_errors;            /* error cap: N items, then MP_ELIMIT at the next (0: none) */
@@ -346,7 +377,9 @@ MP_EXPORT void mp_reader_get_counts(const mp_reader *r, mp_counts *out);
 /* Units read so far: records and error items, delivered, skipped (policy)
  * or dropped (record_fn) - the next unit's ordinal minus first_ordinal. */
 MP_EXPORT uint64_t mp_reader_units(const mp_reader *r);
-/* Per-stage counters; any thread while running. */
+/* Per-stage counters and which path ran (mode, mode_reason, workers); any
+ * thread while running. In sequential mode the stage counters are zero
+ * except the consumer's items (records delivered) and bytes. */
 MP_EXPORT void mp_reader_stats(const mp_reader *r, mp_stats *out);
 
 /*
