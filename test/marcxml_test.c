@@ -938,6 +938,7 @@ Test(hostile, truncation_at_every_offset, .timeout = 600)
             mf_seq_free(&s);
             if (cut % 3 == 0) {
                 o.pool = pool;
+                o.mode = MP_MODE_PIPELINE;
                 o.chunk_size = 64 + (cut % 11) * 53;
                 read_doc(x.p, cut, &o, &s);
                 check_cut(&s, u, nu, cut, "pipeline");
@@ -975,6 +976,7 @@ Test(hostile, random_damage_reads_the_same_in_both_modes, .timeout = 300)
         read_doc(d.p, d.len, mf_seqopts(NULL), &a);
         mp_reader_options o = MP_READER_OPTIONS_INIT;
         o.pool = pool;
+        o.mode = MP_MODE_PIPELINE;
         o.chunk_size = 64 + (size_t)(rand_r(&seed) % 2000);
         read_doc(d.p, d.len, &o, &b);
         cr_assert_eq(a.end_rc, MP_EOF);

@@ -286,6 +286,7 @@ Test(hostile, truncation_at_every_offset, .timeout = 600)
         o.format = MP_FORMAT_MRK;
         o.chunk_size = 64 + (cut % 7) * 31;
         o.threads = 2;
+        o.mode = MP_MODE_PIPELINE;
         mf_seq a, b;
         read_doc(x.p, cut, mf_seqopts(&o), &a);
         read_doc(x.p, cut, &o, &b);
@@ -338,6 +339,7 @@ Test(hostile, long_lines_and_random_damage, .timeout = 120)
         read_doc(d.p, d.len, mf_seqopts(NULL), &a);
         mp_reader_options o = MP_READER_OPTIONS_INIT;
         o.threads = 2;
+        o.mode = MP_MODE_PIPELINE;
         o.chunk_size = 64 + (size_t)(rand_r(&seed) % 3000);
         read_doc(d.p, d.len, &o, &b);
         cr_assert_eq(mf_seq_diff(&a, &b), -1, "mutant %d", m);

@@ -69,6 +69,7 @@ int main(int argc, char **argv)
         o.chunk_size = 64 + (size_t)(rc_rand(&rng) % 4096);
         o.chunks_in_flight = 2 + (unsigned)(rc_rand(&rng) % 4);
         o.threads = 1 + (unsigned)(rc_rand(&rng) % 3);
+        o.mode = MP_MODE_PIPELINE;
         o.pool = rc_rand(&rng) % 2 ? pool : NULL;
         int cb = (int)(rc_rand(&rng) % 2);
         rc_src src = {.data = d.p, .len = d.len, .short_reads = 1, .avg = 97, .rng = rng};
