@@ -78,6 +78,8 @@ typedef struct cli_totals {
     mp_stats stats;   /* per-stage counters summed over files (pipeline only) */
     int have_stats;
     unsigned files_pipeline, files_sequential; /* which path each file ran */
+    unsigned
+        pool_threads; /* the CLI's pool's worker count (kept: the pool is gone by the report) */
 } cli_totals;
 
 static const char *prog = "marcpipe";
@@ -1015,8 +1017,7 @@ static void print_json(const cli_opts *o, const cli_totals *t, double secs, int 
     printf("{\"command\":\"%s\",\"version\":\"%s\",\"reader\":\"%s\",\"threads\":%u,"
            "\"files_pipeline\":%u,\"files_sequential\":%u,",
            cmd_names[o->cmd], mp_version(), reader_used(t),
-           t->files_pipeline ? mp_pool_threads(o->pool) : 1u, t->files_pipeline,
-           t->files_sequential);
+           t->files_pipeline ? t->pool_threads : 1u, t->files_pipeline, t->files_sequential);
     printf("\"files\":%u,\"failed_files\":%u,", t->files, t->failed_files);
     print_json_counts(t->records, t->errors, t->by_kind, t->unreported, t->warnings, t->warned,
                       t->warn_kind);
@@ -1082,10 +1083,10 @@ static void print_stats(const cli_opts *o, const cli_totals *t, double secs)
     if (t->files_pipeline == 0)
         printf("reader       sequential (1 thread)\n");
     else if (t->files_sequential == 0)
-        printf("reader       pipeline, %u worker threads\n", mp_pool_threads(o->pool));
+        printf("reader       pipeline, %u worker threads\n", t->pool_threads);
     else
         printf("reader       pipeline for %u files (%u worker threads), sequential for %u\n",
-               t->files_pipeline, mp_pool_threads(o->pool), t->files_sequential);
+               t->files_pipeline, t->pool_threads, t->files_sequential);
     if (t->stopped)
         printf("stopped      yes (--policy stop or --max-errors)\n");
     if (o->verbose && t->have_stats) {
@@ -1235,8 +1236,10 @@ int main(int argc, char **argv)
     }
     double secs = mp__cli_now() - t0;
     mp__cli_progress_clear(&bar);
+    t.pool_threads = mp_pool_threads(o.pool);
     if (o.pool != NULL && mp_pool_destroy(o.pool) != MP_OK)
         fprintf(stderr, "%s: internal: worker pool still busy at exit\n", prog);
+    o.pool = NULL; /* destroyed: the reports below use t.pool_threads */
 
     if (t.io_failure)
         status = EXIT_USAGE;
