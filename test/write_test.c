@@ -523,6 +523,40 @@ static void assert_stream(mp_format fmt, unsigned flags, int nrec, const char *w
 #define LDR "          22        4500"
 #define LDA "          22        4500"
 
+Test(write, iso2709_refuses_a_value_that_would_be_cut_at_an_anchor, .timeout = 10)
+{
+    /* A lone 0x1D in a value reads back (a clean record is taken on its
+     * stated length); 0x1D followed by a leader-like run is an anchor,
+     * where every reader cuts (stages/FRAMING.md): refused, nothing
+     * written, the other formats still write it. */
+    mp_record *rec;
+    mp_buf b = MP_BUF_INIT;
+    cr_assert_eq(mp_record_new(&rec), MP_OK);
+    cr_assert_eq(mp_record_insert_control(rec, MP_END, "001",
+                                          "a\x1D"
+                                          "b",
+                                          3),
+                 MP_OK);
+    cr_assert_eq(mp_record_write(rec, MP_FORMAT_ISO2709, 0, &b), MP_OK);
+    mp_reader *r = open_seq(b.data, b.len, MP_ENCODING_RAW);
+    const mp_record *back;
+    cr_assert_eq(mp_reader_next(r, &back), MP_OK, "%s", mp_reader_error(r)->message);
+    size_t n;
+    const unsigned char *raw = mp_record_raw(back, &n);
+    cr_assert(n == b.len && memcmp(raw, b.data, n) == 0);
+    cr_assert_eq(mp_reader_next(r, &back), MP_EOF);
+    mp_reader_close(r);
+    static const char pasted[] = "x\x1D"
+                                 "00100nam a2200037   4500001000300000y";
+    cr_assert_eq(mp_record_set_data(rec, 0, pasted, sizeof pasted - 1), MP_OK);
+    size_t before = b.len;
+    cr_assert_eq(mp_record_write(rec, MP_FORMAT_ISO2709, 0, &b), MP_EINVAL);
+    cr_assert_eq(b.len, before, "nothing appended");
+    cr_assert_eq(mp_record_write(rec, MP_FORMAT_MARCXML, 0, &b), MP_OK);
+    mp_buf_free(&b);
+    mp_record_free(rec);
+}
+
 Test(write, writer_framing, .timeout = 10)
 {
     const char *decl = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"

@@ -122,6 +122,14 @@ int mp__write_iso2709(mp__sink *s, const mp_record *rec, unsigned flags)
     }
     *dir = MP__FT;
     *d++ = MP__RT;
+    /* A 0x1D in a value followed by a leader-like run is an anchor: every
+     * reader cuts the record there (stages/FRAMING.md, "Anchors"), so the
+     * output would not read back as this record. Refused, nothing written.
+     * Rare (a record pasted into a value): one memchr over the output. */
+    for (unsigned char *q = o + MP__LEADER_LEN, *end = o + total - 1;
+         (q = memchr(q, MP__RT, (size_t)(end - q))) != NULL; q++)
+        if (mp__marc_anchor(q, (size_t)(o + total - q)))
+            return MP_EINVAL;
     s->len += total;
     return MP_OK;
 }

@@ -124,8 +124,10 @@ MP_EXPORT void mp_buf_free(mp_buf *b);
  * object and "\n", MRK: the record's lines, LINE: its lines and a blank
  * line). Works on every kind of record: borrowed, cloned, built, views.
  * Returns MP_OK; MP_EINVAL (a bad format or flag, NULL arguments, or a
- * record ISO 2709 cannot carry: a value holding 0x1E/0x1F, a code or
- * indicator that is a separator); MP_ETOOBIG (ISO 2709 limits); MP_ENOMEM.
+ * record ISO 2709 cannot carry: a value holding 0x1E/0x1F, or 0x1D
+ * followed by a leader-like run (an anchor: readers cut the record there,
+ * stages/FRAMING.md), a code or indicator that is a separator);
+ * MP_ETOOBIG (ISO 2709 limits); MP_ENOMEM.
  * On failure out->len is unchanged. Reentrant.
  */
 MP_EXPORT int mp_record_write(const mp_record *rec, mp_format format, unsigned flags, mp_buf *out);
