@@ -30,19 +30,6 @@
 
 /* ---- framing ------------------------------------------------------------- */
 
-static mp__frame_rc mp__json_answer(mp__frame *out, mp__frame_rc rc, size_t len, uint16_t kind)
-{
-    out->len = len;
-    out->kind = kind;
-    return rc;
-}
-
-static size_t mp__json_grow(size_t avail, size_t max)
-{
-    size_t want = avail < 4096 ? avail + 4096 : avail * 2;
-    return want > max ? max : want;
-}
-
 static int mp__json_ws(unsigned char c)
 {
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
@@ -98,28 +85,28 @@ mp__frame_rc mp__json_frame(const void *fmtv, const unsigned char *p, size_t ava
 
     int bom = mp__bom(p, w, fin);
     if (bom > 0)
-        return mp__json_answer(out, MP_FRAME_IGNORE, 3, 0);
+        return mp__text_answer(out, MP_FRAME_IGNORE, 3, 0);
     if (bom < 0)
-        return mp__json_answer(out, MP_FRAME_NEED, 3, 0);
+        return mp__text_answer(out, MP_FRAME_NEED, 3, 0);
     /* Structure between records: ignored byte by byte, so any split of
      * the run is the same. */
     size_t i = 0;
     while (i < w && (mp__json_ws(p[i]) || p[i] == '[' || p[i] == ']' || p[i] == ','))
         i++;
     if (i > 0)
-        return mp__json_answer(out, MP_FRAME_IGNORE, i, 0);
+        return mp__text_answer(out, MP_FRAME_IGNORE, i, 0);
 
     if (p[0] != '{') { /* junk: up to the next '{' or the end of the line */
         size_t lim = w < MP__TEXT_JUNK_MAX ? w : MP__TEXT_JUNK_MAX;
         for (size_t k = 1; k < lim; k++) {
             if (p[k] == '{')
-                return mp__json_answer(out, MP_FRAME_SKIP, k, MP_EK_JUNK);
+                return mp__text_answer(out, MP_FRAME_SKIP, k, MP_EK_JUNK);
             if (p[k] == '\n')
-                return mp__json_answer(out, MP_FRAME_SKIP, k + 1, MP_EK_JUNK);
+                return mp__text_answer(out, MP_FRAME_SKIP, k + 1, MP_EK_JUNK);
         }
         if (lim == MP__TEXT_JUNK_MAX || fin)
-            return mp__json_answer(out, MP_FRAME_SKIP, lim, MP_EK_JUNK);
-        return mp__json_answer(out, MP_FRAME_NEED, mp__json_grow(avail, max), 0);
+            return mp__text_answer(out, MP_FRAME_SKIP, lim, MP_EK_JUNK);
+        return mp__text_answer(out, MP_FRAME_NEED, mp__text_grow(avail, max), 0);
     }
 
     /* An object: braces balanced outside strings. A '{' that starts
@@ -141,9 +128,9 @@ mp__frame_rc mp__json_frame(const void *fmtv, const unsigned char *p, size_t ava
                  * ends a record whose string was never closed. */
                 int r = mp__json_record_start(p + k + 1, w - k - 1, fin);
                 if (r < 0)
-                    return mp__json_answer(out, MP_FRAME_NEED, mp__json_grow(avail, max), 0);
+                    return mp__text_answer(out, MP_FRAME_NEED, mp__text_grow(avail, max), 0);
                 if (r)
-                    return mp__json_answer(out, MP_FRAME_RECORD, k + 1, MP_EK_TRUNCATED);
+                    return mp__text_answer(out, MP_FRAME_RECORD, k + 1, MP_EK_TRUNCATED);
             }
             continue;
         }
@@ -156,21 +143,21 @@ mp__frame_rc mp__json_frame(const void *fmtv, const unsigned char *p, size_t ava
             if (depth > 0 && !quick_no) {
                 int r = mp__json_record_start(p + k, w - k, fin);
                 if (r < 0)
-                    return mp__json_answer(out, MP_FRAME_NEED, mp__json_grow(avail, max), 0);
+                    return mp__text_answer(out, MP_FRAME_NEED, mp__text_grow(avail, max), 0);
                 if (r)
-                    return mp__json_answer(out, MP_FRAME_RECORD, k, MP_EK_TRUNCATED);
+                    return mp__text_answer(out, MP_FRAME_RECORD, k, MP_EK_TRUNCATED);
             }
             depth++;
         } else if (c == '}') {
             if (--depth == 0)
-                return mp__json_answer(out, MP_FRAME_RECORD, k + 1, 0);
+                return mp__text_answer(out, MP_FRAME_RECORD, k + 1, 0);
         }
     }
     if (!fin)
-        return mp__json_answer(out, MP_FRAME_NEED, mp__json_grow(avail, max), 0);
+        return mp__text_answer(out, MP_FRAME_NEED, mp__text_grow(avail, max), 0);
     if (avail >= max)
-        return mp__json_answer(out, MP_FRAME_SKIP, w, MP_EK_TOO_BIG);
-    return mp__json_answer(out, MP_FRAME_SKIP, w, MP_EK_TRUNCATED);
+        return mp__text_answer(out, MP_FRAME_SKIP, w, MP_EK_TOO_BIG);
+    return mp__text_answer(out, MP_FRAME_SKIP, w, MP_EK_TRUNCATED);
 }
 
 /* ---- parsing ------------------------------------------------------------- */

@@ -91,19 +91,6 @@ static inline int mp__x_namechar(unsigned char c)
     return mp__x_nametab[c] & 2;
 }
 
-static mp__frame_rc mp__x_answer(mp__frame *out, mp__frame_rc rc, size_t len, uint16_t kind)
-{
-    out->len = len;
-    out->kind = kind;
-    return rc;
-}
-
-static size_t mp__x_grow(size_t avail, size_t max)
-{
-    size_t want = avail < 4096 ? avail + 4096 : avail * 2;
-    return want > max ? max : want;
-}
-
 /* The local part of a qualified name. */
 static void mp__x_local(const unsigned char *q, size_t n, const unsigned char **l, size_t *ln)
 {
@@ -463,7 +450,7 @@ static mp__frame_rc mp__x_junk(const unsigned char *p, size_t avail, size_t w, i
         if (p[i] != '<')
             continue;
         if (!to_record)
-            return mp__x_answer(out, MP_FRAME_SKIP, i, MP_EK_JUNK);
+            return mp__text_answer(out, MP_FRAME_SKIP, i, MP_EK_JUNK);
         /* "<" "/"? (prefix ":")? "record" followed by a delimiter */
         size_t k = i + 1;
         if (k < lim && p[k] == '/')
@@ -473,24 +460,24 @@ static mp__frame_rc mp__x_junk(const unsigned char *p, size_t avail, size_t w, i
             k++;
         if (k >= lim) {
             if (lim == w && !fin)
-                return mp__x_answer(out, MP_FRAME_NEED, mp__x_grow(avail, max), 0);
+                return mp__text_answer(out, MP_FRAME_NEED, mp__text_grow(avail, max), 0);
             break;
         }
         const unsigned char *l;
         size_t ln;
         mp__x_local(p + s, k - s, &l, &ln);
         if (mp__x_is(l, ln, "record") && (mp__x_ws(p[k]) || p[k] == '>' || p[k] == '/'))
-            return mp__x_answer(out, MP_FRAME_SKIP, i, MP_EK_JUNK);
+            return mp__text_answer(out, MP_FRAME_SKIP, i, MP_EK_JUNK);
     }
     if (lim == MP__TEXT_JUNK_MAX || fin)
-        return mp__x_answer(out, MP_FRAME_SKIP, lim, MP_EK_JUNK);
-    return mp__x_answer(out, MP_FRAME_NEED, mp__x_grow(avail, max), 0);
+        return mp__text_answer(out, MP_FRAME_SKIP, lim, MP_EK_JUNK);
+    return mp__text_answer(out, MP_FRAME_NEED, mp__text_grow(avail, max), 0);
 }
 
 /* A token that the bytes up to the end (or the maximum) leave open. */
 static mp__frame_rc mp__x_open_end(size_t avail, size_t w, size_t max, mp__frame *out)
 {
-    return mp__x_answer(out, MP_FRAME_SKIP, w, avail >= max ? MP_EK_TOO_BIG : MP_EK_TRUNCATED);
+    return mp__text_answer(out, MP_FRAME_SKIP, w, avail >= max ? MP_EK_TOO_BIG : MP_EK_TRUNCATED);
 }
 
 mp__frame_rc mp__xml_frame(const void *fmtv, const unsigned char *p, size_t avail, int final,
@@ -503,29 +490,29 @@ mp__frame_rc mp__xml_frame(const void *fmtv, const unsigned char *p, size_t avai
 
     int bom = mp__bom(p, w, fin);
     if (bom > 0)
-        return mp__x_answer(out, MP_FRAME_IGNORE, 3, 0);
+        return mp__text_answer(out, MP_FRAME_IGNORE, 3, 0);
     if (bom < 0)
-        return mp__x_answer(out, MP_FRAME_NEED, 3, 0);
+        return mp__text_answer(out, MP_FRAME_NEED, 3, 0);
     size_t i = 0;
     while (i < w && mp__x_ws(p[i]))
         i++;
     if (i > 0) /* white space: ignored, any split of it is the same */
-        return mp__x_answer(out, MP_FRAME_IGNORE, i, 0);
+        return mp__text_answer(out, MP_FRAME_IGNORE, i, 0);
 
     if (p[0] != '<') { /* envelope text: ignored unless it holds control bytes */
         size_t lim = w < MP__TEXT_JUNK_MAX ? w : MP__TEXT_JUNK_MAX;
         const unsigned char *lt = memchr(p, '<', lim);
         size_t n = lt ? (size_t)(lt - p) : lim;
         if (!lt && lim < MP__TEXT_JUNK_MAX && !fin)
-            return mp__x_answer(out, MP_FRAME_NEED, mp__x_grow(avail, max), 0);
+            return mp__text_answer(out, MP_FRAME_NEED, mp__text_grow(avail, max), 0);
         for (size_t k = 0; k < n; k++)
             if (p[k] < 0x20 && !mp__x_ws(p[k]))
-                return mp__x_answer(out, MP_FRAME_SKIP, n, MP_EK_JUNK);
-        return mp__x_answer(out, MP_FRAME_IGNORE, n, 0);
+                return mp__text_answer(out, MP_FRAME_SKIP, n, MP_EK_JUNK);
+        return mp__text_answer(out, MP_FRAME_IGNORE, n, 0);
     }
 
     if (w < 2)
-        return fin ? mp__x_open_end(avail, w, max, out) : mp__x_answer(out, MP_FRAME_NEED, 2, 0);
+        return fin ? mp__x_open_end(avail, w, max, out) : mp__text_answer(out, MP_FRAME_NEED, 2, 0);
     size_t len;
     int r;
     if (p[1] == '?' || p[1] == '!') {
@@ -536,26 +523,26 @@ mp__frame_rc mp__xml_frame(const void *fmtv, const unsigned char *p, size_t avai
                 if (k < 9) {
                     if (fin)
                         return mp__x_open_end(avail, w, max, out);
-                    return mp__x_answer(out, MP_FRAME_NEED, 9, 0);
+                    return mp__text_answer(out, MP_FRAME_NEED, 9, 0);
                 }
                 int ent;
                 r = mp__x_doctype(p, w, &len, &ent);
                 if (r == MP__LEX_OK)
-                    return ent ? mp__x_answer(out, MP_FRAME_SKIP, len, MP_EK_DTD)
-                               : mp__x_answer(out, MP_FRAME_IGNORE, len, 0);
+                    return ent ? mp__text_answer(out, MP_FRAME_SKIP, len, MP_EK_DTD)
+                               : mp__text_answer(out, MP_FRAME_IGNORE, len, 0);
                 if (fin)
                     return mp__x_open_end(avail, w, max, out);
-                return mp__x_answer(out, MP_FRAME_NEED, mp__x_grow(avail, max), 0);
+                return mp__text_answer(out, MP_FRAME_NEED, mp__text_grow(avail, max), 0);
             }
         }
         r = mp__x_special(p, w, &len);
         if (r == MP__LEX_OK)
-            return mp__x_answer(out, MP_FRAME_IGNORE, len, 0);
+            return mp__text_answer(out, MP_FRAME_IGNORE, len, 0);
         if (r == MP__LEX_BAD)
             return mp__x_junk(p, avail, w, fin, max, 0, out);
         if (fin)
             return mp__x_open_end(avail, w, max, out);
-        return mp__x_answer(out, MP_FRAME_NEED, mp__x_grow(avail, max), 0);
+        return mp__text_answer(out, MP_FRAME_NEED, mp__text_grow(avail, max), 0);
     }
 
     size_t tl, na, nn;
@@ -566,10 +553,10 @@ mp__frame_rc mp__xml_frame(const void *fmtv, const unsigned char *p, size_t avai
     if (r == MP__LEX_MORE) {
         if (fin)
             return mp__x_open_end(avail, w, max, out);
-        return mp__x_answer(out, MP_FRAME_NEED, mp__x_grow(avail, max), 0);
+        return mp__text_answer(out, MP_FRAME_NEED, mp__text_grow(avail, max), 0);
     }
     if (p[1] == '/') /* an envelope end tag */
-        return mp__x_answer(out, MP_FRAME_IGNORE, tl, 0);
+        return mp__text_answer(out, MP_FRAME_IGNORE, tl, 0);
     const unsigned char *l;
     size_t ln;
     mp__x_local(p + na, nn, &l, &ln);
@@ -577,24 +564,24 @@ mp__frame_rc mp__xml_frame(const void *fmtv, const unsigned char *p, size_t avai
         mp__x_is(l, ln, "datafield") || mp__x_is(l, ln, "subfield"))
         return mp__x_junk(p, avail, w, fin, max, 1, out); /* MARC outside a record */
     if (!mp__x_is(l, ln, "record"))
-        return mp__x_answer(out, MP_FRAME_IGNORE, tl, 0); /* an envelope element */
+        return mp__text_answer(out, MP_FRAME_IGNORE, tl, 0); /* an envelope element */
 
     int marc = mp__x_is_marc(p, w, tl, na, nn, empty);
     if (marc == MP__LEX_MORE) {
         if (!fin)
-            return mp__x_answer(out, MP_FRAME_NEED, mp__x_grow(avail, max), 0);
+            return mp__text_answer(out, MP_FRAME_NEED, mp__text_grow(avail, max), 0);
         marc = 1; /* the input ends inside: a truncated record */
     }
     if (!marc)
-        return mp__x_answer(out, MP_FRAME_IGNORE, tl, 0); /* e.g. OAI-PMH's <record> */
+        return mp__text_answer(out, MP_FRAME_IGNORE, tl, 0); /* e.g. OAI-PMH's <record> */
     if (empty)
-        return mp__x_answer(out, MP_FRAME_RECORD, tl, 0);
+        return mp__text_answer(out, MP_FRAME_RECORD, tl, 0);
     int unclosed;
     size_t e = mp__xml_record_end(p, w, tl, &unclosed);
     if (e)
-        return mp__x_answer(out, MP_FRAME_RECORD, e, unclosed ? MP_EK_TRUNCATED : 0);
+        return mp__text_answer(out, MP_FRAME_RECORD, e, unclosed ? MP_EK_TRUNCATED : 0);
     if (!fin)
-        return mp__x_answer(out, MP_FRAME_NEED, mp__x_grow(avail, max), 0);
+        return mp__text_answer(out, MP_FRAME_NEED, mp__text_grow(avail, max), 0);
     return mp__x_open_end(avail, w, max, out);
 }
 

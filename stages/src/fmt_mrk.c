@@ -27,19 +27,6 @@ static int mp__blank(unsigned char c)
     return c == ' ' || c == '\t' || c == '\r';
 }
 
-static mp__frame_rc mp__mrk_answer(mp__frame *out, mp__frame_rc rc, size_t len, uint16_t kind)
-{
-    out->len = len;
-    out->kind = kind;
-    return rc;
-}
-
-static size_t mp__mrk_grow(size_t avail, size_t max)
-{
-    size_t want = avail < 4096 ? avail + 4096 : avail * 2;
-    return want > max ? max : want;
-}
-
 /*
  * Whether the line at q (n bytes available) ends the record before it: a
  * blank line, or one that starts "=LDR". 1 yes, 0 no, -1 undecided.
@@ -70,9 +57,9 @@ mp__frame_rc mp__mrk_frame(const void *fmtv, const unsigned char *p, size_t avai
 
     int bom = mp__bom(p, w, fin);
     if (bom > 0)
-        return mp__mrk_answer(out, MP_FRAME_IGNORE, 3, 0);
+        return mp__text_answer(out, MP_FRAME_IGNORE, 3, 0);
     if (bom < 0)
-        return mp__mrk_answer(out, MP_FRAME_NEED, 3, 0);
+        return mp__text_answer(out, MP_FRAME_NEED, 3, 0);
     /* Blank lines: ignored. */
     size_t i = 0, done = 0;
     for (;;) {
@@ -85,21 +72,21 @@ mp__frame_rc mp__mrk_frame(const void *fmtv, const unsigned char *p, size_t avai
         break;
     }
     if (done > 0)
-        return mp__mrk_answer(out, MP_FRAME_IGNORE, done, 0);
+        return mp__text_answer(out, MP_FRAME_IGNORE, done, 0);
     if (i == w) { /* white space to the end of what is there */
         if (fin)
-            return mp__mrk_answer(out, MP_FRAME_IGNORE, w, 0);
-        return mp__mrk_answer(out, MP_FRAME_NEED, mp__mrk_grow(avail, max), 0);
+            return mp__text_answer(out, MP_FRAME_IGNORE, w, 0);
+        return mp__text_answer(out, MP_FRAME_NEED, mp__text_grow(avail, max), 0);
     }
 
     if (p[0] != '=') { /* junk: one line */
         size_t lim = w < MP__TEXT_JUNK_MAX ? w : MP__TEXT_JUNK_MAX;
         const unsigned char *nl = memchr(p, '\n', lim);
         if (nl)
-            return mp__mrk_answer(out, MP_FRAME_SKIP, (size_t)(nl - p) + 1, MP_EK_JUNK);
+            return mp__text_answer(out, MP_FRAME_SKIP, (size_t)(nl - p) + 1, MP_EK_JUNK);
         if (lim == MP__TEXT_JUNK_MAX || fin)
-            return mp__mrk_answer(out, MP_FRAME_SKIP, lim, MP_EK_JUNK);
-        return mp__mrk_answer(out, MP_FRAME_NEED, mp__mrk_grow(avail, max), 0);
+            return mp__text_answer(out, MP_FRAME_SKIP, lim, MP_EK_JUNK);
+        return mp__text_answer(out, MP_FRAME_NEED, mp__text_grow(avail, max), 0);
     }
 
     /* A record: lines up to a blank line, an "=LDR" line or the end. */
@@ -111,16 +98,16 @@ mp__frame_rc mp__mrk_frame(const void *fmtv, const unsigned char *p, size_t avai
         size_t e = (size_t)(nl - p) + 1;
         int end = mp__mrk_ends_before(p + e, w - e, fin);
         if (end < 0)
-            return mp__mrk_answer(out, MP_FRAME_NEED, mp__mrk_grow(avail, max), 0);
+            return mp__text_answer(out, MP_FRAME_NEED, mp__text_grow(avail, max), 0);
         if (end)
-            return mp__mrk_answer(out, MP_FRAME_RECORD, e, 0);
+            return mp__text_answer(out, MP_FRAME_RECORD, e, 0);
         pos = e;
     }
     if (!fin)
-        return mp__mrk_answer(out, MP_FRAME_NEED, mp__mrk_grow(avail, max), 0);
+        return mp__text_answer(out, MP_FRAME_NEED, mp__text_grow(avail, max), 0);
     if (avail >= max)
-        return mp__mrk_answer(out, MP_FRAME_SKIP, w, MP_EK_TOO_BIG);
-    return mp__mrk_answer(out, MP_FRAME_RECORD, w, 0); /* the last record, no newline */
+        return mp__text_answer(out, MP_FRAME_SKIP, w, MP_EK_TOO_BIG);
+    return mp__text_answer(out, MP_FRAME_RECORD, w, 0); /* the last record, no newline */
 }
 
 /* ---- parsing ------------------------------------------------------------- */

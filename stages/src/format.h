@@ -106,6 +106,24 @@ static inline int mp__bom(const unsigned char *p, size_t w, int fin)
     return fin ? 0 : -1;
 }
 
+/* The text framers' answer: sets out and returns rc. */
+static inline mp__frame_rc mp__text_answer(mp__frame *out, mp__frame_rc rc, size_t len,
+                                           uint16_t kind)
+{
+    out->len = len;
+    out->kind = kind;
+    return rc;
+}
+
+/* How much to ask for (MP_FRAME_NEED) when a unit goes on past the `avail`
+ * bytes seen: +4 KiB, then doubling (a long unit costs O(n) over repeated
+ * calls), at most `max`. */
+static inline size_t mp__text_grow(size_t avail, size_t max)
+{
+    size_t want = avail < 4096 ? avail + 4096 : avail * 2;
+    return want > max ? max : want;
+}
+
 /* Longest span of envelope / junk per item, as for ISO 2709. */
 #define MP__TEXT_JUNK_MAX (64u * 1024)
 
