@@ -1301,17 +1301,23 @@ static char mrk_blank(char c)
  * indicators (blank and '\' as '\') and "$", code, value per subfield;
  * every line ends with "\n".
  */
-static void mrk_fill(const RecordObject *o, const char *leader, char *out, size_t n)
+static size_t mrk_fill(const RecordObject *o, const char *leader, char *out, size_t cap)
 {
     const layout_field *f = REC_FIELDS(o);
     const layout_subfield *s = REC_SUBS(o);
     const char *text = REC_TEXT(o), *text_end = REC_BLOB(o) + Py_SIZE(o);
-    const char *out_end = out + n;
+    char *const start = out;
+    const char *out_end = out + cap;
+    if (cap < 6 + LAYOUT_LEADER_LEN + 1)
+        return SIZE_MAX;
     memcpy(out, "=LDR  ", 6);
     memcpy(out + 6, leader, LAYOUT_LEADER_LEN);
     out += 6 + LAYOUT_LEADER_LEN;
     *out++ = '\n';
     for (uint32_t i = 0; i < o->nfields; i++) {
+        /* "=" tag "  " "\n" and the control data or the indicators */
+        if ((size_t)(out_end - out) < 7 + (f[i].ctrl ? (size_t)f[i].len : 2))
+            return SIZE_MAX;
         size_t tl = mrk_tag_len(f[i].tag);
         *out++ = '=';
         memcpy(out, f[i].tag, tl);
@@ -1328,10 +1334,12 @@ static void mrk_fill(const RecordObject *o, const char *leader, char *out, size_
             *out++ = mrk_blank(f[i].ind2);
             const layout_subfield *sf = s + f[i].sub0;
             for (uint32_t j = 0; j < f[i].nsub; j++) {
-                *out++ = '$';
-                *out++ = sf[j].code;
                 const char *p = text + sf[j].off;
                 uint32_t len = sf[j].len;
+                if ((size_t)(out_end - out) < 2 + (size_t)len + 1) /* "$" code value "\n" */
+                    return SIZE_MAX;
+                *out++ = '$';
+                *out++ = sf[j].code;
                 /* most values are short: two 16-byte moves (what lies past
                  * the value, in the blob, is overwritten by what follows
                  * it; both stay in bounds) instead of a call */
@@ -1346,6 +1354,7 @@ static void mrk_fill(const RecordObject *o, const char *leader, char *out, size_
         }
         *out++ = '\n';
     }
+    return (size_t)(out - start);
 }
 
 /*
@@ -1358,11 +1367,18 @@ static void mrk_fill(const RecordObject *o, const char *leader, char *out, size_
  */
 static PyObject *mrk_compact(RecordObject *o, const char *leader, int own_leader)
 {
-    if (!(o->ascii & REC_MRK_SIZED)) {
-        o->mrk_len = mrk_size(o);
-        o->ascii |= REC_MRK_SIZED;
+    size_t n;
+    if (o->ascii & REC_MRK_SIZED) {
+        n = (size_t)o->mrk_len;
+    } else {
+        /* a bound from the blob's dimensions (each value is in the text
+         * area once, as layout_fill writes them): no pass over the index
+         * before the one that writes; the str shrinks to what was written
+         * (a blob with shared value bytes does not fit: sized exactly) */
+        const char *text = REC_TEXT(o);
+        n = 6 + LAYOUT_LEADER_LEN + 1 + 9 * (size_t)o->nfields + 2 * (size_t)o->nsubs +
+            (size_t)(REC_BLOB(o) + Py_SIZE(o) - text);
     }
-    size_t n = (size_t)o->mrk_len;
     if (n > (size_t)PY_SSIZE_T_MAX)
         return PyErr_NoMemory();
     int checked = own_leader && (o->ascii & REC_MRK_CHECKED);
@@ -1379,17 +1395,28 @@ static PyObject *mrk_compact(RecordObject *o, const char *leader, int own_leader
     if (!s)
         return NULL;
     char *data = PyUnicode_DATA(s);
-    mrk_fill(o, leader, data, n);
+    size_t w = mrk_fill(o, leader, data, n);
+    if (w == SIZE_MAX) {
+        Py_DECREF(s);
+        o->mrk_len = mrk_size(o);
+        o->ascii |= REC_MRK_SIZED;
+        return mrk_compact(o, leader, own_leader);
+    }
+    o->mrk_len = w;
+    o->ascii |= REC_MRK_SIZED;
     if (checked)
         return s;
-    int ascii = bytes_ascii(data, n);
+    int ascii = bytes_ascii(data, w);
     if (own_leader)
         o->ascii |= REC_MRK_CHECKED | (ascii ? REC_MRK_ASCII : 0);
-    if (ascii)
-        return s;
-    PyObject *u = PyUnicode_DecodeUTF8(data, (Py_ssize_t)n, "replace");
-    Py_DECREF(s);
-    return u;
+    if (!ascii) {
+        PyObject *u = PyUnicode_DecodeUTF8(data, (Py_ssize_t)w, "replace");
+        Py_DECREF(s);
+        return u;
+    }
+    if (w != n && PyUnicode_Resize(&s, (Py_ssize_t)w) < 0)
+        return NULL;
+    return s;
 }
 
 /*
