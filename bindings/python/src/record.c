@@ -1301,51 +1301,84 @@ static char mrk_blank(char c)
  * indicators (blank and '\' as '\') and "$", code, value per subfield;
  * every line ends with "\n".
  */
-static size_t mrk_fill(const RecordObject *o, const char *leader, char *out, size_t cap)
+/* Eight bytes with every blank turned into '\\' (MARCMaker's control data). */
+static uint64_t mrk_blanks8(uint64_t w)
 {
+    const uint64_t lo7 = 0x7F7F7F7F7F7F7F7Full, hi = 0x8080808080808080ull;
+    uint64_t x = w ^ 0x2020202020202020ull;         /* 0 where a blank */
+    uint64_t blank = ~(((x & lo7) + lo7) | x) & hi; /* 0x80 where a blank */
+    uint64_t m = (blank >> 7) * 0xFF;
+    return (w & ~m) | (0x5C5C5C5C5C5C5C5Cull & m);
+}
+
+static size_t mrk_fill(const RecordObject *o, const char *leader, char *restrict out, size_t cap)
+{
+    /* Fields and subfields are read into locals: the writes through `out`
+     * (char) could otherwise alias them and force a reload per byte. */
     const layout_field *f = REC_FIELDS(o);
     const layout_subfield *s = REC_SUBS(o);
     const char *text = REC_TEXT(o), *text_end = REC_BLOB(o) + Py_SIZE(o);
-    char *const start = out;
-    const char *out_end = out + cap;
+    const uint32_t nfields = o->nfields;
+    char *const start = out, *const out_end = out + cap;
     if (cap < 6 + LAYOUT_LEADER_LEN + 1)
         return SIZE_MAX;
     memcpy(out, "=LDR  ", 6);
     memcpy(out + 6, leader, LAYOUT_LEADER_LEN);
     out += 6 + LAYOUT_LEADER_LEN;
     *out++ = '\n';
-    for (uint32_t i = 0; i < o->nfields; i++) {
+    for (uint32_t i = 0; i < nfields; i++) {
+        const layout_field fi = f[i];
         /* "=" tag "  " "\n" and the control data or the indicators */
-        if ((size_t)(out_end - out) < 7 + (f[i].ctrl ? (size_t)f[i].len : 2))
+        if ((size_t)(out_end - out) < 7 + (fi.ctrl ? (size_t)fi.len : 2))
             return SIZE_MAX;
-        size_t tl = mrk_tag_len(f[i].tag);
+        size_t tl = mrk_tag_len(fi.tag);
         *out++ = '=';
-        memcpy(out, f[i].tag, tl);
+        memcpy(out, fi.tag, tl);
         out += tl;
         *out++ = ' ';
         *out++ = ' ';
-        if (f[i].ctrl) {
-            const char *p = text + f[i].off;
-            for (uint32_t k = 0; k < f[i].len; k++)
-                out[k] = p[k] == ' ' ? '\\' : p[k];
-            out += f[i].len;
+        if (fi.ctrl) {
+            const char *p = text + fi.off;
+            const uint32_t len = fi.len;
+            uint32_t k = 0;
+            /* eight bytes at a time while both sides have room for the
+             * last word (bytes past the data are overwritten later) */
+            size_t room = (size_t)(out_end - out) < (size_t)(text_end - p) ? (size_t)(out_end - out)
+                                                                           : (size_t)(text_end - p);
+            if (((size_t)len + 7) / 8 * 8 <= room) {
+                for (; k < len; k += 8) {
+                    uint64_t w;
+                    memcpy(&w, p + k, 8);
+                    w = mrk_blanks8(w);
+                    memcpy(out + k, &w, 8);
+                }
+            } else {
+                for (; k < len; k++)
+                    out[k] = p[k] == ' ' ? '\\' : p[k];
+            }
+            out += len;
         } else {
-            *out++ = mrk_blank(f[i].ind1);
-            *out++ = mrk_blank(f[i].ind2);
-            const layout_subfield *sf = s + f[i].sub0;
-            for (uint32_t j = 0; j < f[i].nsub; j++) {
-                const char *p = text + sf[j].off;
-                uint32_t len = sf[j].len;
+            *out++ = mrk_blank(fi.ind1);
+            *out++ = mrk_blank(fi.ind2);
+            const layout_subfield *sf = s + fi.sub0;
+            const uint32_t nsub = fi.nsub;
+            for (uint32_t j = 0; j < nsub; j++) {
+                const layout_subfield sj = sf[j];
+                const char *p = text + sj.off;
+                const uint32_t len = sj.len;
                 if ((size_t)(out_end - out) < 2 + (size_t)len + 1) /* "$" code value "\n" */
                     return SIZE_MAX;
-                *out++ = '$';
-                *out++ = sf[j].code;
-                /* most values are short: two 16-byte moves (what lies past
-                 * the value, in the blob, is overwritten by what follows
-                 * it; both stay in bounds) instead of a call */
-                if (len <= 32 && out_end - out >= 32 && text_end - p >= 32) {
-                    memcpy(out, p, 16);
-                    memcpy(out + 16, p + 16, 16);
+                out[0] = '$';
+                out[1] = sj.code;
+                out += 2;
+                /* most values are short: 16-byte moves (what lies past the
+                 * value, in the blob, is overwritten by what follows it;
+                 * both stay in bounds) instead of a call */
+                size_t whole = ((size_t)len + 15) & ~(size_t)15;
+                if (len <= 32 && (size_t)(out_end - out) >= whole &&
+                    (size_t)(text_end - p) >= whole) {
+                    for (size_t k = 0; k < len; k += 16)
+                        memcpy(out + k, p + k, 16);
                 } else {
                     memcpy(out, p, len);
                 }
