@@ -1245,9 +1245,11 @@ static int rec_compact_only(const RecordObject *o)
 /* RecordObject.ascii and mrk_len: what str() learnt of the blob, kept for
  * the next calls. The blob never changes but for _mark_utf8's leader/09 =
  * 'a', which keeps an ASCII leader ASCII and the size the same. */
-#define REC_MRK_SIZED   1u /* mrk_len: the size of its MARCMaker text */
-#define REC_MRK_CHECKED 2u /* REC_MRK_ASCII says whether ... */
-#define REC_MRK_ASCII   4u /* ... that text (with the blob's leader) is ASCII */
+#define REC_MRK_SIZED    1u  /* mrk_len: the size of its MARCMaker text */
+#define REC_MRK_CHECKED  2u  /* REC_MRK_ASCII says whether ... */
+#define REC_MRK_ASCII    4u  /* ... that text (with the blob's leader) is ASCII */
+#define REC_TEXT_CHECKED 8u  /* REC_TEXT_ASCII says whether ... */
+#define REC_TEXT_ASCII   16u /* ... the whole text area (every value) is ASCII */
 
 static int bytes_ascii(const char *p, size_t n)
 {
@@ -1568,9 +1570,13 @@ static PyObject *Record_as_dict(PyObject *self, PyObject *unused)
         return NULL;
     if (!rec_compact_only(o))
         return PyObject_CallMethodNoArgs(self, st->n_as_dict_pymarc);
-    /* values are in str()'s text: known ASCII there, no value needs a check */
-    const unsigned known = REC_MRK_CHECKED | REC_MRK_ASCII;
-    int ascii = (o->ascii & known) == known;
+    /* one scan of the text area (kept) rather than one per value */
+    if (!(o->ascii & REC_TEXT_CHECKED)) {
+        const char *t = REC_TEXT(o);
+        int a = bytes_ascii(t, (size_t)(REC_BLOB(o) + Py_SIZE(o) - t));
+        o->ascii |= REC_TEXT_CHECKED | (a ? REC_TEXT_ASCII : 0);
+    }
+    int ascii = (o->ascii & REC_TEXT_ASCII) != 0;
     PyObject *out = PyDict_New(), *fields = PyList_New(o->nfields);
     if (!out || !fields)
         goto fail;
