@@ -26,7 +26,6 @@ isbn_regex = re.compile(r"([0-9\-xX]+)")
 # holds it.
 _ISO2709 = _marcpipe.FORMAT_ISO2709
 _JSON = _marcpipe.FORMAT_JSON
-_MRK = _marcpipe.FORMAT_MRK
 _KEEP_LEADER = _marcpipe.WRITE_KEEP_LEADER
 _AS_JSON_FLAGS = _marcpipe.WRITE_JSON_SPACED | _marcpipe.WRITE_ASCII | _KEEP_LEADER
 
@@ -142,11 +141,10 @@ class Record(_marcpipe.RecordBase):
         self.offset = tmp.offset
         self.ordinal = tmp.ordinal
 
-    def __str__(self) -> str:
-        """MARCMaker text, as pymarc's: ``=LDR  ...`` and one line per field."""
-        out = self._write(_MRK, _KEEP_LEADER, True)
-        if isinstance(out, str):
-            return out
+    # str(record) is RecordBase's (C): pymarc's MARCMaker text, ``=LDR  ...``
+    # and one line per field, written from the compact record or by the
+    # library's writer; this is its path for shapes the C model does not carry.
+    def _str_pymarc(self) -> str:
         lines = [f"=LDR  {self.leader}"]
         lines.extend(str(f) for f in self.fields)
         return "\n".join(lines) + "\n"
@@ -259,13 +257,10 @@ class Record(_marcpipe.RecordBase):
 
     as_marc21 = as_marc
 
-    def as_dict(self) -> Dict[str, Any]:
-        """MARC-in-JSON as a dict: {"leader": ..., "fields": [{tag: data | {...}}]}.
-
-        Built in C from the compact record when no Field object was made."""
-        fast = self._as_dict()
-        if fast is not None:
-            return fast
+    # as_dict() is RecordBase's (C): MARC-in-JSON as a dict, {"leader": ...,
+    # "fields": [{tag: data | {...}}]}, built from the compact record when no
+    # Field object was made; this is its path when some were.
+    def _as_dict_pymarc(self) -> Dict[str, Any]:
         out: List[Dict[str, Any]] = []
         for f in self.fields:
             if f.control_field:

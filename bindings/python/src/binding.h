@@ -60,6 +60,11 @@ typedef struct module_state {
      * and the str of every all-digit tag, made on first use. */
     PyObject *k_leader, *k_fields, *k_ind1, *k_ind2, *k_subfields;
     PyObject *digit_tags[1000];
+    /* the one-character str of every byte (CPython's Latin-1 singletons),
+     * for codes and indicators; and the names of the Python layer's
+     * fallbacks that str() and as_dict() call (interned). */
+    PyObject *chars[256];
+    PyObject *n_str_pymarc, *n_as_dict_pymarc;
     /* RecordBase._write's output buffer, reused (the GIL serialises its
      * users); shrunk back when one record made it big. */
     mp_buf scratch;

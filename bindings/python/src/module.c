@@ -350,8 +350,15 @@ static int mod_exec(PyObject *m)
         !(st->k_fields = PyUnicode_InternFromString("fields")) ||
         !(st->k_ind1 = PyUnicode_InternFromString("ind1")) ||
         !(st->k_ind2 = PyUnicode_InternFromString("ind2")) ||
-        !(st->k_subfields = PyUnicode_InternFromString("subfields")))
+        !(st->k_subfields = PyUnicode_InternFromString("subfields")) ||
+        !(st->n_str_pymarc = PyUnicode_InternFromString("_str_pymarc")) ||
+        !(st->n_as_dict_pymarc = PyUnicode_InternFromString("_as_dict_pymarc")))
         return -1;
+    for (int i = 0; i < 256; i++) {
+        unsigned char c = (unsigned char)i;
+        if (!(st->chars[i] = PyUnicode_DecodeLatin1((const char *)&c, 1, NULL)))
+            return -1;
+    }
     /* marcpipe/write.h's formats and flags, for RecordBase._write. */
     static const struct {
         const char *name;
@@ -403,6 +410,10 @@ static int mod_traverse(PyObject *m, visitproc visit, void *arg)
     Py_VISIT(st->k_subfields);
     for (int i = 0; i < 1000; i++)
         Py_VISIT(st->digit_tags[i]);
+    for (int i = 0; i < 256; i++)
+        Py_VISIT(st->chars[i]);
+    Py_VISIT(st->n_str_pymarc);
+    Py_VISIT(st->n_as_dict_pymarc);
     return 0;
 }
 
@@ -432,6 +443,10 @@ static int mod_clear(PyObject *m)
     Py_CLEAR(st->k_subfields);
     for (int i = 0; i < 1000; i++)
         Py_CLEAR(st->digit_tags[i]);
+    for (int i = 0; i < 256; i++)
+        Py_CLEAR(st->chars[i]);
+    Py_CLEAR(st->n_str_pymarc);
+    Py_CLEAR(st->n_as_dict_pymarc);
     mp_buf_free(&st->scratch);
     PyMem_Free(st->view_fields);
     PyMem_Free(st->view_subs);

@@ -24,8 +24,9 @@ typedef struct {
     uint64_t offset, ordinal; /* stream position (UINT64_MAX: none) */
     uint32_t nfields, nsubs;
     uint32_t mode;
-    uint32_t pad;
-    uint64_t blob[]; /* see layout.h */
+    uint32_t ascii;   /* REC_MRK_* bits (str(), as_dict()); 0: nothing known yet */
+    uint64_t mrk_len; /* bytes of str(record) from the blob (REC_MRK_SIZED) */
+    uint64_t blob[];  /* see layout.h */
 } RecordObject;
 
 #define REC_BLOB(o)   ((char *)(o)->blob)
@@ -1145,6 +1146,8 @@ static int format_ok(int fmt, unsigned flags)
     return fmt >= MP_FORMAT_ISO2709 && fmt <= MP_FORMAT_LINE && !(flags & ~MP_WRITE_FLAGS_ALL);
 }
 
+static PyObject *write_view(PyObject *self, module_state *st, int fmt, unsigned flags, int text);
+
 /*
  * _write(format, flags, text=False): the record serialised by the library
  * (format an mp_format, flags MP_WRITE_*) as bytes, or as str (UTF-8,
@@ -1169,6 +1172,12 @@ static PyObject *Record_write(PyObject *self, PyObject *const *args, Py_ssize_t 
     module_state *st = state_of_type(Py_TYPE(self));
     if (!st)
         return NULL;
+    return write_view(self, st, fmt, flags, text);
+}
+
+/* Record_write's work (see there): format and flags as given. */
+static PyObject *write_view(PyObject *self, module_state *st, int fmt, unsigned flags, int text)
+{
     view_build v;
     view_init(&v, st);
     int r = view_record(&v, (RecordObject *)self);
@@ -1213,21 +1222,293 @@ static PyObject *Record_mark_utf8(PyObject *self, PyObject *unused)
     Py_RETURN_TRUE;
 }
 
-/* Python str of blob text (UTF-8 records: decoded with 'replace'). */
-static PyObject *dict_str(const char *p, uint32_t n)
+/* ------------------------------------------------------------------------ */
+/* str() and as_dict() straight from the compact layout                      */
+
+/*
+ * Both read the blob alone when no Field object exists (one may have been
+ * edited: the general paths read it), the text is decoded UTF-8 and
+ * to_unicode is True; otherwise str() takes _write's view and then
+ * pymarc's path (_str_pymarc), as_dict() pymarc's path (_as_dict_pymarc).
+ */
+static int rec_compact_only(const RecordObject *o)
 {
-    return PyUnicode_DecodeUTF8(p, n, "replace");
+    if (o->fields || o->mode != REC_UTF8 || o->to_unicode != Py_True)
+        return 0;
+    if (o->slots)
+        for (uint32_t i = 0; i < o->nfields; i++)
+            if (o->slots[i])
+                return 0;
+    return 1;
 }
 
-static int dict_set(PyObject *d, PyObject *key, PyObject *value)
+/* RecordObject.ascii and mrk_len: what str() learnt of the blob, kept for
+ * the next calls. The blob never changes but for _mark_utf8's leader/09 =
+ * 'a', which keeps an ASCII leader ASCII and the size the same. */
+#define REC_MRK_SIZED    1u  /* mrk_len: the size of its MARCMaker text */
+#define REC_MRK_CHECKED  2u  /* REC_MRK_ASCII says whether ... */
+#define REC_MRK_ASCII    4u  /* ... that text (with the blob's leader) is ASCII */
+#define REC_TEXT_CHECKED 8u  /* REC_TEXT_ASCII says whether ... */
+#define REC_TEXT_ASCII   16u /* ... the whole text area (every value) is ASCII */
+
+static int bytes_ascii(const char *p, size_t n)
 {
-    if (!key || !value) {
-        Py_XDECREF(key);
-        Py_XDECREF(value);
-        return -1;
+    uint64_t acc = 0;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        acc |= w;
     }
+    for (; i < n; i++)
+        acc |= (unsigned char)p[i];
+    return !(acc & 0x8080808080808080ull);
+}
+
+/* The tag's length as the MRK writer takes it (strnlen of 3). */
+static size_t mrk_tag_len(const char *t)
+{
+    return !t[0] ? 0 : !t[1] ? 1 : !t[2] ? 2 : 3;
+}
+
+/* Bytes of the MARCMaker text of the compact record (from its index). */
+static size_t mrk_size(const RecordObject *o)
+{
+    size_t n = 6 + LAYOUT_LEADER_LEN + 1; /* "=LDR  " leader "\n" */
+    const layout_field *f = REC_FIELDS(o);
+    const layout_subfield *s = REC_SUBS(o);
+    for (uint32_t i = 0; i < o->nfields; i++) {
+        n += 1 + mrk_tag_len(f[i].tag) + 2 + 1; /* "=" tag "  " ... "\n" */
+        if (f[i].ctrl) {
+            n += f[i].len;
+            continue;
+        }
+        n += 2 + 2 * (size_t)f[i].nsub; /* indicators, "$" code per subfield */
+        for (uint32_t j = 0; j < f[i].nsub; j++)
+            n += s[f[i].sub0 + j].len;
+    }
+    return n;
+}
+
+static char mrk_blank(char c)
+{
+    return c == ' ' || c == '\\' ? '\\' : c;
+}
+
+/*
+ * The MARCMaker text (pymarc's str(record)) into `out` (its mrk_len bytes):
+ * byte for byte what the library's MRK writer (write_text.c) makes of the
+ * same record: "=LDR  " and the leader; per field "=", the tag, two
+ * blanks, then a control field's data with blanks as '\', or the
+ * indicators (blank and '\' as '\') and "$", code, value per subfield;
+ * every line ends with "\n".
+ */
+/* Eight bytes with every blank turned into '\\' (MARCMaker's control data). */
+static uint64_t mrk_blanks8(uint64_t w)
+{
+    const uint64_t lo7 = 0x7F7F7F7F7F7F7F7Full, hi = 0x8080808080808080ull;
+    uint64_t x = w ^ 0x2020202020202020ull;         /* 0 where a blank */
+    uint64_t blank = ~(((x & lo7) + lo7) | x) & hi; /* 0x80 where a blank */
+    uint64_t m = (blank >> 7) * 0xFF;
+    return (w & ~m) | (0x5C5C5C5C5C5C5C5Cull & m);
+}
+
+static size_t mrk_fill(const RecordObject *o, const char *leader, char *restrict out, size_t cap)
+{
+    /* Fields and subfields are read into locals: the writes through `out`
+     * (char) could otherwise alias them and force a reload per byte. */
+    const layout_field *f = REC_FIELDS(o);
+    const layout_subfield *s = REC_SUBS(o);
+    const char *text = REC_TEXT(o), *text_end = REC_BLOB(o) + Py_SIZE(o);
+    const uint32_t nfields = o->nfields;
+    char *const start = out, *const out_end = out + cap;
+    if (cap < 6 + LAYOUT_LEADER_LEN + 1)
+        return SIZE_MAX;
+    memcpy(out, "=LDR  ", 6);
+    memcpy(out + 6, leader, LAYOUT_LEADER_LEN);
+    out += 6 + LAYOUT_LEADER_LEN;
+    *out++ = '\n';
+    for (uint32_t i = 0; i < nfields; i++) {
+        const layout_field fi = f[i];
+        /* "=" tag "  " "\n" and the control data or the indicators */
+        if ((size_t)(out_end - out) < 7 + (fi.ctrl ? (size_t)fi.len : 2))
+            return SIZE_MAX;
+        size_t tl = mrk_tag_len(fi.tag);
+        *out++ = '=';
+        memcpy(out, fi.tag, tl);
+        out += tl;
+        *out++ = ' ';
+        *out++ = ' ';
+        if (fi.ctrl) {
+            const char *p = text + fi.off;
+            const uint32_t len = fi.len;
+            uint32_t k = 0;
+            /* eight bytes at a time while both sides have room for the
+             * last word (bytes past the data are overwritten later) */
+            size_t room = (size_t)(out_end - out) < (size_t)(text_end - p) ? (size_t)(out_end - out)
+                                                                           : (size_t)(text_end - p);
+            if (((size_t)len + 7) / 8 * 8 <= room) {
+                for (; k < len; k += 8) {
+                    uint64_t w;
+                    memcpy(&w, p + k, 8);
+                    w = mrk_blanks8(w);
+                    memcpy(out + k, &w, 8);
+                }
+            } else {
+                for (; k < len; k++)
+                    out[k] = p[k] == ' ' ? '\\' : p[k];
+            }
+            out += len;
+        } else {
+            *out++ = mrk_blank(fi.ind1);
+            *out++ = mrk_blank(fi.ind2);
+            const layout_subfield *sf = s + fi.sub0;
+            const uint32_t nsub = fi.nsub;
+            for (uint32_t j = 0; j < nsub; j++) {
+                const layout_subfield sj = sf[j];
+                const char *p = text + sj.off;
+                const uint32_t len = sj.len;
+                if ((size_t)(out_end - out) < 2 + (size_t)len + 1) /* "$" code value "\n" */
+                    return SIZE_MAX;
+                out[0] = '$';
+                out[1] = sj.code;
+                out += 2;
+                /* most values are short: 16-byte moves (what lies past the
+                 * value, in the blob, is overwritten by what follows it;
+                 * both stay in bounds) instead of a call */
+                size_t whole = ((size_t)len + 15) & ~(size_t)15;
+                if (len <= 32 && (size_t)(out_end - out) >= whole &&
+                    (size_t)(text_end - p) >= whole) {
+                    for (size_t k = 0; k < len; k += 16)
+                        memcpy(out + k, p + k, 16);
+                } else {
+                    memcpy(out, p, len);
+                }
+                out += len;
+            }
+        }
+        *out++ = '\n';
+    }
+    return (size_t)(out - start);
+}
+
+/*
+ * str(record) from the blob, with `leader` (the blob's own when
+ * `own_leader`): a new str, or NULL with an error set. The text is
+ * written straight into a str of maxchar 127 and checked; one that is not
+ * ASCII after all never leaves here: its bytes are decoded as UTF-8
+ * (invalid bytes replaced, as the other paths do) into the str returned.
+ * What the first call learns (size, ASCII-ness) is kept in the record.
+ */
+static PyObject *mrk_compact(RecordObject *o, const char *leader, int own_leader)
+{
+    size_t n;
+    if (o->ascii & REC_MRK_SIZED) {
+        n = (size_t)o->mrk_len;
+    } else {
+        /* a bound from the blob's dimensions (each value is in the text
+         * area once, as layout_fill writes them): no pass over the index
+         * before the one that writes; the str shrinks to what was written
+         * (a blob with shared value bytes does not fit: sized exactly) */
+        const char *text = REC_TEXT(o);
+        n = 6 + LAYOUT_LEADER_LEN + 1 + 9 * (size_t)o->nfields + 2 * (size_t)o->nsubs +
+            (size_t)(REC_BLOB(o) + Py_SIZE(o) - text);
+    }
+    if (n > (size_t)PY_SSIZE_T_MAX)
+        return PyErr_NoMemory();
+    int checked = own_leader && (o->ascii & REC_MRK_CHECKED);
+    if (checked && !(o->ascii & REC_MRK_ASCII)) {
+        char *buf = PyMem_Malloc(n ? n : 1);
+        if (!buf)
+            return PyErr_NoMemory();
+        mrk_fill(o, leader, buf, n);
+        PyObject *s = PyUnicode_DecodeUTF8(buf, (Py_ssize_t)n, "replace");
+        PyMem_Free(buf);
+        return s;
+    }
+    PyObject *s = PyUnicode_New((Py_ssize_t)n, 127);
+    if (!s)
+        return NULL;
+    char *data = PyUnicode_DATA(s);
+    size_t w = mrk_fill(o, leader, data, n);
+    if (w == SIZE_MAX) {
+        Py_DECREF(s);
+        o->mrk_len = mrk_size(o);
+        o->ascii |= REC_MRK_SIZED;
+        return mrk_compact(o, leader, own_leader);
+    }
+    o->mrk_len = w;
+    o->ascii |= REC_MRK_SIZED;
+    if (checked)
+        return s;
+    int ascii = bytes_ascii(data, w);
+    if (own_leader)
+        o->ascii |= REC_MRK_CHECKED | (ascii ? REC_MRK_ASCII : 0);
+    if (!ascii) {
+        PyObject *u = PyUnicode_DecodeUTF8(data, (Py_ssize_t)w, "replace");
+        Py_DECREF(s);
+        return u;
+    }
+    if (w != n && PyUnicode_Resize(&s, (Py_ssize_t)w) < 0)
+        return NULL;
+    return s;
+}
+
+/*
+ * str(record): pymarc's MARCMaker text. From the blob when it alone holds
+ * the record; else the library's MRK writer over _write's view; else
+ * (shapes the C model does not carry) the Python layer's _str_pymarc().
+ */
+static PyObject *Record_str(PyObject *self)
+{
+    RecordObject *o = (RecordObject *)self;
+    module_state *st = state_of_type(Py_TYPE(self));
+    if (!st)
+        return NULL;
+    if (rec_compact_only(o)) {
+        if (!o->leader)
+            return mrk_compact(o, REC_BLOB(o), 1);
+        PyObject *l = PyObject_Str(o->leader);
+        if (!l)
+            return NULL;
+        /* the writer's rule for a leader object: its 24 bytes of UTF-8 */
+        if (PyUnicode_Check(l) && PyUnicode_IS_ASCII(l) &&
+            PyUnicode_GET_LENGTH(l) == LAYOUT_LEADER_LEN) {
+            PyObject *s = mrk_compact(o, (const char *)PyUnicode_DATA(l), 0);
+            Py_DECREF(l);
+            return s;
+        }
+        Py_DECREF(l);
+    }
+    PyObject *out = write_view(self, st, MP_FORMAT_MRK, MP_WRITE_KEEP_LEADER, 1);
+    if (!out || PyUnicode_Check(out))
+        return out;
+    Py_DECREF(out);
+    return PyObject_CallMethodNoArgs(self, st->n_str_pymarc);
+}
+
+/* A value of the blob's text as str (UTF-8, invalid bytes replaced):
+ * an ASCII value is copied into a new compact str; one character is
+ * CPython's singleton. */
+static PyObject *dict_str(module_state *st, const char *p, uint32_t n, int ascii)
+{
+    if (!ascii && !bytes_ascii(p, n))
+        return PyUnicode_DecodeUTF8(p, n, "replace");
+    if (n <= 1)
+        return n ? Py_NewRef(st->chars[(unsigned char)*p]) : PyUnicode_New(0, 0);
+    PyObject *s = PyUnicode_New(n, 127);
+    if (s)
+        memcpy(PyUnicode_DATA(s), p, n);
+    return s;
+}
+
+/* d[key] = value; the key is borrowed, the value (NULL: an error is set)
+ * stolen. */
+static int dict_put(PyObject *d, PyObject *key, PyObject *value)
+{
+    if (!value)
+        return -1;
     int r = PyDict_SetItem(d, key, value);
-    Py_DECREF(key);
     Py_DECREF(value);
     return r;
 }
@@ -1244,65 +1525,81 @@ static PyObject *dict_tag(module_state *st, const char *t)
     return PyUnicode_DecodeLatin1(t, 3, NULL);
 }
 
+/* {"ind1": .., "ind2": .., "subfields": [{code: value}, ...]} of data
+ * field `lf`. */
+static PyObject *dict_data_field(module_state *st, RecordObject *o, const layout_field *lf,
+                                 int ascii)
+{
+    PyObject *value = PyDict_New(), *subs = PyList_New(lf->nsub);
+    if (!value || !subs)
+        goto fail;
+    if (PyDict_SetItem(value, st->k_ind1, st->chars[(unsigned char)lf->ind1]) < 0 ||
+        PyDict_SetItem(value, st->k_ind2, st->chars[(unsigned char)lf->ind2]) < 0 ||
+        PyDict_SetItem(value, st->k_subfields, subs) < 0)
+        goto fail;
+    const char *text = REC_TEXT(o);
+    const layout_subfield *s = REC_SUBS(o) + lf->sub0;
+    for (uint32_t j = 0; j < lf->nsub; j++) {
+        PyObject *sd = PyDict_New();
+        if (!sd)
+            goto fail;
+        PyList_SET_ITEM(subs, j, sd);
+        if (dict_put(sd, st->chars[(unsigned char)s[j].code],
+                     dict_str(st, text + s[j].off, s[j].len, ascii)) < 0)
+            goto fail;
+    }
+    Py_DECREF(subs);
+    return value;
+fail:
+    Py_XDECREF(subs);
+    Py_XDECREF(value);
+    return NULL;
+}
+
 /*
- * _as_dict(): pymarc's as_dict() built straight from the blob, or None
- * when Field objects exist (they may have been edited: pymarc's path reads
- * them), the leader is a Python object, or the text is not decoded UTF-8.
+ * as_dict(): pymarc's {"leader": str(leader), "fields": [{tag: data} or
+ * {tag: {"ind1", "ind2", "subfields": [{code: value}...]}}]}, built from
+ * the blob when it alone holds the record (a new dict each call, nothing
+ * kept); else the Python layer's _as_dict_pymarc() reads the Field objects.
  */
 static PyObject *Record_as_dict(PyObject *self, PyObject *unused)
 {
     RecordObject *o = (RecordObject *)self;
-    if (o->fields || o->leader || o->mode != REC_UTF8 || o->to_unicode != Py_True)
-        Py_RETURN_NONE;
-    if (o->slots)
-        for (uint32_t i = 0; i < o->nfields; i++)
-            if (o->slots[i])
-                Py_RETURN_NONE;
     module_state *st = state_of_type(Py_TYPE(self));
     if (!st)
         return NULL;
+    if (!rec_compact_only(o))
+        return PyObject_CallMethodNoArgs(self, st->n_as_dict_pymarc);
+    /* one scan of the text area (kept) rather than one per value */
+    if (!(o->ascii & REC_TEXT_CHECKED)) {
+        const char *t = REC_TEXT(o);
+        int a = bytes_ascii(t, (size_t)(REC_BLOB(o) + Py_SIZE(o) - t));
+        o->ascii |= REC_TEXT_CHECKED | (a ? REC_TEXT_ASCII : 0);
+    }
+    int ascii = (o->ascii & REC_TEXT_ASCII) != 0;
     PyObject *out = PyDict_New(), *fields = PyList_New(o->nfields);
     if (!out || !fields)
         goto fail;
-    if (dict_set(out, Py_NewRef(st->k_leader),
-                 PyUnicode_DecodeLatin1(REC_BLOB(o), LAYOUT_LEADER_LEN, NULL)) < 0 ||
+    if (dict_put(out, st->k_leader,
+                 o->leader ? PyObject_Str(o->leader)
+                           : PyUnicode_DecodeLatin1(REC_BLOB(o), LAYOUT_LEADER_LEN, NULL)) < 0 ||
         PyDict_SetItem(out, st->k_fields, fields) < 0)
         goto fail;
     const char *text = REC_TEXT(o);
+    const layout_field *lf = REC_FIELDS(o);
     for (uint32_t i = 0; i < o->nfields; i++) {
-        const layout_field *lf = &REC_FIELDS(o)[i];
-        PyObject *fd = PyDict_New(), *value;
+        PyObject *fd = PyDict_New();
         if (!fd)
             goto fail;
         PyList_SET_ITEM(fields, i, fd);
-        if (lf->ctrl) {
-            value = dict_str(text + lf->off, lf->len);
-        } else {
-            value = PyDict_New();
-            PyObject *subs = value ? PyList_New(lf->nsub) : NULL;
-            if (!subs || dict_set(value, Py_NewRef(st->k_ind1), char_str(lf->ind1)) < 0 ||
-                dict_set(value, Py_NewRef(st->k_ind2), char_str(lf->ind2)) < 0 ||
-                PyDict_SetItem(value, st->k_subfields, subs) < 0) {
-                Py_XDECREF(subs);
-                Py_XDECREF(value);
-                goto fail;
-            }
-            Py_DECREF(subs);
-            const layout_subfield *s = REC_SUBS(o) + lf->sub0;
-            for (uint32_t j = 0; j < lf->nsub; j++) {
-                PyObject *sd = PyDict_New();
-                if (!sd) {
-                    Py_DECREF(value);
-                    goto fail;
-                }
-                PyList_SET_ITEM(subs, j, sd);
-                if (dict_set(sd, char_str(s[j].code), dict_str(text + s[j].off, s[j].len)) < 0) {
-                    Py_DECREF(value);
-                    goto fail;
-                }
-            }
-        }
-        if (dict_set(fd, dict_tag(st, lf->tag), value) < 0)
+        PyObject *tag = dict_tag(st, lf[i].tag);
+        if (!tag)
+            goto fail;
+        int r = dict_put(fd, tag,
+                         lf[i].ctrl ? dict_str(st, text + lf[i].off, lf[i].len, ascii)
+                                    : dict_data_field(st, o, &lf[i], ascii));
+        Py_DECREF(tag);
+        if (r < 0)
             goto fail;
     }
     Py_DECREF(fields);
@@ -1326,8 +1623,9 @@ static PyMethodDef Record_methods[] = {
      "None for pymarc's path, or the library's refusal code."},
     {"_mark_utf8", Record_mark_utf8, METH_NOARGS,
      "leader/09 = 'a' in the compact leader; False when the leader is a Python object."},
-    {"_as_dict", Record_as_dict, METH_NOARGS,
-     "as_dict() from the compact layout, or None when Field objects exist."},
+    {"as_dict", Record_as_dict, METH_NOARGS,
+     "as_dict(): the record as MARC-in-JSON in a dict, as pymarc's "
+     "{\"leader\": ..., \"fields\": [{tag: data | {...}}]}."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1358,6 +1656,7 @@ static PyType_Slot Record_slots[] = {
     {Py_mp_length, Record_len},
     {Py_sq_contains, Record_contains},
     {Py_tp_iter, Record_iter},
+    {Py_tp_str, Record_str},
     {Py_tp_doc, "Compact MARC record built by the reader (base of marcpipe.Record)."},
     {0, NULL},
 };
