@@ -14,6 +14,8 @@
  * and $ for the registered sets (technique 2). Combining marks precede
  * their base character in MARC-8 and follow it in Unicode.
  */
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <utf8proc.h>
@@ -31,23 +33,105 @@
 
 typedef struct m8_state {
     unsigned char *o;        /* output cursor */
-    unsigned char *last;     /* start of the last code point written */
+    unsigned char *last;     /* start of the last code point written (its starter) */
+    uint32_t last_cp;        /* the code point at last */
     unsigned char *nfc_from; /* where NFC must start; NULL: output is NFC */
+    int nfc;                 /* NFC wanted: the shortcuts below may compose */
     int problem;             /* a problem was recorded */
     int dd_halves;           /* MP_MARC8_DOUBLE_HALVES */
     int codes;               /* the byte after 0x1F is a subfield code */
     mp__text_error *err;     /* may be NULL */
 } m8_state;
 
-static inline void m8_put(m8_state *s, uint32_t cp)
+/*
+ * NFC shortcuts. utf8proc normalising the rest of a field from the first
+ * code point >= U+0300 on was ~40% of the reader's time on MARC-8 records
+ * with diacritics (perf/PERFORMANCE.md). Two shapes cover most of them and
+ * are answered from utf8proc's own results, memoised:
+ *  - an ASCII base with one combining mark: NFC(base, mark) is one
+ *    precomposed character, or the pair itself (m8_pair);
+ *  - a letter of U+0370-U+07FF (Greek, Cyrillic, Armenian, Hebrew,
+ *    Arabic...) that NFC leaves alone (m8_inert): no character composes
+ *    with it as the second of a pair in that range (the starter + starter
+ *    compositions are Hangul's and Indic vowel signs'), and a mark after
+ *    it starts NFC at it anyway.
+ * Anything else still goes through utf8proc from its starter on. The
+ * caches hold a pure function of their key, so relaxed atomics suffice:
+ * an entry is one 64-bit word (key and value), a racing writer stores the
+ * same word. fuzz_marc8 checks every input against MP_NFC_SHORTCUTS off.
+ */
+int mp__marc8_nfc_shortcuts = 1; /* tests: 0 compares with utf8proc alone */
+
+#define M8_PAIRS 512
+static _Atomic uint64_t m8_pairs[M8_PAIRS]; /* key << 32 | value + 1; 0 empty */
+#define M8_INERT_LO 0x370u
+#define M8_INERT_HI 0x800u
+static _Atomic unsigned char m8_inert_tab[M8_INERT_HI - M8_INERT_LO]; /* 0 ?, 1 yes, 2 no */
+
+/* utf8proc's NFC of cps[0..n) into out (room for 4); its length, or -1. */
+static int m8_nfc_small(const uint32_t *cps, int n, uint32_t *out)
 {
-    unsigned char *o = s->o;
-    /* Below U+0300 every character is an NFC starter that no earlier one
-       composes with, so NFC only needs the text from the starter before
-       the first code point >= U+0300 on. */
-    if (cp >= 0x300 && !s->nfc_from)
-        s->nfc_from = s->last ? s->last : o;
-    s->last = o;
+    utf8proc_int32_t u[8];
+    utf8proc_ssize_t k = 0;
+    for (int i = 0; i < n; i++) {
+        utf8proc_int32_t *d = u + k;
+        int bound = 0;
+        utf8proc_ssize_t r = utf8proc_decompose_char((utf8proc_int32_t)cps[i], d, 8 - k,
+                                                     UTF8PROC_STABLE | UTF8PROC_DECOMPOSE, &bound);
+        if (r < 0 || k + r > 8)
+            return -1;
+        k += r;
+    }
+    utf8proc_ssize_t r = utf8proc_normalize_utf32(u, k, UTF8PROC_STABLE | UTF8PROC_COMPOSE);
+    if (r < 0 || r > 4)
+        return -1;
+    for (utf8proc_ssize_t i = 0; i < r; i++)
+        out[i] = (uint32_t)u[i];
+    return (int)r;
+}
+
+/* NFC(base, mark) for an ASCII base: the precomposed code point, 0 when
+ * the pair is already NFC, UINT32_MAX when neither (no shortcut). */
+static uint32_t m8_pair(uint32_t base, uint32_t mark)
+{
+    uint32_t key = base << 24 | mark; /* base < 0x80, mark < 2^21 */
+    size_t h = (size_t)((key * 0x9E3779B1u) >> 23) % M8_PAIRS;
+    /* relaxed: a memo of a pure function; the word carries its own key */
+    uint64_t e = atomic_load_explicit(&m8_pairs[h], memory_order_relaxed);
+    if (e && (uint32_t)(e >> 32) == key)
+        return (uint32_t)e - 1;
+    uint32_t in[2] = {base, mark}, out[4], v = UINT32_MAX;
+    int n = m8_nfc_small(in, 2, out);
+    if (n == 1)
+        v = out[0];
+    else if (n == 2 && out[0] == base && out[1] == mark)
+        v = 0;
+    /* relaxed: see the load */
+    atomic_store_explicit(&m8_pairs[h], (uint64_t)key << 32 | (uint32_t)(v + 1),
+                          memory_order_relaxed);
+    return v;
+}
+
+/* 1 when cp (U+0370-U+07FF) is a starter that NFC leaves alone. */
+static int m8_inert(uint32_t cp)
+{
+    if (cp < M8_INERT_LO || cp >= M8_INERT_HI)
+        return 0;
+    /* relaxed: a memo of a pure function of cp */
+    unsigned char v = atomic_load_explicit(&m8_inert_tab[cp - M8_INERT_LO], memory_order_relaxed);
+    if (!v) {
+        uint32_t out[4];
+        v = utf8proc_get_property((utf8proc_int32_t)cp)->combining_class == 0 &&
+                    m8_nfc_small(&cp, 1, out) == 1 && out[0] == cp
+                ? 1
+                : 2;
+        atomic_store_explicit(&m8_inert_tab[cp - M8_INERT_LO], v, memory_order_relaxed);
+    }
+    return v == 1;
+}
+
+static inline unsigned char *m8_encode(unsigned char *o, uint32_t cp)
+{
     if (cp < 0x80) {
         *o++ = (unsigned char)cp;
     } else if (cp < 0x800) {
@@ -63,7 +147,20 @@ static inline void m8_put(m8_state *s, uint32_t cp)
         *o++ = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
         *o++ = (unsigned char)(0x80 | (cp & 0x3F));
     }
-    s->o = o;
+    return o;
+}
+
+static inline void m8_put(m8_state *s, uint32_t cp)
+{
+    unsigned char *o = s->o;
+    /* Below U+0300 every character is an NFC starter that no earlier one
+       composes with, so NFC only needs the text from the starter before
+       the first code point >= U+0300 on (m8_inert: one more such range). */
+    if (cp >= 0x300 && !s->nfc_from && !(s->nfc && mp__marc8_nfc_shortcuts && m8_inert(cp)))
+        s->nfc_from = s->last ? s->last : o;
+    s->last = o;
+    s->last_cp = cp;
+    s->o = m8_encode(o, cp);
 }
 
 /* Records the first problem and writes one U+FFFD in its place. */
@@ -247,6 +344,23 @@ static uint32_t m8_iii_at(const unsigned char *in, size_t n, size_t i)
 
 static void m8_flush_comb(m8_state *s, uint32_t *comb, int *ncomb)
 {
+    if (*ncomb == 1 && s->nfc && mp__marc8_nfc_shortcuts && !s->nfc_from && s->last &&
+        s->last_cp < 0x80) {
+        /* An ASCII base just written and one mark: NFC from the memo. */
+        uint32_t v = m8_pair(s->last_cp, comb[0]);
+        if (v != UINT32_MAX) {
+            unsigned char *base = s->last;
+            if (v) {
+                s->o = m8_encode(base, v); /* replaces the base */
+                s->last_cp = v;
+            } else {
+                s->o = m8_encode(s->o, comb[0]);
+            }
+            s->last = base; /* a later mark or non-starter: NFC from the base */
+            *ncomb = 0;
+            return;
+        }
+    }
     for (int k = 0; k < *ncomb; k++)
         m8_put(s, comb[k]);
     *ncomb = 0;
@@ -409,7 +523,11 @@ int mp__marc8_to_utf8(const mp__text_opts *o, const unsigned char *in, size_t n,
             return MP_ENOMEM;
         in_arena = 1;
     }
-    m8_state s = {.o = buf, .err = err, .dd_halves = o->dd_halves, .codes = o->subfield_codes};
+    m8_state s = {.o = buf,
+                  .err = err,
+                  .dd_halves = o->dd_halves,
+                  .codes = o->subfield_codes,
+                  .nfc = o->normalize};
     m8_decode(&s, in, n);
     res = buf;
     len = (size_t)(s.o - buf);

@@ -61,6 +61,15 @@ int mp__marc8_to_utf8(const mp__text_opts *o, const unsigned char *in, size_t n,
                       const char **out, size_t *out_len, mp__text_error *err);
 
 /*
+ * 1 (default): mp__marc8_to_utf8 answers the common NFC shapes (an ASCII
+ * letter with one mark, letters of U+0370-U+07FF) from memoised utf8proc
+ * results instead of normalising the rest of the field. Written only by
+ * tests and fuzz_marc8 (0: everything through utf8proc, to compare), before
+ * any thread decodes; read by every decoding thread.
+ */
+extern int mp__marc8_nfc_shortcuts;
+
+/*
  * UTF-8 validation with the utf8_handling policy (overlongs, surrogates
  * and code points > U+10FFFF are invalid). When the input is valid,
  * *out = in (zero-copy) and returns 0. Otherwise err (may be NULL) gets
