@@ -311,13 +311,15 @@ class Harness:
     # ---- input formats ---------------------------------------------------------------
     PY_XML = ("import sys, time, json\n"
               "mod = __import__(sys.argv[1]); path = sys.argv[2]; k = int(sys.argv[3])\n"
-              "best = None\n"
+              "ts = []\n"
               "for _ in range(k):\n"
               "    t = time.perf_counter(); recs = mod.parse_xml_to_array(path)\n"
               "    n = len(recs); titles = sum(1 for r in recs if r.title)\n"
-              "    dt = time.perf_counter() - t; best = dt if best is None or dt < best else best\n"
+              "    ts.append(time.perf_counter() - t)\n"
               "    del recs\n"
-              "print(json.dumps({'records': n, 'titles': titles, 'best_s': best}))\n")
+              "ts.sort()\n"
+              "print(json.dumps({'records': n, 'titles': titles, 'best_s': ts[0], 'median_s': ts[len(ts) // 2],"
+              " 'runs_s': ts}))\n")
 
     def _wall(self, cmd, k):
         """Best wall time of k runs of a command (output discarded)."""
@@ -361,30 +363,51 @@ class Harness:
                     pass
             files[fmt] = out
         fm["files"] = {k: {"path": v, "bytes": os.path.getsize(v)} for k, v in files.items()}
-        k = 1 if a.smoke else a.k
+        k = 1 if a.smoke else max(a.k, 5)
         best = {}
+        walls = {}  # label -> warm wall seconds, one per round (rounds interleaved)
 
-        def keep(label, o):
+        def keep(label, o, wall):
+            walls.setdefault(label, []).append(wall)
             if "best_mb_s" in o and (label not in best or o["best_mb_s"] > best[label]["best_mb_s"]):
                 best[label] = o
 
         for _ in range(k):
             for fmt, f in files.items():
-                for mode, extra in (("pipe", ["-t", "2"]), ("seq", [])):
-                    label = "%s_%s" % (fmt, "pipe_t2" if mode == "pipe" else "seq")
+                for mode, tag, extra in (("auto", "default", []), ("pipe", "pipe_t2", ["-t", "2"]),
+                                         ("seq", "seq", [])):
+                    label = "%s_%s" % (fmt, tag)
                     o = run_json([self.tool("mpbench"), mode, f, "-k", "2", "--label", label] + extra,
                                  allow_fail=True)[0]
-                    keep(label, o)
+                    if "walls" in o:
+                        keep(label, o, o["walls"][-1])
                 size = os.path.getsize(f)
                 for variant, args in (("yaz_marc", ["-o", "marc"]), ("yaz_n", ["-n"])):
                     label = "%s_%s" % (fmt, variant)
                     w = self._wall([yaz, "-i", fmt] + args + [f], 1)
                     if w:
                         keep(label, {"label": label, "best_s": w, "best_mb_s": size / 1e6 / w,
-                                     "cmd": " ".join([yaz, "-i", fmt] + args + [f])})
+                                     "cmd": " ".join([yaz, "-i", fmt] + args + [f])}, w)
         fm["runs"] = best
-        for label, o in sorted(best.items()):
-            log("formats %-18s %8.1f MB/s best of %d interleaved rounds" % (label, o["best_mb_s"], k))
+        fm["walls"] = walls
+        fm["rounds"] = k
+        # Ratios per round (the configurations of a round ran back to back), then
+        # median [min-max] over the rounds.
+        fm["ratios"] = {}
+        for fmt in files:
+            for num, den in (("default", "seq"), ("pipe_t2", "seq"), ("default", "yaz_marc"),
+                             ("default", "yaz_n")):
+                a_, b_ = walls.get("%s_%s" % (fmt, num)), walls.get("%s_%s" % (fmt, den))
+                if a_ and b_ and len(a_) == len(b_):
+                    r = sorted(y / x for x, y in zip(a_, b_))
+                    fm["ratios"]["%s %s/%s" % (fmt, num, den)] = {
+                        "median": statistics.median(r), "min": r[0], "max": r[-1]}
+        for label, ws in sorted(walls.items()):
+            size = fm["files"][label.split("_")[0]]["bytes"]
+            log("formats %-18s %8.1f MB/s median [%.1f-%.1f] of %d interleaved rounds" % (
+                label, size / 1e6 / statistics.median(ws), size / 1e6 / max(ws), size / 1e6 / min(ws), k))
+        for key, v in sorted(fm["ratios"].items()):
+            log("formats %-28s median %.2f [%.2f-%.2f]" % (key, v["median"], v["min"], v["max"]))
         for fmt in files:
             p, s = best.get(fmt + "_pipe_t2"), best.get(fmt + "_seq")
             if p and s and (p.get("records"), p.get("checksum")) != (s.get("records"), s.get("checksum")):
@@ -411,9 +434,10 @@ class Harness:
                          allow_fail=True, env=env)[0]
             if "best_s" in r:
                 r["best_mb_s"] = os.path.getsize(files["marcxml"]) / 1e6 / r["best_s"]
+                r["median_mb_s"] = os.path.getsize(files["marcxml"]) / 1e6 / r.get("median_s", r["best_s"])
                 fm["py_" + mod] = r
-                log("formats python %-9s parse_xml_to_array %8.2f MB/s (%d records)" % (
-                    mod, r["best_mb_s"], r["records"]))
+                log("formats python %-9s parse_xml_to_array %8.2f MB/s median of %d (best %.2f; %d records)" % (
+                    mod, r["median_mb_s"], len(r.get("runs_s", [1])), r["best_mb_s"], r["records"]))
 
     def run_writers(self):
         """perf/write_bench.py: convert vs yaz-marcdump, the ISO 2709 copy, the
@@ -920,39 +944,52 @@ unset y2label
         if fm.get("runs"):
             runs = fm["runs"]
             files = fm.get("files", {})
+            walls = fm.get("walls") or {}
             L.append("One file per format, written by `yaz-marcdump -o marcxml|json` from the realworld records "
-                     "(%s); best of %d interleaved rounds (marcpipe pipeline with 2 workers, sequential reader, "
-                     "`yaz-marcdump -i FORMAT -o marc` and `-n` in turn)." % (
+                     "(%s); %d interleaved rounds (marcpipe's default reader, the pipeline forced with 2 "
+                     "workers, the sequential reader, `yaz-marcdump -i FORMAT -o marc` and `-n` in turn; "
+                     "marcpipe: the warm run of `mpbench MODE FILE -k 2`, YAZ: one process per run, start "
+                     "included). Medians over the rounds [min-max]; best observed beside them." % (
                          ", ".join("%s %.1f MB" % (k, v["bytes"] / 1e6) for k, v in files.items()),
-                         1 if self.a.smoke else self.a.k))
+                         fm.get("rounds", 1 if self.a.smoke else self.a.k)))
             L.append("")
-            L.append("| configuration | best MB/s | records |")
-            L.append("|---|---:|---:|")
+            L.append("| configuration | median MB/s [min-max] | best MB/s | records |")
+            L.append("|---|---:|---:|---:|")
             for label, o in sorted(runs.items()):
-                L.append("| %s | %.1f | %s |" % (label, o["best_mb_s"], o.get("records", "")))
+                ws = walls.get(label)
+                size = (files.get(label.split("_")[0]) or {}).get("bytes")
+                med = ("%.1f [%.1f-%.1f]" % (size / 1e6 / statistics.median(ws), size / 1e6 / max(ws),
+                                             size / 1e6 / min(ws))) if ws and size else "n/a"
+                L.append("| %s | %s | %.1f | %s |" % (label, med, o["best_mb_s"], o.get("records", "")))
             L.append("")
 
-            def mb(label):
-                return (runs.get(label) or {}).get("best_mb_s")
-            L.append("| ratio | value | target |")
+            def ratio(key):
+                v = (fm.get("ratios") or {}).get(key)
+                return "**%.2f** [%.2f-%.2f]" % (v["median"], v["min"], v["max"]) if v else "n/a"
+            L.append("| ratio (per round, median [min-max]) | value | target |")
             L.append("|---|---|---|")
-            L.append("| MARCXML: pipeline(2) / `yaz-marcdump -i marcxml -o marc` | %s | ≥ 3 |" % fmt_ratio(
-                mb("marcxml_pipe_t2"), mb("marcxml_yaz_marc")))
-            L.append("| MARCXML: pipeline(2) / `yaz-marcdump -i marcxml -n` (parse only) | %s | ≥ 3 |" % fmt_ratio(
-                mb("marcxml_pipe_t2"), mb("marcxml_yaz_n")))
-            L.append("| MARCXML: pipeline(2) / sequential reader | %s | ≥ 1.8 |" % fmt_ratio(
-                mb("marcxml_pipe_t2"), mb("marcxml_seq")))
+            L.append("| MARCXML: default reader / `yaz-marcdump -i marcxml -o marc` | %s | ≥ 3 |" %
+                     ratio("marcxml default/yaz_marc"))
+            L.append("| MARCXML: default reader / `yaz-marcdump -i marcxml -n` (parse only) | %s | ≥ 3 |" %
+                     ratio("marcxml default/yaz_n"))
+            L.append("| MARCXML: default reader / sequential reader | %s | ≥ 1.8 |" % ratio("marcxml default/seq"))
+            L.append("| MARCXML: pipeline forced, 2 workers / sequential reader | %s | — |" %
+                     ratio("marcxml pipe_t2/seq"))
             pm, pp = fm.get("py_marcpipe"), fm.get("py_pymarc")
-            L.append("| Python `parse_xml_to_array`: marcpipe / pymarc 5.3.1 | %s | ≥ 50 |" % fmt_ratio(
-                pm and pm["best_mb_s"], pp and pp["best_mb_s"]))
-            L.append("| MARC-in-JSON: pipeline(2) / `yaz-marcdump -i json -o marc` | %s | — |" % fmt_ratio(
-                mb("json_pipe_t2"), mb("json_yaz_marc")))
+            L.append("| Python `parse_xml_to_array`: marcpipe (median of its runs) / pymarc 5.3.1 (one run) "
+                     "| %s | ≥ 50 |" % fmt_ratio(pm and pm.get("median_mb_s", pm["best_mb_s"]),
+                                                 pp and pp["best_mb_s"]))
+            L.append("| MARC-in-JSON: default reader / `yaz-marcdump -i json -o marc` | %s | — |" %
+                     ratio("json default/yaz_marc"))
+            L.append("| MARC-in-JSON: default reader / sequential reader | %s | — |" % ratio("json default/seq"))
             L.append("")
             for mod in ("marcpipe", "pymarc"):
                 o = fm.get("py_" + mod)
                 if o:
-                    L.append("- Python %s `parse_xml_to_array`: %.2f s, %.1f MB/s, %d records." % (
-                        mod, o["best_s"], o["best_mb_s"], o["records"]))
+                    L.append("- Python %s `parse_xml_to_array`: median %.2f s (%.1f MB/s) of %d runs, best "
+                             "%.2f s, %d records." % (mod, o.get("median_s", o["best_s"]),
+                                                      o.get("median_mb_s", o["best_mb_s"]),
+                                                      len(o.get("runs_s", [1])), o["best_s"], o["records"]))
             L.append("")
         else:
             L.append("(skipped: yaz-marcdump or the realworld corpus absent)")
