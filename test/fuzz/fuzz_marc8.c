@@ -5,7 +5,8 @@
  * parser relies on: rc is 0 or 1 (never a crash, never MP_ENOMEM with a
  * working arena), the output is valid UTF-8, a reported problem lies
  * inside the input, and converting subfield by subfield equals converting
- * the whole text, and the NFC shortcuts give utf8proc's own answer. Build: -DMP_BUILD_FUZZ=ON with clang (test/fuzz/).
+ * the whole text, and the NFC shortcuts give utf8proc's own answer.
+ * Build: -DMP_BUILD_FUZZ=ON with clang (test/fuzz/).
  */
 #include <stdint.h>
 #include <stdlib.h>
