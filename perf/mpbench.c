@@ -602,9 +602,9 @@ static int parse_args(int argc, char **argv)
             A.mem = 1;
         else if (!strcmp(a, "--raw"))
             A.raw = 1;
-        else if (a[0] != '-' && !A.file)
+        else if ((a[0] != '-' || !a[1]) && !A.file) /* "-": no file (pingpong) */
             A.file = a;
-        else if (a[0] != '-' && !A.file2)
+        else if ((a[0] != '-' || !a[1]) && !A.file2)
             A.file2 = a;
         else
             return -1;
