@@ -899,18 +899,20 @@ static int mp__tokens_held(mp__pipe *p)
            atomic_load_explicit(&p->scan_tok, memory_order_relaxed) != MP__TOK_FREE;
 }
 
-/* 1 when parsing one chunk takes long enough (MP__SLOW_PARSE_NS, from the
- * sampled stage times) that the consumer's sleep until a worker has parsed
- * one costs more than a bounded retry: MARCXML, MARC-in-JSON, MARC-8 text.
- * Plain UTF-8 ISO 2709 chunks parse fast; retrying there only burnt CPU
- * (measured: +15 % CPU, no faster). */
-#define MP__SLOW_PARSE_NS 350000u
+/* 1 when parsing takes long enough (over MP__SLOW_PARSE_PS_PER_BYTE of CPU
+ * per byte of chunk, from the sampled stage times) that the consumer's
+ * sleep until a worker has parsed its chunk costs more than a bounded
+ * retry: MARCXML, MARC-in-JSON, MARC-8 text (2-3 ns per byte on the
+ * development VM). Plain UTF-8 ISO 2709 parses at ~1 ns per byte; retrying
+ * there only burnt CPU (measured: +15 % CPU, no faster). Per byte, not per
+ * chunk: the default chunk size follows the L2 cache. */
+#define MP__SLOW_PARSE_PS_PER_BYTE 1600u
 static int mp__parse_is_slow(mp__pipe *p)
 {
     /* relaxed: statistics, a hint */
     uint64_t n = atomic_load_explicit(&p->st[MP_STAGE_PARSER].timed_steps, memory_order_relaxed);
     uint64_t ns = atomic_load_explicit(&p->st[MP_STAGE_PARSER].timed_ns, memory_order_relaxed);
-    return n >= 2 && ns / n > MP__SLOW_PARSE_NS;
+    return n >= 2 && ns * 1000u / n > (uint64_t)MP__SLOW_PARSE_PS_PER_BYTE * p->cfg.chunk_size;
 }
 
 /* The consumer's retry budget in one mp__pipe_next call: MP__HELP_SPIN_US
