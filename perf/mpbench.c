@@ -500,8 +500,10 @@ static void *pp_pong(void *arg)
     (void)arg;
     pp_pin(pp_cpu[1]);
     for (long i = 0; i < PP_TRIPS; i++) {
+        /* acquire: pairs with the ping's release store of 2i + 1 */
         while (atomic_load_explicit(&pp_flag, memory_order_acquire) != 2 * i + 1)
             ;
+        /* release: pairs with the ping's acquire load of 2i + 2 */
         atomic_store_explicit(&pp_flag, 2 * i + 2, memory_order_release);
     }
     return NULL;
@@ -532,7 +534,9 @@ static int run_pingpong(void)
         pp_pin(pp_cpu[0]);
         double t0 = bu_now();
         for (long i = 0; i < PP_TRIPS; i++) {
+            /* release: pairs with the pong's acquire load of 2i + 1 */
             atomic_store_explicit(&pp_flag, 2 * i + 1, memory_order_release);
+            /* acquire: pairs with the pong's release store of 2i + 2 */
             while (atomic_load_explicit(&pp_flag, memory_order_acquire) != 2 * i + 2)
                 ;
         }

@@ -125,6 +125,7 @@ static int m8_inert(uint32_t cp)
                     m8_nfc_small(&cp, 1, out) == 1 && out[0] == cp
                 ? 1
                 : 2;
+        /* relaxed: see the load; racing writers store the same value */
         atomic_store_explicit(&m8_inert_tab[cp - M8_INERT_LO], v, memory_order_relaxed);
     }
     return v == 1;
