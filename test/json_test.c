@@ -13,6 +13,7 @@
 #include "corpus.h"
 #include "format.h"
 #include "marcfix.h"
+#include "framecheck.h"
 #include "textfix.h"
 
 static mp__marc_fmt json_fmt(size_t max)
@@ -26,46 +27,11 @@ static mp__marc_fmt json_fmt(size_t max)
     return f;
 }
 
-typedef struct fr {
-    int rc;
-    size_t off, len;
-    int kind;
-} fr;
-
-/* The units (RECORD/SKIP) of a whole buffer, checked for stability at
- * every prefix length on the way. */
+/* The units of a whole buffer, checked at every prefix length. */
 static size_t frame_units(const char *doc, size_t n, fr *out, size_t max_out)
 {
     mp__marc_fmt f = json_fmt(0);
-    const unsigned char *p = (const unsigned char *)doc;
-    size_t pos = 0, k = 0;
-    while (pos < n) {
-        mp__frame full = {0, 0};
-        mp__frame_rc rfull = mp__json_frame(&f, p + pos, n - pos, MP_FINAL_EOF, &full);
-        cr_assert_neq(rfull, MP_FRAME_NEED);
-        cr_assert(full.len >= 1 && full.len <= n - pos);
-        for (size_t a = 1; a <= n - pos; a++) {
-            mp__frame o = {0, 0};
-            mp__frame_rc r = mp__json_frame(&f, p + pos, a, MP_FINAL_NO, &o);
-            if (r == MP_FRAME_NEED) {
-                cr_assert_gt(o.len, a);
-                continue;
-            }
-            if (r == MP_FRAME_IGNORE && rfull == MP_FRAME_IGNORE)
-                continue;
-            cr_assert(r == rfull && o.len == full.len && o.kind == full.kind,
-                      "unstable at %zu avail %zu", pos, a);
-        }
-        if (rfull != MP_FRAME_IGNORE && k < max_out) {
-            out[k].rc = rfull;
-            out[k].off = pos;
-            out[k].len = full.len;
-            out[k].kind = full.kind;
-            k++;
-        }
-        pos += full.len;
-    }
-    return k;
+    return fc_frame_units(mp__json_frame, &f, doc, n, out, max_out);
 }
 
 Test(frame, lines_arrays_and_concatenated_objects, .timeout = 60)

@@ -11,6 +11,7 @@
 #include <string.h>
 #include "format.h"
 #include "marcfix.h"
+#include "framecheck.h"
 #include "textfix.h"
 
 static mp__marc_fmt mrk_fmt(size_t max, int enc)
@@ -25,44 +26,11 @@ static mp__marc_fmt mrk_fmt(size_t max, int enc)
     return f;
 }
 
-typedef struct fr {
-    int rc;
-    size_t off, len;
-    int kind;
-} fr;
-
+/* The units of a whole document, checked at every prefix length. */
 static size_t frame_units(const char *doc, fr *out, size_t max_out)
 {
     mp__marc_fmt f = mrk_fmt(0, 0);
-    const unsigned char *p = (const unsigned char *)doc;
-    size_t n = strlen(doc), pos = 0, k = 0;
-    while (pos < n) {
-        mp__frame full = {0, 0};
-        mp__frame_rc rfull = mp__mrk_frame(&f, p + pos, n - pos, MP_FINAL_EOF, &full);
-        cr_assert_neq(rfull, MP_FRAME_NEED);
-        cr_assert(full.len >= 1 && full.len <= n - pos);
-        for (size_t a = 1; a <= n - pos; a++) {
-            mp__frame o = {0, 0};
-            mp__frame_rc r = mp__mrk_frame(&f, p + pos, a, MP_FINAL_NO, &o);
-            if (r == MP_FRAME_NEED) {
-                cr_assert_gt(o.len, a);
-                continue;
-            }
-            if (r == MP_FRAME_IGNORE && rfull == MP_FRAME_IGNORE)
-                continue;
-            cr_assert(r == rfull && o.len == full.len && o.kind == full.kind,
-                      "unstable at %zu avail %zu", pos, a);
-        }
-        if (rfull != MP_FRAME_IGNORE && k < max_out) {
-            out[k].rc = rfull;
-            out[k].off = pos;
-            out[k].len = full.len;
-            out[k].kind = full.kind;
-            k++;
-        }
-        pos += full.len;
-    }
-    return k;
+    return fc_frame_units(mp__mrk_frame, &f, doc, strlen(doc), out, max_out);
 }
 
 #define LDR "=LDR  00755cam  22002414a 4500"
