@@ -902,11 +902,14 @@ static int mp__tokens_held(mp__pipe *p)
 /* 1 when parsing takes long enough (over MP__SLOW_PARSE_PS_PER_BYTE of CPU
  * per byte of chunk, from the sampled stage times) that the consumer's
  * sleep until a worker has parsed its chunk costs more than a bounded
- * retry: MARCXML, MARC-in-JSON, MARC-8 text (2-3 ns per byte on the
- * development VM). Plain UTF-8 ISO 2709 parses at ~1 ns per byte; retrying
- * there only burnt CPU (measured: +15 % CPU, no faster). Per byte, not per
- * chunk: the default chunk size follows the L2 cache. */
-#define MP__SLOW_PARSE_PS_PER_BYTE 1600u
+ * retry: MARCXML and MARC-in-JSON (1.3-1.7 ns per byte on the development
+ * VM), MARC-8 text (2-3 ns). Plain UTF-8 ISO 2709 parses at 0.6-0.7 ns
+ * per byte; retrying there only burnt CPU (measured: +15 % CPU, no
+ * faster). The line lies between the two with a margin of ~1.4x either
+ * way: at 1.6 ns MARCXML fell on both sides of it from run to run
+ * (pipeline/sequential 1.2-2.0x). Per byte, not per chunk: the default
+ * chunk size follows the L2 cache. */
+#define MP__SLOW_PARSE_PS_PER_BYTE 1000u
 static int mp__parse_is_slow(mp__pipe *p)
 {
     /* relaxed: statistics, a hint */
