@@ -513,13 +513,14 @@ static int mp__text(mp__parse_ctx *x, const mp__text_opts *o, const unsigned cha
  * MARC-8). This pass and the field walk are the whole per-record cost for
  * plain records, so it must not be a byte loop.
  */
-static size_t mp__scan_area(const unsigned char *p, size_t n, int esc, int *special, uint64_t *map)
+static inline __attribute__((always_inline)) size_t
+mp__scan_area_k(const unsigned char *p, size_t n, const int esc, int *special, uint64_t *map)
 {
     size_t i = 0, nsd = 0;
     unsigned acc = 0;
 #if defined(__SSE2__)
     const __m128i sd = _mm_set1_epi8((char)MP__SD);
-    const __m128i escv = esc ? _mm_set1_epi8(0x1B) : _mm_set1_epi8((char)0x80); /* 0x80: no-op */
+    const __m128i escv = _mm_set1_epi8(0x1B);
     __m128i hi = _mm_setzero_si128();
     while (i + 64 <= n) {
         /* Per-byte delimiter counters (cmpeq gives -1 per match, four
@@ -541,20 +542,38 @@ static size_t mp__scan_area(const unsigned char *p, size_t n, int esc, int *spec
                               (uint64_t)(unsigned)_mm_movemask_epi8(e3) << 48;
             /* top bit set: a byte >= 0x80, or an ESC (cmpeq yields 0xFF) */
             __m128i o = _mm_or_si128(_mm_or_si128(v0, v1), _mm_or_si128(v2, v3));
-            __m128i x =
-                _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v0, escv), _mm_cmpeq_epi8(v1, escv)),
-                             _mm_or_si128(_mm_cmpeq_epi8(v2, escv), _mm_cmpeq_epi8(v3, escv)));
-            hi = _mm_or_si128(hi, _mm_or_si128(o, x));
+            if (esc)
+                o = _mm_or_si128(
+                    o,
+                    _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v0, escv), _mm_cmpeq_epi8(v1, escv)),
+                                 _mm_or_si128(_mm_cmpeq_epi8(v2, escv), _mm_cmpeq_epi8(v3, escv))));
+            hi = _mm_or_si128(hi, o);
         }
         __m128i sum = _mm_sad_epu8(cnt, _mm_setzero_si128());
         nsd += (size_t)_mm_cvtsi128_si32(sum) + (size_t)_mm_extract_epi16(sum, 4);
     }
-    acc = (unsigned)_mm_movemask_epi8(hi);
-#endif
-    if (map) { /* the word the byte loop ORs into, and the spare one */
+    if (map) { /* the word the tail ORs into, and the spare one */
         map[i >> 6] = 0;
         map[(n + 63) >> 6] = 0;
     }
+    for (; i + 16 <= n; i += 16) { /* the tail: 16 bytes at a time, then bytes */
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+        __m128i eq = _mm_cmpeq_epi8(v, sd);
+        unsigned m = (unsigned)_mm_movemask_epi8(eq);
+        unsigned c = m - ((m >> 1) & 0x5555u); /* bits set in the 16-bit mask */
+        c = (c & 0x3333u) + ((c >> 2) & 0x3333u);
+        c = (c + (c >> 4)) & 0x0F0Fu;
+        nsd += (c + (c >> 8)) & 0x1Fu;
+        if (map) /* i is a multiple of 16: the mask lands in one word */
+            map[i >> 6] |= (uint64_t)m << (i & 63);
+        hi = _mm_or_si128(hi, esc ? _mm_or_si128(v, _mm_cmpeq_epi8(v, escv)) : v);
+    }
+    acc = (unsigned)_mm_movemask_epi8(hi);
+#else
+    if (map)
+        for (size_t k = 0; k <= (n + 63) >> 6; k++)
+            map[k] = 0;
+#endif
     for (; i < n; i++) {
         acc |= (p[i] & 0x80u) | (esc && p[i] == 0x1B);
         nsd += p[i] == MP__SD;
@@ -563,6 +582,12 @@ static size_t mp__scan_area(const unsigned char *p, size_t n, int esc, int *spec
     }
     *special = acc != 0;
     return nsd;
+}
+
+/* mp__scan_area_k, compiled once per `esc` */
+static size_t mp__scan_area(const unsigned char *p, size_t n, int esc, int *special, uint64_t *map)
+{
+    return esc ? mp__scan_area_k(p, n, 1, special, map) : mp__scan_area_k(p, n, 0, special, map);
 }
 
 static size_t mp__count_sd(const unsigned char *p, size_t n)
