@@ -17,6 +17,7 @@
 #include "alloc.h"
 #include "arena.h"
 #include "corpus.h"
+#include "marc8_tables.h"
 #include "text.h"
 
 static mp__arena arena;
@@ -79,6 +80,28 @@ Test(marc8, ascii_is_zero_copy, .timeout = 10)
     cr_assert_eq(err.kind, 0);
     cr_assert_eq(conv(&NFC, NULL, 0, &out, &len, &err), 0);
     cr_assert_eq(len, 0);
+}
+
+/* The converter copies runs of printable ASCII in the default G0 without
+ * the table: that is only right while the table maps them to themselves. */
+Test(marc8, ascii_runs_copied_as_the_table_maps_them, .timeout = 10)
+{
+    for (unsigned b = 0x21; b < 0x7F; b++)
+        cr_assert_eq(mp__marc8_sb[MP__M8_ASCII][b], b, "G0 ASCII 0x%02X", b);
+    /* runs around marks, spaces, escapes and G1 text */
+    CHECK(&NFC,
+          "ab\xE2"
+          "cd ef\xA1gh",
+          "ab\xc4\x87"
+          "d ef\xc5\x81gh",
+          0);
+    CHECK(&RAW,
+          "ab\xE2"
+          "cd",
+          "abc\xcc\x81"
+          "d",
+          0);
+    CHECK(&NFC, "x\x1b(SX\x1b(By", "x\xce\xa4y", 0); /* Greek tau (as yaz-iconv), then ASCII */
 }
 
 Test(marc8, ansel_g1_and_c1, .timeout = 10)

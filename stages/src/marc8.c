@@ -377,6 +377,22 @@ static void m8_decode(m8_state *s, const unsigned char *in, size_t n)
 
     while (i < n) {
         unsigned b = in[i];
+        if (b > 0x20 && b < 0x7F && g0 == MP__M8_ASCII && ncomb == 0) {
+            /* A run of printable ASCII in the default G0 (its table maps
+             * 0x21-0x7E to themselves; marc8_test checks): copied, and
+             * the last one noted as m8_put notes it. No code point below
+             * U+0300 starts NFC work. */
+            unsigned char *o = s->o;
+            size_t j = i;
+            do
+                *o++ = in[j++];
+            while (j < n && in[j] > 0x20 && in[j] < 0x7F);
+            s->last = o - 1;
+            s->last_cp = in[j - 1];
+            s->o = o;
+            i = j;
+            continue;
+        }
         if (b == M8_ESC) {
             i = m8_escape(s, in, n, i, &g0, &g1);
             continue;
@@ -385,7 +401,8 @@ static void m8_decode(m8_state *s, const unsigned char *in, size_t n)
             uint32_t v = m8_iii_at(in, n, i);
             if (v) { /* never combining: flushes pending marks like a base */
                 m8_put(s, v);
-                m8_flush_comb(s, comb, &ncomb);
+                if (ncomb)
+                    m8_flush_comb(s, comb, &ncomb);
                 i += 3;
                 continue;
             }
@@ -398,7 +415,8 @@ static void m8_decode(m8_state *s, const unsigned char *in, size_t n)
                 ncomb = 0;
             m8_put(s, b);
             if (b == 0x20)
-                m8_flush_comb(s, comb, &ncomb);
+                if (ncomb)
+                    m8_flush_comb(s, comb, &ncomb);
             if (b >= 0x1D && b <= 0x1F) {
                 /* Each subfield starts in the default sets, as yaz and
                    pymarc decode it: a whole field converts exactly like
@@ -482,12 +500,14 @@ static void m8_decode(m8_state *s, const unsigned char *in, size_t n)
             continue;
         if (e & MP__M8_COMB) {
             if (ncomb == M8_MAX_COMB)
-                m8_flush_comb(s, comb, &ncomb);
+                if (ncomb)
+                    m8_flush_comb(s, comb, &ncomb);
             comb[ncomb++] = e & MP__M8_CP;
             continue;
         }
         m8_put(s, e & MP__M8_CP);
-        m8_flush_comb(s, comb, &ncomb);
+        if (ncomb)
+            m8_flush_comb(s, comb, &ncomb);
     }
     /* Marks with no base at the end of the text are dropped, as yaz does:
        attaching them to the previous character would change its meaning. */
