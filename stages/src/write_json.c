@@ -30,15 +30,46 @@ static void mp__u4(mp__sink *s, uint32_t v)
 /* A quoted, escaped JSON string. 0 or -1. Room for the plain case is
  * reserved at once; an escape reserves for itself and the rest, so
  * before every plain copy at least n - i + 1 bytes are free. */
+/* d[0..n) to o, n small or not: no library call for the short values
+ * most subfields hold (overlapping 8- and 4-byte moves, in bounds). */
+static inline void mp__copy(unsigned char *o, const unsigned char *d, size_t n)
+{
+    if (n >= 8 && n <= 16) {
+        uint64_t a, b;
+        memcpy(&a, d, 8);
+        memcpy(&b, d + n - 8, 8);
+        memcpy(o, &a, 8);
+        memcpy(o + n - 8, &b, 8);
+    } else if (n >= 4 && n < 8) {
+        uint32_t a, b;
+        memcpy(&a, d, 4);
+        memcpy(&b, d + n - 4, 4);
+        memcpy(o, &a, 4);
+        memcpy(o + n - 4, &b, 4);
+    } else if (n < 4) {
+        for (size_t k = 0; k < n; k++)
+            o[k] = d[k];
+    } else {
+        memcpy(o, d, n);
+    }
+}
+
 static int mp__json_str(mp__sink *s, const char *text, size_t n, int ascii)
 {
     const unsigned char *d = (const unsigned char *)text;
     if (mp__sink_reserve(s, n + 2) < 0)
         return -1;
+    size_t i = 0, j = mp__plain_run(d, n, MP__RUN_JSON);
+    if (j == n) { /* nothing to escape: the common case, in one piece */
+        unsigned char *o = s->p + s->len;
+        o[0] = '"';
+        mp__copy(o + 1, d, n);
+        o[n + 1] = '"';
+        s->len += n + 2;
+        return 0;
+    }
     mp__sink_byte(s, '"');
-    size_t i = 0;
-    for (;;) {
-        size_t j = mp__plain_run(d + i, n - i, MP__RUN_JSON);
+    for (;; j = mp__plain_run(d + i, n - i, MP__RUN_JSON)) {
         mp__sink_mem(s, d + i, j);
         i += j;
         if (i == n)
@@ -103,42 +134,50 @@ static int mp__json_str(mp__sink *s, const char *text, size_t n, int ascii)
     return 0;
 }
 
+/* The item and key separators, each a constant-size store. */
+static inline int mp__isep(mp__sink *s, int sp)
+{
+    return sp ? mp__sink_put(s, ", ", 2) : mp__sink_put(s, ",", 1);
+}
+
+static inline int mp__ksep(mp__sink *s, int sp)
+{
+    return sp ? mp__sink_put(s, ": ", 2) : mp__sink_put(s, ":", 1);
+}
+
 int mp__write_json(mp__sink *s, const mp_record *rec, unsigned flags, int newline)
 {
     int ascii = (flags & MP_WRITE_ASCII) != 0;
     int sp = (flags & MP_WRITE_JSON_SPACED) != 0;
-    /* Separators: item (", " / ","), key (": " / ":"). */
-    const char *isep = sp ? ", " : ",", *ksep = sp ? ": " : ":";
-    size_t il = sp ? 2 : 1, kl = sp ? 2 : 1;
+    /* Separators: item (", " / ","), key (": " / ":"): mp__isep, mp__ksep. */
     char leader[MP__LEADER_LEN];
     mp__write_leader(rec, flags, 1, leader);
 
-    if (mp__sink_put(s, "{\"leader\"", 9) < 0 || mp__sink_put(s, ksep, kl) < 0 ||
-        mp__json_str(s, leader, MP__LEADER_LEN, ascii) < 0 || mp__sink_put(s, isep, il) < 0 ||
-        mp__sink_put(s, "\"fields\"", 8) < 0 || mp__sink_put(s, ksep, kl) < 0 ||
-        mp__sink_put(s, "[", 1) < 0)
+    if (mp__sink_put(s, "{\"leader\"", 9) < 0 || mp__ksep(s, sp) < 0 ||
+        mp__json_str(s, leader, MP__LEADER_LEN, ascii) < 0 || mp__isep(s, sp) < 0 ||
+        mp__sink_put(s, "\"fields\"", 8) < 0 || mp__ksep(s, sp) < 0 || mp__sink_put(s, "[", 1) < 0)
         return MP_ENOMEM;
     for (uint32_t i = 0; i < rec->nfields; i++) {
         const mp_field *f = &rec->fields[i];
-        if ((i > 0 && mp__sink_put(s, isep, il) < 0) || mp__sink_put(s, "{", 1) < 0 ||
-            mp__json_str(s, f->tag, strnlen(f->tag, 3), ascii) < 0 || mp__sink_put(s, ksep, kl) < 0)
+        if ((i > 0 && mp__isep(s, sp) < 0) || mp__sink_put(s, "{", 1) < 0 ||
+            mp__json_str(s, f->tag, strnlen(f->tag, 3), ascii) < 0 || mp__ksep(s, sp) < 0)
             return MP_ENOMEM;
         if (f->is_control) {
             if (mp__json_str(s, f->data, f->len, ascii) < 0 || mp__sink_put(s, "}", 1) < 0)
                 return MP_ENOMEM;
             continue;
         }
-        if (mp__sink_put(s, "{\"ind1\"", 7) < 0 || mp__sink_put(s, ksep, kl) < 0 ||
-            mp__json_str(s, &f->ind1, 1, ascii) < 0 || mp__sink_put(s, isep, il) < 0 ||
-            mp__sink_put(s, "\"ind2\"", 6) < 0 || mp__sink_put(s, ksep, kl) < 0 ||
-            mp__json_str(s, &f->ind2, 1, ascii) < 0 || mp__sink_put(s, isep, il) < 0 ||
-            mp__sink_put(s, "\"subfields\"", 11) < 0 || mp__sink_put(s, ksep, kl) < 0 ||
+        if (mp__sink_put(s, "{\"ind1\"", 7) < 0 || mp__ksep(s, sp) < 0 ||
+            mp__json_str(s, &f->ind1, 1, ascii) < 0 || mp__isep(s, sp) < 0 ||
+            mp__sink_put(s, "\"ind2\"", 6) < 0 || mp__ksep(s, sp) < 0 ||
+            mp__json_str(s, &f->ind2, 1, ascii) < 0 || mp__isep(s, sp) < 0 ||
+            mp__sink_put(s, "\"subfields\"", 11) < 0 || mp__ksep(s, sp) < 0 ||
             mp__sink_put(s, "[", 1) < 0)
             return MP_ENOMEM;
         for (uint32_t j = 0; j < f->nsubfields; j++) {
             const mp_subfield *sf = &f->subfields[j];
-            if ((j > 0 && mp__sink_put(s, isep, il) < 0) || mp__sink_put(s, "{", 1) < 0 ||
-                mp__json_str(s, &sf->code, 1, ascii) < 0 || mp__sink_put(s, ksep, kl) < 0 ||
+            if ((j > 0 && mp__isep(s, sp) < 0) || mp__sink_put(s, "{", 1) < 0 ||
+                mp__json_str(s, &sf->code, 1, ascii) < 0 || mp__ksep(s, sp) < 0 ||
                 mp__json_str(s, sf->data, sf->len, ascii) < 0 || mp__sink_put(s, "}", 1) < 0)
                 return MP_ENOMEM;
         }

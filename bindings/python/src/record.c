@@ -11,6 +11,9 @@
 
 #include <stdint.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 typedef struct {
     PyObject_VAR_HEAD         /* ob_size: blob bytes */
@@ -1147,6 +1150,21 @@ static int format_ok(int fmt, unsigned flags)
 }
 
 static PyObject *write_view(PyObject *self, module_state *st, int fmt, unsigned flags, int text);
+static int bytes_ascii(const char *p, size_t n);
+
+/* A writer's UTF-8 output as str (invalid bytes replaced): ASCII output
+ * (all of as_json's, with \\uXXXX escapes) is copied into a str of
+ * maxchar 127 after a check that vectorises, instead of going through
+ * CPython's decoder. */
+static PyObject *text_str(const char *p, size_t n)
+{
+    if (!bytes_ascii(p, n))
+        return PyUnicode_DecodeUTF8(p, (Py_ssize_t)n, "replace");
+    PyObject *s = PyUnicode_New((Py_ssize_t)n, 127);
+    if (s)
+        memcpy(PyUnicode_DATA(s), p, n);
+    return s;
+}
 
 /*
  * _write(format, flags, text=False): the record serialised by the library
@@ -1195,7 +1213,7 @@ static PyObject *write_view(PyObject *self, module_state *st, int fmt, unsigned 
     if (rc == MP_OK)
         rc = mp_record_write(rec, (mp_format)fmt, flags, out);
     if (rc == MP_OK && text)
-        res = PyUnicode_DecodeUTF8((const char *)out->data, (Py_ssize_t)out->len, "replace");
+        res = text_str((const char *)out->data, out->len);
     else if (rc == MP_OK)
         res = PyBytes_FromStringAndSize((const char *)out->data, (Py_ssize_t)out->len);
     else if (rc == MP_ENOMEM)
@@ -1255,6 +1273,15 @@ static int bytes_ascii(const char *p, size_t n)
 {
     uint64_t acc = 0;
     size_t i = 0;
+#if defined(__SSE2__)
+    __m128i v = _mm_setzero_si128();
+    for (; i + 32 <= n; i += 32)
+        v = _mm_or_si128(
+            v, _mm_or_si128(_mm_loadu_si128((const __m128i *)(const void *)(p + i)),
+                            _mm_loadu_si128((const __m128i *)(const void *)(p + i + 16))));
+    if (_mm_movemask_epi8(v))
+        return 0;
+#endif
     for (; i + 8 <= n; i += 8) {
         uint64_t w;
         memcpy(&w, p + i, 8);
@@ -1335,7 +1362,13 @@ static size_t mrk_fill(const RecordObject *o, const char *leader, char *restrict
             return SIZE_MAX;
         size_t tl = mrk_tag_len(fi.tag);
         *out++ = '=';
-        memcpy(out, fi.tag, tl);
+        if (tl == 3) { /* nearly always: no call for a variable-length copy */
+            out[0] = fi.tag[0];
+            out[1] = fi.tag[1];
+            out[2] = fi.tag[2];
+        } else {
+            memcpy(out, fi.tag, tl);
+        }
         out += tl;
         *out++ = ' ';
         *out++ = ' ';
