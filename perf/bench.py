@@ -168,7 +168,8 @@ class Harness:
     # page faults of fresh buffers, threads started), run 2 warm.
     HEADLINE = (("floor", "floor", ()), ("seq", "seq", ()), ("auto", "default", ()),
                 ("pipe", "pipe_t1", ("-t", "1")), ("pipe", "pipe_t2", ("-t", "2")),
-                ("yaz", "yaz_t2", ("-t", "2")), ("yaz", "yaz_t1", ("-t", "1")))
+                ("yaz", "yaz_t2", ("-t", "2")), ("yaz", "yaz_t1", ("-t", "1")),
+                ("auto", "default_raw", ("--raw",)))
 
     def run_headline(self):
         a = self.a
@@ -757,7 +758,8 @@ unset y2label
                   ("pipe_t2 / sequential (CPU, warm)", "—", None),
                   ("pipe_t1 / sequential (wall, warm)", "—", None),
                   ("pipe_t1 / sequential (CPU, warm)", "—", None),
-                  ("sequential / YAZ(1) (wall, warm)", "—", None))
+                  ("sequential / YAZ(1) (wall, warm)", "—", None),
+                  ("default --raw / YAZ(2) (wall, warm; neither decodes text)", "—", None))
         for name, target, ok in checks:
             for cname in ("realworld", "synthetic_marc8"):
                 v = (hl.get(cname) or {}).get("ratios", {}).get(name)
@@ -1141,6 +1143,7 @@ HEADLINE_RATIOS = (
     ("default / YAZ(2) (wall, warm)", "default", "yaz_t2", "wall", "warm"),
     ("floor / default (wall, warm)", "floor", "default", "floor", "warm"),
     ("sequential / YAZ(1) (wall, warm)", "seq", "yaz_t1", "wall", "warm"),
+    ("default --raw / YAZ(2) (wall, warm; neither decodes text)", "default_raw", "yaz_t2", "wall", "warm"),
 )
 
 
