@@ -1169,9 +1169,8 @@ int mp__xml_parse_fast(const mp__marc_fmt *fmt, mp__item *item, mp__arena *arena
             const unsigned char *nm = stack[depth - 1].q;
             if ((size_t)(e - p) < qn + 3)
                 return MP__F_DECLINE;
-            for (size_t k = 0; k < qn; k++)
-                if (p[2 + k] != nm[k])
-                    return MP__F_DECLINE;
+            if (memcmp(p + 2, nm, qn) != 0)
+                return MP__F_DECLINE;
             if (mp__f_char(p[2 + qn]) || p[2 + qn] == ':')
                 return MP__F_DECLINE;
             const unsigned char *q = mp__f_skip_ws(p + 2 + qn);
