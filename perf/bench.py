@@ -364,7 +364,7 @@ class Harness:
                     pass
             files[fmt] = out
         fm["files"] = {k: {"path": v, "bytes": os.path.getsize(v)} for k, v in files.items()}
-        k = 1 if a.smoke else max(a.k, 5)
+        k = 1 if a.smoke else max(a.rounds, 5)  # as many interleaved rounds as the headline (7)
         best = {}
         walls = {}  # label -> warm wall seconds, one per round (rounds interleaved)
 
