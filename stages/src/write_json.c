@@ -27,9 +27,6 @@ static void mp__u4(mp__sink *s, uint32_t v)
     s->len += 6;
 }
 
-/* A quoted, escaped JSON string. 0 or -1. Room for the plain case is
- * reserved at once; an escape reserves for itself and the rest, so
- * before every plain copy at least n - i + 1 bytes are free. */
 /* d[0..n) to o, n small or not: no library call for the short values
  * most subfields hold (overlapping 8- and 4-byte moves, in bounds). */
 static inline void mp__copy(unsigned char *o, const unsigned char *d, size_t n)
@@ -54,6 +51,9 @@ static inline void mp__copy(unsigned char *o, const unsigned char *d, size_t n)
     }
 }
 
+/* A quoted, escaped JSON string. 0 or -1. Room for the plain case is
+ * reserved at once; an escape reserves for itself and the rest, so
+ * before every plain copy at least n - i + 1 bytes are free. */
 static int mp__json_str(mp__sink *s, const char *text, size_t n, int ascii)
 {
     const unsigned char *d = (const unsigned char *)text;
