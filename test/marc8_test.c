@@ -104,6 +104,46 @@ Test(marc8, ascii_runs_copied_as_the_table_maps_them, .timeout = 10)
     CHECK(&NFC, "x\x1b(SX\x1b(By", "x\xce\xa4y", 0); /* Greek tau (as yaz-iconv), then ASCII */
 }
 
+/* Runs longer than the 16-byte blocks the decoder copies them in: a mark,
+ * a G1 character, a control or DEL at every position of a 70-byte run of
+ * words and spaces ends the run there, and what follows decodes as alone. */
+Test(marc8, long_runs_end_at_every_position, .timeout = 10)
+{
+    static const char words[] = "The quick brown fox jumps over the lazy dog; 1984 (2nd ed.) -- p.";
+    static const struct {
+        const char *in, *want; /* the bytes put at the position, and their NFC */
+    } stops[] = {
+        {"\xE2"
+         "e",
+         "\xc3\xa9"},                  /* acute + e: e acute */
+        {"\xE2 ", " \xcc\x81"},        /* a mark on a space stays a pair */
+        {"\xA1", "\xc5\x81"},          /* G1: L with stroke */
+        {"\x7F", "\x7F"},              /* DEL is itself */
+        {"\x1b(SX\x1b(B", "\xce\xa4"}, /* Greek tau by escape, then ASCII again */
+    };
+    char in[160], want[160];
+    for (size_t k = 0; k < sizeof stops / sizeof stops[0]; k++) {
+        for (size_t at = 0; at + 1 < sizeof words; at++) {
+            size_t li = strlen(stops[k].in), lw = strlen(stops[k].want);
+            size_t tail = sizeof words - 1 - at;
+            memcpy(in, words, at);
+            memcpy(in + at, stops[k].in, li);
+            memcpy(in + at + li, words + at, tail);
+            memcpy(want, words, at);
+            memcpy(want + at, stops[k].want, lw);
+            memcpy(want + at + lw, words + at, tail);
+            size_t n = at + li + tail, m = at + lw + tail;
+            const char *out;
+            size_t len;
+            mp__text_error err;
+            int rc = conv(&NFC, in, n, &out, &len, &err);
+            cr_assert_eq(rc, 0, "stop %zu at %zu: rc %d", k, at, rc);
+            cr_assert_eq(len, m, "stop %zu at %zu: length %zu, want %zu", k, at, len, m);
+            cr_assert(memcmp(out, want, m) == 0, "stop %zu at %zu: output differs", k, at);
+        }
+    }
+}
+
 Test(marc8, ansel_g1_and_c1, .timeout = 10)
 {
     CHECK(&NFC, "\xA1\xC3", "\xc5\x81\xc2\xa9", 0);                 /* L with stroke, copyright */

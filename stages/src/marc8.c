@@ -23,6 +23,9 @@
 #include <marcpipe/reader.h>
 #include "marc8_tables.h"
 #include "text.h"
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #define M8_ESC  0x1B
 #define M8_FFFD 0xFFFDu
@@ -33,6 +36,7 @@
 
 typedef struct m8_state {
     unsigned char *o;        /* output cursor */
+    unsigned char *end;      /* one past the output buffer */
     unsigned char *last;     /* start of the last code point written (its starter) */
     uint32_t last_cp;        /* the code point at last */
     unsigned char *nfc_from; /* where NFC must start; NULL: output is NFC */
@@ -377,16 +381,39 @@ static void m8_decode(m8_state *s, const unsigned char *in, size_t n)
 
     while (i < n) {
         unsigned b = in[i];
-        if (b > 0x20 && b < 0x7F && g0 == MP__M8_ASCII && ncomb == 0) {
-            /* A run of printable ASCII in the default G0 (its table maps
-             * 0x21-0x7E to themselves; marc8_test checks): copied, and
-             * the last one noted as m8_put notes it. No code point below
+        if (b >= 0x20 && b < 0x7F && g0 == MP__M8_ASCII && ncomb == 0) {
+            /* A run of printable ASCII and spaces in the default G0 (its
+             * table maps 0x21-0x7E to themselves, marc8_test checks; a
+             * space with no marks pending is put as is): copied, and the
+             * last one noted as m8_put notes it. No code point below
              * U+0300 starts NFC work. */
             unsigned char *o = s->o;
             size_t j = i;
-            do
+#if defined(__SSE2__)
+            /* 16 at a time: stored whole, the cursor moved past the run's
+             * part (bytes after it are overwritten by what follows) */
+            const __m128i below = _mm_set1_epi8(0x20), above = _mm_set1_epi8(0x7E);
+            while (j + 16 <= n && (size_t)(s->end - o) >= 16) {
+                __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(in + j));
+                /* signed: bytes >= 0x80 are below 0x20 too */
+                __m128i bad = _mm_or_si128(_mm_cmplt_epi8(v, below), _mm_cmpgt_epi8(v, above));
+                unsigned m = (unsigned)_mm_movemask_epi8(bad);
+                _mm_storeu_si128((__m128i *)(void *)o, v);
+                if (m) {
+                    unsigned k = (unsigned)__builtin_ctz(m);
+                    o += k;
+                    j += k;
+                    goto run_end;
+                }
+                o += 16;
+                j += 16;
+            }
+#endif
+            while (j < n && in[j] >= 0x20 && in[j] < 0x7F)
                 *o++ = in[j++];
-            while (j < n && in[j] > 0x20 && in[j] < 0x7F);
+#if defined(__SSE2__)
+        run_end:
+#endif
             s->last = o - 1;
             s->last_cp = in[j - 1];
             s->o = o;
@@ -545,6 +572,7 @@ int mp__marc8_to_utf8(const mp__text_opts *o, const unsigned char *in, size_t n,
         in_arena = 1;
     }
     m8_state s = {.o = buf,
+                  .end = buf + (buf == sbuf ? sizeof sbuf : cap),
                   .err = err,
                   .dd_halves = o->dd_halves,
                   .codes = o->subfield_codes,

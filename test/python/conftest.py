@@ -2,6 +2,7 @@
 
 import os
 import pathlib
+import signal
 
 import pytest
 
@@ -14,6 +15,14 @@ def corpus_dir() -> pathlib.Path:
 
 
 CORPUS = corpus_dir()
+
+# The Ctrl-C tests send SIGINT to this process and to child interpreters. A
+# shell running a job in the background without job control starts it with
+# SIGINT ignored, Python then installs no handler, and those tests would wait
+# forever for a KeyboardInterrupt: put Python's own handler back (a handled
+# signal is reset to the default across exec, so children get theirs too).
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture

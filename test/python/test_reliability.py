@@ -39,7 +39,10 @@ CLOSE_BUDGET = 2.0 if SANITIZED else 1.0
 
 @pytest.fixture(autouse=True)
 def watchdog():
-    faulthandler.dump_traceback_later(240 if SANITIZED else 120, exit=True)
+    # sys.__stderr__: the test log's stderr when pytest captures at the sys
+    # level (as CTest runs it); a dump into a capture file would be lost
+    # with the process.
+    faulthandler.dump_traceback_later(240 if SANITIZED else 120, exit=True, file=sys.__stderr__)
     yield
     faulthandler.cancel_dump_traceback_later()
 
@@ -300,15 +303,61 @@ def test_socket_makefile_and_garbage_collection_do_not_hang():
 def run_script(script, timeout=30, **kw):
     env = dict(os.environ)
     env.setdefault("PYTHONPATH", os.pathsep.join(p for p in sys.path if p))
-    # bufsize=0: wait_ready's readline must not read past "ready" (what it
-    # buffered would be lost to communicate(), which reads the descriptors).
+    # bufsize=0: wait_ready's reads must not take more than the "ready" line
+    # (what a buffer held would be lost to communicate(), which reads the
+    # descriptors). A session of its own: kill_all() reaches the script's
+    # forked children too, which hold its pipes open.
     return subprocess.Popen([sys.executable, "-c", textwrap.dedent(script)],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=env, bufsize=0, **kw)
+                            stderr=subprocess.PIPE, env=env, bufsize=0,
+                            start_new_session=True, **kw)
+
+
+def stacks_of_session(p):
+    """Where every process of the script's session waits (for a failure
+    message): pid, command, and each thread's kernel wait channel."""
+    lines = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                stat = f.read()
+            if int(stat.rsplit(")", 1)[1].split()[3]) != p.pid:  # session id
+                continue
+            tasks = sorted(os.listdir(f"/proc/{pid}/task"))
+            waits = []
+            for t in tasks:
+                with open(f"/proc/{pid}/task/{t}/wchan") as f:
+                    waits.append(f"{t}:{f.read() or '-'}")
+            lines.append(f"pid {pid} ({stat.split()[1]}): " + " ".join(waits))
+        except (OSError, ValueError, IndexError):
+            continue
+    return "\n".join(lines)
+
+
+def kill_all(p):
+    """SIGKILL the script and every process it forked; returns its output."""
+    try:
+        os.killpg(p.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    return p.communicate()
 
 
 def wait_ready(p, timeout=30):
-    line = p.stdout.readline()
+    """The script's first line, "ready", within `timeout` seconds."""
+    import select
+    line = b""
+    end = time.monotonic() + timeout
+    while not line.endswith(b"\n"):
+        left = end - time.monotonic()
+        if left <= 0 or not select.select([p.stdout], [], [], left)[0]:
+            where = stacks_of_session(p)
+            out, err = kill_all(p)
+            pytest.fail(f"no 'ready' from the script in {timeout} s; {line + out!r} {err!r}\n{where}")
+        c = p.stdout.read(1)
+        if not c:
+            break
+        line += c
     assert line.strip() == b"ready", (line, p.stderr.read() if p.poll() is not None else b"")
 
 
@@ -340,7 +389,9 @@ def test_interpreter_exit_with_a_stuck_stdin_read_is_prompt(how):
         try:
             p.wait(timeout=15)
         except subprocess.TimeoutExpired:
-            pytest.fail("the interpreter did not exit: hung in its atexit close")
+            where = stacks_of_session(p)
+            kill_all(p)
+            pytest.fail(f"the interpreter did not exit: hung in its atexit close\n{where}")
         took = time.monotonic() - t0
         err = p.stderr.read().decode("utf-8", "replace")
         if how == "ctrl-c":
@@ -417,10 +468,11 @@ def test_fork_child_plain_exit_is_clean():
     """sys.exit() in a forked child runs atexit and finalization, which close
     the inherited readers: it used to hang there."""
     script = """
-        import os, sys, marcpipe
+        import os, sys, time, marcpipe
         r = marcpipe.MARCReader(sys.stdin.buffer, threads=1)
         print("ready", flush=True)
         next(r)
+        time.sleep(0.3)  # the worker idle first (ASan's allocator and fork: see above)
         pid = os.fork()
         if pid == 0:
             try:
@@ -440,17 +492,16 @@ def test_fork_child_plain_exit_is_clean():
         try:
             out, err = p.communicate(timeout=20)
         except subprocess.TimeoutExpired:
-            p.kill()
-            p.communicate()
-            pytest.fail("the forked child (or its parent) hung")
+            where = stacks_of_session(p)
+            out, err = kill_all(p)  # the forked child too: it holds the pipes
+            pytest.fail(f"the forked child (or its parent) hung: {out!r} {err!r}\n{where}")
         out = out.decode()
         assert "child: marcpipe: this reader or pool was created before os.fork()" in out, (
             out, err)
         assert "child exit 0" in out, (out, err)
     finally:
         if p.poll() is None:
-            p.kill()
-            p.wait()
+            kill_all(p)
 
 
 def test_pool_created_before_fork_is_refused_in_the_child():
