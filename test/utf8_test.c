@@ -6,11 +6,13 @@
  * UnicodeDecodeError.start.
  */
 #include <criterion/criterion.h>
+#include <stdlib.h>
 #include <string.h>
 #include <marcpipe/reader.h>
 #include "alloc.h"
 #include "arena.h"
 #include "text.h"
+#include "utf8.h"
 
 typedef struct u8case {
     const char *in;
@@ -186,4 +188,66 @@ Test(utf8, arena_failure_is_enomem, .timeout = 10)
     mp__alloc_fail_at(0);
     cr_assert_eq(rc, MP_ENOMEM);
     mp__arena_free(&small);
+}
+
+/* The first ill-formed byte by the rule alone, one sequence after another. */
+static size_t ref_first_bad(const unsigned char *in, size_t n)
+{
+    size_t i = 0, bad;
+    while (i < n) {
+        size_t l = mp__utf8_step(in + i, n - i, &bad);
+        if (!l)
+            return i;
+        i += l;
+    }
+    return n;
+}
+
+/*
+ * The block loops (64 and 16 bytes of ASCII, runs of non-ASCII characters)
+ * against the rule applied byte by byte: every sequence below, valid or
+ * not, alone and as a run of three, at every position of ASCII text long
+ * enough for both block sizes, in a buffer of exactly its size (ASan sees
+ * any read past it).
+ */
+Test(utf8, blocks_agree_with_the_rule_at_every_position, .timeout = 30)
+{
+    static const char *const seqs[] = {"\xc3\xa9",
+                                       "\xce\xa9",
+                                       "\xe2\x82\xac",
+                                       "\xf0\x9f\x98\x80",
+                                       "\xc3",
+                                       "\xe2\x82",
+                                       "\xc0\xaf",
+                                       "\xed\xa0\x80",
+                                       "\xf4\x90\x80\x80",
+                                       "\x80",
+                                       "\xff",
+                                       "\xc3\xa9\xe2\x82\xac\x80",
+                                       "\xdf\xbf\xc2",
+                                       "\xc2\x80\xc2\x80"};
+    mp__text_opts o = {.utf8_handling = MP_UTF8_STRICT};
+    for (size_t k = 0; k < sizeof seqs / sizeof seqs[0]; k++) {
+        for (int reps = 1; reps <= 3; reps += 2) {
+            size_t sl = strlen(seqs[k]), n = 150;
+            for (size_t at = 0; at + reps * sl <= n; at++) {
+                unsigned char *buf = malloc(n);
+                cr_assert_not_null(buf);
+                memset(buf, 'a', n);
+                for (int r = 0; r < reps; r++)
+                    memcpy(buf + at + (size_t)r * sl, seqs[k], sl);
+                size_t want = ref_first_bad(buf, n);
+                const char *out;
+                size_t len;
+                mp__text_error err;
+                int rc = mp__utf8_check(&o, buf, n, &arena, &out, &len, &err);
+                cr_assert_eq(rc, want == n ? 0 : 1, "seq %zu x%d at %zu: rc %d", k, reps, at, rc);
+                if (want != n)
+                    cr_assert_eq(err.position, want, "seq %zu x%d at %zu: position %zu, want %zu",
+                                 k, reps, at, err.position, want);
+                free(buf);
+            }
+            mp__arena_reset(&arena);
+        }
+    }
 }
