@@ -169,7 +169,10 @@ class Harness:
     HEADLINE = (("floor", "floor", ()), ("seq", "seq", ()), ("auto", "default", ()),
                 ("pipe", "pipe_t1", ("-t", "1")), ("pipe", "pipe_t2", ("-t", "2")),
                 ("yaz", "yaz_t2", ("-t", "2")), ("yaz", "yaz_t1", ("-t", "1")),
-                ("auto", "default_raw", ("--raw",)))
+                ("auto", "default_raw", ("--raw",)),
+                # a consumer that reads only each record's field count (as
+                # `marcpipe count`): it wants its next record again at once
+                ("seq", "seq_light", ("--light",)), ("auto", "default_light", ("--light",)))
 
     def run_headline(self):
         a = self.a
@@ -759,7 +762,9 @@ unset y2label
                   ("pipe_t1 / sequential (wall, warm)", "—", None),
                   ("pipe_t1 / sequential (CPU, warm)", "—", None),
                   ("sequential / YAZ(1) (wall, warm)", "—", None),
-                  ("default --raw / YAZ(2) (wall, warm; neither decodes text)", "—", None))
+                  ("default --raw / YAZ(2) (wall, warm; neither decodes text)", "—", None),
+                  ("default / sequential, light consumer (wall, warm)", "—", None),
+                  ("default / sequential, light consumer (CPU, warm)", "—", None))
         for name, target, ok in checks:
             for cname in ("realworld", "synthetic_marc8"):
                 v = (hl.get(cname) or {}).get("ratios", {}).get(name)
@@ -1144,6 +1149,8 @@ HEADLINE_RATIOS = (
     ("floor / default (wall, warm)", "floor", "default", "floor", "warm"),
     ("sequential / YAZ(1) (wall, warm)", "seq", "yaz_t1", "wall", "warm"),
     ("default --raw / YAZ(2) (wall, warm; neither decodes text)", "default_raw", "yaz_t2", "wall", "warm"),
+    ("default / sequential, light consumer (wall, warm)", "default_light", "seq_light", "wall", "warm"),
+    ("default / sequential, light consumer (CPU, warm)", "default_light", "seq_light", "cpu", "warm"),
 )
 
 

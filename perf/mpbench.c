@@ -16,13 +16,14 @@
  * Options: -k K runs (default 5), -t THREADS, -c CHUNK (default: the library's), -T
  * CHUNKS_IN_FLIGHT, -u (unordered), --pool (shared mp_pool), --mem (open_mem instead of the path),
  *          --raw (MP_ENCODING_RAW: no decoding/validation), -n ITER (latency, default 2000),
- *          --label TEXT.
+ *          --light (the consumer reads only each record's field count), --label TEXT.
  *
  * "Full parse": every record is framed, its directory decoded, fields and
  * subfields indexed and text validated/decoded by the library; the harness
  * then reads the field count and the 245 field and its $a of every record
- * so nothing can be skipped. Output: one JSON object per invocation on
- * stdout. MB = 10^6 bytes.
+ * so nothing can be skipped (--light: the field count only, a consumer
+ * that needs its next record again almost at once, as `marcpipe count`). Output: one JSON object
+ * per invocation on stdout. MB = 10^6 bytes.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -47,7 +48,7 @@
 
 typedef struct args {
     const char *mode, *file, *file2, *label;
-    int runs, threads, ordered, pool, mem, raw, iters;
+    int runs, threads, ordered, pool, mem, raw, iters, light;
     size_t chunk;
     unsigned inflight;
 } args;
@@ -67,6 +68,8 @@ static size_t g_len;
 static inline uint64_t touch(const mp_record *rec)
 {
     uint64_t s = mp_record_field_count(rec);
+    if (A.light)
+        return s;
     const mp_field *f = mp_record_first(rec, "245");
     if (f) {
         uint32_t pos = 0;
@@ -606,6 +609,8 @@ static int parse_args(int argc, char **argv)
             A.mem = 1;
         else if (!strcmp(a, "--raw"))
             A.raw = 1;
+        else if (!strcmp(a, "--light"))
+            A.light = 1;
         else if ((a[0] != '-' || !a[1]) && !A.file) /* "-": no file (pingpong) */
             A.file = a;
         else if ((a[0] != '-' || !a[1]) && !A.file2)
@@ -631,7 +636,7 @@ int main(int argc, char **argv)
     if (parse_args(argc, argv) != 0) {
         fprintf(stderr, "usage: mpbench floor|seq|pipe|auto|yaz|latency|pingpong FILE | pair FILE "
                         "FILE2 [-k K] [-t N] [-c CHUNK] [-T INFLIGHT] [-u] [--pool] [--mem] "
-                        "[--raw] [-n ITER] [--label L]\n");
+                        "[--raw] [--light] [-n ITER] [--label L]\n");
         return 2;
     }
     if (!strcmp(A.mode, "pingpong"))
@@ -706,13 +711,14 @@ int main(int argc, char **argv)
     double median = bu_quantile(walls, (size_t)A.runs, 0.5);
     const run_result *b = &res[best];
     printf("{\"mode\":\"%s\",\"label\":\"%s\",\"file\":\"%s\",\"threads\":%d,\"chunk\":%zu,"
-           "\"inflight\":%u,\"ordered\":%d,\"pool\":%d,\"mem\":%d,\"raw\":%d,\"runs\":%d,"
+           "\"inflight\":%u,\"ordered\":%d,\"pool\":%d,\"mem\":%d,\"raw\":%d,\"light\":%d,"
+           "\"runs\":%d,"
            "\"bytes\":%llu,\"records\":%llu,\"errors\":%llu,\"checksum\":%llu,"
            "\"best_s\":%.6f,\"median_s\":%.6f,\"best_cpu_s\":%.6f,"
            "\"best_mb_s\":%.2f,\"median_mb_s\":%.2f,\"best_rec_s\":%.0f,\"median_rec_s\":%.0f,"
            "\"walls\":[",
            A.mode, A.label, A.file, A.threads, A.chunk, A.inflight, A.ordered, A.pool, A.mem, A.raw,
-           A.runs, (unsigned long long)b->bytes, (unsigned long long)b->records,
+           A.light, A.runs, (unsigned long long)b->bytes, (unsigned long long)b->records,
            (unsigned long long)b->errors, (unsigned long long)b->checksum, b->wall, median, b->cpu,
            (double)b->bytes / 1e6 / b->wall, (double)b->bytes / 1e6 / median,
            (double)b->records / b->wall, (double)b->records / median);

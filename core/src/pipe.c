@@ -902,13 +902,13 @@ static int mp__tokens_held(mp__pipe *p)
 /* 1 when parsing takes long enough (over MP__SLOW_PARSE_PS_PER_BYTE of CPU
  * per byte of chunk, from the sampled stage times) that the consumer's
  * sleep until a worker has parsed its chunk costs more than a bounded
- * retry: MARCXML and MARC-in-JSON (1.3-1.7 ns per byte on the development
- * VM), MARC-8 text (2-3 ns). Plain UTF-8 ISO 2709 parses at 0.6-0.7 ns
- * per byte; retrying there only burnt CPU (measured: +15 % CPU, no
- * faster). The line lies between the two with a margin of ~1.4x either
- * way: at 1.6 ns MARCXML fell on both sides of it from run to run
- * (pipeline/sequential 1.2-2.0x). Per byte, not per chunk: the default
- * chunk size follows the L2 cache. */
+ * retry even when the token holder may be blocked in a read (sources
+ * without MP_HELP_ALL): MARCXML and MARC-in-JSON (1.3-1.7 ns per byte on
+ * the development VM), MARC-8 text (2-3 ns); plain UTF-8 ISO 2709 parses
+ * at 0.6-0.7 ns per byte. The line lies between the two with a margin of
+ * ~1.4x either way: at 1.6 ns MARCXML fell on both sides of it from run
+ * to run (pipeline/sequential 1.2-2.0x). Per byte, not per chunk: the
+ * default chunk size follows the L2 cache. */
 #define MP__SLOW_PARSE_PS_PER_BYTE 1000u
 static int mp__parse_is_slow(mp__pipe *p)
 {
@@ -1015,8 +1015,12 @@ int mp__pipe_next(mp__pipe *p, mp__chunk **out, const struct timespec *deadline)
             /* A worker holds a stage token: it is reading or scanning a
              * chunk (microseconds), after which there is work here again.
              * Retry for a bounded while instead of sleeping until that
-             * worker has also parsed its chunk (a MARCXML chunk: ~0.5 ms). */
-            if (p->help_spin && mp__tokens_held(p) && mp__parse_is_slow(p) &&
+             * worker has also parsed its chunk (a MARCXML chunk: ~0.5 ms;
+             * 256 KiB of ISO 2709: ~0.2 ms). With MP_HELP_ALL (files,
+             * memory: the holder never waits for data) always; otherwise
+             * only when parsing is slow, as the holder may sit in a read. */
+            if (p->help_spin && mp__tokens_held(p) &&
+                (p->cfg.help == MP_HELP_ALL || mp__parse_is_slow(p)) &&
                 mp__spin_budget(&spin_until)) {
                 ck_pr_stall();
                 continue;
