@@ -45,7 +45,8 @@ for comp in ("core", "stages"):
                 f.write(data)
         lib_sources.append(os.path.relpath(target, HERE))
 # One C file per type, plus the record layout built in the workers (layout.c).
-sources = ["src/module.c", "src/record.c", "src/reader.c", "src/pool.c", "src/layout.c"]
+sources = ["src/module.c", "src/record.c", "src/reader.c", "src/pool.c", "src/text.c",
+           "src/layout.c"]
 sources += lib_sources
 
 ext = Extension(

@@ -146,6 +146,86 @@ def test_str_of_a_state_whose_values_share_bytes():
     assert a.as_dict() == b.as_dict()
 
 
+# Pieces for the decoder of str(record): valid characters of each width
+# and the invalid shapes CPython replaces (stray continuation, overlong,
+# surrogate, truncated, C0/C1 and F5 leads, a code point past U+10FFFF).
+UTF8_PIECES = [b"\xc3\xa9", b"\xc2\x80", b"\xc4\x81", b"\xdf\xbf", b"\xe2\x82\xac",
+               b"\xe0\xa0\x80", b"\xef\xbf\xbf", b"\xcc\x81", b"\xf0\x9f\x98\x80",
+               b"\x80", b"\xbf", b"\xc0\x80", b"\xc1\xbf", b"\xe0\x80\x80", b"\xed\xa0\x80",
+               b"\xe2\x82", b"\xc3", b"\xf5\x80\x80\x80", b"\xf4\x90\x80\x80", b"\xff"]
+
+
+def survey(data):
+    """What text_survey finds: continuation bytes and the largest byte."""
+    return sum(0x80 <= c < 0xC0 for c in data), max(data, default=0)
+
+
+def test_text_decoder_equals_cpython_at_every_position():
+    """text.c's two-pass decoder (str(record) of a non-ASCII record) gives
+    data.decode("utf-8", "replace") for each piece, alone and twice, at
+    every position of ASCII runs long enough for its 16- and 32-byte
+    blocks; with its own survey, with the right claim, and with wrong
+    claims (a count one off, a smaller or larger largest byte), which must
+    cost time only. Equality also checks the kind: CPython's strings of
+    another kind never compare equal."""
+    dec = marcpipe._marcpipe._text_from_utf8
+    for piece in UTF8_PIECES:
+        for body in (piece, piece * 2, piece + b"x" + piece):
+            for n in range(0, 70):
+                data = b"a" * n + body + b"b" * (69 - n)
+                want = data.decode("utf-8", "replace")
+                cont, top = survey(data)
+                assert dec(data) == want, (piece, n)
+                assert dec(data, cont, top) == want, (piece, n)
+                for c, t in ((cont + 1, top), (max(cont - 1, 0), top), (cont, 0xC3),
+                             (cont, 0xEF), (cont, 0xC4), (cont, 0x80)):
+                    assert dec(data, c, t) == want, (piece, n, c, t)
+    for data in (b"", b"plain ascii", bytes(range(256)), "é" .encode() * 5000,
+                 ("\u0101x" * 3000).encode(), b"\xe2\x82\xac" * 2000 + b"\x80"):
+        assert dec(data) == data.decode("utf-8", "replace")
+        assert dec(data, *survey(data)) == data.decode("utf-8", "replace")
+
+
+def test_str_of_a_state_with_forged_runs():
+    """A data field's run (LAYOUT_RUN: "$" code value per subfield, copied
+    whole by str()) is checked when a state is restored: a state whose run
+    bytes, offsets or length were changed loses the flag and str() takes
+    the subfields one by one, equal to the Python layer's text."""
+    import struct
+    with MARCReader(str(CORPUS / "pymarc" / "test.dat")) as r:
+        rec = next(iter(r))
+    good = str(rec)
+    st = list(rec._state())
+    blob, nf, ns = bytes(st[2]), st[3], st[4]
+    text0 = 24 + nf * 24 + ns * 12
+    data = [i for i in range(nf) if blob[24 + i * 24 + 5] == 0]  # not control
+    assert data
+    i = data[0]
+    off, length = struct.unpack_from("=II", blob, 24 + i * 24 + 16)
+    flags = struct.unpack_from("=H", blob, 24 + i * 24 + 6)[0]
+    assert flags & 1 and blob[text0 + off:text0 + off + 1] == b"$"
+    forged = []
+    b = bytearray(blob)
+    b[text0 + off] = ord("#")  # the "$" of the first subfield
+    forged.append(b)
+    b = bytearray(blob)
+    struct.pack_into("=II", b, 24 + i * 24 + 16, off, length - 1)  # a run one byte short
+    forged.append(b)
+    b = bytearray(blob)
+    struct.pack_into("=II", b, 24 + i * 24 + 16, off + 1, length)  # moved
+    forged.append(b)
+    b = bytearray(blob)
+    struct.pack_into("=II", b, 24 + i * 24 + 16, off, 1 << 30)  # past the blob
+    forged.append(b)
+    for b in forged:
+        st[2] = bytes(b)
+        a = marcpipe._marcpipe._record_restore(Record, tuple(st))
+        c = marcpipe._marcpipe._record_restore(Record, tuple(st))
+        assert str(a) == c._str_pymarc()
+    st[2] = blob
+    assert str(marcpipe._marcpipe._record_restore(Record, tuple(st))) == good
+
+
 def same_tree(x, y):
     assert (x.tag, list(x.attrib.items()), x.text, x.tail) == \
         (y.tag, list(y.attrib.items()), y.text, y.tail)

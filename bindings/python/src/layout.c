@@ -58,7 +58,8 @@ static int pymarc_is_control(const char *tag)
 
 /* Splits a data field body (indicators + 0x1F-separated subfields) the way
  * pymarc does; used only when the C parser's view of the field differs from
- * pymarc's control-field rule. Pass out == NULL to count. */
+ * pymarc's control-field rule. Pass out == NULL to count. Each value goes
+ * into the text after "$" and its code (LAYOUT_RUN). */
 static uint32_t split_body(const char *d, uint32_t n, char *ind1, char *ind2, layout_subfield *out,
                            char *text, uint32_t *text_pos)
 {
@@ -75,11 +76,13 @@ static uint32_t split_body(const char *d, uint32_t n, char *ind1, char *ind2, la
         if (stop > start) { /* pymarc skips empty pieces */
             if (out) {
                 out[count].code = start[0];
-                out[count].off = *text_pos;
+                text[*text_pos] = '$';
+                text[*text_pos + 1] = start[0];
+                out[count].off = *text_pos + 2;
                 out[count].len = (uint32_t)(stop - start - 1);
                 memset(out[count].pad, 0, sizeof out[count].pad);
-                memcpy(text + *text_pos, start + 1, out[count].len);
-                *text_pos += out[count].len;
+                memcpy(text + *text_pos + 2, start + 1, out[count].len);
+                *text_pos += 2 + out[count].len;
             }
             count++;
         }
@@ -103,11 +106,11 @@ int layout_measure(const mp_record *rec, const layout_opts *o, layout_dims *d)
         } else if (f->is_control) {
             char a, b;
             nsubs += split_body(f->data, f->len, &a, &b, NULL, NULL, NULL);
-            text += f->len;
+            text += f->len; /* a bound: "$" code value is as long as 0x1F code value */
         } else {
             nsubs += f->nsubfields;
             for (uint32_t j = 0; j < f->nsubfields; j++)
-                text += f->subfields[j].len;
+                text += 2 + (size_t)f->subfields[j].len; /* "$" code value */
         }
     }
     size_t size = LAYOUT_LEADER_LEN + (size_t)nf * sizeof(layout_field) +
@@ -138,7 +141,7 @@ void layout_fill(const mp_record *rec, const layout_opts *o, const layout_dims *
         fd->ctrl = (uint8_t)pymarc_is_control(f->tag);
         fd->sub0 = sp;
         fd->nsub = 0;
-        fd->pad = 0;
+        fd->flags = 0;
         size_t rn;
         const char *l1;
         if (fd->ctrl && (l1 = latin1_source(rec, o, i, &rn)) != NULL) {
@@ -153,24 +156,30 @@ void layout_fill(const mp_record *rec, const layout_opts *o, const layout_dims *
             memcpy(t + tp, f->data, f->len);
             tp += f->len;
         } else if (f->is_control) {
-            fd->off = fd->len = 0;
+            fd->off = tp;
             fd->nsub = split_body(f->data, f->len, &fd->ind1, &fd->ind2, so + sp, t, &tp);
+            fd->len = tp - fd->off;
+            fd->flags = LAYOUT_RUN;
             sp += fd->nsub;
         } else {
             fd->ind1 = f->ind1;
             fd->ind2 = f->ind2;
-            fd->off = fd->len = 0;
+            fd->off = tp;
             fd->nsub = f->nsubfields;
             for (uint32_t j = 0; j < f->nsubfields; j++) {
                 const mp_subfield *sf = &f->subfields[j];
                 so[sp].code = sf->code;
-                so[sp].off = tp;
+                so[sp].off = tp + 2;
                 so[sp].len = sf->len;
                 memset(so[sp].pad, 0, sizeof so[sp].pad);
-                memcpy(t + tp, sf->data, sf->len);
-                tp += sf->len;
+                t[tp] = '$';
+                t[tp + 1] = sf->code;
+                memcpy(t + tp + 2, sf->data, sf->len);
+                tp += 2 + sf->len;
                 sp++;
             }
+            fd->len = tp - fd->off;
+            fd->flags = LAYOUT_RUN;
         }
     }
 }

@@ -30,15 +30,26 @@
 typedef struct layout_field {
     char tag[3];
     char ind1, ind2;
-    uint8_t ctrl; /* pymarc's rule: tag is digits and < "010" */
-    uint16_t pad;
-    uint32_t sub0; /* first subfield index */
+    uint8_t ctrl;   /* pymarc's rule: tag is digits and < "010" */
+    uint16_t flags; /* LAYOUT_RUN */
+    uint32_t sub0;  /* first subfield index */
     uint32_t nsub;
-    uint32_t off; /* control field data, relative to the text area */
-    uint32_t len;
+    uint32_t off; /* control field data, or a data field's run (LAYOUT_RUN), */
+    uint32_t len; /* relative to the text area; 0, 0 for other data fields */
 } layout_field;
 
-/* One subfield; its value is text[off, off + len). */
+/*
+ * layout_field.flags:
+ *  LAYOUT_RUN: a data field whose text [off, off + len) is its subfields
+ *  as MARCMaker writes them: per subfield "$", the code, then the value,
+ *  each value where its layout_subfield says. str(record) copies the run
+ *  whole. layout_fill sets it on every data field; a blob from elsewhere
+ *  (a pickle) keeps it only where record.c checked it (blob_runs_check).
+ */
+#define LAYOUT_RUN 1u
+
+/* One subfield; its value is text[off, off + len), after "$" and the code
+ * in a LAYOUT_RUN field. */
 typedef struct layout_subfield {
     uint32_t off, len;
     char code;

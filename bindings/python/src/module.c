@@ -1,6 +1,6 @@
 /*
  * module.c - the marcpipe._marcpipe module: state, multi-phase init and the
- * module functions (_register, _scan, _decode, _error_kinds, _record_restore,
+ * module functions (_register, _scan, _decode, _error_kinds, _record_restore, _text_from_utf8,
  * _split_plan, _at_exit).
  */
 #include "binding.h"
@@ -161,6 +161,23 @@ fail:
  * exception pymarc's decode_marc raises for a bad record. Backs
  * Record(data=...) and Record.decode_marc().
  */
+/* _text_from_utf8(data, cont=-1, maxb=-1): text.c's decoder, for the
+ * tests; with cont and maxb, the claimed survey (text_from_utf8_as). */
+static PyObject *mod_text_from_utf8(PyObject *m, PyObject *args)
+{
+    Py_buffer view;
+    Py_ssize_t cont = -1;
+    int maxb = -1;
+    (void)m;
+    if (!PyArg_ParseTuple(args, "y*|ni:_text_from_utf8", &view, &cont, &maxb))
+        return NULL;
+    PyObject *res = cont < 0 || maxb < 0 ? text_from_utf8(view.buf, (size_t)view.len)
+                                         : text_from_utf8_as(view.buf, (size_t)view.len,
+                                                             (size_t)cont, (unsigned)maxb);
+    PyBuffer_Release(&view);
+    return res;
+}
+
 static PyObject *mod_decode(PyObject *m, PyObject *args, PyObject *kw)
 {
     static char *kwlist[] = {"data",         "to_unicode",         "force_utf8", "utf8_handling",
@@ -323,6 +340,9 @@ static PyMethodDef mod_methods[] = {
     {"_decode", (PyCFunction)(void (*)(void))mod_decode, METH_VARARGS | METH_KEYWORDS,
      "internal: decode one record from bytes"},
     {"_error_kinds", mod_error_kinds, METH_NOARGS, "names of mp_error_kind values"},
+    {"_text_from_utf8", mod_text_from_utf8, METH_VARARGS,
+     "internal: _text_from_utf8(data, cont=-1, maxb=-1) -> str, as data.decode('utf-8', "
+     "'replace') (the decoder of str(record); cont and maxb: a claimed survey)"},
     {"_record_restore", (PyCFunction)(void (*)(void))mod_record_restore, METH_FASTCALL,
      "internal: rebuild a record from RecordBase._state() (pickle, copy)"},
     {"_split_plan", (PyCFunction)(void (*)(void))mod_split_plan, METH_VARARGS | METH_KEYWORDS,

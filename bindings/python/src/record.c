@@ -27,9 +27,11 @@ typedef struct {
     uint64_t offset, ordinal; /* stream position (UINT64_MAX: none) */
     uint32_t nfields, nsubs;
     uint32_t mode;
-    uint32_t ascii;   /* REC_MRK_* bits (str(), as_dict()); 0: nothing known yet */
-    uint64_t mrk_len; /* bytes of str(record) from the blob (REC_MRK_SIZED) */
-    uint64_t blob[];  /* see layout.h */
+    uint32_t ascii;               /* REC_MRK_* bits (str(), as_dict()); 0: nothing known yet */
+    uint64_t mrk_len;             /* bytes of str(record) from the blob (REC_MRK_SIZED) */
+    uint32_t text_cont, text_max; /* the text area's continuation bytes and
+                                   * largest byte (REC_TEXT_CHECKED) */
+    uint64_t blob[];              /* see layout.h */
 } RecordObject;
 
 #define REC_BLOB(o)   ((char *)(o)->blob)
@@ -790,6 +792,31 @@ static int blob_valid(const char *blob, size_t size, uint32_t nf, uint32_t ns)
     return 1;
 }
 
+/* Clears LAYOUT_RUN where a field's run is not what the flag promises
+ * (str() copies a run without looking into it): after blob_valid, on the
+ * record's own copy of a state's blob. */
+static void blob_runs_check(char *blob, size_t size, uint32_t nf, uint32_t ns)
+{
+    layout_field *f = layout_fields(blob);
+    const layout_subfield *s = layout_subfields(blob, nf);
+    const char *text = layout_text(blob, nf, ns);
+    uint64_t tlen = size - (uint64_t)(text - blob);
+    for (uint32_t i = 0; i < nf; i++) {
+        if (f[i].ctrl || !(f[i].flags & LAYOUT_RUN))
+            continue;
+        uint64_t pos = f[i].off, end = (uint64_t)f[i].off + f[i].len;
+        int ok = end <= tlen;
+        for (uint32_t j = 0; ok && j < f[i].nsub; j++) {
+            const layout_subfield *sj = &s[f[i].sub0 + j];
+            ok = pos + 2 <= end && text[pos] == '$' && text[pos + 1] == sj->code &&
+                 sj->off == pos + 2 && (uint64_t)sj->off + sj->len <= end;
+            pos = (uint64_t)sj->off + sj->len;
+        }
+        if (!ok || pos != end)
+            f[i].flags &= (uint16_t)~LAYOUT_RUN;
+    }
+}
+
 PyObject *record_restore(PyTypeObject *cls, PyObject *state)
 {
     int version;
@@ -833,6 +860,7 @@ PyObject *record_restore(PyTypeObject *cls, PyObject *state)
     if (!o)
         goto fail;
     memcpy(REC_BLOB(o), blob.buf, (size_t)blob.len);
+    blob_runs_check(REC_BLOB(o), (size_t)blob.len, nf, ns);
     o->nfields = nf;
     o->nsubs = ns;
     o->mode = mode;
@@ -1310,7 +1338,12 @@ static size_t mrk_size(const RecordObject *o)
             n += f[i].len;
             continue;
         }
-        n += 2 + 2 * (size_t)f[i].nsub; /* indicators, "$" code per subfield */
+        n += 2; /* indicators */
+        if (f[i].flags & LAYOUT_RUN) {
+            n += f[i].len;
+            continue;
+        }
+        n += 2 * (size_t)f[i].nsub; /* "$" code per subfield */
         for (uint32_t j = 0; j < f[i].nsub; j++)
             n += s[f[i].sub0 + j].len;
     }
@@ -1340,6 +1373,24 @@ static uint64_t mrk_blanks8(uint64_t w)
     return (w & ~m) | (0x5C5C5C5C5C5C5C5Cull & m);
 }
 
+/* "=", the tag, two blanks and the indicators (blank and '\' as '\'):
+ * eight bytes, in one store where the byte order allows. */
+static inline void mrk_head(char *out, const layout_field *fi)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint64_t h = (uint64_t)'=' | (uint64_t)(unsigned char)fi->tag[0] << 8 |
+                 (uint64_t)(unsigned char)fi->tag[1] << 16 |
+                 (uint64_t)(unsigned char)fi->tag[2] << 24 | (uint64_t)0x2020 << 32 |
+                 (uint64_t)(unsigned char)mrk_blank(fi->ind1) << 48 |
+                 (uint64_t)(unsigned char)mrk_blank(fi->ind2) << 56;
+    memcpy(out, &h, 8);
+#else
+    const char head[8] = {'=', fi->tag[0], fi->tag[1],          fi->tag[2],
+                          ' ', ' ',        mrk_blank(fi->ind1), mrk_blank(fi->ind2)};
+    memcpy(out, head, 8);
+#endif
+}
+
 static size_t mrk_fill(const RecordObject *o, const char *leader, char *restrict out, size_t cap)
 {
     /* Fields and subfields are read into locals: the writes through `out`
@@ -1357,8 +1408,35 @@ static size_t mrk_fill(const RecordObject *o, const char *leader, char *restrict
     *out++ = '\n';
     for (uint32_t i = 0; i < nfields; i++) {
         const layout_field fi = f[i];
+        const int run = !fi.ctrl && (fi.flags & LAYOUT_RUN);
+        /* The common field first: a three-character tag, control data or
+         * a run, and room on both sides for whole 16-byte moves (what is
+         * written past the field is overwritten by what follows). */
+        if ((fi.ctrl || run) && fi.tag[0] && fi.tag[1] && fi.tag[2]) {
+            const char *p = text + fi.off;
+            const size_t len = fi.len, whole = (len + 15) & ~(size_t)15;
+            if ((size_t)(out_end - out) >= 8 + whole && (size_t)(text_end - p) >= whole) {
+                mrk_head(out, &fi);
+                if (fi.ctrl) {
+                    out += 6;
+                    for (size_t k = 0; k < len; k += 8) {
+                        uint64_t w;
+                        memcpy(&w, p + k, 8);
+                        w = mrk_blanks8(w);
+                        memcpy(out + k, &w, 8);
+                    }
+                } else {
+                    out += 8;
+                    for (size_t k = 0; k < len; k += 16)
+                        memcpy(out + k, p + k, 16);
+                }
+                out += len;
+                *out++ = '\n';
+                continue;
+            }
+        }
         /* "=" tag "  " "\n" and the control data or the indicators */
-        if ((size_t)(out_end - out) < 7 + (fi.ctrl ? (size_t)fi.len : 2))
+        if ((size_t)(out_end - out) < 7 + (fi.ctrl ? (size_t)fi.len : 2 + (run ? fi.len : 0)))
             return SIZE_MAX;
         size_t tl = mrk_tag_len(fi.tag);
         *out++ = '=';
@@ -1395,6 +1473,20 @@ static size_t mrk_fill(const RecordObject *o, const char *leader, char *restrict
         } else {
             *out++ = mrk_blank(fi.ind1);
             *out++ = mrk_blank(fi.ind2);
+        }
+        if (run) { /* the subfields as written: one copy, 16-byte moves
+                    * while short (both sides stay in bounds; what lies
+                    * past the run is overwritten by what follows) */
+            const char *p = text + fi.off;
+            const size_t len = fi.len, whole = (len + 15) & ~(size_t)15;
+            if (len <= 96 && (size_t)(out_end - out) >= whole && (size_t)(text_end - p) >= whole) {
+                for (size_t k = 0; k < len; k += 16)
+                    memcpy(out + k, p + k, 16);
+            } else {
+                memcpy(out, p, len);
+            }
+            out += len;
+        } else if (!fi.ctrl) {
             const layout_subfield *sf = s + fi.sub0;
             const uint32_t nsub = fi.nsub;
             for (uint32_t j = 0; j < nsub; j++) {
@@ -1425,65 +1517,80 @@ static size_t mrk_fill(const RecordObject *o, const char *leader, char *restrict
     return (size_t)(out - start);
 }
 
+/* Whether the whole text area (every value) is ASCII; what text_survey
+ * found there is kept in the record (for text_from_utf8_as). */
+static int rec_text_ascii(RecordObject *o)
+{
+    if (!(o->ascii & REC_TEXT_CHECKED)) {
+        const char *t = REC_TEXT(o);
+        size_t cont;
+        unsigned maxb;
+        text_survey(t, (size_t)(REC_BLOB(o) + Py_SIZE(o) - t), &cont, &maxb);
+        o->text_cont = (uint32_t)cont; /* the blob is < 4 GiB (layout_measure) */
+        o->text_max = maxb;
+        o->ascii |= REC_TEXT_CHECKED | (maxb < 0x80 ? REC_TEXT_ASCII : 0);
+    }
+    return (o->ascii & REC_TEXT_ASCII) != 0;
+}
+
 /*
  * str(record) from the blob, with `leader` (the blob's own when
- * `own_leader`): a new str, or NULL with an error set. The text is
- * written straight into a str of maxchar 127 and checked; one that is not
- * ASCII after all never leaves here: its bytes are decoded as UTF-8
- * (invalid bytes replaced, as the other paths do) into the str returned.
+ * `own_leader`): a new str, or NULL with an error set. Sized exactly from
+ * the index (each LAYOUT_RUN field is one span). ASCII text (the text
+ * area is ASCII, and the whole text once checked) is written straight
+ * into a str of maxchar 127; other text is written into a buffer and made
+ * a str by text_from_utf8 (invalid bytes replaced, as the other paths do).
  * What the first call learns (size, ASCII-ness) is kept in the record.
  */
 static PyObject *mrk_compact(RecordObject *o, const char *leader, int own_leader)
 {
-    size_t n;
-    if (o->ascii & REC_MRK_SIZED) {
-        n = (size_t)o->mrk_len;
-    } else {
-        /* a bound from the blob's dimensions (each value is in the text
-         * area once, as layout_fill writes them): no pass over the index
-         * before the one that writes; the str shrinks to what was written
-         * (a blob with shared value bytes does not fit: sized exactly) */
-        const char *text = REC_TEXT(o);
-        n = 6 + LAYOUT_LEADER_LEN + 1 + 9 * (size_t)o->nfields + 2 * (size_t)o->nsubs +
-            (size_t)(REC_BLOB(o) + Py_SIZE(o) - text);
+    if (!(o->ascii & REC_MRK_SIZED)) {
+        o->mrk_len = mrk_size(o);
+        o->ascii |= REC_MRK_SIZED;
     }
+    size_t n = (size_t)o->mrk_len;
     if (n > (size_t)PY_SSIZE_T_MAX)
         return PyErr_NoMemory();
     int checked = own_leader && (o->ascii & REC_MRK_CHECKED);
-    if (checked && !(o->ascii & REC_MRK_ASCII)) {
-        char *buf = PyMem_Malloc(n ? n : 1);
+    if (checked ? !(o->ascii & REC_MRK_ASCII) : !rec_text_ascii(o)) {
+        char stack[4096];
+        char *buf = n <= sizeof stack ? stack : PyMem_Malloc(n);
         if (!buf)
             return PyErr_NoMemory();
-        mrk_fill(o, leader, buf, n);
-        PyObject *s = PyUnicode_DecodeUTF8(buf, (Py_ssize_t)n, "replace");
-        PyMem_Free(buf);
+        size_t w = mrk_fill(o, leader, buf, n);
+        /* the text area's survey stands for the whole text when every
+         * byte of the area is in it and the rest is ASCII (as nearly
+         * always: text_from_utf8_as checks the claim) */
+        PyObject *s = w != n ? NULL
+                      : o->ascii & REC_TEXT_ASCII
+                          ? text_from_utf8(buf, n)
+                          : text_from_utf8_as(buf, n, o->text_cont, o->text_max);
+        if (buf != stack)
+            PyMem_Free(buf);
+        if (w != n)
+            PyErr_SetString(PyExc_SystemError, "str(record): the MARCMaker text changed size");
         return s;
     }
     PyObject *s = PyUnicode_New((Py_ssize_t)n, 127);
     if (!s)
         return NULL;
     char *data = PyUnicode_DATA(s);
-    size_t w = mrk_fill(o, leader, data, n);
-    if (w == SIZE_MAX) {
+    if (mrk_fill(o, leader, data, n) != n) {
         Py_DECREF(s);
-        o->mrk_len = mrk_size(o);
-        o->ascii |= REC_MRK_SIZED;
-        return mrk_compact(o, leader, own_leader);
+        PyErr_SetString(PyExc_SystemError, "str(record): the MARCMaker text changed size");
+        return NULL;
     }
-    o->mrk_len = w;
-    o->ascii |= REC_MRK_SIZED;
     if (checked)
         return s;
-    int ascii = bytes_ascii(data, w);
+    /* the text area is ASCII: the leader, a tag or an indicator may not be */
+    int ascii = bytes_ascii(data, n);
     if (own_leader)
         o->ascii |= REC_MRK_CHECKED | (ascii ? REC_MRK_ASCII : 0);
     if (!ascii) {
-        PyObject *u = PyUnicode_DecodeUTF8(data, (Py_ssize_t)w, "replace");
+        PyObject *u = text_from_utf8(data, n);
         Py_DECREF(s);
         return u;
     }
-    if (w != n && PyUnicode_Resize(&s, (Py_ssize_t)w) < 0)
-        return NULL;
     return s;
 }
 
@@ -1604,12 +1711,7 @@ static PyObject *Record_as_dict(PyObject *self, PyObject *unused)
     if (!rec_compact_only(o))
         return PyObject_CallMethodNoArgs(self, st->n_as_dict_pymarc);
     /* one scan of the text area (kept) rather than one per value */
-    if (!(o->ascii & REC_TEXT_CHECKED)) {
-        const char *t = REC_TEXT(o);
-        int a = bytes_ascii(t, (size_t)(REC_BLOB(o) + Py_SIZE(o) - t));
-        o->ascii |= REC_TEXT_CHECKED | (a ? REC_TEXT_ASCII : 0);
-    }
-    int ascii = (o->ascii & REC_TEXT_ASCII) != 0;
+    int ascii = rec_text_ascii(o);
     PyObject *out = PyDict_New(), *fields = PyList_New(o->nfields);
     if (!out || !fields)
         goto fail;
