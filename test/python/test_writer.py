@@ -125,9 +125,10 @@ def test_str_and_as_dict_from_the_compact_record_equal_pymarc(pymarc):
 
 def test_str_of_a_state_whose_values_share_bytes():
     """A restored state may point values at the same text bytes (the state's
-    checks only keep each value inside the text): str() then does not fit
-    the bound it first tries and is sized exactly; it equals the Python
-    layer's MARCMaker text of the same record."""
+    checks only keep each value inside the text, and the data fields lose
+    their runs): str() sizes it from the index and takes the subfields one
+    by one; it equals the Python layer's MARCMaker text of the same
+    record."""
     import struct
     with MARCReader(str(CORPUS / "pymarc" / "test.dat")) as r:
         rec = next(iter(r))

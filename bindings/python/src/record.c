@@ -1288,12 +1288,16 @@ static int rec_compact_only(const RecordObject *o)
     return 1;
 }
 
-/* RecordObject.ascii and mrk_len: what str() learnt of the blob, kept for
- * the next calls. The blob never changes but for _mark_utf8's leader/09 =
- * 'a', which keeps an ASCII leader ASCII and the size the same. */
-#define REC_MRK_SIZED    1u  /* mrk_len: the size of its MARCMaker text */
-#define REC_MRK_CHECKED  2u  /* REC_MRK_ASCII says whether ... */
-#define REC_MRK_ASCII    4u  /* ... that text (with the blob's leader) is ASCII */
+/* RecordObject.ascii and mrk_len: what str() and as_dict() learnt of the
+ * blob, kept for the next calls. The blob never changes but for
+ * _mark_utf8's leader/09 = 'a', which keeps the size the same and an
+ * ASCII leader ASCII (a stale "not ASCII" only costs a decode). */
+#define REC_MRK_SIZED 1u /* mrk_len: the size of its MARCMaker text; ... */
+#define REC_MRK_HEAD_ASCII                                                                         \
+    2u                       /* ... its bytes from outside the text area (tags,                    \
+                              * indicators, codes of fields without a run)                         \
+                              * are ASCII */
+#define REC_LEADER_ASCII 4u  /* (with REC_MRK_SIZED) the blob's leader is ASCII */
 #define REC_TEXT_CHECKED 8u  /* REC_TEXT_ASCII says whether ... */
 #define REC_TEXT_ASCII   16u /* ... the whole text area (every value) is ASCII */
 
@@ -1326,27 +1330,35 @@ static size_t mrk_tag_len(const char *t)
     return !t[0] ? 0 : !t[1] ? 1 : !t[2] ? 2 : 3;
 }
 
-/* Bytes of the MARCMaker text of the compact record (from its index). */
-static size_t mrk_size(const RecordObject *o)
+/* Bytes of the MARCMaker text of the compact record (from its index);
+ * *head: the bytes it takes from outside the text area (tags, indicators,
+ * codes of fields without a run) OR-ed together. */
+static size_t mrk_size(const RecordObject *o, unsigned *head)
 {
     size_t n = 6 + LAYOUT_LEADER_LEN + 1; /* "=LDR  " leader "\n" */
     const layout_field *f = REC_FIELDS(o);
     const layout_subfield *s = REC_SUBS(o);
+    unsigned h = 0;
     for (uint32_t i = 0; i < o->nfields; i++) {
         n += 1 + mrk_tag_len(f[i].tag) + 2 + 1; /* "=" tag "  " ... "\n" */
+        h |= (unsigned char)f[i].tag[0] | (unsigned char)f[i].tag[1] | (unsigned char)f[i].tag[2];
         if (f[i].ctrl) {
             n += f[i].len;
             continue;
         }
         n += 2; /* indicators */
+        h |= (unsigned char)f[i].ind1 | (unsigned char)f[i].ind2;
         if (f[i].flags & LAYOUT_RUN) {
             n += f[i].len;
             continue;
         }
         n += 2 * (size_t)f[i].nsub; /* "$" code per subfield */
-        for (uint32_t j = 0; j < f[i].nsub; j++)
+        for (uint32_t j = 0; j < f[i].nsub; j++) {
             n += s[f[i].sub0 + j].len;
+            h |= (unsigned char)s[f[i].sub0 + j].code;
+        }
     }
+    *head = h;
     return n;
 }
 
@@ -1535,62 +1547,51 @@ static int rec_text_ascii(RecordObject *o)
 
 /*
  * str(record) from the blob, with `leader` (the blob's own when
- * `own_leader`): a new str, or NULL with an error set. Sized exactly from
- * the index (each LAYOUT_RUN field is one span). ASCII text (the text
- * area is ASCII, and the whole text once checked) is written straight
- * into a str of maxchar 127; other text is written into a buffer and made
- * a str by text_from_utf8 (invalid bytes replaced, as the other paths do).
- * What the first call learns (size, ASCII-ness) is kept in the record.
+ * `own_leader`; another is ASCII): a new str, or NULL with an error set.
+ * Sized exactly from the index (each LAYOUT_RUN field is one span). Text
+ * known to be ASCII (the text area, the leader, tags, indicators and codes
+ * are) is written straight into a str of maxchar 127; other text is
+ * written into a buffer and made a str by text_from_utf8 (invalid bytes
+ * replaced, as the other paths do). What the first call learns (size,
+ * ASCII-ness) is kept in the record.
  */
 static PyObject *mrk_compact(RecordObject *o, const char *leader, int own_leader)
 {
     if (!(o->ascii & REC_MRK_SIZED)) {
-        o->mrk_len = mrk_size(o);
-        o->ascii |= REC_MRK_SIZED;
+        unsigned head;
+        o->mrk_len = mrk_size(o, &head);
+        o->ascii |= REC_MRK_SIZED | (head < 0x80 ? REC_MRK_HEAD_ASCII : 0) |
+                    (bytes_ascii(REC_BLOB(o), LAYOUT_LEADER_LEN) ? REC_LEADER_ASCII : 0);
     }
     size_t n = (size_t)o->mrk_len;
     if (n > (size_t)PY_SSIZE_T_MAX)
         return PyErr_NoMemory();
-    int checked = own_leader && (o->ascii & REC_MRK_CHECKED);
-    if (checked ? !(o->ascii & REC_MRK_ASCII) : !rec_text_ascii(o)) {
-        char stack[4096];
-        char *buf = n <= sizeof stack ? stack : PyMem_Malloc(n);
-        if (!buf)
-            return PyErr_NoMemory();
-        size_t w = mrk_fill(o, leader, buf, n);
-        /* the text area's survey stands for the whole text when every
-         * byte of the area is in it and the rest is ASCII (as nearly
-         * always: text_from_utf8_as checks the claim) */
-        PyObject *s = w != n ? NULL
-                      : o->ascii & REC_TEXT_ASCII
-                          ? text_from_utf8(buf, n)
-                          : text_from_utf8_as(buf, n, o->text_cont, o->text_max);
-        if (buf != stack)
-            PyMem_Free(buf);
-        if (w != n)
+    int text_ascii = rec_text_ascii(o);
+    if (text_ascii && (o->ascii & REC_MRK_HEAD_ASCII) &&
+        (!own_leader || (o->ascii & REC_LEADER_ASCII))) {
+        PyObject *s = PyUnicode_New((Py_ssize_t)n, 127);
+        if (s && mrk_fill(o, leader, PyUnicode_DATA(s), n) != n) {
+            Py_DECREF(s);
             PyErr_SetString(PyExc_SystemError, "str(record): the MARCMaker text changed size");
+            return NULL;
+        }
         return s;
     }
-    PyObject *s = PyUnicode_New((Py_ssize_t)n, 127);
-    if (!s)
-        return NULL;
-    char *data = PyUnicode_DATA(s);
-    if (mrk_fill(o, leader, data, n) != n) {
-        Py_DECREF(s);
+    char stack[4096];
+    char *buf = n <= sizeof stack ? stack : PyMem_Malloc(n);
+    if (!buf)
+        return PyErr_NoMemory();
+    size_t w = mrk_fill(o, leader, buf, n);
+    /* the text area's survey stands for the whole text when every byte of
+     * the area is in it and the rest is ASCII (as nearly always:
+     * text_from_utf8_as checks the claim) */
+    PyObject *s = w != n       ? NULL
+                  : text_ascii ? text_from_utf8(buf, n)
+                               : text_from_utf8_as(buf, n, o->text_cont, o->text_max);
+    if (buf != stack)
+        PyMem_Free(buf);
+    if (w != n)
         PyErr_SetString(PyExc_SystemError, "str(record): the MARCMaker text changed size");
-        return NULL;
-    }
-    if (checked)
-        return s;
-    /* the text area is ASCII: the leader, a tag or an indicator may not be */
-    int ascii = bytes_ascii(data, n);
-    if (own_leader)
-        o->ascii |= REC_MRK_CHECKED | (ascii ? REC_MRK_ASCII : 0);
-    if (!ascii) {
-        PyObject *u = text_from_utf8(data, n);
-        Py_DECREF(s);
-        return u;
-    }
     return s;
 }
 
