@@ -96,14 +96,10 @@ PyObject *error_base(const module_state *st);
 PyObject *text_from_utf8(const char *s, size_t n);
 
 /* The same for text whose continuation bytes (0x80-0xBF) and largest byte
- * are already known to be `cont` and `maxb` (text_survey): one pass less.
+ * are already known to be `cont` and `maxb` (layout_text_survey): one pass less.
  * A wrong claim costs time only: the result is checked, and made by
  * CPython's decoder when it does not match. Not for ASCII text. */
 PyObject *text_from_utf8_as(const char *s, size_t n, size_t cont, unsigned maxb);
-
-/* The continuation bytes of s[0, n) in *cont and its largest byte in
- * *maxb (< 0x80: ASCII). No GIL needed. */
-void text_survey(const char *s, size_t n, size_t *cont, unsigned *maxb);
 
 /* ------------------------------------------------------------------------ */
 /* records (record.c)                                                       */

@@ -7,6 +7,9 @@
 #include "layout.h"
 
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #ifdef Py_PYTHON_H
 #error "layout.c runs in the parser workers without the GIL: no Python API here"
@@ -49,11 +52,8 @@ static size_t latin1_to_utf8(const char *s, size_t n, char *out)
 
 static int pymarc_is_control(const char *tag)
 {
-    /* pymarc: tag < "010" and tag.isdigit() */
-    for (int i = 0; i < 3; i++)
-        if (tag[i] < '0' || tag[i] > '9')
-            return 0;
-    return memcmp(tag, "010", 3) < 0;
+    /* pymarc: tag < "010" and tag.isdigit(), that is "00" and a digit */
+    return tag[0] == '0' && tag[1] == '0' && tag[2] >= '0' && tag[2] <= '9';
 }
 
 /* Splits a data field body (indicators + 0x1F-separated subfields) the way
@@ -91,6 +91,42 @@ static uint32_t split_body(const char *d, uint32_t n, char *ind1, char *ind2, la
     return count;
 }
 
+void layout_text_survey(const char *s, size_t n, size_t *cont, unsigned *maxb)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0, c = 0;
+    unsigned m = 0;
+#if defined(__SSE2__)
+    /* 32 bytes a round: the largest byte, and one counter per lane (+1 per
+     * continuation byte, at most 2 a round), summed before it can wrap */
+    const __m128i zero = _mm_setzero_si128();
+    const __m128i lim = _mm_set1_epi8((char)0xC0); /* signed: below it are 0x80-0xBF */
+    __m128i vmax = zero, sums = zero;
+    while (i + 32 <= n) {
+        __m128i lanes = zero;
+        for (unsigned r = 0; r < 127 && i + 32 <= n; r++, i += 32) {
+            __m128i v0 = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+            __m128i v1 = _mm_loadu_si128((const __m128i *)(const void *)(p + i + 16));
+            vmax = _mm_max_epu8(vmax, _mm_max_epu8(v0, v1));
+            lanes = _mm_sub_epi8(lanes, _mm_cmplt_epi8(v0, lim));
+            lanes = _mm_sub_epi8(lanes, _mm_cmplt_epi8(v1, lim));
+        }
+        sums = _mm_add_epi64(sums, _mm_sad_epu8(lanes, zero));
+    }
+    c = (size_t)_mm_cvtsi128_si64(sums) + (size_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(sums, sums));
+    unsigned char top[16];
+    _mm_storeu_si128((__m128i *)(void *)top, vmax);
+    for (int k = 0; k < 16; k++)
+        m = top[k] > m ? top[k] : m;
+#endif
+    for (; i < n; i++) {
+        c += (p[i] & 0xC0) == 0x80;
+        m = p[i] > m ? p[i] : m;
+    }
+    *cont = c;
+    *maxb = m;
+}
+
 int layout_measure(const mp_record *rec, const layout_opts *o, layout_dims *d)
 {
     uint32_t nf = mp_record_field_count(rec);
@@ -117,13 +153,14 @@ int layout_measure(const mp_record *rec, const layout_opts *o, layout_dims *d)
                   nsubs * sizeof(layout_subfield) + text;
     if (size > UINT32_MAX || nsubs > UINT32_MAX)
         return -1;
+    memset(d, 0, sizeof *d);
     d->nfields = nf;
     d->nsubs = (uint32_t)nsubs;
     d->size = size;
     return 0;
 }
 
-void layout_fill(const mp_record *rec, const layout_opts *o, const layout_dims *d, char *blob)
+void layout_fill(const mp_record *rec, const layout_opts *o, layout_dims *d, char *blob)
 {
     /* The leader as the input states it (pymarc keeps 09 as read even
      * after MARC-8 conversion, and a MARCXML / JSON / MARCMaker leader as
@@ -134,6 +171,10 @@ void layout_fill(const mp_record *rec, const layout_opts *o, const layout_dims *
     layout_subfield *so = layout_subfields(blob, d->nfields);
     char *t = layout_text(blob, d->nfields, d->nsubs);
     uint32_t tp = 0, sp = 0;
+    uint64_t mrk = 6 + LAYOUT_LEADER_LEN + 1; /* "=LDR  " leader "\n" */
+    unsigned head = 0, lead = 0;
+    for (int k = 0; k < LAYOUT_LEADER_LEN; k++)
+        lead |= (unsigned char)blob[k];
     for (uint32_t i = 0; i < d->nfields; i++) {
         const mp_field *f = mp_record_field(rec, i);
         layout_field *fd = &fo[i];
@@ -181,7 +222,25 @@ void layout_fill(const mp_record *rec, const layout_opts *o, const layout_dims *
             fd->len = tp - fd->off;
             fd->flags = LAYOUT_RUN;
         }
+        /* "=" tag "  ", the data or the indicators and the run, "\n";
+         * the tag and indicators (blanks in a control field) into head */
+        const char t0 = f->tag[0], t1 = f->tag[1], t2 = f->tag[2];
+        mrk += 7 + fd->len + (fd->ctrl ? 0 : 2);
+        if (!t0 || !t1 || !t2) /* MRK writes strnlen(tag, 3) */
+            mrk -= 3 - (!t0 ? 0 : !t1 ? 1 : 2);
+        head |= (unsigned char)(t0 | t1 | t2 | fd->ind1 | fd->ind2);
     }
+    /* the text area's bound may exceed what was written (split_body) */
+    size_t area = d->size - (size_t)(t - blob), cont;
+    unsigned maxb;
+    memset(t + tp, 0, area - tp);
+    layout_text_survey(t, tp, &cont, &maxb);
+    d->mrk_len = mrk;
+    d->text_cont = (uint32_t)cont;
+    d->text_max = (uint8_t)maxb;
+    d->ascii =
+        (uint8_t)((head < 0x80 ? LAYOUT_HEAD_ASCII : 0) | (lead < 0x80 ? LAYOUT_LEADER_ASCII : 0));
+    d->summary = 1;
 }
 
 int layout_record_fn(void *user, const mp_record *rec)
@@ -194,8 +253,8 @@ int layout_record_fn(void *user, const mp_record *rec)
      * hands the record to the consumer after that, which orders the writes. */
     char *a = mp_record_annotate(rec, sizeof(layout_dims) + d.size);
     if (a) {
-        memcpy(a, &d, sizeof d);
         layout_fill(rec, o, &d, a + sizeof(layout_dims));
+        memcpy(a, &d, sizeof d);
     }
     return 0;
 }

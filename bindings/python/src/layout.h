@@ -56,11 +56,25 @@ typedef struct layout_subfield {
     char pad[3];
 } layout_subfield;
 
-/* The sizes of one record's blob. */
+/* The sizes of one record's blob (layout_measure), and what layout_fill
+ * learnt of its text for str() and as_dict() (`summary` set). */
 typedef struct layout_dims {
     uint32_t nfields, nsubs;
-    size_t size; /* total blob bytes */
+    size_t size;        /* total blob bytes */
+    uint64_t mrk_len;   /* bytes of its MARCMaker text (str(record)) */
+    uint32_t text_cont; /* continuation bytes (0x80-0xBF) of the text area */
+    uint8_t text_max;   /* the largest byte of the text area */
+    uint8_t ascii;      /* LAYOUT_*_ASCII */
+    uint8_t summary;    /* 1: the four above are set */
+    uint8_t pad;
 } layout_dims;
+
+#define LAYOUT_HEAD_ASCII   1u /* tags and indicators are ASCII */
+#define LAYOUT_LEADER_ASCII 2u /* the leader is ASCII */
+
+/* The continuation bytes (0x80-0xBF) of s[0, n) in *cont and its largest
+ * byte in *maxb (< 0x80: the text is ASCII). */
+void layout_text_survey(const char *s, size_t n, size_t *cont, unsigned *maxb);
 
 static inline layout_field *layout_fields(char *blob)
 {
@@ -97,8 +111,10 @@ extern const layout_opts LAYOUT_PYMARC, LAYOUT_PLAIN;
 int layout_measure(const mp_record *rec, const layout_opts *o, layout_dims *d);
 
 /* Writes the blob of `rec` (borrowed) into `blob`, which the caller owns
- * and sized with layout_measure (with the same opts). */
-void layout_fill(const mp_record *rec, const layout_opts *o, const layout_dims *d, char *blob);
+ * and sized with layout_measure (with the same opts) into *d; completes
+ * *d with the summary of the text (text area bytes not written are
+ * zeroed). */
+void layout_fill(const mp_record *rec, const layout_opts *o, layout_dims *d, char *blob);
 
 /* The reader's mp_record_fn (user: a const layout_opts *, NULL = PLAIN):
  * runs in parser workers, concurrently, each on a record it owns at that

@@ -74,6 +74,8 @@ static PyObject *warnings_from_c(module_state *st, const mp_record *rec)
     return t;
 }
 
+static void record_summary(RecordObject *o, const layout_dims *d);
+
 PyObject *record_from_c(module_state *st, PyTypeObject *tp, const mp_record *rec,
                         enum rec_mode mode, PyObject *codec_utf8, PyObject *codec_file,
                         int force_utf8, const layout_opts *lo, int emit, int quiet)
@@ -96,6 +98,8 @@ PyObject *record_from_c(module_state *st, PyTypeObject *tp, const mp_record *rec
         memcpy(REC_BLOB(o), ready, d.size);
     else
         layout_fill(rec, lo, &d, REC_BLOB(o));
+    if (d.summary) /* what str() and as_dict() would learn on first use */
+        record_summary(o, &d);
     if (mode == REC_CODEC) {
         int utf8 = force_utf8 || REC_BLOB(o)[9] == 'a';
         o->codec = Py_NewRef(utf8 ? codec_utf8 : codec_file);
@@ -1529,7 +1533,18 @@ static size_t mrk_fill(const RecordObject *o, const char *leader, char *restrict
     return (size_t)(out - start);
 }
 
-/* Whether the whole text area (every value) is ASCII; what text_survey
+/* The summary layout_fill made of the blob, as the bits above. */
+static void record_summary(RecordObject *o, const layout_dims *d)
+{
+    o->mrk_len = d->mrk_len;
+    o->text_cont = d->text_cont;
+    o->text_max = d->text_max;
+    o->ascii = REC_MRK_SIZED | REC_TEXT_CHECKED | (d->text_max < 0x80 ? REC_TEXT_ASCII : 0) |
+               (d->ascii & LAYOUT_HEAD_ASCII ? REC_MRK_HEAD_ASCII : 0) |
+               (d->ascii & LAYOUT_LEADER_ASCII ? REC_LEADER_ASCII : 0);
+}
+
+/* Whether the whole text area (every value) is ASCII; what layout_text_survey
  * found there is kept in the record (for text_from_utf8_as). */
 static int rec_text_ascii(RecordObject *o)
 {
@@ -1537,7 +1552,7 @@ static int rec_text_ascii(RecordObject *o)
         const char *t = REC_TEXT(o);
         size_t cont;
         unsigned maxb;
-        text_survey(t, (size_t)(REC_BLOB(o) + Py_SIZE(o) - t), &cont, &maxb);
+        layout_text_survey(t, (size_t)(REC_BLOB(o) + Py_SIZE(o) - t), &cont, &maxb);
         o->text_cont = (uint32_t)cont; /* the blob is < 4 GiB (layout_measure) */
         o->text_max = maxb;
         o->ascii |= REC_TEXT_CHECKED | (maxb < 0x80 ? REC_TEXT_ASCII : 0);

@@ -9,10 +9,10 @@
  * finds both the character count (bytes less continuation bytes) and the
  * kind (from the largest lead byte); the second pass writes each character
  * once into a str of exactly that size and kind, sixteen ASCII bytes at a
- * time. Anything the second pass finds invalid (a stray continuation, a
- * truncated or overlong sequence, a surrogate) and any text that needs
- * four-byte storage are left to CPython's decoder with "replace", so the
- * result is always PyUnicode_DecodeUTF8(p, n, "replace").
+ * time (the first pass is layout.c's, which the workers also run). Anything the second pass finds
+ * invalid (a stray continuation, a truncated or overlong sequence, a surrogate) and any text that
+ * needs four-byte storage are left to CPython's decoder with "replace", so the result is always
+ * PyUnicode_DecodeUTF8(p, n, "replace").
  *
  * Thread safety: needs the GIL (it makes a Python object); no state.
  */
@@ -22,52 +22,6 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
-
-void text_survey(const char *s, size_t n, size_t *cont, unsigned *maxb)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    size_t i = 0, c = 0;
-    unsigned m = 0;
-#if defined(__SSE2__)
-    /* the largest byte first: most texts are ASCII, and then that is all */
-    const __m128i zero = _mm_setzero_si128();
-    __m128i vmax = zero;
-    for (; i + 32 <= n; i += 32)
-        vmax = _mm_max_epu8(
-            vmax, _mm_max_epu8(_mm_loadu_si128((const __m128i *)(const void *)(p + i)),
-                               _mm_loadu_si128((const __m128i *)(const void *)(p + i + 16))));
-    unsigned char top[16];
-    _mm_storeu_si128((__m128i *)(void *)top, vmax);
-    for (int k = 0; k < 16; k++)
-        m = top[k] > m ? top[k] : m;
-    for (; i < n; i++)
-        m = p[i] > m ? p[i] : m;
-    if (m >= 0x80) { /* count the continuation bytes: 16 at a time, each
-                      * lane a counter emptied before it can wrap */
-        const __m128i lim = _mm_set1_epi8((char)0xC0); /* signed: below it are 0x80-0xBF */
-        __m128i sums = zero;
-        for (i = 0; i + 16 <= n;) {
-            __m128i lanes = zero;
-            for (unsigned r = 0; r < 255 && i + 16 <= n; r++, i += 16) {
-                __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
-                lanes = _mm_sub_epi8(lanes, _mm_cmplt_epi8(v, lim)); /* +1 per continuation */
-            }
-            sums = _mm_add_epi64(sums, _mm_sad_epu8(lanes, zero));
-        }
-        c = (size_t)_mm_cvtsi128_si64(sums) +
-            (size_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(sums, sums));
-        for (; i < n; i++)
-            c += (p[i] & 0xC0) == 0x80;
-    }
-#else
-    for (; i < n; i++) {
-        c += (p[i] & 0xC0) == 0x80;
-        m = p[i] > m ? p[i] : m;
-    }
-#endif
-    *cont = c;
-    *maxb = m;
-}
 
 /* One multi-byte sequence at p[0] (p[0] >= 0x80), at most `left` bytes:
  * its code point and length in *len, or -1 when invalid (RFC 3629). */
@@ -220,7 +174,7 @@ PyObject *text_from_utf8(const char *s, size_t n)
 {
     size_t cont;
     unsigned maxb;
-    text_survey(s, n, &cont, &maxb);
+    layout_text_survey(s, n, &cont, &maxb);
     if (maxb < 0x80) {
         PyObject *u = PyUnicode_New((Py_ssize_t)n, 127);
         if (u)
