@@ -398,6 +398,66 @@ Test(write, json_exact_and_escaped, .timeout = 10)
     mp_record_free(rec);
 }
 
+Test(write, json_odd_tags_indicators_and_codes, .timeout = 10)
+{
+    /* The shapes the fast path does not take (a view: the builder refuses
+     * them), escaped through mp__json_str like any value. */
+    static const mp_subfield s1[] = {{"q", 1, '"'}, {"x\\y", 3, 'a'}}, s2[] = {{"", 0, 0x7F}};
+    mp_field f[2];
+    memset(f, 0, sizeof f);
+    memcpy(f[0].tag, "2\"5", 4);
+    f[0].ind1 = '\\';
+    f[0].ind2 = '\t';
+    f[0].subfields = s1;
+    f[0].nsubfields = 2;
+    memcpy(f[1].tag, "99", 3); /* a short tag */
+    f[1].ind1 = f[1].ind2 = ' ';
+    f[1].subfields = s2;
+    f[1].nsubfields = 1;
+    mp_record *rec;
+    cr_assert_eq(mp_record_view(&rec, "00000cam  2200000 a 4500", f, 2), MP_OK);
+    assert_output(rec, MP_FORMAT_JSON, MP_WRITE_JSON_SPACED | MP_WRITE_ASCII | MP_WRITE_KEEP_LEADER,
+                  "{\"leader\": \"00000cam  2200000 a 4500\", \"fields\": [{\"2\\\"5\": "
+                  "{\"ind1\": \"\\\\\", \"ind2\": \"\\t\", \"subfields\": [{\"\\\"\": \"q\"}, "
+                  "{\"a\": \"x\\\\y\"}]}}, {\"99\": {\"ind1\": \" \", \"ind2\": \" \", "
+                  "\"subfields\": [{\"\\u007f\": \"\"}]}}]}");
+    assert_output(rec, MP_FORMAT_JSON, MP_WRITE_KEEP_LEADER,
+                  "{\"leader\":\"00000cam  2200000 a 4500\",\"fields\":[{\"2\\\"5\":"
+                  "{\"ind1\":\"\\\\\",\"ind2\":\"\\t\",\"subfields\":[{\"\\\"\":\"q\"},"
+                  "{\"a\":\"x\\\\y\"}]}},{\"99\":{\"ind1\":\" \",\"ind2\":\" \","
+                  "\"subfields\":[{\"\x7f\":\"\"}]}}]}");
+    mp_record_free(rec);
+}
+
+Test(write, plain_runs_agree_with_the_rule_at_every_position, .timeout = 30)
+{
+    /* mp__plain_run (16-byte blocks, an overlapping last block, two
+     * overlapping words for short text) against its byte rule, for each
+     * kind, every length to 48 and a byte of each class at every position
+     * of an exact-size buffer (ASan sees any read past it). */
+    static const unsigned char odd[] = {0x00, 0x09, 0x0A, 0x1F, ' ',  '"',  '\\', '&',
+                                        '<',  '>',  '~',  0x7F, 0x80, 0xC3, 0xFF, 'a'};
+    for (int kind = MP__RUN_JSON; kind <= MP__RUN_XML_ATTR; kind++)
+        for (size_t n = 0; n <= 48; n++)
+            for (size_t at = 0; at <= n; at++)
+                for (size_t k = 0; k < sizeof odd; k++) {
+                    unsigned char *d = malloc(n ? n : 1);
+                    cr_assert_not_null(d);
+                    memset(d, 'm', n);
+                    if (at < n)
+                        d[at] = odd[k];
+                    size_t want = 0;
+                    while (want < n && mp__run_plain(d[want], kind))
+                        want++;
+                    size_t got = mp__plain_run(d, n, kind);
+                    free(d);
+                    cr_assert_eq(got, want, "kind %d, n %zu, byte 0x%02X at %zu: %zu, want %zu",
+                                 kind, n, odd[k], at, got, want);
+                    if (at == n)
+                        break; /* no odd byte: one case */
+                }
+}
+
 Test(write, mrk_and_line_exact, .timeout = 10)
 {
     mp_record *rec;

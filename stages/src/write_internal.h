@@ -118,36 +118,82 @@ static inline int mp__run_plain(unsigned char c, int kind)
     }
 }
 
+/* Whether the 8 bytes of w hold one that may need escaping (a superset:
+ * TAB and LF count for MARCXML text too); exact existence tests, per
+ * byte: below 0x20, from 0x80, equal to c (the "has zero byte" trick). */
+static inline int mp__word_special(uint64_t w, int kind)
+{
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+#define MP__HASZERO(v) (((v)-ones) & ~(v)&high)
+#define MP__HASBYTE(c) MP__HASZERO(w ^ (ones * (c)))
+    uint64_t bad = (((w - ones * 0x20) & ~w) | w) & high; /* < 0x20 or >= 0x80 */
+    if (kind == MP__RUN_JSON)
+        bad |= MP__HASBYTE(0x7F) | MP__HASBYTE('"') | MP__HASBYTE('\\');
+    else
+        bad |= MP__HASBYTE('&') | MP__HASBYTE('<') | MP__HASBYTE('>') |
+               (kind == MP__RUN_XML_ATTR ? MP__HASBYTE('"') : 0);
+#undef MP__HASBYTE
+#undef MP__HASZERO
+    return bad != 0;
+}
+
+#if defined(__SSE2__)
+/* The bytes of v that end a run, as a movemask. */
+static inline unsigned mp__bad16(__m128i v, int kind)
+{
+    const __m128i sp = _mm_set1_epi8(0x20), quot = _mm_set1_epi8('"');
+    /* signed compare: bytes >= 0x80 are negative, so "below 0x20" too */
+    __m128i bad = _mm_cmplt_epi8(v, sp);
+    if (kind == MP__RUN_JSON) {
+        bad = _mm_or_si128(
+            bad, _mm_or_si128(_mm_cmpeq_epi8(v, quot), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
+        bad = _mm_or_si128(bad, _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7F)));
+    } else {
+        if (kind == MP__RUN_XML_TEXT) /* TAB and LF are text */
+            bad = _mm_andnot_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\t')),
+                                                _mm_cmpeq_epi8(v, _mm_set1_epi8('\n'))),
+                                   bad);
+        else
+            bad = _mm_or_si128(bad, _mm_cmpeq_epi8(v, quot));
+        bad = _mm_or_si128(bad, _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('&')),
+                                             _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('<')),
+                                                          _mm_cmpeq_epi8(v, _mm_set1_epi8('>')))));
+    }
+    return (unsigned)_mm_movemask_epi8(bad);
+}
+#endif
+
 static inline size_t mp__plain_run(const unsigned char *d, size_t n, int kind)
 {
     size_t i = 0;
 #if defined(__SSE2__)
-    const __m128i sp = _mm_set1_epi8(0x20), quot = _mm_set1_epi8('"');
-    const __m128i bsl = _mm_set1_epi8('\\'), del = _mm_set1_epi8(0x7F);
-    const __m128i amp = _mm_set1_epi8('&'), lt = _mm_set1_epi8('<'), gt = _mm_set1_epi8('>');
-    const __m128i tab = _mm_set1_epi8('\t'), lf = _mm_set1_epi8('\n');
     for (; i + 16 <= n; i += 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(d + i));
-        /* signed compare: bytes >= 0x80 are negative, so "below 0x20" too */
-        __m128i bad = _mm_cmplt_epi8(v, sp);
-        if (kind == MP__RUN_JSON) {
-            bad = _mm_or_si128(bad, _mm_or_si128(_mm_cmpeq_epi8(v, quot), _mm_cmpeq_epi8(v, bsl)));
-            bad = _mm_or_si128(bad, _mm_cmpeq_epi8(v, del));
-        } else {
-            if (kind == MP__RUN_XML_TEXT) /* TAB and LF are text */
-                bad = _mm_andnot_si128(_mm_or_si128(_mm_cmpeq_epi8(v, tab), _mm_cmpeq_epi8(v, lf)),
-                                       bad);
-            else
-                bad = _mm_or_si128(bad, _mm_cmpeq_epi8(v, quot));
-            bad = _mm_or_si128(
-                bad, _mm_or_si128(_mm_cmpeq_epi8(v, amp),
-                                  _mm_or_si128(_mm_cmpeq_epi8(v, lt), _mm_cmpeq_epi8(v, gt))));
-        }
-        unsigned m = (unsigned)_mm_movemask_epi8(bad);
+        unsigned m = mp__bad16(_mm_loadu_si128((const __m128i *)(const void *)(d + i)), kind);
         if (m)
             return i + (size_t)__builtin_ctz(m);
     }
+    if (i < n && n >= 16) { /* the tail: the last 16 bytes, those before i masked */
+        unsigned m =
+            mp__bad16(_mm_loadu_si128((const __m128i *)(const void *)(d + n - 16)), kind) >>
+            (16 - (n - i));
+        return m ? i + (size_t)__builtin_ctz(m) : n;
+    }
 #endif
+    /* short text (or no SSE2): two overlapping words say whether it is all
+     * plain; only text that is not is walked byte by byte */
+    if (n - i >= 8) {
+        uint64_t a, b;
+        memcpy(&a, d + i, 8);
+        memcpy(&b, d + n - 8, 8);
+        if (!mp__word_special(a, kind) && !mp__word_special(b, kind) && n - i <= 16)
+            return n;
+    } else if (n - i >= 4) {
+        uint32_t a, b;
+        memcpy(&a, d + i, 4);
+        memcpy(&b, d + n - 4, 4);
+        if (!mp__word_special((uint64_t)a | (uint64_t)b << 32, kind))
+            return n;
+    }
     while (i < n && mp__run_plain(d[i], kind))
         i++;
     return i;

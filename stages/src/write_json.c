@@ -145,6 +145,15 @@ static inline int mp__ksep(mp__sink *s, int sp)
     return sp ? mp__sink_put(s, ": ", 2) : mp__sink_put(s, ":", 1);
 }
 
+/* A byte that stands for itself inside a JSON string. */
+static inline int mp__json_plain(unsigned char c)
+{
+    return c >= 0x20 && c < 0x7F && c != '"' && c != '\\';
+}
+
+/* Appends a constant of n <= 16 bytes after reserving (unchecked). */
+#define MP__PUT(o, lit) (memcpy((o), (lit), sizeof(lit) - 1), (o) += sizeof(lit) - 1)
+
 int mp__write_json(mp__sink *s, const mp_record *rec, unsigned flags, int newline)
 {
     int ascii = (flags & MP_WRITE_ASCII) != 0;
@@ -159,26 +168,95 @@ int mp__write_json(mp__sink *s, const mp_record *rec, unsigned flags, int newlin
         return MP_ENOMEM;
     for (uint32_t i = 0; i < rec->nfields; i++) {
         const mp_field *f = &rec->fields[i];
-        if ((i > 0 && mp__isep(s, sp) < 0) || mp__sink_put(s, "{", 1) < 0 ||
-            mp__json_str(s, f->tag, strnlen(f->tag, 3), ascii) < 0 || mp__ksep(s, sp) < 0)
+        const unsigned char *t = (const unsigned char *)f->tag;
+        /* The common shapes - a tag of three plain characters, plain
+         * indicators, one-byte plain codes - are written as constant-size
+         * stores into room reserved once; anything else takes mp__json_str. */
+        if (mp__sink_reserve(s, 40) < 0)
             return MP_ENOMEM;
+        unsigned char *o = s->p + s->len;
+        if (i > 0)
+            sp ? MP__PUT(o, ", ") : MP__PUT(o, ",");
+        if (mp__json_plain(t[0]) && mp__json_plain(t[1]) && mp__json_plain(t[2])) {
+            o[0] = '{';
+            o[1] = '"';
+            o[2] = t[0];
+            o[3] = t[1];
+            o[4] = t[2];
+            o[5] = '"';
+            o += 6;
+            sp ? MP__PUT(o, ": ") : MP__PUT(o, ":");
+            s->len = (size_t)(o - s->p);
+        } else {
+            s->len = (size_t)(o - s->p);
+            if (mp__sink_put(s, "{", 1) < 0 ||
+                mp__json_str(s, f->tag, strnlen(f->tag, 3), ascii) < 0 || mp__ksep(s, sp) < 0)
+                return MP_ENOMEM;
+        }
         if (f->is_control) {
             if (mp__json_str(s, f->data, f->len, ascii) < 0 || mp__sink_put(s, "}", 1) < 0)
                 return MP_ENOMEM;
             continue;
         }
-        if (mp__sink_put(s, "{\"ind1\"", 7) < 0 || mp__ksep(s, sp) < 0 ||
-            mp__json_str(s, &f->ind1, 1, ascii) < 0 || mp__isep(s, sp) < 0 ||
-            mp__sink_put(s, "\"ind2\"", 6) < 0 || mp__ksep(s, sp) < 0 ||
-            mp__json_str(s, &f->ind2, 1, ascii) < 0 || mp__isep(s, sp) < 0 ||
-            mp__sink_put(s, "\"subfields\"", 11) < 0 || mp__ksep(s, sp) < 0 ||
-            mp__sink_put(s, "[", 1) < 0)
+        const unsigned char i1 = (unsigned char)f->ind1, i2 = (unsigned char)f->ind2;
+        if (mp__json_plain(i1) && mp__json_plain(i2)) {
+            if (mp__sink_reserve(s, 48) < 0)
+                return MP_ENOMEM;
+            o = s->p + s->len;
+            if (sp) {
+                MP__PUT(o, "{\"ind1\": \"");
+                *o++ = i1;
+                MP__PUT(o, "\", \"ind2\": \"");
+                *o++ = i2;
+                MP__PUT(o, "\", \"subfields\": [");
+            } else {
+                MP__PUT(o, "{\"ind1\":\"");
+                *o++ = i1;
+                MP__PUT(o, "\",\"ind2\":\"");
+                *o++ = i2;
+                MP__PUT(o, "\",\"subfields\":[");
+            }
+            s->len = (size_t)(o - s->p);
+        } else if (mp__sink_put(s, "{\"ind1\"", 7) < 0 || mp__ksep(s, sp) < 0 ||
+                   mp__json_str(s, &f->ind1, 1, ascii) < 0 || mp__isep(s, sp) < 0 ||
+                   mp__sink_put(s, "\"ind2\"", 6) < 0 || mp__ksep(s, sp) < 0 ||
+                   mp__json_str(s, &f->ind2, 1, ascii) < 0 || mp__isep(s, sp) < 0 ||
+                   mp__sink_put(s, "\"subfields\"", 11) < 0 || mp__ksep(s, sp) < 0 ||
+                   mp__sink_put(s, "[", 1) < 0) {
             return MP_ENOMEM;
+        }
         for (uint32_t j = 0; j < f->nsubfields; j++) {
             const mp_subfield *sf = &f->subfields[j];
-            if ((j > 0 && mp__isep(s, sp) < 0) || mp__sink_put(s, "{", 1) < 0 ||
-                mp__json_str(s, &sf->code, 1, ascii) < 0 || mp__ksep(s, sp) < 0 ||
-                mp__json_str(s, sf->data, sf->len, ascii) < 0 || mp__sink_put(s, "}", 1) < 0)
+            const unsigned char c = (unsigned char)sf->code;
+            if (mp__json_plain(c)) { /* [", "]{"c": */
+                if (mp__sink_reserve(s, 16 + (size_t)sf->len) < 0)
+                    return MP_ENOMEM;
+                o = s->p + s->len;
+                if (j > 0)
+                    sp ? MP__PUT(o, ", ") : MP__PUT(o, ",");
+                o[0] = '{';
+                o[1] = '"';
+                o[2] = c;
+                o[3] = '"';
+                o[4] = ':';
+                o[5] = ' ';
+                o += sp ? 6 : 5;
+                const unsigned char *d = (const unsigned char *)sf->data;
+                if (mp__plain_run(d, sf->len, MP__RUN_JSON) == sf->len) { /* "value"} */
+                    o[0] = '"';
+                    mp__copy(o + 1, d, sf->len);
+                    o += 1 + sf->len;
+                    o[0] = '"';
+                    o[1] = '}';
+                    s->len = (size_t)(o + 2 - s->p);
+                    continue;
+                }
+                s->len = (size_t)(o - s->p);
+            } else if ((j > 0 && mp__isep(s, sp) < 0) || mp__sink_put(s, "{", 1) < 0 ||
+                       mp__json_str(s, &sf->code, 1, ascii) < 0 || mp__ksep(s, sp) < 0) {
+                return MP_ENOMEM;
+            }
+            if (mp__json_str(s, sf->data, sf->len, ascii) < 0 || mp__sink_put(s, "}", 1) < 0)
                 return MP_ENOMEM;
         }
         if (mp__sink_put(s, "]}}", 3) < 0)
