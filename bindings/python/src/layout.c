@@ -97,32 +97,52 @@ void layout_text_survey(const char *s, size_t n, size_t *cont, unsigned *maxb)
     size_t i = 0, c = 0;
     unsigned m = 0;
 #if defined(__SSE2__)
-    /* 32 bytes a round: the largest byte, and one counter per lane (+1 per
-     * continuation byte, at most 2 a round), summed before it can wrap */
+    /* the largest byte first, 64 bytes a round: most texts are ASCII, and
+     * for them that is all */
     const __m128i zero = _mm_setzero_si128();
-    const __m128i lim = _mm_set1_epi8((char)0xC0); /* signed: below it are 0x80-0xBF */
-    __m128i vmax = zero, sums = zero;
-    while (i + 32 <= n) {
-        __m128i lanes = zero;
-        for (unsigned r = 0; r < 127 && i + 32 <= n; r++, i += 32) {
-            __m128i v0 = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
-            __m128i v1 = _mm_loadu_si128((const __m128i *)(const void *)(p + i + 16));
-            vmax = _mm_max_epu8(vmax, _mm_max_epu8(v0, v1));
-            lanes = _mm_sub_epi8(lanes, _mm_cmplt_epi8(v0, lim));
-            lanes = _mm_sub_epi8(lanes, _mm_cmplt_epi8(v1, lim));
-        }
-        sums = _mm_add_epi64(sums, _mm_sad_epu8(lanes, zero));
+    __m128i vmax = zero;
+    for (; i + 64 <= n; i += 64) {
+        __m128i a = _mm_max_epu8(_mm_loadu_si128((const __m128i *)(const void *)(p + i)),
+                                 _mm_loadu_si128((const __m128i *)(const void *)(p + i + 16)));
+        __m128i b = _mm_max_epu8(_mm_loadu_si128((const __m128i *)(const void *)(p + i + 32)),
+                                 _mm_loadu_si128((const __m128i *)(const void *)(p + i + 48)));
+        vmax = _mm_max_epu8(vmax, _mm_max_epu8(a, b));
     }
-    c = (size_t)_mm_cvtsi128_si64(sums) + (size_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(sums, sums));
+    for (; i + 16 <= n; i += 16)
+        vmax = _mm_max_epu8(vmax, _mm_loadu_si128((const __m128i *)(const void *)(p + i)));
     unsigned char top[16];
     _mm_storeu_si128((__m128i *)(void *)top, vmax);
     for (int k = 0; k < 16; k++)
         m = top[k] > m ? top[k] : m;
-#endif
+    for (; i < n; i++)
+        m = p[i] > m ? p[i] : m;
+    if (m >= 0x80) {
+        /* then the continuation bytes, 32 a round: one counter per lane
+         * (+1 per continuation byte, at most 2 a round), summed before it
+         * can wrap */
+        const __m128i lim = _mm_set1_epi8((char)0xC0); /* signed: below it are 0x80-0xBF */
+        __m128i sums = zero;
+        for (i = 0; i + 32 <= n;) {
+            __m128i lanes = zero;
+            for (unsigned r = 0; r < 127 && i + 32 <= n; r++, i += 32) {
+                __m128i v0 = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+                __m128i v1 = _mm_loadu_si128((const __m128i *)(const void *)(p + i + 16));
+                lanes = _mm_sub_epi8(lanes, _mm_cmplt_epi8(v0, lim));
+                lanes = _mm_sub_epi8(lanes, _mm_cmplt_epi8(v1, lim));
+            }
+            sums = _mm_add_epi64(sums, _mm_sad_epu8(lanes, zero));
+        }
+        c = (size_t)_mm_cvtsi128_si64(sums) +
+            (size_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(sums, sums));
+        for (; i < n; i++)
+            c += (p[i] & 0xC0) == 0x80;
+    }
+#else
     for (; i < n; i++) {
         c += (p[i] & 0xC0) == 0x80;
         m = p[i] > m ? p[i] : m;
     }
+#endif
     *cont = c;
     *maxb = m;
 }
