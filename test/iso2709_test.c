@@ -878,6 +878,52 @@ Test(parse, utf8_strict_and_marc8, .timeout = 10)
     mf_free(&b);
 }
 
+Test(parse, marc8_fields_decoded_only_where_needed, .timeout = 10)
+{
+    /* A MARC-8 record decodes only the fields holding an escape or a byte
+     * >= 0x80 (mp__plain_text): the others keep their bytes (no copy, no
+     * raw body of their own), the escape-only field is decoded (Greek
+     * small alpha for 'a' in the Greek set), the mark is composed, and a
+     * control field with an escape is decoded too. Long plain fields (32+
+     * bytes) test the 16-byte blocks; escapes and marks sit at every
+     * block position. */
+    for (size_t at = 0; at < 40; at++) {
+        char plain[80], esc[96], mark[96], ctl[64];
+        memset(plain, 'p', 40);
+        snprintf(plain + 40, sizeof plain - 40, "%s", "");
+        snprintf(esc, sizeof esc, "500  $a%.*s\x1bga\x1bs%s", (int)at, plain, "z");
+        snprintf(mark, sizeof mark, "520  $a%.*s\xe2\x65%s", (int)at, plain, "z");
+        snprintf(ctl, sizeof ctl, "005%.*s\x1bga\x1bs", (int)(at % 20), plain);
+        char p245[96];
+        snprintf(p245, sizeof p245, "24510$a%.*s$bplain", (int)at, plain);
+        const char *fl[] = {"001x", ctl, p245, esc, mark};
+        mf_buf b;
+        mf_init(&b);
+        mf_record(&b, "nam  22 a 4500", fl, 5);
+        parsed p;
+        parse(&p, b.p, b.len, MP_ENCODING_AUTO);
+        cr_assert_eq(p.it.status, 0, "at %zu", at);
+        const mp_field *c = mp_record_field(p.rec, 1), *t = mp_record_field(p.rec, 2),
+                       *e = mp_record_field(p.rec, 3), *m = mp_record_field(p.rec, 4);
+        /* the control field: its text, then alpha (U+03B1) */
+        cr_assert_eq(c->len, at % 20 + 2, "at %zu: %u", at, c->len);
+        cr_assert(memcmp(c->data + at % 20, "\xce\xb1", 2) == 0, "at %zu", at);
+        /* the plain field: the record's own bytes */
+        cr_assert(t->data >= (const char *)b.p && t->data < (const char *)b.p + b.len, "at %zu",
+                  at);
+        cr_assert_eq(t->subfields[0].len, at);
+        cr_assert_eq(t->subfields[1].len, 5);
+        /* the escaped one: at 'p', alpha, 'z' */
+        cr_assert_eq(e->subfields[0].len, at + 3, "at %zu: %u", at, e->subfields[0].len);
+        cr_assert(memcmp(e->subfields[0].data + at, "\xce\xb1z", 3) == 0, "at %zu", at);
+        /* the mark: 'e' + acute composed to U+00E9 */
+        cr_assert_eq(m->subfields[0].len, at + 3, "at %zu", at);
+        cr_assert(memcmp(m->subfields[0].data + at, "\xc3\xa9z", 3) == 0, "at %zu", at);
+        done(&p);
+        mf_free(&b);
+    }
+}
+
 /* ---- hostile directories (issue #16, item 4) ---------------------------------
  * Entries that overlap cost entries x field length: 7,497 entries on one
  * 9,999-byte field took 3.4 s and 592 MB for a 99,989-byte record. The
