@@ -881,7 +881,7 @@ Test(parse, utf8_strict_and_marc8, .timeout = 10)
 Test(parse, marc8_fields_decoded_only_where_needed, .timeout = 10)
 {
     /* A MARC-8 record decodes only the fields holding an escape or a byte
-     * >= 0x80 (mp__plain_text): the others keep their bytes (no copy, no
+     * >= 0x80 (mp__text_plain): the others keep their bytes (no copy, no
      * raw body of their own), the escape-only field is decoded (Greek
      * small alpha for 'a' in the Greek set), the mark is composed, and a
      * control field with an escape is decoded too. Long plain fields (32+

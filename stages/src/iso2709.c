@@ -585,40 +585,6 @@ mp__scan_area_k(const unsigned char *p, size_t n, const int esc, int *special, u
 }
 
 /* mp__scan_area_k, compiled once per `esc` */
-/*
- * 1 when p[0..n) holds no byte >= 0x80 (and no ESC when `esc`: MARC-8):
- * text that decodes to itself, in either encoding, with nothing to warn
- * about. In a record whose data area has such bytes somewhere, most fields
- * have none: they skip the decoder and the code rewrite. 16 bytes at a
- * time, then words.
- */
-static __attribute__((noinline)) int mp__plain_text(const unsigned char *p, size_t n, int esc)
-{
-    const uint64_t hi = 0x8080808080808080ull, ones = 0x0101010101010101ull;
-    size_t i = 0;
-#if defined(__SSE2__)
-    const __m128i escv = _mm_set1_epi8(0x1B);
-    for (; i + 16 <= n; i += 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
-        if (esc)
-            v = _mm_or_si128(v, _mm_cmpeq_epi8(v, escv));
-        if (_mm_movemask_epi8(v))
-            return 0;
-    }
-#endif
-    for (; i + 8 <= n; i += 8) {
-        uint64_t w, x;
-        memcpy(&w, p + i, 8);
-        x = w ^ (ones * 0x1B); /* a zero byte where w had ESC */
-        if ((w & hi) || (esc && ((x - ones) & ~x & hi)))
-            return 0;
-    }
-    for (; i < n; i++)
-        if (p[i] >= 0x80 || (esc && p[i] == 0x1B))
-            return 0;
-    return 1;
-}
-
 static size_t mp__scan_area(const unsigned char *p, size_t n, int esc, int *special, uint64_t *map)
 {
     return esc ? mp__scan_area_k(p, n, 1, special, map) : mp__scan_area_k(p, n, 0, special, map);
@@ -840,7 +806,7 @@ static inline __attribute__((always_inline)) int mp__data_field(mp__parse_ctx *x
     const char *t = (const char *)b + k;
     size_t tn = n - k;
     int raw = 1;
-    if (special && tn > 0 && !mp__plain_text(b + k, tn, x->mode == MP_ENCODING_MARC8)) {
+    if (special && tn > 0 && !mp__text_plain(b + k, tn, x->mode == MP_ENCODING_MARC8)) {
         x->ftext = b + k; /* for warnings about the decoded text (mp__delim_pos) */
         x->ftext_len = tn;
         const char *o;
@@ -1131,7 +1097,7 @@ static int mp__index(mp__parse_ctx *x)
             f->is_control = 1;
             f->ind1 = f->ind2 = ' ';
             if ((__builtin_expect(special, 0) &&
-                 !mp__plain_text(b, bl, x->mode == MP_ENCODING_MARC8)) ||
+                 !mp__text_plain(b, bl, x->mode == MP_ENCODING_MARC8)) ||
                 (u8clean && bl > 0 && (b[0] & 0xC0) == 0x80)) {
                 const char *o;
                 size_t on;

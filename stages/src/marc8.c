@@ -251,21 +251,29 @@ static int m8_eacc_known_at(const unsigned char *in, size_t n, size_t i)
     return m8_eacc_lookup(m8_eacc_code(in + i)) != 0;
 }
 
-/* 1 when in[0..n) holds no ESC and no byte >= 0x80: pure ASCII MARC-8. */
-static int m8_is_plain(const unsigned char *in, size_t n)
+int mp__text_plain(const unsigned char *in, size_t n, int esc)
 {
     const uint64_t hi = 0x8080808080808080ull, ones = 0x0101010101010101ull;
-    const uint64_t esc = ones * M8_ESC;
     size_t i = 0;
+#if defined(__SSE2__)
+    const __m128i escv = _mm_set1_epi8(M8_ESC);
+    for (; i + 16 <= n; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(in + i));
+        if (esc)
+            v = _mm_or_si128(v, _mm_cmpeq_epi8(v, escv));
+        if (_mm_movemask_epi8(v))
+            return 0;
+    }
+#endif
     for (; i + 8 <= n; i += 8) {
-        uint64_t w;
+        uint64_t w, x;
         memcpy(&w, in + i, 8);
-        uint64_t x = w ^ esc; /* a zero byte where w had ESC */
-        if ((w & hi) || ((x - ones) & ~x & hi))
+        x = w ^ (ones * M8_ESC); /* a zero byte where w had ESC */
+        if ((w & hi) || (esc && ((x - ones) & ~x & hi)))
             return 0;
     }
     for (; i < n; i++)
-        if (in[i] >= 0x80 || in[i] == M8_ESC)
+        if (in[i] >= 0x80 || (esc && in[i] == M8_ESC))
             return 0;
     return 1;
 }
@@ -556,7 +564,7 @@ int mp__marc8_to_utf8(const mp__text_opts *o, const unsigned char *in, size_t n,
         err->count = 0;
         err->message[0] = '\0';
     }
-    if (n == 0 || m8_is_plain(in, n)) {
+    if (n == 0 || mp__text_plain(in, n, 1)) {
         *out = (const char *)in;
         *out_len = n;
         return 0;

@@ -61,6 +61,13 @@ int mp__marc8_to_utf8(const mp__text_opts *o, const unsigned char *in, size_t n,
                       const char **out, size_t *out_len, mp__text_error *err);
 
 /*
+ * 1 when in[0..n) holds no byte >= 0x80 (and no ESC when `esc`, as MARC-8
+ * reads it): text that decodes to itself in either encoding, with nothing
+ * to warn about. 16 bytes at a time, then words. Reentrant.
+ */
+int mp__text_plain(const unsigned char *in, size_t n, int esc);
+
+/*
  * 1 (default): mp__marc8_to_utf8 answers the common NFC shapes (an ASCII
  * letter with one mark, letters of U+0370-U+07FF) from memoised utf8proc
  * results instead of normalising the rest of the field. Written only by
