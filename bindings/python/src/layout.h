@@ -57,7 +57,10 @@ typedef struct layout_subfield {
 } layout_subfield;
 
 /* The sizes of one record's blob (layout_measure), and what layout_fill
- * learnt of its text for str() and as_dict() (`summary` set). */
+ * learnt of its text for str() and as_dict() (`summary` set). Written by
+ * the thread that builds the blob (a parser worker, in the record's
+ * annotation, before the pipeline hands the record on), read by the
+ * consumer after that hand-off; never written again. */
 typedef struct layout_dims {
     uint32_t nfields, nsubs;
     size_t size;        /* total blob bytes */
