@@ -205,6 +205,41 @@ class Harness:
             for k, v in summary["ratios"].items():
                 log("headline %-15s %-34s median %.2f [%.2f-%.2f]" % (cname, k, v["median"], v["min"], v["max"]))
 
+    # Paired runs: `mpbench paired FILE -k K` runs the sequential and the
+    # default reader alternately in one process (the order flips every pair),
+    # so the two runs of a pair lie a few hundred ms apart. This machine's
+    # speed drifts by up to 1.5x over seconds (a shared host), more than the
+    # effect being measured; the headline's rounds are fresh processes
+    # seconds apart, so a pair there can straddle a slow and a fast spell.
+    PAIRS_PER_PROCESS = 8
+
+    def run_paired(self):
+        a = self.a
+        procs = max(3, a.rounds) if not a.smoke else 1
+        k = self.PAIRS_PER_PROCESS if not a.smoke else 2
+        self.results["paired"] = {}
+        for cname, f in (("realworld", self.big), ("synthetic_marc8", self.synth)):
+            walls, cpus, seq_cpu, def_cpu = [], [], [], []
+            for _ in range(procs):
+                o = run_json([self.tool("mpbench"), "paired", f, "-k", str(k)], allow_fail=True)[0]
+                if "seq_walls" not in o:
+                    self.failures.append("paired %s: %s" % (cname, o))
+                    break
+                for sw, dw, sc, dc in zip(o["seq_walls"], o["default_walls"], o["seq_cpus"], o["default_cpus"]):
+                    walls.append(sw / dw)
+                    cpus.append(dc / sc)
+                    seq_cpu.append(sc)
+                    def_cpu.append(dc)
+            if not walls:
+                continue
+            res = {"file": f, "processes": procs, "pairs_per_process": k, "pairs": len(walls),
+                   "speed": quartiles(walls), "cpu": quartiles(cpus),
+                   "seq_cpu_s": quartiles(seq_cpu), "default_cpu_s": quartiles(def_cpu)}
+            self.results["paired"][cname] = res
+            log("paired %-15s %d pairs: speed %.2f [q %.2f-%.2f, %.2f-%.2f], cpu %.2f [q %.2f-%.2f, %.2f-%.2f]" % (
+                (cname, len(walls)) + tuple(res["speed"][x] for x in ("median", "p25", "p75", "min", "max")) +
+                tuple(res["cpu"][x] for x in ("median", "p25", "p75", "min", "max"))))
+
     def run_probe(self):
         """Core-to-core hand-off cost of this machine (cache-line ping-pong), so that
         figures from different machines can be read side by side."""
@@ -747,7 +782,11 @@ unset y2label
                  "as the **median over rounds [min-max]**; `default` is the reader with default options "
                  "(`MP_MODE_AUTO`: here the pipeline with usable CPUs - 1 workers plus the consumer thread), "
                  "`pipe_t2` the pipeline forced with 2 workers (+ the consumer), warm = the second run in a "
-                 "process, cold = the first (fresh buffers, threads started).")
+                 "process, cold = the first (fresh buffers, threads started). \"Paired runs\": `mpbench paired` "
+                 "runs the sequential and the default reader alternately in one process (%d pairs per process, "
+                 "%d processes, the order flipping every pair), so the two runs of a pair lie a few hundred ms apart "
+                 "and a slow spell of the shared host (seconds long) hits both; median [quartiles; min-max] over all "
+                 "pairs." % (self.PAIRS_PER_PROCESS, max(3, self.a.rounds)))
         L.append("")
         L.append("| figure | corpus | median [min-max] | target | met |")
         L.append("|---|---|---|---|---|")
@@ -773,6 +812,17 @@ unset y2label
                 L.append("| %s | %s | **%.2f** [%.2f-%.2f] | %s | %s |" % (
                     name, cname, v["median"], v["min"], v["max"], target,
                     "" if ok is None else ("yes" if ok(v["median"]) else "**no**")))
+        for cname in ("realworld", "synthetic_marc8"):
+            pv = (r.get("paired") or {}).get(cname)
+            if not pv:
+                continue
+            for key, name, target, ok in (("speed", "wall", "≥ 1.8", lambda v: v >= 1.8),
+                                          ("cpu", "CPU", "≤ 1.1", lambda v: v <= 1.1)):
+                q = pv[key]
+                L.append("| default / sequential (%s), paired runs in one process (%d pairs) | %s | **%.2f** "
+                         "[p25 %.2f, p75 %.2f; %.2f-%.2f] | %s | %s |" % (
+                             name, pv["pairs"], cname, q["median"], q["p25"], q["p75"], q["min"], q["max"],
+                             target, "yes" if ok(q["median"]) else "**no**"))
         pair = r.get("pair") or {}
         if "ratio_parallel_vs_seq_serial" in pair:
             v = pair["variants"]
@@ -822,10 +872,11 @@ unset y2label
         dstats = ((hl.get("realworld") or {}).get("configs") or {}).get("default", {}).get("last_stats")
         if dstats:
             L.append("Default reader, last realworld round: path %s, %s workers, %s of %s chunks parsed on the "
-                     "thread that read them, %s parsed by the consumer thread; sleeps: workers %s, consumer %s." % (
+                     "thread that read them, %s parsed by the consumer thread, %s read into a chunk the same thread "
+                     "had read into last; sleeps: workers %s, consumer %s." % (
                          {1: "pipeline", 2: "sequential"}.get(dstats.get("mode"), "?"), dstats.get("workers"),
                          dstats.get("chunks_local"), dstats["stages"]["parser"]["items"] - 1,
-                         dstats.get("chunks_consumer"), dstats["stages"]["parser"]["sleeps"],
+                         dstats.get("chunks_consumer"), dstats.get("chunks_home"), dstats["stages"]["parser"]["sleeps"],
                          dstats["stages"]["consumer"]["sleeps"]))
             L.append("")
         L.append("### Throughput (full parse; MB = 10^6 bytes)")
@@ -1095,6 +1146,7 @@ unset y2label
         self.prepare_corpus()
         self.run_probe()
         self.run_headline()
+        self.run_paired()
         self.run_throughput()
         self.run_pair()
         self.run_peers()
@@ -1124,6 +1176,13 @@ unset y2label
             return 1
         log("results in %s" % self.out)
         return 0
+
+
+def quartiles(vals):
+    v = sorted(vals)
+    n = len(v)
+    return {"median": statistics.median(v), "p25": v[n // 4], "p75": v[(3 * n) // 4], "min": v[0],
+            "max": v[-1], "n": n}
 
 
 def med_range(vals):

@@ -12,11 +12,16 @@
  *                                 reader on a shared pool) and both at once on that pool
  *   mpbench pingpong X            core-to-core hand-off: cache-line ping-pong between two
  *                                 threads on two CPUs (X is ignored), one-way ns
+ *   mpbench paired FILE           the sequential and the default reader alternately in one
+ *                                 process, -k pairs (the order flips every pair): each pair's
+ *                                 two runs lie a few hundred ms apart, so a shared host's
+ *                                 slow and fast phases (seconds long) hit both alike
  *
  * Options: -k K runs (default 5), -t THREADS, -c CHUNK (default: the library's), -T
  * CHUNKS_IN_FLIGHT, -u (unordered), --pool (shared mp_pool), --mem (open_mem instead of the path),
  *          --raw (MP_ENCODING_RAW: no decoding/validation), -n ITER (latency, default 2000),
- *          --light (the consumer reads only each record's field count), --label TEXT.
+ *          --light (the consumer reads only each record's field count), --label TEXT,
+ *          --pipe (paired: the pipeline forced, MP_MODE_PIPELINE, instead of the default reader).
  *
  * "Full parse": every record is framed, its directory decoded, fields and
  * subfields indexed and text validated/decoded by the library; the harness
@@ -48,7 +53,7 @@
 
 typedef struct args {
     const char *mode, *file, *file2, *label;
-    int runs, threads, ordered, pool, mem, raw, iters, light;
+    int runs, threads, ordered, pool, mem, raw, iters, light, force_pipe;
     size_t chunk;
     unsigned inflight;
 } args;
@@ -569,11 +574,66 @@ static void print_stats(const mp_stats *s)
                (unsigned long long)s->stage[i].steps, (unsigned long long)s->stage[i].timed_steps);
     printf("},\"ring_capacity\":[%u,%u,%u,%u],\"ring_hwm\":[%u,%u,%u,%u],\"chunks_total\":%u,"
            "\"chunks_in_flight_max\":%u,\"mpsc_stalls\":%llu,\"mode\":%u,\"mode_reason\":%u,"
-           "\"workers\":%u,\"chunks_local\":%llu,\"chunks_consumer\":%llu}",
+           "\"workers\":%u,\"chunks_local\":%llu,\"chunks_consumer\":%llu,\"chunks_home\":%llu}",
            s->ring_capacity[0], s->ring_capacity[1], s->ring_capacity[2], s->ring_capacity[3],
            s->ring_hwm[0], s->ring_hwm[1], s->ring_hwm[2], s->ring_hwm[3], s->chunks_total,
            s->chunks_in_flight_max, (unsigned long long)s->mpsc_stalls, s->mode, s->mode_reason,
-           s->workers, (unsigned long long)s->chunks_local, (unsigned long long)s->chunks_consumer);
+           s->workers, (unsigned long long)s->chunks_local, (unsigned long long)s->chunks_consumer,
+           (unsigned long long)s->chunks_home);
+}
+
+/* ---- paired: sequential and default reader alternately ------------------------ */
+
+static int run_paired(void)
+{
+    static run_result res[2][MAX_RUNS];
+    static void (*const fn[2])(run_result *) = {run_seq, run_pipe};
+    /* one unrecorded warm-up run of each: threads, buffers, page cache */
+    for (int m = 0; m < 2; m++) {
+        run_result w;
+        memset(&w, 0, sizeof w);
+        fn[m](&w);
+        if (w.rc != 0) {
+            fprintf(stderr, "mpbench: paired warm-up %d failed\n", m);
+            return 1;
+        }
+    }
+    for (int k = 0; k < A.runs; k++) {
+        for (int j = 0; j < 2; j++) {
+            int m = (k & 1) ? 1 - j : j;
+            run_result *r = &res[m][k];
+            memset(r, 0, sizeof *r);
+            double c0 = bu_cpu(), t0 = bu_now();
+            fn[m](r);
+            r->wall = bu_now() - t0;
+            r->cpu = bu_cpu() - c0;
+            if (r->rc != 0) {
+                fprintf(stderr, "mpbench: paired run %d failed\n", k);
+                return 1;
+            }
+        }
+        if (res[0][k].checksum != res[1][k].checksum || res[0][k].records != res[1][k].records) {
+            fprintf(stderr, "mpbench: paired run %d: the two readers disagree\n", k);
+            return 1;
+        }
+    }
+    printf("{\"mode\":\"paired\",\"label\":\"%s\",\"file\":\"%s\",\"runs\":%d,\"light\":%d,"
+           "\"bytes\":%llu,\"records\":%llu",
+           A.label, A.file, A.runs, A.light, (unsigned long long)res[0][0].bytes,
+           (unsigned long long)res[0][0].records);
+    static const char *const name[2] = {"seq", "default"};
+    for (int m = 0; m < 2; m++) {
+        printf(",\"%s_walls\":[", name[m]);
+        for (int k = 0; k < A.runs; k++)
+            printf("%s%.6f", k ? "," : "", res[m][k].wall);
+        printf("],\"%s_cpus\":[", name[m]);
+        for (int k = 0; k < A.runs; k++)
+            printf("%s%.6f", k ? "," : "", res[m][k].cpu);
+        printf("]");
+    }
+    print_stats(&g_stats);
+    printf("}\n");
+    return 0;
 }
 
 static int parse_args(int argc, char **argv)
@@ -611,6 +671,8 @@ static int parse_args(int argc, char **argv)
             A.raw = 1;
         else if (!strcmp(a, "--light"))
             A.light = 1;
+        else if (!strcmp(a, "--pipe"))
+            A.force_pipe = 1;
         else if ((a[0] != '-' || !a[1]) && !A.file) /* "-": no file (pingpong) */
             A.file = a;
         else if ((a[0] != '-' || !a[1]) && !A.file2)
@@ -634,9 +696,10 @@ int main(int argc, char **argv)
     double walls[MAX_RUNS];
 
     if (parse_args(argc, argv) != 0) {
-        fprintf(stderr, "usage: mpbench floor|seq|pipe|auto|yaz|latency|pingpong FILE | pair FILE "
-                        "FILE2 [-k K] [-t N] [-c CHUNK] [-T INFLIGHT] [-u] [--pool] [--mem] "
-                        "[--raw] [--light] [-n ITER] [--label L]\n");
+        fprintf(stderr,
+                "usage: mpbench floor|seq|pipe|auto|yaz|latency|pingpong|paired FILE | pair FILE "
+                "FILE2 [-k K] [-t N] [-c CHUNK] [-T INFLIGHT] [-u] [--pool] [--mem] "
+                "[--raw] [--light] [--pipe] [-n ITER] [--label L]\n");
         return 2;
     }
     if (!strcmp(A.mode, "pingpong"))
@@ -659,6 +722,10 @@ int main(int argc, char **argv)
             fprintf(stderr, "mpbench: pair needs two files\n");
         mp_pool_destroy(g_pool);
         return rc;
+    }
+    if (!strcmp(A.mode, "paired")) {
+        g_mode = A.force_pipe ? MP_MODE_PIPELINE : MP_MODE_AUTO;
+        return run_paired();
     }
     if (!strcmp(A.mode, "floor"))
         fn = run_floor;

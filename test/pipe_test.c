@@ -625,6 +625,13 @@ Test(pipe, one_worker_parses_every_chunk_it_reads, .timeout = 60)
                  "the only worker reads, scans and parses each chunk itself (%lu of %lu)",
                  (unsigned long)st.chunks_local, (unsigned long)data_chunks);
     cr_assert_eq(st.chunks_consumer, 0, "help off: the consumer parsed nothing");
+    /* Every chunk it takes off FREE it read into before, except the first
+     * use of each of the T chunks (and of those only the ones it needed). */
+    uint64_t reads = st.stage[MP_STAGE_PRODUCER].items;
+    cr_assert_geq(st.chunks_home + st.chunks_total, reads,
+                  "the worker reuses its own chunks (%lu of %lu reads, T = %u)",
+                  (unsigned long)st.chunks_home, (unsigned long)reads, st.chunks_total);
+    cr_assert_lt(st.chunks_home, reads);
     cr_assert_eq(st.workers, 1);
     mp__pipe_close(p);
     nl_run_free(&got);
@@ -725,6 +732,8 @@ Test(pipe, consumer_does_the_work_when_no_worker_is_free, .timeout = 60)
     cr_assert_eq(st.chunks_consumer, data_chunks, "the consumer parsed every chunk (%lu of %lu)",
                  (unsigned long)st.chunks_consumer, (unsigned long)data_chunks);
     cr_assert_eq(st.chunks_local, data_chunks, "and read each chunk it parsed");
+    cr_assert_geq(st.chunks_home + st.chunks_total, st.stage[MP_STAGE_PRODUCER].items,
+                  "into chunks it had read into before (%lu)", (unsigned long)st.chunks_home);
     mp__pipe_close(p);
     busy_pool_close(&b);
     nl_run_free(&got);

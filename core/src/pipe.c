@@ -91,6 +91,8 @@ struct mp__pipe {
         int term_status;    /* status for the terminal chunk */
         int term_errno;     /* errno for the terminal chunk */
         mp__chunk *pending; /* chunk whose put on FILLED failed (tiny rings) */
+        mp__chunk **stash;  /* T slots: free chunks taken off FREE, oldest first */
+        unsigned nstash;    /* chunks in stash */
     } prod;
 
     /* Scanner state: read and written only by the scan_tok owner. */
@@ -121,6 +123,7 @@ struct mp__pipe {
     _Atomic uint32_t in_flight_max;   /* high-water mark (relaxed CAS max) */
     _Atomic uint64_t chunks_local;    /* parsed by the thread that read them (relaxed, stats) */
     _Atomic uint64_t chunks_consumer; /* parsed by the consumer thread (relaxed, stats) */
+    _Atomic uint64_t chunks_home;     /* reused by the thread that read into them last (relaxed) */
 };
 
 /* ---- small helpers ------------------------------------------------------- */
@@ -327,6 +330,32 @@ static void mp__credit_unused(mp__pipe *p)
 
 /* ---- producer -------------------------------------------------------------- */
 
+/*
+ * The free chunk this thread reads into next (cache locality, rule 2 of
+ * ARCHITECTURE.md "Who runs which step"): the one released last among those
+ * this thread read into before - its buffer and arena are likeliest still in
+ * this core's cache, and no other core holds those lines modified, so the
+ * read() copy and the parse write without fetching them from the other
+ * core; else the one released first, the longest gone from the other core's
+ * cache. FREE is a FIFO ring, which by itself hands out the chunk that has
+ * been idle longest, i.e. the coldest: the producer-token holder drains it
+ * into its stash and chooses there. Producer-token holder only.
+ */
+static mp__chunk *mp__stash_pick(mp__pipe *p)
+{
+    unsigned n = p->prod.nstash, k = n;
+    while (k > 0 && p->prod.stash[k - 1]->home != &mp__tl_self)
+        k--;
+    if (k > 0)
+        mp__count(&p->chunks_home, 1);
+    k = k ? k - 1 : 0;
+    mp__chunk *c = p->prod.stash[k];
+    memmove(&p->prod.stash[k], &p->prod.stash[k + 1], (n - k - 1) * sizeof(*p->prod.stash));
+    p->prod.nstash = n - 1;
+    c->home = &mp__tl_self;
+    return c;
+}
+
 /* Reads one chunk and puts it on FILLED; *out = that chunk (NULL when none
  * was read). Producer-token holder only. */
 static bool mp__produce_one(mp__pipe *p, mp__chunk **out)
@@ -356,9 +385,11 @@ static bool mp__produce_one(mp__pipe *p, mp__chunk **out)
         p->prod.term_status = MP_EOF;
         p->prod.term_errno = 0;
     }
-    if (!mp__ring_trytake(&p->free_r, &d))
+    while (mp__ring_trytake(&p->free_r, &d))
+        p->prod.stash[p->prod.nstash++] = d;
+    if (p->prod.nstash == 0)
         return progress;
-    mp__chunk *c = d;
+    mp__chunk *c = mp__stash_pick(p);
     mp__timer tm;
     mp__timer_start(p, MP_STAGE_PRODUCER, &tm, 0);
     /* relaxed: statistics only */
@@ -1105,6 +1136,7 @@ static void mp__pipe_free(mp__pipe *p)
         }
     }
     mp__free(p->chunks);
+    mp__free(p->prod.stash);
     mp__ring_destroy(&p->free_r);
     mp__ring_destroy(&p->filled);
     mp__ring_destroy(&p->scanned);
@@ -1204,6 +1236,7 @@ int mp__pipe_open(mp__pipe **out, const mp__pipe_config *cfg)
     }
     atomic_init(&p->chunks_local, 0);
     atomic_init(&p->chunks_consumer, 0);
+    atomic_init(&p->chunks_home, 0);
 
     unsigned rs = p->cfg.ring_size ? p->cfg.ring_size : mp__pow2_above(p->T);
     if ((rc = mp__ring_init(&p->free_r, MP_RING_MPSC, mp__pow2_above(p->T))) != MP_OK ||
@@ -1215,7 +1248,8 @@ int mp__pipe_open(mp__pipe **out, const mp__pipe_config *cfg)
 
     rc = MP_ENOMEM;
     p->chunks = mp__calloc(p->T, sizeof(*p->chunks));
-    if (!p->chunks)
+    p->prod.stash = mp__calloc(p->T, sizeof(*p->prod.stash));
+    if (!p->chunks || !p->prod.stash)
         goto fail;
     size_t arena_block = cfg->chunk_size / 2 < 4096 ? 4096 : cfg->chunk_size / 2;
     for (unsigned i = 0; i < p->T; i++) {
@@ -1326,6 +1360,8 @@ void mp__pipe_stats(const mp__pipe *p, mp_stats *out)
     out->workers = mp_pool_threads(p->pool);
     /* relaxed: statistics only */
     out->chunks_local = atomic_load_explicit(&p->chunks_local, memory_order_relaxed);
+    /* relaxed: statistics only */
+    out->chunks_home = atomic_load_explicit(&p->chunks_home, memory_order_relaxed);
     /* relaxed: statistics only */
     out->chunks_consumer = atomic_load_explicit(&p->chunks_consumer, memory_order_relaxed);
 }

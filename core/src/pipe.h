@@ -83,6 +83,8 @@ typedef struct mp__chunk {
     int sys_errno;             /* errno behind an I/O status, 0 otherwise */
     int final;                 /* 1: no data follows this chunk (the scanner flushes its carry) */
     const void *reader;        /* identity of the thread that read it (locality stats only) */
+    const void *home;          /* the thread that last read into it: kept across recycling;
+                                * written and read by the producer-token holder only */
 
     /* Written by the scanner before enqueue on SCANNED; read by workers
      * and the consumer => ordered by the rings. */

@@ -68,6 +68,8 @@ typedef struct mp_stats {
     uint32_t reserved;        /* 0 */
     uint64_t chunks_local;    /* chunks read, scanned and parsed by one thread (cache locality) */
     uint64_t chunks_consumer; /* chunks the consumer thread parsed itself instead of waiting */
+    uint64_t chunks_home;     /* chunks read into a buffer (and parsed into an arena) that the
+                                 same thread had read into last: still in its cache */
 } mp_stats;
 
 #ifdef __cplusplus
