@@ -1207,6 +1207,102 @@ Test(reader, error_data_is_the_unit_in_both_modes, .timeout = 20)
     mf_free(&b);
 }
 
+/* ---- a reader whose pool is busy elsewhere: its consumer does all the work ------- */
+
+static int keep_all(void *user, const mp_record *rec)
+{
+    (void)user, (void)rec;
+    return 0;
+}
+
+/* A read callback that parks the pool's only worker until released. */
+typedef struct parked_src {
+    _Atomic int inside, release;
+} parked_src;
+
+static ssize_t parked_read(void *user, void *buf, size_t cap, int *sys_errno)
+{
+    parked_src *ps = user;
+    (void)buf, (void)cap, (void)sys_errno;
+    atomic_store(&ps->inside, 1);
+    while (!atomic_load(&ps->release)) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    return 0;
+}
+
+Test(reader, consumer_alone_reads_as_the_sequential_reader, .timeout = 60)
+{
+    /* Damaged units between good records, warnings, many 4 KiB chunks. */
+    mf_buf b;
+    size_t offs[301];
+    warned_stream(&b);
+    static const char *const bad[] = {"001x", "010\xe9 $a1"};
+    mf_record(&b, NULL, bad, 2);
+    mf_buf s;
+    mf_init(&s);
+    mf_sample(&s, 300, 9, offs);
+    mf_append(&b, s.p, s.len);
+    mf_appends(&b, "0012X");
+    mf_seq want, got;
+    mp_reader *r;
+    cr_assert_eq(mp_reader_open_mem(&r, b.p, b.len, mf_seqopts(NULL)), MP_OK);
+    mf_collect(&want, r);
+    mp_reader_close(r);
+    cr_assert_eq(want.end_rc, MP_EOF);
+
+    /* The pool's only worker sits in another reader's read callback, so
+     * this reader's consumer thread reads, scans and parses every chunk
+     * itself (ARCHITECTURE.md, "The consumer thread works instead of
+     * sleeping"). */
+    mp_pool *pool;
+    cr_assert_eq(mp_pool_create(&pool, 1), MP_OK);
+    parked_src ps;
+    atomic_init(&ps.inside, 0);
+    atomic_init(&ps.release, 0);
+    mp_reader_options o = opts(0, 4096);
+    o.pool = pool;
+    mp_reader *blocker;
+    cr_assert_eq(mp_reader_open_cb(&blocker, parked_read, &ps, &o), MP_OK);
+    for (int i = 0; i < 10000 && !atomic_load(&ps.inside); i++) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    cr_assert(atomic_load(&ps.inside), "the worker never entered the parked read");
+    cr_assert_eq(mp_reader_open_mem(&r, b.p, b.len, &o), MP_OK);
+    mf_collect(&got, r);
+    mp_stats st;
+    mp_reader_stats(r, &st);
+    mp_reader_close(r);
+    long d = mf_seq_diff(&want, &got);
+    cr_assert(d < 0, "differs from the sequential reader at item %ld", d);
+    uint64_t data_chunks = st.stage[MP_STAGE_PARSER].items - 1;
+    cr_assert_gt(data_chunks, 10);
+    cr_assert_eq(st.chunks_consumer, data_chunks, "the consumer took every chunk (%lu of %lu)",
+                 (unsigned long)st.chunks_consumer, (unsigned long)data_chunks);
+
+    /* With a record_fn, which then runs on the consumer thread: the same
+     * records. */
+    o.record_fn = keep_all;
+    cr_assert_eq(mp_reader_open_mem(&r, b.p, b.len, &o), MP_OK);
+    mf_seq_free(&got);
+    mf_collect(&got, r);
+    mp_reader_close(r);
+    d = mf_seq_diff(&want, &got);
+    cr_assert(d < 0, "with a record_fn: differs at item %ld", d);
+
+    atomic_store(&ps.release, 1);
+    const mp_record *rec;
+    cr_assert_eq(mp_reader_next(blocker, &rec), MP_EOF);
+    mp_reader_close(blocker);
+    cr_assert_eq(mp_pool_destroy(pool), MP_OK);
+    mf_seq_free(&want);
+    mf_seq_free(&got);
+    mf_free(&s);
+    mf_free(&b);
+}
+
 /* ---- MP_MODE_AUTO: which path runs, and mp_reader_stats says so ------------------ */
 
 static unsigned usable_cpus(void)
