@@ -331,7 +331,7 @@ static void mp__credit_unused(mp__pipe *p)
 /* ---- producer -------------------------------------------------------------- */
 
 /*
- * The free chunk this thread reads into next (cache locality, rule 2 of
+ * The free chunk this thread reads into next (cache locality, rule 3 of
  * ARCHITECTURE.md "Who runs which step"): the one released last among those
  * this thread read into before - its buffer and arena are likeliest still in
  * this core's cache, and no other core holds those lines modified, so the
