@@ -251,3 +251,101 @@ Test(utf8, blocks_agree_with_the_rule_at_every_position, .timeout = 30)
         }
     }
 }
+
+/* mp__utf8_check with the 32-byte validator and with the byte rule alone:
+ * the same answer and the same first bad byte. */
+static void simd_agrees(const unsigned char *buf, size_t n, const char *what, size_t at)
+{
+    mp__text_opts o = {.utf8_handling = MP_UTF8_STRICT};
+    const char *out;
+    size_t len;
+    mp__text_error e1, e0;
+    mp__utf8_simd = 1;
+    int r1 = mp__utf8_check(&o, buf, n, &arena, &out, &len, &e1);
+    mp__utf8_simd = 0;
+    int r0 = mp__utf8_check(&o, buf, n, &arena, &out, &len, &e0);
+    mp__utf8_simd = 1;
+    cr_assert_eq(r1, r0, "%s at %zu (n %zu): %d with the validator, %d without", what, at, n, r1,
+                 r0);
+    if (r0)
+        cr_assert_eq(e1.position, e0.position, "%s at %zu: position %zu vs %zu", what, at,
+                     e1.position, e0.position);
+}
+
+/*
+ * Every string of 4 bytes drawn from the bytes where the classes change
+ * (ASCII, each continuation range, each lead and the leads that are never
+ * valid), at offsets either side of the 32- and 64-byte block edges and at
+ * the very end of the input (the padded last block), in ASCII text.
+ */
+Test(utf8, simd_validator_agrees_on_every_short_string, .timeout = 60)
+{
+    if (!mp__utf8_simd_active())
+        cr_log_warn("no AVX2 here: both runs take the byte rule");
+    static const unsigned char alpha[] = {0x00, 0x41, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF,
+                                          0xC0, 0xC1, 0xC2, 0xDF, 0xE0, 0xE1, 0xEC, 0xED, 0xEE,
+                                          0xEF, 0xF0, 0xF1, 0xF3, 0xF4, 0xF5, 0xF8, 0xFF};
+    static const size_t offs[] = {0, 29, 30, 31, 62, 63, 96};
+    const size_t na = sizeof alpha;
+    unsigned char buf[128];
+    for (size_t k = 0; k < na * na * na * na; k++) {
+        unsigned char s4[4] = {alpha[k % na], alpha[k / na % na], alpha[k / na / na % na],
+                               alpha[k / na / na / na]};
+        for (size_t j = 0; j < sizeof offs / sizeof offs[0]; j++) {
+            memset(buf, 'a', sizeof buf);
+            memcpy(buf + offs[j], s4, 4);
+            simd_agrees(buf, sizeof buf, "string", offs[j]);
+        }
+        memset(buf, 'a', sizeof buf); /* ending the input: 64 and 77 bytes */
+        memcpy(buf + 60, s4, 4);
+        simd_agrees(buf, 64, "string at the end", 60);
+        memcpy(buf + 73, s4, 4);
+        simd_agrees(buf, 77, "string at the end", 73);
+    }
+}
+
+/* Random texts of well-formed and ill-formed sequences, 64-700 bytes. */
+Test(utf8, simd_validator_agrees_on_random_texts, .timeout = 60)
+{
+    static const char *const pieces[] = {"a",
+                                         "hello world ",
+                                         "\xc3\xa9",
+                                         "\xd0\x9c",
+                                         "\xe2\x82\xac",
+                                         "\xe6\x9d\xb1",
+                                         "\xed\x9f\xbf",
+                                         "\xef\xbf\xbd",
+                                         "\xf0\x9f\x98\x80",
+                                         "\xf4\x8f\xbf\xbf",
+                                         "\x1f",
+                                         "\x1e"};
+    static const char *const bad[] = {
+        "\xc3",     "\x80",     "\xc0\xaf",     "\xe0\x80\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80",
+        "\xf5\x80", "\xe2\x82", "\xf0\x9f\x98", "\xff"};
+    unsigned char buf[800];
+    uint64_t st = 0x9E3779B97F4A7C15ull;
+    for (int t = 0; t < 200000; t++) {
+        st ^= st << 13, st ^= st >> 7, st ^= st << 17;
+        size_t want = 64 + (size_t)(st % 637), n = 0;
+        int nbad = (int)(st >> 40) % 4 == 0; /* a quarter get one bad piece */
+        size_t bad_at = (size_t)(st >> 20) % want;
+        while (n < want) {
+            st ^= st << 13, st ^= st >> 7, st ^= st << 17;
+            const char *p = pieces[st % (sizeof pieces / sizeof pieces[0])];
+            if (nbad && n >= bad_at) {
+                p = bad[(st >> 8) % (sizeof bad / sizeof bad[0])];
+                nbad = 0;
+            }
+            size_t l = strlen(p);
+            if (n + l > want)
+                break;
+            memcpy(buf + n, p, l);
+            n += l;
+        }
+        if (n < 64)
+            continue;
+        simd_agrees(buf, n, "random text", (size_t)t);
+        if ((t & 1023) == 0)
+            mp__arena_reset(&arena);
+    }
+}

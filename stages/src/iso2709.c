@@ -331,6 +331,10 @@ typedef struct mp__parse_ctx {
     const unsigned char *area;
     size_t area_len;
     const uint64_t *sdmap;
+    /* MARC-8 records only (else NULL): bit i set when area[i] needs
+     * decoding (>= 0x80 or ESC), from the same pass, so that each field
+     * asks a few words whether it is plain instead of reading its bytes. */
+    const uint64_t *hmap;
     /* The data field being decoded: its raw subfield text (from the first
      * delimiter), for the positions of warnings found in the decoded text. */
     const unsigned char *ftext;
@@ -510,11 +514,14 @@ static int mp__text(mp__parse_ctx *x, const mp__text_opts *o, const unsigned cha
  * delimiters (to size the subfield array once), sets their bits in `map`
  * (when given: (n + 63) / 64 + 1 words, written here, need not be zeroed)
  * and tells whether any byte needs decoding (>= 0x80, or ESC when `esc`:
- * MARC-8). This pass and the field walk are the whole per-record cost for
- * plain records, so it must not be a byte loop.
+ * MARC-8), setting those bytes' bits in `hmap` (when given, with `esc`
+ * only: as map). This pass and the field walk are the whole per-record
+ * cost for plain records, so it must not be a byte loop.
  */
-static inline __attribute__((always_inline)) size_t
-mp__scan_area_k(const unsigned char *p, size_t n, const int esc, int *special, uint64_t *map)
+static inline __attribute__((always_inline)) size_t mp__scan_area_k(const unsigned char *p,
+                                                                    size_t n, const int esc,
+                                                                    int *special, uint64_t *map,
+                                                                    uint64_t *hmap)
 {
     size_t i = 0, nsd = 0;
     unsigned acc = 0;
@@ -541,13 +548,18 @@ mp__scan_area_k(const unsigned char *p, size_t n, const int esc, int *special, u
                               (uint64_t)(unsigned)_mm_movemask_epi8(e2) << 32 |
                               (uint64_t)(unsigned)_mm_movemask_epi8(e3) << 48;
             /* top bit set: a byte >= 0x80, or an ESC (cmpeq yields 0xFF) */
-            __m128i o = _mm_or_si128(_mm_or_si128(v0, v1), _mm_or_si128(v2, v3));
-            if (esc)
-                o = _mm_or_si128(
-                    o,
-                    _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v0, escv), _mm_cmpeq_epi8(v1, escv)),
-                                 _mm_or_si128(_mm_cmpeq_epi8(v2, escv), _mm_cmpeq_epi8(v3, escv))));
-            hi = _mm_or_si128(hi, o);
+            if (esc) {
+                v0 = _mm_or_si128(v0, _mm_cmpeq_epi8(v0, escv));
+                v1 = _mm_or_si128(v1, _mm_cmpeq_epi8(v1, escv));
+                v2 = _mm_or_si128(v2, _mm_cmpeq_epi8(v2, escv));
+                v3 = _mm_or_si128(v3, _mm_cmpeq_epi8(v3, escv));
+                if (hmap)
+                    hmap[i >> 6] = (uint64_t)(unsigned)_mm_movemask_epi8(v0) |
+                                   (uint64_t)(unsigned)_mm_movemask_epi8(v1) << 16 |
+                                   (uint64_t)(unsigned)_mm_movemask_epi8(v2) << 32 |
+                                   (uint64_t)(unsigned)_mm_movemask_epi8(v3) << 48;
+            }
+            hi = _mm_or_si128(hi, _mm_or_si128(_mm_or_si128(v0, v1), _mm_or_si128(v2, v3)));
         }
         __m128i sum = _mm_sad_epu8(cnt, _mm_setzero_si128());
         nsd += (size_t)_mm_cvtsi128_si32(sum) + (size_t)_mm_extract_epi16(sum, 4);
@@ -555,6 +567,10 @@ mp__scan_area_k(const unsigned char *p, size_t n, const int esc, int *special, u
     if (map) { /* the word the tail ORs into, and the spare one */
         map[i >> 6] = 0;
         map[(n + 63) >> 6] = 0;
+    }
+    if (hmap) {
+        hmap[i >> 6] = 0;
+        hmap[(n + 63) >> 6] = 0;
     }
     for (; i + 16 <= n; i += 16) { /* the tail: 16 bytes at a time, then bytes */
         __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
@@ -566,34 +582,60 @@ mp__scan_area_k(const unsigned char *p, size_t n, const int esc, int *special, u
         nsd += (c + (c >> 8)) & 0x1Fu;
         if (map) /* i is a multiple of 16: the mask lands in one word */
             map[i >> 6] |= (uint64_t)m << (i & 63);
-        hi = _mm_or_si128(hi, esc ? _mm_or_si128(v, _mm_cmpeq_epi8(v, escv)) : v);
+        if (esc)
+            v = _mm_or_si128(v, _mm_cmpeq_epi8(v, escv));
+        if (hmap)
+            hmap[i >> 6] |= (uint64_t)(unsigned)_mm_movemask_epi8(v) << (i & 63);
+        hi = _mm_or_si128(hi, v);
     }
     acc = (unsigned)_mm_movemask_epi8(hi);
 #else
-    if (map)
-        for (size_t k = 0; k <= (n + 63) >> 6; k++)
+    for (size_t k = 0; k <= (n + 63) >> 6; k++) {
+        if (map)
             map[k] = 0;
+        if (hmap)
+            hmap[k] = 0;
+    }
 #endif
     for (; i < n; i++) {
-        acc |= (p[i] & 0x80u) | (esc && p[i] == 0x1B);
+        unsigned h = (p[i] & 0x80u) | (esc && p[i] == 0x1B);
+        acc |= h;
         nsd += p[i] == MP__SD;
         if (map && p[i] == MP__SD)
             map[i >> 6] |= (uint64_t)1 << (i & 63);
+        if (hmap && h)
+            hmap[i >> 6] |= (uint64_t)1 << (i & 63);
     }
     *special = acc != 0;
     return nsd;
 }
 
-/* mp__scan_area_k, compiled once per `esc` */
-static size_t mp__scan_area(const unsigned char *p, size_t n, int esc, int *special, uint64_t *map)
+/* mp__scan_area_k, compiled once per `esc` (the decode bitmap with it) */
+static size_t mp__scan_area(const unsigned char *p, size_t n, int esc, int *special, uint64_t *map,
+                            uint64_t *hmap)
 {
-    return esc ? mp__scan_area_k(p, n, 1, special, map) : mp__scan_area_k(p, n, 0, special, map);
+    return esc ? mp__scan_area_k(p, n, 1, special, map, hmap)
+               : mp__scan_area_k(p, n, 0, special, map, NULL);
 }
 
 static size_t mp__count_sd(const unsigned char *p, size_t n)
 {
     int ignored;
-    return mp__scan_area(p, n, 0, &ignored, NULL);
+    return mp__scan_area(p, n, 0, &ignored, NULL, NULL);
+}
+
+/* mp__text_plain for in[0..n): from the decode bitmap when in lies in the
+ * data area and the record has one, else from the bytes. */
+static inline int mp__plain(const mp__parse_ctx *x, const unsigned char *in, size_t n)
+{
+    if (!x->hmap || n == 0 || in < x->area || in + n > x->area + x->area_len)
+        return mp__text_plain(in, n, x->mode == MP_ENCODING_MARC8);
+    size_t a = (size_t)(in - x->area), last = a + n - 1, w = a >> 6;
+    uint64_t m = x->hmap[w] & (~(uint64_t)0 << (a & 63));
+    for (; w < last >> 6; m = x->hmap[++w])
+        if (m)
+            return 0;
+    return (m & (~(uint64_t)0 >> (63 - (last & 63)))) == 0;
 }
 
 /* Record position of the delimiter at t[q] of the current data field's
@@ -806,7 +848,7 @@ static inline __attribute__((always_inline)) int mp__data_field(mp__parse_ctx *x
     const char *t = (const char *)b + k;
     size_t tn = n - k;
     int raw = 1;
-    if (special && tn > 0 && !mp__text_plain(b + k, tn, x->mode == MP_ENCODING_MARC8)) {
+    if (special && tn > 0 && !mp__plain(x, b + k, tn)) {
         x->ftext = b + k; /* for warnings about the decoded text (mp__delim_pos) */
         x->ftext_len = tn;
         const char *o;
@@ -983,13 +1025,17 @@ static int mp__index(mp__parse_ctx *x)
         x->mode = r[9] == 'a' ? MP_ENCODING_UTF8 : MP_ENCODING_MARC8;
     int special;
     size_t area = end - base, words = (area + 63) / 64;
-    uint64_t *sdmap = mp__arena_alloc(x->a, (words + 1) * sizeof(uint64_t), _Alignof(uint64_t));
+    int m8 = x->mode == MP_ENCODING_MARC8;
+    uint64_t *sdmap =
+        mp__arena_alloc(x->a, (m8 ? 2 : 1) * (words + 1) * sizeof(uint64_t), _Alignof(uint64_t));
     if (!sdmap)
         return MP_ENOMEM;
-    size_t nsd = mp__scan_area(r + base, area, x->mode == MP_ENCODING_MARC8, &special, sdmap);
+    uint64_t *hmap = m8 ? sdmap + words + 1 : NULL;
+    size_t nsd = mp__scan_area(r + base, area, m8, &special, sdmap, hmap);
     x->area = r + base;
     x->area_len = area;
     x->sdmap = sdmap;
+    x->hmap = hmap;
     int u8clean = 0; /* the whole data area is valid UTF-8 */
     if (x->mode == MP_ENCODING_RAW) {
         special = 0;
@@ -1096,8 +1142,7 @@ static int mp__index(mp__parse_ctx *x)
         if (f->tag[0] == '0' && f->tag[1] == '0' && !danmarc) {
             f->is_control = 1;
             f->ind1 = f->ind2 = ' ';
-            if ((__builtin_expect(special, 0) &&
-                 !mp__text_plain(b, bl, x->mode == MP_ENCODING_MARC8)) ||
+            if ((__builtin_expect(special, 0) && !mp__plain(x, b, bl)) ||
                 (u8clean && bl > 0 && (b[0] & 0xC0) == 0x80)) {
                 const char *o;
                 size_t on;
@@ -1163,7 +1208,7 @@ static int mp__index(mp__parse_ctx *x)
 int mp__marc_parse_item(const void *fmtv, mp__item *item, mp__arena *arena)
 {
     const mp__marc_fmt *fmt = fmtv;
-    mp__parse_ctx x = {fmt, NULL, arena, fmt->encoding, 0, NULL, 0, NULL, NULL, 0};
+    mp__parse_ctx x = {fmt, NULL, arena, fmt->encoding, 0, NULL, 0, NULL, NULL, NULL, 0};
     mp_record *rec = mp__arena_alloc(arena, sizeof *rec, _Alignof(mp_record));
     if (!rec)
         return MP_ENOMEM;

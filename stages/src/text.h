@@ -90,6 +90,19 @@ int mp__utf8_check(const mp__text_opts *o, const unsigned char *in, size_t n, mp
                    const char **out, size_t *out_len, mp__text_error *err);
 
 /*
+ * 1 (default): mp__utf8_check validates texts of 64 bytes and more 32
+ * bytes at a time (AVX2, when the CPU has it) before looking for the
+ * first bad byte one sequence at a time. Written only by tests and
+ * fuzz_marc8 (0: the byte rule alone, to compare), before any thread
+ * validates; read by every validating thread.
+ */
+extern int mp__utf8_simd;
+
+/* 1 when mp__utf8_check takes the 32-byte path (mp__utf8_simd, and built
+ * for x86-64 on a CPU with AVX2); for tests and benchmarks. Reentrant. */
+int mp__utf8_simd_active(void);
+
+/*
  * pymarc's reading of a subfield code byte that is not ASCII. s[0..n) is
  * the subfield from its code byte (s[0] >= 0x80) to the next delimiter or
  * the field end. When s[0..n) is valid UTF-8, its characters are taken in

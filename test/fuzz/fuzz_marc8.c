@@ -5,7 +5,8 @@
  * parser relies on: rc is 0 or 1 (never a crash, never MP_ENOMEM with a
  * working arena), the output is valid UTF-8, a reported problem lies
  * inside the input, and converting subfield by subfield equals converting
- * the whole text, and the NFC shortcuts give utf8proc's own answer.
+ * the whole text, and the NFC shortcuts give utf8proc's own answer; and
+ * that the 32-byte UTF-8 validator judges the input as the byte rule does.
  * Build: -DMP_BUILD_FUZZ=ON with clang (test/fuzz/).
  */
 #include <stdint.h>
@@ -64,6 +65,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
             check(acc == len);
         }
+    }
+    {
+        /* The 32-byte UTF-8 validator and the byte rule agree on the input. */
+        const char *v;
+        size_t vlen;
+        mp__text_error e1, e0;
+        int r1 = mp__utf8_check(&strict, data, size, &a, &v, &vlen, &e1);
+        mp__utf8_simd = 0;
+        int r0 = mp__utf8_check(&strict, data, size, &a, &v, &vlen, &e0);
+        mp__utf8_simd = 1;
+        check(r1 == r0 && (r0 == 0 || e1.position == e0.position));
     }
     mp__arena_reset(&a);
     return 0;
