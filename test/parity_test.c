@@ -4,6 +4,8 @@
  * for 1, 2, 4 and 8 workers and chunk sizes from 4 KiB to 4 MiB: on
  * generated fixtures always, and on every file of $MARCPIPE_CORPUS
  * (default ../shared/data, test/support/corpus.h) when it is present.
+ * Also: the AVX2 scan and UTF-8 validation (mp__utf8_simd) read every
+ * file exactly as the portable code does, in every encoding mode.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -11,6 +13,7 @@
 #include <string.h>
 #include "corpus.h"
 #include "marcfix.h"
+#include "text.h"
 
 static const unsigned workers[] = {1, 2, 4, 8};
 static const size_t chunks[] = {4096, 16384, 65536, 1u << 20, 4u << 20};
@@ -241,4 +244,72 @@ Test(parity, stated_length_at_the_maximum_without_terminator, .timeout = 300)
             }
         }
     }
+}
+
+/* ---- the AVX2 paths (scan pass with UTF-8 validation, validator) ----------- */
+
+/* Reads data sequentially with the AVX2 paths and without: same items. */
+static void check_simd(const char *name, const unsigned char *data, size_t len)
+{
+    static const struct {
+        int enc, u8;
+    } modes[] = {{MP_ENCODING_AUTO, MP_UTF8_STRICT},  {MP_ENCODING_UTF8, MP_UTF8_STRICT},
+                 {MP_ENCODING_UTF8, MP_UTF8_REPLACE}, {MP_ENCODING_UTF8, MP_UTF8_IGNORE},
+                 {MP_ENCODING_MARC8, MP_UTF8_STRICT}, {MP_ENCODING_RAW, MP_UTF8_STRICT}};
+    for (size_t m = 0; m < sizeof modes / sizeof *modes; m++) {
+        mp_reader_options o = MP_READER_OPTIONS_INIT;
+        o.encoding = (mp_encoding)modes[m].enc;
+        o.utf8_handling = (mp_utf8_handling)modes[m].u8;
+        mf_seq with, without;
+        mp_reader *r;
+        mp__utf8_simd = 1;
+        cr_assert_eq(mp_reader_open_mem(&r, data, len, mf_seqopts(&o)), MP_OK);
+        mf_collect(&with, r);
+        mp_reader_close(r);
+        mp__utf8_simd = 0;
+        cr_assert_eq(mp_reader_open_mem(&r, data, len, mf_seqopts(&o)), MP_OK);
+        mf_collect(&without, r);
+        mp_reader_close(r);
+        mp__utf8_simd = 1;
+        long d = mf_seq_diff(&without, &with);
+        cr_assert(d < 0, "%s (encoding %d, utf8 %d): the AVX2 paths differ at item %ld", name,
+                  modes[m].enc, modes[m].u8, d);
+        mf_seq_free(&with);
+        mf_seq_free(&without);
+    }
+}
+
+Test(parity, simd_paths_read_as_the_portable_code, .timeout = 600)
+{
+    if (!mp__utf8_simd_active())
+        cr_log_warn("no AVX2 here: both reads take the portable code");
+    /* Fixtures: clean, and every text problem at every 64-byte phase. */
+    mf_buf b;
+    size_t offs[65];
+    mf_init(&b);
+    mf_sample(&b, 64, 3, offs);
+    static const char *const bad[] = {"\xc3", "\xe2\x82", "\xed\xa0\x80", "\xf4\x90\x80\x80",
+                                      "\xff", "\x1b(N",   "\xe8",         "\x80"};
+    for (unsigned k = 0; k < 64; k++) {
+        const char *s = bad[k % (sizeof bad / sizeof *bad)];
+        size_t at = offs[k] + 24 + 12 * 2 + 1 + k; /* the data area, k bytes in */
+        if (at + strlen(s) < offs[k + 1])
+            memcpy(b.p + at, s, strlen(s));
+    }
+    check_simd("fixture with text damage", b.p, b.len);
+    mf_free(&b);
+    const char *dir = mf_corpus_dir();
+    if (!mf_is_dir(dir))
+        cr_skip_test("SKIP (partly): corpus %s not found (set MARCPIPE_CORPUS)", dir);
+    mf_corpus files;
+    mf_corpus_list(&files, dir);
+    for (size_t i = 0; i < files.n; i++) {
+        size_t len;
+        unsigned char *data = mf_read_file(files.v[i].path, &len);
+        cr_assert_not_null(data, "cannot read %s", files.v[i].path);
+        check_simd(files.v[i].path, data, len);
+        free(data);
+    }
+    cr_log_info("AVX2 paths checked on %zu corpus files", files.n);
+    mf_corpus_free(&files);
 }

@@ -26,6 +26,7 @@
 #include <string.h>
 #include "marc.h"
 #include "write_internal.h"
+#include "utf8_avx2.h"
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -610,6 +611,80 @@ static inline __attribute__((always_inline)) size_t mp__scan_area_k(const unsign
     return nsd;
 }
 
+#if defined(MP_U8_AVX2)
+/*
+ * mp__scan_area_k 64 bytes per step with AVX2, and, when `u8`, the UTF-8
+ * validation of the same bytes in the same pass (*u8ok: the data area is
+ * well-formed UTF-8, as mp__utf8_check would say). The last step reads a
+ * zero-padded copy of the rest (zeros are no delimiter and need no
+ * decoding, and end the UTF-8 text: utf8_avx2.h).
+ */
+MP__AVX2 static inline __attribute__((always_inline)) size_t
+mp__scan_area_avx2_k(const unsigned char *p, size_t n, const int esc, const int u8, int *special,
+                     uint64_t *map, uint64_t *hmap, int *u8ok)
+{
+    const __m256i sd = _mm256_set1_epi8((char)MP__SD), escv = _mm256_set1_epi8(0x1B);
+    unsigned char tail[64];
+    uint64_t acc = 0;
+    size_t i = 0, nsd = 0;
+    mp__u8v st;
+    if (u8)
+        mp__u8v_init(&st);
+    for (;;) {
+        const unsigned char *q = p + i;
+        int last = i + 64 > n;
+        if (last) {
+            memset(tail, 0, sizeof tail);
+            memcpy(tail, p + i, n - i);
+            q = tail;
+        }
+        __m256i v0 = _mm256_loadu_si256((const __m256i *)(const void *)q);
+        __m256i v1 = _mm256_loadu_si256((const __m256i *)(const void *)(q + 32));
+        uint64_t w = (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v0, sd)) |
+                     (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v1, sd)) << 32;
+        nsd += (size_t)__builtin_popcountll(w);
+        if (map)
+            map[i >> 6] = w;
+        uint64_t h;
+        if (esc) { /* >= 0x80, or ESC (cmpeq yields 0xFF) */
+            __m256i h0 = _mm256_or_si256(v0, _mm256_cmpeq_epi8(v0, escv));
+            __m256i h1 = _mm256_or_si256(v1, _mm256_cmpeq_epi8(v1, escv));
+            h = (uint64_t)(uint32_t)_mm256_movemask_epi8(h0) |
+                (uint64_t)(uint32_t)_mm256_movemask_epi8(h1) << 32;
+            if (hmap)
+                hmap[i >> 6] = h;
+        } else {
+            h = (uint32_t)_mm256_movemask_epi8(_mm256_or_si256(v0, v1));
+        }
+        acc |= h;
+        if (u8)
+            mp__u8v_step(&st, v0, v1, h == 0);
+        if (last)
+            break;
+        i += 64;
+    }
+    if (map) /* the spare word (the last step wrote it when n % 64 == 0) */
+        map[(n + 63) >> 6] = 0;
+    if (hmap)
+        hmap[(n + 63) >> 6] = 0;
+    *special = acc != 0;
+    if (u8)
+        *u8ok = mp__u8v_ok(&st);
+    return nsd;
+}
+
+/* Instances: MARC-8 (decode bitmap), UTF-8 (validated), neither. */
+MP__AVX2 static size_t mp__scan_area_avx2(const unsigned char *p, size_t n, int mode, int *special,
+                                          uint64_t *map, uint64_t *hmap, int *u8ok)
+{
+    if (mode == MP_ENCODING_MARC8)
+        return mp__scan_area_avx2_k(p, n, 1, 0, special, map, hmap, u8ok);
+    if (mode == MP_ENCODING_UTF8)
+        return mp__scan_area_avx2_k(p, n, 0, 1, special, map, NULL, u8ok);
+    return mp__scan_area_avx2_k(p, n, 0, 0, special, map, NULL, u8ok);
+}
+#endif
+
 /* mp__scan_area_k, compiled once per `esc` (the decode bitmap with it) */
 static size_t mp__scan_area(const unsigned char *p, size_t n, int esc, int *special, uint64_t *map,
                             uint64_t *hmap)
@@ -1031,7 +1106,14 @@ static int mp__index(mp__parse_ctx *x)
     if (!sdmap)
         return MP_ENOMEM;
     uint64_t *hmap = m8 ? sdmap + words + 1 : NULL;
-    size_t nsd = mp__scan_area(r + base, area, m8, &special, sdmap, hmap);
+    int u8ok = -1; /* the data area is valid UTF-8 (1), is not (0), not known (-1) */
+    size_t nsd;
+#if defined(MP_U8_AVX2)
+    if (mp__utf8_simd && mp__avx2_ok())
+        nsd = mp__scan_area_avx2(r + base, area, x->mode, &special, sdmap, hmap, &u8ok);
+    else
+#endif
+        nsd = mp__scan_area(r + base, area, m8, &special, sdmap, hmap);
     x->area = r + base;
     x->area_len = area;
     x->sdmap = sdmap;
@@ -1049,7 +1131,8 @@ static int mp__index(mp__parse_ctx *x)
         size_t on;
         mp__text_opts strict = x->fmt->text;
         strict.utf8_handling = MP_UTF8_STRICT;
-        if (mp__utf8_check(&strict, r + base, end - base, x->a, &o, &on, NULL) == 0) {
+        if (u8ok == 1 ||
+            (u8ok < 0 && mp__utf8_check(&strict, r + base, end - base, x->a, &o, &on, NULL) == 0)) {
             special = 0;
             u8clean = 1;
         }

@@ -16,130 +16,35 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#include <immintrin.h>
-#define MP_U8_AVX2 1
-#endif
+#include "utf8_avx2.h"
 
 int mp__utf8_simd = 1; /* tests: 0 compares with the byte rule alone */
 
 #if defined(MP_U8_AVX2)
-/*
- * Whole-buffer validation, 32 bytes per step and no branch per byte: the
- * "lookup" algorithm of Keiser and Lemire (Validating UTF-8 in less than
- * one instruction per byte, Software: Practice and Experience 51(5),
- * 2021), written from the paper. Each byte and the one before it are
- * classified by three 16-entry tables (the previous byte's high and low
- * nibble, this byte's high nibble); the AND of the three is nonzero
- * exactly when the pair cannot occur in well-formed UTF-8, with one
- * exception, bit 7: a continuation after a continuation, which is right
- * exactly when the byte two or three back is a 3- or 4-byte lead. Same
- * rule as utf8.h (utf8_test compares them); it only says valid or not.
- */
-enum {
-    U8_TOO_SHORT = 1 << 0,      /* a lead, then no continuation */
-    U8_TOO_LONG = 1 << 1,       /* ASCII, then a continuation */
-    U8_OVERLONG_3 = 1 << 2,     /* E0 80..9F */
-    U8_TOO_LARGE = 1 << 3,      /* F4 90..BF, F5..FF 90..BF */
-    U8_SURROGATE = 1 << 4,      /* ED A0..BF */
-    U8_OVERLONG_2 = 1 << 5,     /* C0..C1, then a continuation */
-    U8_TOO_LARGE_1000 = 1 << 6, /* F5..FF 80..8F */
-    U8_OVERLONG_4 = 1 << 6,     /* F0 80..8F (same bit: told apart by the lead's low nibble) */
-    U8_TWO_CONTS = 1 << 7,      /* a continuation after a continuation */
-    U8_CARRY = U8_TOO_SHORT | U8_TOO_LONG | U8_TWO_CONTS /* whatever the low nibble */
-};
-
-/* a 16-entry table, in both lanes (the values are bit sets: cast to char) */
-#define U8_C(x) ((char)(unsigned char)(x))
-#define U8_T16(a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p)                                     \
-    _mm256_setr_epi8(U8_C(a), U8_C(b), U8_C(c), U8_C(d), U8_C(e), U8_C(f), U8_C(g), U8_C(h),       \
-                     U8_C(i), U8_C(j), U8_C(k), U8_C(l), U8_C(m), U8_C(n), U8_C(o), U8_C(p),       \
-                     U8_C(a), U8_C(b), U8_C(c), U8_C(d), U8_C(e), U8_C(f), U8_C(g), U8_C(h),       \
-                     U8_C(i), U8_C(j), U8_C(k), U8_C(l), U8_C(m), U8_C(n), U8_C(o), U8_C(p))
-
 /* 1 when in[0..n) is well-formed UTF-8. Needs AVX2 (the caller checks). */
-__attribute__((target("avx2"))) static int u8_valid_avx2(const unsigned char *in, size_t n)
+MP__AVX2 static int u8_valid_avx2(const unsigned char *in, size_t n)
 {
-    /* previous byte, high nibble */
-    const __m256i b1h = U8_T16(U8_TOO_LONG, U8_TOO_LONG, U8_TOO_LONG, U8_TOO_LONG, U8_TOO_LONG,
-                               U8_TOO_LONG, U8_TOO_LONG, U8_TOO_LONG, U8_TWO_CONTS, U8_TWO_CONTS,
-                               U8_TWO_CONTS, U8_TWO_CONTS, U8_TOO_SHORT | U8_OVERLONG_2,
-                               U8_TOO_SHORT, U8_TOO_SHORT | U8_OVERLONG_3 | U8_SURROGATE,
-                               U8_TOO_SHORT | U8_TOO_LARGE | U8_TOO_LARGE_1000 | U8_OVERLONG_4);
-    /* previous byte, low nibble */
-    const int big = U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_1000;
-    const __m256i b1l =
-        U8_T16(U8_CARRY | U8_OVERLONG_3 | U8_OVERLONG_2 | U8_OVERLONG_4, U8_CARRY | U8_OVERLONG_2,
-               U8_CARRY, U8_CARRY, U8_CARRY | U8_TOO_LARGE, big, big, big, big, big, big, big, big,
-               big | U8_SURROGATE, big, big);
-    /* this byte, high nibble */
-    const int c8 = U8_TOO_LONG | U8_OVERLONG_2 | U8_TWO_CONTS, s = U8_TOO_SHORT;
-    const __m256i b2h =
-        U8_T16(s, s, s, s, s, s, s, s, c8 | U8_OVERLONG_3 | U8_TOO_LARGE_1000 | U8_OVERLONG_4,
-               c8 | U8_OVERLONG_3 | U8_TOO_LARGE, c8 | U8_SURROGATE | U8_TOO_LARGE,
-               c8 | U8_SURROGATE | U8_TOO_LARGE, s, s, s, s);
-    const __m256i nib = _mm256_set1_epi8(0x0F), top = _mm256_set1_epi8((char)0x80);
-    const __m256i lead3 = _mm256_set1_epi8(0xE0 - 0x80), lead4 = _mm256_set1_epi8(0xF0 - 0x80);
-    /* a lead among the last three bytes whose sequence would not end in the block */
-    const __m256i last3 = _mm256_setr_epi8(
-        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-        -1, -1, -1, -1, -1, -1, (char)(0xF0 - 1), (char)(0xE0 - 1), (char)(0xC0 - 1));
-    __m256i prev = _mm256_setzero_si256(), err = _mm256_setzero_si256();
-    __m256i inc = _mm256_setzero_si256();
+    mp__u8v st;
     unsigned char tail[64];
     size_t i = 0;
 
-    /* One block v after the block prev: the pairs' classes, and whether a
-     * sequence runs past its end (inc). */
-#define U8_BLOCK(v)                                                                                \
-    do {                                                                                           \
-        /* the bytes 1, 2 and 3 before each byte: across the lanes, then                           \
-         * shifted within each lane */                                                             \
-        __m256i p_ = _mm256_permute2x128_si256(prev, (v), 0x21);                                   \
-        __m256i p1_ = _mm256_alignr_epi8((v), p_, 15);                                             \
-        __m256i p2_ = _mm256_alignr_epi8((v), p_, 14);                                             \
-        __m256i p3_ = _mm256_alignr_epi8((v), p_, 13);                                             \
-        __m256i sc_ = _mm256_and_si256(                                                            \
-            _mm256_and_si256(                                                                      \
-                _mm256_shuffle_epi8(b1h, _mm256_and_si256(_mm256_srli_epi16(p1_, 4), nib)),        \
-                _mm256_shuffle_epi8(b1l, _mm256_and_si256(p1_, nib))),                             \
-            _mm256_shuffle_epi8(b2h, _mm256_and_si256(_mm256_srli_epi16((v), 4), nib)));           \
-        /* top bit: the byte 2 back is >= E0 or the byte 3 back >= F0 */                           \
-        __m256i must_ = _mm256_and_si256(                                                          \
-            _mm256_or_si256(_mm256_subs_epu8(p2_, lead3), _mm256_subs_epu8(p3_, lead4)), top);     \
-        err = _mm256_or_si256(err, _mm256_xor_si256(must_, sc_));                                  \
-        inc = _mm256_subs_epu8((v), last3);                                                        \
-        prev = (v);                                                                                \
-    } while (0)
-
+    mp__u8v_init(&st);
     for (;;) {
         const unsigned char *q = in + i;
         int last = i + 64 > n;
-        if (last) {
-            /* The rest, then zeros: ASCII, so a sequence cut by the end of
-             * the input is one cut by an ASCII byte, and fails. With no
-             * rest, a block of zeros does the same for the last block. */
+        if (last) { /* the rest, then zeros: see mp__u8v_step */
             memset(tail, 0, sizeof tail);
             memcpy(tail, in + i, n - i);
             q = tail;
         }
         __m256i v0 = _mm256_loadu_si256((const __m256i *)(const void *)q);
         __m256i v1 = _mm256_loadu_si256((const __m256i *)(const void *)(q + 32));
-        if (!_mm256_movemask_epi8(_mm256_or_si256(v0, v1))) {
-            /* ASCII: right unless the block before ends inside a sequence */
-            err = _mm256_or_si256(err, inc);
-            inc = _mm256_setzero_si256();
-            prev = v1;
-        } else {
-            U8_BLOCK(v0);
-            U8_BLOCK(v1);
-        }
+        mp__u8v_step(&st, v0, v1, _mm256_movemask_epi8(_mm256_or_si256(v0, v1)) == 0);
         if (last)
             break;
         i += 64;
     }
-#undef U8_BLOCK
-    return _mm256_testz_si256(err, err);
+    return mp__u8v_ok(&st);
 }
 #endif
 
@@ -229,7 +134,7 @@ static size_t u8_repair(const unsigned char *in, size_t n, size_t from, int repl
 int mp__utf8_simd_active(void)
 {
 #if defined(MP_U8_AVX2)
-    return mp__utf8_simd && __builtin_cpu_supports("avx2");
+    return mp__utf8_simd && mp__avx2_ok();
 #else
     return 0;
 #endif
@@ -240,7 +145,7 @@ int mp__utf8_simd_active(void)
 static size_t u8_check_at(const unsigned char *in, size_t n)
 {
 #if defined(MP_U8_AVX2)
-    if (n >= 64 && mp__utf8_simd && __builtin_cpu_supports("avx2") && u8_valid_avx2(in, n))
+    if (n >= 64 && mp__utf8_simd && mp__avx2_ok() && u8_valid_avx2(in, n))
         return n;
 #endif
     return n ? u8_first_bad(in, n) : 0;
