@@ -90,16 +90,18 @@ int mp__utf8_check(const mp__text_opts *o, const unsigned char *in, size_t n, mp
                    const char **out, size_t *out_len, mp__text_error *err);
 
 /*
- * 1 (default): mp__utf8_check validates texts of 64 bytes and more 32
- * bytes at a time (AVX2, when the CPU has it) before looking for the
- * first bad byte one sequence at a time. Written only by tests and
- * fuzz_marc8 (0: the byte rule alone, to compare), before any thread
- * validates; read by every validating thread.
+ * 1 (default): the AVX2 paths, on CPUs that have AVX2 (utf8_avx2.h):
+ * mp__utf8_check validates texts of 64 bytes and more 64 bytes per step
+ * before looking for the first bad byte one sequence at a time, and the
+ * ISO 2709 parser scans a record's data area 64 bytes per step,
+ * validating its UTF-8 in the same pass. 0: the portable code alone.
+ * Written only by tests and fuzz_marc8 (to compare the two), before any
+ * thread parses or validates; read by every such thread.
  */
 extern int mp__utf8_simd;
 
-/* 1 when mp__utf8_check takes the 32-byte path (mp__utf8_simd, and built
- * for x86-64 on a CPU with AVX2); for tests and benchmarks. Reentrant. */
+/* 1 when the AVX2 paths run (mp__utf8_simd, and built for x86-64 on a
+ * CPU with AVX2); for tests and benchmarks. Reentrant. */
 int mp__utf8_simd_active(void);
 
 /*
