@@ -631,15 +631,8 @@ mp__scan_area_avx2_k(const unsigned char *p, size_t n, const int esc, const int 
     if (u8)
         mp__u8v_init(&st);
     for (;;) {
-        const unsigned char *q = p + i;
-        int last = i + 64 > n;
-        if (last) {
-            memset(tail, 0, sizeof tail);
-            memcpy(tail, p + i, n - i);
-            q = tail;
-        }
-        __m256i v0 = _mm256_loadu_si256((const __m256i *)(const void *)q);
-        __m256i v1 = _mm256_loadu_si256((const __m256i *)(const void *)(q + 32));
+        __m256i v0, v1;
+        int last = mp__avx2_load64(p, n, i, tail, &v0, &v1);
         uint64_t w = (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v0, sd)) |
                      (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v1, sd)) << 32;
         nsd += (size_t)__builtin_popcountll(w);

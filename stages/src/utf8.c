@@ -30,15 +30,8 @@ MP__AVX2 static int u8_valid_avx2(const unsigned char *in, size_t n)
 
     mp__u8v_init(&st);
     for (;;) {
-        const unsigned char *q = in + i;
-        int last = i + 64 > n;
-        if (last) { /* the rest, then zeros: see mp__u8v_step */
-            memset(tail, 0, sizeof tail);
-            memcpy(tail, in + i, n - i);
-            q = tail;
-        }
-        __m256i v0 = _mm256_loadu_si256((const __m256i *)(const void *)q);
-        __m256i v1 = _mm256_loadu_si256((const __m256i *)(const void *)(q + 32));
+        __m256i v0, v1; /* the last step: the rest, then zeros (see mp__u8v_step) */
+        int last = mp__avx2_load64(in, n, i, tail, &v0, &v1);
         mp__u8v_step(&st, v0, v1, _mm256_movemask_epi8(_mm256_or_si256(v0, v1)) == 0);
         if (last)
             break;

@@ -22,6 +22,7 @@
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
+#include <string.h>
 #define MP_U8_AVX2 1
 #define MP__AVX2   __attribute__((target("avx2,popcnt")))
 
@@ -122,6 +123,29 @@ MP__AVX2 static inline __attribute__((always_inline)) void mp__u8v_step(mp__u8v 
         mp__u8v_block(s, v0);
         mp__u8v_block(s, v1);
     }
+}
+
+/*
+ * The 64 bytes at in + i into *v0, *v1 for a loop that steps i by 64 over
+ * in[0..n): when fewer than 64 remain (i + 64 > n: the last step, which a
+ * loop always makes, with zero to 63 bytes), a zero-padded copy of them
+ * in tail. Returns 1 for that last step.
+ */
+MP__AVX2 static inline __attribute__((always_inline)) int mp__avx2_load64(const unsigned char *in,
+                                                                          size_t n, size_t i,
+                                                                          unsigned char tail[64],
+                                                                          __m256i *v0, __m256i *v1)
+{
+    const unsigned char *q = in + i;
+    int last = i + 64 > n;
+    if (last) {
+        memset(tail, 0, 64);
+        memcpy(tail, in + i, n - i);
+        q = tail;
+    }
+    *v0 = _mm256_loadu_si256((const __m256i *)(const void *)q);
+    *v1 = _mm256_loadu_si256((const __m256i *)(const void *)(q + 32));
+    return last;
 }
 
 /* 1 when this CPU runs MP__AVX2 code. */
