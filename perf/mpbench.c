@@ -16,6 +16,10 @@
  *                                 process, -k pairs (the order flips every pair): each pair's
  *                                 two runs lie a few hundred ms apart, so a shared host's
  *                                 slow and fast phases (seconds long) hit both alike
+ *   mpbench alone FILE            as paired, but the pipeline on a one-worker pool whose
+ *                                 worker is parked in another reader's blocking read: the
+ *                                 reader's own thread reads, scans, parses and delivers every
+ *                                 chunk (the pipeline's cost on one thread, no hand-offs)
  *
  * Options: -k K runs (default 5), -t THREADS, -c CHUNK (default: the library's), -T
  * CHUNKS_IN_FLIGHT, -u (unordered), --pool (shared mp_pool), --mem (open_mem instead of the path),
@@ -584,6 +588,8 @@ static void print_stats(const mp_stats *s)
 
 /* ---- paired: sequential and default reader alternately ------------------------ */
 
+static const char *g_paired_mode = "paired";
+
 static int run_paired(void)
 {
     static run_result res[2][MAX_RUNS];
@@ -617,9 +623,9 @@ static int run_paired(void)
             return 1;
         }
     }
-    printf("{\"mode\":\"paired\",\"label\":\"%s\",\"file\":\"%s\",\"runs\":%d,\"light\":%d,"
+    printf("{\"mode\":\"%s\",\"label\":\"%s\",\"file\":\"%s\",\"runs\":%d,\"light\":%d,"
            "\"bytes\":%llu,\"records\":%llu",
-           A.label, A.file, A.runs, A.light, (unsigned long long)res[0][0].bytes,
+           g_paired_mode, A.label, A.file, A.runs, A.light, (unsigned long long)res[0][0].bytes,
            (unsigned long long)res[0][0].records);
     static const char *const name[2] = {"seq", "default"};
     for (int m = 0; m < 2; m++) {
@@ -634,6 +640,63 @@ static int run_paired(void)
     print_stats(&g_stats);
     printf("}\n");
     return 0;
+}
+
+/* ---- alone: the pipeline run by the reader's own thread ------------------------ */
+
+/* A read callback that blocks until released: the pool's worker that
+ * calls it stays there (asleep, 1 ms at a time). */
+typedef struct parked_src {
+    _Atomic int inside, release; /* written by the worker / by run_alone; read by the other */
+} parked_src;
+
+static ssize_t parked_read(void *user, void *buf, size_t cap, int *sys_errno)
+{
+    parked_src *ps = user;
+    (void)buf, (void)cap, (void)sys_errno;
+    atomic_store(&ps->inside, 1); /* seq_cst: run_alone polls it */
+    while (!atomic_load(&ps->release)) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    return 0;
+}
+
+static int run_alone(void)
+{
+    parked_src ps;
+    mp_reader_options o;
+    mp_reader *blocker = NULL;
+    int rc = mp_pool_create(&g_pool, 1);
+    if (rc != MP_OK) {
+        fprintf(stderr, "mpbench: mp_pool_create: %s\n", mp_strerror(rc));
+        return 1;
+    }
+    atomic_init(&ps.inside, 0);
+    atomic_init(&ps.release, 0);
+    options_from_args(&o);
+    o.pool = g_pool;
+    if ((rc = mp_reader_open_cb(&blocker, parked_read, &ps, &o)) != MP_OK) {
+        fprintf(stderr, "mpbench: alone: %s\n", mp_strerror(rc));
+        mp_pool_destroy(g_pool);
+        return 1;
+    }
+    for (int i = 0; i < 10000 && !atomic_load(&ps.inside); i++) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    if (!atomic_load(&ps.inside)) {
+        fprintf(stderr, "mpbench: alone: the worker never entered the parked read\n");
+        rc = 1;
+    } else {
+        g_mode = MP_MODE_PIPELINE;
+        g_paired_mode = "alone";
+        rc = run_paired();
+    }
+    atomic_store(&ps.release, 1);
+    mp_reader_close(blocker);
+    mp_pool_destroy(g_pool);
+    return rc;
 }
 
 static int parse_args(int argc, char **argv)
@@ -696,10 +759,11 @@ int main(int argc, char **argv)
     double walls[MAX_RUNS];
 
     if (parse_args(argc, argv) != 0) {
-        fprintf(stderr,
-                "usage: mpbench floor|seq|pipe|auto|yaz|latency|pingpong|paired FILE | pair FILE "
-                "FILE2 [-k K] [-t N] [-c CHUNK] [-T INFLIGHT] [-u] [--pool] [--mem] "
-                "[--raw] [--light] [--pipe] [-n ITER] [--label L]\n");
+        fprintf(
+            stderr,
+            "usage: mpbench floor|seq|pipe|auto|yaz|latency|pingpong|paired|alone FILE | pair FILE "
+            "FILE2 [-k K] [-t N] [-c CHUNK] [-T INFLIGHT] [-u] [--pool] [--mem] "
+            "[--raw] [--light] [--pipe] [-n ITER] [--label L]\n");
         return 2;
     }
     if (!strcmp(A.mode, "pingpong"))
@@ -726,6 +790,14 @@ int main(int argc, char **argv)
     if (!strcmp(A.mode, "paired")) {
         g_mode = A.force_pipe ? MP_MODE_PIPELINE : MP_MODE_AUTO;
         return run_paired();
+    }
+    if (!strcmp(A.mode, "alone")) {
+        if (g_pool) {
+            fprintf(stderr, "mpbench: alone makes its own one-worker pool (no --pool)\n");
+            mp_pool_destroy(g_pool);
+            return 2;
+        }
+        return run_alone();
     }
     if (!strcmp(A.mode, "floor"))
         fn = run_floor;
