@@ -9,6 +9,7 @@
 #include "ec.h"
 #include "nlformat.h"
 #include "pipe.h"
+#include "pool_internal.h"
 
 /* Units must equal the model (same order, bytes, checksums). */
 static void expect_same(const nl_run *got, const nl_run *want, const char *what)
@@ -784,4 +785,197 @@ Test(pipe, consumer_never_reads_a_blocking_source_nor_works_past_its_deadline, .
     nl_run_free(&got);
     busy_pool_close(&b);
     free(data);
+}
+
+/* ---- standing back: busy consumer threads fill the CPUs ------------------------ */
+
+/* A one-worker shared pool and an MP_HELP_ALL pipeline on it whose parse
+ * takes a while (so that a worker that helps gets a good share). */
+typedef struct alone_case {
+    mp_pool *pool;
+    unsigned char *data;
+    size_t n;
+    nl_format f;
+    mem_source s;
+    mp__pipe_config cfg;
+} alone_case;
+
+static void alone_open(alone_case *a, unsigned cpus, unsigned seed)
+{
+    mp__pool_cpus_override = cpus; /* before the pool's threads start */
+    cr_assert_eq(mp_pool_create(&a->pool, 1), MP_OK);
+    a->data = nl_gen(seed, 4000, 1, 150, &a->n);
+    nl_format_init(&a->f, 1000);
+    a->f.delay_us_max = 4;
+    mem_source_init(&a->s, a->data, a->n);
+    nl_config(&a->cfg, &a->f, &a->s);
+    a->cfg.pool = a->pool;
+    a->cfg.chunk_size = 2048;
+    a->cfg.help = MP_HELP_ALL;
+}
+
+static void alone_close(alone_case *a)
+{
+    cr_assert_eq(mp_pool_destroy(a->pool), MP_OK);
+    free(a->data);
+    mp__pool_cpus_override = 0;
+}
+
+Test(pipe, workers_stand_back_while_busy_consumers_fill_the_cpus, .timeout = 60)
+{
+    for (int saturated = 1; saturated >= 0; saturated--) {
+        alone_case a;
+        /* One usable CPU: this consumer alone fills it. 64: it never does. */
+        alone_open(&a, saturated ? 1 : 64, 59);
+        nl_run want, got;
+        nl_expect(a.data, a.n, 1000, &want);
+        mp__pipe *p;
+        cr_assert_eq(mp__pipe_open(&p, &a.cfg), MP_OK);
+        cr_assert_eq(nl_drain(p, &got, 0), MP_OK);
+        cr_assert_eq(got.final_rc, MP_EOF);
+        expect_same(&got, &want, saturated ? "saturated" : "not saturated");
+        mp_stats st;
+        mp__pipe_stats(p, &st);
+        uint64_t data_chunks = st.stage[MP_STAGE_PARSER].items - 1;
+        cr_assert_gt(data_chunks, 100);
+        if (saturated) {
+            /* The worker may read ahead before the consumer's first call
+             * marks it busy (at most the T chunks), and again whenever the
+             * consumer thread is kept off its CPU for longer than a mark
+             * lasts (a loaded machine); otherwise it stands back. Helping,
+             * it parses about half the chunks of this pipeline. */
+            cr_assert_geq(st.chunks_consumer * 4, data_chunks * 3,
+                          "the consumer parsed %lu of %lu chunks",
+                          (unsigned long)st.chunks_consumer, (unsigned long)data_chunks);
+            cr_assert_gt(st.worker_standbys, 0, "the worker looked, and stood back");
+        } else {
+            cr_assert_eq(st.worker_standbys, 0, "CPUs to spare: the worker never stands back");
+        }
+        mp__pipe_close(p);
+        nl_run_free(&got);
+        nl_run_free(&want);
+        alone_close(&a);
+    }
+}
+
+/* Releases the chunks the consumer hands over, each ~1 ms after the
+ * previous one, from its own thread (records kept by the application). */
+typedef struct late_releaser {
+    mp__chunk *_Atomic *slots; /* written by the consumer (release), read here (acquire) */
+    size_t nslots;
+    _Atomic size_t done; /* written by the consumer: chunks handed over; SIZE_MAX = no more */
+} late_releaser;
+
+static void *late_release_main(void *arg)
+{
+    late_releaser *r = arg;
+    for (size_t i = 0;; i++) {
+        mp__chunk *c;
+        /* acquire: pairs with the consumer's release store of the slot */
+        while ((c = atomic_load_explicit(&r->slots[i], memory_order_acquire)) == NULL) {
+            /* acquire: pairs with the consumer's final store */
+            if (atomic_load_explicit(&r->done, memory_order_acquire) == SIZE_MAX &&
+                atomic_load_explicit(&r->slots[i], memory_order_acquire) == NULL)
+                return NULL;
+            usleep(100);
+        }
+        usleep(1000);
+        mp__chunk_release(c);
+    }
+}
+
+Test(pipe, a_consumer_that_sleeps_hands_its_pipeline_back, .timeout = 60)
+{
+    alone_case a;
+    alone_open(&a, 1, 61);
+    a.f.delay_us_max = 0;
+    nl_run want;
+    nl_expect(a.data, a.n, 1000, &want);
+    late_releaser r;
+    r.nslots = a.n / 64 + 16;
+    r.slots = calloc(r.nslots, sizeof(*r.slots));
+    cr_assert_not_null(r.slots);
+    atomic_init(&r.done, 0);
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, late_release_main, &r), 0);
+    mp__pipe *p;
+    cr_assert_eq(mp__pipe_open(&p, &a.cfg), MP_OK);
+    size_t units = 0, k = 0;
+    int rc;
+    for (;;) {
+        mp__chunk *c;
+        rc = mp__pipe_next(p, &c, NULL);
+        cr_assert_eq(rc, MP_OK);
+        if (c->status != 0) {
+            rc = c->status;
+            mp__chunk_release(c);
+            break;
+        }
+        for (uint32_t i = 0; i < c->nitems; i++, units++) {
+            const mp__item *it = &c->items[i];
+            const nl_result *res = it->result;
+            cr_assert_lt(units, want.n);
+            cr_assert_eq(it->ordinal, want.units[units].ordinal);
+            cr_assert_eq(it->offset, want.units[units].offset);
+            cr_assert_not_null(res);
+            cr_assert_eq(res->sum, want.units[units].sum, "unit %zu", units);
+        }
+        cr_assert_lt(k, r.nslots);
+        /* release: pairs with the releaser's acquire load */
+        atomic_store_explicit(&r.slots[k++], c, memory_order_release);
+    }
+    /* release: pairs with the releaser's acquire load */
+    atomic_store_explicit(&r.done, SIZE_MAX, memory_order_release);
+    pthread_join(t, NULL);
+    cr_assert_eq(rc, MP_EOF);
+    cr_assert_eq(units, want.n);
+    mp_stats st;
+    mp__pipe_stats(p, &st);
+    uint64_t data_chunks = st.stage[MP_STAGE_PARSER].items - 1;
+    /* With every chunk out in the application's hands the consumer has
+     * nothing to read into: it sleeps, and what wakes it is a chunk a
+     * worker read and parsed once a release made room - the worker did
+     * not stand back from a consumer that waits. */
+    cr_assert_gt(st.stage[MP_STAGE_CONSUMER].sleeps, 0);
+    cr_assert_lt(st.chunks_consumer, data_chunks, "a worker served the sleeping consumer");
+    mp__pipe_close(p);
+    free(r.slots);
+    nl_run_free(&want);
+    alone_close(&a);
+}
+
+Test(pipe, an_idle_consumer_is_served_once_its_mark_lapses, .timeout = 60)
+{
+    alone_case a;
+    alone_open(&a, 1, 67);
+    a.f.delay_us_max = 0;
+    a.s.delay_us_max = 1000; /* slow reads: the worker cannot read far ahead at once */
+    a.cfg.chunks = 32;
+    mp__pipe *p;
+    mp__chunk *c;
+    cr_assert_eq(mp__pipe_open(&p, &a.cfg), MP_OK);
+    /* One call marks the consumer busy and, on one CPU, alone ... */
+    cr_assert_eq(mp__pipe_next(p, &c, NULL), MP_OK);
+    mp__chunk_release(c);
+    mp_stats st;
+    mp__pipe_stats(p, &st);
+    uint64_t reads0 = st.stage[MP_STAGE_PRODUCER].items;
+    /* ... then it stays away: once its mark lapses the worker reads ahead
+     * for it, as for any reader left open (a worker that stood back for
+     * good would leave the count where it was). */
+    for (int i = 0; i < 500; i++) {
+        usleep(1000);
+        mp__pipe_stats(p, &st);
+        if (st.stage[MP_STAGE_PRODUCER].items >= reads0 + 8)
+            break;
+    }
+    cr_assert_geq(st.stage[MP_STAGE_PRODUCER].items, reads0 + 8,
+                  "the worker read ahead (%lu reads, %lu at the consumer's call)",
+                  (unsigned long)st.stage[MP_STAGE_PRODUCER].items, (unsigned long)reads0);
+    nl_run got;
+    cr_assert_eq(nl_drain(p, &got, 0), MP_OK);
+    cr_assert_eq(got.final_rc, MP_EOF);
+    mp__pipe_close(p);
+    nl_run_free(&got);
+    alone_close(&a);
 }

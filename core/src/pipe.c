@@ -116,6 +116,7 @@ struct mp__pipe {
         mp__chunk *held;    /* unordered: terminal chunk waiting for lower seqs */
         int done;           /* a terminal chunk was delivered */
         int done_status;    /* its status */
+        int alone;          /* the consumer's copy of p->alone */
     } cons;
 
     mp__stage_counters st[MP_STAGE_COUNT];
@@ -124,6 +125,20 @@ struct mp__pipe {
     _Atomic uint64_t chunks_local;    /* parsed by the thread that read them (relaxed, stats) */
     _Atomic uint64_t chunks_consumer; /* parsed by the consumer thread (relaxed, stats) */
     _Atomic uint64_t chunks_home;     /* reused by the thread that read into them last (relaxed) */
+    _Atomic uint64_t standbys;        /* worker steps that stood back (relaxed, stats) */
+
+    /* Standing back (pool_internal.h, core/ARCHITECTURE.md "Standing back"):
+     * cons_busy is the consumer's last mark (mp__pool_now at an
+     * mp__pipe_next call; 0 once it is about to sleep) - written by the
+     * consumer thread, read by workers (relaxed: a hint). alone = 1 while
+     * the consumer found the pool's CPUs full of busy consumer threads at
+     * its last call: it runs every step itself, workers stand back and
+     * nobody signals them for this pipeline's work - written by the
+     * consumer (relaxed stores at its calls; an acq_rel exchange to 0
+     * before it sleeps), read by workers (relaxed: a hint) and by every
+     * thread that would signal (mp__signal_helpers: an acq_rel RMW). */
+    _Atomic uint64_t cons_busy;
+    _Atomic int alone;
 };
 
 /* ---- small helpers ------------------------------------------------------- */
@@ -139,6 +154,26 @@ static void mp__count(_Atomic uint64_t *c, uint64_t n)
 {
     /* relaxed: statistics only */
     atomic_fetch_add_explicit(c, n, memory_order_relaxed);
+}
+
+/*
+ * Signals the pool that work may be runnable, for a worker to help - unless
+ * the consumer runs the pipeline alone (p->alone): the workers stand back
+ * from it, so a signal would only wake one to look and stand back again
+ * (per chunk). Nothing is lost: the consumer does that work itself, and
+ * before it sleeps it clears alone (an exchange), signals the pool and
+ * looks at its pipeline again (mp__pipe_next). The read of alone is a
+ * read-modify-write for that reason: the two RMWs on alone are ordered.
+ * Either the exchange comes first and this reads 0 and signals, or this
+ * comes first and the exchange reads what it wrote - acquiring this
+ * thread's release, so the consumer's second look sees the work made
+ * runnable before the call. (A fence pair would do, but TSan has no fences.)
+ */
+static void mp__signal_helpers(mp__pipe *p)
+{
+    /* acq_rel: release pairs with the consumer's acquire exchange in mp__pipe_next */
+    if (!atomic_fetch_or_explicit(&p->alone, 0, memory_order_acq_rel))
+        mp__pool_signal(p->pool);
 }
 
 /* This thread's identity: a chunk remembers who read it (locality stats). */
@@ -304,7 +339,7 @@ static void mp__chunk_recycle(mp__pipe *p, mp__chunk *c)
         abort(); /* impossible: more than T chunks */
     /* The producer may be idle for want of a free chunk. mp__pool_signal only
      * enters the kernel when a worker sleeps. */
-    mp__pool_signal(p->pool);
+    mp__signal_helpers(p);
 }
 
 /* ---- PARSED credits ---------------------------------------------------------- */
@@ -368,7 +403,7 @@ static bool mp__produce_one(mp__pipe *p, mp__chunk **out)
         if (!mp__ring_tryput(&p->filled, p->prod.pending))
             return false;
         p->prod.pending = NULL;
-        mp__pool_signal(p->pool);
+        mp__signal_helpers(p);
         progress = true;
     }
     if (p->prod.state == MP__PROD_DONE)
@@ -460,7 +495,7 @@ static bool mp__produce_one(mp__pipe *p, mp__chunk **out)
         *out = c;
         /* Wakes an idle worker, if one sleeps, to read the next chunk meanwhile
          * (or to scan this one if this thread cannot). */
-        mp__pool_signal(p->pool);
+        mp__signal_helpers(p);
     } else {
         p->prod.pending = c;
     }
@@ -665,7 +700,7 @@ static int mp__scan_chunk(mp__pipe *p, mp__chunk *c)
 static bool mp__scan_put(mp__pipe *p, mp__chunk *c)
 {
     if (mp__ring_tryput(&p->scanned, c)) {
-        mp__pool_signal(p->pool);
+        mp__signal_helpers(p);
         return true;
     }
     p->scan.pending = c;
@@ -738,7 +773,7 @@ static bool mp__scan_some(mp__pipe *p, mp__chunk **keep)
         if (!mp__ring_tryput(&p->scanned, p->scan.pending))
             return false;
         p->scan.pending = NULL;
-        mp__pool_signal(p->pool);
+        mp__signal_helpers(p);
         progress = true;
     }
     while (!p->scan.done && !mp__is_cancelled(p)) {
@@ -877,13 +912,22 @@ static bool mp__work(mp__pipe *p, mp__chunk **cons, int produce)
 
 /* ---- one worker step ------------------------------------------------------- */
 
-static bool mp__pipe_step(mp__pool_entry *e)
+static int mp__pipe_step(mp__pool_entry *e)
 {
     mp__pipe *p = caa_container_of(e, mp__pipe, entry);
 
     if (mp__is_cancelled(p))
-        return false;
-    return mp__work(p, NULL, 1);
+        return MP__STEP_IDLE;
+    /* relaxed (both): hints; a wrong guess costs speed only (see p->alone) */
+    if (atomic_load_explicit(&p->alone, memory_order_relaxed)) {
+        uint64_t busy = atomic_load_explicit(&p->cons_busy, memory_order_relaxed);
+        /* signed: a mark taken just after our clock read counts as current */
+        if (busy != 0 && (int64_t)(mp__pool_now() - busy) < (int64_t)MP__POOL_BUSY_NS) {
+            mp__count(&p->standbys, 1);
+            return MP__STEP_STANDBY;
+        }
+    }
+    return mp__work(p, NULL, 1) ? MP__STEP_PROGRESS : MP__STEP_IDLE;
 }
 
 /* ---- consumer -------------------------------------------------------------- */
@@ -988,6 +1032,23 @@ int mp__pipe_next(mp__pipe *p, mp__chunk **out, const struct timespec *deadline)
         return p->cons.done_status;
     mp__timer tm;
     mp__timer_start(p, MP_STAGE_CONSUMER, &tm, 0);
+    if (p->cfg.help == MP_HELP_ALL) {
+        /* This thread runs every step itself when nobody else does: mark it
+         * busy, and run alone - no signals for help - while the busy threads
+         * fill the CPUs (pool_internal.h, "Busy consumer threads"). */
+        uint64_t now = mp__pool_now();
+        mp__pool_busy_mark(p->pool, now);
+        /* relaxed: a hint for the workers (mp__pipe_step) */
+        atomic_store_explicit(&p->cons_busy, now, memory_order_relaxed);
+        int alone = mp__pool_saturated(p->pool, now);
+        if (alone != p->cons.alone) {
+            p->cons.alone = alone;
+            /* relaxed: a hint; the signal below publishes a 0 */
+            atomic_store_explicit(&p->alone, alone, memory_order_relaxed);
+            if (!alone)
+                mp__pool_signal(p->pool); /* CPUs to spare again: workers, help */
+        }
+    }
     uint64_t helped_ns = 0;
     struct timespec spin_until = {0, 0};
     int rc;
@@ -1055,6 +1116,22 @@ int mp__pipe_next(mp__pipe *p, mp__chunk **out, const struct timespec *deadline)
                 mp__spin_budget(&spin_until)) {
                 ck_pr_stall();
                 continue;
+            }
+        }
+        if (p->cfg.help == MP_HELP_ALL) {
+            /* About to sleep: this thread is no longer busy, and the workers
+             * must not stand back from its pipeline while it waits. */
+            /* relaxed: a hint for the workers */
+            atomic_store_explicit(&p->cons_busy, 0, memory_order_relaxed);
+            mp__pool_busy_clear(p->pool);
+            if (p->cons.alone) {
+                p->cons.alone = 0;
+                /* acq_rel: acquire pairs with the release of an mp__signal_helpers
+                 * RMW ordered before this one - that thread skipped its signal,
+                 * and the second look below sees its work */
+                atomic_exchange_explicit(&p->alone, 0, memory_order_acq_rel);
+                mp__pool_signal(p->pool); /* standing-back workers: serve it now */
+                continue;                 /* the second look */
             }
         }
         /* relaxed: statistics only */
@@ -1237,6 +1314,9 @@ int mp__pipe_open(mp__pipe **out, const mp__pipe_config *cfg)
     atomic_init(&p->chunks_local, 0);
     atomic_init(&p->chunks_consumer, 0);
     atomic_init(&p->chunks_home, 0);
+    atomic_init(&p->standbys, 0);
+    atomic_init(&p->cons_busy, 0);
+    atomic_init(&p->alone, 0);
 
     unsigned rs = p->cfg.ring_size ? p->cfg.ring_size : mp__pow2_above(p->T);
     if ((rc = mp__ring_init(&p->free_r, MP_RING_MPSC, mp__pow2_above(p->T))) != MP_OK ||
@@ -1364,6 +1444,8 @@ void mp__pipe_stats(const mp__pipe *p, mp_stats *out)
     out->chunks_home = atomic_load_explicit(&p->chunks_home, memory_order_relaxed);
     /* relaxed: statistics only */
     out->chunks_consumer = atomic_load_explicit(&p->chunks_consumer, memory_order_relaxed);
+    /* relaxed: statistics only */
+    out->worker_standbys = atomic_load_explicit(&p->standbys, memory_order_relaxed);
 }
 
 int mp__pipe_first_error(const mp__pipe *p, uint64_t *offset)

@@ -12,6 +12,7 @@
  * visible, so the sleep cannot miss it (core/ARCHITECTURE.md).
  */
 #include <pthread.h>
+#include <sched.h> /* sched_getaffinity, CPU_COUNT: _GNU_SOURCE from the build */
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -23,11 +24,31 @@
 /* Entries pinned per read-side section. */
 #define MP__POOL_BATCH 32
 
+/* Busy-thread slots per pool (mp__pool_busy_mark): more consumer threads
+ * than this at once are not counted (the workers then just help). */
+#define MP__POOL_BUSY_SLOTS 64
+
+/* A slot nobody marked for this long may be claimed by another thread. */
+#define MP__POOL_BUSY_RECLAIM_NS 1000000000u
+
 /* pool->state: reservations in the low bits, CLOSED once destroy won. */
 #define MP__POOL_CLOSED   (1u << 31)
 #define MP__POOL_RESERVED (MP__POOL_CLOSED - 1)
 
 void (*mp__pool_reserve_hook)(mp_pool *pool, int phase);
+unsigned mp__pool_cpus_override;
+
+/* One consumer thread's busy mark; 64 bytes, so that two threads' marks
+ * rarely share a cache line. */
+typedef struct mp__busy_slot {
+    /* The thread holding the slot (address of its mp__tl_busy), NULL when
+     * free: CAS by claiming threads (mp__pool_busy_mark); read by them. */
+    _Atomic(const void *) owner;
+    /* Its last mark (mp__pool_now), 0 when cleared: written by the owner
+     * (relaxed), read by anyone counting busy threads (relaxed: a hint). */
+    _Atomic uint64_t seen;
+    char pad[64 - sizeof(void *) - sizeof(uint64_t)];
+} mp__busy_slot;
 
 struct mp_pool {
     unsigned nthreads;    /* set at create; read-only afterwards */
@@ -45,9 +66,95 @@ struct mp_pool {
     _Atomic uint64_t next_id; /* entry ids: fetch_add by attach */
     _Atomic uint64_t sleeps;  /* worker sleeps: statistics */
     _Atomic uint64_t wakeups; /* signals that found sleepers: statistics */
+    unsigned cpus;            /* CPUs the creating thread may run on; read-only */
+    /* Slots in use are below busy_hi: CAS max by claimers, read (relaxed) by counters. */
+    _Atomic unsigned busy_hi;
+    mp__busy_slot busy[MP__POOL_BUSY_SLOTS];
 };
 
-void mp__pool_entry_init(mp__pool_entry *e, bool (*step)(mp__pool_entry *))
+/* This thread's identity for busy slots, and its slot in the pool it last
+ * marked itself busy on (a cache: the slot's owner field decides). */
+static _Thread_local char mp__tl_busy;
+static _Thread_local const mp_pool *mp__tl_busy_pool;
+static _Thread_local unsigned mp__tl_busy_slot;
+
+uint64_t mp__pool_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The calling thread's slot, claimed if need be; NULL when none is free. */
+static mp__busy_slot *mp__pool_my_slot(mp_pool *pool, uint64_t now, int claim)
+{
+    const void *me = &mp__tl_busy;
+    if (mp__tl_busy_pool == pool && mp__tl_busy_slot < MP__POOL_BUSY_SLOTS) {
+        mp__busy_slot *b = &pool->busy[mp__tl_busy_slot];
+        /* relaxed: the slot is ours while it names us (a hint either way) */
+        if (atomic_load_explicit(&b->owner, memory_order_relaxed) == me)
+            return b;
+    }
+    if (!claim)
+        return NULL;
+    for (unsigned i = 0; i < MP__POOL_BUSY_SLOTS; i++) {
+        mp__busy_slot *b = &pool->busy[i];
+        /* relaxed: a first look; the CAS below claims */
+        const void *o = atomic_load_explicit(&b->owner, memory_order_relaxed);
+        /* relaxed: a hint (a slot reclaimed from a live thread only makes
+         * that thread claim another one on its next mark) */
+        uint64_t seen = atomic_load_explicit(&b->seen, memory_order_relaxed);
+        if (o != me && o != NULL && (int64_t)(now - seen) < (int64_t)MP__POOL_BUSY_RECLAIM_NS)
+            continue;
+        /* relaxed: the slot carries no data but the mark itself */
+        if (o != me && !atomic_compare_exchange_strong_explicit(
+                           &b->owner, &o, me, memory_order_relaxed, memory_order_relaxed))
+            continue;
+        /* relaxed: a hint; CAS max */
+        unsigned hi = atomic_load_explicit(&pool->busy_hi, memory_order_relaxed);
+        while (hi < i + 1 &&
+               !atomic_compare_exchange_weak_explicit(&pool->busy_hi, &hi, i + 1,
+                                                      memory_order_relaxed, memory_order_relaxed))
+            ;
+        mp__tl_busy_pool = pool;
+        mp__tl_busy_slot = i;
+        return b;
+    }
+    return NULL;
+}
+
+void mp__pool_busy_mark(mp_pool *pool, uint64_t now)
+{
+    mp__busy_slot *b = mp__pool_my_slot(pool, now, 1);
+    if (b)
+        /* relaxed: a hint for mp__pool_saturated */
+        atomic_store_explicit(&b->seen, now, memory_order_relaxed);
+}
+
+void mp__pool_busy_clear(mp_pool *pool)
+{
+    mp__busy_slot *b = mp__pool_my_slot(pool, 0, 0);
+    if (b)
+        /* relaxed: a hint for mp__pool_saturated */
+        atomic_store_explicit(&b->seen, 0, memory_order_relaxed);
+}
+
+int mp__pool_saturated(mp_pool *pool, uint64_t now)
+{
+    unsigned cpus = mp__pool_cpus_override ? mp__pool_cpus_override : pool->cpus;
+    /* relaxed: hints (a slot claimed meanwhile is counted next time) */
+    unsigned hi = atomic_load_explicit(&pool->busy_hi, memory_order_relaxed), n = 0;
+    for (unsigned i = 0; i < hi; i++) {
+        /* relaxed: a hint */
+        uint64_t seen = atomic_load_explicit(&pool->busy[i].seen, memory_order_relaxed);
+        /* signed: a mark taken just after `now` counts as current */
+        if (seen != 0 && (int64_t)(now - seen) < (int64_t)MP__POOL_BUSY_NS && ++n >= cpus)
+            return 1;
+    }
+    return 0;
+}
+
+void mp__pool_entry_init(mp__pool_entry *e, int (*step)(mp__pool_entry *))
 {
     cds_lfht_node_init(&e->node);
     e->id = 0;
@@ -128,15 +235,17 @@ static void *mp__pool_worker(void *arg)
         /* acquire: pairs with destroy's release store of shutdown */
         if (atomic_load_explicit(&pool->shutdown, memory_order_acquire))
             break;
-        bool progress = false;
+        bool progress = false, standby = false;
         unsigned long pos = 0;
         for (;;) {
             unsigned n = mp__pool_pin_batch(pool, &pos, batch);
             for (unsigned k = 0; k < n; k++) {
                 mp__pool_entry *e = batch[(k + rot) % n];
                 /* relaxed: an optimisation only; the pin keeps e alive either way */
-                if (!atomic_load_explicit(&e->closing, memory_order_relaxed) && e->step(e))
-                    progress = true;
+                int r = atomic_load_explicit(&e->closing, memory_order_relaxed) ? MP__STEP_IDLE
+                                                                                : e->step(e);
+                progress |= r == MP__STEP_PROGRESS;
+                standby |= r == MP__STEP_STANDBY;
                 mp__pool_unpin(pool, e);
             }
             if (n < MP__POOL_BATCH)
@@ -146,7 +255,21 @@ static void *mp__pool_worker(void *arg)
         if (!progress) {
             /* relaxed: statistics only */
             atomic_fetch_add_explicit(&pool->sleeps, 1, memory_order_relaxed);
-            mp__ec_wait(&pool->ec, v, NULL);
+            if (standby) {
+                /* Some consumer runs its pipeline alone: look again in a while
+                 * (its mark may lapse) without being woken per chunk - it
+                 * does not signal for help meanwhile (pipe.c, mp__pipe_next). */
+                struct timespec until;
+                clock_gettime(CLOCK_MONOTONIC, &until);
+                until.tv_nsec += MP__POOL_STANDBY_US * 1000L;
+                if (until.tv_nsec >= 1000000000L) {
+                    until.tv_sec++;
+                    until.tv_nsec -= 1000000000L;
+                }
+                mp__ec_wait(&pool->ec, v, &until);
+            } else {
+                mp__ec_wait(&pool->ec, v, NULL);
+            }
         }
     }
     rcu_unregister_thread();
@@ -196,6 +319,18 @@ MP_EXPORT int mp_pool_create(mp_pool **out, unsigned threads)
     if (!pool)
         goto fail;
     pool->nthreads = threads;
+    {
+        cpu_set_t set;
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        pool->cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? (unsigned)CPU_COUNT(&set)
+                     : n > 0                                     ? (unsigned)n
+                                                                 : 1;
+    }
+    atomic_init(&pool->busy_hi, 0);
+    for (unsigned i = 0; i < MP__POOL_BUSY_SLOTS; i++) {
+        atomic_init(&pool->busy[i].owner, NULL);
+        atomic_init(&pool->busy[i].seen, 0);
+    }
     pool->gen = mp__fork_generation();
     mp__ec_init(&pool->ec);
     mp__ec_init(&pool->idle);

@@ -39,19 +39,29 @@
 
 typedef struct mp__pool_entry mp__pool_entry;
 
+/* What one step of a worker on an entry did. */
+enum {
+    MP__STEP_IDLE = 0,     /* nothing to do */
+    MP__STEP_PROGRESS = 1, /* did some work: look again */
+    /* Left the work to the entry's own consumer thread (mp__pool_saturated):
+     * the worker, if it finds nothing else, waits MP__POOL_STANDBY_US and
+     * looks again, whether or not anyone signals. */
+    MP__STEP_STANDBY = 2
+};
+
 struct mp__pool_entry {
     struct cds_lfht_node node; /* registry link: written by attach/detach (lfht) */
     uint64_t id;               /* set before attach; read-only afterwards */
-    /* One step of work on the entry; returns true when it made progress.
-     * Called by pool workers, concurrently from several workers. Never
-     * called inside an RCU read-side section. Set before attach. */
-    bool (*step)(mp__pool_entry *e);
+    /* One step of work on the entry; returns an MP__STEP_* value. Called
+     * by pool workers, concurrently from several workers. Never called
+     * inside an RCU read-side section. Set before attach. */
+    int (*step)(mp__pool_entry *e);
     _Atomic uint32_t active; /* workers inside the entry: written by workers, read by the closer */
     _Atomic int closing;     /* written once by the closer; read by workers */
 };
 
 /* Prepares an entry (before attach). */
-void mp__pool_entry_init(mp__pool_entry *e, bool (*step)(mp__pool_entry *));
+void mp__pool_entry_init(mp__pool_entry *e, int (*step)(mp__pool_entry *));
 
 /*
  * Takes a reservation on the pool: mp_pool_destroy returns MP_EBUSY until
@@ -93,5 +103,35 @@ void mp__pool_signal(mp_pool *pool);
 
 /* Worker sleep/wake counters (the pool's, shared by all its pipelines). */
 void mp__pool_counters(const mp_pool *pool, uint64_t *sleeps, uint64_t *wakeups);
+
+/*
+ * Busy consumer threads (core/ARCHITECTURE.md, "Standing back").
+ *
+ * A consumer thread that does all of its pipeline's steps itself when
+ * nobody else does (MP_HELP_ALL: a file or memory source, whose reads
+ * never wait) marks itself busy on every mp__pipe_next call. When the
+ * distinct threads marked busy in the last MP__POOL_BUSY_NS fill the CPUs
+ * this process may run on, a worker that steps in takes a CPU from one of
+ * them: its steps cost hand-offs, cache misses and context switches, and
+ * add nothing. It stands back instead (MP__STEP_STANDBY). The marks are
+ * hints: a wrong guess costs speed, never progress (a consumer that is
+ * about to sleep first unmarks its pipeline and signals the pool).
+ */
+#define MP__POOL_BUSY_NS    2000000u /* a busy mark lasts 2 ms */
+#define MP__POOL_STANDBY_US 1000u    /* a standing-back worker looks again after 1 ms */
+
+/* CLOCK_MONOTONIC in ns (vDSO: no system call). */
+uint64_t mp__pool_now(void);
+/* Marks the calling thread busy at `now`. Any thread; wait-free after the
+ * thread's first call on this pool (which claims a slot; with every slot
+ * taken by live threads the mark is dropped: the workers just help). */
+void mp__pool_busy_mark(mp_pool *pool, uint64_t now);
+/* Clears the calling thread's mark (it is about to sleep). Any thread. */
+void mp__pool_busy_clear(mp_pool *pool);
+/* 1 when the threads marked busy at `now` fill the usable CPUs. Any thread. */
+int mp__pool_saturated(mp_pool *pool, uint64_t now);
+/* Test hook: the CPU count mp__pool_saturated compares with (0: the
+ * pool's own, from sched_getaffinity at create). Set while no pool runs. */
+extern unsigned mp__pool_cpus_override;
 
 #endif

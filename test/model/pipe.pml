@@ -74,6 +74,9 @@
 #ifndef HELP
 #define HELP 2      /* mp__help of the consumer: 0 none, 1 scan + parse, 2 all */
 #endif
+#ifndef ALONE
+#define ALONE 1     /* with HELP 2: the consumer may run alone, workers standing back */
+#endif
 
 #define EC_POOL 0   /* pool->ec: workers sleep on it */
 #define EC_IDLE 1   /* pool->idle: closers sleep on it */
@@ -94,6 +97,10 @@ chan SCANNED = [RCAP] of { byte };
 chan PARSED  = [RCAP] of { byte };
 
 bit  cancel, shutdown, closing, registered = 1;
+/* Standing back (pipe.c: p->alone, p->cons_busy): alone is the consumer's
+ * verdict at each next() call that busy consumer threads fill the CPUs
+ * (nondeterministic here); busy its mark, cleared before it sleeps. */
+bit  alone, busy;
 byte nactive, closers, instep, inrcu, workers_live;
 byte prod_tok, scan_tok;   /* 0 free, 1 held, 2 held and a taker failed (mp__token_take) */
 byte credits = RCAP;
@@ -139,16 +146,19 @@ inline ec_wait(e, old) {
 
 /* ---- pipe.c: stages ----------------------------------------------------- */
 inline pool_signal() { ec_signal(EC_POOL) }
+/* mp__signal_helpers: no signal while the consumer runs alone (the load of
+ * alone is a step of its own, after the put that made the work visible). */
+inline help_signal() { if :: !alone -> pool_signal() :: else fi }
 
 inline chunk_recycle() {
     assert(nfull(FREE));       /* "impossible: more than T chunks" */
     FREE!0;
-    pool_signal()
+    help_signal()
 }
 
 inline scan_put(c, pok) {
     if
-    :: atomic { nfull(SCANNED) -> SCANNED!c }; pool_signal(); pok = 1
+    :: atomic { nfull(SCANNED) -> SCANNED!c }; help_signal(); pok = 1
     :: atomic { full(SCANNED) -> scan_pending = c }; pok = 0
     fi
 }
@@ -162,7 +172,7 @@ inline scan_some(prog, keep, mine) {
     :: scan_pending != NONE ->
         if
         :: atomic { nfull(SCANNED) -> SCANNED!scan_pending; scan_pending = NONE };
-           pool_signal(); prog = 1
+           help_signal(); prog = 1
         :: atomic { full(SCANNED) -> goto scan_out }   /* return false */
         fi
     :: else
@@ -216,7 +226,7 @@ inline produce_one(prog, rd) {
     :: prod_pending != NONE ->
         if
         :: atomic { nfull(FILLED) -> FILLED!prod_pending; prod_pending = NONE };
-           pool_signal(); prog = 1
+           help_signal(); prog = 1
         :: atomic { full(FILLED) -> goto prod_out }
         fi
     :: else
@@ -238,7 +248,7 @@ inline produce_one(prog, rd) {
     :: else -> pd = 0; produced++
     fi;
     if
-    :: atomic { nfull(FILLED) -> FILLED!pd }; rd = 1; pool_signal()
+    :: atomic { nfull(FILLED) -> FILLED!pd }; rd = 1; help_signal()
     :: atomic { full(FILLED) -> prod_pending = pd }
     fi;
     prog = 1;
@@ -306,11 +316,17 @@ inline work(prog, cons, mine, produce) {
     cr = 0; tk = 0; rd = 0
 }
 
+/* mp__pipe_step. A worker that stands back (the consumer runs alone and
+ * its mark has not lapsed) makes no progress and - here - sleeps without
+ * a timeout: the code's 1 ms standby timeout is not needed for progress,
+ * and leaving it out lets spin find any wake-up the protocol loses. The
+ * mark may have lapsed at any time (the worker then helps). */
 inline pipe_step(prog) {
     byte wm;
     if
     :: cancel -> skip
-    :: else -> work(prog, 0, wm, 1)
+    :: !cancel && alone && busy -> skip
+    :: !cancel -> work(prog, 0, wm, 1)
     fi;
     wm = 0
 }
@@ -376,6 +392,20 @@ proctype consumer() {
         :: holding -> holding = 0; chunk_recycle()       /* mp__chunk_release */
         :: else
         fi;
+#if ALONE
+        /* mp__pipe_next's entry: mark busy; alone or not (turning it off
+         * signals the pool: the workers may help again) */
+        if
+        :: HELP == 2 ->
+            busy = 1;
+            if
+            :: alone = 1
+            :: alone -> alone = 0; pool_signal()
+            :: !alone -> skip
+            fi
+        :: else
+        fi;
+#endif
 next_call:
         if
         :: EARLY -> goto close                            /* early close, any time */
@@ -408,6 +438,20 @@ next_call:
                 :: else
                 fi;
                 if :: prog -> goto next_call :: else fi  /* progress: look again */
+#if ALONE
+                /* About to sleep: unmark; if it ran alone, stop, signal the
+                 * pool and look again (the Dekker pair with help_signal).
+                 * -DMUTANT_NO_SECOND_LOOK sleeps still alone: spin must
+                 * find the lost wake-up. */
+                if
+                :: HELP == 2 ->
+                    busy = 0;
+#ifndef MUTANT_NO_SECOND_LOOK
+                    if :: alone -> alone = 0; pool_signal(); goto next_call :: else fi
+#endif
+                :: else
+                fi;
+#endif
             :: else
             fi;
             do

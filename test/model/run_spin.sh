@@ -38,7 +38,8 @@ two-workers-1data-carry:-DNDATA=1 -DEARLY=0 -DCARRY=1 -DHELP=0:ok
 two-workers-eof-only-help:-DNDATA=0 -DHELP=2:ok
 two-workers-1data-help-full-stream:-DNDATA=1 -DEARLY=0 -DHELP=2:ok:bitstate
 mutant-late-snapshot:-DNDATA=1 -DNW=2 -DEARLY=0 -DHELP=0 -DMUTANT_LATE_SNAPSHOT:fail
-mutant-no-token-mark:-DNDATA=1 -DNW=1 -DEARLY=0 -DMUTANT_NO_TOKEN_MARK:fail"
+mutant-no-token-mark:-DNDATA=1 -DNW=1 -DEARLY=0 -DMUTANT_NO_TOKEN_MARK:fail
+mutant-no-second-look:-DNDATA=1 -DNW=1 -DEARLY=0 -DMUTANT_NO_SECOND_LOOK:fail"
     memlim=8000
 else
     configs="one-worker-1data-early-close:-DNDATA=1 -DNW=1:ok
@@ -46,7 +47,8 @@ one-worker-1data-help-parse:-DNDATA=1 -DNW=1 -DEARLY=0 -DHELP=1:ok
 one-worker-2data-carry:-DNDATA=2 -DNW=1 -DCARRY=1 -DHELP=0:ok
 two-workers-eof-only-early-close:-DNDATA=0 -DHELP=0:ok
 mutant-late-snapshot:-DNDATA=1 -DNW=2 -DEARLY=0 -DHELP=0 -DMUTANT_LATE_SNAPSHOT:fail
-mutant-no-token-mark:-DNDATA=1 -DNW=1 -DEARLY=0 -DMUTANT_NO_TOKEN_MARK:fail"
+mutant-no-token-mark:-DNDATA=1 -DNW=1 -DEARLY=0 -DMUTANT_NO_TOKEN_MARK:fail
+mutant-no-second-look:-DNDATA=1 -DNW=1 -DEARLY=0 -DMUTANT_NO_SECOND_LOOK:fail"
     memlim=2048
 fi
 

@@ -70,6 +70,9 @@ typedef struct mp_stats {
     uint64_t chunks_consumer; /* chunks the consumer thread parsed itself instead of waiting */
     uint64_t chunks_home;     /* chunks read into a buffer (and parsed into an arena) that the
                                  same thread had read into last: still in its cache */
+    uint64_t worker_standbys; /* worker steps that left the pipeline to its consumer thread:
+                                 busy consumer threads filled the CPUs (ARCHITECTURE.md,
+                                 "Standing back") */
 } mp_stats;
 
 #ifdef __cplusplus
