@@ -578,12 +578,13 @@ static void print_stats(const mp_stats *s)
                (unsigned long long)s->stage[i].steps, (unsigned long long)s->stage[i].timed_steps);
     printf("},\"ring_capacity\":[%u,%u,%u,%u],\"ring_hwm\":[%u,%u,%u,%u],\"chunks_total\":%u,"
            "\"chunks_in_flight_max\":%u,\"mpsc_stalls\":%llu,\"mode\":%u,\"mode_reason\":%u,"
-           "\"workers\":%u,\"chunks_local\":%llu,\"chunks_consumer\":%llu,\"chunks_home\":%llu}",
+           "\"workers\":%u,\"chunks_local\":%llu,\"chunks_consumer\":%llu,\"chunks_home\":%llu,"
+           "\"worker_standbys\":%llu}",
            s->ring_capacity[0], s->ring_capacity[1], s->ring_capacity[2], s->ring_capacity[3],
            s->ring_hwm[0], s->ring_hwm[1], s->ring_hwm[2], s->ring_hwm[3], s->chunks_total,
            s->chunks_in_flight_max, (unsigned long long)s->mpsc_stalls, s->mode, s->mode_reason,
            s->workers, (unsigned long long)s->chunks_local, (unsigned long long)s->chunks_consumer,
-           (unsigned long long)s->chunks_home);
+           (unsigned long long)s->chunks_home, (unsigned long long)s->worker_standbys);
 }
 
 /* ---- paired: sequential and default reader alternately ------------------------ */

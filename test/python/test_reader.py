@@ -283,6 +283,7 @@ def test_mode_auto_pipeline_sequential():
         st = r.stats()
         assert (st["mode"], st["mode_reason"], st["workers"]) == ("pipeline", "requested", 2)
         assert st["parser"]["items"] >= 1
+        assert isinstance(st["worker_standbys"], int)  # steps left to the reader's thread
     with MARCReader(DATA, mode="sequential") as r:
         next(r)
         assert (r.stats()["mode"], r.stats()["mode_reason"]) == ("sequential", "requested")

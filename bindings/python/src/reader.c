@@ -1101,12 +1101,13 @@ static PyObject *Reader_stats(PyObject *op, PyObject *unused)
     static const char *reasons[] = {"none",        "requested",   "one_cpu",
                                     "small_input", "large_input", "stream"};
     PyObject *v = Py_BuildValue(
-        "{sIsIsIsKsssssIsKsKsK}", "chunks_total", s.chunks_total, "chunks_in_flight",
+        "{sIsIsIsKsssssIsKsKsKsK}", "chunks_total", s.chunks_total, "chunks_in_flight",
         s.chunks_in_flight, "chunks_in_flight_max", s.chunks_in_flight_max, "mpsc_stalls",
         (unsigned long long)s.mpsc_stalls, "mode", s.mode < 3 ? modes[s.mode] : "?", "mode_reason",
         s.mode_reason < 6 ? reasons[s.mode_reason] : "?", "workers", s.workers, "chunks_local",
         (unsigned long long)s.chunks_local, "chunks_consumer",
-        (unsigned long long)s.chunks_consumer, "chunks_home", (unsigned long long)s.chunks_home);
+        (unsigned long long)s.chunks_consumer, "chunks_home", (unsigned long long)s.chunks_home,
+        "worker_standbys", (unsigned long long)s.worker_standbys);
     if (!v || PyDict_Update(d, v) < 0) {
         Py_XDECREF(v);
         Py_DECREF(d);
@@ -1188,7 +1189,7 @@ static PyMethodDef Reader_methods[] = {
      "per-stage counters (dict: producer/scanner/parser/consumer -> items, bytes, sleeps, "
      "wakeups, cpu_ns) and which path ran: mode ('pipeline' or 'sequential'), mode_reason "
      "('requested', 'one_cpu', 'small_input', 'large_input', 'stream'), workers, "
-     "chunks_local, chunks_consumer, chunks_home; None when closed"},
+     "chunks_local, chunks_consumer, chunks_home, worker_standbys; None when closed"},
     {"__enter__", Reader_enter, METH_NOARGS, NULL},
     {"__exit__", Reader_exit, METH_VARARGS, NULL},
     {NULL, NULL, 0, NULL},
