@@ -394,6 +394,7 @@ typedef struct pair_arg {
     mp_reader_mode mode;
     mp_pool *pool;
     run_result r;
+    uint64_t chunks, chunks_consumer, standbys; /* the reader's mp_stats at its end */
 } pair_arg;
 
 static void read_file(pair_arg *a)
@@ -420,6 +421,11 @@ static void read_file(pair_arg *a)
     }
     a->r.rc = rc == MP_EOF ? 0 : rc;
     mp_reader_counts(rd, NULL, NULL, &a->r.bytes);
+    mp_stats st;
+    mp_reader_stats(rd, &st);
+    a->chunks = st.stage[MP_STAGE_PARSER].items;
+    a->chunks_consumer = st.chunks_consumer;
+    a->standbys = st.worker_standbys;
     mp_reader_close(rd);
 }
 
@@ -430,30 +436,38 @@ static void *read_file_thread(void *arg)
 }
 
 /*
- * Three ways to read two files, each timed K times, interleaved:
+ * Four ways to read two files, each timed K times, interleaved:
  *   seq_serial     the sequential reader, A then B (one thread);
  *   pool_serial    the default reader on one shared pool, A then B;
- *   pool_parallel  A and B at once, each on its own consumer thread, on that pool.
+ *   pool_parallel  A and B at once, each on its own consumer thread, on that pool;
+ *   seq_parallel   A and B at once with the sequential reader, one thread each:
+ *                  what two threads of this process get from the machine (no pool).
  */
 static int run_pair(const char *fa, const char *fb)
 {
-    static const char *const name[3] = {"seq_serial", "pool_serial", "pool_parallel"};
-    double wall[3][MAX_RUNS], cpu[3][MAX_RUNS];
+    enum { NV = 4 };
+    static const char *const name[NV] = {"seq_serial", "pool_serial", "pool_parallel",
+                                         "seq_parallel"};
+    double wall[NV][MAX_RUNS], cpu[NV][MAX_RUNS];
     uint64_t bytes = 0, records = 0;
+    /* Per variant, summed over the runs and both readers: chunks parsed,
+     * by the readers' own threads, and worker steps that stood back. */
+    uint64_t chunks[NV] = {0}, by_consumer[NV] = {0}, standbys[NV] = {0};
     for (int k = 0; k < A.runs; k++) {
-        for (int v = 0; v < 3; v++) {
+        for (int v = 0; v < NV; v++) {
             pair_arg a, b;
+            int seq = v == 0 || v == 3;
             memset(&a, 0, sizeof a);
             a.file = fa;
-            a.mode = v == 0 ? MP_MODE_SEQUENTIAL : MP_MODE_AUTO;
-            a.pool = v == 0 ? NULL : g_pool;
+            a.mode = seq ? MP_MODE_SEQUENTIAL : MP_MODE_AUTO;
+            a.pool = seq ? NULL : g_pool;
             b = a;
             b.file = fb;
             double c0 = bu_cpu(), t0 = bu_now();
             if (v < 2) {
                 read_file(&a);
                 read_file(&b);
-            } else {
+            } else { /* 2 and 3: at once */
                 pthread_t ta, tb;
                 pthread_create(&ta, NULL, read_file_thread, &a);
                 pthread_create(&tb, NULL, read_file_thread, &b);
@@ -469,22 +483,29 @@ static int run_pair(const char *fa, const char *fb)
             }
             bytes = a.r.bytes + b.r.bytes;
             records = a.r.records + b.r.records;
+            chunks[v] += a.chunks + b.chunks;
+            by_consumer[v] += a.chunks_consumer + b.chunks_consumer;
+            standbys[v] += a.standbys + b.standbys;
         }
     }
     printf("{\"mode\":\"pair\",\"files\":[\"%s\",\"%s\"],\"threads\":%d,\"runs\":%d,\"bytes\":%llu,"
            "\"records\":%llu,\"variants\":{",
            fa, fb, A.threads, A.runs, (unsigned long long)bytes, (unsigned long long)records);
-    for (int v = 0; v < 3; v++) {
+    for (int v = 0; v < NV; v++) {
         double w[MAX_RUNS], c[MAX_RUNS];
         memcpy(w, wall[v], sizeof w);
         memcpy(c, cpu[v], sizeof c);
         printf("%s\"%s\":{\"median_s\":%.6f,\"min_s\":%.6f,\"max_s\":%.6f,\"median_cpu_s\":%.6f,"
-               "\"walls\":[",
+               "\"chunks\":%llu,\"chunks_consumer\":%llu,\"worker_standbys\":%llu,\"walls\":[",
                v ? "," : "", name[v], bu_quantile(w, (size_t)A.runs, 0.5),
                bu_quantile(w, (size_t)A.runs, 0.0), bu_quantile(w, (size_t)A.runs, 1.0),
-               bu_quantile(c, (size_t)A.runs, 0.5));
+               bu_quantile(c, (size_t)A.runs, 0.5), (unsigned long long)chunks[v],
+               (unsigned long long)by_consumer[v], (unsigned long long)standbys[v]);
         for (int k = 0; k < A.runs; k++)
             printf("%s%.6f", k ? "," : "", wall[v][k]);
+        printf("],\"cpus\":[");
+        for (int k = 0; k < A.runs; k++)
+            printf("%s%.6f", k ? "," : "", cpu[v][k]);
         printf("]}");
     }
     printf("}}\n");

@@ -118,7 +118,7 @@ void mp__pool_counters(const mp_pool *pool, uint64_t *sleeps, uint64_t *wakeups)
  * about to sleep first unmarks its pipeline and signals the pool).
  */
 #define MP__POOL_BUSY_NS    2000000u /* a busy mark lasts 2 ms */
-#define MP__POOL_STANDBY_US 1000u    /* a standing-back worker looks again after 1 ms */
+#define MP__POOL_STANDBY_US 10000u   /* a standing-back worker looks again after 10 ms */
 
 /* CLOCK_MONOTONIC in ns (vDSO: no system call). */
 uint64_t mp__pool_now(void);

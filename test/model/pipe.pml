@@ -318,7 +318,7 @@ inline work(prog, cons, mine, produce) {
 
 /* mp__pipe_step. A worker that stands back (the consumer runs alone and
  * its mark has not lapsed) makes no progress and - here - sleeps without
- * a timeout: the code's 1 ms standby timeout is not needed for progress,
+ * a timeout: the code's 10 ms standby timeout is not needed for progress,
  * and leaving it out lets spin find any wake-up the protocol loses. The
  * mark may have lapsed at any time (the worker then helps). */
 inline pipe_step(prog) {
