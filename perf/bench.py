@@ -274,6 +274,12 @@ class Harness:
                 cc = sorted(b / a for a, b in zip(s_["cpus"], q_["cpus"]))
                 o["ceiling_ratio_wall"] = {"median": statistics.median(cw), "min": cw[0], "max": cw[-1]}
                 o["ceiling_ratio_cpu"] = {"median": statistics.median(cc), "min": cc[0], "max": cc[-1]}
+            q_ = v.get("own_parallel")
+            if q_:
+                cw = sorted(a / b for a, b in zip(s_["walls"], q_["walls"]))
+                cc = sorted(b / a for a, b in zip(s_["cpus"], q_["cpus"]))
+                o["own_ratio_wall"] = {"median": statistics.median(cw), "min": cw[0], "max": cw[-1]}
+                o["own_ratio_cpu"] = {"median": statistics.median(cc), "min": cc[0], "max": cc[-1]}
             o["ratio_parallel_vs_seq_serial"] = v["seq_serial"]["median_s"] / v["pool_parallel"]["median_s"]
             o["ratio_parallel_vs_pool_serial"] = v["pool_serial"]["median_s"] / v["pool_parallel"]["median_s"]
             log("pair: at once on one pool %.3f s, one after the other %.3f s (sequential reader) / %.3f s "
@@ -852,6 +858,14 @@ unset y2label
                              pair["runs"], pp["median_s"], v["seq_serial"]["median_s"],
                              pp.get("chunks_consumer", 0), pp.get("chunks", 0), pp.get("worker_standbys", 0),
                              "yes" if rw["median"] >= 1.8 else "**no**"))
+            ow, oc = pair.get("own_ratio_wall"), pair.get("own_ratio_cpu")
+            if ow and oc:
+                op = v["own_parallel"]
+                L.append("| two default readers at once, each with its own private pool / one after the other "
+                         "(sequential reader), per round | realworld x2 | **%.2f** [%.2f-%.2f] at CPU %.2f "
+                         "[%.2f-%.2f] (%d of %d chunks parsed by the readers' threads) | — | |" % (
+                             ow["median"], ow["min"], ow["max"], oc["median"], oc["min"], oc["max"],
+                             op.get("chunks_consumer", 0), op.get("chunks", 0)))
             cw, cc = pair.get("ceiling_ratio_wall"), pair.get("ceiling_ratio_cpu")
             if cw and cc:
                 L.append("| two *sequential* readers at once, a thread each (no pool) / one after the other, "

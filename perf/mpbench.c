@@ -441,13 +441,15 @@ static void *read_file_thread(void *arg)
  *   pool_serial    the default reader on one shared pool, A then B;
  *   pool_parallel  A and B at once, each on its own consumer thread, on that pool;
  *   seq_parallel   A and B at once with the sequential reader, one thread each:
- *                  what two threads of this process get from the machine (no pool).
+ *                  what two threads of this process get from the machine (no pool);
+ *   own_parallel   A and B at once, each default reader with its own private pool
+ *                  (what two threads opening readers with default options get).
  */
 static int run_pair(const char *fa, const char *fb)
 {
-    enum { NV = 4 };
+    enum { NV = 5 };
     static const char *const name[NV] = {"seq_serial", "pool_serial", "pool_parallel",
-                                         "seq_parallel"};
+                                         "seq_parallel", "own_parallel"};
     double wall[NV][MAX_RUNS], cpu[NV][MAX_RUNS];
     uint64_t bytes = 0, records = 0;
     /* Per variant, summed over the runs and both readers: chunks parsed,
@@ -460,14 +462,14 @@ static int run_pair(const char *fa, const char *fb)
             memset(&a, 0, sizeof a);
             a.file = fa;
             a.mode = seq ? MP_MODE_SEQUENTIAL : MP_MODE_AUTO;
-            a.pool = seq ? NULL : g_pool;
+            a.pool = seq || v == 4 ? NULL : g_pool;
             b = a;
             b.file = fb;
             double c0 = bu_cpu(), t0 = bu_now();
             if (v < 2) {
                 read_file(&a);
                 read_file(&b);
-            } else { /* 2 and 3: at once */
+            } else { /* 2, 3 and 4: at once */
                 pthread_t ta, tb;
                 pthread_create(&ta, NULL, read_file_thread, &a);
                 pthread_create(&tb, NULL, read_file_thread, &b);

@@ -979,3 +979,57 @@ Test(pipe, an_idle_consumer_is_served_once_its_mark_lapses, .timeout = 60)
     nl_run_free(&got);
     alone_close(&a);
 }
+
+/* Two consumer threads, each with a pipeline on its own private pool,
+ * started together: the CPUs are the process's, so their marks are
+ * counted together. */
+typedef struct own_pool_run {
+    alone_case a;
+    pthread_barrier_t *start;
+    nl_run got;
+    mp_stats st;
+} own_pool_run;
+
+static void *own_pool_main(void *arg)
+{
+    own_pool_run *r = arg;
+    mp__pipe *p;
+    r->a.cfg.pool = NULL; /* a private pool with one worker */
+    r->a.cfg.threads = 1;
+    cr_assert_eq(mp__pipe_open(&p, &r->a.cfg), MP_OK);
+    pthread_barrier_wait(r->start);
+    cr_assert_eq(nl_drain(p, &r->got, 0), MP_OK);
+    mp__pipe_stats(p, &r->st);
+    mp__pipe_close(p);
+    return NULL;
+}
+
+Test(pipe, busy_threads_are_counted_across_private_pools, .timeout = 60)
+{
+    pthread_barrier_t start;
+    own_pool_run r[2];
+    pthread_t t[2];
+    cr_assert_eq(pthread_barrier_init(&start, NULL, 2), 0);
+    for (int i = 0; i < 2; i++) {
+        /* Two usable CPUs: one busy consumer leaves one to spare, two fill them. */
+        alone_open(&r[i].a, 2, 71 + (unsigned)i);
+        r[i].start = &start;
+    }
+    for (int i = 0; i < 2; i++)
+        cr_assert_eq(pthread_create(&t[i], NULL, own_pool_main, &r[i]), 0);
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    uint64_t standbys = 0;
+    for (int i = 0; i < 2; i++) {
+        nl_run want;
+        nl_expect(r[i].a.data, r[i].a.n, 1000, &want);
+        cr_assert_eq(r[i].got.final_rc, MP_EOF);
+        expect_same(&r[i].got, &want, "private pool");
+        standbys += r[i].st.worker_standbys;
+        nl_run_free(&want);
+        nl_run_free(&r[i].got);
+        alone_close(&r[i].a);
+    }
+    cr_assert_gt(standbys, 0, "each pipeline's own worker stood back while both readers ran");
+    pthread_barrier_destroy(&start);
+}

@@ -1037,7 +1037,7 @@ int mp__pipe_next(mp__pipe *p, mp__chunk **out, const struct timespec *deadline)
          * busy, and run alone - no signals for help - while the busy threads
          * fill the CPUs (pool_internal.h, "Busy consumer threads"). */
         uint64_t now = mp__pool_now();
-        mp__pool_busy_mark(p->pool, now);
+        mp__busy_mark(now);
         /* relaxed: a hint for the workers (mp__pipe_step) */
         atomic_store_explicit(&p->cons_busy, now, memory_order_relaxed);
         int alone = mp__pool_saturated(p->pool, now);
@@ -1123,7 +1123,7 @@ int mp__pipe_next(mp__pipe *p, mp__chunk **out, const struct timespec *deadline)
              * must not stand back from its pipeline while it waits. */
             /* relaxed: a hint for the workers */
             atomic_store_explicit(&p->cons_busy, 0, memory_order_relaxed);
-            mp__pool_busy_clear(p->pool);
+            mp__busy_clear();
             if (p->cons.alone) {
                 p->cons.alone = 0;
                 /* acq_rel: acquire pairs with the release of an mp__signal_helpers

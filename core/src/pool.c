@@ -24,7 +24,8 @@
 /* Entries pinned per read-side section. */
 #define MP__POOL_BATCH 32
 
-/* Busy-thread slots per pool (mp__pool_busy_mark): more consumer threads
+/* Busy-thread slots (mp__busy_mark), one set per process - the CPUs are
+ * the process's, whichever pools its readers use: more consumer threads
  * than this at once are not counted (the workers then just help). */
 #define MP__POOL_BUSY_SLOTS 64
 
@@ -42,7 +43,7 @@ unsigned mp__pool_cpus_override;
  * rarely share a cache line. */
 typedef struct mp__busy_slot {
     /* The thread holding the slot (address of its mp__tl_busy), NULL when
-     * free: CAS by claiming threads (mp__pool_busy_mark); read by them. */
+     * free: CAS by claiming threads (mp__busy_mark); read by them. */
     _Atomic(const void *) owner;
     /* Its last mark (mp__pool_now), 0 when cleared: written by the owner
      * (relaxed), read by anyone counting busy threads (relaxed: a hint). */
@@ -67,15 +68,17 @@ struct mp_pool {
     _Atomic uint64_t sleeps;  /* worker sleeps: statistics */
     _Atomic uint64_t wakeups; /* signals that found sleepers: statistics */
     unsigned cpus;            /* CPUs the creating thread may run on; read-only */
-    /* Slots in use are below busy_hi: CAS max by claimers, read (relaxed) by counters. */
-    _Atomic unsigned busy_hi;
-    mp__busy_slot busy[MP__POOL_BUSY_SLOTS];
 };
 
-/* This thread's identity for busy slots, and its slot in the pool it last
- * marked itself busy on (a cache: the slot's owner field decides). */
+/* The process's busy-thread slots (zero-initialised: all free). Slots in
+ * use are below mp__busy_hi: CAS max by claimers, read (relaxed) by
+ * counters. */
+static mp__busy_slot mp__busy[MP__POOL_BUSY_SLOTS];
+static _Atomic unsigned mp__busy_hi;
+
+/* This thread's identity for busy slots, and 1 + its slot (0: none yet;
+ * a cache: the slot's owner field decides). */
 static _Thread_local char mp__tl_busy;
-static _Thread_local const mp_pool *mp__tl_busy_pool;
 static _Thread_local unsigned mp__tl_busy_slot;
 
 uint64_t mp__pool_now(void)
@@ -86,11 +89,11 @@ uint64_t mp__pool_now(void)
 }
 
 /* The calling thread's slot, claimed if need be; NULL when none is free. */
-static mp__busy_slot *mp__pool_my_slot(mp_pool *pool, uint64_t now, int claim)
+static mp__busy_slot *mp__my_slot(uint64_t now, int claim)
 {
     const void *me = &mp__tl_busy;
-    if (mp__tl_busy_pool == pool && mp__tl_busy_slot < MP__POOL_BUSY_SLOTS) {
-        mp__busy_slot *b = &pool->busy[mp__tl_busy_slot];
+    if (mp__tl_busy_slot > 0) {
+        mp__busy_slot *b = &mp__busy[mp__tl_busy_slot - 1];
         /* relaxed: the slot is ours while it names us (a hint either way) */
         if (atomic_load_explicit(&b->owner, memory_order_relaxed) == me)
             return b;
@@ -98,7 +101,7 @@ static mp__busy_slot *mp__pool_my_slot(mp_pool *pool, uint64_t now, int claim)
     if (!claim)
         return NULL;
     for (unsigned i = 0; i < MP__POOL_BUSY_SLOTS; i++) {
-        mp__busy_slot *b = &pool->busy[i];
+        mp__busy_slot *b = &mp__busy[i];
         /* relaxed: a first look; the CAS below claims */
         const void *o = atomic_load_explicit(&b->owner, memory_order_relaxed);
         /* relaxed: a hint (a slot reclaimed from a live thread only makes
@@ -111,29 +114,28 @@ static mp__busy_slot *mp__pool_my_slot(mp_pool *pool, uint64_t now, int claim)
                            &b->owner, &o, me, memory_order_relaxed, memory_order_relaxed))
             continue;
         /* relaxed: a hint; CAS max */
-        unsigned hi = atomic_load_explicit(&pool->busy_hi, memory_order_relaxed);
+        unsigned hi = atomic_load_explicit(&mp__busy_hi, memory_order_relaxed);
         while (hi < i + 1 &&
-               !atomic_compare_exchange_weak_explicit(&pool->busy_hi, &hi, i + 1,
+               !atomic_compare_exchange_weak_explicit(&mp__busy_hi, &hi, i + 1,
                                                       memory_order_relaxed, memory_order_relaxed))
             ;
-        mp__tl_busy_pool = pool;
-        mp__tl_busy_slot = i;
+        mp__tl_busy_slot = i + 1;
         return b;
     }
     return NULL;
 }
 
-void mp__pool_busy_mark(mp_pool *pool, uint64_t now)
+void mp__busy_mark(uint64_t now)
 {
-    mp__busy_slot *b = mp__pool_my_slot(pool, now, 1);
+    mp__busy_slot *b = mp__my_slot(now, 1);
     if (b)
         /* relaxed: a hint for mp__pool_saturated */
         atomic_store_explicit(&b->seen, now, memory_order_relaxed);
 }
 
-void mp__pool_busy_clear(mp_pool *pool)
+void mp__busy_clear(void)
 {
-    mp__busy_slot *b = mp__pool_my_slot(pool, 0, 0);
+    mp__busy_slot *b = mp__my_slot(0, 0);
     if (b)
         /* relaxed: a hint for mp__pool_saturated */
         atomic_store_explicit(&b->seen, 0, memory_order_relaxed);
@@ -143,10 +145,10 @@ int mp__pool_saturated(mp_pool *pool, uint64_t now)
 {
     unsigned cpus = mp__pool_cpus_override ? mp__pool_cpus_override : pool->cpus;
     /* relaxed: hints (a slot claimed meanwhile is counted next time) */
-    unsigned hi = atomic_load_explicit(&pool->busy_hi, memory_order_relaxed), n = 0;
+    unsigned hi = atomic_load_explicit(&mp__busy_hi, memory_order_relaxed), n = 0;
     for (unsigned i = 0; i < hi; i++) {
         /* relaxed: a hint */
-        uint64_t seen = atomic_load_explicit(&pool->busy[i].seen, memory_order_relaxed);
+        uint64_t seen = atomic_load_explicit(&mp__busy[i].seen, memory_order_relaxed);
         /* signed: a mark taken just after `now` counts as current */
         if (seen != 0 && (int64_t)(now - seen) < (int64_t)MP__POOL_BUSY_NS && ++n >= cpus)
             return 1;
@@ -325,11 +327,6 @@ MP_EXPORT int mp_pool_create(mp_pool **out, unsigned threads)
         pool->cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? (unsigned)CPU_COUNT(&set)
                      : n > 0                                     ? (unsigned)n
                                                                  : 1;
-    }
-    atomic_init(&pool->busy_hi, 0);
-    for (unsigned i = 0; i < MP__POOL_BUSY_SLOTS; i++) {
-        atomic_init(&pool->busy[i].owner, NULL);
-        atomic_init(&pool->busy[i].seen, 0);
     }
     pool->gen = mp__fork_generation();
     mp__ec_init(&pool->ec);

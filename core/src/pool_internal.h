@@ -109,13 +109,15 @@ void mp__pool_counters(const mp_pool *pool, uint64_t *sleeps, uint64_t *wakeups)
  *
  * A consumer thread that does all of its pipeline's steps itself when
  * nobody else does (MP_HELP_ALL: a file or memory source, whose reads
- * never wait) marks itself busy on every mp__pipe_next call. When the
- * distinct threads marked busy in the last MP__POOL_BUSY_NS fill the CPUs
- * this process may run on, a worker that steps in takes a CPU from one of
- * them: its steps cost hand-offs, cache misses and context switches, and
- * add nothing. It stands back instead (MP__STEP_STANDBY). The marks are
- * hints: a wrong guess costs speed, never progress (a consumer that is
- * about to sleep first unmarks its pipeline and signals the pool).
+ * never wait) marks itself busy on every mp__pipe_next call, in one set of
+ * marks per process (whatever pools its readers use: the CPUs are the
+ * process's). When the distinct threads marked busy in the last
+ * MP__POOL_BUSY_NS fill the CPUs this process may run on, a worker that
+ * steps in takes a CPU from one of them: its steps cost hand-offs, cache
+ * misses and context switches, and add nothing. It stands back instead
+ * (MP__STEP_STANDBY). The marks are hints: a wrong guess costs speed,
+ * never progress (a consumer that is about to sleep first unmarks its
+ * pipeline and signals the pool).
  */
 #define MP__POOL_BUSY_NS    2000000u /* a busy mark lasts 2 ms */
 #define MP__POOL_STANDBY_US 10000u   /* a standing-back worker looks again after 10 ms */
@@ -123,12 +125,13 @@ void mp__pool_counters(const mp_pool *pool, uint64_t *sleeps, uint64_t *wakeups)
 /* CLOCK_MONOTONIC in ns (vDSO: no system call). */
 uint64_t mp__pool_now(void);
 /* Marks the calling thread busy at `now`. Any thread; wait-free after the
- * thread's first call on this pool (which claims a slot; with every slot
- * taken by live threads the mark is dropped: the workers just help). */
-void mp__pool_busy_mark(mp_pool *pool, uint64_t now);
+ * thread's first call (which claims a slot; with every slot taken by live
+ * threads the mark is dropped: the workers just help). */
+void mp__busy_mark(uint64_t now);
 /* Clears the calling thread's mark (it is about to sleep). Any thread. */
-void mp__pool_busy_clear(mp_pool *pool);
-/* 1 when the threads marked busy at `now` fill the usable CPUs. Any thread. */
+void mp__busy_clear(void);
+/* 1 when the threads marked busy at `now` fill the CPUs of `pool` (those
+ * its creator could run on). Any thread. */
 int mp__pool_saturated(mp_pool *pool, uint64_t now);
 /* Test hook: the CPU count mp__pool_saturated compares with (0: the
  * pool's own, from sched_getaffinity at create). Set while no pool runs. */
