@@ -260,26 +260,23 @@ class Harness:
         self.results["pair"] = o
         v = o.get("variants")
         if v:
-            # Per round: the three variants of a round ran back to back, so their
-            # ratio is steadier than a ratio of medians on a host whose speed drifts.
-            s_, p_ = v["seq_serial"], v["pool_parallel"]
-            rw = sorted(a / b for a, b in zip(s_["walls"], p_["walls"]))
-            rc = sorted(b / a for a, b in zip(s_["cpus"], p_["cpus"]))
-            o["round_ratio_wall"] = {"median": statistics.median(rw), "min": rw[0], "max": rw[-1]}
-            o["round_ratio_cpu"] = {"median": statistics.median(rc), "min": rc[0], "max": rc[-1]}
-            # The machine's own ceiling: two sequential readers at once, one thread each.
-            q_ = v.get("seq_parallel")
-            if q_:
-                cw = sorted(a / b for a, b in zip(s_["walls"], q_["walls"]))
-                cc = sorted(b / a for a, b in zip(s_["cpus"], q_["cpus"]))
-                o["ceiling_ratio_wall"] = {"median": statistics.median(cw), "min": cw[0], "max": cw[-1]}
-                o["ceiling_ratio_cpu"] = {"median": statistics.median(cc), "min": cc[0], "max": cc[-1]}
-            q_ = v.get("own_parallel")
-            if q_:
-                cw = sorted(a / b for a, b in zip(s_["walls"], q_["walls"]))
-                cc = sorted(b / a for a, b in zip(s_["cpus"], q_["cpus"]))
-                o["own_ratio_wall"] = {"median": statistics.median(cw), "min": cw[0], "max": cw[-1]}
-                o["own_ratio_cpu"] = {"median": statistics.median(cc), "min": cc[0], "max": cc[-1]}
+            # Per round: the variants of a round ran back to back, so their ratio is
+            # steadier than a ratio of medians on a host whose speed drifts. "round":
+            # both at once on the pool; "ceiling": two sequential readers at once, a
+            # thread each (what two threads get from the machine); "own": two default
+            # readers at once, each with its own private pool.
+            s_ = v["seq_serial"]
+
+            def spread(xs):
+                xs = sorted(xs)
+                return {"median": statistics.median(xs), "min": xs[0], "max": xs[-1]}
+
+            for key, variant in (("round", "pool_parallel"), ("ceiling", "seq_parallel"),
+                                 ("own", "own_parallel")):
+                q_ = v.get(variant)
+                if q_:
+                    o[key + "_ratio_wall"] = spread(a / b for a, b in zip(s_["walls"], q_["walls"]))
+                    o[key + "_ratio_cpu"] = spread(b / a for a, b in zip(s_["cpus"], q_["cpus"]))
             o["ratio_parallel_vs_seq_serial"] = v["seq_serial"]["median_s"] / v["pool_parallel"]["median_s"]
             o["ratio_parallel_vs_pool_serial"] = v["pool_serial"]["median_s"] / v["pool_parallel"]["median_s"]
             log("pair: at once on one pool %.3f s, one after the other %.3f s (sequential reader) / %.3f s "

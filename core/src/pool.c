@@ -9,7 +9,9 @@
  * position. A worker that finds nothing runnable in a whole pass sleeps
  * on the pool's event count, whose value it read before the pass: every
  * event that makes work runnable signals that count after making it
- * visible, so the sleep cannot miss it (core/ARCHITECTURE.md).
+ * visible, so the sleep cannot miss it (core/ARCHITECTURE.md) - for at
+ * most MP__POOL_STANDBY_US when it stood back from a pipeline whose own
+ * consumer runs it (busy threads, below; ARCHITECTURE.md "Standing back").
  */
 #include <pthread.h>
 #include <sched.h> /* sched_getaffinity, CPU_COUNT: _GNU_SOURCE from the build */
@@ -113,9 +115,9 @@ static mp__busy_slot *mp__my_slot(uint64_t now, int claim)
         if (o != me && !atomic_compare_exchange_strong_explicit(
                            &b->owner, &o, me, memory_order_relaxed, memory_order_relaxed))
             continue;
-        /* relaxed: a hint; CAS max */
+        /* relaxed: a hint */
         unsigned hi = atomic_load_explicit(&mp__busy_hi, memory_order_relaxed);
-        while (hi < i + 1 &&
+        while (hi < i + 1 && /* relaxed: a CAS max of a hint (see the load above) */
                !atomic_compare_exchange_weak_explicit(&mp__busy_hi, &hi, i + 1,
                                                       memory_order_relaxed, memory_order_relaxed))
             ;
