@@ -10,7 +10,7 @@
  * on the pool's event count, whose value it read before the pass: every
  * event that makes work runnable signals that count after making it
  * visible, so the sleep cannot miss it (core/ARCHITECTURE.md) - for at
- * most MP__POOL_STANDBY_US when it stood back from a pipeline whose own
+ * most MP__POOL_STANDBY_MS when it stood back from a pipeline whose own
  * consumer runs it (busy threads, below; ARCHITECTURE.md "Standing back").
  */
 #include <pthread.h>
@@ -264,12 +264,7 @@ static void *mp__pool_worker(void *arg)
                  * (its mark may lapse) without being woken per chunk - it
                  * does not signal for help meanwhile (pipe.c, mp__pipe_next). */
                 struct timespec until;
-                clock_gettime(CLOCK_MONOTONIC, &until);
-                until.tv_nsec += MP__POOL_STANDBY_US * 1000L;
-                if (until.tv_nsec >= 1000000000L) {
-                    until.tv_sec++;
-                    until.tv_nsec -= 1000000000L;
-                }
+                mp__deadline_in(&until, MP__POOL_STANDBY_MS);
                 mp__ec_wait(&pool->ec, v, &until);
             } else {
                 mp__ec_wait(&pool->ec, v, NULL);

@@ -44,7 +44,7 @@ enum {
     MP__STEP_IDLE = 0,     /* nothing to do */
     MP__STEP_PROGRESS = 1, /* did some work: look again */
     /* Left the work to the entry's own consumer thread (mp__pool_saturated):
-     * the worker, if it finds nothing else, waits MP__POOL_STANDBY_US and
+     * the worker, if it finds nothing else, waits MP__POOL_STANDBY_MS and
      * looks again, whether or not anyone signals. */
     MP__STEP_STANDBY = 2
 };
@@ -120,7 +120,7 @@ void mp__pool_counters(const mp_pool *pool, uint64_t *sleeps, uint64_t *wakeups)
  * pipeline and signals the pool).
  */
 #define MP__POOL_BUSY_NS    2000000u /* a busy mark lasts 2 ms */
-#define MP__POOL_STANDBY_US 10000u   /* a standing-back worker looks again after 10 ms */
+#define MP__POOL_STANDBY_MS 10       /* a standing-back worker looks again after 10 ms */
 
 /* CLOCK_MONOTONIC in ns (vDSO: no system call). */
 uint64_t mp__pool_now(void);
