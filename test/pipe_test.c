@@ -1019,17 +1019,23 @@ Test(pipe, busy_threads_are_counted_across_private_pools, .timeout = 60)
         cr_assert_eq(pthread_create(&t[i], NULL, own_pool_main, &r[i]), 0);
     for (int i = 0; i < 2; i++)
         pthread_join(t[i], NULL);
-    uint64_t standbys = 0;
+    uint64_t by_consumers = 0, data_chunks = 0;
     for (int i = 0; i < 2; i++) {
         nl_run want;
         nl_expect(r[i].a.data, r[i].a.n, 1000, &want);
         cr_assert_eq(r[i].got.final_rc, MP_EOF);
         expect_same(&r[i].got, &want, "private pool");
-        standbys += r[i].st.worker_standbys;
+        by_consumers += r[i].st.chunks_consumer;
+        data_chunks += r[i].st.stage[MP_STAGE_PARSER].items - 1;
         nl_run_free(&want);
         nl_run_free(&r[i].got);
         alone_close(&r[i].a);
     }
-    cr_assert_gt(standbys, 0, "each pipeline's own worker stood back while both readers ran");
+    /* Both busy threads fill the two CPUs: each pool's worker stands back
+     * (a worker asleep when that happened is simply not woken), so the
+     * consumers parse nearly everything - about half if each pool counted
+     * only its own busy thread (never two). Margin as in the test above. */
+    cr_assert_geq(by_consumers * 4, data_chunks * 3, "the consumers parsed %lu of %lu chunks",
+                  (unsigned long)by_consumers, (unsigned long)data_chunks);
     pthread_barrier_destroy(&start);
 }
