@@ -19,6 +19,7 @@
 #include "corpus.h"
 #include "marc8_tables.h"
 #include "text.h"
+#include <utf8proc.h>
 
 static mp__arena arena;
 
@@ -868,6 +869,120 @@ Test(marc8, nfc_shortcuts_equal_utf8proc, .timeout = 60)
         mp__marc8_nfc_shortcuts = 1;
         cr_assert_eq(rf, rs, "round %d", round);
         cr_assert(fl == sl && memcmp(fast, slow, fl) == 0, "round %d: outputs differ", round);
+        if (round % 64 == 0)
+            mp__arena_reset(&arena);
+    }
+}
+
+/* The decoder's list of starters that NFC may merge with the character
+ * before them (mp__marc8_second_starter), rebuilt from utf8proc: every
+ * code point whose full canonical decomposition ends in a starter and
+ * which NFC composes back from it (Hangul syllables included) makes that
+ * starter one. Equal over all of Unicode, and none of them is a
+ * character a MARC-8 table produces. */
+Test(marc8, second_starters_match_utf8proc, .timeout = 60)
+{
+    static unsigned char second[0x110000];
+    memset(second, 0, sizeof second);
+    for (utf8proc_int32_t cp = 0; cp < 0x110000; cp++) {
+        if (cp >= 0xD800 && cp < 0xE000)
+            continue;
+        utf8proc_int32_t d[8];
+        int bound = 0;
+        utf8proc_ssize_t k = utf8proc_decompose_char(cp, d, 8, UTF8PROC_DECOMPOSE, &bound);
+        if (k < 2 || k > 8)
+            continue;
+        utf8proc_int32_t last = d[k - 1];
+        if (utf8proc_get_property(last)->combining_class != 0)
+            continue;
+        utf8proc_ssize_t r = utf8proc_normalize_utf32(d, k, UTF8PROC_STABLE | UTF8PROC_COMPOSE);
+        if (r == 1 && d[0] == cp)
+            second[last] = 1;
+    }
+    size_t found = 0;
+    for (uint32_t cp = 0; cp < 0x110000; cp++) {
+        found += second[cp];
+        cr_assert_eq(mp__marc8_second_starter(cp), second[cp],
+                     "U+%04X: the table says %d, utf8proc's compositions %d", cp,
+                     mp__marc8_second_starter(cp), second[cp]);
+    }
+    cr_assert_gt(found, 50); /* Hangul's 19 vowels and 27 finals at least */
+    for (size_t i = 0; i < MP__M8_EACC_N; i++)
+        cr_assert(!second[mp__marc8_eacc_ucs[i]], "EACC U+%04X", mp__marc8_eacc_ucs[i]);
+    for (int set = 0; set < MP__M8_NSETS; set++)
+        for (int b = 0; b < 128; b++)
+            cr_assert(!second[mp__marc8_sb[set][b] & MP__M8_CP], "set %d byte 0x%02X", set, b);
+}
+
+/* The shortcuts against utf8proc alone on text in the other scripts:
+ * 20,000 random texts of EACC characters (ideographs, kana, Hangul,
+ * punctuation - drawn from the whole table), Hebrew, Cyrillic, Greek and
+ * Arabic runs with their marks, ANSEL marks, spaces, delimiters, ASCII
+ * and broken bytes. */
+Test(marc8, nfc_shortcuts_equal_utf8proc_other_scripts, .timeout = 60)
+{
+    static const char *const pieces[] = {
+        "\x1B$1",
+        "\x1B(B",
+        "\x1B(2",
+        "\x1B(N",
+        "\x1B(Q",
+        "\x1B(S",
+        "\x1B(3",
+        "\x1B(4",
+        "\x1B)!E",
+        " ",
+        "\x1F"
+        "a",
+        "a",
+        "\xE2",
+        "\xE8",
+        "\xF0",
+        "\x80",
+        "\xFF",
+        "\x1B",
+        "!",
+        "`",
+        "H",
+        "y",
+        "@",
+        "\x7F",
+    };
+    unsigned seed = 4242;
+    char in[512];
+    for (int round = 0; round < 20000; round++) {
+        size_t n = 0, k = 1 + (size_t)(rand_r(&seed) % 60);
+        for (size_t i = 0; i < k && n + 8 < sizeof in; i++) {
+            unsigned pick = (unsigned)rand_r(&seed) % 3;
+            if (pick == 0) { /* an EACC character's three bytes */
+                uint32_t c = mp__marc8_eacc_code[(size_t)rand_r(&seed) % MP__M8_EACC_N];
+                in[n++] = (char)(c >> 16);
+                in[n++] = (char)(c >> 8);
+                in[n++] = (char)c;
+            } else if (pick == 1) { /* a byte a single-byte set maps (or marks) */
+                in[n++] = (char)(0x21 + rand_r(&seed) % 0x5E);
+            } else {
+                const char *p = pieces[(size_t)rand_r(&seed) % (sizeof pieces / sizeof *pieces)];
+                size_t l = strlen(p);
+                memcpy(in + n, p, l);
+                n += l;
+            }
+        }
+        const char *fast, *slow;
+        size_t fl, sl;
+        int rf = conv(&NFC, in, n, &fast, &fl, NULL);
+        mp__marc8_nfc_shortcuts = 0;
+        int rs = conv(&NFC, in, n, &slow, &sl, NULL);
+        mp__marc8_nfc_shortcuts = 1;
+        cr_assert_eq(rf, rs, "round %d", round);
+        cr_assert(fl == sl && memcmp(fast, slow, fl) == 0, "round %d: outputs differ", round);
+        /* unnormalised too: the single-byte runs against the general path */
+        rf = conv(&RAW, in, n, &fast, &fl, NULL);
+        mp__marc8_nfc_shortcuts = 0;
+        rs = conv(&RAW, in, n, &slow, &sl, NULL);
+        mp__marc8_nfc_shortcuts = 1;
+        cr_assert_eq(rf, rs, "round %d (raw)", round);
+        cr_assert(fl == sl && memcmp(fast, slow, fl) == 0, "round %d: raw outputs differ", round);
         if (round % 64 == 0)
             mp__arena_reset(&arena);
     }

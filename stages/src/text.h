@@ -69,12 +69,19 @@ int mp__text_plain(const unsigned char *in, size_t n, int esc);
 
 /*
  * 1 (default): mp__marc8_to_utf8 answers the common NFC shapes (an ASCII
- * letter with one mark, letters of U+0370-U+07FF) from memoised utf8proc
- * results instead of normalising the rest of the field. Written only by
- * tests and fuzz_marc8 (0: everything through utf8proc, to compare), before
- * any thread decodes; read by every decoding thread.
+ * letter with one mark, BMP starters nothing composes with) from memoised
+ * utf8proc results instead of normalising the rest of the field, and puts
+ * runs of a single-byte G0 set other than ASCII in a loop of their own.
+ * Written only by tests and fuzz_marc8 (0: everything through utf8proc
+ * and the general path, to compare), before any thread decodes; read by
+ * every decoding thread.
  */
 extern int mp__marc8_nfc_shortcuts;
+
+/* 1 when cp is a starter (combining class 0) that is the second character
+ * of a canonical composition - NFC may merge it with the character before
+ * it - by marc8.c's table (marc8_test checks it against utf8proc). Pure. */
+int mp__marc8_second_starter(uint32_t cp);
 
 /*
  * UTF-8 validation with the utf8_handling policy (overlongs, surrogates
