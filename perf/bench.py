@@ -179,31 +179,64 @@ class Harness:
         rounds = max(3, a.rounds) if not a.smoke else 1
         self.results["headline"] = {}
         for cname, f in (("realworld", self.big), ("synthetic_marc8", self.synth)):
-            per = {label: [] for _, label, _ in self.HEADLINE}
-            for _ in range(rounds):
-                for mode, label, extra in self.HEADLINE:
-                    cmd = [self.tool("mpbench"), mode, f, "-k", "2", "--label", "hl_" + label] + list(extra)
-                    o = run_json(cmd, allow_fail=True)[0]
-                    if "walls" not in o:
-                        if "skipped" not in o:
-                            self.failures.append("headline %s %s: %s" % (cname, label, o))
-                        continue
-                    per[label].append({"cold_s": o["walls"][0], "warm_s": o["walls"][1],
-                                       "cold_cpu_s": o["cpus"][0], "warm_cpu_s": o["cpus"][1],
-                                       "bytes": o["bytes"], "records": o["records"],
-                                       "checksum": o["checksum"], "load": o["load"],
-                                       "stats": o.get("stats")})
-            summary = headline_summary(per, rounds)
-            summary["file"] = f
-            summary["bytes"] = os.path.getsize(f)
-            summary["rounds"] = rounds
-            self.results["headline"][cname] = summary
-            for label, v in summary["configs"].items():
-                log("headline %-15s %-8s warm median %7.1f MB/s [%7.1f-%7.1f], cpu %.3f s, cold median %7.1f MB/s" % (
-                    cname, label, v["warm_mb_s_median"], v["warm_mb_s_min"], v["warm_mb_s_max"],
-                    v["warm_cpu_s_median"], v["cold_mb_s_median"]))
-            for k, v in summary["ratios"].items():
-                log("headline %-15s %-34s median %.2f [%.2f-%.2f]" % (cname, k, v["median"], v["min"], v["max"]))
+            self.results["headline"][cname] = self.interleaved(cname, f, self.HEADLINE, rounds)
+
+    def interleaved(self, cname, f, configs, rounds):
+        """Each of `configs` once per round on file f, rounds interleaved (see HEADLINE)."""
+        per = {label: [] for _, label, _ in configs}
+        for _ in range(rounds):
+            for mode, label, extra in configs:
+                cmd = [self.tool("mpbench"), mode, f, "-k", "2", "--label", "hl_" + label] + list(extra)
+                o = run_json(cmd, allow_fail=True)[0]
+                if "walls" not in o:
+                    if "skipped" not in o:
+                        self.failures.append("%s %s: %s" % (cname, label, o))
+                    continue
+                per[label].append({"cold_s": o["walls"][0], "warm_s": o["walls"][1],
+                                   "cold_cpu_s": o["cpus"][0], "warm_cpu_s": o["cpus"][1],
+                                   "bytes": o["bytes"], "records": o["records"],
+                                   "checksum": o["checksum"], "load": o["load"],
+                                   "stats": o.get("stats")})
+        summary = headline_summary(per, rounds)
+        summary["file"] = f
+        summary["bytes"] = os.path.getsize(f)
+        summary["rounds"] = rounds
+        for label, v in summary["configs"].items():
+            log("%-15s %-8s warm median %7.1f MB/s [%7.1f-%7.1f], cpu %.3f s, cold median %7.1f MB/s" % (
+                cname, label, v["warm_mb_s_median"], v["warm_mb_s_min"], v["warm_mb_s_max"],
+                v["warm_cpu_s_median"], v["cold_mb_s_median"]))
+        for k, v in summary["ratios"].items():
+            log("%-15s %-34s median %.2f [%.2f-%.2f]" % (cname, k, v["median"], v["min"], v["max"]))
+        return summary
+
+    # MARC-8 in other scripts: every MARC-8 sample record of the shared corpus
+    # (CJK in EACC, Hebrew, Cyrillic, Farsi; ../shared/data/marc8/*.marc)
+    # repeated, read as the headline reads (fewer configurations, 5 rounds).
+    SCRIPTS = (("floor", "floor", ()), ("seq", "seq", ()), ("auto", "default", ()),
+               ("yaz", "yaz_t2", ("-t", "2")), ("auto", "default_raw", ("--raw",)))
+
+    def run_scripts(self):
+        a = self.a
+        d = os.path.join(a.corpus, "marc8") if a.corpus else ""
+        files = sorted(os.path.join(d, n) for n in os.listdir(d) if n.endswith(".marc")) \
+            if d and os.path.isdir(d) else []
+        if not files:
+            self.note("SKIP MARC-8 scripts: no MARC-8 samples under %s" % (d or "(no corpus)"))
+            return
+        base = os.path.join(self.out, "scripts_base.mrc")
+        with open(base, "wb") as out:
+            for f in files:
+                with open(f, "rb") as fh:
+                    out.write(fh.read())
+        size = "2M" if a.smoke else "40M"
+        big = os.path.join(self.out, "scripts_%s.mrc" % size)
+        run_json([self.tool("mpcorpus"), "repeat", base, big, "--repeat-to", size])
+        with open(big, "rb") as fh:
+            while fh.read(1 << 22):
+                pass
+        s = self.interleaved("marc8_scripts", big, self.SCRIPTS, 1 if a.smoke else 5)
+        s["samples"] = [os.path.basename(f) for f in files]
+        self.results["scripts"] = s
 
     # Paired runs: `mpbench paired FILE -k K` runs the sequential and the
     # default reader alternately in one process (the order flips every pair),
@@ -658,7 +691,10 @@ class Harness:
             if s.get("failures"):
                 self.failures.append("latency %s: %d failures" % (s["variant"], s["failures"]))
         # Every reader configuration of the headline read the same records.
-        for cname, h in (self.results.get("headline") or {}).items():
+        corpora = dict(self.results.get("headline") or {})
+        if self.results.get("scripts"):
+            corpora["marc8_scripts"] = self.results["scripts"]
+        for cname, h in corpora.items():
             cf = h.get("configs", {})
             ref = cf.get("seq")
             for label in ("default", "pipe_t1", "pipe_t2"):
@@ -1021,6 +1057,26 @@ unset y2label
                         k, v["marcpipe_us"], "%.1f µs" % v["pymarc_us"] if "pymarc_us" in v else "SKIP",
                         fmt(v.get("ratio_wall")), fmt(v.get("ratio"))))
             L.append("")
+        sc = r.get("scripts")
+        if sc and sc.get("configs"):
+            L.append("### MARC-8 in other scripts (%d interleaved rounds)" % sc.get("rounds", 0))
+            L.append("")
+            L.append("Every MARC-8 sample record of the shared corpus (%s: CJK in EACC, Hebrew, Cyrillic, "
+                     "Farsi) repeated to %.1f MB, decoded to NFC UTF-8 by the readers (not by YAZ's read, nor "
+                     "with `--raw`); warm runs, median [min-max] over rounds." % (
+                         ", ".join(sc.get("samples", [])), sc["bytes"] / 1e6))
+            L.append("")
+            L.append("| configuration | MB/s | CPU s |")
+            L.append("|---|---:|---:|")
+            for label, v in sc["configs"].items():
+                L.append("| %s | %.0f [%.0f-%.0f] | %.3f |" % (label, v["warm_mb_s_median"], v["warm_mb_s_min"],
+                                                           v["warm_mb_s_max"], v["warm_cpu_s_median"]))
+            L.append("")
+            L.append("| ratio | median [min-max] |")
+            L.append("|---|---|")
+            for k, v in sc["ratios"].items():
+                L.append("| %s | %.2f [%.2f-%.2f] |" % (k, v["median"], v["min"], v["max"]))
+            L.append("")
         L.append("### Latency (10-record file, %s iterations)" % ((r["latency"] or {}).get("series", [{}])[0].get("iters", "?")))
         L.append("")
         L.append("Variants interleaved round by round; `default_reader*` = default options (the library "
@@ -1193,6 +1249,7 @@ unset y2label
         self.run_pair()
         self.run_peers()
         self.run_formats()
+        self.run_scripts()
         self.run_latency()
         self.run_stress()
         self.run_writers()
