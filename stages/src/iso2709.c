@@ -798,6 +798,31 @@ static inline int mp__subfield(mp__parse_ctx *x, mp_field *f, const char *t, siz
 }
 
 /*
+ * 1 when no delimiter in t[0..n) is followed there by a byte >= 0x80 (or
+ * ESC): from the record's delimiter and special-byte bitmaps, a few words
+ * instead of a memchr per subfield. 0 when one may be, or when t is not in
+ * the mapped data area (then mp__rewrite_codes looks).
+ */
+static int mp__codes_ascii(const mp__parse_ctx *x, const unsigned char *t, size_t n)
+{
+    if (!x->hmap || n < 2 || t < x->area || t + n > x->area + x->area_len)
+        return n < 2;
+    /* the bytes q in [a + 1, e] right after a delimiter at q - 1 */
+    size_t a = (size_t)(t - x->area) + 1, e = a + n - 2;
+    for (size_t w = a >> 6; w <= e >> 6; w++) {
+        uint64_t after = x->sdmap[w] << 1 | (w ? x->sdmap[w - 1] >> 63 : 0);
+        uint64_t m = after & x->hmap[w];
+        if (w == a >> 6)
+            m &= ~(uint64_t)0 << (a & 63);
+        if (w == e >> 6)
+            m &= ~(uint64_t)0 >> (63 - (e & 63));
+        if (m)
+            return 0;
+    }
+    return 1;
+}
+
+/*
  * Before decoding a data field's subfield text tx[0..n): every non-ASCII
  * code byte is read as pymarc reads it (mp__subfield_code_normalize) and
  * the code's bytes are replaced by that ASCII character, so the decoder
@@ -923,7 +948,11 @@ static inline __attribute__((always_inline)) int mp__data_field(mp__parse_ctx *x
         size_t on, rn;
         mp__rewrites rw;
         size_t pos = (size_t)(b - x->rec->raw);
-        const unsigned char *src = mp__rewrite_codes(x, f->tag, b + k, tn, pos + k, &rn, &rw);
+        const unsigned char *src = b + k;
+        rn = tn;
+        rw.n = 0;
+        if (!mp__codes_ascii(x, b + k, tn))
+            src = mp__rewrite_codes(x, f->tag, b + k, tn, pos + k, &rn, &rw);
         if (!src)
             return MP_ENOMEM;
         mp__text_opts to = x->fmt->text;

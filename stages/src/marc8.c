@@ -484,6 +484,19 @@ static void m8_decode(m8_state *s, const unsigned char *in, size_t n)
 #endif
             s->last = o - 1;
             s->last_cp = in[j - 1];
+            if (j + 1 < n && in[j] == 0x1F && s->codes && in[j + 1] >= 0x20 && in[j + 1] < 0x7F &&
+                mp__marc8_nfc_shortcuts) {
+                /* The delimiter ending the run and an ASCII subfield code:
+                 * put as the general path below puts them (the subfield
+                 * starts in the default sets: G0 is ASCII already). */
+                o[0] = 0x1F;
+                o[1] = in[j + 1];
+                s->last = o + 1;
+                s->last_cp = in[j + 1];
+                o += 2;
+                j += 2;
+                g1 = MP__M8_ANSEL;
+            }
             s->o = o;
             i = j;
             continue;
