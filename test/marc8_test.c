@@ -809,6 +809,21 @@ Test(marc8, equals_yaz_on_corpus, .timeout = 300)
     cr_assert_eq(unexplained, 0, "%ld unexplained differences from yaz", unexplained);
 }
 
+/* Converts in[0..n) with the shortcuts and fast paths on and off (options
+ * o) and asserts the same return code and output. */
+static void same_both_ways(const mp__text_opts *o, const char *in, size_t n, int round)
+{
+    const char *fast, *slow;
+    size_t fl, sl;
+    int rf = conv(o, in, n, &fast, &fl, NULL);
+    mp__marc8_nfc_shortcuts = 0;
+    int rs = conv(o, in, n, &slow, &sl, NULL);
+    mp__marc8_nfc_shortcuts = 1;
+    cr_assert_eq(rf, rs, "round %d (%s)", round, o->normalize ? "NFC" : "raw");
+    cr_assert(fl == sl && memcmp(fast, slow, fl) == 0, "round %d (%s): outputs differ", round,
+              o->normalize ? "NFC" : "raw");
+}
+
 /* The NFC shortcuts (a memo of utf8proc's answers for an ASCII letter with
  * one mark and for inert letters of U+0370-U+07FF) give byte for byte what
  * normalising with utf8proc alone gives: 20,000 random texts mixing ASCII,
@@ -861,14 +876,7 @@ Test(marc8, nfc_shortcuts_equal_utf8proc, .timeout = 60)
             memcpy(in + n, p, l);
             n += l;
         }
-        const char *fast, *slow;
-        size_t fl, sl;
-        int rf = conv(&NFC, in, n, &fast, &fl, NULL);
-        mp__marc8_nfc_shortcuts = 0;
-        int rs = conv(&NFC, in, n, &slow, &sl, NULL);
-        mp__marc8_nfc_shortcuts = 1;
-        cr_assert_eq(rf, rs, "round %d", round);
-        cr_assert(fl == sl && memcmp(fast, slow, fl) == 0, "round %d: outputs differ", round);
+        same_both_ways(&NFC, in, n, round);
         if (round % 64 == 0)
             mp__arena_reset(&arena);
     }
@@ -968,21 +976,9 @@ Test(marc8, nfc_shortcuts_equal_utf8proc_other_scripts, .timeout = 60)
                 n += l;
             }
         }
-        const char *fast, *slow;
-        size_t fl, sl;
-        int rf = conv(&NFC, in, n, &fast, &fl, NULL);
-        mp__marc8_nfc_shortcuts = 0;
-        int rs = conv(&NFC, in, n, &slow, &sl, NULL);
-        mp__marc8_nfc_shortcuts = 1;
-        cr_assert_eq(rf, rs, "round %d", round);
-        cr_assert(fl == sl && memcmp(fast, slow, fl) == 0, "round %d: outputs differ", round);
+        same_both_ways(&NFC, in, n, round);
         /* unnormalised too: the single-byte runs against the general path */
-        rf = conv(&RAW, in, n, &fast, &fl, NULL);
-        mp__marc8_nfc_shortcuts = 0;
-        rs = conv(&RAW, in, n, &slow, &sl, NULL);
-        mp__marc8_nfc_shortcuts = 1;
-        cr_assert_eq(rf, rs, "round %d (raw)", round);
-        cr_assert(fl == sl && memcmp(fast, slow, fl) == 0, "round %d: raw outputs differ", round);
+        same_both_ways(&RAW, in, n, round);
         if (round % 64 == 0)
             mp__arena_reset(&arena);
     }
