@@ -300,6 +300,12 @@ static inline uint32_t m8_eacc_code(const unsigned char *p)
     return (uint32_t)(p[0] & 0x7F) << 16 | (uint32_t)(p[1] & 0x7F) << 8 | (uint32_t)(p[2] & 0x7F);
 }
 
+/* 1 when x may be the second or third byte of an EACC character. */
+static inline int m8_eacc_byte(unsigned x)
+{
+    return (x & 0x7F) > 0x20 && x != 0x7F && x != 0xFF;
+}
+
 /* 1 when a mapped EACC character starts at in[i]. */
 static int m8_eacc_known_at(const unsigned char *in, size_t n, size_t i)
 {
@@ -526,6 +532,33 @@ static void m8_decode(m8_state *s, const unsigned char *in, size_t n)
                 continue;
             }
         }
+        if (g0 == MP__M8_EACC && ncomb == 0 && b >= 0x20 && b < 0x7F && mp__marc8_nfc_shortcuts) {
+            /* A run of EACC characters in G0 (and spaces), each put as the
+             * general path below puts it; it stops at anything else: an
+             * III vendor code (0x7F first, or 0x21 then a space), an
+             * incomplete or unknown character, a mark, a control. */
+            size_t j = i;
+            while (j < n) {
+                unsigned c0 = in[j];
+                if (c0 == 0x20) {
+                    m8_put(s, 0x20);
+                    j++;
+                    continue;
+                }
+                if (c0 < 0x21 || c0 > 0x7E || j + 3 > n || !m8_eacc_byte(in[j + 1]) ||
+                    !m8_eacc_byte(in[j + 2]))
+                    break;
+                uint32_t e = m8_eacc_lookup(m8_eacc_code(in + j));
+                if (!e || (e & (MP__M8_SKIP | MP__M8_COMB)))
+                    break;
+                m8_put(s, e & MP__M8_CP);
+                j += 3;
+            }
+            if (j > i) {
+                i = j;
+                continue;
+            }
+        }
         if (b == M8_ESC) {
             i = m8_escape(s, in, n, i, &g0, &g1);
             continue;
@@ -577,7 +610,7 @@ static void m8_decode(m8_state *s, const unsigned char *in, size_t n)
         uint32_t e;
         if (set == MP__M8_EACC) {
             size_t k = i + 1;
-            while (k < n && k < i + 3 && (in[k] & 0x7F) > 0x20 && in[k] != 0x7F && in[k] != 0xFF)
+            while (k < n && k < i + 3 && m8_eacc_byte(in[k]))
                 k++;
             if (k < i + 3) {
                 m8_problem(s, i, "incomplete EACC character", b);
