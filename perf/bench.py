@@ -267,7 +267,8 @@ class Harness:
                 continue
             res = {"file": f, "processes": procs, "pairs_per_process": k, "pairs": len(walls),
                    "speed": quartiles(walls), "cpu": quartiles(cpus),
-                   "seq_cpu_s": quartiles(seq_cpu), "default_cpu_s": quartiles(def_cpu)}
+                   "seq_cpu_s": quartiles(seq_cpu), "default_cpu_s": quartiles(def_cpu),
+                   "by_spell": spells(seq_cpu, def_cpu, walls, cpus)}
             self.results["paired"][cname] = res
             log("paired %-15s %d pairs: speed %.2f [q %.2f-%.2f, %.2f-%.2f], cpu %.2f [q %.2f-%.2f, %.2f-%.2f]" % (
                 (cname, len(walls)) + tuple(res["speed"][x] for x in ("median", "p25", "p75", "min", "max")) +
@@ -957,6 +958,29 @@ unset y2label
                          dstats.get("chunks_consumer"), dstats.get("chunks_home"), dstats["stages"]["parser"]["sleeps"],
                          dstats["stages"]["consumer"]["sleeps"]))
             L.append("")
+        spell_rows = []
+        for cname in ("realworld", "synthetic_marc8"):
+            sp = ((r.get("paired") or {}).get(cname) or {}).get("by_spell")
+            if not sp:
+                continue
+            for g in sp["groups"]:
+                spell_rows.append("| %s | %.0f-%.0f | %d | %.0f | %.2f | %.2f |" % (
+                    cname, g["seq_cpu_min_s"] * 1e3, g["seq_cpu_max_s"] * 1e3, g["n"], g["default_cpu_s"] * 1e3,
+                    g["speed"], g["cpu"]))
+            if sp.get("corr_seq_cpu_vs_cpu_ratio") is not None:
+                spell_rows.append("| %s | correlation of the sequential CPU with the CPU ratio: %.2f | | | | |" % (
+                    cname, sp["corr_seq_cpu_vs_cpu_ratio"]))
+        if spell_rows:
+            L.append("### Paired runs by the host's speed (diagnostic)")
+            L.append("")
+            L.append("The paired runs in three equal groups by the sequential run's CPU time, i.e. by how fast one "
+                     "thread ran on the host in that second; medians per group. The target rows above use all pairs.")
+            L.append("")
+            L.append("| corpus | sequential CPU per run (ms) | pairs | default reader CPU (ms) | wall ratio | "
+                     "CPU ratio |")
+            L.append("|---|---|---:|---:|---:|---:|")
+            L.extend(spell_rows)
+            L.append("")
         L.append("### Throughput (full parse; MB = 10^6 bytes)")
         L.append("")
         L.append("| configuration | best MB/s | median MB/s | records/s (best) | CPU s (best run) | MB per CPU s | vs sequential | vs YAZ same threads | load |")
@@ -1282,6 +1306,30 @@ def quartiles(vals):
     n = len(v)
     return {"median": statistics.median(v), "p25": v[n // 4], "p75": v[(3 * n) // 4], "min": v[0],
             "max": v[-1], "n": n}
+
+
+def spells(seq_cpu, def_cpu, walls, cpus):
+    """The paired ratios in three equal groups by the sequential run's CPU
+    time: how fast one thread ran on the host in that second (its speed moves
+    by up to 1.5x). The two runs of a pair share the spell, so each group's
+    ratios compare the readers at one host speed; the Pearson correlation of
+    the sequential CPU with the CPU ratio says how much the ratio depends on
+    it. Diagnostic only: the target rows use all pairs."""
+    pairs = sorted(zip(seq_cpu, def_cpu, walls, cpus))
+    n = len(pairs)
+    if n < 6:
+        return None
+    groups = []
+    for lo, hi in ((0, n // 3), (n // 3, (2 * n) // 3), ((2 * n) // 3, n)):
+        g = pairs[lo:hi]
+        groups.append({"n": len(g), "seq_cpu_min_s": g[0][0], "seq_cpu_max_s": g[-1][0],
+                       "default_cpu_s": statistics.median(x[1] for x in g),
+                       "speed": statistics.median(x[2] for x in g), "cpu": statistics.median(x[3] for x in g)})
+    try:
+        corr = statistics.correlation([x[0] for x in pairs], [x[3] for x in pairs])
+    except statistics.StatisticsError:
+        corr = None
+    return {"groups": groups, "corr_seq_cpu_vs_cpu_ratio": corr}
 
 
 def med_range(vals):
