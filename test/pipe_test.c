@@ -800,10 +800,10 @@ typedef struct alone_case {
     mp__pipe_config cfg;
 } alone_case;
 
-static void alone_open(alone_case *a, unsigned cpus, unsigned seed)
+static void alone_open_workers(alone_case *a, unsigned cpus, unsigned workers, unsigned seed)
 {
     mp__pool_cpus_override = cpus; /* before the pool's threads start */
-    cr_assert_eq(mp_pool_create(&a->pool, 1), MP_OK);
+    cr_assert_eq(mp_pool_create(&a->pool, workers), MP_OK);
     a->data = nl_gen(seed, 4000, 1, 150, &a->n);
     nl_format_init(&a->f, 1000);
     a->f.delay_us_max = 4;
@@ -812,6 +812,11 @@ static void alone_open(alone_case *a, unsigned cpus, unsigned seed)
     a->cfg.pool = a->pool;
     a->cfg.chunk_size = 2048;
     a->cfg.help = MP_HELP_ALL;
+}
+
+static void alone_open(alone_case *a, unsigned cpus, unsigned seed)
+{
+    alone_open_workers(a, cpus, 1, seed);
 }
 
 static void alone_close(alone_case *a)
@@ -851,6 +856,41 @@ Test(pipe, workers_stand_back_while_busy_consumers_fill_the_cpus, .timeout = 60)
         } else {
             cr_assert_eq(st.worker_standbys, 0, "CPUs to spare: the worker never stands back");
         }
+        mp__pipe_close(p);
+        nl_run_free(&got);
+        nl_run_free(&want);
+        alone_close(&a);
+    }
+}
+
+/* A pool with a worker per CPU and one busy consumer thread: the consumer
+ * and cpus - 1 workers run its pipeline, the last worker stands back (not
+ * cpus + 1 threads on cpus CPUs); with a CPU to spare nobody stands back. */
+Test(pipe, a_pool_with_a_worker_per_cpu_lends_cpus_minus_one_to_a_busy_consumer, .timeout = 60)
+{
+    for (int spare = 0; spare <= 1; spare++) {
+        alone_case a;
+        /* Two workers; two CPUs (one for the consumer, one for worker 0), or
+         * three (room for both workers). */
+        alone_open_workers(&a, spare ? 3 : 2, 2, 61);
+        nl_run want, got;
+        nl_expect(a.data, a.n, 1000, &want);
+        mp__pipe *p;
+        cr_assert_eq(mp__pipe_open(&p, &a.cfg), MP_OK);
+        cr_assert_eq(nl_drain(p, &got, 0), MP_OK);
+        cr_assert_eq(got.final_rc, MP_EOF);
+        expect_same(&got, &want, spare ? "a CPU to spare" : "a worker per CPU");
+        mp_stats st;
+        mp__pipe_stats(p, &st);
+        uint64_t data_chunks = st.stage[MP_STAGE_PARSER].items - 1;
+        cr_assert_gt(data_chunks, 100);
+        /* Not alone: worker 0 helps, so the consumer does not parse them all. */
+        cr_assert_lt(st.chunks_consumer, data_chunks, "the consumer parsed %lu of %lu chunks",
+                     (unsigned long)st.chunks_consumer, (unsigned long)data_chunks);
+        if (spare)
+            cr_assert_eq(st.worker_standbys, 0, "CPUs to spare: no worker stands back");
+        else
+            cr_assert_gt(st.worker_standbys, 0, "worker 1 looked, and stood back");
         mp__pipe_close(p);
         nl_run_free(&got);
         nl_run_free(&want);

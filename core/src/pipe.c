@@ -29,7 +29,7 @@
  * pending descriptor when their put fails and report "no progress"; no
  * task ever waits.
  */
-#include <sched.h> /* sched_getaffinity, CPU_COUNT: _GNU_SOURCE from the build */
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,6 +117,7 @@ struct mp__pipe {
         int done;           /* a terminal chunk was delivered */
         int done_status;    /* its status */
         int alone;          /* the consumer's copy of p->alone */
+        unsigned allowed;   /* the consumer's copy of p->allowed */
     } cons;
 
     mp__stage_counters st[MP_STAGE_COUNT];
@@ -139,6 +140,12 @@ struct mp__pipe {
      * thread that would signal (mp__signal_helpers: an acq_rel RMW). */
     _Atomic uint64_t cons_busy;
     _Atomic int alone;
+    /* How many of the pool's workers may help while the consumer's mark is
+     * fresh (mp__pool_allowed at its last call; UINT_MAX before the first):
+     * a worker numbered at or above it stands back. alone == (allowed ==
+     * 0). Written by the consumer thread (relaxed stores when it changes),
+     * read by workers (relaxed: a hint, like alone). */
+    _Atomic unsigned allowed;
 };
 
 /* ---- small helpers ------------------------------------------------------- */
@@ -918,13 +925,15 @@ static int mp__pipe_step(mp__pool_entry *e)
 
     if (mp__is_cancelled(p))
         return MP__STEP_IDLE;
-    /* relaxed (both): hints; a wrong guess costs speed only (see p->alone) */
-    if (atomic_load_explicit(&p->alone, memory_order_relaxed)) {
+    /* relaxed (all three): hints; a wrong guess costs speed only (see p->alone) */
+    int alone = atomic_load_explicit(&p->alone, memory_order_relaxed);
+    if (alone ||
+        mp__pool_worker_index() >= atomic_load_explicit(&p->allowed, memory_order_relaxed)) {
         uint64_t busy = atomic_load_explicit(&p->cons_busy, memory_order_relaxed);
         /* signed: a mark taken just after our clock read counts as current */
         if (busy != 0 && (int64_t)(mp__pool_now() - busy) < (int64_t)MP__POOL_BUSY_NS) {
             mp__count(&p->standbys, 1);
-            return MP__STEP_STANDBY;
+            return alone ? MP__STEP_STANDBY : MP__STEP_STANDBY_SOME;
         }
     }
     return mp__work(p, NULL, 1) ? MP__STEP_PROGRESS : MP__STEP_IDLE;
@@ -1040,14 +1049,20 @@ int mp__pipe_next(mp__pipe *p, mp__chunk **out, const struct timespec *deadline)
         mp__busy_mark(now);
         /* relaxed: a hint for the workers (mp__pipe_step) */
         atomic_store_explicit(&p->cons_busy, now, memory_order_relaxed);
-        int alone = mp__pool_saturated(p->pool, now);
+        unsigned allowed = mp__pool_allowed(p->pool, now);
+        int alone = allowed == 0, more = allowed > p->cons.allowed;
+        if (allowed != p->cons.allowed) {
+            p->cons.allowed = allowed;
+            /* relaxed: a hint; the signal below publishes a rise */
+            atomic_store_explicit(&p->allowed, allowed, memory_order_relaxed);
+        }
         if (alone != p->cons.alone) {
             p->cons.alone = alone;
             /* relaxed: a hint; the signal below publishes a 0 */
             atomic_store_explicit(&p->alone, alone, memory_order_relaxed);
-            if (!alone)
-                mp__pool_signal(p->pool); /* CPUs to spare again: workers, help */
         }
+        if (more)
+            mp__pool_signal_all(p->pool); /* CPUs to spare again: workers, help */
     }
     uint64_t helped_ns = 0;
     struct timespec spin_until = {0, 0};
@@ -1130,9 +1145,14 @@ int mp__pipe_next(mp__pipe *p, mp__chunk **out, const struct timespec *deadline)
                  * RMW ordered before this one - that thread skipped its signal,
                  * and the second look below sees its work */
                 atomic_exchange_explicit(&p->alone, 0, memory_order_acq_rel);
-                mp__pool_signal(p->pool); /* standing-back workers: serve it now */
-                continue;                 /* the second look */
+                mp__pool_signal_all(p->pool); /* standing-back workers: serve it now */
+                continue;                     /* the second look */
             }
+            if (p->cons.allowed < mp_pool_threads(p->pool))
+                /* Some workers stood back without being alone: nobody skipped
+                 * a signal (the others were signalled), but those may serve it
+                 * now that the mark is gone. */
+                mp__pool_signal_all(p->pool);
         }
         /* relaxed: statistics only */
         uint64_t sleeps = atomic_load_explicit(&p->parsed.sleeps, memory_order_relaxed);
@@ -1185,7 +1205,7 @@ void mp__pipe_cancel(mp__pipe *p)
     mp__ring_wake_all(&p->filled);
     mp__ring_wake_all(&p->scanned);
     mp__ring_wake_all(&p->parsed);
-    mp__pool_signal(p->pool);
+    mp__pool_signal_all(p->pool);
 }
 
 int mp__pipe_cancelled(const mp__pipe *p)
@@ -1275,20 +1295,25 @@ int mp__pipe_open(mp__pipe **out, const mp__pipe_config *cfg)
     p->own_pool = own_pool;
     p->gen = mp__fork_generation();
     p->T = cfg->chunks;
-    if (p->T == 0) {
-        /* Four chunks per thread that parses: the pool's workers and, when it
-         * helps, the consumer - one being parsed, the rest absorb jitter. */
-        unsigned w = mp_pool_threads(pool) + (cfg->help != MP_HELP_NONE);
-        p->T = w > 1 ? 4 * w : 4;
-    }
-    p->cfg.chunks = p->T;
     {
+        /* The workers that may parse for this pipeline at once: the pool's,
+         * but while an MP_HELP_ALL consumer is busy at most cpus - 1 of them
+         * (mp__pool_allowed: a pool with a worker per CPU does not put
+         * cpus + 1 threads on this pipeline). */
+        unsigned cpus = mp__pool_cpus(pool), workers = mp_pool_threads(pool);
+        if (cfg->help == MP_HELP_ALL && workers >= cpus)
+            workers = cpus - 1;
+        if (p->T == 0) {
+            /* Four chunks per thread that parses: those workers and, when it
+             * helps, the consumer - one being parsed, the rest absorb jitter. */
+            unsigned w = workers + (cfg->help != MP_HELP_NONE);
+            p->T = w > 1 ? 4 * w : 4;
+        }
         /* The consumer's bounded retry (mp__pipe_next) only helps when it
          * has a CPU of its own; otherwise it would take one from a worker. */
-        cpu_set_t set;
-        unsigned cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? (unsigned)CPU_COUNT(&set) : 1;
-        p->help_spin = cfg->help != MP_HELP_NONE && mp_pool_threads(pool) + 1 <= cpus;
+        p->help_spin = cfg->help != MP_HELP_NONE && cpus > 1 && workers + 1 <= cpus;
     }
+    p->cfg.chunks = p->T;
     p->prod.offset = cfg->stream_offset;
     p->scan.next_ordinal = cfg->first_ordinal;
     /* relaxed: initialisation before publication (attach releases it) */
@@ -1317,6 +1342,8 @@ int mp__pipe_open(mp__pipe **out, const mp__pipe_config *cfg)
     atomic_init(&p->standbys, 0);
     atomic_init(&p->cons_busy, 0);
     atomic_init(&p->alone, 0);
+    atomic_init(&p->allowed, UINT_MAX);
+    p->cons.allowed = UINT_MAX;
 
     unsigned rs = p->cfg.ring_size ? p->cfg.ring_size : mp__pow2_above(p->T);
     if ((rc = mp__ring_init(&p->free_r, MP_RING_MPSC, mp__pow2_above(p->T))) != MP_OK ||

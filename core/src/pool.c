@@ -13,6 +13,7 @@
  * most MP__POOL_STANDBY_MS when it stood back from a pipeline whose own
  * consumer runs it (busy threads, below; ARCHITECTURE.md "Standing back").
  */
+#include <limits.h>
 #include <pthread.h>
 #include <sched.h> /* sched_getaffinity, CPU_COUNT: _GNU_SOURCE from the build */
 #include <stdatomic.h>
@@ -54,10 +55,14 @@ typedef struct mp__busy_slot {
 } mp__busy_slot;
 
 struct mp_pool {
-    unsigned nthreads;    /* set at create; read-only afterwards */
-    pthread_t *threads;   /* set at create; joined by destroy */
-    struct cds_lfht *ht;  /* the registry; lfht is internally synchronised */
-    mp__ec ec;            /* "work may be runnable": signalled by anyone, workers sleep on it */
+    unsigned nthreads;   /* set at create; read-only afterwards */
+    pthread_t *threads;  /* set at create; joined by destroy */
+    struct cds_lfht *ht; /* the registry; lfht is internally synchronised */
+    mp__ec ec;           /* "work may be runnable": signalled by anyone, workers sleep on it */
+    /* "the pipelines a worker may serve changed": signalled by
+     * mp__pool_signal_all; workers that stood back from some work sleep on
+     * it (MP__STEP_STANDBY_SOME) */
+    mp__ec standby;
     mp__ec idle;          /* "a worker left an entry": signalled by workers, closers sleep on it */
     unsigned gen;         /* fork generation at create; read-only afterwards */
     _Atomic int shutdown; /* written by destroy; read by workers */
@@ -65,11 +70,12 @@ struct mp_pool {
      * by reserve, -1 by unreserve/detach, CAS 0 -> CLOSED by destroy; read
      * by stats. See pool_internal.h, "Pool lifetime". */
     _Atomic uint32_t state;
-    _Atomic unsigned closers; /* threads waiting in detach: written by them, read by workers */
-    _Atomic uint64_t next_id; /* entry ids: fetch_add by attach */
-    _Atomic uint64_t sleeps;  /* worker sleeps: statistics */
-    _Atomic uint64_t wakeups; /* signals that found sleepers: statistics */
-    unsigned cpus;            /* CPUs the creating thread may run on; read-only */
+    _Atomic unsigned closers;     /* threads waiting in detach: written by them, read by workers */
+    _Atomic uint64_t next_id;     /* entry ids: fetch_add by attach */
+    _Atomic unsigned next_worker; /* worker numbers: fetch_add by each worker at its start */
+    _Atomic uint64_t sleeps;      /* worker sleeps: statistics */
+    _Atomic uint64_t wakeups;     /* signals that found sleepers: statistics */
+    unsigned cpus;                /* CPUs the creating thread may run on; read-only */
 };
 
 /* The process's busy-thread slots (zero-initialised: all free). Slots in
@@ -82,6 +88,9 @@ static _Atomic unsigned mp__busy_hi;
  * a cache: the slot's owner field decides). */
 static _Thread_local char mp__tl_busy;
 static _Thread_local unsigned mp__tl_busy_slot;
+
+/* A pool worker's number (mp__pool_worker_index); UINT_MAX elsewhere. */
+static _Thread_local unsigned mp__tl_worker = UINT_MAX;
 
 uint64_t mp__pool_now(void)
 {
@@ -131,7 +140,7 @@ void mp__busy_mark(uint64_t now)
 {
     mp__busy_slot *b = mp__my_slot(now, 1);
     if (b)
-        /* relaxed: a hint for mp__pool_saturated */
+        /* relaxed: a hint for mp__pool_allowed */
         atomic_store_explicit(&b->seen, now, memory_order_relaxed);
 }
 
@@ -139,13 +148,18 @@ void mp__busy_clear(void)
 {
     mp__busy_slot *b = mp__my_slot(0, 0);
     if (b)
-        /* relaxed: a hint for mp__pool_saturated */
+        /* relaxed: a hint for mp__pool_allowed */
         atomic_store_explicit(&b->seen, 0, memory_order_relaxed);
 }
 
-int mp__pool_saturated(mp_pool *pool, uint64_t now)
+unsigned mp__pool_cpus(const mp_pool *pool)
 {
-    unsigned cpus = mp__pool_cpus_override ? mp__pool_cpus_override : pool->cpus;
+    return mp__pool_cpus_override ? mp__pool_cpus_override : pool->cpus;
+}
+
+unsigned mp__pool_allowed(mp_pool *pool, uint64_t now)
+{
+    unsigned cpus = mp__pool_cpus(pool);
     /* relaxed: hints (a slot claimed meanwhile is counted next time) */
     unsigned hi = atomic_load_explicit(&mp__busy_hi, memory_order_relaxed), n = 0;
     for (unsigned i = 0; i < hi; i++) {
@@ -153,9 +167,14 @@ int mp__pool_saturated(mp_pool *pool, uint64_t now)
         uint64_t seen = atomic_load_explicit(&mp__busy[i].seen, memory_order_relaxed);
         /* signed: a mark taken just after `now` counts as current */
         if (seen != 0 && (int64_t)(now - seen) < (int64_t)MP__POOL_BUSY_NS && ++n >= cpus)
-            return 1;
+            return 0;
     }
-    return 0;
+    return cpus - n;
+}
+
+unsigned mp__pool_worker_index(void)
+{
+    return mp__tl_worker;
 }
 
 void mp__pool_entry_init(mp__pool_entry *e, int (*step)(mp__pool_entry *))
@@ -175,6 +194,14 @@ void mp__pool_signal(mp_pool *pool)
         atomic_fetch_add_explicit(&pool->wakeups, 1, memory_order_relaxed);
     /* release + wake; pairs with the worker's mp__ec_value before its pass */
     mp__ec_signal(&pool->ec);
+}
+
+void mp__pool_signal_all(mp_pool *pool)
+{
+    /* release + wake; pairs with the standing-back worker's mp__ec_value
+     * of standby before its pass */
+    mp__ec_signal(&pool->standby);
+    mp__pool_signal(pool);
 }
 
 void mp__pool_counters(const mp_pool *pool, uint64_t *sleeps, uint64_t *wakeups)
@@ -232,14 +259,17 @@ static void *mp__pool_worker(void *arg)
     mp__pool_entry *batch[MP__POOL_BATCH];
     unsigned rot = 0;
 
+    /* relaxed: a number, nothing published with it */
+    mp__tl_worker = atomic_fetch_add_explicit(&pool->next_worker, 1, memory_order_relaxed);
     rcu_register_thread();
     for (;;) {
-        /* Snapshot before the pass (acquire): any later signal makes the wait return. */
+        /* Snapshots before the pass (acquire): any later signal makes the wait return. */
         uint32_t v = mp__ec_value(&pool->ec);
+        uint32_t vs = mp__ec_value(&pool->standby);
         /* acquire: pairs with destroy's release store of shutdown */
         if (atomic_load_explicit(&pool->shutdown, memory_order_acquire))
             break;
-        bool progress = false, standby = false;
+        bool progress = false, standby = false, standby_some = false;
         unsigned long pos = 0;
         for (;;) {
             unsigned n = mp__pool_pin_batch(pool, &pos, batch);
@@ -250,6 +280,7 @@ static void *mp__pool_worker(void *arg)
                                                                                 : e->step(e);
                 progress |= r == MP__STEP_PROGRESS;
                 standby |= r == MP__STEP_STANDBY;
+                standby_some |= r == MP__STEP_STANDBY_SOME;
                 mp__pool_unpin(pool, e);
             }
             if (n < MP__POOL_BATCH)
@@ -259,7 +290,16 @@ static void *mp__pool_worker(void *arg)
         if (!progress) {
             /* relaxed: statistics only */
             atomic_fetch_add_explicit(&pool->sleeps, 1, memory_order_relaxed);
-            if (standby) {
+            if (standby_some) {
+                /* Some consumer runs its pipeline with fewer workers than the
+                 * pool has, and this one's number is not among them: the
+                 * others are signalled per chunk, so wait where only a change
+                 * of what this worker may serve wakes it (pool.standby), and
+                 * look again in a while (marks lapse, allowances change). */
+                struct timespec until;
+                mp__deadline_in(&until, MP__POOL_STANDBY_MS);
+                mp__ec_wait(&pool->standby, vs, &until);
+            } else if (standby) {
                 /* Some consumer runs its pipeline alone: look again in a while
                  * (its mark may lapse) without being woken per chunk - it
                  * does not signal for help meanwhile (pipe.c, mp__pipe_next). */
@@ -285,7 +325,7 @@ static void mp__pool_free(mp_pool *pool, unsigned started, int published, int fo
     if (!forked) {
         /* release: pairs with the workers' acquire load of shutdown */
         atomic_store_explicit(&pool->shutdown, 1, memory_order_release);
-        mp__ec_signal(&pool->ec);
+        mp__pool_signal_all(pool);
         for (unsigned i = 0; i < started; i++)
             pthread_join(pool->threads[i], NULL);
     }
@@ -327,12 +367,14 @@ MP_EXPORT int mp_pool_create(mp_pool **out, unsigned threads)
     }
     pool->gen = mp__fork_generation();
     mp__ec_init(&pool->ec);
+    mp__ec_init(&pool->standby);
     mp__ec_init(&pool->idle);
     /* relaxed: before the workers start (pthread_create orders it) */
     atomic_init(&pool->shutdown, 0);
     atomic_init(&pool->state, 0);
     atomic_init(&pool->closers, 0);
     atomic_init(&pool->next_id, 1);
+    atomic_init(&pool->next_worker, 0);
     atomic_init(&pool->sleeps, 0);
     atomic_init(&pool->wakeups, 0);
     pool->threads = mp__calloc(threads, sizeof(*pool->threads));
@@ -444,7 +486,7 @@ void mp__pool_attach(mp_pool *pool, mp__pool_entry *e)
     /* cds_lfht_add publishes the node with a release (rcu_assign_pointer). */
     cds_lfht_add(pool->ht, (unsigned long)(e->id * 0x9E3779B97F4A7C15ull), &e->node);
     rcu_read_unlock();
-    mp__pool_signal(pool);
+    mp__pool_signal_all(pool);
 }
 
 void mp__pool_detach(mp_pool *pool, mp__pool_entry *e)

@@ -43,10 +43,17 @@ typedef struct mp__pool_entry mp__pool_entry;
 enum {
     MP__STEP_IDLE = 0,     /* nothing to do */
     MP__STEP_PROGRESS = 1, /* did some work: look again */
-    /* Left the work to the entry's own consumer thread (mp__pool_saturated):
-     * the worker, if it finds nothing else, waits MP__POOL_STANDBY_MS and
-     * looks again, whether or not anyone signals. */
-    MP__STEP_STANDBY = 2
+    /* Left the work to the entry's own consumer thread, which runs it alone
+     * (no worker of the pool may help: mp__pool_allowed said 0): the
+     * worker, if it finds nothing else, waits MP__POOL_STANDBY_MS on the
+     * pool's event count and looks again, whether or not anyone signals. */
+    MP__STEP_STANDBY = 2,
+    /* Left the work to the consumer and the pool's lower-numbered workers
+     * (mp__pool_worker_index >= the entry's allowance): the others keep
+     * being signalled per chunk, so the worker, if it finds nothing else,
+     * waits MP__POOL_STANDBY_MS on the pool's standby event count, which
+     * only mp__pool_signal_all signals. */
+    MP__STEP_STANDBY_SOME = 3
 };
 
 struct mp__pool_entry {
@@ -98,8 +105,17 @@ extern void (*mp__pool_reserve_hook)(mp_pool *pool, int phase);
  * private pool): no reserve can race it, so no grace period is needed. */
 int mp__pool_destroy_private(mp_pool *pool);
 
-/* Wakes sleeping workers: something may have become runnable. Any thread. */
+/* Wakes sleeping workers: something may have become runnable. Any thread.
+ * Workers standing back from some pipelines' work (MP__STEP_STANDBY_SOME)
+ * are not woken: they look again within MP__POOL_STANDBY_MS. */
 void mp__pool_signal(mp_pool *pool);
+/* Wakes every sleeping worker, those standing back too: the pipelines a
+ * worker may serve changed (attach, a consumer's allowance grew or lapsed,
+ * cancel, shutdown). Any thread. */
+void mp__pool_signal_all(mp_pool *pool);
+/* The calling pool worker's number, 0 .. threads - 1 in start order
+ * (UINT_MAX on any other thread). */
+unsigned mp__pool_worker_index(void);
 
 /* Worker sleep/wake counters (the pool's, shared by all its pipelines). */
 void mp__pool_counters(const mp_pool *pool, uint64_t *sleeps, uint64_t *wakeups);
@@ -115,7 +131,9 @@ void mp__pool_counters(const mp_pool *pool, uint64_t *sleeps, uint64_t *wakeups)
  * MP__POOL_BUSY_NS fill the CPUs this process may run on, a worker that
  * steps in takes a CPU from one of them: its steps cost hand-offs, cache
  * misses and context switches, and add nothing. It stands back instead
- * (MP__STEP_STANDBY). The marks are hints: a wrong guess costs speed,
+ * (MP__STEP_STANDBY). With fewer busy threads than CPUs, the workers
+ * numbered at or above the CPUs left stand back likewise
+ * (MP__STEP_STANDBY_SOME, mp__pool_allowed). The marks are hints: a wrong guess costs speed,
  * never progress (a consumer that is about to sleep first unmarks its
  * pipeline and signals the pool).
  */
@@ -130,11 +148,18 @@ uint64_t mp__pool_now(void);
 void mp__busy_mark(uint64_t now);
 /* Clears the calling thread's mark (it is about to sleep). Any thread. */
 void mp__busy_clear(void);
-/* 1 when the threads marked busy at `now` fill the CPUs of `pool` (those
- * its creator could run on). Any thread. */
-int mp__pool_saturated(mp_pool *pool, uint64_t now);
-/* Test hook: the CPU count mp__pool_saturated compares with (0: the
- * pool's own, from sched_getaffinity at create). Set while no pool runs. */
+/* How many of `pool`'s workers may help a busy consumer thread at `now`:
+ * the CPUs of `pool` (those its creator could run on) less the distinct
+ * threads marked busy in the last MP__POOL_BUSY_NS, 0 when they fill the
+ * CPUs. Workers numbered at or above it stand back (a pool with a worker
+ * per CPU and one busy reader: the reader's thread and cpus - 1 workers
+ * run, not cpus + 1 threads). Any thread. */
+unsigned mp__pool_allowed(mp_pool *pool, uint64_t now);
+/* The CPUs mp__pool_allowed counts from: those the pool's creator could
+ * run on (sched_getaffinity at create), or the test hook's. Any thread. */
+unsigned mp__pool_cpus(const mp_pool *pool);
+/* Test hook: the CPU count mp__pool_allowed counts from (0: the pool's
+ * own, from sched_getaffinity at create). Set while no pool runs. */
 extern unsigned mp__pool_cpus_override;
 
 #endif

@@ -41,6 +41,14 @@
  *  - a ring put that the code asserts cannot fail never fails;
  *  - every chunk is accounted for at a clean end of stream.
  *
+ * Standing back: with HELP 2 the consumer's verdict at each call is
+ * nondeterministic - alone (every worker stands back from its work while
+ * its mark holds), some (with NW >= 2: workers numbered 1 and up stand
+ * back and sleep on EC_STBY, the pool's standby event count, which only
+ * signal_all signals) or none; -DSOME_ONLY leaves out "alone".
+ * -DMUTANT_SIGNAL_ALL_POOL_ONLY makes signal_all forget EC_STBY: spin must
+ * find the worker left asleep there.
+ *
  * -DMUTANT_LATE_SNAPSHOT moves the worker's snapshot after its pass (a
  * plausible mistake): spin must find the lost wake-up, which shows the
  * model can see one (run_spin.sh expects that run to fail).
@@ -81,7 +89,8 @@
 #define EC_POOL 0   /* pool->ec: workers sleep on it */
 #define EC_IDLE 1   /* pool->idle: closers sleep on it */
 #define EC_PNE  2   /* parsed.not_empty: the consumer sleeps on it */
-#define NEC     3
+#define EC_STBY 3   /* pool->standby: workers that stood back from some work sleep on it */
+#define NEC     4
 
 #define TERM    128 /* flag bit in a descriptor: terminal chunk */
 #define NONE    255
@@ -101,6 +110,10 @@ bit  cancel, shutdown, closing, registered = 1;
  * verdict at each next() call that busy consumer threads fill the CPUs
  * (nondeterministic here); busy its mark, cleared before it sleeps. */
 bit  alone, busy;
+/* The allowance (pipe.c: p->allowed) below the pool's size but above 0:
+ * workers numbered 1 and up (_pid 2 and up) stand back while the mark is
+ * fresh, and sleep on EC_STBY, which only signal_all signals. */
+bit  some;
 byte nactive, closers, instep, inrcu, workers_live;
 byte prod_tok, scan_tok;   /* 0 free, 1 held, 2 held and a taker failed (mp__token_take) */
 byte credits = RCAP;
@@ -146,6 +159,15 @@ inline ec_wait(e, old) {
 
 /* ---- pipe.c: stages ----------------------------------------------------- */
 inline pool_signal() { ec_signal(EC_POOL) }
+/* mp__pool_signal_all: the standing-back workers too. -DMUTANT_SIGNAL_ALL_POOL_ONLY
+ * forgets them: spin must find the worker left asleep at shutdown. */
+#if NW >= 2 && !defined(MUTANT_SIGNAL_ALL_POOL_ONLY)
+inline signal_all() { ec_signal(EC_STBY); ec_signal(EC_POOL) }
+#else
+/* one worker: nobody is numbered above an allowance of 1 (and EC_STBY's
+ * counter would only grow the state space) */
+inline signal_all() { ec_signal(EC_POOL) }
+#endif
 /* mp__signal_helpers: no signal while the consumer runs alone (the load of
  * alone is a step of its own, after the put that made the work visible). */
 inline help_signal() { if :: !alone -> pool_signal() :: else fi }
@@ -321,11 +343,12 @@ inline work(prog, cons, mine, produce) {
  * a timeout: the code's 10 ms standby timeout is not needed for progress,
  * and leaving it out lets spin find any wake-up the protocol loses. The
  * mark may have lapsed at any time (the worker then helps). */
-inline pipe_step(prog) {
+inline pipe_step(prog, stby) {
     byte wm;
     if
     :: cancel -> skip
     :: !cancel && alone && busy -> skip
+    :: !cancel && !alone && some && busy && _pid >= 2 -> stby = 1
     :: !cancel -> work(prog, 0, wm, 1)
     fi;
     wm = 0
@@ -333,13 +356,15 @@ inline pipe_step(prog) {
 
 /* ---- pool.c: the worker loop --------------------------------------------- */
 proctype worker() {
-    byte v;
-    bit prog, pinned;
+    byte v, vs;
+    bit prog, pinned, stby;
     do
     ::
 #ifndef MUTANT_LATE_SNAPSHOT
        v = ecv[EC_POOL];                                 /* snapshot before the pass */
 #endif
+       vs = ecv[EC_STBY];
+       stby = 0;
        if :: shutdown -> break :: else fi;
        prog = 0;
        /* pin batch: inside rcu_read_lock, find the entry if registered */
@@ -358,7 +383,7 @@ proctype worker() {
        if
        :: pinned ->
            if
-           :: !closing -> instep++; pipe_step(prog); instep--
+           :: !closing -> instep++; pipe_step(prog, stby); instep--
            :: else
            fi;
            nactive--;                                     /* unpin, seq_cst */
@@ -370,7 +395,8 @@ proctype worker() {
        v = ecv[EC_POOL];      /* WRONG: a signal during the pass is lost */
 #endif
        if
-       :: !prog -> ec_wait(EC_POOL, v)
+       :: !prog && stby -> ec_wait(EC_STBY, vs)
+       :: !prog && !stby -> ec_wait(EC_POOL, v)
        :: else
        fi
     od;
@@ -393,15 +419,22 @@ proctype consumer() {
         :: else
         fi;
 #if ALONE
-        /* mp__pipe_next's entry: mark busy; alone or not (turning it off
-         * signals the pool: the workers may help again) */
+        /* mp__pipe_next's entry: mark busy; the allowance: 0 (alone), 1
+         * of NW (some), all - a rise signals all the workers */
         if
         :: HELP == 2 ->
             busy = 1;
             if
-            :: alone = 1
-            :: alone -> alone = 0; pool_signal()
+#ifndef SOME_ONLY
+            :: alone = 1; some = 0
+#endif
+            :: alone -> alone = 0; signal_all()
             :: !alone -> skip
+#if NW >= 2
+            :: alone -> alone = 0; some = 1; signal_all()
+            :: !alone && !some -> some = 1
+            :: some -> some = 0; signal_all()
+#endif
             fi
         :: else
         fi;
@@ -447,8 +480,11 @@ next_call:
                 :: HELP == 2 ->
                     busy = 0;
 #ifndef MUTANT_NO_SECOND_LOOK
-                    if :: alone -> alone = 0; pool_signal(); goto next_call :: else fi
+                    if :: alone -> alone = 0; signal_all(); goto next_call :: else fi
 #endif
+                    /* some stood back without anyone skipping a signal: let
+                     * them serve it now the mark is gone */
+                    if :: some -> signal_all() :: else fi
                 :: else
                 fi;
 #endif
@@ -485,7 +521,7 @@ close:
     /* mp__pipe_cancel: store cancel, wake the rings' sleepers, signal the pool */
     cancel = 1;
     ec_signal(EC_PNE);
-    pool_signal();
+    signal_all();
     /* mp__pool_detach */
     closing = 1;
     registered = 0;                                       /* cds_lfht_del */
@@ -502,7 +538,7 @@ close:
     assert(instep == 0 && nactive == 0);                  /* nobody inside the pipe */
     /* mp_pool_destroy (private pool): shutdown, signal, join */
     shutdown = 1;
-    pool_signal();
+    signal_all();
     (workers_live == 0)
 }
 

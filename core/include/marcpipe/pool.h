@@ -43,6 +43,11 @@ typedef struct mp_pool mp_pool;
  * Starts a pool of `threads` workers (0: one per online CPU).
  * On success *out owns the pool (free with mp_pool_destroy).
  * Returns MP_OK, MP_EINVAL, MP_ENOMEM or MP_ETHREAD.
+ * Readers whose own thread also runs their pipeline (files and memory)
+ * count as busy while they read: the workers that would add threads
+ * beyond the CPUs stand back from them (with one reader busy on a pool of
+ * one worker per CPU, cpus - 1 workers help it), so one worker per CPU
+ * suits one reader as well as many (core/ARCHITECTURE.md, "Standing back").
  */
 MP_EXPORT int mp_pool_create(mp_pool **out, unsigned threads);
 
