@@ -826,23 +826,35 @@ static void alone_close(alone_case *a)
     mp__pool_cpus_override = 0;
 }
 
+/* Reads a.cfg's input through a pipeline to the end, checks every unit
+ * against the expected run, and returns the pipeline's statistics and its
+ * number of data chunks. */
+static uint64_t alone_run(alone_case *a, const char *what, mp_stats *st)
+{
+    nl_run want, got;
+    nl_expect(a->data, a->n, 1000, &want);
+    mp__pipe *p;
+    cr_assert_eq(mp__pipe_open(&p, &a->cfg), MP_OK);
+    cr_assert_eq(nl_drain(p, &got, 0), MP_OK);
+    cr_assert_eq(got.final_rc, MP_EOF);
+    expect_same(&got, &want, what);
+    mp__pipe_stats(p, st);
+    uint64_t data_chunks = st->stage[MP_STAGE_PARSER].items - 1;
+    cr_assert_gt(data_chunks, 100);
+    mp__pipe_close(p);
+    nl_run_free(&got);
+    nl_run_free(&want);
+    return data_chunks;
+}
+
 Test(pipe, workers_stand_back_while_busy_consumers_fill_the_cpus, .timeout = 60)
 {
     for (int saturated = 1; saturated >= 0; saturated--) {
         alone_case a;
         /* One usable CPU: this consumer alone fills it. 64: it never does. */
         alone_open(&a, saturated ? 1 : 64, 59);
-        nl_run want, got;
-        nl_expect(a.data, a.n, 1000, &want);
-        mp__pipe *p;
-        cr_assert_eq(mp__pipe_open(&p, &a.cfg), MP_OK);
-        cr_assert_eq(nl_drain(p, &got, 0), MP_OK);
-        cr_assert_eq(got.final_rc, MP_EOF);
-        expect_same(&got, &want, saturated ? "saturated" : "not saturated");
         mp_stats st;
-        mp__pipe_stats(p, &st);
-        uint64_t data_chunks = st.stage[MP_STAGE_PARSER].items - 1;
-        cr_assert_gt(data_chunks, 100);
+        uint64_t data_chunks = alone_run(&a, saturated ? "saturated" : "not saturated", &st);
         if (saturated) {
             /* The worker may read ahead before the consumer's first call
              * marks it busy (at most the T chunks), and again whenever the
@@ -856,9 +868,6 @@ Test(pipe, workers_stand_back_while_busy_consumers_fill_the_cpus, .timeout = 60)
         } else {
             cr_assert_eq(st.worker_standbys, 0, "CPUs to spare: the worker never stands back");
         }
-        mp__pipe_close(p);
-        nl_run_free(&got);
-        nl_run_free(&want);
         alone_close(&a);
     }
 }
@@ -873,17 +882,8 @@ Test(pipe, a_pool_with_a_worker_per_cpu_lends_cpus_minus_one_to_a_busy_consumer,
         /* Two workers; two CPUs (one for the consumer, one for worker 0), or
          * three (room for both workers). */
         alone_open_workers(&a, spare ? 3 : 2, 2, 61);
-        nl_run want, got;
-        nl_expect(a.data, a.n, 1000, &want);
-        mp__pipe *p;
-        cr_assert_eq(mp__pipe_open(&p, &a.cfg), MP_OK);
-        cr_assert_eq(nl_drain(p, &got, 0), MP_OK);
-        cr_assert_eq(got.final_rc, MP_EOF);
-        expect_same(&got, &want, spare ? "a CPU to spare" : "a worker per CPU");
         mp_stats st;
-        mp__pipe_stats(p, &st);
-        uint64_t data_chunks = st.stage[MP_STAGE_PARSER].items - 1;
-        cr_assert_gt(data_chunks, 100);
+        uint64_t data_chunks = alone_run(&a, spare ? "a CPU to spare" : "a worker per CPU", &st);
         /* Not alone: worker 0 helps, so the consumer does not parse them all. */
         cr_assert_lt(st.chunks_consumer, data_chunks, "the consumer parsed %lu of %lu chunks",
                      (unsigned long)st.chunks_consumer, (unsigned long)data_chunks);
@@ -891,9 +891,6 @@ Test(pipe, a_pool_with_a_worker_per_cpu_lends_cpus_minus_one_to_a_busy_consumer,
             cr_assert_eq(st.worker_standbys, 0, "CPUs to spare: no worker stands back");
         else
             cr_assert_gt(st.worker_standbys, 0, "worker 1 looked, and stood back");
-        mp__pipe_close(p);
-        nl_run_free(&got);
-        nl_run_free(&want);
         alone_close(&a);
     }
 }

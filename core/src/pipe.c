@@ -925,10 +925,12 @@ static int mp__pipe_step(mp__pool_entry *e)
 
     if (mp__is_cancelled(p))
         return MP__STEP_IDLE;
-    /* relaxed (all three): hints; a wrong guess costs speed only (see p->alone) */
+    /* relaxed: a hint; a wrong guess costs speed only (see p->alone) */
     int alone = atomic_load_explicit(&p->alone, memory_order_relaxed);
-    if (alone ||
-        mp__pool_worker_index() >= atomic_load_explicit(&p->allowed, memory_order_relaxed)) {
+    /* relaxed: a hint, like alone */
+    unsigned allowed = atomic_load_explicit(&p->allowed, memory_order_relaxed);
+    if (alone || mp__pool_worker_index() >= allowed) {
+        /* relaxed: a hint, like alone */
         uint64_t busy = atomic_load_explicit(&p->cons_busy, memory_order_relaxed);
         /* signed: a mark taken just after our clock read counts as current */
         if (busy != 0 && (int64_t)(mp__pool_now() - busy) < (int64_t)MP__POOL_BUSY_NS) {
