@@ -15,11 +15,11 @@
  */
 #include <limits.h>
 #include <pthread.h>
-#include <sched.h> /* sched_getaffinity, CPU_COUNT: _GNU_SOURCE from the build */
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include "alloc.h"
+#include "cpus.h"
 #include "fork.h"
 #include "pool_internal.h"
 #include "tsan.h"
@@ -348,23 +348,15 @@ MP_EXPORT int mp_pool_create(mp_pool **out, unsigned threads)
     if (!out)
         return MP_EINVAL;
     *out = NULL;
-    if (threads == 0) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = n > 0 ? (unsigned)n : 1;
-    }
+    if (threads == 0)
+        threads = mp_cpus_usable();
     if (threads > 1024)
         return MP_EINVAL;
     pool = mp__calloc(1, sizeof(*pool));
     if (!pool)
         goto fail;
     pool->nthreads = threads;
-    {
-        cpu_set_t set;
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        pool->cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? (unsigned)CPU_COUNT(&set)
-                     : n > 0                                     ? (unsigned)n
-                                                                 : 1;
-    }
+    pool->cpus = mp_cpus_usable();
     pool->gen = mp__fork_generation();
     mp__ec_init(&pool->ec);
     mp__ec_init(&pool->standby);

@@ -156,10 +156,11 @@ void mp__busy_clear(void);
  * run, not cpus + 1 threads). Any thread. */
 unsigned mp__pool_allowed(mp_pool *pool, uint64_t now);
 /* The CPUs mp__pool_allowed counts from: those the pool's creator could
- * run on (sched_getaffinity at create), or the test hook's. Any thread. */
+ * use (mp_cpus_usable at create: affinity and cgroup quota), or the test
+ * hook's. Any thread. */
 unsigned mp__pool_cpus(const mp_pool *pool);
 /* Test hook: the CPU count mp__pool_allowed counts from (0: the pool's
- * own, from sched_getaffinity at create). Set while no pool runs. */
+ * own, mp_cpus_usable at create). Set while no pool runs. */
 extern unsigned mp__pool_cpus_override;
 
 #endif

@@ -19,7 +19,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -102,8 +101,9 @@ static void usage(FILE *out)
             "marcpipe's multi-threaded pipeline, and write them in other formats.\n"
             "FILE '-' is standard input. Several files are read one after the other on\n"
             "one shared pool of worker threads; counts and times cover all of them.\n"
-            "Files under 1 MiB (and every file on a one-CPU machine) are read by the\n"
-            "sequential reader, which is faster there, unless --pipeline is given.\n"
+            "Files under 1 MiB (and every file where one CPU is usable: affinity mask or a\n"
+            "container's CPU quota) are read by the sequential reader, which is faster\n"
+            "there, unless --pipeline is given.\n"
             "\n"
             "Commands:\n"
             "  count    parse and validate every record; print the number of good records\n"
@@ -817,9 +817,7 @@ static int run_file(const char *path, cli_opts *o, cli_totals *t, cli_file *pf,
     int rc = MP_OK;
     if (!o->pool && may_run_pipeline(path, o)) {
         if (o->threads == 0) { /* as the library's private pools: the CLI's thread helps */
-            cpu_set_t set;
-            unsigned cpus =
-                sched_getaffinity(0, sizeof set, &set) == 0 ? (unsigned)CPU_COUNT(&set) : 1;
+            unsigned cpus = mp_cpus_usable();
             o->threads = cpus > 1 ? cpus - 1 : 1;
         }
         rc = mp_pool_create(&o->pool, o->threads);

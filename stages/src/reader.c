@@ -12,8 +12,6 @@
  * its last item, which is also when the record it returned last stops
  * being valid.
  */
-/* sched_getaffinity and CPU_COUNT: _GNU_SOURCE comes from the build (CMakeLists.txt). */
-#include <sched.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -41,19 +39,11 @@ struct mp_reader {
     mp_mode_reason reason; /* why; set by open */
 };
 
-/* CPUs this thread may run on: its affinity mask, which the kernel already
- * intersects with the active CPUs (one system call; sysconf's online count
- * reads a file in /sys). */
+/* CPUs this thread may use: its affinity mask and the process's cgroup
+ * CPU quota (mp_cpus_usable: one system call; the quota is read once). */
 static unsigned mp__usable_cpus(void)
 {
-    cpu_set_t set;
-    if (sched_getaffinity(0, sizeof set, &set) == 0) {
-        int k = CPU_COUNT(&set);
-        if (k > 0)
-            return (unsigned)k;
-    }
-    long online = sysconf(_SC_NPROCESSORS_ONLN);
-    return online > 0 ? (unsigned)online : 1;
+    return mp_cpus_usable();
 }
 
 /*

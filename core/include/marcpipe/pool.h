@@ -62,6 +62,16 @@ MP_EXPORT int mp_pool_destroy(mp_pool *pool);
 /* Number of worker threads. Thread-safe. */
 MP_EXPORT unsigned mp_pool_threads(const mp_pool *pool);
 
+/*
+ * The CPUs this process may use: its affinity mask (sched_getaffinity),
+ * lowered to its cgroup's CPU quota where one is set (containers: cgroup v2
+ * cpu.max, v1 cpu.cfs_quota_us / cpu.cfs_period_us, the smallest from its
+ * cgroup up, rounded up: 0.5 CPU -> 1, 1.5 -> 2). At least 1. The quota is
+ * read once per process (its first call); the mask at every call. What
+ * mp_pool_create(.., 0), private pools and MP_MODE_AUTO count. Thread-safe.
+ */
+MP_EXPORT unsigned mp_cpus_usable(void);
+
 /* Number of pipelines attached or being opened (a snapshot). Thread-safe. */
 MP_EXPORT unsigned mp_pool_attached(const mp_pool *pool);
 

@@ -164,7 +164,7 @@ typedef enum mp_reader_mode {
 typedef enum mp_mode_reason {
     MP_MODE_REASON_NONE = 0,        /* no reader (mp_reader_stats(NULL, ...)) */
     MP_MODE_REASON_REQUESTED = 1,   /* options.mode asked for it */
-    MP_MODE_REASON_ONE_CPU = 2,     /* AUTO: fewer than 2 usable CPUs */
+    MP_MODE_REASON_ONE_CPU = 2,     /* AUTO: fewer than 2 usable CPUs (mp_cpus_usable) */
     MP_MODE_REASON_SMALL_INPUT = 3, /* AUTO: known size < MP_AUTO_MIN_PIPELINE_BYTES */
     MP_MODE_REASON_LARGE_INPUT = 4, /* AUTO: known size >= MP_AUTO_MIN_PIPELINE_BYTES */
     MP_MODE_REASON_STREAM = 5,      /* AUTO: size unknown (pipe, socket, callback) */
