@@ -40,7 +40,7 @@ extern "C" {
 typedef struct mp_pool mp_pool;
 
 /*
- * Starts a pool of `threads` workers (0: one per online CPU).
+ * Starts a pool of `threads` workers (0: one per usable CPU, mp_cpus_usable).
  * On success *out owns the pool (free with mp_pool_destroy).
  * Returns MP_OK, MP_EINVAL, MP_ENOMEM or MP_ETHREAD.
  * Readers whose own thread also runs their pipeline (files and memory)
