@@ -134,7 +134,9 @@ static PyType_Slot Pool_slots[] = {
     {Py_tp_dealloc, Pool_dealloc},
     {Py_tp_methods, Pool_methods},
     {Py_tp_getset, Pool_getset},
-    {Py_tp_doc, "Pool(threads=0): worker threads shared by many MARCReaders (0: one per usable CPU: affinity mask, container CPU quota); with one reader busy, all but one of them help it."},
+    {Py_tp_doc,
+     "Pool(threads=0): worker threads shared by many MARCReaders (0: one per usable CPU: affinity "
+     "mask, container CPU quota); with one reader busy, all but one of them help it."},
     {0, NULL},
 };
 
