@@ -75,7 +75,7 @@ struct mp_pool {
     _Atomic unsigned next_worker; /* worker numbers: fetch_add by each worker at its start */
     _Atomic uint64_t sleeps;      /* worker sleeps: statistics */
     _Atomic uint64_t wakeups;     /* signals that found sleepers: statistics */
-    unsigned cpus;                /* CPUs the creating thread may run on; read-only */
+    unsigned cpus;                /* mp_cpus_usable() at create (affinity, quota); read-only */
 };
 
 /* The process's busy-thread slots (zero-initialised: all free). Slots in
