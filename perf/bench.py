@@ -311,8 +311,21 @@ class Harness:
                 if q_:
                     o[key + "_ratio_wall"] = spread(a / b for a, b in zip(s_["walls"], q_["walls"]))
                     o[key + "_ratio_cpu"] = spread(b / a for a, b in zip(s_["cpus"], q_["cpus"]))
+            # The pipeline's own share, per round: the default reader's CPU for the
+            # two files one after the other (on the pool: one worker + the reader's
+            # thread, both busy) over two sequential readers at once (two busy
+            # threads, nothing shared). Both pay what two busy threads cost on this
+            # host at that moment; the ratio is what the pipeline adds to that.
+            ps_, sp_ = v.get("pool_serial"), v.get("seq_parallel")
+            if ps_ and sp_:
+                o["own_share_cpu"] = spread(a / b for a, b in zip(ps_["cpus"], sp_["cpus"]))
+                o["pool_serial_cpu"] = spread(a / b for a, b in zip(ps_["cpus"], s_["cpus"]))
             o["ratio_parallel_vs_seq_serial"] = v["seq_serial"]["median_s"] / v["pool_parallel"]["median_s"]
             o["ratio_parallel_vs_pool_serial"] = v["pool_serial"]["median_s"] / v["pool_parallel"]["median_s"]
+            if "own_share_cpu" in o:
+                log("pair: the pipeline's own share (default reader's CPU / two sequential readers at once) "
+                    "%.3f [%.2f-%.2f] per round" % (o["own_share_cpu"]["median"], o["own_share_cpu"]["min"],
+                                                    o["own_share_cpu"]["max"]))
             log("pair: at once on one pool %.3f s, one after the other %.3f s (sequential reader) / %.3f s "
                 "(default reader on the pool): %.2fx / %.2fx" % (
                     v["pool_parallel"]["median_s"], v["seq_serial"]["median_s"], v["pool_serial"]["median_s"],
@@ -906,6 +919,13 @@ unset y2label
                          "per round: what two threads get from this machine | realworld x2 | **%.2f** "
                          "[%.2f-%.2f] at CPU %.2f [%.2f-%.2f] | — | |" % (
                              cw["median"], cw["min"], cw["max"], cc["median"], cc["min"], cc["max"]))
+            sh, pc = pair.get("own_share_cpu"), pair.get("pool_serial_cpu")
+            if sh and pc:
+                L.append("| the pipeline's own share: default reader's CPU (the two files one after the "
+                         "other, on the pool) / two sequential readers' CPU at once, per round | realworld x2 "
+                         "| **%.3f** [%.2f-%.2f] (over the sequential reader one file after the other: %.3f "
+                         "[%.2f-%.2f]) | — | |" % (sh["median"], sh["min"], sh["max"], pc["median"], pc["min"],
+                                                  pc["max"]))
             L.append("| two readers at once on one pool / one after the other (sequential reader), "
                      "ratio of medians | realworld x2 | **%.2f** (%.3f s vs %.3f s, medians of %d) | — | |" % (
                          pair["ratio_parallel_vs_seq_serial"], v["pool_parallel"]["median_s"],
