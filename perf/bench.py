@@ -172,7 +172,10 @@ class Harness:
                 ("auto", "default_raw", ("--raw",)),
                 # a consumer that reads only each record's field count (as
                 # `marcpipe count`): it wants its next record again at once
-                ("seq", "seq_light", ("--light",)), ("auto", "default_light", ("--light",)))
+                ("seq", "seq_light", ("--light",)), ("auto", "default_light", ("--light",)),
+                # the same reads in a record_fn on the thread that parsed the
+                # record (which drops it): no record is handed to another thread
+                ("seq", "seq_callback", ("--callback",)), ("auto", "default_callback", ("--callback",)))
 
     def run_headline(self):
         a = self.a
@@ -850,7 +853,10 @@ unset y2label
                  "as the **median over rounds [min-max]**; `default` is the reader with default options "
                  "(`MP_MODE_AUTO`: here the pipeline with usable CPUs - 1 workers plus the consumer thread), "
                  "`pipe_t2` the pipeline forced with 2 workers (+ the consumer), warm = the second run in a "
-                 "process, cold = the first (fresh buffers, threads started). \"Paired runs\": `mpbench paired` "
+                 "process, cold = the first (fresh buffers, threads started); \"light consumer\": the harness reads "
+                 "only each record's field count (`--light`); \"reads in a record_fn\": the harness's reads run in a "
+                 "`record_fn` on the thread that parsed the record, which drops it (`--callback`: no record is "
+                 "handed to the reader's thread). \"Paired runs\": `mpbench paired` "
                  "runs the sequential and the default reader alternately in one process (%d pairs per process, "
                  "%d processes, the order flipping every pair), so the two runs of a pair lie a few hundred ms apart "
                  "and a slow spell of the shared host (seconds long) hits both; median [quartiles; min-max] over all "
@@ -871,7 +877,9 @@ unset y2label
                   ("sequential / YAZ(1) (wall, warm)", "—", None),
                   ("default --raw / YAZ(2) (wall, warm; neither decodes text)", "—", None),
                   ("default / sequential, light consumer (wall, warm)", "—", None),
-                  ("default / sequential, light consumer (CPU, warm)", "—", None))
+                  ("default / sequential, light consumer (CPU, warm)", "—", None),
+                  ("default / sequential, reads in a record_fn (wall, warm)", "—", None),
+                  ("default / sequential, reads in a record_fn (CPU, warm)", "—", None))
         for name, target, ok in checks:
             for cname in ("realworld", "synthetic_marc8"):
                 v = (hl.get(cname) or {}).get("ratios", {}).get(name)
@@ -1377,6 +1385,8 @@ HEADLINE_RATIOS = (
     ("default --raw / YAZ(2) (wall, warm; neither decodes text)", "default_raw", "yaz_t2", "wall", "warm"),
     ("default / sequential, light consumer (wall, warm)", "default_light", "seq_light", "wall", "warm"),
     ("default / sequential, light consumer (CPU, warm)", "default_light", "seq_light", "cpu", "warm"),
+    ("default / sequential, reads in a record_fn (wall, warm)", "default_callback", "seq_callback", "wall", "warm"),
+    ("default / sequential, reads in a record_fn (CPU, warm)", "default_callback", "seq_callback", "cpu", "warm"),
 )
 
 
