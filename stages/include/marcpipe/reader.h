@@ -100,7 +100,11 @@ typedef struct mp_error_info {
 /* Per-reader user function run inside the parser workers on every good
  * record. Return 0 to keep, 1 to drop the record, < 0 to turn it into an
  * error item (kind MP_EK_FILTER). Called concurrently from several
- * workers: must be thread-safe. */
+ * workers: must be thread-safe. It runs on the thread that parsed the
+ * record, while its bytes are in that thread's cache: per-record work
+ * done here (filters, counters, extraction into per-thread state), with
+ * the record then dropped, skips the hand-over to the reader's thread
+ * (perf/PERFORMANCE.md, "Handing records over"). */
 typedef int (*mp_record_fn)(void *user, const mp_record *rec);
 
 /*
