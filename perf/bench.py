@@ -713,12 +713,18 @@ class Harness:
             corpora["marc8_scripts"] = self.results["scripts"]
         for cname, h in corpora.items():
             cf = h.get("configs", {})
-            ref = cf.get("seq")
-            for label in ("default", "pipe_t1", "pipe_t2"):
-                o = cf.get(label)
-                if ref and o and (o["records"], o["checksum"]) != (ref["records"], ref["checksum"]):
-                    self.failures.append("headline %s: %s read %s/%s, seq %s/%s" % (
-                        cname, label, o["records"], o["checksum"], ref["records"], ref["checksum"]))
+            # Each configuration against the sequential reader with the same
+            # consumer: same records, same checksum (--callback keeps none: 0).
+            for label, rlabel in (("default", "seq"), ("pipe_t1", "seq"), ("pipe_t2", "seq"),
+                                  ("default_light", "seq_light"), ("default_callback", "seq_callback"),
+                                  ("seq_callback", "seq")):
+                o, ref = cf.get(label), cf.get(rlabel)
+                if not (ref and o):
+                    continue
+                want = (ref["records"], 0 if label == "seq_callback" else ref["checksum"])
+                if (o["records"], o["checksum"]) != want:
+                    self.failures.append("headline %s: %s read %s/%s, %s %s/%s" % (
+                        cname, label, o["records"], o["checksum"], rlabel, want[0], want[1]))
         pair = self.results.get("pair") or {}
         if pair.get("variants") and seq and pair["records"] != 2 * seq["records"] + 0 * seq["errors"]:
             self.failures.append("pair: %s records, expected 2 x %s" % (pair["records"], seq["records"]))
