@@ -854,18 +854,28 @@ Test(pipe, workers_stand_back_while_busy_consumers_fill_the_cpus, .timeout = 60)
         /* One usable CPU: this consumer alone fills it. 64: it never does. */
         alone_open(&a, saturated ? 1 : 64, 59);
         mp_stats st;
-        uint64_t data_chunks = alone_run(&a, saturated ? "saturated" : "not saturated", &st);
         if (saturated) {
             /* The worker may read ahead before the consumer's first call
              * marks it busy (at most the T chunks), and again whenever the
              * consumer thread is kept off its CPU for longer than a mark
-             * lasts (a loaded machine); otherwise it stands back. Helping,
-             * it parses about half the chunks of this pipeline. */
-            cr_assert_geq(st.chunks_consumer * 4, data_chunks * 3,
-                          "the consumer parsed %lu of %lu chunks",
-                          (unsigned long)st.chunks_consumer, (unsigned long)data_chunks);
-            cr_assert_gt(st.worker_standbys, 0, "the worker looked, and stood back");
+             * lasts; on a loaded machine the worker may not get a CPU at
+             * all during a run (no look, no standing back). So up to five
+             * runs: in one of them the consumer parses at least 3/4 of the
+             * chunks and the worker, having looked, stood back. Helping
+             * (no standing back), it parses about half of them every time. */
+            uint64_t data_chunks = 0;
+            int ok = 0;
+            for (int run = 0; run < 5 && !ok; run++) {
+                data_chunks = alone_run(&a, "saturated", &st);
+                ok = st.chunks_consumer * 4 >= data_chunks * 3 && st.worker_standbys > 0;
+            }
+            cr_assert(ok,
+                      "in 5 runs the worker never stood back while the consumer parsed >= 3/4 "
+                      "(last: the consumer parsed %lu of %lu chunks, %lu standbys)",
+                      (unsigned long)st.chunks_consumer, (unsigned long)data_chunks,
+                      (unsigned long)st.worker_standbys);
         } else {
+            alone_run(&a, "not saturated", &st);
             cr_assert_eq(st.worker_standbys, 0, "CPUs to spare: the worker never stands back");
         }
         alone_close(&a);
@@ -883,14 +893,24 @@ Test(pipe, a_pool_with_a_worker_per_cpu_lends_cpus_minus_one_to_a_busy_consumer,
          * three (room for both workers). */
         alone_open_workers(&a, spare ? 3 : 2, 2, 61);
         mp_stats st;
-        uint64_t data_chunks = alone_run(&a, spare ? "a CPU to spare" : "a worker per CPU", &st);
-        /* Not alone: worker 0 helps, so the consumer does not parse them all. */
-        cr_assert_lt(st.chunks_consumer, data_chunks, "the consumer parsed %lu of %lu chunks",
-                     (unsigned long)st.chunks_consumer, (unsigned long)data_chunks);
-        if (spare)
-            cr_assert_eq(st.worker_standbys, 0, "CPUs to spare: no worker stands back");
-        else
-            cr_assert_gt(st.worker_standbys, 0, "worker 1 looked, and stood back");
+        uint64_t data_chunks = 0;
+        int ok = 0;
+        /* Not alone: worker 0 helps, so the consumer does not parse them
+         * all; with no CPU to spare worker 1 looks and stands back. Both
+         * need the workers to get a CPU during the run, which a loaded
+         * machine may deny: up to five runs, one of which must show it.
+         * With a CPU to spare no worker stands back in any run. */
+        for (int run = 0; run < 5 && !ok; run++) {
+            data_chunks = alone_run(&a, spare ? "a CPU to spare" : "a worker per CPU", &st);
+            if (spare)
+                cr_assert_eq(st.worker_standbys, 0, "CPUs to spare: no worker stands back");
+            ok = st.chunks_consumer < data_chunks && (spare || st.worker_standbys > 0);
+        }
+        cr_assert(ok,
+                  "in 5 runs no worker helped%s (last: the consumer parsed %lu of %lu chunks, "
+                  "%lu standbys)",
+                  spare ? "" : " while worker 1 stood back", (unsigned long)st.chunks_consumer,
+                  (unsigned long)data_chunks, (unsigned long)st.worker_standbys);
         alone_close(&a);
     }
 }
