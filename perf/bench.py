@@ -26,6 +26,7 @@ import csv
 import datetime
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -276,6 +277,42 @@ class Harness:
             log("paired %-15s %d pairs: speed %.2f [q %.2f-%.2f, %.2f-%.2f], cpu %.2f [q %.2f-%.2f, %.2f-%.2f]" % (
                 (cname, len(walls)) + tuple(res["speed"][x] for x in ("median", "p25", "p75", "min", "max")) +
                 tuple(res["cpu"][x] for x in ("median", "p25", "p75", "min", "max"))))
+
+    def run_cli(self):
+        """The command-line tool as a user runs it, process start included:
+        `marcpipe count FILE` and `marcpipe count --sequential FILE`
+        alternately (the order flipping every pair, a first pair not
+        counted), each run's wall clock and CPU (getrusage of the children);
+        the ratios are per pair."""
+        cli = os.path.join(os.path.abspath(self.a.build), "stages", "cli", "marcpipe")
+        if not os.access(cli, os.X_OK):
+            self.failures.append("cli: %s not built" % cli)
+            return
+        pairs = 2 if self.a.smoke else 3 * max(3, self.a.rounds)
+        runs, outs = {"default": [], "sequential": []}, {}
+        for i in range(pairs + 1):
+            for name in (("default", "sequential") if i % 2 == 0 else ("sequential", "default")):
+                cmd = [cli, "count"] + (["--sequential"] if name == "sequential" else []) + [self.big]
+                r0, t0 = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
+                p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                t1, r1 = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
+                if p.returncode not in (0, 1):  # 1: error items found (the smoke corpus has some)
+                    self.failures.append("cli: %s: exit %d: %s" % (" ".join(cmd), p.returncode, p.stderr[-300:]))
+                    return
+                outs[name] = (p.returncode, p.stdout.strip())
+                if i:
+                    runs[name].append((t1 - t0, r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime))
+        if outs["default"] != outs["sequential"]:
+            self.failures.append("cli: count %r, --sequential %r" % (outs["default"], outs["sequential"]))
+        d, q = runs["default"], runs["sequential"]
+        res = {"file": self.big, "pairs": pairs, "count": outs["default"][1], "exit": outs["default"][0],
+               "speed": quartiles([b[0] / a[0] for a, b in zip(d, q)]),
+               "cpu": quartiles([a[1] / b[1] for a, b in zip(d, q)]),
+               "default_s": quartiles([a[0] for a in d]), "sequential_s": quartiles([b[0] for b in q])}
+        self.results["cli"] = res
+        log("cli: count / count --sequential, %d pairs: speed %.2f [q %.2f-%.2f], cpu %.2f [q %.2f-%.2f]" % (
+            pairs, res["speed"]["median"], res["speed"]["p25"], res["speed"]["p75"], res["cpu"]["median"],
+            res["cpu"]["p25"], res["cpu"]["p75"]))
 
     def run_probe(self):
         """Core-to-core hand-off cost of this machine (cache-line ping-pong), so that
@@ -894,6 +931,14 @@ unset y2label
                 L.append("| %s | %s | **%.2f** [%.2f-%.2f] | %s | %s |" % (
                     name, cname, v["median"], v["min"], v["max"], target,
                     "" if ok is None else ("yes" if ok(v["median"]) else "**no**")))
+        cl = r.get("cli")
+        if cl:
+            sp, cp = cl["speed"], cl["cpu"]
+            L.append("| `marcpipe count` / `marcpipe count --sequential` (wall; process start included), "
+                     "alternating runs (%d pairs) | realworld | **%.2f** [p25 %.2f, p75 %.2f; %.2f-%.2f] at CPU "
+                     "%.2f [p25 %.2f, p75 %.2f] (medians %.1f ms vs %.1f ms) | — | |" % (
+                         cl["pairs"], sp["median"], sp["p25"], sp["p75"], sp["min"], sp["max"], cp["median"],
+                         cp["p25"], cp["p75"], 1e3 * cl["default_s"]["median"], 1e3 * cl["sequential_s"]["median"]))
         for cname in ("realworld", "synthetic_marc8"):
             pv = (r.get("paired") or {}).get(cname)
             if not pv:
@@ -1303,6 +1348,7 @@ unset y2label
         self.run_probe()
         self.run_headline()
         self.run_paired()
+        self.run_cli()
         self.run_throughput()
         self.run_pair()
         self.run_peers()
