@@ -1061,7 +1061,9 @@ static void *own_pool_main(void *arg)
     return NULL;
 }
 
-Test(pipe, busy_threads_are_counted_across_private_pools, .timeout = 60)
+/* One run of the two consumers together; returns the chunks they parsed
+ * and sets *data_chunks to the data chunks of both pipelines. */
+static uint64_t own_pool_pair(unsigned seed, uint64_t *data_chunks)
 {
     pthread_barrier_t start;
     own_pool_run r[2];
@@ -1069,30 +1071,47 @@ Test(pipe, busy_threads_are_counted_across_private_pools, .timeout = 60)
     cr_assert_eq(pthread_barrier_init(&start, NULL, 2), 0);
     for (int i = 0; i < 2; i++) {
         /* Two usable CPUs: one busy consumer leaves one to spare, two fill them. */
-        alone_open(&r[i].a, 2, 71 + (unsigned)i);
+        alone_open(&r[i].a, 2, seed + (unsigned)i);
         r[i].start = &start;
     }
     for (int i = 0; i < 2; i++)
         cr_assert_eq(pthread_create(&t[i], NULL, own_pool_main, &r[i]), 0);
     for (int i = 0; i < 2; i++)
         pthread_join(t[i], NULL);
-    uint64_t by_consumers = 0, data_chunks = 0;
+    uint64_t by_consumers = 0;
+    *data_chunks = 0;
     for (int i = 0; i < 2; i++) {
         nl_run want;
         nl_expect(r[i].a.data, r[i].a.n, 1000, &want);
         cr_assert_eq(r[i].got.final_rc, MP_EOF);
         expect_same(&r[i].got, &want, "private pool");
         by_consumers += r[i].st.chunks_consumer;
-        data_chunks += r[i].st.stage[MP_STAGE_PARSER].items - 1;
+        *data_chunks += r[i].st.stage[MP_STAGE_PARSER].items - 1;
         nl_run_free(&want);
         nl_run_free(&r[i].got);
         alone_close(&r[i].a);
     }
+    pthread_barrier_destroy(&start);
+    return by_consumers;
+}
+
+Test(pipe, busy_threads_are_counted_across_private_pools, .timeout = 60)
+{
     /* Both busy threads fill the two CPUs: each pool's worker stands back
      * (a worker asleep when that happened is simply not woken), so the
-     * consumers parse nearly everything - about half if each pool counted
-     * only its own busy thread (never two). Margin as in the test above. */
-    cr_assert_geq(by_consumers * 4, data_chunks * 3, "the consumers parsed %lu of %lu chunks",
-                  (unsigned long)by_consumers, (unsigned long)data_chunks);
-    pthread_barrier_destroy(&start);
+     * consumers parse most chunks - about half if each pool counted only
+     * its own busy thread (never two). A worker may help before a
+     * consumer's first mark and whenever a consumer is kept off its CPU
+     * longer than a mark lasts: on a VM whose vCPUs are far apart and run
+     * at different speeds single runs showed 68-75 %, and with each pool
+     * counting only its own thread (pool.c's count replaced by 1) 48-50 %.
+     * So at least 3/5, in one of up to five runs (as in the tests above). */
+    uint64_t by_consumers = 0, data_chunks = 0;
+    int ok = 0;
+    for (unsigned run = 0; run < 5 && !ok; run++) {
+        by_consumers = own_pool_pair(71 + 2 * run, &data_chunks);
+        ok = by_consumers * 5 >= data_chunks * 3;
+    }
+    cr_assert(ok, "in 5 runs the consumers never parsed >= 3/5 (last: %lu of %lu chunks)",
+              (unsigned long)by_consumers, (unsigned long)data_chunks);
 }

@@ -144,7 +144,7 @@ static void usage(FILE *out)
             "                           (U+FE20-U+FE23, one per half, as pymarc)\n"
             "      --strict             warnings become error items (see below)\n"
             "      --no-normalize       do not NFC-normalise text converted from MARC-8\n"
-            "  -c, --chunk-size SIZE    bytes per pipeline chunk (default: an eighth of the L2\n"
+            "  -c, --chunk-size SIZE    bytes per pipeline chunk (default: a quarter of the L2\n"
             "                           cache, 128K to 512K); K, M, G\n"
             "                           suffixes are powers of 1024\n"
             "      --chunks N           chunk buffers in flight (default 4 x (threads + 1))\n"

@@ -46,7 +46,7 @@
 
 #define MP__DEFAULT_MAX_RECORD (8u * 1024 * 1024) /* options.max_record_size = 0 */
 #define MP__DEFAULT_CHUNK      (512u * 1024)      /* options.chunk_size = 0: at most this, */
-#define MP__MIN_DEFAULT_CHUNK  (128u * 1024)      /* at least this: L2 / 8 between (reader.c) */
+#define MP__MIN_DEFAULT_CHUNK  (128u * 1024)      /* at least this: L2 / 4 between (reader.c) */
 #define MP__MAX_THREADS        1024u              /* options.threads (as mp_pool_create) */
 #define MP__MAX_CHUNKS         (1u << 20)         /* options.chunks_in_flight */
 

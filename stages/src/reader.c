@@ -47,12 +47,17 @@ static unsigned mp__usable_cpus(void)
 }
 
 /*
- * The default chunk size: an eighth of the L2 cache (as a power of two,
- * 128 KiB .. 512 KiB), so that the chunk a thread reads, scans and parses,
- * the index it builds (about as large again) and the records the consumer
- * is walking stay in that core's L2 between the read and the parse; and so
- * that a new reader's buffers (T chunks and their indexes, first-touched
- * page by page) stay a few MiB. 512 KiB when the size is not reported.
+ * The default chunk size: a quarter of the L2 cache (as a power of two,
+ * 128 KiB .. 512 KiB), so that the chunk a thread reads, scans and parses
+ * and the index it builds (about half as large) stay in that core's L2
+ * between the read and the parse, with room left for the records the
+ * consumer is walking; and so that a new reader's buffers (T chunks and
+ * their indexes, first-touched page by page) stay a few MiB. 512 KiB when
+ * the size is not reported. Not smaller: every chunk costs a fixed number
+ * of cache-line hand-offs between cores (rings, tokens, counters), ~8 µs a
+ * chunk where a hand-off takes 250 ns (perf/PERFORMANCE.md, "A machine
+ * whose cores are far apart"): an eighth of a 1 MiB L2 (128 KiB) cost 7 %
+ * more CPU than a quarter there.
  * Computed once (a racing first computation stores the same value).
  */
 static size_t mp__default_chunk(void)
@@ -69,7 +74,7 @@ static size_t mp__default_chunk(void)
     c = MP__DEFAULT_CHUNK;
     if (l2 > 0) {
         c = MP__MIN_DEFAULT_CHUNK;
-        while (c * 2 <= (size_t)l2 / 8 && c * 2 <= MP__DEFAULT_CHUNK)
+        while (c * 2 <= (size_t)l2 / 4 && c * 2 <= MP__DEFAULT_CHUNK)
             c *= 2;
     }
     /* relaxed: see above */

@@ -188,7 +188,7 @@ typedef struct mp_reader_options {
     mp_reader_mode mode;            /* default MP_MODE_AUTO */
     unsigned threads;               /* private pool workers; 0: usable CPUs - 1, at least 1 (the
                                      * consumer thread parses too while it waits); at most 1024 */
-    size_t chunk_size;              /* bytes per chunk (64 B .. 2 GiB); 0: an eighth of the L2
+    size_t chunk_size;              /* bytes per chunk (64 B .. 2 GiB); 0: a quarter of the L2
                                      * cache, 128 KiB .. 512 KiB (512 KiB when unknown) */
     unsigned chunks_in_flight;      /* T; 0: 4 * (workers + 1) (at most 2^20) */
     size_t max_record_size;         /* 0: 8 MiB; else 64 .. 4 GiB - 1; ISO 2709 states 99999 */
