@@ -1183,8 +1183,17 @@ static int mp__index(mp__parse_ctx *x)
     for (size_t i = 0; i < nent; i++) {
         const unsigned char *e = r + MP__LEADER_LEN + 12 * i;
         mp_field *f = &fields[nf];
-        memcpy(f->tag, e, 3);
-        f->tag[3] = 0;
+        /* The tag in one store, and tested below from registers, not read
+         * back from f: a load spanning smaller stores still in the store
+         * buffer waits until they reach the cache, and when another core
+         * holds the line (the thread that read this arena's records last
+         * time) that is a cross-core round trip per field (the hottest
+         * instruction of the parse on a VM whose cores are 250 ns apart:
+         * perf/PERFORMANCE.md, "A machine whose cores are far apart"). A
+         * bad tag byte becomes '?', never '0': tag00 holds for it too. */
+        const char tg[4] = {(char)e[0], (char)e[1], (char)e[2], 0};
+        memcpy(f->tag, tg, 4);
+        const int tag00 = tg[0] == '0' && tg[1] == '0';
         if (__builtin_expect(!mp__printable(e[0]) || !mp__printable(e[1]) || !mp__printable(e[2]),
                              0))
             mp__bad_tag(x, f, e, i);
@@ -1236,15 +1245,14 @@ static int mp__index(mp__parse_ctx *x)
         f->nsubfields = 0;
         /* 00X fields are control fields, unless subfields follow two
          * indicators (Danmarc; YAZ reads them as data fields too). */
-        int danmarc = f->tag[0] == '0' && f->tag[1] == '0' &&
-                      ((bl > 2 && b[2] == MP__SD) || (bl > 3 && b[3] == MP__SD));
+        int danmarc = tag00 && ((bl > 2 && b[2] == MP__SD) || (bl > 3 && b[3] == MP__SD));
         if (danmarc && b[2] != MP__SD) { /* one stray byte before the indicators */
             b++;
             bl--;
             f->data = (const char *)b;
             f->len = (uint32_t)bl;
         }
-        if (f->tag[0] == '0' && f->tag[1] == '0' && !danmarc) {
+        if (tag00 && !danmarc) {
             f->is_control = 1;
             f->ind1 = f->ind2 = ' ';
             if ((__builtin_expect(special, 0) && !mp__plain(x, b, bl)) ||
