@@ -124,3 +124,61 @@ Test(alloc, buffer_cache_is_safe_from_many_threads, .timeout = 60)
     cr_assert_leq(bytes, MP__BUF_CACHE_BYTES);
     mp__buf_drain();
 }
+
+/* ---- huge blocks (the pipeline's slab) ----------------------------------------- */
+
+Test(alloc, huge_blocks_are_aligned_cached_apart_and_refuse_odd_sizes, .timeout = 10)
+{
+    mp__buf_drain();
+    size_t blocks, bytes;
+    cr_assert_null(mp__buf_get_huge(0));
+    cr_assert_null(mp__buf_get_huge(MP__HUGE_PAGE + 4096)); /* not whole huge pages */
+    unsigned char *h = mp__buf_get_huge(2 * MP__HUGE_PAGE);
+    cr_assert_not_null(h);
+    cr_assert_eq((uintptr_t)h % MP__HUGE_PAGE, 0);
+    memset(h, 0x5a, 2 * MP__HUGE_PAGE); /* every byte is ours */
+    mp__buf_put_huge(h, 2 * MP__HUGE_PAGE);
+    mp__buf_cached(&blocks, &bytes);
+    cr_assert_eq(blocks, 1);
+    cr_assert_eq(bytes, 2 * MP__HUGE_PAGE);
+    /* A plain block of the same size is not a mapped one: the cache keeps it. */
+    unsigned char *p = mp__buf_get(2 * MP__HUGE_PAGE);
+    cr_assert_not_null(p);
+    cr_assert_neq(p, h);
+    mp__buf_cached(&blocks, &bytes);
+    cr_assert_eq(blocks, 1);
+    /* Another huge size neither. */
+    unsigned char *g = mp__buf_get_huge(MP__HUGE_PAGE);
+    cr_assert_not_null(g);
+    cr_assert_neq(g, h);
+    /* The same size and kind: the same pages, still holding what was written. */
+    unsigned char *k = mp__buf_get_huge(2 * MP__HUGE_PAGE);
+    cr_assert_eq(k, h);
+    cr_assert_eq(k[2 * MP__HUGE_PAGE - 1], 0x5a);
+    mp__buf_cached(&blocks, &bytes);
+    cr_assert_eq(blocks, 0);
+    /* Each goes back by its own kind (a malloc block to free, a mapped one to
+     * munmap): under ASan or valgrind a mix-up would be reported here. */
+    mp__buf_put(p, 2 * MP__HUGE_PAGE);
+    mp__buf_put_huge(g, MP__HUGE_PAGE);
+    mp__buf_put_huge(k, 2 * MP__HUGE_PAGE);
+    mp__buf_put_huge(NULL, MP__HUGE_PAGE); /* accepted */
+    mp__buf_drain();
+    mp__buf_cached(&blocks, &bytes);
+    cr_assert_eq(blocks, 0);
+    cr_assert_eq(bytes, 0);
+}
+
+Test(alloc, huge_blocks_count_for_the_fault_hook, .timeout = 10)
+{
+    mp__buf_drain();
+    mp__alloc_fail_at(1);
+    cr_assert_null(mp__buf_get_huge(MP__HUGE_PAGE));
+    void *h = mp__buf_get_huge(MP__HUGE_PAGE);
+    cr_assert_not_null(h);
+    mp__buf_put_huge(h, MP__HUGE_PAGE);
+    mp__alloc_fail_at(1); /* a cache hit counts too */
+    cr_assert_null(mp__buf_get_huge(MP__HUGE_PAGE));
+    mp__alloc_fail_at(0);
+    mp__buf_drain();
+}

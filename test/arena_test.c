@@ -99,3 +99,54 @@ Test(arena, fault_injection_returns_null, .timeout = 10)
     mp__alloc_fail_at(0);
     mp__arena_free(&a);
 }
+
+Test(arena, a_lent_first_block_is_used_first_kept_and_never_freed, .timeout = 10)
+{
+    /* The pipeline lends each chunk's arena a first block from its slab. */
+    static _Alignas(64) unsigned char lent[8192];
+    mp__arena a;
+    mp__arena_init_first(&a, 1024, lent + 1, sizeof lent - 1); /* misaligned on purpose */
+    unsigned char *p = mp__arena_alloc(&a, 100, 16);
+    cr_assert_not_null(p);
+    cr_assert(p > lent && p + 100 <= lent + sizeof lent,
+              "the first allocation is in the lent block");
+    cr_assert_eq((uintptr_t)p % 16, 0);
+    uint64_t before = mp__alloc_count();
+    for (int i = 0; i < 70; i++) /* ~7,000 bytes: still the lent block */
+        cr_assert_not_null(mp__arena_alloc(&a, 100, 1));
+    cr_assert_eq(mp__alloc_count(), before);
+    for (int i = 0; i < 40; i++) /* spills into blocks of its own */
+        cr_assert_not_null(mp__arena_alloc(&a, 500, 1));
+    cr_assert_gt(mp__alloc_count(), before);
+    unsigned char *big = mp__arena_alloc(&a, 100000, 8); /* an oversized block too */
+    cr_assert_not_null(big);
+    memset(big, 1, 100000);
+    /* A reset drops the oversized block, keeps the lent one, starts there again. */
+    mp__arena_reset(&a);
+    cr_assert_lt(mp__arena_reserved(&a), 100000);
+    cr_assert_geq(mp__arena_reserved(&a), sizeof lent - 64);
+    cr_assert_eq(mp__arena_alloc(&a, 100, 16), p);
+    /* A rewind to before anything was allocated also starts in it. */
+    mp__arena_reset(&a);
+    mp__arena_mark empty = mp__arena_save(&a);
+    cr_assert_eq(mp__arena_alloc(&a, 100, 16), p);
+    mp__arena_rewind(&a, empty);
+    cr_assert_eq(mp__arena_alloc(&a, 100, 16), p);
+    /* Freeing gives back its own blocks only (ASan would report a free of
+     * `lent`, which is not heap memory). */
+    mp__arena_free(&a);
+    cr_assert_eq(mp__arena_reserved(&a), 0);
+    lent[sizeof lent - 1] = 0; /* still ours */
+}
+
+Test(arena, a_lent_block_too_small_is_ignored, .timeout = 10)
+{
+    unsigned char tiny[32];
+    mp__arena a;
+    mp__arena_init_first(&a, 1024, tiny, sizeof tiny);
+    cr_assert_eq(mp__arena_reserved(&a), 0);
+    unsigned char *p = mp__arena_alloc(&a, 10, 1);
+    cr_assert_not_null(p);
+    cr_assert(p < tiny || p >= tiny + sizeof tiny);
+    mp__arena_free(&a);
+}

@@ -9,7 +9,9 @@
  */
 #include <errno.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <marcpipe/common.h>
 #include "alloc.h"
 
@@ -100,7 +102,41 @@ uint64_t mp__alloc_count(void)
  */
 typedef struct mp__buf_hdr {
     size_t size;
+    int huge; /* mapped by mp__huge_map (mp__buf_get_huge), else malloc's */
 } mp__buf_hdr;
+
+/* A huge block: size (a multiple of MP__HUGE_PAGE) bytes at a
+ * MP__HUGE_PAGE-aligned address, offered to transparent huge pages
+ * (MADV_HUGEPAGE: honoured where THP is "always" or "madvise", a no-op
+ * where it is "never", the pages are then 4 KiB ones). */
+static void *mp__huge_map(size_t size)
+{
+    size_t span = size + MP__HUGE_PAGE;
+    if (span < size)
+        return NULL;
+    unsigned char *m = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+        return NULL;
+    uintptr_t a = ((uintptr_t)m + MP__HUGE_PAGE - 1) & ~(uintptr_t)(MP__HUGE_PAGE - 1);
+    size_t head = (size_t)(a - (uintptr_t)m), tail = span - head - size;
+    if (head)
+        munmap(m, head);
+    if (tail)
+        munmap((unsigned char *)a + size, tail);
+#ifdef MADV_HUGEPAGE
+    (void)madvise((void *)a, size, MADV_HUGEPAGE); /* advice: failure only costs speed */
+#endif
+    return (void *)a;
+}
+
+/* Gives an uncached block back to the system. */
+static void mp__buf_release(void *p, size_t size, int huge)
+{
+    if (huge)
+        munmap(p, size);
+    else
+        free(p);
+}
 
 /* Written by putters (release CAS) and takers (acquire exchange). */
 static _Atomic(mp__buf_hdr *) mp__buf_slot[MP__BUF_CACHE_SLOTS];
@@ -124,7 +160,7 @@ static int mp__buf_park(mp__buf_hdr *h)
     return 0;
 }
 
-void *mp__buf_get(size_t size)
+static void *mp__buf_take(size_t size, int huge)
 {
     if (size < sizeof(mp__buf_hdr))
         size = sizeof(mp__buf_hdr);
@@ -138,22 +174,22 @@ void *mp__buf_get(size_t size)
         mp__buf_hdr *h = atomic_exchange_explicit(&mp__buf_slot[i], NULL, memory_order_acquire);
         if (!h)
             continue;
-        if (h->size == size) {
+        if (h->size == size && h->huge == huge) {
             /* relaxed: the byte budget only */
             atomic_fetch_sub_explicit(&mp__buf_bytes, size, memory_order_relaxed);
             return h;
         }
-        /* Another size: back into a slot (any), else it leaves the cache. */
+        /* Another kind: back into a slot (any), else it leaves the cache. */
         if (!mp__buf_park(h)) {
             /* relaxed: the byte budget only */
             atomic_fetch_sub_explicit(&mp__buf_bytes, h->size, memory_order_relaxed);
-            free(h);
+            mp__buf_release(h, h->size, h->huge);
         }
     }
-    return malloc(size);
+    return huge ? mp__huge_map(size) : malloc(size);
 }
 
-void mp__buf_put(void *p, size_t size)
+static void mp__buf_give(void *p, size_t size, int huge)
 {
     if (!p)
         return;
@@ -164,12 +200,35 @@ void mp__buf_put(void *p, size_t size)
     if (had + size <= MP__BUF_CACHE_BYTES) {
         mp__buf_hdr *h = p;
         h->size = size;
+        h->huge = huge;
         if (mp__buf_park(h))
             return;
     }
     /* relaxed: the byte budget only */
     atomic_fetch_sub_explicit(&mp__buf_bytes, size, memory_order_relaxed);
-    free(p);
+    mp__buf_release(p, size, huge);
+}
+
+void *mp__buf_get(size_t size)
+{
+    return mp__buf_take(size, 0);
+}
+
+void mp__buf_put(void *p, size_t size)
+{
+    mp__buf_give(p, size, 0);
+}
+
+void *mp__buf_get_huge(size_t size)
+{
+    if (size == 0 || size % MP__HUGE_PAGE != 0)
+        return NULL;
+    return mp__buf_take(size, 1);
+}
+
+void mp__buf_put_huge(void *p, size_t size)
+{
+    mp__buf_give(p, size, 1);
 }
 
 void mp__buf_drain(void)
@@ -180,7 +239,7 @@ void mp__buf_drain(void)
         if (h) {
             /* relaxed: the byte budget only */
             atomic_fetch_sub_explicit(&mp__buf_bytes, h->size, memory_order_relaxed);
-            free(h);
+            mp__buf_release(h, h->size, h->huge);
         }
     }
 }

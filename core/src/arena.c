@@ -20,7 +20,8 @@
 
 struct mp__arena_block {
     mp__arena_block *next;
-    size_t size; /* usable bytes in data */
+    size_t size;  /* usable bytes in data */
+    int external; /* memory the arena's owner lent (mp__arena_init_first): never freed */
     _Alignas(16) unsigned char data[];
 };
 
@@ -32,6 +33,20 @@ void mp__arena_init(mp__arena *a, size_t block_size)
     a->block_size = block_size ? block_size : 16384;
 }
 
+void mp__arena_init_first(mp__arena *a, size_t block_size, void *mem, size_t mem_size)
+{
+    mp__arena_init(a, block_size);
+    uintptr_t m = ((uintptr_t)mem + 15) & ~(uintptr_t)15;
+    size_t skip = (size_t)(m - (uintptr_t)mem);
+    if (!mem || mem_size < skip + sizeof(mp__arena_block) + 64)
+        return;
+    mp__arena_block *b = (mp__arena_block *)m;
+    b->next = NULL;
+    b->size = mem_size - skip - sizeof(*b);
+    b->external = 1;
+    a->head = a->cur = b;
+}
+
 static mp__arena_block *mp__arena_block_new(size_t size)
 {
     mp__arena_block *b = mp__buf_get(sizeof(*b) + size);
@@ -39,6 +54,7 @@ static mp__arena_block *mp__arena_block_new(size_t size)
         return NULL;
     b->next = NULL;
     b->size = size;
+    b->external = 0;
     return b;
 }
 
@@ -107,6 +123,8 @@ void mp__arena_trim(mp__arena *a, void *p, size_t n)
  * worth a cache slot. */
 static void mp__arena_block_free(const mp__arena *a, mp__arena_block *b)
 {
+    if (b->external)
+        return;
     if (b->size == a->block_size)
         mp__buf_put(b, sizeof(*b) + b->size);
     else
@@ -119,7 +137,7 @@ void mp__arena_reset(mp__arena *a)
     unsigned kept = 0;
     while (*link) {
         mp__arena_block *b = *link;
-        if (b->size > a->block_size || kept == MP__ARENA_KEEP_BLOCKS) {
+        if (!b->external && (b->size > a->block_size || kept == MP__ARENA_KEEP_BLOCKS)) {
             *link = b->next;
             mp__arena_block_free(a, b);
         } else {

@@ -33,6 +33,14 @@ typedef struct mp__arena_mark {
 } mp__arena_mark;
 
 void mp__arena_init(mp__arena *a, size_t block_size);
+/*
+ * The same, with `mem` (mem_size bytes, owned by the caller, outliving the
+ * arena) as the first block: it is used first, kept across every reset and
+ * never freed (mp__arena_free leaves it; the caller frees it after). Used by
+ * the pipeline to put every chunk's first block in its huge-page slab.
+ * Memory too small for a block is ignored (a plain mp__arena_init).
+ */
+void mp__arena_init_first(mp__arena *a, size_t block_size, void *mem, size_t mem_size);
 /* Returns aligned memory or NULL when allocation fails (never aborts). */
 void *mp__arena_alloc(mp__arena *a, size_t n, size_t align);
 /*
